@@ -1,0 +1,212 @@
+package graph
+
+import (
+	"context"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/coder/websocket"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"channelhub/graph/model"
+	"channelhub/internal/auth"
+	"channelhub/internal/i18n"
+)
+
+// Options configure the GraphQL endpoint.
+type Options struct {
+	Resolver        *Resolver
+	Development     bool // introspection on
+	DepthLimit      int
+	ComplexityLimit int
+	APQCache        graphql.Cache[string]
+	Registerer      prometheus.Registerer
+	AllowedOrigins  []string
+	MaxBodyBytes    int64
+}
+
+// NewHandler builds the /graphql endpoint: POST, GET, and WebSocket
+// (graphql-transport-ws and legacy graphql-ws) with the limits of the house.
+func NewHandler(o Options) *handler.Server {
+	cfg := Config{Resolvers: o.Resolver, Directives: directives()}
+	cfg.Complexity.Query.Parties = func(c int, first *int, _ *string, _ *model.PartyFilter) int { return pageCost(c, first) }
+	cfg.Complexity.Query.Users = func(c int, first *int, _ *string, _ *model.UserFilter) int { return pageCost(c, first) }
+	cfg.Complexity.User.AssignedStores = func(c int, first *int, _ *string) int { return pageCost(c, first) }
+
+	srv := handler.New(NewExecutableSchema(cfg))
+	srv.AddTransport(transport.Websocket{
+		Implementation:   transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{OriginPatterns: o.AllowedOrigins}},
+		InitFunc:         wsInit(o.Resolver.AuthService),
+		InitTimeout:      10 * time.Second,
+		PingPongInterval: 25 * time.Second,
+		PayloadReadLimit: &o.MaxBodyBytes,
+	})
+	srv.AddTransport(transport.Options{})
+	srv.AddTransport(transport.GET{})
+	srv.AddTransport(transport.POST{})
+	srv.SetQueryCache(newQueryCache())
+	if o.Development {
+		srv.Use(extension.Introspection{})
+	}
+	srv.Use(extension.AutomaticPersistedQuery{Cache: o.APQCache})
+	srv.Use(extension.FixedComplexityLimit(o.ComplexityLimit))
+	srv.Use(depthLimit(o.DepthLimit))
+	srv.Use(newMetrics(o.Registerer))
+	srv.SetErrorPresenter(presenter(o.Resolver.Log))
+	srv.SetRecoverFunc(recoverer(o.Resolver.Log))
+	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		return next(withLoaders(ctx, o.Resolver.newLoaders()))
+	})
+	return srv
+}
+
+// wsInit authenticates a WebSocket from its connection_init payload; a bad
+// token closes the socket with 4403, the only signal graphql-transport-ws has.
+func wsInit(a *auth.Service) transport.WebsocketInitFunc {
+	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+		token := strings.TrimSpace(strings.TrimPrefix(payload.Authorization(), "Bearer "))
+		p, err := a.Authenticate(ctx, token)
+		if err != nil {
+			return transport.WithWebsocketCloseCode(ctx, 4403), nil, auth.ErrUnauthenticated
+		}
+		return auth.WithPrincipal(ctx, p), nil, nil
+	}
+}
+
+// depth rejects operations nested deeper than a limit, before any resolver
+// runs. Introspection fields are exempt: they only run in development.
+type depth int
+
+func depthLimit(n int) depth { return depth(n) }
+
+func (depth) ExtensionName() string                   { return "DepthLimit" }
+func (depth) Validate(graphql.ExecutableSchema) error { return nil }
+func (d depth) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	op := oc.Doc.Operations.ForName(oc.OperationName)
+	if op == nil {
+		return nil
+	}
+	if selectionDepth(op.SelectionSet, oc.Doc.Fragments, 0) > int(d) {
+		return &gqlerror.Error{
+			Message:    i18n.T(ctx, "error.INVALID_REQUEST.depth", nil),
+			Extensions: map[string]any{"code": model.ErrorCodeInvalidRequest.String(), "reason": "DEPTH_LIMIT_EXCEEDED"},
+		}
+	}
+	return nil
+}
+
+func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, level int) int {
+	if level > 100 { // validation forbids fragment cycles; this bounds the walk anyway
+		return level
+	}
+	most := level
+	for _, s := range set {
+		var d int
+		switch s := s.(type) {
+		case *ast.Field:
+			if strings.HasPrefix(s.Name, "__") {
+				continue
+			}
+			d = level + 1
+			if len(s.SelectionSet) > 0 {
+				d = selectionDepth(s.SelectionSet, frags, level+1)
+			}
+		case *ast.InlineFragment:
+			d = selectionDepth(s.SelectionSet, frags, level)
+		case *ast.FragmentSpread:
+			if f := frags.ForName(s.Name); f != nil {
+				d = selectionDepth(f.SelectionSet, frags, level)
+			}
+		}
+		most = max(most, d)
+	}
+	return most
+}
+
+// metrics records each operation's latency by name, for /metrics.
+type metrics struct{ hist *prometheus.HistogramVec }
+
+var opNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,63}$`)
+
+func newMetrics(reg prometheus.Registerer) metrics {
+	h := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "channelhub", Name: "graphql_operation_duration_seconds",
+		Help:    "Latency of GraphQL operations by operation name, type and outcome.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+	}, []string{"operation", "type", "outcome"})
+	if reg != nil {
+		reg.MustRegister(h)
+	}
+	return metrics{hist: h}
+}
+
+func (metrics) ExtensionName() string                   { return "Metrics" }
+func (metrics) Validate(graphql.ExecutableSchema) error { return nil }
+func (m metrics) InterceptResponse(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
+	start := time.Now()
+	resp := next(ctx)
+	name, typ := "invalid", "unknown"
+	if graphql.HasOperationContext(ctx) {
+		oc := graphql.GetOperationContext(ctx)
+		start = oc.Stats.OperationStart
+		name = "anonymous"
+		if oc.OperationName != "" {
+			name = "other"
+			if opNameRE.MatchString(oc.OperationName) {
+				name = oc.OperationName
+			}
+		}
+		if oc.Operation != nil {
+			typ = string(oc.Operation.Operation)
+		}
+	}
+	if typ == string(ast.Subscription) {
+		return resp // a subscription's responses are events, not latency
+	}
+	outcome := "ok"
+	if resp != nil && len(resp.Errors) > 0 {
+		outcome = "error"
+	}
+	m.hist.WithLabelValues(name, typ, outcome).Observe(time.Since(start).Seconds())
+	return resp
+}
+
+// AuthMiddleware puts the Principal of a valid Bearer token into the request
+// context. A missing token leaves the request anonymous; a bad one is refused
+// with 401, so a client never mistakes an expired session for a public answer.
+func AuthMiddleware(a *auth.Service, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Get("Authorization")
+		if h == "" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		token, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			WriteError(w, r, http.StatusUnauthorized, model.ErrorCodeUnauthenticated, "error.UNAUTHENTICATED")
+			return
+		}
+		p, err := a.Authenticate(r.Context(), strings.TrimSpace(token))
+		if err != nil {
+			WriteError(w, r, http.StatusUnauthorized, model.ErrorCodeUnauthenticated, "error.UNAUTHENTICATED")
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))
+	})
+}
+
+// WriteError answers a request refused before GraphQL runs, in GraphQL's shape.
+func WriteError(w http.ResponseWriter, r *http.Request, status int, code model.ErrorCode, msgID string) {
+	resp := graphql.Response{Errors: gqlerror.List{newError(r.Context(), code, msgID)}}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = jsonEncode(w, resp)
+}

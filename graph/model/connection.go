@@ -1,0 +1,49 @@
+// Package model holds the GraphQL-only types: connections, payloads and inputs.
+package model
+
+import (
+	"context"
+
+	"channelhub/internal/auth"
+	"channelhub/internal/party"
+)
+
+// PartyConnection is a page of parties; TotalCount runs its query only when asked for.
+type PartyConnection struct {
+	Edges    []PartyEdge
+	PageInfo PageInfo
+	Count    func(ctx context.Context) (int, error)
+}
+
+// PartyEdge is one party in a connection.
+type PartyEdge struct {
+	Node   *party.Party
+	Cursor string
+}
+
+// UserConnection is a page of users.
+type UserConnection struct {
+	Edges    []UserEdge
+	PageInfo PageInfo
+	Count    func(ctx context.Context) (int, error)
+}
+
+// UserEdge is one user in a connection.
+type UserEdge struct {
+	Node   *party.User
+	Cursor string
+}
+
+// Viewer is the signed-in caller; user and party are resolved on demand.
+type Viewer struct {
+	Principal auth.Principal
+}
+
+// Roles are the caller's roles valid in this app.
+func (v Viewer) Roles() []auth.Role { return v.Principal.Roles }
+
+// App is the session's app.
+func (v Viewer) App() auth.App { return v.Principal.App }
+
+// Node is any object with a global ID; domain types satisfy it without knowing GraphQL.
+type Node any

@@ -1,0 +1,460 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"channelhub/internal/database"
+)
+
+// Business errors of signing in; the graph layer maps each to an AuthErrorCode.
+var (
+	ErrInvalidCredentials = errors.New("auth: invalid credentials")
+	ErrTooManyAttempts    = errors.New("auth: too many attempts")
+	ErrAccountLocked      = errors.New("auth: account locked")
+	ErrAppNotAllowed      = errors.New("auth: app not allowed")
+	ErrAccountDisabled    = errors.New("auth: account disabled")
+	ErrRefreshInvalid     = errors.New("auth: refresh token invalid")
+	ErrRefreshReused      = errors.New("auth: refresh token reused")
+	ErrPasswordIncorrect  = errors.New("auth: current password incorrect")
+	ErrInvalidInput       = errors.New("auth: invalid input")
+)
+
+// RetryError says when a throttled login may be tried again.
+type RetryError struct {
+	Err        error
+	RetryAfter time.Duration
+}
+
+func (e *RetryError) Error() string { return e.Err.Error() }
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// Config tunes sessions and login throttling.
+type Config struct {
+	AccessTTL  time.Duration
+	RefreshTTL time.Duration
+	// SlowAfter failures for one phone, each further attempt must wait twice as
+	// long as the one before (1 s, 2 s, ... up to a minute); LockAfter failures
+	// lock the phone for LockFor.
+	SlowAfter int
+	LockAfter int
+	LockFor   time.Duration
+	Now       func() time.Time
+}
+
+func (c *Config) defaults() {
+	if c.AccessTTL == 0 {
+		c.AccessTTL = 15 * time.Minute
+	}
+	if c.RefreshTTL == 0 {
+		c.RefreshTTL = 30 * 24 * time.Hour
+	}
+	if c.SlowAfter == 0 {
+		c.SlowAfter = 5
+	}
+	if c.LockAfter == 0 {
+		c.LockAfter = 10
+	}
+	if c.LockFor == 0 {
+		c.LockFor = 15 * time.Minute
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+}
+
+// Service signs users in and checks their tokens.
+type Service struct {
+	db     *database.DB
+	keys   *KeySet
+	hasher *PasswordHasher
+	cfg    Config
+}
+
+// NewService returns a Service; zero Config fields take defaults.
+func NewService(db *database.DB, keys *KeySet, hasher *PasswordHasher, cfg Config) *Service {
+	cfg.defaults()
+	return &Service{db: db, keys: keys, hasher: hasher, cfg: cfg}
+}
+
+func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
+
+// Session is what a successful login or refresh hands the client.
+type Session struct {
+	AccessToken      string
+	AccessExpiresAt  time.Time
+	RefreshToken     string
+	RefreshExpiresAt time.Time
+	Principal        Principal
+}
+
+// credentials is the slice of a user row that signing in needs.
+type credentials struct {
+	ID             uuid.UUID `bun:"id"`
+	PartyID        uuid.UUID `bun:"party_id"`
+	Roles          []Role    `bun:"roles"`
+	PasswordHash   string    `bun:"password_hash"`
+	Status         string    `bun:"status"`
+	SessionVersion int64     `bun:"session_version"`
+	PartyStatus    string    `bun:"party_status"`
+}
+
+func (c *credentials) active() bool { return c.Status == "ACTIVE" && c.PartyStatus == "ACTIVE" }
+
+func (s *Service) loadCredentials(ctx context.Context, db bun.IDB, where string, arg any) (*credentials, error) {
+	c := new(credentials)
+	err := db.NewSelect().TableExpr("users AS u").Join("JOIN parties AS p ON p.id = u.party_id").
+		ColumnExpr("u.id, u.party_id, u.roles, u.password_hash, u.status, u.session_version, p.status AS party_status").
+		Where(where, arg).Scan(ctx, c)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth: load user: %w", err)
+	}
+	return c, nil
+}
+
+// Login checks phone and password for app and opens a session. Unknown phones
+// and wrong passwords answer alike, in time too, and count against the phone.
+func (s *Service) Login(ctx context.Context, phone, password string, app App) (*Session, error) {
+	if !app.Valid() || len(phone) > 32 || len(password) > 512 {
+		return nil, ErrInvalidInput
+	}
+	now := s.now()
+	if err := s.throttled(ctx, phone, now); err != nil {
+		return nil, err
+	}
+	c, err := s.loadCredentials(ctx, s.db, "u.phone = ?", phone)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil {
+		s.hasher.VerifyDummy(password)
+		return nil, s.recordFailure(ctx, phone, now)
+	}
+	if !s.hasher.Verify(password, c.PasswordHash) {
+		return nil, s.recordFailure(ctx, phone, now)
+	}
+	if _, err := s.db.NewDelete().Table("login_attempts").Where("phone = ?", phone).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("auth: clear attempts: %w", err)
+	}
+	if !c.active() {
+		return nil, ErrAccountDisabled
+	}
+	roles := RolesFor(app, c.Roles)
+	if len(roles) == 0 {
+		return nil, ErrAppNotAllowed
+	}
+	var sess *Session
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		sid := uuid.Must(uuid.NewV7())
+		if _, err := tx.NewInsert().Table("sessions").Model(&map[string]any{
+			"id": sid, "user_id": c.ID, "app": string(app), "created_at": now, "refreshed_at": now,
+			"expires_at": now.Add(s.cfg.RefreshTTL), "revoke_reason": "",
+		}).Exec(ctx); err != nil {
+			return fmt.Errorf("auth: insert session: %w", err)
+		}
+		sess, err = s.issue(ctx, tx, c, sid, app, roles, now)
+		return err
+	})
+	return sess, err
+}
+
+// issue writes a fresh refresh token for session sid and signs an access token.
+func (s *Service) issue(ctx context.Context, tx bun.IDB, c *credentials, sid uuid.UUID, app App, roles []Role, now time.Time) (*Session, error) {
+	raw := make([]byte, 32)
+	if _, err := rand.Read(raw); err != nil {
+		return nil, fmt.Errorf("auth: random: %w", err)
+	}
+	refresh := base64.RawURLEncoding.EncodeToString(raw)
+	refreshExp := now.Add(s.cfg.RefreshTTL)
+	if _, err := tx.NewInsert().Table("refresh_tokens").Model(&map[string]any{
+		"id": uuid.Must(uuid.NewV7()), "session_id": sid, "token_hash": hashToken(refresh),
+		"created_at": now, "expires_at": refreshExp,
+	}).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("auth: insert refresh token: %w", err)
+	}
+	p := Principal{UserID: c.ID, PartyID: c.PartyID, SessionID: sid, Roles: roles, App: app, SessionVersion: c.SessionVersion}
+	exp := now.Add(s.cfg.AccessTTL)
+	names := make([]string, len(roles))
+	for i, r := range roles {
+		names[i] = string(r)
+	}
+	access, err := s.keys.SignAccess(AccessClaims{
+		RegisteredClaims: jwt.RegisteredClaims{Subject: c.ID.String(), IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(exp)},
+		PartyID:          c.PartyID.String(), Roles: names, App: string(app), SessionVersion: c.SessionVersion, Family: sid.String(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("auth: sign: %w", err)
+	}
+	return &Session{AccessToken: access, AccessExpiresAt: exp, RefreshToken: refresh, RefreshExpiresAt: refreshExp, Principal: p}, nil
+}
+
+func hashToken(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:])
+}
+
+type attempt struct {
+	Failures      int        `bun:"failures"`
+	LastFailureAt time.Time  `bun:"last_failure_at"`
+	LockedUntil   *time.Time `bun:"locked_until"`
+}
+
+// throttled refuses an attempt while the phone is locked or must wait.
+func (s *Service) throttled(ctx context.Context, phone string, now time.Time) error {
+	var a attempt
+	err := s.db.NewSelect().Table("login_attempts").Column("failures", "last_failure_at", "locked_until").
+		Where("phone = ?", phone).Scan(ctx, &a)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("auth: load attempts: %w", err)
+	}
+	if a.LockedUntil != nil && now.Before(*a.LockedUntil) {
+		return &RetryError{Err: ErrAccountLocked, RetryAfter: a.LockedUntil.Sub(now)}
+	}
+	if a.Failures >= s.cfg.SlowAfter {
+		if next := a.LastFailureAt.Add(s.backoff(a.Failures)); now.Before(next) {
+			return &RetryError{Err: ErrTooManyAttempts, RetryAfter: next.Sub(now)}
+		}
+	}
+	return nil
+}
+
+func (s *Service) backoff(failures int) time.Duration {
+	d := time.Duration(math.Pow(2, float64(failures-s.cfg.SlowAfter))) * time.Second
+	return min(d, time.Minute)
+}
+
+// recordFailure counts one failure atomically and locks the phone at LockAfter.
+func (s *Service) recordFailure(ctx context.Context, phone string, now time.Time) error {
+	var failures int
+	err := s.db.NewRaw(`INSERT INTO login_attempts (phone, failures, last_failure_at, locked_until) VALUES (?, 1, ?, NULL)
+		ON CONFLICT (phone) DO UPDATE SET failures = login_attempts.failures + 1, last_failure_at = excluded.last_failure_at
+		RETURNING failures`, phone, now).Scan(ctx, &failures)
+	if err != nil {
+		return fmt.Errorf("auth: record failure: %w", err)
+	}
+	if failures >= s.cfg.LockAfter {
+		until := now.Add(s.cfg.LockFor)
+		if _, err := s.db.NewUpdate().Table("login_attempts").Set("failures = 0").Set("locked_until = ?", until).
+			Where("phone = ?", phone).Exec(ctx); err != nil {
+			return fmt.Errorf("auth: lock: %w", err)
+		}
+		return &RetryError{Err: ErrAccountLocked, RetryAfter: s.cfg.LockFor}
+	}
+	return ErrInvalidCredentials
+}
+
+type refreshRow struct {
+	ID         uuid.UUID  `bun:"id"`
+	SessionID  uuid.UUID  `bun:"session_id"`
+	ExpiresAt  time.Time  `bun:"expires_at"`
+	UsedAt     *time.Time `bun:"used_at"`
+	UserID     uuid.UUID  `bun:"user_id"`
+	App        App        `bun:"app"`
+	RevokedAt  *time.Time `bun:"revoked_at"`
+	SessionExp time.Time  `bun:"session_expires_at"`
+}
+
+func (s *Service) loadRefresh(ctx context.Context, db bun.IDB, token string) (*refreshRow, error) {
+	if token == "" || len(token) > 128 {
+		return nil, ErrRefreshInvalid
+	}
+	r := new(refreshRow)
+	err := db.NewSelect().TableExpr("refresh_tokens AS rt").Join("JOIN sessions AS s ON s.id = rt.session_id").
+		ColumnExpr("rt.id, rt.session_id, rt.expires_at, rt.used_at, s.user_id, s.app, s.revoked_at, s.expires_at AS session_expires_at").
+		Where("rt.token_hash = ?", hashToken(token)).Scan(ctx, r)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrRefreshInvalid
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auth: load refresh token: %w", err)
+	}
+	return r, nil
+}
+
+func revokeSession(ctx context.Context, db bun.IDB, sid uuid.UUID, now time.Time, reason string) error {
+	_, err := db.NewUpdate().Table("sessions").Set("revoked_at = ?", now).Set("revoke_reason = ?", reason).
+		Where("id = ? AND revoked_at IS NULL", sid).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("auth: revoke session: %w", err)
+	}
+	return nil
+}
+
+// Refresh trades a refresh token for a new session state. Each token works
+// once: a second use means it was stolen or replayed, so the whole session ends.
+func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
+	now := s.now()
+	var (
+		sess   *Session
+		reject error // commits the revocation, then refuses
+	)
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		r, err := s.loadRefresh(ctx, tx, token)
+		if err != nil {
+			return err
+		}
+		if r.UsedAt != nil {
+			reject = ErrRefreshReused
+			return revokeSession(ctx, tx, r.SessionID, now, "refresh token reused")
+		}
+		if r.RevokedAt != nil || !now.Before(r.ExpiresAt) || !now.Before(r.SessionExp) {
+			return ErrRefreshInvalid
+		}
+		res, err := tx.NewUpdate().Table("refresh_tokens").Set("used_at = ?", now).Where("id = ? AND used_at IS NULL", r.ID).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("auth: use refresh token: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			reject = ErrRefreshReused
+			return revokeSession(ctx, tx, r.SessionID, now, "refresh token reused")
+		}
+		c, err := s.loadCredentials(ctx, tx, "u.id = ?", r.UserID)
+		if err != nil {
+			return err
+		}
+		if c == nil || !c.active() {
+			reject = ErrAccountDisabled
+			return revokeSession(ctx, tx, r.SessionID, now, "account disabled")
+		}
+		roles := RolesFor(r.App, c.Roles)
+		if len(roles) == 0 {
+			reject = ErrAppNotAllowed
+			return revokeSession(ctx, tx, r.SessionID, now, "app no longer allowed")
+		}
+		if _, err := tx.NewUpdate().Table("sessions").Set("refreshed_at = ?", now).Where("id = ?", r.SessionID).Exec(ctx); err != nil {
+			return fmt.Errorf("auth: touch session: %w", err)
+		}
+		sess, err = s.issue(ctx, tx, c, r.SessionID, r.App, roles, now)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if reject != nil {
+		return nil, reject
+	}
+	return sess, nil
+}
+
+// Logout ends the session the refresh token belongs to. Ending an ended session is not an error.
+func (s *Service) Logout(ctx context.Context, token string) error {
+	r, err := s.loadRefresh(ctx, s.db, token)
+	if err != nil {
+		return err
+	}
+	return revokeSession(ctx, s.db, r.SessionID, s.now(), "logout")
+}
+
+// ChangePassword sets the principal's new password, ends every session of the
+// user and opens a new one for the calling app.
+func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next string) (*Session, error) {
+	if p.UserID == uuid.Nil {
+		return nil, ErrUnauthenticated
+	}
+	if err := CheckPasswordPolicy(next); err != nil {
+		return nil, err
+	}
+	c, err := s.loadCredentials(ctx, s.db, "u.id = ?", p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if c == nil || len(current) > 512 || !s.hasher.Verify(current, c.PasswordHash) {
+		return nil, ErrPasswordIncorrect
+	}
+	hash, err := s.hasher.Hash(next)
+	if err != nil {
+		return nil, fmt.Errorf("auth: hash: %w", err)
+	}
+	now := s.now()
+	var sess *Session
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewUpdate().Table("users").Set("password_hash = ?", hash).Set("password_changed_at = ?", now).
+			Set("updated_at = ?", now).Set("session_version = session_version + 1").
+			Where("id = ? AND session_version = ?", c.ID, c.SessionVersion).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("auth: update password: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrUnauthenticated // the session changed under us
+		}
+		if _, err := tx.NewUpdate().Table("sessions").Set("revoked_at = ?", now).Set("revoke_reason = ?", "password changed").
+			Where("user_id = ? AND revoked_at IS NULL", c.ID).Exec(ctx); err != nil {
+			return fmt.Errorf("auth: end sessions: %w", err)
+		}
+		c.SessionVersion++
+		sid := uuid.Must(uuid.NewV7())
+		if _, err := tx.NewInsert().Table("sessions").Model(&map[string]any{
+			"id": sid, "user_id": c.ID, "app": string(p.App), "created_at": now, "refreshed_at": now,
+			"expires_at": now.Add(s.cfg.RefreshTTL), "revoke_reason": "",
+		}).Exec(ctx); err != nil {
+			return fmt.Errorf("auth: insert session: %w", err)
+		}
+		sess, err = s.issue(ctx, tx, c, sid, p.App, RolesFor(p.App, c.Roles), now)
+		return err
+	})
+	return sess, err
+}
+
+// Authenticate turns an access token into a Principal. Beyond the signature
+// and expiry it checks, in one query, that the user is active, the party
+// active, the session open and the session version current, so disabling a
+// user or suspending a party takes effect at once.
+func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
+	claims, err := s.keys.ParseAccess(token, s.cfg.Now())
+	if err != nil {
+		return Principal{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+	}
+	uid, err1 := uuid.Parse(claims.Subject)
+	pid, err2 := uuid.Parse(claims.PartyID)
+	sid, err3 := uuid.Parse(claims.Family)
+	app := App(claims.App)
+	if err := errors.Join(err1, err2, err3); err != nil || !app.Valid() {
+		return Principal{}, fmt.Errorf("%w: %w", ErrUnauthenticated, ErrTokenInvalid)
+	}
+	var row struct {
+		SessionVersion int64      `bun:"session_version"`
+		Status         string     `bun:"status"`
+		PartyStatus    string     `bun:"party_status"`
+		RevokedAt      *time.Time `bun:"revoked_at"`
+	}
+	err = s.db.NewSelect().TableExpr("users AS u").
+		Join("JOIN parties AS p ON p.id = u.party_id").
+		Join("JOIN sessions AS s ON s.id = ? AND s.user_id = u.id", sid).
+		ColumnExpr("u.session_version, u.status, p.status AS party_status, s.revoked_at").
+		Where("u.id = ? AND u.party_id = ?", uid, pid).Scan(ctx, &row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Principal{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Principal{}, fmt.Errorf("auth: check session: %w", err)
+	}
+	if row.SessionVersion != claims.SessionVersion || row.Status != "ACTIVE" || row.PartyStatus != "ACTIVE" || row.RevokedAt != nil {
+		return Principal{}, ErrUnauthenticated
+	}
+	roles := make([]Role, 0, len(claims.Roles))
+	for _, r := range claims.Roles {
+		if Role(r).Valid() && slices.Contains(appRoles[app], Role(r)) {
+			roles = append(roles, Role(r))
+		}
+	}
+	return Principal{UserID: uid, PartyID: pid, SessionID: sid, Roles: roles, App: app, SessionVersion: claims.SessionVersion}, nil
+}

@@ -1,0 +1,132 @@
+// Package database opens bun on PostgreSQL or SQLite and applies the migrations.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+	"github.com/uptrace/bun/dialect/sqlitedialect"
+	"github.com/uptrace/bun/driver/sqliteshim"
+	"github.com/uptrace/bun/schema"
+)
+
+// Dialect names as used by the migration templates.
+const (
+	Postgres = "pg"
+	SQLite   = "sqlite"
+)
+
+// DB is bun's handle plus what the rest of the program needs to know about it.
+type DB struct {
+	*bun.DB
+	DialectName string
+	queries     atomic.Int64
+}
+
+// Queries reports how many SQL statements this handle has run; tests use it to
+// prove that a page costs a constant number of queries.
+func (d *DB) Queries() int64 { return d.queries.Load() }
+
+// IsPostgres tells callers when a PostgreSQL-only clause (row locks) applies.
+func (d *DB) IsPostgres() bool { return d.DialectName == Postgres }
+
+// Open connects to dsn: a postgres:// URL, or an SQLite file path (optionally
+// prefixed with "sqlite:"). SQLite runs with WAL, a busy timeout, foreign keys
+// on and immediate write transactions, so concurrent writers queue rather than fail.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	var (
+		sqldb   *sql.DB
+		dialect schema.Dialect
+		name    string
+		err     error
+	)
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		name = Postgres
+		sqldb, err = sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, fmt.Errorf("database: open postgres: %w", err)
+		}
+		sqldb.SetMaxOpenConns(40)
+		sqldb.SetMaxIdleConns(20)
+		sqldb.SetConnMaxIdleTime(5 * time.Minute)
+		dialect = pgdialect.New()
+	default:
+		name = SQLite
+		path := strings.TrimPrefix(dsn, "sqlite:")
+		if dir := filepath.Dir(path); dir != "" {
+			if err := os.MkdirAll(dir, 0o750); err != nil {
+				return nil, fmt.Errorf("database: create directory for sqlite: %w", err)
+			}
+		}
+		sqldb, err = sql.Open(sqliteshim.ShimName, "file:"+path+
+			"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+		if err != nil {
+			return nil, fmt.Errorf("database: open sqlite: %w", err)
+		}
+		sqldb.SetMaxOpenConns(8)
+		dialect = sqlitedialect.New()
+	}
+	d := &DB{DB: bun.NewDB(sqldb, dialect), DialectName: name}
+	d.AddQueryHook(counter{&d.queries})
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := d.PingContext(pingCtx); err != nil {
+		_ = d.Close()
+		return nil, fmt.Errorf("database: connect %s: %w", name, redact(err, dsn))
+	}
+	return d, nil
+}
+
+// redact keeps a DSN's password out of an error message.
+func redact(err error, dsn string) error {
+	msg := err.Error()
+	if i := strings.Index(dsn, "://"); i >= 0 {
+		if j := strings.Index(dsn[i+3:], "@"); j >= 0 {
+			if k := strings.Index(dsn[i+3:i+3+j], ":"); k >= 0 {
+				pw := dsn[i+3+k+1 : i+3+j]
+				if pw != "" {
+					msg = strings.ReplaceAll(msg, pw, "***")
+				}
+			}
+		}
+	}
+	return errors.New(msg)
+}
+
+type counter struct{ n *atomic.Int64 }
+
+func (c counter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
+	c.n.Add(1)
+	return ctx
+}
+
+func (counter) AfterQuery(context.Context, *bun.QueryEvent) {}
+
+// IsUniqueViolation reports whether err came from a unique constraint, on either dialect.
+func IsUniqueViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "SQLSTATE 23505") || strings.Contains(msg, "UNIQUE constraint failed")
+}
+
+// IsForeignKeyViolation reports whether err came from a foreign key constraint.
+func IsForeignKeyViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "SQLSTATE 23503") || strings.Contains(msg, "FOREIGN KEY constraint failed")
+}

@@ -1,0 +1,180 @@
+// Package server assembles the running API from its configuration: database,
+// Redis, keys, services, the GraphQL handler and the HTTP routes around it.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/99designs/gqlgen/graphql/playground"
+	"github.com/alexedwards/argon2id"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"channelhub/graph"
+	"channelhub/internal/auth"
+	"channelhub/internal/config"
+	"channelhub/internal/database"
+	"channelhub/internal/party"
+	"channelhub/internal/seed"
+)
+
+// Deps are the parts a test may swap; zero values take production defaults.
+type Deps struct {
+	Log            *slog.Logger
+	PasswordParams *argon2id.Params
+	Auth           auth.Config
+}
+
+// Server is one API instance.
+type Server struct {
+	Config  config.Config
+	DB      *database.DB
+	Redis   *redis.Client // nil without CHANNELHUB_REDIS_URL
+	Keys    *auth.KeySet
+	Auth    *auth.Service
+	Parties *party.Service
+	Handler http.Handler
+	Seeded  bool // this start seeded the demo channel
+	log     *slog.Logger
+}
+
+// New opens everything cfg names, applies migrations, seeds the demo channel
+// when asked and the database is empty, and builds the HTTP handler.
+func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	s = &Server{Config: cfg, log: d.Log}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	if s.DB, err = database.Open(ctx, cfg.DatabaseDSN()); err != nil {
+		return nil, err
+	}
+	applied, err := s.DB.Migrate(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(applied) > 0 {
+		d.Log.Info("migrations applied", "count", len(applied), "dialect", s.DB.DialectName)
+	}
+	if cfg.RedisURL != "" {
+		opt, err := redis.ParseURL(cfg.RedisURL)
+		if err != nil {
+			return nil, errors.New("server: CHANNELHUB_REDIS_URL is invalid")
+		}
+		s.Redis = redis.NewClient(opt)
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := s.Redis.Ping(pctx).Err(); err != nil {
+			return nil, fmt.Errorf("server: redis: %w", err)
+		}
+	}
+	if s.Keys, err = auth.LoadKeySet(cfg.JWTSigningKeyFile, cfg.JWTVerifyKeyFiles); err != nil {
+		return nil, err
+	}
+	hasher := auth.NewPasswordHasher(d.PasswordParams)
+	ac := d.Auth
+	ac.AccessTTL, ac.RefreshTTL = cfg.AccessTokenTTL, cfg.RefreshTokenTTL
+	s.Auth = auth.NewService(s.DB, s.Keys, hasher, ac)
+	s.Parties = party.NewService(s.DB, hasher)
+	if cfg.SeedDemo {
+		if s.Seeded, err = seed.Demo(ctx, s.DB, hasher); err != nil {
+			return nil, err
+		}
+	}
+	s.Handler = s.routes(d.Log)
+	return s, nil
+}
+
+func (s *Server) routes(log *slog.Logger) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var apq graphql.Cache[string] = graph.NewAPQMemoryCache()
+	if s.Redis != nil {
+		apq = graph.NewAPQRedisCache(s.Redis)
+	}
+	gql := graph.NewHandler(graph.Options{
+		Resolver:        &graph.Resolver{AuthService: s.Auth, PartyService: s.Parties, Log: log},
+		Development:     s.Config.Development(),
+		DepthLimit:      s.Config.QueryDepthLimit,
+		ComplexityLimit: s.Config.QueryComplexityLimit,
+		APQCache:        apq,
+		Registerer:      reg,
+		AllowedOrigins:  s.Config.AllowedOrigins,
+		MaxBodyBytes:    s.Config.MaxBodyBytes,
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/graphql", limitBody(s.Config.MaxBodyBytes, graph.AuthMiddleware(s.Auth, gql)))
+	mux.Handle("GET /.well-known/jwks.json", s.Keys)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if s.Config.Development() {
+		mux.Handle("GET /{$}", playground.Handler("Channelhub GraphiQL", "/graphql"))
+	}
+	return withRequest(log, mux)
+}
+
+// ready answers 200 only when the database and Redis (if configured) answer.
+func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.DB.PingContext(ctx); err != nil {
+		http.Error(w, "database unavailable", http.StatusServiceUnavailable)
+		return
+	}
+	if s.Redis != nil {
+		if err := s.Redis.Ping(ctx).Err(); err != nil {
+			http.Error(w, "redis unavailable", http.StatusServiceUnavailable)
+			return
+		}
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// Close releases the database and Redis.
+func (s *Server) Close() {
+	if s.Redis != nil {
+		_ = s.Redis.Close()
+	}
+	if s.DB != nil {
+		_ = s.DB.Close()
+	}
+}
+
+// Serve answers on ln until ctx ends, then drains in-flight requests for up
+// to the shutdown timeout. ready, if not nil, is called once listening.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.Handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), s.Config.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		return fmt.Errorf("server: shutdown: %w", err)
+	}
+	return nil
+}
