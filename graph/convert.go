@@ -163,3 +163,14 @@ func parseIDs(typ string, gids []string) ([]uuid.UUID, error) {
 	}
 	return out, nil
 }
+
+// nilIfNotFound turns an absent or out-of-scope object into node's null.
+func nilIfNotFound[T any](v *T, err error) (model.Node, error) {
+	if errors.Is(err, party.ErrNotFound) || errors.Is(err, party.ErrUserNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
