@@ -120,10 +120,7 @@ func userErrors[C ~string, E any](ctx context.Context, prefix string, m codeMap[
 	if err == nil {
 		return []E{}, nil
 	}
-	errs := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	}
+	errs := flatten(err)
 	out := make([]E, 0, len(errs))
 	for _, e := range errs {
 		code, field, ok := m.match(e)
@@ -178,4 +175,17 @@ func partyError(code model.PartyErrorCode, field []string, msg string) model.Par
 
 func userError(code model.UserErrorCode, field []string, msg string) model.UserError {
 	return model.UserError{Code: code, Field: field, Message: msg}
+}
+
+// flatten lists the leaves of errors.Join trees, so each field error becomes one payload error.
+func flatten(err error) []error {
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
+	}
+	var out []error
+	for _, e := range j.Unwrap() {
+		out = append(out, flatten(e)...)
+	}
+	return out
 }

@@ -55,6 +55,8 @@ func NewHandler(o Options) *handler.Server {
 	srv.SetQueryCache(newQueryCache())
 	if o.Development {
 		srv.Use(extension.Introspection{})
+	} else {
+		srv.Use(noIntrospection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: o.APQCache})
 	srv.Use(extension.FixedComplexityLimit(o.ComplexityLimit))
@@ -131,6 +133,46 @@ func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, leve
 	return most
 }
 
+// noIntrospection refuses __schema and __type outside development with a
+// clear code, instead of the resolver error gqlgen would raise.
+type noIntrospection struct{}
+
+func (noIntrospection) ExtensionName() string                   { return "NoIntrospection" }
+func (noIntrospection) Validate(graphql.ExecutableSchema) error { return nil }
+func (noIntrospection) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	op := oc.Doc.Operations.ForName(oc.OperationName)
+	if op == nil || !hasIntrospection(op.SelectionSet, oc.Doc.Fragments, 0) {
+		return nil
+	}
+	return &gqlerror.Error{
+		Message:    i18n.T(ctx, "error.INVALID_REQUEST.introspection", nil),
+		Extensions: map[string]any{"code": model.ErrorCodeInvalidRequest.String(), "reason": "INTROSPECTION_DISABLED"},
+	}
+}
+
+func hasIntrospection(set ast.SelectionSet, frags ast.FragmentDefinitionList, level int) bool {
+	if level > 100 {
+		return false
+	}
+	for _, s := range set {
+		switch s := s.(type) {
+		case *ast.Field:
+			if s.Name == "__schema" || s.Name == "__type" || hasIntrospection(s.SelectionSet, frags, level+1) {
+				return true
+			}
+		case *ast.InlineFragment:
+			if hasIntrospection(s.SelectionSet, frags, level+1) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if f := frags.ForName(s.Name); f != nil && hasIntrospection(f.SelectionSet, frags, level+1) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // metrics records each operation's latency by name, for /metrics.
 type metrics struct{ hist *prometheus.HistogramVec }
 
@@ -158,10 +200,14 @@ func (m metrics) InterceptResponse(ctx context.Context, next graphql.ResponseHan
 		oc := graphql.GetOperationContext(ctx)
 		start = oc.Stats.OperationStart
 		name = "anonymous"
-		if oc.OperationName != "" {
+		opName := oc.OperationName
+		if opName == "" && oc.Operation != nil {
+			opName = oc.Operation.Name
+		}
+		if opName != "" {
 			name = "other"
-			if opNameRE.MatchString(oc.OperationName) {
-				name = oc.OperationName
+			if opNameRE.MatchString(opName) {
+				name = opName
 			}
 		}
 		if oc.Operation != nil {

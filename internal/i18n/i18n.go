@@ -15,7 +15,7 @@ import (
 var files embed.FS
 
 var bundle = func() *i18n.Bundle {
-	b := i18n.NewBundle(language.SimplifiedChinese)
+	b := i18n.NewBundle(language.Make("zh-CN"))
 	b.RegisterUnmarshalFunc("json", json.Unmarshal)
 	for _, f := range []string{"messages.zh-CN.json", "messages.en.json"} {
 		if _, err := b.LoadMessageFileFS(files, f); err != nil {
