@@ -1,0 +1,31 @@
+package graph_test
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"channelhub/graph/model"
+	"channelhub/internal/i18n"
+)
+
+// Every code a client can receive has a text in both languages.
+func TestMessagesCoverEveryCode(t *testing.T) {
+	t.Parallel()
+	var ids []string
+	for _, c := range model.AllErrorCode {
+		ids = append(ids, "error."+c.String())
+	}
+	for _, c := range model.AllAuthErrorCode {
+		ids = append(ids, "auth."+c.String())
+	}
+	for _, c := range model.AllPartyErrorCode {
+		ids = append(ids, "party."+c.String())
+	}
+	for _, c := range model.AllUserErrorCode {
+		ids = append(ids, "user."+c.String())
+	}
+	for _, id := range ids {
+		require.True(t, i18n.Has(id), "message %s missing in zh-CN or en", id)
+	}
+}
