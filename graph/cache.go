@@ -22,22 +22,21 @@ func jsonEncode(w io.Writer, v any) error { return json.NewEncoder(w).Encode(v) 
 
 // redisAPQ shares automatic persisted queries between instances through Redis.
 type redisAPQ struct {
-	c   *redis.Client
-	ttl time.Duration
+	c      *redis.Client
+	prefix string
+	ttl    time.Duration
 }
 
-// NewAPQRedisCache stores persisted queries in Redis for a day after last registration.
-func NewAPQRedisCache(c *redis.Client) graphql.Cache[string] {
-	return redisAPQ{c: c, ttl: 24 * time.Hour}
+// NewAPQRedisCache stores persisted queries in Redis under prefix+"apq:", for a day after last registration.
+func NewAPQRedisCache(c *redis.Client, prefix string) graphql.Cache[string] {
+	return redisAPQ{c: c, prefix: prefix + "apq:", ttl: 24 * time.Hour}
 }
-
-const apqPrefix = "channelhub:apq:"
 
 func (r redisAPQ) Get(ctx context.Context, key string) (string, bool) {
-	s, err := r.c.Get(ctx, apqPrefix+key).Result()
+	s, err := r.c.Get(ctx, r.prefix+key).Result()
 	return s, err == nil
 }
 
 func (r redisAPQ) Add(ctx context.Context, key, value string) {
-	_ = r.c.Set(ctx, apqPrefix+key, value, r.ttl).Err() // a lost entry only costs the client one resend
+	_ = r.c.Set(ctx, r.prefix+key, value, r.ttl).Err() // a lost entry only costs the client one resend
 }

@@ -2,6 +2,8 @@ package graph
 
 import (
 	"context"
+	"math"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -19,6 +21,7 @@ import (
 	"channelhub/graph/model"
 	"channelhub/internal/auth"
 	"channelhub/internal/i18n"
+	"channelhub/internal/ratelimit"
 )
 
 // Options configure the GraphQL endpoint.
@@ -31,6 +34,9 @@ type Options struct {
 	Registerer      prometheus.Registerer
 	AllowedOrigins  []string
 	MaxBodyBytes    int64
+	Limiter         ratelimit.Limiter
+	LoginLimit      ratelimit.Limit // sign-in mutations, per client IP
+	MutationLimit   ratelimit.Limit // other mutations, per user (per IP when anonymous)
 }
 
 // NewHandler builds the /graphql endpoint: POST, GET, and WebSocket
@@ -64,11 +70,49 @@ func NewHandler(o Options) *handler.Server {
 	srv.Use(newMetrics(o.Registerer))
 	srv.SetErrorPresenter(presenter(o.Resolver.Log))
 	srv.SetRecoverFunc(recoverer(o.Resolver.Log))
+	srv.AroundRootFields(o.rateLimit)
 	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		return next(withLoaders(ctx, o.Resolver.newLoaders()))
 	})
 	return srv
 }
+
+// signInFields are limited per IP, strictly: they are where passwords are guessed.
+var signInFields = map[string]bool{"authLogin": true, "authRefresh": true, "authPasswordChange": true}
+
+// rateLimit refuses a mutation over its caller's budget with RATE_LIMITED and
+// retryAfterSeconds. A limiter fault lets the call through: an outage of Redis
+// must not lock everyone out; the per-phone login lock still holds.
+func (o Options) rateLimit(ctx context.Context, next graphql.RootResolver) graphql.Marshaler {
+	oc := graphql.GetOperationContext(ctx)
+	if o.Limiter == nil || oc.Operation == nil || oc.Operation.Operation != ast.Mutation {
+		return next(ctx)
+	}
+	field := graphql.GetRootFieldContext(ctx).Field.Name
+	key, lim := "mut:ip:"+clientIP(ctx), o.MutationLimit
+	if signInFields[field] {
+		key, lim = "login:ip:"+clientIP(ctx), o.LoginLimit
+	} else if p, err := auth.FromContext(ctx); err == nil {
+		key = "mut:user:" + p.UserID.String()
+	}
+	ok, retry, err := o.Limiter.Allow(ctx, key, lim)
+	if err != nil {
+		o.Resolver.Log.WarnContext(ctx, "rate limiter unavailable", "err", err)
+		return next(ctx)
+	}
+	if ok {
+		return next(ctx)
+	}
+	e := newError(ctx, model.ErrorCodeRateLimited, "error.RATE_LIMITED")
+	e.Path = ast.Path{ast.PathName(field)}
+	e.Extensions["retryAfterSeconds"] = int(math.Ceil(retry.Seconds()))
+	graphql.AddError(ctx, e)
+	return graphql.Null
+}
+
+type clientIPKey struct{}
+
+func clientIP(ctx context.Context) string { s, _ := ctx.Value(clientIPKey{}).(string); return s }
 
 // wsInit authenticates a WebSocket from its connection_init payload; a bad
 // token closes the socket with 4403, the only signal graphql-transport-ws has.
@@ -230,6 +274,12 @@ func (m metrics) InterceptResponse(ctx context.Context, next graphql.ResponseHan
 // with 401, so a client never mistakes an expired session for a public answer.
 func AuthMiddleware(a *auth.Service, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The peer address only: X-Forwarded-For is the client's to forge.
+		ip, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			ip = r.RemoteAddr
+		}
+		r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip))
 		h := r.Header.Get("Authorization")
 		if h == "" {
 			next.ServeHTTP(w, r)

@@ -195,3 +195,33 @@ func TestLimitsErrorsSpeakTheClientsLanguage(t *testing.T) {
 		require.Equal(t, "Please sign in; the session is missing or has ended", en.Errors[0].Message)
 	})
 }
+
+func TestLimitsRateLimitSignIn(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{Env: map[string]string{"CHANNELHUB_RATE_LOGIN_PER_MINUTE": "6"}}, func(t *testing.T, e *apitest.Env) {
+		login := `mutation { authLogin(input: {phone: "13800000099", password: "wrong-password", app: CONSOLE}) { errors { code } } }`
+		for range 2 { // the burst: a third of the per-minute rate
+			r := e.Query("", login, nil)
+			require.Empty(t, r.Errors)
+		}
+		r := e.Query("", login, nil)
+		require.Equal(t, []string{"RATE_LIMITED"}, r.Codes())
+		require.Greater(t, r.Errors[0].Extensions["retryAfterSeconds"], float64(0))
+		require.Equal(t, []any{"authLogin"}, r.Errors[0].Path)
+		require.Equal(t, "null", string(r.Data))
+	})
+}
+
+func TestLimitsRateLimitMutationsPerUser(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{Env: map[string]string{"CHANNELHUB_RATE_MUTATIONS_PER_MINUTE": "6"}}, func(t *testing.T, e *apitest.Env) {
+		hq, other := e.As(auth.RoleHQAdmin), e.As(auth.RoleDistributorAdmin)
+		update := `mutation { userUpdate(id: "User:0190b7a8-0000-7000-8000-000000000000", input: {name: "x"}) { errors { code } } }`
+		r := e.Query(hq, update, nil)
+		require.Empty(t, r.Errors)
+		require.JSONEq(t, `{"userUpdate":{"errors":[{"code":"NOT_FOUND"}]}}`, string(r.Data))
+		require.Equal(t, []string{"RATE_LIMITED"}, e.Query(hq, update, nil).Codes())
+		require.Empty(t, e.Query(hq, `{ viewer { app } }`, nil).Errors, "queries are not limited")
+		require.Equal(t, []string{"FORBIDDEN"}, e.Query(other, update, nil).Codes(), "another user has its own budget")
+	})
+}

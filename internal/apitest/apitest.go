@@ -7,6 +7,8 @@ package apitest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -75,6 +77,9 @@ func Start(t testing.TB, b dbtest.Backend, opt Options) *Env {
 		"CHANNELHUB_DATA_DIR":     t.TempDir(),
 		"CHANNELHUB_DATABASE_URL": b.DSN(t),
 		"CHANNELHUB_SEED_DEMO":    "true",
+		// Every test signs in from 127.0.0.1; only the rate limit test sets real limits.
+		"CHANNELHUB_RATE_LOGIN_PER_MINUTE":     "1000000",
+		"CHANNELHUB_RATE_MUTATIONS_PER_MINUTE": "1000000",
 	}
 	if b.Name != "sqlite" {
 		if r := os.Getenv(dbtest.RedisEnv); r != "" {
@@ -98,6 +103,7 @@ func Start(t testing.TB, b dbtest.Backend, opt Options) *Env {
 		Log:            slog.New(slog.NewJSONHandler(logs, nil)),
 		PasswordParams: auth.FastPasswordParams(),
 		Auth:           ac,
+		RedisPrefix:    "test:" + randomHex() + ":",
 	})
 	if err != nil {
 		t.Fatalf("server: %v", err)
@@ -238,4 +244,10 @@ func (e *Env) As(role auth.Role) string {
 	e.T.Helper()
 	d := Demo[role]
 	return e.Login(d.Phone, d.App).AccessToken
+}
+
+func randomHex() string {
+	b := make([]byte, 8)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
 }

@@ -20,26 +20,28 @@ import (
 
 // Config is the validated server configuration. Build it with Load.
 type Config struct {
-	Env                  string // "development" or "production"
-	HTTPAddr             string
-	DataDir              string
-	DatabaseURL          string // "" = SQLite file under DataDir; see DatabaseDSN
-	RedisURL             string // "" = in-process broker and cache
-	S3                   S3Config
-	FCMCredentialsFile   string   // "" = push messages are only logged
-	JWTSigningKeyFile    string   // generated on first start if absent
-	JWTVerifyKeyFiles    []string // extra public keys still accepted during key rotation
-	AccessTokenTTL       time.Duration
-	RefreshTokenTTL      time.Duration
-	TimeZone             *time.Location
-	Currency             string // ISO 4217 code
-	LogLevel             slog.Level
-	MaxBodyBytes         int64
-	QueryDepthLimit      int
-	QueryComplexityLimit int
-	SeedDemo             bool
-	ShutdownTimeout      time.Duration
-	AllowedOrigins       []string // extra WebSocket/CORS origin patterns; same-origin is always allowed
+	Env                   string // "development" or "production"
+	HTTPAddr              string
+	DataDir               string
+	DatabaseURL           string // "" = SQLite file under DataDir; see DatabaseDSN
+	RedisURL              string // "" = in-process broker and cache
+	S3                    S3Config
+	FCMCredentialsFile    string   // "" = push messages are only logged
+	JWTSigningKeyFile     string   // generated on first start if absent
+	JWTVerifyKeyFiles     []string // extra public keys still accepted during key rotation
+	AccessTokenTTL        time.Duration
+	RefreshTokenTTL       time.Duration
+	TimeZone              *time.Location
+	Currency              string // ISO 4217 code
+	LogLevel              slog.Level
+	MaxBodyBytes          int64
+	QueryDepthLimit       int
+	QueryComplexityLimit  int
+	SeedDemo              bool
+	ShutdownTimeout       time.Duration
+	AllowedOrigins        []string // extra WebSocket/CORS origin patterns; same-origin is always allowed
+	LoginRatePerMinute    int      // sign-in attempts per client IP
+	MutationRatePerMinute int      // mutations per user (or per IP when anonymous)
 }
 
 // S3Config selects the media store. An empty Endpoint means a local media
@@ -83,16 +85,18 @@ func Load(getenv func(string) string) (Config, error) {
 			SecretKey:      l.str("S3_SECRET_KEY", ""),
 			UseSSL:         l.bool("S3_USE_SSL", false),
 		},
-		FCMCredentialsFile:   l.str("FCM_CREDENTIALS_FILE", ""),
-		JWTVerifyKeyFiles:    l.list("JWT_VERIFY_KEY_FILES"),
-		AccessTokenTTL:       l.duration("ACCESS_TOKEN_TTL", 15*time.Minute, time.Minute, 24*time.Hour),
-		RefreshTokenTTL:      l.duration("REFRESH_TOKEN_TTL", 720*time.Hour, time.Second, 10*365*24*time.Hour),
-		Currency:             l.str("CURRENCY", "CNY"),
-		MaxBodyBytes:         l.int("MAX_BODY_BYTES", 1<<20, 1<<10, 64<<20),
-		QueryDepthLimit:      int(l.int("QUERY_DEPTH_LIMIT", 12, 2, 50)),
-		QueryComplexityLimit: int(l.int("QUERY_COMPLEXITY_LIMIT", 2000, 10, 100000)),
-		ShutdownTimeout:      l.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Second, time.Hour),
-		AllowedOrigins:       l.list("ALLOWED_ORIGINS"),
+		FCMCredentialsFile:    l.str("FCM_CREDENTIALS_FILE", ""),
+		JWTVerifyKeyFiles:     l.list("JWT_VERIFY_KEY_FILES"),
+		AccessTokenTTL:        l.duration("ACCESS_TOKEN_TTL", 15*time.Minute, time.Minute, 24*time.Hour),
+		RefreshTokenTTL:       l.duration("REFRESH_TOKEN_TTL", 720*time.Hour, time.Second, 10*365*24*time.Hour),
+		Currency:              l.str("CURRENCY", "CNY"),
+		MaxBodyBytes:          l.int("MAX_BODY_BYTES", 1<<20, 1<<10, 64<<20),
+		QueryDepthLimit:       int(l.int("QUERY_DEPTH_LIMIT", 12, 2, 50)),
+		QueryComplexityLimit:  int(l.int("QUERY_COMPLEXITY_LIMIT", 2000, 10, 100000)),
+		ShutdownTimeout:       l.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Second, time.Hour),
+		AllowedOrigins:        l.list("ALLOWED_ORIGINS"),
+		LoginRatePerMinute:    int(l.int("RATE_LOGIN_PER_MINUTE", 60, 1, 1000000)),
+		MutationRatePerMinute: int(l.int("RATE_MUTATIONS_PER_MINUTE", 600, 1, 1000000)),
 	}
 	c.JWTSigningKeyFile = l.str("JWT_SIGNING_KEY_FILE", filepath.Join(c.DataDir, "jwt-signing-key.pem"))
 
@@ -202,6 +206,8 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("seed_demo", c.SeedDemo),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Any("allowed_origins", c.AllowedOrigins),
+		slog.Int("rate_login_per_minute", c.LoginRatePerMinute),
+		slog.Int("rate_mutations_per_minute", c.MutationRatePerMinute),
 	)
 }
 

@@ -25,6 +25,7 @@ import (
 	"channelhub/internal/config"
 	"channelhub/internal/database"
 	"channelhub/internal/party"
+	"channelhub/internal/ratelimit"
 	"channelhub/internal/seed"
 )
 
@@ -33,6 +34,7 @@ type Deps struct {
 	Log            *slog.Logger
 	PasswordParams *argon2id.Params
 	Auth           auth.Config
+	RedisPrefix    string // namespace of every Redis key; default "channelhub:"
 }
 
 // Server is one API instance.
@@ -45,7 +47,9 @@ type Server struct {
 	Parties *party.Service
 	Handler http.Handler
 	Seeded  bool // this start seeded the demo channel
-	log     *slog.Logger
+
+	log         *slog.Logger
+	redisPrefix string
 }
 
 // New opens everything cfg names, applies migrations, seeds the demo channel
@@ -54,7 +58,10 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
-	s = &Server{Config: cfg, log: d.Log}
+	if d.RedisPrefix == "" {
+		d.RedisPrefix = "channelhub:"
+	}
+	s = &Server{Config: cfg, log: d.Log, redisPrefix: d.RedisPrefix}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -106,8 +113,10 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var apq graphql.Cache[string] = graph.NewAPQMemoryCache()
+	var limiter ratelimit.Limiter = ratelimit.NewMemory(100_000)
 	if s.Redis != nil {
-		apq = graph.NewAPQRedisCache(s.Redis)
+		apq = graph.NewAPQRedisCache(s.Redis, s.redisPrefix)
+		limiter = ratelimit.NewRedis(s.Redis, s.redisPrefix+"rate:")
 	}
 	gql := graph.NewHandler(graph.Options{
 		Resolver:        &graph.Resolver{AuthService: s.Auth, PartyService: s.Parties, Log: log},
@@ -118,6 +127,9 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 		Registerer:      reg,
 		AllowedOrigins:  s.Config.AllowedOrigins,
 		MaxBodyBytes:    s.Config.MaxBodyBytes,
+		Limiter:         limiter,
+		LoginLimit:      ratelimit.PerMinute(s.Config.LoginRatePerMinute, max(1, s.Config.LoginRatePerMinute/3)),
+		MutationLimit:   ratelimit.PerMinute(s.Config.MutationRatePerMinute, max(1, s.Config.MutationRatePerMinute/6)),
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", limitBody(s.Config.MaxBodyBytes, graph.AuthMiddleware(s.Auth, gql)))
