@@ -225,3 +225,21 @@ func TestLimitsRateLimitMutationsPerUser(t *testing.T) {
 		require.Equal(t, []string{"FORBIDDEN"}, e.Query(other, update, nil).Codes(), "another user has its own budget")
 	})
 }
+
+func TestLimitsCORSOnlyForConfiguredOrigins(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{Env: map[string]string{"CHANNELHUB_ALLOWED_ORIGINS": "https://console.example.com"}}, func(t *testing.T, e *apitest.Env) {
+		preflight := func(origin string) string {
+			req, _ := http.NewRequest(http.MethodOptions, e.URL+"/graphql", nil)
+			req.Header.Set("Origin", origin)
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			req.Header.Set("Access-Control-Request-Headers", "authorization,content-type")
+			resp, err := http.DefaultClient.Do(req)
+			require.NoError(t, err)
+			resp.Body.Close()
+			return resp.Header.Get("Access-Control-Allow-Origin")
+		}
+		require.Equal(t, "https://console.example.com", preflight("https://console.example.com"))
+		require.Empty(t, preflight("https://evil.example.net"))
+	})
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/cors"
 
 	"channelhub/graph"
 	"channelhub/internal/auth"
@@ -132,7 +133,17 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 		MutationLimit:   ratelimit.PerMinute(s.Config.MutationRatePerMinute, max(1, s.Config.MutationRatePerMinute/6)),
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", limitBody(s.Config.MaxBodyBytes, graph.AuthMiddleware(s.Auth, gql)))
+	var api http.Handler = limitBody(s.Config.MaxBodyBytes, graph.AuthMiddleware(s.Auth, gql))
+	if len(s.Config.AllowedOrigins) > 0 { // without origins, browsers get same-origin only; rs/cors would allow "*"
+		api = cors.New(cors.Options{
+			AllowedOrigins: s.Config.AllowedOrigins,
+			AllowedMethods: []string{http.MethodGet, http.MethodPost},
+			AllowedHeaders: []string{"Authorization", "Content-Type", "Accept-Language", "X-Request-Id"},
+			ExposedHeaders: []string{"X-Request-Id"},
+			MaxAge:         600,
+		}).Handler(api)
+	}
+	mux.Handle("/graphql", api)
 	mux.Handle("GET /.well-known/jwks.json", s.Keys)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
