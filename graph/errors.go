@@ -28,6 +28,7 @@ var topLevel = []struct {
 	{party.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
 	{party.ErrUserNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
 	{page.ErrInvalid, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.page"},
+	{party.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"}, // a query's filter; mutations answer it in the payload
 	{errInvalidID, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.id"},
 }
 

@@ -1,0 +1,369 @@
+package graph_test
+
+import (
+	"encoding/json"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"channelhub/graph"
+	"channelhub/internal/apitest"
+	"channelhub/internal/auth"
+	"channelhub/internal/seed"
+)
+
+// authzAnonymous is the caller without a token, the eleventh "role" of the matrix.
+const authzAnonymous = "anonymous"
+
+// authzOutcome is what one caller gets from one root field.
+type authzOutcome string
+
+const (
+	// authzAllowed: no FORBIDDEN or UNAUTHENTICATED top-level error; payload
+	// errors (and NOT_FOUND where the entry says so) are fine.
+	authzAllowed         authzOutcome = "ALLOWED"
+	authzForbidden       authzOutcome = "FORBIDDEN"
+	authzUnauthenticated authzOutcome = "UNAUTHENTICATED"
+)
+
+// authzIDs are real ids from the seeded demo channel, used as variables.
+type authzIDs struct {
+	HQ          string // party HQ-ZJ
+	Store       string // party S-0020: the target of the (failing) party mutations
+	HQAdmin     string // user 13800000000
+	OtherStaff  string // user 13800000013, manager of S-0002: no matrix role signs in as them
+	OtherPhone  string // that user's phone, for a real authLogin
+	OtherApp    auth.App
+	StoreParent string // party D-0004, S-0020's supplier
+}
+
+// authzCase is one root field of the matrix: a representative operation and
+// who may call it. Everyone not in allowed is FORBIDDEN, or UNAUTHENTICATED
+// when anonymous.
+type authzCase struct {
+	doc     string
+	vars    func(ids authzIDs) map[string]any
+	allowed []string
+	// okCodes are top-level codes that still count as ALLOWED for this field
+	// (NOT_FOUND when the object is outside some allowed caller's scope).
+	okCodes []string
+	// payloadErrors, for mutations, are the codes the payload's errors must
+	// hold when allowed; a business error proves the call changed nothing.
+	// nil: not checked; empty: the payload must have no errors.
+	payloadErrors []string
+}
+
+func authzRoles(rs ...auth.Role) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return out
+}
+
+var (
+	authzSignedIn    = authzRoles(auth.AllRoles...)
+	authzEveryone    = append(authzRoles(auth.AllRoles...), authzAnonymous)
+	authzUserReaders = authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleBranchManager,
+		auth.RoleDistributorAdmin, auth.RoleStoreManager)
+	authzHQAdmin = authzRoles(auth.RoleHQAdmin)
+)
+
+// authzMatrix has one entry per root field, keyed "Query.<field>" or
+// "Mutation.<field>". TestAuthzMatrixCoversSchema fails when a field lacks one.
+var authzMatrix = map[string]authzCase{
+	"Query.node": {
+		doc:     `query($id: ID!) { node(id: $id) { id } }`,
+		vars:    func(ids authzIDs) map[string]any { return map[string]any{"id": ids.HQ} },
+		allowed: authzSignedIn,
+	},
+	"Query.viewer": {
+		doc:     `{ viewer { app roles user { id } party { id } } }`,
+		allowed: authzSignedIn,
+	},
+	"Query.parties": {
+		doc:     `{ parties(first: 1) { totalCount edges { node { id } } } }`,
+		allowed: authzSignedIn,
+	},
+	"Query.party": {
+		doc:     `query($id: ID!) { party(id: $id) { id } }`,
+		vars:    func(ids authzIDs) map[string]any { return map[string]any{"id": ids.HQ} },
+		allowed: authzSignedIn,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Query.users": {
+		doc:     `{ users(first: 1) { totalCount edges { node { id } } } }`,
+		allowed: authzUserReaders,
+	},
+	"Query.user": {
+		doc:     `query($id: ID!) { user(id: $id) { id } }`,
+		vars:    func(ids authzIDs) map[string]any { return map[string]any{"id": ids.HQAdmin} },
+		allowed: authzUserReaders,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.authLogin": {
+		doc: `mutation($in: AuthLoginInput!) { authLogin(input: $in) { session { accessToken } errors { code } } }`,
+		vars: func(ids authzIDs) map[string]any {
+			return map[string]any{"in": map[string]any{"phone": ids.OtherPhone, "password": seed.DemoPassword, "app": ids.OtherApp}}
+		},
+		allowed:       authzEveryone,
+		payloadErrors: []string{},
+	},
+	"Mutation.authRefresh": {
+		doc:           `mutation { authRefresh(input: {refreshToken: "not-a-refresh-token"}) { session { accessToken } errors { code } } }`,
+		allowed:       authzEveryone,
+		payloadErrors: []string{"REFRESH_TOKEN_INVALID"},
+	},
+	"Mutation.authLogout": {
+		doc:           `mutation { authLogout(input: {refreshToken: "not-a-refresh-token"}) { ok errors { code } } }`,
+		allowed:       authzEveryone,
+		payloadErrors: []string{"REFRESH_TOKEN_INVALID"},
+	},
+	"Mutation.authPasswordChange": {
+		doc: `mutation { authPasswordChange(input: {currentPassword: "not-the-password", newPassword: "another-secret-42"}) {
+			session { accessToken } errors { code } } }`,
+		allowed:       authzSignedIn,
+		payloadErrors: []string{"PASSWORD_INCORRECT"},
+	},
+	"Mutation.partyCreate": {
+		doc: `mutation($in: PartyCreateInput!) { partyCreate(input: $in) { party { id } errors { code } } }`,
+		vars: func(ids authzIDs) map[string]any {
+			return map[string]any{"in": map[string]any{
+				"code": "not a code", "name": "x", "kind": "STORE", "parentId": ids.StoreParent, "channelType": "RETAILER",
+			}}
+		},
+		allowed:       authzHQAdmin,
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.partyUpdate": {
+		doc: `mutation($id: ID!) { partyUpdate(id: $id, input: {name: ""}) { party { id } errors { code } } }`,
+		vars: func(ids authzIDs) map[string]any {
+			return map[string]any{"id": ids.Store}
+		},
+		allowed:       authzHQAdmin,
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.partyStatusChange": {
+		doc: `mutation($id: ID!) { partyStatusChange(id: $id, input: {status: SUSPENDED, reason: " "}) {
+			party { id } errors { code } } }`,
+		vars:          func(ids authzIDs) map[string]any { return map[string]any{"id": ids.Store} },
+		allowed:       authzHQAdmin,
+		payloadErrors: []string{"REASON_REQUIRED"},
+	},
+	"Mutation.userCreate": {
+		doc: `mutation($in: UserCreateInput!) { userCreate(input: $in) { user { id } errors { code } } }`,
+		vars: func(ids authzIDs) map[string]any {
+			return map[string]any{"in": map[string]any{
+				"partyId": ids.Store, "phone": "12345", "name": "x", "roles": []string{"STORE_STAFF"}, "password": "another-secret-42",
+			}}
+		},
+		allowed:       authzHQAdmin,
+		payloadErrors: []string{"PHONE_INVALID"},
+	},
+	"Mutation.userUpdate": {
+		doc: `mutation($id: ID!) { userUpdate(id: $id, input: {roles: [STORE_STAFF]}) { user { id } errors { code } } }`,
+		vars: func(ids authzIDs) map[string]any {
+			return map[string]any{"id": ids.OtherStaff}
+		},
+		allowed:       authzHQAdmin,
+		payloadErrors: []string{"REASON_REQUIRED"},
+	},
+	"Mutation.userAssignedStoresSet": {
+		doc: `mutation($id: ID!) { userAssignedStoresSet(id: $id, input: {storeIds: []}) { user { id } errors { code } } }`,
+		vars: func(ids authzIDs) map[string]any {
+			return map[string]any{"id": ids.OtherStaff}
+		},
+		allowed:       authzHQAdmin,
+		payloadErrors: []string{"NOT_A_SALESMAN"},
+	},
+}
+
+// authzRootFields lists the schema's root Query and Mutation fields as
+// "Query.<field>" / "Mutation.<field>", from the executable schema itself.
+func authzRootFields(t *testing.T) []string {
+	t.Helper()
+	s := graph.NewExecutableSchema(graph.Config{}).Schema()
+	require.NotNil(t, s.Query)
+	require.NotNil(t, s.Mutation)
+	var out []string
+	for _, def := range []*ast.Definition{s.Query, s.Mutation} {
+		for _, f := range def.Fields {
+			if strings.HasPrefix(f.Name, "__") {
+				continue // introspection
+			}
+			out = append(out, def.Name+"."+f.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestAuthzMatrixCoversSchema makes a new root field impossible to ship
+// without deciding who may call it.
+func TestAuthzMatrixCoversSchema(t *testing.T) {
+	t.Parallel()
+	fields := authzRootFields(t)
+	require.NotEmpty(t, fields)
+	for _, f := range fields {
+		_, ok := authzMatrix[f]
+		require.Truef(t, ok, "root field %s has no entry in authzMatrix (graph/authz_test.go)", f)
+	}
+	for _, k := range slices.Sorted(maps.Keys(authzMatrix)) {
+		require.Containsf(t, fields, k, "authzMatrix entry %s names no root field of the schema", k)
+		c := authzMatrix[k]
+		require.NotEmptyf(t, c.doc, "%s: no operation", k)
+		for _, r := range c.allowed {
+			require.Truef(t, r == authzAnonymous || auth.Role(r).Valid(), "%s: unknown role %q", k, r)
+		}
+	}
+	for _, r := range auth.AllRoles {
+		_, ok := apitest.Demo[r]
+		require.Truef(t, ok, "apitest.Demo has no user for role %s", r)
+	}
+}
+
+// authzWant is the outcome the matrix expects for caller on field c.
+func authzWant(c authzCase, caller string) authzOutcome {
+	switch {
+	case slices.Contains(c.allowed, caller):
+		return authzAllowed
+	case caller == authzAnonymous:
+		return authzUnauthenticated
+	default:
+		return authzForbidden
+	}
+}
+
+// authzFor returns a copy of e that reports to t, so parallel subtests fail themselves.
+func authzFor(t *testing.T, e *apitest.Env) *apitest.Env {
+	c := *e
+	c.T = t
+	return &c
+}
+
+// authzLookupIDs reads the ids the matrix needs from the seeded channel.
+func authzLookupIDs(t *testing.T, e *apitest.Env, hqToken string) authzIDs {
+	t.Helper()
+	r := e.Query(hqToken, `{ parties(first: 100) { edges { node { id code } } }
+		users(first: 100) { edges { node { id phone } } } }`, nil)
+	require.Empty(t, r.Errors)
+	var d struct {
+		Parties struct {
+			Edges []struct{ Node struct{ ID, Code string } }
+		}
+		Users struct {
+			Edges []struct{ Node struct{ ID, Phone string } }
+		}
+	}
+	r.Decode(t, &d)
+	party := map[string]string{}
+	for _, e := range d.Parties.Edges {
+		party[e.Node.Code] = e.Node.ID
+	}
+	user := map[string]string{}
+	for _, e := range d.Users.Edges {
+		user[e.Node.Phone] = e.Node.ID
+	}
+	ids := authzIDs{
+		HQ: party["HQ-ZJ"], Store: party["S-0020"], StoreParent: party["D-0004"],
+		HQAdmin: user["13800000000"], OtherStaff: user["13800000013"], OtherPhone: "13800000013", OtherApp: auth.AppStore,
+	}
+	for _, id := range []string{ids.HQ, ids.Store, ids.StoreParent, ids.HQAdmin, ids.OtherStaff} {
+		require.NotEmpty(t, id, "seed lookup: %+v", ids)
+	}
+	return ids
+}
+
+// authzCallers lists every role and anonymous, in a stable order.
+func authzCallers() []string {
+	return append(authzRoles(auth.AllRoles...), authzAnonymous)
+}
+
+// TestAuthzMatrix calls every root field as every role and as anonymous,
+// and checks each outcome against the matrix.
+func TestAuthzMatrix(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		tokens := map[string]string{authzAnonymous: ""}
+		for _, r := range auth.AllRoles {
+			tokens[string(r)] = e.As(r)
+		}
+		ids := authzLookupIDs(t, e, tokens[string(auth.RoleHQAdmin)])
+		t.Run("bad token", func(t *testing.T) {
+			t.Parallel()
+			authzBadToken(t, authzFor(t, e))
+		})
+		for _, field := range authzRootFields(t) {
+			c, ok := authzMatrix[field]
+			if !ok {
+				continue // TestAuthzMatrixCoversSchema reports it
+			}
+			t.Run(field, func(t *testing.T) {
+				t.Parallel()
+				env := authzFor(t, e)
+				var vars map[string]any
+				if c.vars != nil {
+					vars = c.vars(ids)
+				}
+				_, name, _ := strings.Cut(field, ".")
+				for _, caller := range authzCallers() {
+					authzCheck(t, env, c, name, caller, tokens[caller], vars)
+				}
+			})
+		}
+	})
+}
+
+// authzCheck runs one cell of the matrix.
+func authzCheck(t *testing.T, e *apitest.Env, c authzCase, name, caller, token string, vars map[string]any) {
+	t.Helper()
+	want := authzWant(c, caller)
+	r := e.Query(token, c.doc, vars)
+	codes := r.Codes()
+	var data map[string]json.RawMessage
+	if len(r.Data) > 0 && string(r.Data) != "null" {
+		require.NoError(t, json.Unmarshal(r.Data, &data), "%s as %s", name, caller)
+	}
+	switch want {
+	case authzAllowed:
+		for _, code := range codes {
+			require.Containsf(t, c.okCodes, code, "%s as %s: want ALLOWED, got top-level %v (data %s)", name, caller, r.Errors, r.Data)
+		}
+		require.Equalf(t, http.StatusOK, r.Status, "%s as %s", name, caller)
+		raw, ok := data[name]
+		require.Truef(t, ok, "%s as %s: no data.%s in %s", name, caller, name, r.Data)
+		if c.payloadErrors != nil {
+			var p struct{ Errors []struct{ Code string } }
+			require.NoError(t, json.Unmarshal(raw, &p), "%s as %s", name, caller)
+			got := make([]string, len(p.Errors))
+			for i, pe := range p.Errors {
+				got[i] = pe.Code
+			}
+			require.ElementsMatchf(t, c.payloadErrors, got, "%s as %s: payload errors (data %s)", name, caller, r.Data)
+		}
+	default:
+		require.Equalf(t, []string{string(want)}, codes, "%s as %s: want %s, got %v (data %s)", name, caller, want, r.Errors, r.Data)
+		require.Equalf(t, []any{name}, r.Errors[0].Path, "%s as %s: error path", name, caller)
+		if raw, ok := data[name]; ok {
+			require.Equalf(t, "null", string(raw), "%s as %s: a refused field must carry no data", name, caller)
+		}
+	}
+}
+
+// authzBadToken: a token that is present but invalid is refused before any
+// field runs, even for the fields open to anonymous callers.
+func authzBadToken(t *testing.T, e *apitest.Env) {
+	for _, doc := range []string{
+		`{ viewer { app } }`,
+		`mutation { authRefresh(input: {refreshToken: "x"}) { errors { code } } }`,
+	} {
+		r := e.Query("not-a-jwt", doc, nil)
+		require.Equal(t, http.StatusUnauthorized, r.Status, doc)
+		require.Equal(t, []string{"UNAUTHENTICATED"}, r.Codes(), doc)
+	}
+}
