@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler"
@@ -67,6 +68,7 @@ func NewHandler(o Options) *handler.Server {
 	srv.Use(extension.AutomaticPersistedQuery{Cache: o.APQCache})
 	srv.Use(extension.FixedComplexityLimit(o.ComplexityLimit))
 	srv.Use(depthLimit(o.DepthLimit))
+	srv.Use(textGuard{})
 	srv.Use(newMetrics(o.Registerer))
 	srv.SetErrorPresenter(presenter(o.Resolver.Log))
 	srv.SetRecoverFunc(recoverer(o.Resolver.Log))
@@ -177,6 +179,47 @@ func selectionDepth(set ast.SelectionSet, frags ast.FragmentDefinitionList, leve
 	return most
 }
 
+// textGuard refuses NUL bytes and invalid UTF-8 anywhere in a request's text:
+// PostgreSQL cannot store them and no person types them.
+type textGuard struct{}
+
+func (textGuard) ExtensionName() string                   { return "TextGuard" }
+func (textGuard) Validate(graphql.ExecutableSchema) error { return nil }
+func (textGuard) MutateOperationContext(ctx context.Context, oc *graphql.OperationContext) *gqlerror.Error {
+	if cleanText(oc.RawQuery) && !strings.Contains(oc.RawQuery, `\u0000`) && cleanValue(oc.Variables, 0) {
+		return nil
+	}
+	return &gqlerror.Error{
+		Message:    i18n.T(ctx, "error.INVALID_REQUEST", nil),
+		Extensions: map[string]any{"code": model.ErrorCodeInvalidRequest.String(), "reason": "INVALID_TEXT"},
+	}
+}
+
+func cleanText(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+
+func cleanValue(v any, level int) bool {
+	if level > 64 {
+		return false
+	}
+	switch v := v.(type) {
+	case string:
+		return cleanText(v)
+	case map[string]any:
+		for k, x := range v {
+			if !cleanText(k) || !cleanValue(x, level+1) {
+				return false
+			}
+		}
+	case []any:
+		for _, x := range v {
+			if !cleanValue(x, level+1) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // noIntrospection refuses __schema and __type outside development with a
 // clear code, instead of the resolver error gqlgen would raise.
 type noIntrospection struct{}
@@ -285,13 +328,10 @@ func AuthMiddleware(a *auth.Service, next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
-		token, ok := strings.CutPrefix(h, "Bearer ")
-		if !ok {
-			WriteError(w, r, http.StatusUnauthorized, model.ErrorCodeUnauthenticated, "error.UNAUTHENTICATED")
-			return
-		}
+		scheme, token, _ := strings.Cut(h, " ")
 		p, err := a.Authenticate(r.Context(), strings.TrimSpace(token))
-		if err != nil {
+		if !strings.EqualFold(scheme, "Bearer") || err != nil {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			WriteError(w, r, http.StatusUnauthorized, model.ErrorCodeUnauthenticated, "error.UNAUTHENTICATED")
 			return
 		}

@@ -243,3 +243,21 @@ func TestLimitsCORSOnlyForConfiguredOrigins(t *testing.T) {
 		require.Empty(t, preflight("https://evil.example.net"))
 	})
 }
+
+func TestLimitsRefuseNulAndBadUTF8(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		hq := e.As(auth.RoleHQAdmin)
+		r := e.Query(hq, `query($s: String) { users(filter: {search: $s}) { totalCount } }`, map[string]any{"s": "a\x00b"})
+		require.Equal(t, []string{"INVALID_REQUEST"}, r.Codes())
+		r = e.Query(hq, `{ users(filter: {search: "a\u0000b"}) { totalCount } }`, nil)
+		require.Equal(t, []string{"INVALID_REQUEST"}, r.Codes())
+		// JSON bodies cannot carry invalid UTF-8, but a GET query string can.
+		req, _ := http.NewRequest(http.MethodGet, e.URL+`/graphql?query=%7B%20users(filter%3A%20%7Bsearch%3A%20%22%FF%FE%22%7D)%20%7B%20totalCount%20%7D%20%7D`, nil)
+		req.Header.Set("Authorization", "Bearer "+hq)
+		r = e.Do(req)
+		require.Equal(t, []string{"INVALID_REQUEST"}, r.Codes())
+		r = e.Query(hq, `{ users(filter: {search: "王"}) { totalCount } }`, nil)
+		require.Empty(t, r.Errors, "ordinary Chinese text passes")
+	})
+}

@@ -86,6 +86,7 @@ CREATE TABLE login_attempts (
     phone TEXT PRIMARY KEY,
     failures INTEGER NOT NULL,
     last_failure_at {{.Time}} NOT NULL,
+    next_attempt_at {{.Time}},
     locked_until {{.Time}}
 );
 --bun:split

@@ -5,6 +5,7 @@ package auth
 import (
 	"context"
 	"errors"
+	"regexp"
 	"slices"
 
 	"github.com/google/uuid"
@@ -67,6 +68,11 @@ func RolesFor(app App, roles []Role) []Role {
 	}
 	return out
 }
+
+var phoneRE = regexp.MustCompile(`^1[3-9][0-9]{9}$`)
+
+// ValidPhone reports whether s is a mainland mobile number, the sign-in name of every user.
+func ValidPhone(s string) bool { return phoneRE.MatchString(s) }
 
 // Principal is the authenticated caller of one request.
 type Principal struct {

@@ -105,6 +105,7 @@ type Session struct {
 type credentials struct {
 	ID             uuid.UUID `bun:"id"`
 	PartyID        uuid.UUID `bun:"party_id"`
+	Phone          string    `bun:"phone"`
 	Roles          []Role    `bun:"roles"`
 	PasswordHash   string    `bun:"password_hash"`
 	Status         string    `bun:"status"`
@@ -117,7 +118,7 @@ func (c *credentials) active() bool { return c.Status == "ACTIVE" && c.PartyStat
 func (s *Service) loadCredentials(ctx context.Context, db bun.IDB, where string, arg any) (*credentials, error) {
 	c := new(credentials)
 	err := db.NewSelect().TableExpr("users AS u").Join("JOIN parties AS p ON p.id = u.party_id").
-		ColumnExpr("u.id, u.party_id, u.roles, u.password_hash, u.status, u.session_version, p.status AS party_status").
+		ColumnExpr("u.id, u.party_id, u.phone, u.roles, u.password_hash, u.status, u.session_version, p.status AS party_status").
 		Where(where, arg).Scan(ctx, c)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -131,11 +132,12 @@ func (s *Service) loadCredentials(ctx context.Context, db bun.IDB, where string,
 // Login checks phone and password for app and opens a session. Unknown phones
 // and wrong passwords answer alike, in time too, and count against the phone.
 func (s *Service) Login(ctx context.Context, phone, password string, app App) (*Session, error) {
-	if !app.Valid() || len(phone) > 32 || len(password) > 512 {
+	if !app.Valid() || !ValidPhone(phone) || len(password) > 512 {
 		return nil, ErrInvalidInput
 	}
 	now := s.now()
-	if err := s.throttled(ctx, phone, now); err != nil {
+	attempt, err := s.reserveAttempt(ctx, phone, now)
+	if err != nil {
 		return nil, err
 	}
 	c, err := s.loadCredentials(ctx, s.db, "u.phone = ?", phone)
@@ -144,13 +146,13 @@ func (s *Service) Login(ctx context.Context, phone, password string, app App) (*
 	}
 	if c == nil {
 		s.hasher.VerifyDummy(password)
-		return nil, s.recordFailure(ctx, phone, now)
+		return nil, attempt.failed()
 	}
 	if !s.hasher.Verify(password, c.PasswordHash) {
-		return nil, s.recordFailure(ctx, phone, now)
+		return nil, attempt.failed()
 	}
-	if _, err := s.db.NewDelete().Table("login_attempts").Where("phone = ?", phone).Exec(ctx); err != nil {
-		return nil, fmt.Errorf("auth: clear attempts: %w", err)
+	if err := s.clearAttempts(ctx, phone); err != nil {
+		return nil, err
 	}
 	if !c.active() {
 		return nil, ErrAccountDisabled
@@ -209,57 +211,87 @@ func hashToken(t string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-type attempt struct {
+type attemptRow struct {
 	Failures      int        `bun:"failures"`
-	LastFailureAt time.Time  `bun:"last_failure_at"`
+	NextAttemptAt *time.Time `bun:"next_attempt_at"`
 	LockedUntil   *time.Time `bun:"locked_until"`
 }
 
-// throttled refuses an attempt while the phone is locked or must wait.
-func (s *Service) throttled(ctx context.Context, phone string, now time.Time) error {
-	var a attempt
-	err := s.db.NewSelect().Table("login_attempts").Column("failures", "last_failure_at", "locked_until").
+// attempt is one password check reserved against a phone's budget.
+type attempt struct {
+	locks bool
+	retry time.Duration
+}
+
+// failed is the answer to a wrong password on this attempt.
+func (a attempt) failed() error {
+	if a.locks {
+		return &RetryError{Err: ErrAccountLocked, RetryAfter: a.retry}
+	}
+	return ErrInvalidCredentials
+}
+
+// reserveAttempt counts a password check against phone before it happens,
+// with a compare-and-set on the failure count, so a burst of concurrent
+// guesses cannot all slip past the slow-down: a caller that loses the race
+// is told to wait. A later success clears the count.
+func (s *Service) reserveAttempt(ctx context.Context, phone string, now time.Time) (attempt, error) {
+	var a attemptRow
+	err := s.db.NewSelect().Table("login_attempts").Column("failures", "next_attempt_at", "locked_until").
 		Where("phone = ?", phone).Scan(ctx, &a)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
+	exists := err == nil
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return attempt{}, fmt.Errorf("auth: load attempts: %w", err)
+	}
+	failures := a.Failures
+	if a.LockedUntil != nil {
+		if now.Before(*a.LockedUntil) {
+			return attempt{}, &RetryError{Err: ErrAccountLocked, RetryAfter: a.LockedUntil.Sub(now)}
+		}
+		failures = 0 // the lock has run out: a fresh start
+	} else if a.NextAttemptAt != nil && now.Before(*a.NextAttemptAt) {
+		return attempt{}, &RetryError{Err: ErrTooManyAttempts, RetryAfter: a.NextAttemptAt.Sub(now)}
+	}
+	next := failures + 1
+	var nextAt, lockedUntil *time.Time
+	if next >= s.cfg.SlowAfter {
+		t := now.Add(s.backoff(next))
+		nextAt = &t
+	}
+	if next >= s.cfg.LockAfter {
+		t := now.Add(s.cfg.LockFor)
+		lockedUntil, nextAt = &t, nil
+	}
+	var res sql.Result
+	if exists {
+		res, err = s.db.NewUpdate().Table("login_attempts").
+			Set("failures = ?", next).Set("last_failure_at = ?", now).
+			Set("next_attempt_at = ?", nextAt).Set("locked_until = ?", lockedUntil).
+			Where("phone = ? AND failures = ?", phone, a.Failures).Exec(ctx)
+	} else {
+		res, err = s.db.NewRaw(`INSERT INTO login_attempts (phone, failures, last_failure_at, next_attempt_at, locked_until)
+			VALUES (?, ?, ?, ?, ?) ON CONFLICT (phone) DO NOTHING`, phone, next, now, nextAt, lockedUntil).Exec(ctx)
 	}
 	if err != nil {
-		return fmt.Errorf("auth: load attempts: %w", err)
+		return attempt{}, fmt.Errorf("auth: reserve attempt: %w", err)
 	}
-	if a.LockedUntil != nil && now.Before(*a.LockedUntil) {
-		return &RetryError{Err: ErrAccountLocked, RetryAfter: a.LockedUntil.Sub(now)}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return attempt{}, &RetryError{Err: ErrTooManyAttempts, RetryAfter: time.Second}
 	}
-	if a.Failures >= s.cfg.SlowAfter {
-		if next := a.LastFailureAt.Add(s.backoff(a.Failures)); now.Before(next) {
-			return &RetryError{Err: ErrTooManyAttempts, RetryAfter: next.Sub(now)}
-		}
+	return attempt{locks: lockedUntil != nil, retry: s.cfg.LockFor}, nil
+}
+
+func (s *Service) clearAttempts(ctx context.Context, phone string) error {
+	if _, err := s.db.NewDelete().Table("login_attempts").Where("phone = ?", phone).Exec(ctx); err != nil {
+		return fmt.Errorf("auth: clear attempts: %w", err)
 	}
 	return nil
 }
 
+// backoff is the wait after the failures-th failure: 1 s at SlowAfter, doubling, at most a minute.
 func (s *Service) backoff(failures int) time.Duration {
-	d := time.Duration(math.Pow(2, float64(failures-s.cfg.SlowAfter))) * time.Second
+	d := time.Duration(math.Pow(2, float64(min(failures-s.cfg.SlowAfter, 6)))) * time.Second
 	return min(d, time.Minute)
-}
-
-// recordFailure counts one failure atomically and locks the phone at LockAfter.
-func (s *Service) recordFailure(ctx context.Context, phone string, now time.Time) error {
-	var failures int
-	err := s.db.NewRaw(`INSERT INTO login_attempts (phone, failures, last_failure_at, locked_until) VALUES (?, 1, ?, NULL)
-		ON CONFLICT (phone) DO UPDATE SET failures = login_attempts.failures + 1, last_failure_at = excluded.last_failure_at
-		RETURNING failures`, phone, now).Scan(ctx, &failures)
-	if err != nil {
-		return fmt.Errorf("auth: record failure: %w", err)
-	}
-	if failures >= s.cfg.LockAfter {
-		until := now.Add(s.cfg.LockFor)
-		if _, err := s.db.NewUpdate().Table("login_attempts").Set("failures = 0").Set("locked_until = ?", until).
-			Where("phone = ?", phone).Exec(ctx); err != nil {
-			return fmt.Errorf("auth: lock: %w", err)
-		}
-		return &RetryError{Err: ErrAccountLocked, RetryAfter: s.cfg.LockFor}
-	}
-	return ErrInvalidCredentials
 }
 
 type refreshRow struct {
@@ -377,8 +409,22 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 	if err != nil {
 		return nil, err
 	}
-	if c == nil || len(current) > 512 || !s.hasher.Verify(current, c.PasswordHash) {
+	if c == nil {
+		return nil, ErrUnauthenticated
+	}
+	// A stolen access token must not become an unlimited password oracle.
+	attempt, err := s.reserveAttempt(ctx, c.Phone, s.now())
+	if err != nil {
+		return nil, err
+	}
+	if len(current) > 512 || !s.hasher.Verify(current, c.PasswordHash) {
+		if attempt.locks {
+			return nil, attempt.failed()
+		}
 		return nil, ErrPasswordIncorrect
+	}
+	if err := s.clearAttempts(ctx, c.Phone); err != nil {
+		return nil, err
 	}
 	hash, err := s.hasher.Hash(next)
 	if err != nil {

@@ -4,7 +4,6 @@ package party
 
 import (
 	"errors"
-	"regexp"
 	"time"
 
 	"github.com/google/uuid"
@@ -137,10 +136,8 @@ var kindRoles = map[Kind][]auth.Role{
 	KindStore:       {auth.RoleStoreManager, auth.RoleStoreStaff},
 }
 
-var phoneRE = regexp.MustCompile(`^1[3-9][0-9]{9}$`)
-
 // ValidPhone reports whether s is a mainland mobile number.
-func ValidPhone(s string) bool { return phoneRE.MatchString(s) }
+func ValidPhone(s string) bool { return auth.ValidPhone(s) }
 
 // Business errors; the graph layer maps each to a code.
 var (

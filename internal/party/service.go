@@ -376,6 +376,14 @@ func (s *Service) ChangeStatus(ctx context.Context, p auth.Principal, id uuid.UU
 		if n, _ := res.RowsAffected(); n != 1 {
 			return fieldErr(ErrStatusTransition, "status")
 		}
+		if to == StatusSuspended || to == StatusExited {
+			// Requests are refused at once by the per-request check; ending the
+			// sessions too keeps them from coming back on reactivation.
+			if _, err := tx.NewUpdate().Table("sessions").Set("revoked_at = ?", pt.UpdatedAt).Set("revoke_reason = ?", "party "+string(to)).
+				Where("revoked_at IS NULL AND user_id IN (SELECT id FROM users WHERE party_id = ?)", pt.ID).Exec(ctx); err != nil {
+				return fmt.Errorf("party: end sessions: %w", err)
+			}
+		}
 		out = pt
 		return audit.Record(ctx, tx, p, "party.status", "Party", pt.ID.String(),
 			map[string]Status{"status": from}, map[string]Status{"status": to}, reason)
