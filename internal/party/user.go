@@ -93,31 +93,15 @@ func (s *Service) Users(ctx context.Context, p auth.Principal, f UserFilter, pr 
 	if err := p.Require(userReaders...); err != nil {
 		return nil, err
 	}
-	size, err := pr.Size()
-	if err != nil {
-		return nil, err
-	}
-	key, err := page.Decode(pr.After, 2)
-	if err != nil {
-		return nil, err
-	}
 	q, err := s.usersFiltered(p, f)
 	if err != nil {
 		return nil, err
 	}
-	var rows []*User
-	q = q.Model(&rows).OrderExpr("u.name ASC, u.id ASC").Limit(int64(size + 1))
-	if key != nil {
-		q = q.Where("(u.name > ? OR (u.name = ? AND u.id > ?))", key[0], key[0], key[1])
-	}
-	if err := q.Scan(ctx); err != nil {
+	rows, more, err := byName[*User](ctx, q, "u", pr)
+	if err != nil {
 		return nil, fmt.Errorf("party: list users: %w", err)
 	}
-	pg := &UserPage{Users: rows}
-	if len(rows) > size {
-		pg.Users, pg.HasNext = rows[:size], true
-	}
-	return pg, nil
+	return &UserPage{Users: rows, HasNext: more}, nil
 }
 
 // CountUsers returns how many users match f in the principal's scope.
@@ -362,29 +346,13 @@ func (s *Service) AssignStores(ctx context.Context, p auth.Principal, userID uui
 
 // AssignedStores returns a page of the stores assigned to a salesman, in the principal's scope.
 func (s *Service) AssignedStores(ctx context.Context, p auth.Principal, userID uuid.UUID, pr page.Request) (*Page, error) {
-	size, err := pr.Size()
+	q := Scope(s.db.NewSelect().Model((*Party)(nil)), p, "p.id").
+		Where("p.id IN (SELECT store_id FROM salesman_stores WHERE user_id = ?)", userID)
+	rows, more, err := byName[*Party](ctx, q, "p", pr)
 	if err != nil {
-		return nil, err
-	}
-	key, err := page.Decode(pr.After, 2)
-	if err != nil {
-		return nil, err
-	}
-	var rows []*Party
-	q := Scope(s.db.NewSelect().Model(&rows), p, "p.id").
-		Where("p.id IN (SELECT store_id FROM salesman_stores WHERE user_id = ?)", userID).
-		OrderExpr("p.name ASC, p.id ASC").Limit(int64(size + 1))
-	if key != nil {
-		q = q.Where("(p.name > ? OR (p.name = ? AND p.id > ?))", key[0], key[0], key[1])
-	}
-	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("party: assigned stores: %w", err)
 	}
-	pg := &Page{Parties: rows}
-	if len(rows) > size {
-		pg.Parties, pg.HasNext = rows[:size], true
-	}
-	return pg, nil
+	return &Page{Parties: rows, HasNext: more}, nil
 }
 
 // CountAssignedStores counts the stores assigned to a salesman in the principal's scope.
