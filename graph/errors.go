@@ -99,12 +99,15 @@ type codeMap[C ~string] []struct {
 	code C
 }
 
-// match finds the code for err, with the field path of a party.FieldError.
+// fieldPather is a domain error that names the input field at fault.
+type fieldPather interface{ FieldPath() []string }
+
+// match finds the code for err, with the field path when the domain gave one.
 func (m codeMap[C]) match(err error) (C, []string, bool) {
 	var field []string
-	var fe *party.FieldError
+	var fe fieldPather
 	if errors.As(err, &fe) {
-		field = fe.Field
+		field = fe.FieldPath()
 	}
 	for _, e := range m {
 		if errors.Is(err, e.err) {

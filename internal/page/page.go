@@ -2,9 +2,12 @@
 package page
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+
+	"github.com/uptrace/bun"
 )
 
 // Page size limits shared by every connection.
@@ -56,4 +59,30 @@ func Decode(c string, n int) ([]string, error) {
 		return nil, ErrInvalid
 	}
 	return key, nil
+}
+
+// ByName runs q for one page in (name, id) order after the page's cursor.
+// alias is the table alias of q's model, a trusted constant.
+func ByName[T any](ctx context.Context, q *bun.SelectQuery, alias string, pr Request) ([]T, bool, error) {
+	size, err := pr.Size()
+	if err != nil {
+		return nil, false, err
+	}
+	key, err := Decode(pr.After, 2)
+	if err != nil {
+		return nil, false, err
+	}
+	a := bun.Safe(alias)
+	var rows []T
+	q = q.Model(&rows).OrderExpr("?.name ASC, ?.id ASC", a, a).Limit(int64(size + 1))
+	if key != nil {
+		q = q.Where("(?.name > ? OR (?.name = ? AND ?.id > ?))", a, key[0], a, key[0], a, key[1])
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, false, err
+	}
+	if len(rows) > size {
+		return rows[:size], true, nil
+	}
+	return rows, false, nil
 }

@@ -166,6 +166,9 @@ type FieldError struct {
 func (e *FieldError) Error() string { return e.Err.Error() + " (" + joinPath(e.Field) + ")" }
 func (e *FieldError) Unwrap() error { return e.Err }
 
+// FieldPath is the input field at fault, for the graph layer.
+func (e *FieldError) FieldPath() []string { return e.Field }
+
 func fieldErr(err error, field ...string) error { return &FieldError{Field: field, Err: err} }
 
 func joinPath(p []string) string {

@@ -111,37 +111,11 @@ func (s *Service) List(ctx context.Context, p auth.Principal, f Filter, pr page.
 	if err != nil {
 		return nil, err
 	}
-	rows, more, err := byName[*Party](ctx, q, "p", pr)
+	rows, more, err := page.ByName[*Party](ctx, q, "p", pr)
 	if err != nil {
 		return nil, fmt.Errorf("party: list: %w", err)
 	}
 	return &Page{Parties: rows, HasNext: more}, nil
-}
-
-// byName runs q for one page in (name, id) order after the page's cursor.
-// alias is the table alias of q's model, a trusted constant.
-func byName[T any](ctx context.Context, q *bun.SelectQuery, alias string, pr page.Request) ([]T, bool, error) {
-	size, err := pr.Size()
-	if err != nil {
-		return nil, false, err
-	}
-	key, err := page.Decode(pr.After, 2)
-	if err != nil {
-		return nil, false, err
-	}
-	a := bun.Safe(alias)
-	var rows []T
-	q = q.Model(&rows).OrderExpr("?.name ASC, ?.id ASC", a, a).Limit(int64(size + 1))
-	if key != nil {
-		q = q.Where("(?.name > ? OR (?.name = ? AND ?.id > ?))", a, key[0], a, key[0], a, key[1])
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, false, err
-	}
-	if len(rows) > size {
-		return rows[:size], true, nil
-	}
-	return rows, false, nil
 }
 
 // Count returns how many parties match f in the principal's scope.

@@ -97,7 +97,7 @@ func (s *Service) Users(ctx context.Context, p auth.Principal, f UserFilter, pr 
 	if err != nil {
 		return nil, err
 	}
-	rows, more, err := byName[*User](ctx, q, "u", pr)
+	rows, more, err := page.ByName[*User](ctx, q, "u", pr)
 	if err != nil {
 		return nil, fmt.Errorf("party: list users: %w", err)
 	}
@@ -348,7 +348,7 @@ func (s *Service) AssignStores(ctx context.Context, p auth.Principal, userID uui
 func (s *Service) AssignedStores(ctx context.Context, p auth.Principal, userID uuid.UUID, pr page.Request) (*Page, error) {
 	q := Scope(s.db.NewSelect().Model((*Party)(nil)), p, "p.id").
 		Where("p.id IN (SELECT store_id FROM salesman_stores WHERE user_id = ?)", userID)
-	rows, more, err := byName[*Party](ctx, q, "p", pr)
+	rows, more, err := page.ByName[*Party](ctx, q, "p", pr)
 	if err != nil {
 		return nil, fmt.Errorf("party: assigned stores: %w", err)
 	}
