@@ -174,7 +174,7 @@ var authzMatrix = map[string]authzCase{
 		payloadErrors: []string{"REASON_REQUIRED"},
 	},
 	"Mutation.userAssignedStoresSet": {
-		doc: `mutation($id: ID!) { userAssignedStoresSet(id: $id, input: {storeIds: []}) { user { id } errors { code } } }`,
+		doc: `mutation($id: ID!) { userAssignedStoresSet(id: $id, input: {storeIds: [], reason: "matrix"}) { user { id } errors { code } } }`,
 		vars: func(ids authzIDs) map[string]any {
 			return map[string]any{"id": ids.OtherStaff}
 		},

@@ -158,6 +158,7 @@ var userCodes = codeMap[model.UserErrorCode]{
 	{party.ErrNotSalesman, model.UserErrorCodeNotASalesman},
 	{party.ErrReasonRequired, model.UserErrorCodeReasonRequired},
 	{party.ErrUserNotFound, model.UserErrorCodeNotFound},
+	{party.ErrLastAdmin, model.UserErrorCodeLastAdmin},
 }
 
 var authCodes = codeMap[model.AuthErrorCode]{

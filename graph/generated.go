@@ -1103,7 +1103,7 @@ enum ChannelType @goModel(model: "channelhub/internal/party.ChannelType") {
   RETAILER @goEnum(value: "channelhub/internal/party.ChannelRetailer")
 }
 
-"Lifecycle: PENDING → ACTIVE ⇄ SUSPENDED → EXITED. A suspended or exited party's users lose access at once."
+"Lifecycle: PENDING → ACTIVE ⇄ SUSPENDED → EXITED. A suspended or exited party's users lose access at once and their sessions end. HQ's own status cannot change."
 enum PartyStatus @goModel(model: "channelhub/internal/party.Status") {
   PENDING @goEnum(value: "channelhub/internal/party.StatusPending")
   ACTIVE @goEnum(value: "channelhub/internal/party.StatusActive")
@@ -1168,7 +1168,7 @@ type PartyConnection {
 input PartyFilter {
   kind: PartyKind
   status: PartyStatus
-  "Exact region."
+  "Exact region, at most 64 characters."
   region: String
   "Parties supplied directly by this party."
   parentId: ID
@@ -1256,7 +1256,9 @@ input PartyCreateInput {
   contactPhone: String
 }
 
+"Limits as in PartyCreateInput."
 input PartyUpdateInput {
+  "1..100 characters."
   name: String
   channelType: ChannelType
   grade: String
@@ -1307,19 +1309,22 @@ input UserCreateInput {
 }
 
 input UserUpdateInput {
+  "1..50 characters."
   name: String
+  "1..4 roles, each fitting the party's kind; HQ roles only for users of HQ."
   roles: [Role!]
   status: UserStatus
-  "Sets a new password; the user's sessions end."
+  "Sets a new password (8..128 characters, not digits only); the user's sessions end."
   password: String
-  "Why; required when roles or status change. Written to the audit log."
+  "Why; 1..500 characters, required when roles, status or password change. Written to the audit log."
   reason: String
 }
 
 input UserAssignedStoresSetInput {
   "The complete set of stores for a SALESMAN user; at most 500."
   storeIds: [ID!]!
-  reason: String
+  "Why; 1..500 characters. Written to the audit log."
+  reason: String!
 }
 
 enum UserErrorCode {
@@ -1333,6 +1338,8 @@ enum UserErrorCode {
   NOT_A_SALESMAN
   REASON_REQUIRED
   NOT_FOUND
+  "The change would leave the channel without an active HQ admin."
+  LAST_ADMIN
 }
 
 type UserError {
@@ -6659,7 +6666,7 @@ func (ec *executionContext) unmarshalInputUserAssignedStoresSetInput(ctx context
 			it.StoreIds = data
 		case "reason":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
-			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			data, err := ec.unmarshalNString2string(ctx, v)
 			if err != nil {
 				return it, err
 			}

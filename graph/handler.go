@@ -2,6 +2,8 @@ package graph
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"math"
 	"net"
 	"net/http"
@@ -23,6 +25,7 @@ import (
 	"channelhub/internal/auth"
 	"channelhub/internal/i18n"
 	"channelhub/internal/ratelimit"
+	"channelhub/internal/requestid"
 )
 
 // Options configure the GraphQL endpoint.
@@ -330,9 +333,14 @@ func AuthMiddleware(a *auth.Service, next http.Handler) http.Handler {
 		}
 		scheme, token, _ := strings.Cut(h, " ")
 		p, err := a.Authenticate(r.Context(), strings.TrimSpace(token))
-		if !strings.EqualFold(scheme, "Bearer") || err != nil {
+		if !strings.EqualFold(scheme, "Bearer") || errors.Is(err, auth.ErrUnauthenticated) {
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 			WriteError(w, r, http.StatusUnauthorized, model.ErrorCodeUnauthenticated, "error.UNAUTHENTICATED")
+			return
+		}
+		if err != nil { // a fault on our side must not tell the phone its session is dead
+			slog.ErrorContext(r.Context(), "authenticate", "err", err, "request_id", requestid.From(r.Context()))
+			WriteError(w, r, http.StatusServiceUnavailable, model.ErrorCodeInternal, "error.INTERNAL")
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(auth.WithPrincipal(r.Context(), p)))

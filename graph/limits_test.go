@@ -3,6 +3,7 @@ package graph_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -259,5 +260,28 @@ func TestLimitsRefuseNulAndBadUTF8(t *testing.T) {
 		require.Equal(t, []string{"INVALID_REQUEST"}, r.Codes())
 		r = e.Query(hq, `{ users(filter: {search: "王"}) { totalCount } }`, nil)
 		require.Empty(t, r.Errors, "ordinary Chinese text passes")
+	})
+}
+
+// A database fault while checking a token is our fault, not the session's end.
+func TestLimitsDatabaseFaultIsNotUnauthenticated(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		token := e.As(auth.RoleStoreManager)
+		require.NoError(t, e.Server.DB.Close())
+		r := e.Query(token, `{ viewer { app } }`, nil)
+		require.Equal(t, http.StatusServiceUnavailable, r.Status)
+		require.Equal(t, []string{"INTERNAL"}, r.Codes())
+		code, _ := limitsGet(t, e.URL+"/readyz")
+		require.Equal(t, http.StatusServiceUnavailable, code)
+	})
+}
+
+func TestLimitsCursorWithForeignID(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		bad := base64.RawURLEncoding.EncodeToString([]byte(`["a","not-a-uuid"]`))
+		r := e.Query(e.As(auth.RoleHQAdmin), `query($a: String) { parties(after: $a) { totalCount } }`, map[string]any{"a": bad})
+		require.Equal(t, []string{"INVALID_REQUEST"}, r.Codes())
 	})
 }

@@ -113,7 +113,7 @@ func (r *mutationResolver) UserAssignedStoresSet(ctx context.Context, id string,
 	if err != nil {
 		return nil, err
 	}
-	u, err := r.PartyService.AssignStores(ctx, p, uid, stores, deref(input.Reason))
+	u, err := r.PartyService.AssignStores(ctx, p, uid, stores, input.Reason)
 	return userPayload(ctx, u, err)
 }
 

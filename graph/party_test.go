@@ -290,3 +290,50 @@ func TestPartyUserCreateRaceOnOnePhone(t *testing.T) {
 		require.Equal(t, 1, created)
 	})
 }
+
+// A profile edit racing a suspension must not write the old status back.
+func TestPartyUpdateNeverUndoesASuspension(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		hq := e.As(auth.RoleHQAdmin)
+		for i := range 5 {
+			id := partyID(t, e, hq, fmt.Sprintf("S-%04d", 10+i))
+			var wg sync.WaitGroup
+			wg.Go(func() {
+				e.Query(hq, `mutation($id: ID!) { partyStatusChange(id: $id, input: {status: SUSPENDED, reason: "race"}) { errors { code } } }`, map[string]any{"id": id})
+			})
+			for range 3 {
+				wg.Go(func() {
+					e.Query(hq, `mutation($id: ID!) { partyUpdate(id: $id, input: {grade: "B"}) { errors { code } } }`, map[string]any{"id": id})
+				})
+			}
+			wg.Wait()
+			r := e.Query(hq, `query($id: ID!) { party(id: $id) { status grade } }`, map[string]any{"id": id})
+			require.JSONEq(t, `{"party":{"status":"SUSPENDED","grade":"B"}}`, string(r.Data))
+		}
+	})
+}
+
+func TestPartyGuardsAgainstLockingHQOut(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		hq := e.As(auth.RoleHQAdmin)
+		hqID := partyID(t, e, hq, "HQ-ZJ")
+		r := e.Query(hq, `mutation($id: ID!) { partyStatusChange(id: $id, input: {status: SUSPENDED, reason: "oops"}) { errors { code } } }`, map[string]any{"id": hqID})
+		require.JSONEq(t, `{"partyStatusChange":{"errors":[{"code":"INVALID_STATUS_TRANSITION"}]}}`, string(r.Data))
+
+		var d struct {
+			Viewer struct{ User struct{ ID string } }
+		}
+		e.Query(hq, `{ viewer { user { id } } }`, nil).Decode(t, &d)
+		r = e.Query(hq, `mutation($id: ID!) { userUpdate(id: $id, input: {status: DISABLED, reason: "leaving"}) { errors { code } } }`, map[string]any{"id": d.Viewer.User.ID})
+		require.JSONEq(t, `{"userUpdate":{"errors":[{"code":"LAST_ADMIN"}]}}`, string(r.Data))
+		r = e.Query(hq, `mutation($id: ID!) { userUpdate(id: $id, input: {roles: [FINANCE], reason: "leaving"}) { errors { code } } }`, map[string]any{"id": d.Viewer.User.ID})
+		require.JSONEq(t, `{"userUpdate":{"errors":[{"code":"LAST_ADMIN"}]}}`, string(r.Data))
+
+		// HQ roles belong to HQ's own people: a branch user may not hold them.
+		br := partyID(t, e, hq, "BR-NB")
+		require.Equal(t, []string{"ROLE_NOT_ALLOWED"}, userCreate(t, e, hq, map[string]any{
+			"partyId": br, "phone": "13900000077", "name": "分公司财务", "roles": []string{"FINANCE"}, "password": "Secret-123"}).codes())
+	})
+}

@@ -113,7 +113,7 @@ type PartyError struct {
 type PartyFilter struct {
 	Kind   *party.Kind   `json:"kind,omitempty"`
 	Status *party.Status `json:"status,omitempty"`
-	// Exact region.
+	// Exact region, at most 64 characters.
 	Region *string `json:"region,omitempty"`
 	// Parties supplied directly by this party.
 	ParentID *string `json:"parentId,omitempty"`
@@ -132,7 +132,9 @@ type PartyStatusChangeInput struct {
 	Reason string `json:"reason"`
 }
 
+// Limits as in PartyCreateInput.
 type PartyUpdateInput struct {
+	// 1..100 characters.
 	Name         *string            `json:"name,omitempty"`
 	ChannelType  *party.ChannelType `json:"channelType,omitempty"`
 	Grade        *string            `json:"grade,omitempty"`
@@ -148,7 +150,8 @@ type Query struct {
 type UserAssignedStoresSetInput struct {
 	// The complete set of stores for a SALESMAN user; at most 500.
 	StoreIds []string `json:"storeIds"`
-	Reason   *string  `json:"reason,omitempty"`
+	// Why; 1..500 characters. Written to the audit log.
+	Reason string `json:"reason"`
 }
 
 type UserCreateInput struct {
@@ -184,12 +187,14 @@ type UserPayload struct {
 }
 
 type UserUpdateInput struct {
-	Name   *string           `json:"name,omitempty"`
+	// 1..50 characters.
+	Name *string `json:"name,omitempty"`
+	// 1..4 roles, each fitting the party's kind; HQ roles only for users of HQ.
 	Roles  []auth.Role       `json:"roles,omitempty"`
 	Status *party.UserStatus `json:"status,omitempty"`
-	// Sets a new password; the user's sessions end.
+	// Sets a new password (8..128 characters, not digits only); the user's sessions end.
 	Password *string `json:"password,omitempty"`
-	// Why; required when roles or status change. Written to the audit log.
+	// Why; 1..500 characters, required when roles, status or password change. Written to the audit log.
 	Reason *string `json:"reason,omitempty"`
 }
 
@@ -422,6 +427,8 @@ const (
 	UserErrorCodeNotASalesman   UserErrorCode = "NOT_A_SALESMAN"
 	UserErrorCodeReasonRequired UserErrorCode = "REASON_REQUIRED"
 	UserErrorCodeNotFound       UserErrorCode = "NOT_FOUND"
+	// The change would leave the channel without an active HQ admin.
+	UserErrorCodeLastAdmin UserErrorCode = "LAST_ADMIN"
 )
 
 var AllUserErrorCode = []UserErrorCode{
@@ -435,11 +442,12 @@ var AllUserErrorCode = []UserErrorCode{
 	UserErrorCodeNotASalesman,
 	UserErrorCodeReasonRequired,
 	UserErrorCodeNotFound,
+	UserErrorCodeLastAdmin,
 }
 
 func (e UserErrorCode) IsValid() bool {
 	switch e {
-	case UserErrorCodeInvalidInput, UserErrorCodePhoneInvalid, UserErrorCodePhoneTaken, UserErrorCodePartyNotFound, UserErrorCodeRoleNotAllowed, UserErrorCodePasswordPolicy, UserErrorCodeStoreNotFound, UserErrorCodeNotASalesman, UserErrorCodeReasonRequired, UserErrorCodeNotFound:
+	case UserErrorCodeInvalidInput, UserErrorCodePhoneInvalid, UserErrorCodePhoneTaken, UserErrorCodePartyNotFound, UserErrorCodeRoleNotAllowed, UserErrorCodePasswordPolicy, UserErrorCodeStoreNotFound, UserErrorCodeNotASalesman, UserErrorCodeReasonRequired, UserErrorCodeNotFound, UserErrorCodeLastAdmin:
 		return true
 	}
 	return false

@@ -85,3 +85,30 @@ func TestOpenCreatesSQLiteDirectory(t *testing.T) {
 	_, err = os.Stat(path)
 	require.NoError(t, err)
 }
+
+// Instances starting together must wait for one another, not fail.
+func TestConcurrentMigrations(t *testing.T) {
+	t.Parallel()
+	for _, b := range dbtest.Backends(t) {
+		if b.Name != database.Postgres {
+			continue
+		}
+		dsn := b.DSN(t)
+		errs := make(chan error, 4)
+		for range 4 {
+			go func() {
+				db, err := database.Open(context.Background(), dsn)
+				if err != nil {
+					errs <- err
+					return
+				}
+				defer db.Close()
+				_, err = db.Migrate(context.Background())
+				errs <- err
+			}()
+		}
+		for range 4 {
+			require.NoError(t, <-errs)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 
+	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 )
 
@@ -71,6 +72,11 @@ func ByName[T any](ctx context.Context, q *bun.SelectQuery, alias string, pr Req
 	key, err := Decode(pr.After, 2)
 	if err != nil {
 		return nil, false, err
+	}
+	if key != nil {
+		if _, err := uuid.Parse(key[1]); err != nil {
+			return nil, false, ErrInvalid
+		}
 	}
 	a := bun.Safe(alias)
 	var rows []T

@@ -130,8 +130,9 @@ type User struct {
 
 // kindRoles says which roles a user of each kind of party may hold.
 var kindRoles = map[Kind][]auth.Role{
-	KindHQ:          {auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleFinance, auth.RoleGoodsControl, auth.RoleSalesman},
-	KindBranch:      {auth.RoleBranchManager, auth.RoleSalesOps, auth.RoleFinance, auth.RoleSalesman},
+	KindHQ: {auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleFinance, auth.RoleGoodsControl, auth.RoleSalesman},
+	// HQ roles see the whole channel, so only HQ's own people may hold them.
+	KindBranch:      {auth.RoleBranchManager, auth.RoleSalesman},
 	KindDistributor: {auth.RoleDistributorAdmin, auth.RoleDistributorStaff, auth.RoleSalesman},
 	KindStore:       {auth.RoleStoreManager, auth.RoleStoreStaff},
 }
@@ -155,6 +156,7 @@ var (
 	ErrStoreNotFound     = errors.New("party: store not found")
 	ErrNotSalesman       = errors.New("party: user is not a salesman")
 	ErrUserNotFound      = errors.New("party: user not found")
+	ErrLastAdmin         = errors.New("party: the last active HQ admin cannot be removed")
 )
 
 // FieldError ties a business error to the input field that caused it.

@@ -320,7 +320,10 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id uuid.UUID, in
 			return err
 		}
 		pt.UpdatedAt = s.now()
-		if _, err := tx.NewUpdate().Model(pt).WherePK().Exec(ctx); err != nil {
+		// Only the profile: status, place in the tree and kind change elsewhere,
+		// and a racing status change must not be written back.
+		if _, err := tx.NewUpdate().Model(pt).WherePK().Column("name", "channel_type", "grade", "region",
+			"province", "city", "district", "street", "latitude", "longitude", "contact_phone", "updated_at").Exec(ctx); err != nil {
 			return fmt.Errorf("party: update: %w", err)
 		}
 		out = pt
@@ -335,8 +338,7 @@ func (s *Service) ChangeStatus(ctx context.Context, p auth.Principal, id uuid.UU
 	if err := p.Require(auth.RoleHQAdmin); err != nil {
 		return nil, err
 	}
-	reason = strings.TrimSpace(reason)
-	if reason == "" || utf8.RuneCountInString(reason) > 500 {
+	if reason = strings.TrimSpace(reason); !validReason(reason) {
 		return nil, fieldErr(ErrReasonRequired, "reason")
 	}
 	var out *Party
@@ -349,7 +351,7 @@ func (s *Service) ChangeStatus(ctx context.Context, p auth.Principal, id uuid.UU
 			return fmt.Errorf("party: load: %w", err)
 		}
 		from := pt.Status
-		if !slices.Contains(transitions[from], to) {
+		if pt.Kind == KindHQ || !slices.Contains(transitions[from], to) { // suspending HQ would lock everyone out
 			return fieldErr(ErrStatusTransition, "status")
 		}
 		pt.Status, pt.UpdatedAt = to, s.now()

@@ -218,7 +218,7 @@ func (s *Service) UpdateUser(ctx context.Context, p auth.Principal, id uuid.UUID
 		return nil, err
 	}
 	in.Reason = strings.TrimSpace(in.Reason)
-	if (in.Roles != nil || in.Status != nil) && (in.Reason == "" || utf8.RuneCountInString(in.Reason) > 500) {
+	if (in.Roles != nil || in.Status != nil || in.Password != nil) && !validReason(in.Reason) {
 		return nil, fieldErr(ErrReasonRequired, "reason")
 	}
 	var hash string
@@ -271,15 +271,24 @@ func (s *Service) UpdateUser(ctx context.Context, p auth.Principal, id uuid.UUID
 		if in.Password != nil {
 			u.PasswordHash, u.PasswordChangedAt, revoke = hash, now, true
 		}
+		if err := keepAnAdmin(ctx, tx, before["roles"].([]auth.Role), before["status"].(UserStatus), u); err != nil {
+			return err
+		}
+		u.UpdatedAt = now
+		cols := []string{"name", "roles", "status", "updated_at"}
+		if in.Password != nil {
+			cols = append(cols, "password_hash", "password_changed_at")
+		}
+		q := tx.NewUpdate().Model(u).WherePK().Column(cols...)
 		if revoke {
-			u.SessionVersion++
+			// An expression, not the value read above: a racing password change bumps it too.
+			q = q.Set("session_version = session_version + 1")
 			if _, err := tx.NewUpdate().Table("sessions").Set("revoked_at = ?", now).Set("revoke_reason = ?", "user.update").
 				Where("user_id = ? AND revoked_at IS NULL", u.ID).Exec(ctx); err != nil {
 				return fmt.Errorf("party: end sessions: %w", err)
 			}
 		}
-		u.UpdatedAt = now
-		if _, err := tx.NewUpdate().Model(u).WherePK().Exec(ctx); err != nil {
+		if _, err := q.Returning("session_version").Exec(ctx); err != nil {
 			return fmt.Errorf("party: update user: %w", err)
 		}
 		out = u
@@ -289,6 +298,27 @@ func (s *Service) UpdateUser(ctx context.Context, p auth.Principal, id uuid.UUID
 	return out, err
 }
 
+// validReason checks the reason an access change must carry into the audit log.
+func validReason(r string) bool { return r != "" && utf8.RuneCountInString(r) <= 500 }
+
+// keepAnAdmin refuses a change that would leave the channel without an active HQ admin.
+func keepAnAdmin(ctx context.Context, tx bun.IDB, rolesBefore []auth.Role, statusBefore UserStatus, u *User) error {
+	wasAdmin := slices.Contains(rolesBefore, auth.RoleHQAdmin) && statusBefore == UserActive
+	isAdmin := slices.Contains(u.Roles, auth.RoleHQAdmin) && u.Status == UserActive
+	if !wasAdmin || isAdmin {
+		return nil
+	}
+	n, err := tx.NewSelect().Model((*User)(nil)).
+		Where("u.id <> ? AND u.status = ? AND u.roles LIKE ?", u.ID, UserActive, `%"`+string(auth.RoleHQAdmin)+`"%`).Count(ctx)
+	if err != nil {
+		return fmt.Errorf("party: count admins: %w", err)
+	}
+	if n == 0 {
+		return ErrLastAdmin
+	}
+	return nil
+}
+
 // AssignStores replaces the set of stores a salesman visits.
 func (s *Service) AssignStores(ctx context.Context, p auth.Principal, userID uuid.UUID, storeIDs []uuid.UUID, reason string) (*User, error) {
 	if err := p.Require(auth.RoleHQAdmin); err != nil {
@@ -296,6 +326,9 @@ func (s *Service) AssignStores(ctx context.Context, p auth.Principal, userID uui
 	}
 	if len(storeIDs) > MaxAssignedStores {
 		return nil, fieldErr(ErrInvalidInput, "storeIds")
+	}
+	if reason = strings.TrimSpace(reason); !validReason(reason) {
+		return nil, fieldErr(ErrReasonRequired, "reason")
 	}
 	storeIDs = slices.Clone(storeIDs)
 	slices.SortFunc(storeIDs, func(a, b uuid.UUID) int { return strings.Compare(a.String(), b.String()) })
