@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"math"
-	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -23,6 +22,7 @@ import (
 
 	"channelhub/graph/model"
 	"channelhub/internal/auth"
+	"channelhub/internal/clientip"
 	"channelhub/internal/i18n"
 	"channelhub/internal/ratelimit"
 	"channelhub/internal/requestid"
@@ -94,9 +94,9 @@ func (o Options) rateLimit(ctx context.Context, next graphql.RootResolver) graph
 		return next(ctx)
 	}
 	field := graphql.GetRootFieldContext(ctx).Field.Name
-	key, lim := "mut:ip:"+clientIP(ctx), o.MutationLimit
+	key, lim := "mut:ip:"+clientip.From(ctx), o.MutationLimit
 	if signInFields[field] {
-		key, lim = "login:ip:"+clientIP(ctx), o.LoginLimit
+		key, lim = "login:ip:"+clientip.From(ctx), o.LoginLimit
 	} else if p, err := auth.FromContext(ctx); err == nil {
 		key = "mut:user:" + p.UserID.String()
 	}
@@ -114,10 +114,6 @@ func (o Options) rateLimit(ctx context.Context, next graphql.RootResolver) graph
 	graphql.AddError(ctx, e)
 	return graphql.Null
 }
-
-type clientIPKey struct{}
-
-func clientIP(ctx context.Context) string { s, _ := ctx.Value(clientIPKey{}).(string); return s }
 
 // wsInit authenticates a WebSocket from its connection_init payload; a bad
 // token closes the socket with 4403, the only signal graphql-transport-ws has.
@@ -320,12 +316,6 @@ func (m metrics) InterceptResponse(ctx context.Context, next graphql.ResponseHan
 // with 401, so a client never mistakes an expired session for a public answer.
 func AuthMiddleware(a *auth.Service, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The peer address only: X-Forwarded-For is the client's to forge.
-		ip, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			ip = r.RemoteAddr
-		}
-		r = r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip))
 		h := r.Header.Get("Authorization")
 		if h == "" {
 			next.ServeHTTP(w, r)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path"
@@ -39,9 +40,10 @@ type Config struct {
 	QueryComplexityLimit  int
 	SeedDemo              bool
 	ShutdownTimeout       time.Duration
-	AllowedOrigins        []string // extra WebSocket/CORS origin patterns; same-origin is always allowed
-	LoginRatePerMinute    int      // sign-in attempts per client IP
-	MutationRatePerMinute int      // mutations per user (or per IP when anonymous)
+	AllowedOrigins        []string       // extra WebSocket/CORS origin patterns; same-origin is always allowed
+	TrustedProxies        []netip.Prefix // proxies whose X-Forwarded-For is believed
+	LoginRatePerMinute    int            // sign-in attempts per client IP
+	MutationRatePerMinute int            // mutations per user (or per IP when anonymous)
 }
 
 // S3Config selects the media store. An empty Endpoint means a local media
@@ -95,6 +97,7 @@ func Load(getenv func(string) string) (Config, error) {
 		QueryComplexityLimit:  int(l.int("QUERY_COMPLEXITY_LIMIT", 2000, 10, 100000)),
 		ShutdownTimeout:       l.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Second, time.Hour),
 		AllowedOrigins:        l.list("ALLOWED_ORIGINS"),
+		TrustedProxies:        l.prefixes("TRUSTED_PROXIES"),
 		LoginRatePerMinute:    int(l.int("RATE_LOGIN_PER_MINUTE", 60, 1, 1000000)),
 		MutationRatePerMinute: int(l.int("RATE_MUTATIONS_PER_MINUTE", 600, 1, 1000000)),
 	}
@@ -206,6 +209,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("seed_demo", c.SeedDemo),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Any("allowed_origins", c.AllowedOrigins),
+		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.Int("rate_login_per_minute", c.LoginRatePerMinute),
 		slog.Int("rate_mutations_per_minute", c.MutationRatePerMinute),
 	)
@@ -264,6 +268,24 @@ func (l *loader) bool(name string, def bool) bool {
 		return def
 	}
 	return b
+}
+
+// prefixes reads comma-separated CIDRs (a bare address means just that host).
+func (l *loader) prefixes(name string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, v := range l.list(name) {
+		p, err := netip.ParsePrefix(v)
+		if err != nil {
+			a, aerr := netip.ParseAddr(v)
+			if aerr != nil {
+				l.failf(name, "%q is not a CIDR or an IP address", v)
+				continue
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out
 }
 
 func (l *loader) int(name string, def, lo, hi int64) int64 {

@@ -3,6 +3,7 @@ package config
 import (
 	"bytes"
 	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -226,4 +227,15 @@ func TestMaskURL(t *testing.T) {
 	} {
 		require.Equal(t, want, maskURL(in), in)
 	}
+}
+
+func TestTrustedProxies(t *testing.T) {
+	t.Parallel()
+	c, err := Load(func(k string) string {
+		return map[string]string{"CHANNELHUB_TRUSTED_PROXIES": "10.0.0.0/8, 192.168.1.7"}[k]
+	})
+	require.NoError(t, err)
+	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")}, c.TrustedProxies)
+	_, err = Load(func(k string) string { return map[string]string{"CHANNELHUB_TRUSTED_PROXIES": "nope"}[k] })
+	require.ErrorContains(t, err, "CHANNELHUB_TRUSTED_PROXIES")
 }

@@ -7,11 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"time"
 
 	"channelhub/graph"
 	"channelhub/graph/model"
+	"channelhub/internal/clientip"
 	"channelhub/internal/i18n"
 	"channelhub/internal/requestid"
 )
@@ -19,8 +21,8 @@ import (
 var requestIDRE = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
 
 // withRequest gives each request an id (the client's X-Request-Id when sane),
-// its language, and one JSON log line when it ends.
-func withRequest(log *slog.Logger, next http.Handler) http.Handler {
+// its language and client address, and one JSON log line when it ends.
+func withRequest(log *slog.Logger, trusted []netip.Prefix, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
@@ -32,10 +34,12 @@ func withRequest(log *slog.Logger, next http.Handler) http.Handler {
 		w.Header().Set("X-Request-Id", id)
 		ctx := requestid.With(r.Context(), id)
 		ctx = i18n.WithLanguage(ctx, r.Header.Get("Accept-Language"))
+		ip := clientip.Resolve(r, trusted)
+		ctx = clientip.With(ctx, ip)
 		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		log.LogAttrs(ctx, slog.LevelInfo, "http request",
-			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+			slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.String("client_ip", ip),
 			slog.Int("status", rec.status), slog.Int64("bytes", rec.bytes), slog.Duration("duration", time.Since(start)))
 	})
 }

@@ -151,7 +151,7 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 	if s.Config.Development() {
 		mux.Handle("GET /{$}", playground.Handler("Channelhub GraphiQL", "/graphql"))
 	}
-	return withRequest(log, mux)
+	return withRequest(log, s.Config.TrustedProxies, mux)
 }
 
 // ready answers 200 only when the database and Redis (if configured) answer.
