@@ -78,6 +78,7 @@ func ValidPhone(s string) bool { return phoneRE.MatchString(s) }
 type Principal struct {
 	UserID         uuid.UUID
 	PartyID        uuid.UUID
+	PartyPath      string // the party's place in the tree, "/<hq>/.../<party>/": its subtree is this prefix
 	SessionID      uuid.UUID
 	Roles          []Role // only those fitting App
 	App            App

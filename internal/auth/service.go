@@ -111,6 +111,7 @@ type credentials struct {
 	Status         string    `bun:"status"`
 	SessionVersion int64     `bun:"session_version"`
 	PartyStatus    string    `bun:"party_status"`
+	PartyPath      string    `bun:"party_path"`
 }
 
 func (c *credentials) active() bool { return c.Status == "ACTIVE" && c.PartyStatus == "ACTIVE" }
@@ -118,7 +119,7 @@ func (c *credentials) active() bool { return c.Status == "ACTIVE" && c.PartyStat
 func (s *Service) loadCredentials(ctx context.Context, db bun.IDB, where string, arg any) (*credentials, error) {
 	c := new(credentials)
 	err := db.NewSelect().TableExpr("users AS u").Join("JOIN parties AS p ON p.id = u.party_id").
-		ColumnExpr("u.id, u.party_id, u.phone, u.roles, u.password_hash, u.status, u.session_version, p.status AS party_status").
+		ColumnExpr("u.id, u.party_id, u.phone, u.roles, u.password_hash, u.status, u.session_version, p.status AS party_status, p.path AS party_path").
 		Where(where, arg).Scan(ctx, c)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -190,7 +191,7 @@ func (s *Service) issue(ctx context.Context, tx bun.IDB, c *credentials, sid uui
 	}).Exec(ctx); err != nil {
 		return nil, fmt.Errorf("auth: insert refresh token: %w", err)
 	}
-	p := Principal{UserID: c.ID, PartyID: c.PartyID, SessionID: sid, Roles: roles, App: app, SessionVersion: c.SessionVersion}
+	p := Principal{UserID: c.ID, PartyID: c.PartyID, PartyPath: c.PartyPath, SessionID: sid, Roles: roles, App: app, SessionVersion: c.SessionVersion}
 	exp := now.Add(s.cfg.AccessTTL)
 	names := make([]string, len(roles))
 	for i, r := range roles {
@@ -480,12 +481,13 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 		SessionVersion int64      `bun:"session_version"`
 		Status         string     `bun:"status"`
 		PartyStatus    string     `bun:"party_status"`
+		PartyPath      string     `bun:"party_path"`
 		RevokedAt      *time.Time `bun:"revoked_at"`
 	}
 	err = s.db.NewSelect().TableExpr("users AS u").
 		Join("JOIN parties AS p ON p.id = u.party_id").
 		Join("JOIN sessions AS s ON s.id = ? AND s.user_id = u.id", sid).
-		ColumnExpr("u.session_version, u.status, p.status AS party_status, s.revoked_at").
+		ColumnExpr("u.session_version, u.status, p.status AS party_status, p.path AS party_path, s.revoked_at").
 		Where("u.id = ? AND u.party_id = ?", uid, pid).Scan(ctx, &row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Principal{}, ErrUnauthenticated
@@ -502,5 +504,5 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 			roles = append(roles, Role(r))
 		}
 	}
-	return Principal{UserID: uid, PartyID: pid, SessionID: sid, Roles: roles, App: app, SessionVersion: claims.SessionVersion}, nil
+	return Principal{UserID: uid, PartyID: pid, PartyPath: row.PartyPath, SessionID: sid, Roles: roles, App: app, SessionVersion: claims.SessionVersion}, nil
 }

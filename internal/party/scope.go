@@ -13,7 +13,8 @@ import (
 //   - BRANCH_MANAGER: the branch's subtree;
 //   - DISTRIBUTOR_*: its own party and the parties it supplies;
 //   - STORE_*: its store;
-//   - SALESMAN: its own party and its assigned stores.
+//   - SALESMAN: its assigned stores, and its own party (so the app can show
+//     whom the salesman works for; DESIGN names only the stores).
 //
 // A principal holding several roles sees the union. The rule runs inside the
 // database as subqueries, so it costs no extra round trip.
@@ -25,7 +26,11 @@ func Scope(q *bun.SelectQuery, p auth.Principal, col string) *bun.SelectQuery {
 	return q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
 		q = q.Where("1 = 0")
 		if p.Has(auth.RoleBranchManager) {
-			q = q.WhereOr("? IN (SELECT sc.id FROM parties sc, parties sme WHERE sme.id = ? AND sc.path LIKE sme.path || '%')", c, p.PartyID)
+			if p.PartyPath != "" { // a literal prefix, so PostgreSQL can use the path index
+				q = q.WhereOr("? IN (SELECT sc.id FROM parties sc WHERE sc.path LIKE ?)", c, p.PartyPath+"%")
+			} else {
+				q = q.WhereOr("? IN (SELECT sc.id FROM parties sc, parties sme WHERE sme.id = ? AND sc.path LIKE sme.path || '%')", c, p.PartyID)
+			}
 		}
 		if p.Has(auth.RoleDistributorAdmin, auth.RoleDistributorStaff) {
 			q = q.WhereOr("? IN (SELECT sc.id FROM parties sc WHERE sc.id = ? OR sc.parent_id = ?)", c, p.PartyID, p.PartyID)
