@@ -14,7 +14,15 @@ import (
 // loaders batch the edges between objects within one request, so a page costs
 // a constant number of queries however many rows it holds.
 type loaders struct {
-	party *dataloadgen.Loader[uuid.UUID, *party.Party]
+	party         *dataloadgen.Loader[uuid.UUID, *party.Party]
+	assigned      *dataloadgen.Loader[assignedKey, *party.Page]
+	assignedCount *dataloadgen.Loader[uuid.UUID, int]
+}
+
+// assignedKey asks for the first Size assigned stores of User.
+type assignedKey struct {
+	User uuid.UUID
+	Size int
 }
 
 type loadersKey struct{}
@@ -29,13 +37,56 @@ func (r *Resolver) newLoaders() *loaders {
 					return rows, nil
 				}
 			}
-			errs := make([]error, len(ids))
-			for i := range errs {
-				errs[i] = err
+			return make([]*party.Party, len(ids)), fill(len(ids), err)
+		}, batchOpts...),
+		assigned: dataloadgen.NewLoader(func(ctx context.Context, keys []assignedKey) ([]*party.Page, []error) {
+			p, err := auth.FromContext(ctx)
+			if err != nil {
+				return nil, fill(len(keys), err)
 			}
-			return make([]*party.Party, len(ids)), errs
-		}, dataloadgen.WithWait(time.Millisecond), dataloadgen.WithBatchCapacity(100)),
+			// One query per page size; in practice a request uses one size.
+			out := make([]*party.Page, len(keys))
+			bySize := map[int][]int{}
+			for i, k := range keys {
+				bySize[k.Size] = append(bySize[k.Size], i)
+			}
+			for size, idx := range bySize {
+				users := make([]uuid.UUID, len(idx))
+				for j, i := range idx {
+					users[j] = keys[i].User
+				}
+				pages, err := r.PartyService.AssignedStoresFirstPages(ctx, p, users, size)
+				if err != nil {
+					return nil, fill(len(keys), err)
+				}
+				for j, i := range idx {
+					out[i] = pages[j]
+				}
+			}
+			return out, nil
+		}, batchOpts...),
+		assignedCount: dataloadgen.NewLoader(func(ctx context.Context, users []uuid.UUID) ([]int, []error) {
+			p, err := auth.FromContext(ctx)
+			if err != nil {
+				return nil, fill(len(users), err)
+			}
+			n, err := r.PartyService.CountAssignedStoresMany(ctx, p, users)
+			if err != nil {
+				return nil, fill(len(users), err)
+			}
+			return n, nil
+		}, batchOpts...),
 	}
+}
+
+var batchOpts = []dataloadgen.Option{dataloadgen.WithWait(time.Millisecond), dataloadgen.WithBatchCapacity(100)}
+
+func fill(n int, err error) []error {
+	errs := make([]error, n)
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs
 }
 
 func withLoaders(ctx context.Context, l *loaders) context.Context {

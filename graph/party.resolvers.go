@@ -215,11 +215,17 @@ func (r *userResolver) AssignedStores(ctx context.Context, obj *party.User, firs
 	if err != nil {
 		return nil, err
 	}
-	pg, err := r.PartyService.AssignedStores(ctx, p, obj.ID, pageRequest(first, after))
+	pr := pageRequest(first, after)
+	var pg *party.Page
+	if size, serr := pr.Size(); serr == nil && pr.After == "" {
+		pg, err = loadersFrom(ctx).assigned.Load(ctx, assignedKey{User: obj.ID, Size: size}) // batched across users
+	} else {
+		pg, err = r.PartyService.AssignedStores(ctx, p, obj.ID, pr)
+	}
 	if err != nil {
 		return nil, err
 	}
-	return partyConnection(pg, func(ctx context.Context) (int, error) { return r.PartyService.CountAssignedStores(ctx, p, obj.ID) }), nil
+	return partyConnection(pg, func(ctx context.Context) (int, error) { return loadersFrom(ctx).assignedCount.Load(ctx, obj.ID) }), nil
 }
 
 // TotalCount is the resolver for the totalCount field.

@@ -337,3 +337,47 @@ func TestPartyGuardsAgainstLockingHQOut(t *testing.T) {
 			"partyId": br, "phone": "13900000077", "name": "分公司财务", "roles": []string{"FINANCE"}, "password": "Secret-123"}).codes())
 	})
 }
+
+// A page of users with their assigned stores costs the same number of SQL
+// statements whatever its size: the stores come through batched loaders.
+func TestPartyAssignedStoresAreBatched(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		hq := e.As(auth.RoleHQAdmin)
+		cost := func(first int) int64 {
+			before := e.Server.DB.Queries()
+			r := e.Query(hq, `query($n: Int) { users(first: $n) { edges { node { name assignedStores(first: 5) { totalCount edges { node { code } } } } } } }`, map[string]any{"n": first})
+			require.Empty(t, r.Errors)
+			return e.Server.DB.Queries() - before
+		}
+		// auth check, users page, stores, counts; a loader batch can split in
+		// two when the machine is busy, so the bound has room for that, and is
+		// far below the 2 + 2n of one query per user.
+		require.LessOrEqual(t, cost(2), int64(6))
+		require.LessOrEqual(t, cost(20), int64(6))
+
+		r := e.Query(hq, `{ users(filter: {role: SALESMAN}) { edges { node { phone assignedStores(first: 2) { totalCount pageInfo { hasNextPage } edges { node { code } } } } } } }`, nil)
+		var d struct {
+			Users struct {
+				Edges []struct {
+					Node struct {
+						Phone          string
+						AssignedStores struct {
+							TotalCount int
+							PageInfo   struct{ HasNextPage bool }
+							Edges      []struct{ Node struct{ Code string } }
+						}
+					}
+				}
+			}
+		}
+		r.Decode(t, &d)
+		require.Len(t, d.Users.Edges, 3)
+		for _, ed := range d.Users.Edges {
+			a := ed.Node.AssignedStores
+			require.Equal(t, 5, a.TotalCount, ed.Node.Phone)
+			require.Len(t, a.Edges, 2)
+			require.True(t, a.PageInfo.HasNextPage)
+		}
+	})
+}

@@ -388,19 +388,72 @@ func (s *Service) AssignedStores(ctx context.Context, p auth.Principal, userID u
 	return &Page{Parties: rows, HasNext: more}, nil
 }
 
-// CountAssignedStores counts the stores assigned to a salesman in the principal's scope.
-func (s *Service) CountAssignedStores(ctx context.Context, p auth.Principal, userID uuid.UUID) (int, error) {
-	n, err := Scope(s.db.NewSelect().Model((*Party)(nil)), p, "p.id").
-		Where("p.id IN (SELECT store_id FROM salesman_stores WHERE user_id = ?)", userID).Count(ctx)
-	if err != nil {
-		return 0, fmt.Errorf("party: count assigned stores: %w", err)
-	}
-	return int(n), nil
-}
-
 type assignment struct {
 	bun.BaseModel `bun:"table:salesman_stores"`
 	UserID        uuid.UUID `bun:"user_id,pk"`
 	StoreID       uuid.UUID `bun:"store_id,pk"`
 	CreatedAt     time.Time `bun:"created_at"`
+}
+
+type assignedRow struct {
+	Party `bun:",extend"`
+	Owner uuid.UUID `bun:"owner"`
+	RN    int       `bun:"rn"`
+}
+
+// AssignedStoresFirstPages returns the first page of each user's assigned
+// stores in the principal's scope, for many users in one query (a window per
+// user), so a page of salesmen with their stores costs a constant number of queries.
+func (s *Service) AssignedStoresFirstPages(ctx context.Context, p auth.Principal, userIDs []uuid.UUID, size int) ([]*Page, error) {
+	inner := Scope(s.db.NewSelect().Model((*Party)(nil)).
+		ColumnExpr("p.*, ss.user_id AS owner, ROW_NUMBER() OVER (PARTITION BY ss.user_id ORDER BY p.name, p.id) AS rn").
+		Join("JOIN salesman_stores AS ss ON ss.store_id = p.id").
+		Where("ss.user_id IN (?)", bun.In(userIDs)), p, "p.id")
+	var rows []assignedRow
+	if err := s.db.NewSelect().TableExpr("(?) AS t", inner).ColumnExpr("t.*").
+		Where("t.rn <= ?", size+1).OrderExpr("t.owner, t.rn").Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("party: assigned stores: %w", err)
+	}
+	by := make(map[uuid.UUID]*Page, len(userIDs))
+	for i := range rows {
+		pg := by[rows[i].Owner]
+		if pg == nil {
+			pg = &Page{}
+			by[rows[i].Owner] = pg
+		}
+		if rows[i].RN > size {
+			pg.HasNext = true
+			continue
+		}
+		pg.Parties = append(pg.Parties, &rows[i].Party)
+	}
+	out := make([]*Page, len(userIDs))
+	for i, id := range userIDs {
+		if out[i] = by[id]; out[i] == nil {
+			out[i] = &Page{}
+		}
+	}
+	return out, nil
+}
+
+// CountAssignedStoresMany counts each user's assigned stores in the principal's scope, in one query.
+func (s *Service) CountAssignedStoresMany(ctx context.Context, p auth.Principal, userIDs []uuid.UUID) ([]int, error) {
+	var rows []struct {
+		Owner uuid.UUID `bun:"owner"`
+		N     int       `bun:"n"`
+	}
+	if err := Scope(s.db.NewSelect().Model((*Party)(nil)).ColumnExpr("ss.user_id AS owner, COUNT(*) AS n").
+		Join("JOIN salesman_stores AS ss ON ss.store_id = p.id").
+		Where("ss.user_id IN (?)", bun.In(userIDs)), p, "p.id").GroupExpr("ss.user_id").Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("party: count assigned stores: %w", err)
+	}
+	by := make(map[uuid.UUID]int, len(rows))
+	for _, r := range rows {
+		by[r.Owner] = r.N
+	}
+	out := make([]int, len(userIDs))
+	for i, id := range userIDs {
+		out[i] = by[id]
+	}
+	return out, nil
 }
