@@ -24,6 +24,7 @@ require (
 	github.com/vikstrous/dataloadgen v0.0.10
 	golang.org/x/text v0.43.0
 	golang.org/x/time v0.16.0
+	pgregory.net/rapid v1.3.0
 )
 
 require (

@@ -40,6 +40,9 @@ type authzIDs struct {
 	OtherPhone  string // that user's phone, for a real authLogin
 	OtherApp    auth.App
 	StoreParent string // party D-0004, S-0020's supplier
+	Category    string // category PHONE
+	Product     string // product P-PH01
+	SKU         string // SKU PH01-1-1
 }
 
 // authzCase is one root field of the matrix: a representative operation and
@@ -71,7 +74,8 @@ var (
 	authzEveryone    = append(authzRoles(auth.AllRoles...), authzAnonymous)
 	authzUserReaders = authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleBranchManager,
 		auth.RoleDistributorAdmin, auth.RoleStoreManager)
-	authzHQAdmin = authzRoles(auth.RoleHQAdmin)
+	authzHQAdmin         = authzRoles(auth.RoleHQAdmin)
+	authzCatalogManagers = authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps)
 )
 
 // authzMatrix has one entry per root field, keyed "Query.<field>" or
@@ -105,6 +109,80 @@ var authzMatrix = map[string]authzCase{
 		vars:    func(ids authzIDs) map[string]any { return map[string]any{"id": ids.HQAdmin} },
 		allowed: authzUserReaders,
 		okCodes: []string{"NOT_FOUND"},
+	},
+	"Query.catalog": {
+		doc:     `{ catalog(first: 2) { totalCount edges { node { id code } } } }`,
+		allowed: authzSignedIn,
+		okCodes: []string{"INVALID_REQUEST"}, // a salesman must name a store in asPartyId
+	},
+	"Query.sku": {
+		doc:     `query($id: ID!) { sku(id: $id) { id code } }`,
+		vars:    func(ids authzIDs) map[string]any { return map[string]any{"id": ids.SKU} },
+		allowed: authzSignedIn,
+		okCodes: []string{"INVALID_REQUEST", "NOT_FOUND"},
+	},
+	"Query.categories": {
+		doc:     `{ categories { id name parent { id } } }`,
+		allowed: authzSignedIn,
+	},
+	"Query.catalogRules": {
+		doc:     `{ catalogRules { id effect targetKind } }`,
+		allowed: authzCatalogManagers,
+	},
+	"Mutation.categoryCreate": {
+		doc:           `mutation { categoryCreate(input: {code: "not a code", name: "x"}) { category { id } errors { code } } }`,
+		allowed:       authzCatalogManagers,
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.categoryUpdate": {
+		doc:           `mutation($id: ID!) { categoryUpdate(id: $id, input: {code: "not a code", name: "x"}) { category { id } errors { code } } }`,
+		vars:          func(ids authzIDs) map[string]any { return map[string]any{"id": ids.Category} },
+		allowed:       authzCatalogManagers,
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.productCreate": {
+		doc:           `mutation($c: ID!) { productCreate(input: {code: "not a code", name: "x", categoryId: $c, unit: "台"}) { product { id } errors { code } } }`,
+		vars:          func(ids authzIDs) map[string]any { return map[string]any{"c": ids.Category} },
+		allowed:       authzCatalogManagers,
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.productUpdate": {
+		doc:           `mutation($id: ID!, $c: ID!) { productUpdate(id: $id, input: {code: "not a code", name: "x", categoryId: $c, unit: "台"}) { product { id } errors { code } } }`,
+		vars:          func(ids authzIDs) map[string]any { return map[string]any{"id": ids.Product, "c": ids.Category} },
+		allowed:       authzCatalogManagers,
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.skuCreate": {
+		doc:           `mutation($p: ID!) { skuCreate(input: {productId: $p, code: "not a code", name: "x", basePrice: "1.00"}) { sku { id } errors { code } } }`,
+		vars:          func(ids authzIDs) map[string]any { return map[string]any{"p": ids.Product} },
+		allowed:       authzCatalogManagers,
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.skuUpdate": {
+		doc:           `mutation($id: ID!) { skuUpdate(id: $id, input: {name: ""}) { sku { id } errors { code } } }`,
+		vars:          func(ids authzIDs) map[string]any { return map[string]any{"id": ids.SKU} },
+		allowed:       authzCatalogManagers,
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.skuImport": {
+		doc:           `mutation { skuImport(input: {rows: [{productCode: "P-NONE", code: "X-1", name: "x", basePrice: "1"}]}) { okCount errors { code } } }`,
+		allowed:       authzCatalogManagers,
+		payloadErrors: []string{},
+	},
+	"Mutation.skuBasePriceImport": {
+		doc:           `mutation { skuBasePriceImport(input: {rows: [{code: "X-NONE", basePrice: "1"}]}) { okCount errors { code } } }`,
+		allowed:       authzCatalogManagers,
+		payloadErrors: []string{},
+	},
+	"Mutation.catalogRuleCreate": {
+		doc:           `mutation { catalogRuleCreate(input: {effect: INCLUDE, targetKind: ALL}) { rule { id } errors { code } } }`,
+		allowed:       authzCatalogManagers,
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.catalogRuleDelete": {
+		doc:           `mutation { catalogRuleDelete(id: "CatalogRule:0190b7a8-0000-7000-8000-000000000000") { deletedId errors { code } } }`,
+		allowed:       authzCatalogManagers,
+		payloadErrors: []string{"NOT_FOUND"},
 	},
 	"Mutation.authLogin": {
 		doc: `mutation($in: AuthLoginInput!) { authLogin(input: $in) { session { accessToken } errors { code } } }`,
@@ -250,7 +328,9 @@ func authzFor(t *testing.T, e *apitest.Env) *apitest.Env {
 func authzLookupIDs(t *testing.T, e *apitest.Env, hqToken string) authzIDs {
 	t.Helper()
 	r := e.Query(hqToken, `{ parties(first: 100) { edges { node { id code } } }
-		users(first: 100) { edges { node { id phone } } } }`, nil)
+		users(first: 100) { edges { node { id phone } } }
+		categories { id code }
+		catalog(filter: {search: "PH01-1-1"}) { edges { node { id code product { id code } } } } }`, nil)
 	require.Empty(t, r.Errors)
 	var d struct {
 		Parties struct {
@@ -258,6 +338,15 @@ func authzLookupIDs(t *testing.T, e *apitest.Env, hqToken string) authzIDs {
 		}
 		Users struct {
 			Edges []struct{ Node struct{ ID, Phone string } }
+		}
+		Categories []struct{ ID, Code string }
+		Catalog    struct {
+			Edges []struct {
+				Node struct {
+					ID, Code string
+					Product  struct{ ID, Code string }
+				}
+			}
 		}
 	}
 	r.Decode(t, &d)
@@ -273,7 +362,17 @@ func authzLookupIDs(t *testing.T, e *apitest.Env, hqToken string) authzIDs {
 		HQ: party["HQ-ZJ"], Store: party["S-0020"], StoreParent: party["D-0004"],
 		HQAdmin: user["13800000000"], OtherStaff: user["13800000013"], OtherPhone: "13800000013", OtherApp: auth.AppStore,
 	}
-	for _, id := range []string{ids.HQ, ids.Store, ids.StoreParent, ids.HQAdmin, ids.OtherStaff} {
+	for _, c := range d.Categories {
+		if c.Code == "PHONE" {
+			ids.Category = c.ID
+		}
+	}
+	for _, k := range d.Catalog.Edges {
+		if k.Node.Code == "PH01-1-1" {
+			ids.SKU, ids.Product = k.Node.ID, k.Node.Product.ID
+		}
+	}
+	for _, id := range []string{ids.HQ, ids.Store, ids.StoreParent, ids.HQAdmin, ids.OtherStaff, ids.Category, ids.Product, ids.SKU} {
 		require.NotEmpty(t, id, "seed lookup: %+v", ids)
 	}
 	return ids
@@ -335,6 +434,9 @@ func authzCheck(t *testing.T, e *apitest.Env, c authzCase, name, caller, token s
 			require.Containsf(t, c.okCodes, code, "%s as %s: want ALLOWED, got top-level %v (data %s)", name, caller, r.Errors, r.Data)
 		}
 		require.Equalf(t, http.StatusOK, r.Status, "%s as %s", name, caller)
+		if len(codes) > 0 {
+			return // an accepted top-level code (NOT_FOUND, INVALID_REQUEST) nulls the field
+		}
 		raw, ok := data[name]
 		require.Truef(t, ok, "%s as %s: no data.%s in %s", name, caller, name, r.Data)
 		if c.payloadErrors != nil {

@@ -10,6 +10,7 @@ import (
 
 	"channelhub/graph/model"
 	"channelhub/internal/auth"
+	"channelhub/internal/catalog"
 	"channelhub/internal/i18n"
 	"channelhub/internal/page"
 	"channelhub/internal/party"
@@ -29,7 +30,11 @@ var topLevel = []struct {
 	{party.ErrUserNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
 	{page.ErrInvalid, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.page"},
 	{party.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"}, // a query's filter; mutations answer it in the payload
+	{catalog.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
+	{catalog.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"},
+	{errAsPartyRequired, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.asParty"},
 	{errInvalidID, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.id"},
+	{model.ErrDecimal, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.decimal"},
 }
 
 // newError builds a top-level error with a code and a catalogued message.

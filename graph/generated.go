@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"channelhub/graph/model"
 	"channelhub/internal/auth"
+	"channelhub/internal/catalog"
 	"channelhub/internal/party"
 	"context"
 	"errors"
@@ -31,10 +32,15 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	CatalogRule() CatalogRuleResolver
+	Category() CategoryResolver
 	Mutation() MutationResolver
 	Party() PartyResolver
 	PartyConnection() PartyConnectionResolver
+	Product() ProductResolver
 	Query() QueryResolver
+	SKU() SKUResolver
+	SKUConnection() SKUConnectionResolver
 	User() UserResolver
 	UserConnection() UserConnectionResolver
 	Viewer() ViewerResolver
@@ -51,6 +57,11 @@ type ComplexityRoot struct {
 		District func(childComplexity int) int
 		Province func(childComplexity int) int
 		Street   func(childComplexity int) int
+	}
+
+	Attribute struct {
+		Name  func(childComplexity int) int
+		Value func(childComplexity int) int
 	}
 
 	AuthError struct {
@@ -78,9 +89,53 @@ type ComplexityRoot struct {
 		Viewer                func(childComplexity int) int
 	}
 
+	CatalogError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	CatalogRule struct {
+		Category    func(childComplexity int) int
+		CreatedAt   func(childComplexity int) int
+		Effect      func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Sku         func(childComplexity int) int
+		TargetKind  func(childComplexity int) int
+		TargetValue func(childComplexity int) int
+	}
+
+	CatalogRuleDeletePayload struct {
+		DeletedID func(childComplexity int) int
+		Errors    func(childComplexity int) int
+	}
+
+	CatalogRulePayload struct {
+		Errors func(childComplexity int) int
+		Rule   func(childComplexity int) int
+	}
+
+	Category struct {
+		Code      func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Parent    func(childComplexity int) int
+		SortOrder func(childComplexity int) int
+	}
+
+	CategoryPayload struct {
+		Category func(childComplexity int) int
+		Errors   func(childComplexity int) int
+	}
+
 	GeoPoint struct {
 		Latitude  func(childComplexity int) int
 		Longitude func(childComplexity int) int
+	}
+
+	Money struct {
+		Amount   func(childComplexity int) int
+		Currency func(childComplexity int) int
 	}
 
 	Mutation struct {
@@ -88,9 +143,19 @@ type ComplexityRoot struct {
 		AuthLogout            func(childComplexity int, input model.AuthLogoutInput) int
 		AuthPasswordChange    func(childComplexity int, input model.AuthPasswordChangeInput) int
 		AuthRefresh           func(childComplexity int, input model.AuthRefreshInput) int
+		CatalogRuleCreate     func(childComplexity int, input model.CatalogRuleCreateInput) int
+		CatalogRuleDelete     func(childComplexity int, id string) int
+		CategoryCreate        func(childComplexity int, input model.CategoryInput) int
+		CategoryUpdate        func(childComplexity int, id string, input model.CategoryInput) int
 		PartyCreate           func(childComplexity int, input model.PartyCreateInput) int
 		PartyStatusChange     func(childComplexity int, id string, input model.PartyStatusChangeInput) int
 		PartyUpdate           func(childComplexity int, id string, input model.PartyUpdateInput) int
+		ProductCreate         func(childComplexity int, input model.ProductInput) int
+		ProductUpdate         func(childComplexity int, id string, input model.ProductInput) int
+		SkuBasePriceImport    func(childComplexity int, input model.SKUBasePriceImportInput) int
+		SkuCreate             func(childComplexity int, input model.SKUCreateInput) int
+		SkuImport             func(childComplexity int, input model.SKUImportInput) int
+		SkuUpdate             func(childComplexity int, id string, input model.SKUUpdateInput) int
 		UserAssignedStoresSet func(childComplexity int, id string, input model.UserAssignedStoresSetInput) int
 		UserCreate            func(childComplexity int, input model.UserCreateInput) int
 		UserUpdate            func(childComplexity int, id string, input model.UserUpdateInput) int
@@ -141,13 +206,77 @@ type ComplexityRoot struct {
 		Party  func(childComplexity int) int
 	}
 
+	Product struct {
+		Brand       func(childComplexity int) int
+		Category    func(childComplexity int) int
+		Code        func(childComplexity int) int
+		Description func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Name        func(childComplexity int) int
+		Serialised  func(childComplexity int) int
+		Unit        func(childComplexity int) int
+	}
+
+	ProductPayload struct {
+		Errors  func(childComplexity int) int
+		Product func(childComplexity int) int
+	}
+
 	Query struct {
-		Node    func(childComplexity int, id string) int
-		Parties func(childComplexity int, first *int, after *string, filter *model.PartyFilter) int
-		Party   func(childComplexity int, id string) int
-		User    func(childComplexity int, id string) int
-		Users   func(childComplexity int, first *int, after *string, filter *model.UserFilter) int
-		Viewer  func(childComplexity int) int
+		Catalog      func(childComplexity int, first *int, after *string, filter *model.CatalogFilter, asPartyID *string) int
+		CatalogRules func(childComplexity int) int
+		Categories   func(childComplexity int) int
+		Node         func(childComplexity int, id string) int
+		Parties      func(childComplexity int, first *int, after *string, filter *model.PartyFilter) int
+		Party        func(childComplexity int, id string) int
+		Sku          func(childComplexity int, id string, asPartyID *string) int
+		User         func(childComplexity int, id string) int
+		Users        func(childComplexity int, first *int, after *string, filter *model.UserFilter) int
+		Viewer       func(childComplexity int) int
+	}
+
+	SKU struct {
+		Attributes   func(childComplexity int) int
+		Availability func(childComplexity int) int
+		BasePrice    func(childComplexity int) int
+		Category     func(childComplexity int) int
+		Code         func(childComplexity int) int
+		ID           func(childComplexity int) int
+		Images       func(childComplexity int) int
+		MinOrderQty  func(childComplexity int) int
+		Name         func(childComplexity int) int
+		OnShelf      func(childComplexity int) int
+		PackSize     func(childComplexity int) int
+		Product      func(childComplexity int) int
+		Serialised   func(childComplexity int) int
+	}
+
+	SKUConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	SKUEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	SKUImportPayload struct {
+		Errors  func(childComplexity int) int
+		OkCount func(childComplexity int) int
+		Results func(childComplexity int) int
+	}
+
+	SKUImportResult struct {
+		Errors func(childComplexity int) int
+		Row    func(childComplexity int) int
+		Sku    func(childComplexity int) int
+	}
+
+	SKUPayload struct {
+		Errors func(childComplexity int) int
+		Sku    func(childComplexity int) int
 	}
 
 	User struct {
@@ -196,11 +325,32 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type CatalogRuleResolver interface {
+	ID(ctx context.Context, obj *catalog.Rule) (string, error)
+
+	Sku(ctx context.Context, obj *catalog.Rule) (*model.SKUView, error)
+	Category(ctx context.Context, obj *catalog.Rule) (*catalog.Category, error)
+}
+type CategoryResolver interface {
+	ID(ctx context.Context, obj *catalog.Category) (string, error)
+
+	Parent(ctx context.Context, obj *catalog.Category) (*catalog.Category, error)
+}
 type MutationResolver interface {
 	AuthLogin(ctx context.Context, input model.AuthLoginInput) (*model.AuthPayload, error)
 	AuthRefresh(ctx context.Context, input model.AuthRefreshInput) (*model.AuthPayload, error)
 	AuthLogout(ctx context.Context, input model.AuthLogoutInput) (*model.AuthLogoutPayload, error)
 	AuthPasswordChange(ctx context.Context, input model.AuthPasswordChangeInput) (*model.AuthPayload, error)
+	CategoryCreate(ctx context.Context, input model.CategoryInput) (*model.CategoryPayload, error)
+	CategoryUpdate(ctx context.Context, id string, input model.CategoryInput) (*model.CategoryPayload, error)
+	ProductCreate(ctx context.Context, input model.ProductInput) (*model.ProductPayload, error)
+	ProductUpdate(ctx context.Context, id string, input model.ProductInput) (*model.ProductPayload, error)
+	SkuCreate(ctx context.Context, input model.SKUCreateInput) (*model.SKUPayload, error)
+	SkuUpdate(ctx context.Context, id string, input model.SKUUpdateInput) (*model.SKUPayload, error)
+	SkuImport(ctx context.Context, input model.SKUImportInput) (*model.SKUImportPayload, error)
+	SkuBasePriceImport(ctx context.Context, input model.SKUBasePriceImportInput) (*model.SKUImportPayload, error)
+	CatalogRuleCreate(ctx context.Context, input model.CatalogRuleCreateInput) (*model.CatalogRulePayload, error)
+	CatalogRuleDelete(ctx context.Context, id string) (*model.CatalogRuleDeletePayload, error)
 	PartyCreate(ctx context.Context, input model.PartyCreateInput) (*model.PartyPayload, error)
 	PartyUpdate(ctx context.Context, id string, input model.PartyUpdateInput) (*model.PartyPayload, error)
 	PartyStatusChange(ctx context.Context, id string, input model.PartyStatusChangeInput) (*model.PartyPayload, error)
@@ -216,13 +366,35 @@ type PartyResolver interface {
 type PartyConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.PartyConnection) (int, error)
 }
+type ProductResolver interface {
+	ID(ctx context.Context, obj *catalog.Product) (string, error)
+
+	Category(ctx context.Context, obj *catalog.Product) (*catalog.Category, error)
+}
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (model.Node, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
+	Catalog(ctx context.Context, first *int, after *string, filter *model.CatalogFilter, asPartyID *string) (*model.SKUConnection, error)
+	Sku(ctx context.Context, id string, asPartyID *string) (*model.SKUView, error)
+	Categories(ctx context.Context) ([]catalog.Category, error)
+	CatalogRules(ctx context.Context) ([]catalog.Rule, error)
 	Parties(ctx context.Context, first *int, after *string, filter *model.PartyFilter) (*model.PartyConnection, error)
 	Party(ctx context.Context, id string) (*party.Party, error)
 	Users(ctx context.Context, first *int, after *string, filter *model.UserFilter) (*model.UserConnection, error)
 	User(ctx context.Context, id string) (*party.User, error)
+}
+type SKUResolver interface {
+	ID(ctx context.Context, obj *model.SKUView) (string, error)
+
+	Product(ctx context.Context, obj *model.SKUView) (*catalog.Product, error)
+	Category(ctx context.Context, obj *model.SKUView) (*catalog.Category, error)
+	Attributes(ctx context.Context, obj *model.SKUView) ([]model.Attribute, error)
+
+	BasePrice(ctx context.Context, obj *model.SKUView) (*model.Money, error)
+	Availability(ctx context.Context, obj *model.SKUView) (*model.Availability, error)
+}
+type SKUConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.SKUConnection) (int, error)
 }
 type UserResolver interface {
 	ID(ctx context.Context, obj *party.User) (string, error)
@@ -280,6 +452,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Address.Street(childComplexity), true
+
+	case "Attribute.name":
+		if e.ComplexityRoot.Attribute.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Attribute.Name(childComplexity), true
+	case "Attribute.value":
+		if e.ComplexityRoot.Attribute.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Attribute.Value(childComplexity), true
 
 	case "AuthError.code":
 		if e.ComplexityRoot.AuthError.Code == nil {
@@ -363,6 +548,138 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuthSession.Viewer(childComplexity), true
 
+	case "CatalogError.code":
+		if e.ComplexityRoot.CatalogError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogError.Code(childComplexity), true
+	case "CatalogError.field":
+		if e.ComplexityRoot.CatalogError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogError.Field(childComplexity), true
+	case "CatalogError.message":
+		if e.ComplexityRoot.CatalogError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogError.Message(childComplexity), true
+
+	case "CatalogRule.category":
+		if e.ComplexityRoot.CatalogRule.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogRule.Category(childComplexity), true
+	case "CatalogRule.createdAt":
+		if e.ComplexityRoot.CatalogRule.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogRule.CreatedAt(childComplexity), true
+	case "CatalogRule.effect":
+		if e.ComplexityRoot.CatalogRule.Effect == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogRule.Effect(childComplexity), true
+	case "CatalogRule.id":
+		if e.ComplexityRoot.CatalogRule.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogRule.ID(childComplexity), true
+	case "CatalogRule.sku":
+		if e.ComplexityRoot.CatalogRule.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogRule.Sku(childComplexity), true
+	case "CatalogRule.targetKind":
+		if e.ComplexityRoot.CatalogRule.TargetKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogRule.TargetKind(childComplexity), true
+	case "CatalogRule.targetValue":
+		if e.ComplexityRoot.CatalogRule.TargetValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogRule.TargetValue(childComplexity), true
+
+	case "CatalogRuleDeletePayload.deletedId":
+		if e.ComplexityRoot.CatalogRuleDeletePayload.DeletedID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogRuleDeletePayload.DeletedID(childComplexity), true
+	case "CatalogRuleDeletePayload.errors":
+		if e.ComplexityRoot.CatalogRuleDeletePayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogRuleDeletePayload.Errors(childComplexity), true
+
+	case "CatalogRulePayload.errors":
+		if e.ComplexityRoot.CatalogRulePayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogRulePayload.Errors(childComplexity), true
+	case "CatalogRulePayload.rule":
+		if e.ComplexityRoot.CatalogRulePayload.Rule == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CatalogRulePayload.Rule(childComplexity), true
+
+	case "Category.code":
+		if e.ComplexityRoot.Category.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Category.Code(childComplexity), true
+	case "Category.id":
+		if e.ComplexityRoot.Category.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Category.ID(childComplexity), true
+	case "Category.name":
+		if e.ComplexityRoot.Category.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Category.Name(childComplexity), true
+	case "Category.parent":
+		if e.ComplexityRoot.Category.Parent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Category.Parent(childComplexity), true
+	case "Category.sortOrder":
+		if e.ComplexityRoot.Category.SortOrder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Category.SortOrder(childComplexity), true
+
+	case "CategoryPayload.category":
+		if e.ComplexityRoot.CategoryPayload.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CategoryPayload.Category(childComplexity), true
+	case "CategoryPayload.errors":
+		if e.ComplexityRoot.CategoryPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CategoryPayload.Errors(childComplexity), true
+
 	case "GeoPoint.latitude":
 		if e.ComplexityRoot.GeoPoint.Latitude == nil {
 			break
@@ -375,6 +692,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.GeoPoint.Longitude(childComplexity), true
+
+	case "Money.amount":
+		if e.ComplexityRoot.Money.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Money.Amount(childComplexity), true
+	case "Money.currency":
+		if e.ComplexityRoot.Money.Currency == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Money.Currency(childComplexity), true
 
 	case "Mutation.authLogin":
 		if e.ComplexityRoot.Mutation.AuthLogin == nil {
@@ -420,6 +750,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AuthRefresh(childComplexity, args["input"].(model.AuthRefreshInput)), true
+	case "Mutation.catalogRuleCreate":
+		if e.ComplexityRoot.Mutation.CatalogRuleCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_catalogRuleCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CatalogRuleCreate(childComplexity, args["input"].(model.CatalogRuleCreateInput)), true
+	case "Mutation.catalogRuleDelete":
+		if e.ComplexityRoot.Mutation.CatalogRuleDelete == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_catalogRuleDelete_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CatalogRuleDelete(childComplexity, args["id"].(string)), true
+	case "Mutation.categoryCreate":
+		if e.ComplexityRoot.Mutation.CategoryCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_categoryCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CategoryCreate(childComplexity, args["input"].(model.CategoryInput)), true
+	case "Mutation.categoryUpdate":
+		if e.ComplexityRoot.Mutation.CategoryUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_categoryUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CategoryUpdate(childComplexity, args["id"].(string), args["input"].(model.CategoryInput)), true
 	case "Mutation.partyCreate":
 		if e.ComplexityRoot.Mutation.PartyCreate == nil {
 			break
@@ -453,6 +827,72 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PartyUpdate(childComplexity, args["id"].(string), args["input"].(model.PartyUpdateInput)), true
+	case "Mutation.productCreate":
+		if e.ComplexityRoot.Mutation.ProductCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_productCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProductCreate(childComplexity, args["input"].(model.ProductInput)), true
+	case "Mutation.productUpdate":
+		if e.ComplexityRoot.Mutation.ProductUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_productUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ProductUpdate(childComplexity, args["id"].(string), args["input"].(model.ProductInput)), true
+	case "Mutation.skuBasePriceImport":
+		if e.ComplexityRoot.Mutation.SkuBasePriceImport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_skuBasePriceImport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SkuBasePriceImport(childComplexity, args["input"].(model.SKUBasePriceImportInput)), true
+	case "Mutation.skuCreate":
+		if e.ComplexityRoot.Mutation.SkuCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_skuCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SkuCreate(childComplexity, args["input"].(model.SKUCreateInput)), true
+	case "Mutation.skuImport":
+		if e.ComplexityRoot.Mutation.SkuImport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_skuImport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SkuImport(childComplexity, args["input"].(model.SKUImportInput)), true
+	case "Mutation.skuUpdate":
+		if e.ComplexityRoot.Mutation.SkuUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_skuUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SkuUpdate(childComplexity, args["id"].(string), args["input"].(model.SKUUpdateInput)), true
 	case "Mutation.userAssignedStoresSet":
 		if e.ComplexityRoot.Mutation.UserAssignedStoresSet == nil {
 			break
@@ -655,6 +1095,92 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PartyPayload.Party(childComplexity), true
 
+	case "Product.brand":
+		if e.ComplexityRoot.Product.Brand == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.Brand(childComplexity), true
+	case "Product.category":
+		if e.ComplexityRoot.Product.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.Category(childComplexity), true
+	case "Product.code":
+		if e.ComplexityRoot.Product.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.Code(childComplexity), true
+	case "Product.description":
+		if e.ComplexityRoot.Product.Description == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.Description(childComplexity), true
+	case "Product.id":
+		if e.ComplexityRoot.Product.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.ID(childComplexity), true
+	case "Product.name":
+		if e.ComplexityRoot.Product.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.Name(childComplexity), true
+	case "Product.serialised":
+		if e.ComplexityRoot.Product.Serialised == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.Serialised(childComplexity), true
+	case "Product.unit":
+		if e.ComplexityRoot.Product.Unit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Product.Unit(childComplexity), true
+
+	case "ProductPayload.errors":
+		if e.ComplexityRoot.ProductPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductPayload.Errors(childComplexity), true
+	case "ProductPayload.product":
+		if e.ComplexityRoot.ProductPayload.Product == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ProductPayload.Product(childComplexity), true
+
+	case "Query.catalog":
+		if e.ComplexityRoot.Query.Catalog == nil {
+			break
+		}
+
+		args, err := ec.field_Query_catalog_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Catalog(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.CatalogFilter), args["asPartyId"].(*string)), true
+	case "Query.catalogRules":
+		if e.ComplexityRoot.Query.CatalogRules == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.CatalogRules(childComplexity), true
+	case "Query.categories":
+		if e.ComplexityRoot.Query.Categories == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Categories(childComplexity), true
+
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -688,6 +1214,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Party(childComplexity, args["id"].(string)), true
+	case "Query.sku":
+		if e.ComplexityRoot.Query.Sku == nil {
+			break
+		}
+
+		args, err := ec.field_Query_sku_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Sku(childComplexity, args["id"].(string), args["asPartyId"].(*string)), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -716,6 +1253,168 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "SKU.attributes":
+		if e.ComplexityRoot.SKU.Attributes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKU.Attributes(childComplexity), true
+	case "SKU.availability":
+		if e.ComplexityRoot.SKU.Availability == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKU.Availability(childComplexity), true
+	case "SKU.basePrice":
+		if e.ComplexityRoot.SKU.BasePrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKU.BasePrice(childComplexity), true
+	case "SKU.category":
+		if e.ComplexityRoot.SKU.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKU.Category(childComplexity), true
+	case "SKU.code":
+		if e.ComplexityRoot.SKU.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKU.Code(childComplexity), true
+	case "SKU.id":
+		if e.ComplexityRoot.SKU.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKU.ID(childComplexity), true
+	case "SKU.images":
+		if e.ComplexityRoot.SKU.Images == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKU.Images(childComplexity), true
+	case "SKU.minOrderQty":
+		if e.ComplexityRoot.SKU.MinOrderQty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKU.MinOrderQty(childComplexity), true
+	case "SKU.name":
+		if e.ComplexityRoot.SKU.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKU.Name(childComplexity), true
+	case "SKU.onShelf":
+		if e.ComplexityRoot.SKU.OnShelf == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKU.OnShelf(childComplexity), true
+	case "SKU.packSize":
+		if e.ComplexityRoot.SKU.PackSize == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKU.PackSize(childComplexity), true
+	case "SKU.product":
+		if e.ComplexityRoot.SKU.Product == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKU.Product(childComplexity), true
+	case "SKU.serialised":
+		if e.ComplexityRoot.SKU.Serialised == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKU.Serialised(childComplexity), true
+
+	case "SKUConnection.edges":
+		if e.ComplexityRoot.SKUConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKUConnection.Edges(childComplexity), true
+	case "SKUConnection.pageInfo":
+		if e.ComplexityRoot.SKUConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKUConnection.PageInfo(childComplexity), true
+	case "SKUConnection.totalCount":
+		if e.ComplexityRoot.SKUConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKUConnection.TotalCount(childComplexity), true
+
+	case "SKUEdge.cursor":
+		if e.ComplexityRoot.SKUEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKUEdge.Cursor(childComplexity), true
+	case "SKUEdge.node":
+		if e.ComplexityRoot.SKUEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKUEdge.Node(childComplexity), true
+
+	case "SKUImportPayload.errors":
+		if e.ComplexityRoot.SKUImportPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKUImportPayload.Errors(childComplexity), true
+	case "SKUImportPayload.okCount":
+		if e.ComplexityRoot.SKUImportPayload.OkCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKUImportPayload.OkCount(childComplexity), true
+	case "SKUImportPayload.results":
+		if e.ComplexityRoot.SKUImportPayload.Results == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKUImportPayload.Results(childComplexity), true
+
+	case "SKUImportResult.errors":
+		if e.ComplexityRoot.SKUImportResult.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKUImportResult.Errors(childComplexity), true
+	case "SKUImportResult.row":
+		if e.ComplexityRoot.SKUImportResult.Row == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKUImportResult.Row(childComplexity), true
+	case "SKUImportResult.sku":
+		if e.ComplexityRoot.SKUImportResult.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKUImportResult.Sku(childComplexity), true
+
+	case "SKUPayload.errors":
+		if e.ComplexityRoot.SKUPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKUPayload.Errors(childComplexity), true
+	case "SKUPayload.sku":
+		if e.ComplexityRoot.SKUPayload.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKUPayload.Sku(childComplexity), true
 
 	case "User.assignedStores":
 		if e.ComplexityRoot.User.AssignedStores == nil {
@@ -876,15 +1575,26 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
 			graphql.NewInputUnmarshaler("AddressInput", ec.unmarshalInputAddressInput),
+			graphql.NewInputUnmarshaler("AttributeInput", ec.unmarshalInputAttributeInput),
 			graphql.NewInputUnmarshaler("AuthLoginInput", ec.unmarshalInputAuthLoginInput),
 			graphql.NewInputUnmarshaler("AuthLogoutInput", ec.unmarshalInputAuthLogoutInput),
 			graphql.NewInputUnmarshaler("AuthPasswordChangeInput", ec.unmarshalInputAuthPasswordChangeInput),
 			graphql.NewInputUnmarshaler("AuthRefreshInput", ec.unmarshalInputAuthRefreshInput),
+			graphql.NewInputUnmarshaler("CatalogFilter", ec.unmarshalInputCatalogFilter),
+			graphql.NewInputUnmarshaler("CatalogRuleCreateInput", ec.unmarshalInputCatalogRuleCreateInput),
+			graphql.NewInputUnmarshaler("CategoryInput", ec.unmarshalInputCategoryInput),
 			graphql.NewInputUnmarshaler("GeoPointInput", ec.unmarshalInputGeoPointInput),
 			graphql.NewInputUnmarshaler("PartyCreateInput", ec.unmarshalInputPartyCreateInput),
 			graphql.NewInputUnmarshaler("PartyFilter", ec.unmarshalInputPartyFilter),
 			graphql.NewInputUnmarshaler("PartyStatusChangeInput", ec.unmarshalInputPartyStatusChangeInput),
 			graphql.NewInputUnmarshaler("PartyUpdateInput", ec.unmarshalInputPartyUpdateInput),
+			graphql.NewInputUnmarshaler("ProductInput", ec.unmarshalInputProductInput),
+			graphql.NewInputUnmarshaler("SKUBasePriceImportInput", ec.unmarshalInputSKUBasePriceImportInput),
+			graphql.NewInputUnmarshaler("SKUBasePriceRow", ec.unmarshalInputSKUBasePriceRow),
+			graphql.NewInputUnmarshaler("SKUCreateInput", ec.unmarshalInputSKUCreateInput),
+			graphql.NewInputUnmarshaler("SKUImportInput", ec.unmarshalInputSKUImportInput),
+			graphql.NewInputUnmarshaler("SKUImportRow", ec.unmarshalInputSKUImportRow),
+			graphql.NewInputUnmarshaler("SKUUpdateInput", ec.unmarshalInputSKUUpdateInput),
 			graphql.NewInputUnmarshaler("UserAssignedStoresSetInput", ec.unmarshalInputUserAssignedStoresSetInput),
 			graphql.NewInputUnmarshaler("UserCreateInput", ec.unmarshalInputUserCreateInput),
 			graphql.NewInputUnmarshaler("UserFilter", ec.unmarshalInputUserFilter),
@@ -1085,6 +1795,310 @@ extend type Mutation {
   authLogout(input: AuthLogoutInput!): AuthLogoutPayload!
   "Change the caller's password. Every other session of the user ends; a new session for this app is returned."
   authPasswordChange(input: AuthPasswordChangeInput!): AuthPayload! @authenticated
+}
+`, BuiltIn: false},
+	{Name: "../schema/catalog.graphqls", Input: `"A decimal number as a string, e.g. \"1999.00\": money is never a float."
+scalar Decimal
+
+"An amount of money in the configured currency (CNY by default)."
+type Money {
+  amount: Decimal!
+  currency: String!
+}
+
+"A node of the category tree."
+type Category implements Node {
+  id: ID!
+  code: String!
+  name: String!
+  parent: Category
+  sortOrder: Int!
+}
+
+"One model of goods; its SKUs are the variants that are sold."
+type Product implements Node {
+  id: ID!
+  code: String!
+  name: String!
+  brand: String!
+  category: Category!
+  "The unit of sale, e.g. 台 or 个."
+  unit: String!
+  description: String!
+  "Each unit carries an IMEI or serial number."
+  serialised: Boolean!
+}
+
+type Attribute {
+  name: String!
+  value: String!
+}
+
+enum Availability {
+  IN_STOCK
+  LOW
+  OUT
+}
+
+"A sellable variant, as the catalogue shows it to one buyer: the viewer's own party, or ` + "`" + `asPartyId` + "`" + `."
+type SKU implements Node {
+  id: ID!
+  code: String!
+  name: String!
+  product: Product!
+  category: Category!
+  "Up to 20, such as colour and storage."
+  attributes: [Attribute!]!
+  "Orders must be a multiple of this."
+  packSize: Int!
+  minOrderQty: Int!
+  onShelf: Boolean!
+  serialised: Boolean!
+  "Object keys of the SKU's images; at most 20."
+  images: [String!]!
+  basePrice: Money!
+  "The seller's stock level for this SKU; null while the seller's stock is not tracked."
+  availability: Availability
+}
+
+type SKUEdge {
+  node: SKU!
+  cursor: String!
+}
+
+type SKUConnection {
+  edges: [SKUEdge!]!
+  pageInfo: PageInfo!
+  totalCount: Int! @goField(forceResolver: true)
+}
+
+input CatalogFilter {
+  "The category and all below it."
+  categoryId: ID
+  productId: ID
+  "Case-insensitive substring of name or code, at most 64 characters."
+  search: String
+}
+
+enum CatalogRuleEffect {
+  INCLUDE
+  EXCLUDE
+}
+
+"Which parties a rule, price list or promotion is for."
+enum TargetKind {
+  ALL
+  CHANNEL_TYPE
+  GRADE
+  REGION
+  PARTY
+}
+
+"""
+Includes or excludes a SKU or a category subtree for some parties. A party sees a SKU when it is on shelf, an INCLUDE
+rule for the party covers it, and no EXCLUDE rule for the party does: exclusion wins.
+"""
+type CatalogRule implements Node {
+  id: ID!
+  effect: CatalogRuleEffect!
+  sku: SKU
+  category: Category
+  targetKind: TargetKind!
+  "A channel type (e.g. DISTRIBUTOR), a grade, a region, or a Party ID; empty for ALL."
+  targetValue: String!
+  createdAt: DateTime!
+}
+
+extend type Query {
+  """
+  The catalogue, by name, at most 100 a page. Distributor and store users see their own authorised, on-shelf SKUs at
+  their prices. HQ and branch roles see every SKU, or with ` + "`" + `asPartyId` + "`" + ` exactly what that party sees; a salesman must
+  name one of their stores in ` + "`" + `asPartyId` + "`" + `.
+  """
+  catalog(first: Int = 50, after: String, filter: CatalogFilter, asPartyId: ID): SKUConnection! @authenticated
+  "One SKU as the catalogue would show it; null with NOT_FOUND when the buyer may not see it."
+  sku(id: ID!, asPartyId: ID): SKU @authenticated
+  "The whole category tree, parents before children."
+  categories: [Category!]! @authenticated
+  "Every authorisation rule, newest first (at most 1000). Roles: HQ_ADMIN, SALES_OPS."
+  catalogRules: [CatalogRule!]! @hasRole(any: [HQ_ADMIN, SALES_OPS])
+}
+
+input CategoryInput {
+  parentId: ID
+  "1..40 characters of A-Z, 0-9 and '-'; unique."
+  code: String!
+  "1..50 characters."
+  name: String!
+  sortOrder: Int = 0
+}
+
+input ProductInput {
+  "1..40 characters of A-Z, 0-9 and '-'; unique."
+  code: String!
+  "1..100 characters."
+  name: String!
+  brand: String = ""
+  categoryId: ID!
+  "1..10 characters."
+  unit: String!
+  "At most 2000 characters."
+  description: String = ""
+  serialised: Boolean = false
+}
+
+input AttributeInput {
+  "1..20 characters."
+  name: String!
+  "1..50 characters."
+  value: String!
+}
+
+input SKUCreateInput {
+  productId: ID!
+  code: String!
+  name: String!
+  attributes: [AttributeInput!]
+  "1..1,000,000; default 1."
+  packSize: Int
+  "1..1,000,000; default 1."
+  minOrderQty: Int
+  onShelf: Boolean
+  images: [String!]
+  "Non-negative, two decimals at most."
+  basePrice: Decimal!
+}
+
+input SKUUpdateInput {
+  "Moves the SKU to another product."
+  productId: ID
+  code: String
+  name: String
+  attributes: [AttributeInput!]
+  packSize: Int
+  minOrderQty: Int
+  onShelf: Boolean
+  images: [String!]
+  basePrice: Decimal
+}
+
+input SKUImportRow {
+  "The product the SKU belongs to, by code."
+  productCode: String!
+  "An existing code updates that SKU; a new code creates one."
+  code: String!
+  name: String!
+  attributes: [AttributeInput!]
+  packSize: Int
+  minOrderQty: Int
+  onShelf: Boolean
+  basePrice: Decimal!
+}
+
+input SKUImportInput {
+  "At most 1000 rows."
+  rows: [SKUImportRow!]!
+}
+
+input SKUBasePriceRow {
+  code: String!
+  basePrice: Decimal!
+}
+
+input SKUBasePriceImportInput {
+  "At most 1000 rows."
+  rows: [SKUBasePriceRow!]!
+}
+
+input CatalogRuleCreateInput {
+  effect: CatalogRuleEffect!
+  "Exactly one of skuId and categoryId."
+  skuId: ID
+  categoryId: ID
+  targetKind: TargetKind!
+  "A channel type, a grade, a region or a Party ID; empty for ALL."
+  targetValue: String = ""
+}
+
+enum CatalogErrorCode {
+  INVALID_INPUT
+  CODE_TAKEN
+  NOT_FOUND
+  CATEGORY_NOT_FOUND
+  PRODUCT_NOT_FOUND
+  CATEGORY_CYCLE
+  NEGATIVE_PRICE
+  TOO_MANY_ROWS
+}
+
+type CatalogError {
+  field: [String!]
+  message: String!
+  code: CatalogErrorCode!
+}
+
+type CategoryPayload {
+  category: Category
+  errors: [CatalogError!]!
+}
+
+type ProductPayload {
+  product: Product
+  errors: [CatalogError!]!
+}
+
+type SKUPayload {
+  sku: SKU
+  errors: [CatalogError!]!
+}
+
+type CatalogRulePayload {
+  rule: CatalogRule
+  errors: [CatalogError!]!
+}
+
+type CatalogRuleDeletePayload {
+  deletedId: ID
+  errors: [CatalogError!]!
+}
+
+"What happened to one row of a bulk import: the SKU, or why the row was refused."
+type SKUImportResult {
+  "0-based index into the input rows."
+  row: Int!
+  sku: SKU
+  errors: [CatalogError!]!
+}
+
+type SKUImportPayload {
+  "One per input row, in order; empty when the whole import was refused (see errors)."
+  results: [SKUImportResult!]!
+  "How many rows landed."
+  okCount: Int!
+  errors: [CatalogError!]!
+}
+
+extend type Mutation {
+  "Create a category. Roles: HQ_ADMIN, SALES_OPS."
+  categoryCreate(input: CategoryInput!): CategoryPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS])
+  "Change or move a category (with its subtree). Roles: HQ_ADMIN, SALES_OPS."
+  categoryUpdate(id: ID!, input: CategoryInput!): CategoryPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS])
+  "Create a product. Roles: HQ_ADMIN, SALES_OPS."
+  productCreate(input: ProductInput!): ProductPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS])
+  "Change a product; its SKUs follow its category and serialised flag. Roles: HQ_ADMIN, SALES_OPS."
+  productUpdate(id: ID!, input: ProductInput!): ProductPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS])
+  "Create a SKU. Roles: HQ_ADMIN, SALES_OPS."
+  skuCreate(input: SKUCreateInput!): SKUPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS])
+  "Change a SKU, e.g. put it on or off shelf. Roles: HQ_ADMIN, SALES_OPS."
+  skuUpdate(id: ID!, input: SKUUpdateInput!): SKUPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS])
+  "Create or update up to 1000 SKUs by code. Good rows land; each bad row says why. Roles: HQ_ADMIN, SALES_OPS."
+  skuImport(input: SKUImportInput!): SKUImportPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS])
+  "Set up to 1000 base prices by SKU code. Good rows land; each bad row says why. Roles: HQ_ADMIN, SALES_OPS."
+  skuBasePriceImport(input: SKUBasePriceImportInput!): SKUImportPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS])
+  "Add an authorisation rule. Roles: HQ_ADMIN, SALES_OPS."
+  catalogRuleCreate(input: CatalogRuleCreateInput!): CatalogRulePayload! @hasRole(any: [HQ_ADMIN, SALES_OPS])
+  "Remove an authorisation rule. Roles: HQ_ADMIN, SALES_OPS."
+  catalogRuleDelete(id: ID!): CatalogRuleDeletePayload! @hasRole(any: [HQ_ADMIN, SALES_OPS])
 }
 `, BuiltIn: false},
 	{Name: "../schema/party.graphqls", Input: `"What a party is in the channel tree: HQ at the top, then branches, distributors (level 1 or 2) and stores."
@@ -1446,6 +2460,16 @@ func (ec *executionContext) childFields_Address(ctx context.Context, field graph
 	return nil, fmt.Errorf("no field named %q was found under type Address", field.Name)
 }
 
+func (ec *executionContext) childFields_Attribute(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_Attribute_name(ctx, field)
+	case "value":
+		return ec.fieldContext_Attribute_value(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Attribute", field.Name)
+}
+
 func (ec *executionContext) childFields_AuthError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "field":
@@ -1496,6 +2520,84 @@ func (ec *executionContext) childFields_AuthSession(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type AuthSession", field.Name)
 }
 
+func (ec *executionContext) childFields_CatalogError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_CatalogError_field(ctx, field)
+	case "message":
+		return ec.fieldContext_CatalogError_message(ctx, field)
+	case "code":
+		return ec.fieldContext_CatalogError_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogError", field.Name)
+}
+
+func (ec *executionContext) childFields_CatalogRule(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CatalogRule_id(ctx, field)
+	case "effect":
+		return ec.fieldContext_CatalogRule_effect(ctx, field)
+	case "sku":
+		return ec.fieldContext_CatalogRule_sku(ctx, field)
+	case "category":
+		return ec.fieldContext_CatalogRule_category(ctx, field)
+	case "targetKind":
+		return ec.fieldContext_CatalogRule_targetKind(ctx, field)
+	case "targetValue":
+		return ec.fieldContext_CatalogRule_targetValue(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_CatalogRule_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogRule", field.Name)
+}
+
+func (ec *executionContext) childFields_CatalogRuleDeletePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "deletedId":
+		return ec.fieldContext_CatalogRuleDeletePayload_deletedId(ctx, field)
+	case "errors":
+		return ec.fieldContext_CatalogRuleDeletePayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogRuleDeletePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CatalogRulePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "rule":
+		return ec.fieldContext_CatalogRulePayload_rule(ctx, field)
+	case "errors":
+		return ec.fieldContext_CatalogRulePayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CatalogRulePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Category(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Category_id(ctx, field)
+	case "code":
+		return ec.fieldContext_Category_code(ctx, field)
+	case "name":
+		return ec.fieldContext_Category_name(ctx, field)
+	case "parent":
+		return ec.fieldContext_Category_parent(ctx, field)
+	case "sortOrder":
+		return ec.fieldContext_Category_sortOrder(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Category", field.Name)
+}
+
+func (ec *executionContext) childFields_CategoryPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "category":
+		return ec.fieldContext_CategoryPayload_category(ctx, field)
+	case "errors":
+		return ec.fieldContext_CategoryPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CategoryPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "latitude":
@@ -1504,6 +2606,16 @@ func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field grap
 		return ec.fieldContext_GeoPoint_longitude(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GeoPoint", field.Name)
+}
+
+func (ec *executionContext) childFields_Money(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "amount":
+		return ec.fieldContext_Money_amount(ctx, field)
+	case "currency":
+		return ec.fieldContext_Money_currency(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Money", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1594,6 +2706,126 @@ func (ec *executionContext) childFields_PartyPayload(ctx context.Context, field 
 		return ec.fieldContext_PartyPayload_errors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type PartyPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Product(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Product_id(ctx, field)
+	case "code":
+		return ec.fieldContext_Product_code(ctx, field)
+	case "name":
+		return ec.fieldContext_Product_name(ctx, field)
+	case "brand":
+		return ec.fieldContext_Product_brand(ctx, field)
+	case "category":
+		return ec.fieldContext_Product_category(ctx, field)
+	case "unit":
+		return ec.fieldContext_Product_unit(ctx, field)
+	case "description":
+		return ec.fieldContext_Product_description(ctx, field)
+	case "serialised":
+		return ec.fieldContext_Product_serialised(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Product", field.Name)
+}
+
+func (ec *executionContext) childFields_ProductPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "product":
+		return ec.fieldContext_ProductPayload_product(ctx, field)
+	case "errors":
+		return ec.fieldContext_ProductPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ProductPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SKU(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_SKU_id(ctx, field)
+	case "code":
+		return ec.fieldContext_SKU_code(ctx, field)
+	case "name":
+		return ec.fieldContext_SKU_name(ctx, field)
+	case "product":
+		return ec.fieldContext_SKU_product(ctx, field)
+	case "category":
+		return ec.fieldContext_SKU_category(ctx, field)
+	case "attributes":
+		return ec.fieldContext_SKU_attributes(ctx, field)
+	case "packSize":
+		return ec.fieldContext_SKU_packSize(ctx, field)
+	case "minOrderQty":
+		return ec.fieldContext_SKU_minOrderQty(ctx, field)
+	case "onShelf":
+		return ec.fieldContext_SKU_onShelf(ctx, field)
+	case "serialised":
+		return ec.fieldContext_SKU_serialised(ctx, field)
+	case "images":
+		return ec.fieldContext_SKU_images(ctx, field)
+	case "basePrice":
+		return ec.fieldContext_SKU_basePrice(ctx, field)
+	case "availability":
+		return ec.fieldContext_SKU_availability(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SKU", field.Name)
+}
+
+func (ec *executionContext) childFields_SKUConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_SKUConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_SKUConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_SKUConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SKUConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_SKUEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_SKUEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_SKUEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SKUEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_SKUImportPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "results":
+		return ec.fieldContext_SKUImportPayload_results(ctx, field)
+	case "okCount":
+		return ec.fieldContext_SKUImportPayload_okCount(ctx, field)
+	case "errors":
+		return ec.fieldContext_SKUImportPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SKUImportPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_SKUImportResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "row":
+		return ec.fieldContext_SKUImportResult_row(ctx, field)
+	case "sku":
+		return ec.fieldContext_SKUImportResult_sku(ctx, field)
+	case "errors":
+		return ec.fieldContext_SKUImportResult_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SKUImportResult", field.Name)
+}
+
+func (ec *executionContext) childFields_SKUPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sku":
+		return ec.fieldContext_SKUPayload_sku(ctx, field)
+	case "errors":
+		return ec.fieldContext_SKUPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SKUPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -1864,6 +3096,70 @@ func (ec *executionContext) field_Mutation_authRefresh_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_catalogRuleCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CatalogRuleCreateInput, error) {
+			return ec.unmarshalNCatalogRuleCreateInput2channelhubᚋgraphᚋmodelᚐCatalogRuleCreateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_catalogRuleDelete_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_categoryCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CategoryInput, error) {
+			return ec.unmarshalNCategoryInput2channelhubᚋgraphᚋmodelᚐCategoryInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_categoryUpdate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CategoryInput, error) {
+			return ec.unmarshalNCategoryInput2channelhubᚋgraphᚋmodelᚐCategoryInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_partyCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -1914,6 +3210,106 @@ func (ec *executionContext) field_Mutation_partyUpdate_args(ctx context.Context,
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.PartyUpdateInput, error) {
 			return ec.unmarshalNPartyUpdateInput2channelhubᚋgraphᚋmodelᚐPartyUpdateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_productCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ProductInput, error) {
+			return ec.unmarshalNProductInput2channelhubᚋgraphᚋmodelᚐProductInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_productUpdate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ProductInput, error) {
+			return ec.unmarshalNProductInput2channelhubᚋgraphᚋmodelᚐProductInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_skuBasePriceImport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SKUBasePriceImportInput, error) {
+			return ec.unmarshalNSKUBasePriceImportInput2channelhubᚋgraphᚋmodelᚐSKUBasePriceImportInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_skuCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SKUCreateInput, error) {
+			return ec.unmarshalNSKUCreateInput2channelhubᚋgraphᚋmodelᚐSKUCreateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_skuImport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SKUImportInput, error) {
+			return ec.unmarshalNSKUImportInput2channelhubᚋgraphᚋmodelᚐSKUImportInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_skuUpdate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SKUUpdateInput, error) {
+			return ec.unmarshalNSKUUpdateInput2channelhubᚋgraphᚋmodelᚐSKUUpdateInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1994,6 +3390,44 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_catalog_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.CatalogFilter, error) {
+			return ec.unmarshalOCatalogFilter2ᚖchannelhubᚋgraphᚋmodelᚐCatalogFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "asPartyId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asPartyId"] = arg3
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -2049,6 +3483,28 @@ func (ec *executionContext) field_Query_party_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_sku_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "asPartyId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asPartyId"] = arg1
 	return args, nil
 }
 
@@ -2282,6 +3738,52 @@ func (ec *executionContext) _Address_street(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_Address_street(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Address", field, false, false, "String")
+}
+
+func (ec *executionContext) _Attribute_name(ctx context.Context, field graphql.CollectedField, obj *model.Attribute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Attribute_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Attribute_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Attribute", field, false, false, "String")
+}
+
+func (ec *executionContext) _Attribute_value(ctx context.Context, field graphql.CollectedField, obj *model.Attribute) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Attribute_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Attribute_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Attribute", field, false, false, "String")
 }
 
 func (ec *executionContext) _AuthError_field(ctx context.Context, field graphql.CollectedField, obj *model.AuthError) (ret graphql.Marshaler) {
@@ -2619,6 +4121,561 @@ func (ec *executionContext) fieldContext_AuthSession_viewer(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _CatalogError_field(ctx context.Context, field graphql.CollectedField, obj *model.CatalogError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogError_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogError_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogError", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogError_message(ctx context.Context, field graphql.CollectedField, obj *model.CatalogError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogError", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogError_code(ctx context.Context, field graphql.CollectedField, obj *model.CatalogError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.CatalogErrorCode) graphql.Marshaler {
+			return ec.marshalNCatalogErrorCode2channelhubᚋgraphᚋmodelᚐCatalogErrorCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogError", field, false, false, "CatalogErrorCode")
+}
+
+func (ec *executionContext) _CatalogRule_id(ctx context.Context, field graphql.CollectedField, obj *catalog.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogRule_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CatalogRule().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogRule_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogRule", field, true, true, "ID")
+}
+
+func (ec *executionContext) _CatalogRule_effect(ctx context.Context, field graphql.CollectedField, obj *catalog.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogRule_effect(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Effect, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v catalog.Effect) graphql.Marshaler {
+			return ec.marshalNCatalogRuleEffect2channelhubᚋinternalᚋcatalogᚐEffect(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogRule_effect(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogRule", field, false, false, "CatalogRuleEffect")
+}
+
+func (ec *executionContext) _CatalogRule_sku(ctx context.Context, field graphql.CollectedField, obj *catalog.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogRule_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CatalogRule().Sku(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalOSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogRule_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CatalogRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CatalogRule_category(ctx context.Context, field graphql.CollectedField, obj *catalog.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogRule_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CatalogRule().Category(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Category) graphql.Marshaler {
+			return ec.marshalOCategory2ᚖchannelhubᚋinternalᚋcatalogᚐCategory(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogRule_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CatalogRule",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Category(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CatalogRule_targetKind(ctx context.Context, field graphql.CollectedField, obj *catalog.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogRule_targetKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetKind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v catalog.TargetKind) graphql.Marshaler {
+			return ec.marshalNTargetKind2channelhubᚋinternalᚋcatalogᚐTargetKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogRule_targetKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogRule", field, false, false, "TargetKind")
+}
+
+func (ec *executionContext) _CatalogRule_targetValue(ctx context.Context, field graphql.CollectedField, obj *catalog.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogRule_targetValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogRule_targetValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogRule", field, false, false, "String")
+}
+
+func (ec *executionContext) _CatalogRule_createdAt(ctx context.Context, field graphql.CollectedField, obj *catalog.Rule) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogRule_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogRule_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogRule", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CatalogRuleDeletePayload_deletedId(ctx context.Context, field graphql.CollectedField, obj *model.CatalogRuleDeletePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogRuleDeletePayload_deletedId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeletedID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogRuleDeletePayload_deletedId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CatalogRuleDeletePayload", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CatalogRuleDeletePayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.CatalogRuleDeletePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogRuleDeletePayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CatalogError) graphql.Marshaler {
+			return ec.marshalNCatalogError2ᚕchannelhubᚋgraphᚋmodelᚐCatalogErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogRuleDeletePayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CatalogRuleDeletePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CatalogRulePayload_rule(ctx context.Context, field graphql.CollectedField, obj *model.CatalogRulePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogRulePayload_rule(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Rule, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Rule) graphql.Marshaler {
+			return ec.marshalOCatalogRule2ᚖchannelhubᚋinternalᚋcatalogᚐRule(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogRulePayload_rule(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CatalogRulePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogRule(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CatalogRulePayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.CatalogRulePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CatalogRulePayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CatalogError) graphql.Marshaler {
+			return ec.marshalNCatalogError2ᚕchannelhubᚋgraphᚋmodelᚐCatalogErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CatalogRulePayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CatalogRulePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Category_id(ctx context.Context, field graphql.CollectedField, obj *catalog.Category) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Category_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Category().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Category_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Category", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Category_code(ctx context.Context, field graphql.CollectedField, obj *catalog.Category) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Category_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Category_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Category", field, false, false, "String")
+}
+
+func (ec *executionContext) _Category_name(ctx context.Context, field graphql.CollectedField, obj *catalog.Category) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Category_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Category_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Category", field, false, false, "String")
+}
+
+func (ec *executionContext) _Category_parent(ctx context.Context, field graphql.CollectedField, obj *catalog.Category) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Category_parent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Category().Parent(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Category) graphql.Marshaler {
+			return ec.marshalOCategory2ᚖchannelhubᚋinternalᚋcatalogᚐCategory(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Category_parent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Category",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Category(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Category_sortOrder(ctx context.Context, field graphql.CollectedField, obj *catalog.Category) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Category_sortOrder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SortOrder, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Category_sortOrder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Category", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CategoryPayload_category(ctx context.Context, field graphql.CollectedField, obj *model.CategoryPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CategoryPayload_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Category) graphql.Marshaler {
+			return ec.marshalOCategory2ᚖchannelhubᚋinternalᚋcatalogᚐCategory(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CategoryPayload_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CategoryPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Category(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CategoryPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.CategoryPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CategoryPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CatalogError) graphql.Marshaler {
+			return ec.marshalNCatalogError2ᚕchannelhubᚋgraphᚋmodelᚐCatalogErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CategoryPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CategoryPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _GeoPoint_latitude(ctx context.Context, field graphql.CollectedField, obj *party.GeoPoint) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2663,6 +4720,52 @@ func (ec *executionContext) _GeoPoint_longitude(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_GeoPoint_longitude(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("GeoPoint", field, false, false, "Float")
+}
+
+func (ec *executionContext) _Money_amount(ctx context.Context, field graphql.CollectedField, obj *model.Money) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Money_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+			return ec.marshalNDecimal2channelhubᚋgraphᚋmodelᚐDecimal(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Money_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Money", field, false, false, "Decimal")
+}
+
+func (ec *executionContext) _Money_currency(ctx context.Context, field graphql.CollectedField, obj *model.Money) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Money_currency(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Currency, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Money_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Money", field, false, false, "String")
 }
 
 func (ec *executionContext) _Mutation_authLogin(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
@@ -2848,6 +4951,626 @@ func (ec *executionContext) fieldContext_Mutation_authPasswordChange(ctx context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_authPasswordChange_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_categoryCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_categoryCreate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CategoryCreate(ctx, fc.Args["input"].(model.CategoryInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS"})
+				if err != nil {
+					var zeroVal *model.CategoryPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CategoryPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CategoryPayload) graphql.Marshaler {
+			return ec.marshalNCategoryPayload2ᚖchannelhubᚋgraphᚋmodelᚐCategoryPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_categoryCreate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CategoryPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_categoryCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_categoryUpdate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_categoryUpdate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CategoryUpdate(ctx, fc.Args["id"].(string), fc.Args["input"].(model.CategoryInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS"})
+				if err != nil {
+					var zeroVal *model.CategoryPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CategoryPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CategoryPayload) graphql.Marshaler {
+			return ec.marshalNCategoryPayload2ᚖchannelhubᚋgraphᚋmodelᚐCategoryPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_categoryUpdate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CategoryPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_categoryUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_productCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_productCreate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ProductCreate(ctx, fc.Args["input"].(model.ProductInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS"})
+				if err != nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductPayload) graphql.Marshaler {
+			return ec.marshalNProductPayload2ᚖchannelhubᚋgraphᚋmodelᚐProductPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_productCreate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_productCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_productUpdate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_productUpdate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ProductUpdate(ctx, fc.Args["id"].(string), fc.Args["input"].(model.ProductInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS"})
+				if err != nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ProductPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ProductPayload) graphql.Marshaler {
+			return ec.marshalNProductPayload2ᚖchannelhubᚋgraphᚋmodelᚐProductPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_productUpdate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ProductPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_productUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_skuCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_skuCreate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SkuCreate(ctx, fc.Args["input"].(model.SKUCreateInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS"})
+				if err != nil {
+					var zeroVal *model.SKUPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.SKUPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUPayload) graphql.Marshaler {
+			return ec.marshalNSKUPayload2ᚖchannelhubᚋgraphᚋmodelᚐSKUPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_skuCreate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKUPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_skuCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_skuUpdate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_skuUpdate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SkuUpdate(ctx, fc.Args["id"].(string), fc.Args["input"].(model.SKUUpdateInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS"})
+				if err != nil {
+					var zeroVal *model.SKUPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.SKUPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUPayload) graphql.Marshaler {
+			return ec.marshalNSKUPayload2ᚖchannelhubᚋgraphᚋmodelᚐSKUPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_skuUpdate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKUPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_skuUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_skuImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_skuImport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SkuImport(ctx, fc.Args["input"].(model.SKUImportInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS"})
+				if err != nil {
+					var zeroVal *model.SKUImportPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.SKUImportPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUImportPayload) graphql.Marshaler {
+			return ec.marshalNSKUImportPayload2ᚖchannelhubᚋgraphᚋmodelᚐSKUImportPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_skuImport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKUImportPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_skuImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_skuBasePriceImport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_skuBasePriceImport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SkuBasePriceImport(ctx, fc.Args["input"].(model.SKUBasePriceImportInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS"})
+				if err != nil {
+					var zeroVal *model.SKUImportPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.SKUImportPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUImportPayload) graphql.Marshaler {
+			return ec.marshalNSKUImportPayload2ᚖchannelhubᚋgraphᚋmodelᚐSKUImportPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_skuBasePriceImport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKUImportPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_skuBasePriceImport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_catalogRuleCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_catalogRuleCreate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CatalogRuleCreate(ctx, fc.Args["input"].(model.CatalogRuleCreateInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS"})
+				if err != nil {
+					var zeroVal *model.CatalogRulePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CatalogRulePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CatalogRulePayload) graphql.Marshaler {
+			return ec.marshalNCatalogRulePayload2ᚖchannelhubᚋgraphᚋmodelᚐCatalogRulePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_catalogRuleCreate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogRulePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_catalogRuleCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_catalogRuleDelete(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_catalogRuleDelete(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CatalogRuleDelete(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS"})
+				if err != nil {
+					var zeroVal *model.CatalogRuleDeletePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CatalogRuleDeletePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CatalogRuleDeletePayload) graphql.Marshaler {
+			return ec.marshalNCatalogRuleDeletePayload2ᚖchannelhubᚋgraphᚋmodelᚐCatalogRuleDeletePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_catalogRuleDelete(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogRuleDeletePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_catalogRuleDelete_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -3919,6 +6642,263 @@ func (ec *executionContext) fieldContext_PartyPayload_errors(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _Product_id(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Product().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Product", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Product_code(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Product", field, false, false, "String")
+}
+
+func (ec *executionContext) _Product_name(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Product", field, false, false, "String")
+}
+
+func (ec *executionContext) _Product_brand(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_brand(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Brand, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_brand(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Product", field, false, false, "String")
+}
+
+func (ec *executionContext) _Product_category(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Product().Category(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Category) graphql.Marshaler {
+			return ec.marshalNCategory2ᚖchannelhubᚋinternalᚋcatalogᚐCategory(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Product",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Category(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Product_unit(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_unit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Unit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_unit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Product", field, false, false, "String")
+}
+
+func (ec *executionContext) _Product_description(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_description(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Description, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Product", field, false, false, "String")
+}
+
+func (ec *executionContext) _Product_serialised(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Product_serialised(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Serialised, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Product_serialised(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Product", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _ProductPayload_product(ctx context.Context, field graphql.CollectedField, obj *model.ProductPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductPayload_product(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Product, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Product) graphql.Marshaler {
+			return ec.marshalOProduct2ᚖchannelhubᚋinternalᚋcatalogᚐProduct(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ProductPayload_product(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Product(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ProductPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.ProductPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ProductPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CatalogError) graphql.Marshaler {
+			return ec.marshalNCatalogError2ᚕchannelhubᚋgraphᚋmodelᚐCatalogErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ProductPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ProductPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4016,6 +6996,215 @@ func (ec *executionContext) fieldContext_Query_viewer(_ context.Context, field g
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Viewer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_catalog(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_catalog(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Catalog(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["filter"].(*model.CatalogFilter), fc.Args["asPartyId"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.SKUConnection
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUConnection) graphql.Marshaler {
+			return ec.marshalNSKUConnection2ᚖchannelhubᚋgraphᚋmodelᚐSKUConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_catalog(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKUConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_catalog_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_sku(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Sku(ctx, fc.Args["id"].(string), fc.Args["asPartyId"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.SKUView
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalOSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_sku(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_sku_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_categories(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_categories(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Categories(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal []catalog.Category
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []catalog.Category) graphql.Marshaler {
+			return ec.marshalNCategory2ᚕchannelhubᚋinternalᚋcatalogᚐCategoryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_categories(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Category(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_catalogRules(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_catalogRules(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().CatalogRules(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS"})
+				if err != nil {
+					var zeroVal []catalog.Rule
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []catalog.Rule
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []catalog.Rule) graphql.Marshaler {
+			return ec.marshalNCatalogRule2ᚕchannelhubᚋinternalᚋcatalogᚐRuleᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_catalogRules(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogRule(ctx, field)
 		},
 	}
 	return fc, nil
@@ -4330,6 +7519,721 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SKU_id(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKU_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SKU().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKU_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SKU", field, true, true, "ID")
+}
+
+func (ec *executionContext) _SKU_code(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKU_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKU_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SKU", field, false, false, "String")
+}
+
+func (ec *executionContext) _SKU_name(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKU_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKU_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SKU", field, false, false, "String")
+}
+
+func (ec *executionContext) _SKU_product(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKU_product(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SKU().Product(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Product) graphql.Marshaler {
+			return ec.marshalNProduct2ᚖchannelhubᚋinternalᚋcatalogᚐProduct(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKU_product(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SKU",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Product(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SKU_category(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKU_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SKU().Category(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *catalog.Category) graphql.Marshaler {
+			return ec.marshalNCategory2ᚖchannelhubᚋinternalᚋcatalogᚐCategory(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKU_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SKU",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Category(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SKU_attributes(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKU_attributes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SKU().Attributes(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.Attribute) graphql.Marshaler {
+			return ec.marshalNAttribute2ᚕchannelhubᚋgraphᚋmodelᚐAttributeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKU_attributes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SKU",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Attribute(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SKU_packSize(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKU_packSize(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PackSize, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKU_packSize(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SKU", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SKU_minOrderQty(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKU_minOrderQty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MinOrderQty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKU_minOrderQty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SKU", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SKU_onShelf(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKU_onShelf(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OnShelf, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKU_onShelf(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SKU", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SKU_serialised(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKU_serialised(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Serialised, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKU_serialised(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SKU", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _SKU_images(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKU_images(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Images, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKU_images(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SKU", field, false, false, "String")
+}
+
+func (ec *executionContext) _SKU_basePrice(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKU_basePrice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SKU().BasePrice(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKU_basePrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SKU",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SKU_availability(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKU_availability(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SKU().Availability(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Availability) graphql.Marshaler {
+			return ec.marshalOAvailability2ᚖchannelhubᚋgraphᚋmodelᚐAvailability(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SKU_availability(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SKU", field, true, true, "Availability")
+}
+
+func (ec *executionContext) _SKUConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.SKUConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKUConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.SKUEdge) graphql.Marshaler {
+			return ec.marshalNSKUEdge2ᚕchannelhubᚋgraphᚋmodelᚐSKUEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKUConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SKUConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKUEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SKUConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.SKUConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKUConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2channelhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKUConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SKUConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SKUConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.SKUConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKUConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SKUConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKUConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SKUConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _SKUEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.SKUEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKUEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.SKUView) graphql.Marshaler {
+			return ec.marshalNSKU2channelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKUEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SKUEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SKUEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.SKUEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKUEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKUEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SKUEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _SKUImportPayload_results(ctx context.Context, field graphql.CollectedField, obj *model.SKUImportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKUImportPayload_results(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Results, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.SKUImportResult) graphql.Marshaler {
+			return ec.marshalNSKUImportResult2ᚕchannelhubᚋgraphᚋmodelᚐSKUImportResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKUImportPayload_results(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SKUImportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKUImportResult(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SKUImportPayload_okCount(ctx context.Context, field graphql.CollectedField, obj *model.SKUImportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKUImportPayload_okCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OkCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKUImportPayload_okCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SKUImportPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SKUImportPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.SKUImportPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKUImportPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CatalogError) graphql.Marshaler {
+			return ec.marshalNCatalogError2ᚕchannelhubᚋgraphᚋmodelᚐCatalogErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKUImportPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SKUImportPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SKUImportResult_row(ctx context.Context, field graphql.CollectedField, obj *model.SKUImportResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKUImportResult_row(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Row, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKUImportResult_row(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SKUImportResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SKUImportResult_sku(ctx context.Context, field graphql.CollectedField, obj *model.SKUImportResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKUImportResult_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sku, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalOSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SKUImportResult_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SKUImportResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SKUImportResult_errors(ctx context.Context, field graphql.CollectedField, obj *model.SKUImportResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKUImportResult_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CatalogError) graphql.Marshaler {
+			return ec.marshalNCatalogError2ᚕchannelhubᚋgraphᚋmodelᚐCatalogErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKUImportResult_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SKUImportResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SKUPayload_sku(ctx context.Context, field graphql.CollectedField, obj *model.SKUPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKUPayload_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sku, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalOSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SKUPayload_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SKUPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SKUPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.SKUPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKUPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CatalogError) graphql.Marshaler {
+			return ec.marshalNCatalogError2ᚕchannelhubᚋgraphᚋmodelᚐCatalogErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SKUPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SKUPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CatalogError(ctx, field)
 		},
 	}
 	return fc, nil
@@ -6093,6 +9997,55 @@ func UnmarshalAddressInput(ctx context.Context, raw any) (model.AddressInput, er
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputAttributeInput(ctx context.Context, obj any) (model.AttributeInput, error) {
+	var it model.AttributeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "value"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "value":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("value"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Value = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAttributeInput unmarshals raw into the AttributeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAttributeInput(ctx context.Context, raw any) (model.AttributeInput, error) {
+	var out model.AttributeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AttributeInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAuthLoginInput(ctx context.Context, obj any) (model.AuthLoginInput, error) {
 	var it model.AuthLoginInput
 	if obj == nil {
@@ -6279,6 +10232,203 @@ func (ec *executionContext) unmarshalInputAuthRefreshInput(ctx context.Context, 
 func UnmarshalAuthRefreshInput(ctx context.Context, raw any) (model.AuthRefreshInput, error) {
 	var out model.AuthRefreshInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "AuthRefreshInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCatalogFilter(ctx context.Context, obj any) (model.CatalogFilter, error) {
+	var it model.CatalogFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"categoryId", "productId", "search"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "categoryId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryID = data
+		case "productId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("productId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProductID = data
+		case "search":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Search = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCatalogFilter unmarshals raw into the CatalogFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCatalogFilter(ctx context.Context, raw any) (model.CatalogFilter, error) {
+	var out model.CatalogFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CatalogFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCatalogRuleCreateInput(ctx context.Context, obj any) (model.CatalogRuleCreateInput, error) {
+	var it model.CatalogRuleCreateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["targetValue"]; !present {
+		asMap["targetValue"] = ""
+	}
+
+	fieldsInOrder := [...]string{"effect", "skuId", "categoryId", "targetKind", "targetValue"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "effect":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("effect"))
+			data, err := ec.unmarshalNCatalogRuleEffect2channelhubᚋinternalᚋcatalogᚐEffect(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Effect = data
+		case "skuId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skuId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkuID = data
+		case "categoryId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryID = data
+		case "targetKind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetKind"))
+			data, err := ec.unmarshalNTargetKind2channelhubᚋinternalᚋcatalogᚐTargetKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetKind = data
+		case "targetValue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetValue"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetValue = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCatalogRuleCreateInput unmarshals raw into the CatalogRuleCreateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCatalogRuleCreateInput(ctx context.Context, raw any) (model.CatalogRuleCreateInput, error) {
+	var out model.CatalogRuleCreateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CatalogRuleCreateInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCategoryInput(ctx context.Context, obj any) (model.CategoryInput, error) {
+	var it model.CategoryInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["sortOrder"]; !present {
+		asMap["sortOrder"] = 0
+	}
+
+	fieldsInOrder := [...]string{"parentId", "code", "name", "sortOrder"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "parentId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("parentId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ParentID = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "sortOrder":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sortOrder"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SortOrder = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCategoryInput unmarshals raw into the CategoryInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCategoryInput(ctx context.Context, raw any) (model.CategoryInput, error) {
+	var out model.CategoryInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CategoryInput", raw, &out)
 	return out, err
 }
 
@@ -6639,6 +10789,520 @@ func UnmarshalPartyUpdateInput(ctx context.Context, raw any) (model.PartyUpdateI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputProductInput(ctx context.Context, obj any) (model.ProductInput, error) {
+	var it model.ProductInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["brand"]; !present {
+		asMap["brand"] = ""
+	}
+	if _, present := asMap["description"]; !present {
+		asMap["description"] = ""
+	}
+	if _, present := asMap["serialised"]; !present {
+		asMap["serialised"] = false
+	}
+
+	fieldsInOrder := [...]string{"code", "name", "brand", "categoryId", "unit", "description", "serialised"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "brand":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("brand"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Brand = data
+		case "categoryId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryID = data
+		case "unit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unit"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Unit = data
+		case "description":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("description"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Description = data
+		case "serialised":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serialised"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Serialised = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalProductInput unmarshals raw into the ProductInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalProductInput(ctx context.Context, raw any) (model.ProductInput, error) {
+	var out model.ProductInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ProductInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSKUBasePriceImportInput(ctx context.Context, obj any) (model.SKUBasePriceImportInput, error) {
+	var it model.SKUBasePriceImportInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"rows"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "rows":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rows"))
+			data, err := ec.unmarshalNSKUBasePriceRow2ᚕchannelhubᚋgraphᚋmodelᚐSKUBasePriceRowᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Rows = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSKUBasePriceImportInput unmarshals raw into the SKUBasePriceImportInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSKUBasePriceImportInput(ctx context.Context, raw any) (model.SKUBasePriceImportInput, error) {
+	var out model.SKUBasePriceImportInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SKUBasePriceImportInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSKUBasePriceRow(ctx context.Context, obj any) (model.SKUBasePriceRow, error) {
+	var it model.SKUBasePriceRow
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"code", "basePrice"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "basePrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("basePrice"))
+			data, err := ec.unmarshalNDecimal2channelhubᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BasePrice = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSKUBasePriceRow unmarshals raw into the SKUBasePriceRow input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSKUBasePriceRow(ctx context.Context, raw any) (model.SKUBasePriceRow, error) {
+	var out model.SKUBasePriceRow
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SKUBasePriceRow", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSKUCreateInput(ctx context.Context, obj any) (model.SKUCreateInput, error) {
+	var it model.SKUCreateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"productId", "code", "name", "attributes", "packSize", "minOrderQty", "onShelf", "images", "basePrice"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "productId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("productId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProductID = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "attributes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("attributes"))
+			data, err := ec.unmarshalOAttributeInput2ᚕchannelhubᚋgraphᚋmodelᚐAttributeInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Attributes = data
+		case "packSize":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packSize"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackSize = data
+		case "minOrderQty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minOrderQty"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinOrderQty = data
+		case "onShelf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("onShelf"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OnShelf = data
+		case "images":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("images"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Images = data
+		case "basePrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("basePrice"))
+			data, err := ec.unmarshalNDecimal2channelhubᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BasePrice = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSKUCreateInput unmarshals raw into the SKUCreateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSKUCreateInput(ctx context.Context, raw any) (model.SKUCreateInput, error) {
+	var out model.SKUCreateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SKUCreateInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSKUImportInput(ctx context.Context, obj any) (model.SKUImportInput, error) {
+	var it model.SKUImportInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"rows"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "rows":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rows"))
+			data, err := ec.unmarshalNSKUImportRow2ᚕchannelhubᚋgraphᚋmodelᚐSKUImportRowᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Rows = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSKUImportInput unmarshals raw into the SKUImportInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSKUImportInput(ctx context.Context, raw any) (model.SKUImportInput, error) {
+	var out model.SKUImportInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SKUImportInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSKUImportRow(ctx context.Context, obj any) (model.SKUImportRow, error) {
+	var it model.SKUImportRow
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"productCode", "code", "name", "attributes", "packSize", "minOrderQty", "onShelf", "basePrice"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "productCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("productCode"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProductCode = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "attributes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("attributes"))
+			data, err := ec.unmarshalOAttributeInput2ᚕchannelhubᚋgraphᚋmodelᚐAttributeInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Attributes = data
+		case "packSize":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packSize"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackSize = data
+		case "minOrderQty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minOrderQty"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinOrderQty = data
+		case "onShelf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("onShelf"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OnShelf = data
+		case "basePrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("basePrice"))
+			data, err := ec.unmarshalNDecimal2channelhubᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BasePrice = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSKUImportRow unmarshals raw into the SKUImportRow input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSKUImportRow(ctx context.Context, raw any) (model.SKUImportRow, error) {
+	var out model.SKUImportRow
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SKUImportRow", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSKUUpdateInput(ctx context.Context, obj any) (model.SKUUpdateInput, error) {
+	var it model.SKUUpdateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"productId", "code", "name", "attributes", "packSize", "minOrderQty", "onShelf", "images", "basePrice"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "productId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("productId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ProductID = data
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "attributes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("attributes"))
+			data, err := ec.unmarshalOAttributeInput2ᚕchannelhubᚋgraphᚋmodelᚐAttributeInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Attributes = data
+		case "packSize":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("packSize"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PackSize = data
+		case "minOrderQty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minOrderQty"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinOrderQty = data
+		case "onShelf":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("onShelf"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OnShelf = data
+		case "images":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("images"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Images = data
+		case "basePrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("basePrice"))
+			data, err := ec.unmarshalODecimal2ᚖchannelhubᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BasePrice = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSKUUpdateInput unmarshals raw into the SKUUpdateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSKUUpdateInput(ctx context.Context, raw any) (model.SKUUpdateInput, error) {
+	var out model.SKUUpdateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SKUUpdateInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUserAssignedStoresSetInput(ctx context.Context, obj any) (model.UserAssignedStoresSetInput, error) {
 	var it model.UserAssignedStoresSetInput
 	if obj == nil {
@@ -6906,6 +11570,20 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._User(ctx, sel, obj)
+	case model.SKUView:
+		return ec._SKU(ctx, sel, &obj)
+	case *model.SKUView:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._SKU(ctx, sel, obj)
+	case catalog.Product:
+		return ec._Product(ctx, sel, &obj)
+	case *catalog.Product:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Product(ctx, sel, obj)
 	case party.Party:
 		return ec._Party(ctx, sel, &obj)
 	case *party.Party:
@@ -6913,6 +11591,20 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Party(ctx, sel, obj)
+	case catalog.Category:
+		return ec._Category(ctx, sel, &obj)
+	case *catalog.Category:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Category(ctx, sel, obj)
+	case catalog.Rule:
+		return ec._CatalogRule(ctx, sel, &obj)
+	case *catalog.Rule:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._CatalogRule(ctx, sel, obj)
 	default:
 		if typedObj, ok := obj.(graphql.Marshaler); ok {
 			return typedObj
@@ -6954,6 +11646,44 @@ func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, 
 			}
 		case "street":
 			out.Values[i] = ec._Address_street(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var attributeImplementors = []string{"Attribute"}
+
+func (ec *executionContext) _Attribute(ctx context.Context, sel ast.SelectionSet, obj *model.Attribute) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, attributeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Attribute")
+		case "name":
+			out.Values[i] = ec._Attribute_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._Attribute_value(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -7151,6 +11881,284 @@ func (ec *executionContext) _AuthSession(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var catalogErrorImplementors = []string{"CatalogError"}
+
+func (ec *executionContext) _CatalogError(ctx context.Context, sel ast.SelectionSet, obj *model.CatalogError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, catalogErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CatalogError")
+		case "field":
+			out.Values[i] = ec._CatalogError_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._CatalogError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._CatalogError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var catalogRuleImplementors = []string{"CatalogRule", "Node"}
+
+func (ec *executionContext) _CatalogRule(ctx context.Context, sel ast.SelectionSet, obj *catalog.Rule) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, catalogRuleImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CatalogRule")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CatalogRule_id(ctx, field, obj)
+				})
+		case "effect":
+			out.Values[i] = ec._CatalogRule_effect(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sku":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CatalogRule_sku(ctx, field, obj)
+				})
+		case "category":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CatalogRule_category(ctx, field, obj)
+				})
+		case "targetKind":
+			out.Values[i] = ec._CatalogRule_targetKind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "targetValue":
+			out.Values[i] = ec._CatalogRule_targetValue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._CatalogRule_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var catalogRuleDeletePayloadImplementors = []string{"CatalogRuleDeletePayload"}
+
+func (ec *executionContext) _CatalogRuleDeletePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CatalogRuleDeletePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, catalogRuleDeletePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CatalogRuleDeletePayload")
+		case "deletedId":
+			out.Values[i] = ec._CatalogRuleDeletePayload_deletedId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._CatalogRuleDeletePayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var catalogRulePayloadImplementors = []string{"CatalogRulePayload"}
+
+func (ec *executionContext) _CatalogRulePayload(ctx context.Context, sel ast.SelectionSet, obj *model.CatalogRulePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, catalogRulePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CatalogRulePayload")
+		case "rule":
+			out.Values[i] = ec._CatalogRulePayload_rule(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._CatalogRulePayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var categoryImplementors = []string{"Category", "Node"}
+
+func (ec *executionContext) _Category(ctx context.Context, sel ast.SelectionSet, obj *catalog.Category) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, categoryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Category")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Category_id(ctx, field, obj)
+				})
+		case "code":
+			out.Values[i] = ec._Category_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Category_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "parent":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Category_parent(ctx, field, obj)
+				})
+		case "sortOrder":
+			out.Values[i] = ec._Category_sortOrder(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var categoryPayloadImplementors = []string{"CategoryPayload"}
+
+func (ec *executionContext) _CategoryPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CategoryPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, categoryPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CategoryPayload")
+		case "category":
+			out.Values[i] = ec._CategoryPayload_category(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._CategoryPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var geoPointImplementors = []string{"GeoPoint"}
 
 func (ec *executionContext) _GeoPoint(ctx context.Context, sel ast.SelectionSet, obj *party.GeoPoint) graphql.Marshaler {
@@ -7169,6 +12177,44 @@ func (ec *executionContext) _GeoPoint(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "longitude":
 			out.Values[i] = ec._GeoPoint_longitude(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var moneyImplementors = []string{"Money"}
+
+func (ec *executionContext) _Money(ctx context.Context, sel ast.SelectionSet, obj *model.Money) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, moneyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Money")
+		case "amount":
+			out.Values[i] = ec._Money_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "currency":
+			out.Values[i] = ec._Money_currency(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -7232,6 +12278,76 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "authPasswordChange":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_authPasswordChange(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "categoryCreate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_categoryCreate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "categoryUpdate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_categoryUpdate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "productCreate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_productCreate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "productUpdate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_productUpdate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skuCreate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_skuCreate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skuUpdate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_skuUpdate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skuImport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_skuImport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "skuBasePriceImport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_skuBasePriceImport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "catalogRuleCreate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_catalogRuleCreate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "catalogRuleDelete":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_catalogRuleDelete(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -7601,6 +12717,114 @@ func (ec *executionContext) _PartyPayload(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var productImplementors = []string{"Product", "Node"}
+
+func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, obj *catalog.Product) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, productImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Product")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Product_id(ctx, field, obj)
+				})
+		case "code":
+			out.Values[i] = ec._Product_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Product_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "brand":
+			out.Values[i] = ec._Product_brand(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "category":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Product_category(ctx, field, obj)
+				})
+		case "unit":
+			out.Values[i] = ec._Product_unit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "description":
+			out.Values[i] = ec._Product_description(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "serialised":
+			out.Values[i] = ec._Product_serialised(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var productPayloadImplementors = []string{"ProductPayload"}
+
+func (ec *executionContext) _ProductPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ProductPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, productPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ProductPayload")
+		case "product":
+			out.Values[i] = ec._ProductPayload_product(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._ProductPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -7631,6 +12855,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_viewer(ctx, field)
+				})
+		case "catalog":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_catalog(ctx, field)
+				})
+		case "sku":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_sku(ctx, field)
+				})
+		case "categories":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_categories(ctx, field)
+				})
+		case "catalogRules":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_catalogRules(ctx, field)
 				})
 		case "parties":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -7669,6 +12917,311 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			})
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sKUImplementors = []string{"SKU", "Node"}
+
+func (ec *executionContext) _SKU(ctx context.Context, sel ast.SelectionSet, obj *model.SKUView) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sKUImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SKU")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SKU_id(ctx, field, obj)
+				})
+		case "code":
+			out.Values[i] = ec._SKU_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._SKU_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "product":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SKU_product(ctx, field, obj)
+				})
+		case "category":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SKU_category(ctx, field, obj)
+				})
+		case "attributes":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SKU_attributes(ctx, field, obj)
+				})
+		case "packSize":
+			out.Values[i] = ec._SKU_packSize(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "minOrderQty":
+			out.Values[i] = ec._SKU_minOrderQty(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "onShelf":
+			out.Values[i] = ec._SKU_onShelf(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "serialised":
+			out.Values[i] = ec._SKU_serialised(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "images":
+			out.Values[i] = ec._SKU_images(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "basePrice":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SKU_basePrice(ctx, field, obj)
+				})
+		case "availability":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SKU_availability(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sKUConnectionImplementors = []string{"SKUConnection"}
+
+func (ec *executionContext) _SKUConnection(ctx context.Context, sel ast.SelectionSet, obj *model.SKUConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sKUConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SKUConnection")
+		case "edges":
+			out.Values[i] = ec._SKUConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._SKUConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SKUConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sKUEdgeImplementors = []string{"SKUEdge"}
+
+func (ec *executionContext) _SKUEdge(ctx context.Context, sel ast.SelectionSet, obj *model.SKUEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sKUEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SKUEdge")
+		case "node":
+			out.Values[i] = ec._SKUEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._SKUEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sKUImportPayloadImplementors = []string{"SKUImportPayload"}
+
+func (ec *executionContext) _SKUImportPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SKUImportPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sKUImportPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SKUImportPayload")
+		case "results":
+			out.Values[i] = ec._SKUImportPayload_results(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "okCount":
+			out.Values[i] = ec._SKUImportPayload_okCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._SKUImportPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sKUImportResultImplementors = []string{"SKUImportResult"}
+
+func (ec *executionContext) _SKUImportResult(ctx context.Context, sel ast.SelectionSet, obj *model.SKUImportResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sKUImportResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SKUImportResult")
+		case "row":
+			out.Values[i] = ec._SKUImportResult_row(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "sku":
+			out.Values[i] = ec._SKUImportResult_sku(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._SKUImportResult_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sKUPayloadImplementors = []string{"SKUPayload"}
+
+func (ec *executionContext) _SKUPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SKUPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sKUPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SKUPayload")
+		case "sku":
+			out.Values[i] = ec._SKUPayload_sku(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._SKUPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -8372,6 +13925,31 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalNAttribute2channelhubᚋgraphᚋmodelᚐAttribute(ctx context.Context, sel ast.SelectionSet, v model.Attribute) graphql.Marshaler {
+	return ec._Attribute(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAttribute2ᚕchannelhubᚋgraphᚋmodelᚐAttributeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.Attribute) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAttribute2channelhubᚋgraphᚋmodelᚐAttribute(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNAttributeInput2channelhubᚋgraphᚋmodelᚐAttributeInput(ctx context.Context, v any) (model.AttributeInput, error) {
+	res, err := ec.unmarshalInputAttributeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNAuthError2channelhubᚋgraphᚋmodelᚐAuthError(ctx context.Context, sel ast.SelectionSet, v model.AuthError) graphql.Marshaler {
 	return ec._AuthError(ctx, sel, &v)
 }
@@ -8452,6 +14030,144 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) marshalNCatalogError2channelhubᚋgraphᚋmodelᚐCatalogError(ctx context.Context, sel ast.SelectionSet, v model.CatalogError) graphql.Marshaler {
+	return ec._CatalogError(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCatalogError2ᚕchannelhubᚋgraphᚋmodelᚐCatalogErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []model.CatalogError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCatalogError2channelhubᚋgraphᚋmodelᚐCatalogError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNCatalogErrorCode2channelhubᚋgraphᚋmodelᚐCatalogErrorCode(ctx context.Context, v any) (model.CatalogErrorCode, error) {
+	var res model.CatalogErrorCode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCatalogErrorCode2channelhubᚋgraphᚋmodelᚐCatalogErrorCode(ctx context.Context, sel ast.SelectionSet, v model.CatalogErrorCode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCatalogRule2channelhubᚋinternalᚋcatalogᚐRule(ctx context.Context, sel ast.SelectionSet, v catalog.Rule) graphql.Marshaler {
+	return ec._CatalogRule(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCatalogRule2ᚕchannelhubᚋinternalᚋcatalogᚐRuleᚄ(ctx context.Context, sel ast.SelectionSet, v []catalog.Rule) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCatalogRule2channelhubᚋinternalᚋcatalogᚐRule(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNCatalogRuleCreateInput2channelhubᚋgraphᚋmodelᚐCatalogRuleCreateInput(ctx context.Context, v any) (model.CatalogRuleCreateInput, error) {
+	res, err := ec.unmarshalInputCatalogRuleCreateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCatalogRuleDeletePayload2ᚖchannelhubᚋgraphᚋmodelᚐCatalogRuleDeletePayload(ctx context.Context, sel ast.SelectionSet, v *model.CatalogRuleDeletePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CatalogRuleDeletePayload!")
+		return graphql.Null
+	}
+	return ec._CatalogRuleDeletePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCatalogRuleEffect2channelhubᚋinternalᚋcatalogᚐEffect(ctx context.Context, v any) (catalog.Effect, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNCatalogRuleEffect2channelhubᚋinternalᚋcatalogᚐEffect[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCatalogRuleEffect2channelhubᚋinternalᚋcatalogᚐEffect(ctx context.Context, sel ast.SelectionSet, v catalog.Effect) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNCatalogRuleEffect2channelhubᚋinternalᚋcatalogᚐEffect[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CatalogRuleEffect!")
+	}
+	return res
+}
+
+var (
+	unmarshalNCatalogRuleEffect2channelhubᚋinternalᚋcatalogᚐEffect = map[string]catalog.Effect{
+		"INCLUDE": catalog.Include,
+		"EXCLUDE": catalog.Exclude,
+	}
+	marshalNCatalogRuleEffect2channelhubᚋinternalᚋcatalogᚐEffect = map[catalog.Effect]string{
+		catalog.Include: "INCLUDE",
+		catalog.Exclude: "EXCLUDE",
+	}
+)
+
+func (ec *executionContext) marshalNCatalogRulePayload2ᚖchannelhubᚋgraphᚋmodelᚐCatalogRulePayload(ctx context.Context, sel ast.SelectionSet, v *model.CatalogRulePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CatalogRulePayload!")
+		return graphql.Null
+	}
+	return ec._CatalogRulePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCategory2channelhubᚋinternalᚋcatalogᚐCategory(ctx context.Context, sel ast.SelectionSet, v catalog.Category) graphql.Marshaler {
+	return ec._Category(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCategory2ᚕchannelhubᚋinternalᚋcatalogᚐCategoryᚄ(ctx context.Context, sel ast.SelectionSet, v []catalog.Category) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCategory2channelhubᚋinternalᚋcatalogᚐCategory(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCategory2ᚖchannelhubᚋinternalᚋcatalogᚐCategory(ctx context.Context, sel ast.SelectionSet, v *catalog.Category) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Category!")
+		return graphql.Null
+	}
+	return ec._Category(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCategoryInput2channelhubᚋgraphᚋmodelᚐCategoryInput(ctx context.Context, v any) (model.CategoryInput, error) {
+	res, err := ec.unmarshalInputCategoryInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCategoryPayload2ᚖchannelhubᚋgraphᚋmodelᚐCategoryPayload(ctx context.Context, sel ast.SelectionSet, v *model.CategoryPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CategoryPayload!")
+		return graphql.Null
+	}
+	return ec._CategoryPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNChannelType2channelhubᚋinternalᚋpartyᚐChannelType(ctx context.Context, v any) (party.ChannelType, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNChannelType2channelhubᚋinternalᚋpartyᚐChannelType[tmp]
@@ -8496,6 +14212,16 @@ func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, se
 		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalNDecimal2channelhubᚋgraphᚋmodelᚐDecimal(ctx context.Context, v any) (model.Decimal, error) {
+	var res model.Decimal
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDecimal2channelhubᚋgraphᚋmodelᚐDecimal(ctx context.Context, sel ast.SelectionSet, v model.Decimal) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
@@ -8567,6 +14293,14 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
 	}
 	return res
+}
+
+func (ec *executionContext) marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx context.Context, sel ast.SelectionSet, v *model.Money) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Money!")
+		return graphql.Null
+	}
+	return ec._Money(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPageInfo2channelhubᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
@@ -8722,6 +14456,27 @@ func (ec *executionContext) unmarshalNPartyUpdateInput2channelhubᚋgraphᚋmode
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNProduct2ᚖchannelhubᚋinternalᚋcatalogᚐProduct(ctx context.Context, sel ast.SelectionSet, v *catalog.Product) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Product!")
+		return graphql.Null
+	}
+	return ec._Product(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNProductInput2channelhubᚋgraphᚋmodelᚐProductInput(ctx context.Context, v any) (model.ProductInput, error) {
+	res, err := ec.unmarshalInputProductInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNProductPayload2ᚖchannelhubᚋgraphᚋmodelᚐProductPayload(ctx context.Context, sel ast.SelectionSet, v *model.ProductPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ProductPayload!")
+		return graphql.Null
+	}
+	return ec._ProductPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNRole2channelhubᚋinternalᚋauthᚐRole(ctx context.Context, v any) (auth.Role, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNRole2channelhubᚋinternalᚋauthᚐRole[tmp]
@@ -8794,6 +14549,132 @@ func (ec *executionContext) marshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRole�
 	return ret
 }
 
+func (ec *executionContext) marshalNSKU2channelhubᚋgraphᚋmodelᚐSKUView(ctx context.Context, sel ast.SelectionSet, v model.SKUView) graphql.Marshaler {
+	return ec._SKU(ctx, sel, &v)
+}
+
+func (ec *executionContext) unmarshalNSKUBasePriceImportInput2channelhubᚋgraphᚋmodelᚐSKUBasePriceImportInput(ctx context.Context, v any) (model.SKUBasePriceImportInput, error) {
+	res, err := ec.unmarshalInputSKUBasePriceImportInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSKUBasePriceRow2channelhubᚋgraphᚋmodelᚐSKUBasePriceRow(ctx context.Context, v any) (model.SKUBasePriceRow, error) {
+	res, err := ec.unmarshalInputSKUBasePriceRow(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSKUBasePriceRow2ᚕchannelhubᚋgraphᚋmodelᚐSKUBasePriceRowᚄ(ctx context.Context, v any) ([]model.SKUBasePriceRow, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.SKUBasePriceRow, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSKUBasePriceRow2channelhubᚋgraphᚋmodelᚐSKUBasePriceRow(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNSKUConnection2ᚖchannelhubᚋgraphᚋmodelᚐSKUConnection(ctx context.Context, sel ast.SelectionSet, v *model.SKUConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SKUConnection!")
+		return graphql.Null
+	}
+	return ec._SKUConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSKUCreateInput2channelhubᚋgraphᚋmodelᚐSKUCreateInput(ctx context.Context, v any) (model.SKUCreateInput, error) {
+	res, err := ec.unmarshalInputSKUCreateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSKUEdge2channelhubᚋgraphᚋmodelᚐSKUEdge(ctx context.Context, sel ast.SelectionSet, v model.SKUEdge) graphql.Marshaler {
+	return ec._SKUEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSKUEdge2ᚕchannelhubᚋgraphᚋmodelᚐSKUEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.SKUEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSKUEdge2channelhubᚋgraphᚋmodelᚐSKUEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNSKUImportInput2channelhubᚋgraphᚋmodelᚐSKUImportInput(ctx context.Context, v any) (model.SKUImportInput, error) {
+	res, err := ec.unmarshalInputSKUImportInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSKUImportPayload2ᚖchannelhubᚋgraphᚋmodelᚐSKUImportPayload(ctx context.Context, sel ast.SelectionSet, v *model.SKUImportPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SKUImportPayload!")
+		return graphql.Null
+	}
+	return ec._SKUImportPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNSKUImportResult2channelhubᚋgraphᚋmodelᚐSKUImportResult(ctx context.Context, sel ast.SelectionSet, v model.SKUImportResult) graphql.Marshaler {
+	return ec._SKUImportResult(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSKUImportResult2ᚕchannelhubᚋgraphᚋmodelᚐSKUImportResultᚄ(ctx context.Context, sel ast.SelectionSet, v []model.SKUImportResult) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSKUImportResult2channelhubᚋgraphᚋmodelᚐSKUImportResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNSKUImportRow2channelhubᚋgraphᚋmodelᚐSKUImportRow(ctx context.Context, v any) (model.SKUImportRow, error) {
+	res, err := ec.unmarshalInputSKUImportRow(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSKUImportRow2ᚕchannelhubᚋgraphᚋmodelᚐSKUImportRowᚄ(ctx context.Context, v any) ([]model.SKUImportRow, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.SKUImportRow, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSKUImportRow2channelhubᚋgraphᚋmodelᚐSKUImportRow(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNSKUPayload2ᚖchannelhubᚋgraphᚋmodelᚐSKUPayload(ctx context.Context, sel ast.SelectionSet, v *model.SKUPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SKUPayload!")
+		return graphql.Null
+	}
+	return ec._SKUPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSKUUpdateInput2channelhubᚋgraphᚋmodelᚐSKUUpdateInput(ctx context.Context, v any) (model.SKUUpdateInput, error) {
+	res, err := ec.unmarshalInputSKUUpdateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -8807,6 +14688,67 @@ func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.S
 	}
 	return res
 }
+
+func (ec *executionContext) unmarshalNString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNString2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNString2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNString2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNTargetKind2channelhubᚋinternalᚋcatalogᚐTargetKind(ctx context.Context, v any) (catalog.TargetKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNTargetKind2channelhubᚋinternalᚋcatalogᚐTargetKind[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTargetKind2channelhubᚋinternalᚋcatalogᚐTargetKind(ctx context.Context, sel ast.SelectionSet, v catalog.TargetKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNTargetKind2channelhubᚋinternalᚋcatalogᚐTargetKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "TargetKind!")
+	}
+	return res
+}
+
+var (
+	unmarshalNTargetKind2channelhubᚋinternalᚋcatalogᚐTargetKind = map[string]catalog.TargetKind{
+		"ALL":          catalog.TargetAll,
+		"CHANNEL_TYPE": catalog.TargetChannelType,
+		"GRADE":        catalog.TargetGrade,
+		"REGION":       catalog.TargetRegion,
+		"PARTY":        catalog.TargetParty,
+	}
+	marshalNTargetKind2channelhubᚋinternalᚋcatalogᚐTargetKind = map[catalog.TargetKind]string{
+		catalog.TargetAll:         "ALL",
+		catalog.TargetChannelType: "CHANNEL_TYPE",
+		catalog.TargetGrade:       "GRADE",
+		catalog.TargetRegion:      "REGION",
+		catalog.TargetParty:       "PARTY",
+	}
+)
 
 func (ec *executionContext) marshalNUser2ᚖchannelhubᚋinternalᚋpartyᚐUser(ctx context.Context, sel ast.SelectionSet, v *party.User) graphql.Marshaler {
 	if v == nil {
@@ -9081,11 +15023,44 @@ func (ec *executionContext) unmarshalOAddressInput2ᚖchannelhubᚋgraphᚋmodel
 	return &res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalOAttributeInput2ᚕchannelhubᚋgraphᚋmodelᚐAttributeInputᚄ(ctx context.Context, v any) ([]model.AttributeInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.AttributeInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAttributeInput2channelhubᚋgraphᚋmodelᚐAttributeInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalOAuthSession2ᚖchannelhubᚋgraphᚋmodelᚐAuthSession(ctx context.Context, sel ast.SelectionSet, v *model.AuthSession) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._AuthSession(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOAvailability2ᚖchannelhubᚋgraphᚋmodelᚐAvailability(ctx context.Context, v any) (*model.Availability, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.Availability)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAvailability2ᚖchannelhubᚋgraphᚋmodelᚐAvailability(ctx context.Context, sel ast.SelectionSet, v *model.Availability) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {
@@ -9116,6 +15091,28 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	_ = ctx
 	res := graphql.MarshalBoolean(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOCatalogFilter2ᚖchannelhubᚋgraphᚋmodelᚐCatalogFilter(ctx context.Context, v any) (*model.CatalogFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputCatalogFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCatalogRule2ᚖchannelhubᚋinternalᚋcatalogᚐRule(ctx context.Context, sel ast.SelectionSet, v *catalog.Rule) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CatalogRule(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOCategory2ᚖchannelhubᚋinternalᚋcatalogᚐCategory(ctx context.Context, sel ast.SelectionSet, v *catalog.Category) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Category(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOChannelType2ᚖchannelhubᚋinternalᚋpartyᚐChannelType(ctx context.Context, v any) (*party.ChannelType, error) {
@@ -9153,6 +15150,22 @@ var (
 		party.ChannelRetailer:    "RETAILER",
 	}
 )
+
+func (ec *executionContext) unmarshalODecimal2ᚖchannelhubᚋgraphᚋmodelᚐDecimal(ctx context.Context, v any) (*model.Decimal, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.Decimal)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODecimal2ᚖchannelhubᚋgraphᚋmodelᚐDecimal(ctx context.Context, sel ast.SelectionSet, v *model.Decimal) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
 
 func (ec *executionContext) marshalOGeoPoint2ᚖchannelhubᚋinternalᚋpartyᚐGeoPoint(ctx context.Context, sel ast.SelectionSet, v *party.GeoPoint) graphql.Marshaler {
 	if v == nil {
@@ -9295,6 +15308,13 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalOProduct2ᚖchannelhubᚋinternalᚋcatalogᚐProduct(ctx context.Context, sel ast.SelectionSet, v *catalog.Product) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Product(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalORole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx context.Context, v any) ([]auth.Role, error) {
 	if v == nil {
 		return nil, nil
@@ -9376,6 +15396,13 @@ var (
 		auth.RoleSalesman:         "SALESMAN",
 	}
 )
+
+func (ec *executionContext) marshalOSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx context.Context, sel ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._SKU(ctx, sel, v)
+}
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
 	if v == nil {

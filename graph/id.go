@@ -9,8 +9,12 @@ import (
 
 // Global IDs are "<Type>:<uuid>". Clients treat them as opaque; node(id) uses the type.
 const (
-	typeParty = "Party"
-	typeUser  = "User"
+	typeParty       = "Party"
+	typeUser        = "User"
+	typeCategory    = "Category"
+	typeProduct     = "Product"
+	typeSKU         = "SKU"
+	typeCatalogRule = "CatalogRule"
 )
 
 var errInvalidID = errors.New("graph: malformed id")

@@ -8,6 +8,7 @@ import (
 	"github.com/vikstrous/dataloadgen"
 
 	"channelhub/internal/auth"
+	"channelhub/internal/catalog"
 	"channelhub/internal/party"
 )
 
@@ -15,6 +16,9 @@ import (
 // a constant number of queries however many rows it holds.
 type loaders struct {
 	party         *dataloadgen.Loader[uuid.UUID, *party.Party]
+	category      *dataloadgen.Loader[uuid.UUID, *catalog.Category]
+	product       *dataloadgen.Loader[uuid.UUID, *catalog.Product]
+	sku           *dataloadgen.Loader[uuid.UUID, *catalog.SKU] // unfiltered: only for console objects such as rules
 	assigned      *dataloadgen.Loader[assignedKey, *party.Page]
 	assignedCount *dataloadgen.Loader[uuid.UUID, int]
 }
@@ -39,6 +43,11 @@ func (r *Resolver) newLoaders() *loaders {
 			}
 			return make([]*party.Party, len(ids)), fill(len(ids), err)
 		}, batchOpts...),
+		category: byID(r.CatalogService.CategoriesByID),
+		product:  byID(r.CatalogService.ProductsByID),
+		sku: byID(func(ctx context.Context, ids []uuid.UUID) ([]*catalog.SKU, error) {
+			return r.CatalogService.SKUs(ctx, nil, ids)
+		}),
 		assigned: dataloadgen.NewLoader(func(ctx context.Context, keys []assignedKey) ([]*party.Page, []error) {
 			p, err := auth.FromContext(ctx)
 			if err != nil {
@@ -77,6 +86,17 @@ func (r *Resolver) newLoaders() *loaders {
 			return n, nil
 		}, batchOpts...),
 	}
+}
+
+// byID makes a loader of a batch function that returns rows in key order.
+func byID[T any](fetch func(context.Context, []uuid.UUID) ([]T, error)) *dataloadgen.Loader[uuid.UUID, T] {
+	return dataloadgen.NewLoader(func(ctx context.Context, ids []uuid.UUID) ([]T, []error) {
+		rows, err := fetch(ctx, ids)
+		if err != nil {
+			return make([]T, len(ids)), fill(len(ids), err)
+		}
+		return rows, nil
+	}, batchOpts...)
 }
 
 var batchOpts = []dataloadgen.Option{dataloadgen.WithWait(time.Millisecond), dataloadgen.WithBatchCapacity(100)}

@@ -25,6 +25,9 @@ func TestMessagesCoverEveryCode(t *testing.T) {
 	for _, c := range model.AllUserErrorCode {
 		ids = append(ids, "user."+c.String())
 	}
+	for _, c := range model.AllCatalogErrorCode {
+		ids = append(ids, "catalog."+c.String())
+	}
 	for _, id := range ids {
 		require.True(t, i18n.Has(id), "message %s missing in zh-CN or en", id)
 	}

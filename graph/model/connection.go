@@ -5,6 +5,7 @@ import (
 	"context"
 
 	"channelhub/internal/auth"
+	"channelhub/internal/catalog"
 	"channelhub/internal/party"
 )
 
@@ -44,6 +45,26 @@ func (v Viewer) Roles() []auth.Role { return v.Principal.Roles }
 
 // App is the session's app.
 func (v Viewer) App() auth.App { return v.Principal.App }
+
+// SKUView is a SKU as one buyer's catalogue shows it; Buyer is nil in the
+// console view, where no price applies.
+type SKUView struct {
+	*catalog.SKU
+	Buyer *party.Party
+}
+
+// SKUConnection is a page of the catalogue.
+type SKUConnection struct {
+	Edges    []SKUEdge
+	PageInfo PageInfo
+	Count    func(ctx context.Context) (int, error)
+}
+
+// SKUEdge is one SKU in a connection.
+type SKUEdge struct {
+	Node   SKUView
+	Cursor string
+}
 
 // Node is any object with a global ID; domain types satisfy it without knowing GraphQL.
 type Node any

@@ -5,6 +5,7 @@ package model
 import (
 	"bytes"
 	"channelhub/internal/auth"
+	"channelhub/internal/catalog"
 	"channelhub/internal/party"
 	"fmt"
 	"io"
@@ -18,6 +19,18 @@ type AddressInput struct {
 	City     string `json:"city"`
 	District string `json:"district"`
 	Street   string `json:"street"`
+}
+
+type Attribute struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+type AttributeInput struct {
+	// 1..20 characters.
+	Name string `json:"name"`
+	// 1..50 characters.
+	Value string `json:"value"`
 }
 
 type AuthError struct {
@@ -67,6 +80,54 @@ type AuthSession struct {
 	RefreshToken          string    `json:"refreshToken"`
 	RefreshTokenExpiresAt time.Time `json:"refreshTokenExpiresAt"`
 	Viewer                *Viewer   `json:"viewer"`
+}
+
+type CatalogError struct {
+	Field   []string         `json:"field,omitempty"`
+	Message string           `json:"message"`
+	Code    CatalogErrorCode `json:"code"`
+}
+
+type CatalogFilter struct {
+	// The category and all below it.
+	CategoryID *string `json:"categoryId,omitempty"`
+	ProductID  *string `json:"productId,omitempty"`
+	// Case-insensitive substring of name or code, at most 64 characters.
+	Search *string `json:"search,omitempty"`
+}
+
+type CatalogRuleCreateInput struct {
+	Effect catalog.Effect `json:"effect"`
+	// Exactly one of skuId and categoryId.
+	SkuID      *string            `json:"skuId,omitempty"`
+	CategoryID *string            `json:"categoryId,omitempty"`
+	TargetKind catalog.TargetKind `json:"targetKind"`
+	// A channel type, a grade, a region or a Party ID; empty for ALL.
+	TargetValue *string `json:"targetValue,omitempty"`
+}
+
+type CatalogRuleDeletePayload struct {
+	DeletedID *string        `json:"deletedId,omitempty"`
+	Errors    []CatalogError `json:"errors"`
+}
+
+type CatalogRulePayload struct {
+	Rule   *catalog.Rule  `json:"rule,omitempty"`
+	Errors []CatalogError `json:"errors"`
+}
+
+type CategoryInput struct {
+	ParentID *string `json:"parentId,omitempty"`
+	// 1..40 characters of A-Z, 0-9 and '-'; unique.
+	Code string `json:"code"`
+	// 1..50 characters.
+	Name      string `json:"name"`
+	SortOrder *int   `json:"sortOrder,omitempty"`
+}
+
+type CategoryPayload struct {
+	Category *catalog.Category `json:"category,omitempty"`
+	Errors   []CatalogError    `json:"errors"`
 }
 
 type GeoPointInput struct {
@@ -144,7 +205,103 @@ type PartyUpdateInput struct {
 	ContactPhone *string            `json:"contactPhone,omitempty"`
 }
 
+type ProductInput struct {
+	// 1..40 characters of A-Z, 0-9 and '-'; unique.
+	Code string `json:"code"`
+	// 1..100 characters.
+	Name       string  `json:"name"`
+	Brand      *string `json:"brand,omitempty"`
+	CategoryID string  `json:"categoryId"`
+	// 1..10 characters.
+	Unit string `json:"unit"`
+	// At most 2000 characters.
+	Description *string `json:"description,omitempty"`
+	Serialised  *bool   `json:"serialised,omitempty"`
+}
+
+type ProductPayload struct {
+	Product *catalog.Product `json:"product,omitempty"`
+	Errors  []CatalogError   `json:"errors"`
+}
+
 type Query struct {
+}
+
+type SKUBasePriceImportInput struct {
+	// At most 1000 rows.
+	Rows []SKUBasePriceRow `json:"rows"`
+}
+
+type SKUBasePriceRow struct {
+	Code      string  `json:"code"`
+	BasePrice Decimal `json:"basePrice"`
+}
+
+type SKUCreateInput struct {
+	ProductID  string           `json:"productId"`
+	Code       string           `json:"code"`
+	Name       string           `json:"name"`
+	Attributes []AttributeInput `json:"attributes,omitempty"`
+	// 1..1,000,000; default 1.
+	PackSize *int `json:"packSize,omitempty"`
+	// 1..1,000,000; default 1.
+	MinOrderQty *int     `json:"minOrderQty,omitempty"`
+	OnShelf     *bool    `json:"onShelf,omitempty"`
+	Images      []string `json:"images,omitempty"`
+	// Non-negative, two decimals at most.
+	BasePrice Decimal `json:"basePrice"`
+}
+
+type SKUImportInput struct {
+	// At most 1000 rows.
+	Rows []SKUImportRow `json:"rows"`
+}
+
+type SKUImportPayload struct {
+	// One per input row, in order; empty when the whole import was refused (see errors).
+	Results []SKUImportResult `json:"results"`
+	// How many rows landed.
+	OkCount int            `json:"okCount"`
+	Errors  []CatalogError `json:"errors"`
+}
+
+// What happened to one row of a bulk import: the SKU, or why the row was refused.
+type SKUImportResult struct {
+	// 0-based index into the input rows.
+	Row    int            `json:"row"`
+	Sku    *SKUView       `json:"sku,omitempty"`
+	Errors []CatalogError `json:"errors"`
+}
+
+type SKUImportRow struct {
+	// The product the SKU belongs to, by code.
+	ProductCode string `json:"productCode"`
+	// An existing code updates that SKU; a new code creates one.
+	Code        string           `json:"code"`
+	Name        string           `json:"name"`
+	Attributes  []AttributeInput `json:"attributes,omitempty"`
+	PackSize    *int             `json:"packSize,omitempty"`
+	MinOrderQty *int             `json:"minOrderQty,omitempty"`
+	OnShelf     *bool            `json:"onShelf,omitempty"`
+	BasePrice   Decimal          `json:"basePrice"`
+}
+
+type SKUPayload struct {
+	Sku    *SKUView       `json:"sku,omitempty"`
+	Errors []CatalogError `json:"errors"`
+}
+
+type SKUUpdateInput struct {
+	// Moves the SKU to another product.
+	ProductID   *string          `json:"productId,omitempty"`
+	Code        *string          `json:"code,omitempty"`
+	Name        *string          `json:"name,omitempty"`
+	Attributes  []AttributeInput `json:"attributes,omitempty"`
+	PackSize    *int             `json:"packSize,omitempty"`
+	MinOrderQty *int             `json:"minOrderQty,omitempty"`
+	OnShelf     *bool            `json:"onShelf,omitempty"`
+	Images      []string         `json:"images,omitempty"`
+	BasePrice   *Decimal         `json:"basePrice,omitempty"`
 }
 
 type UserAssignedStoresSetInput struct {
@@ -274,6 +431,130 @@ func (e *AuthErrorCode) UnmarshalJSON(b []byte) error {
 }
 
 func (e AuthErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type Availability string
+
+const (
+	AvailabilityInStock Availability = "IN_STOCK"
+	AvailabilityLow     Availability = "LOW"
+	AvailabilityOut     Availability = "OUT"
+)
+
+var AllAvailability = []Availability{
+	AvailabilityInStock,
+	AvailabilityLow,
+	AvailabilityOut,
+}
+
+func (e Availability) IsValid() bool {
+	switch e {
+	case AvailabilityInStock, AvailabilityLow, AvailabilityOut:
+		return true
+	}
+	return false
+}
+
+func (e Availability) String() string {
+	return string(e)
+}
+
+func (e *Availability) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = Availability(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid Availability", str)
+	}
+	return nil
+}
+
+func (e Availability) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *Availability) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e Availability) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type CatalogErrorCode string
+
+const (
+	CatalogErrorCodeInvalidInput     CatalogErrorCode = "INVALID_INPUT"
+	CatalogErrorCodeCodeTaken        CatalogErrorCode = "CODE_TAKEN"
+	CatalogErrorCodeNotFound         CatalogErrorCode = "NOT_FOUND"
+	CatalogErrorCodeCategoryNotFound CatalogErrorCode = "CATEGORY_NOT_FOUND"
+	CatalogErrorCodeProductNotFound  CatalogErrorCode = "PRODUCT_NOT_FOUND"
+	CatalogErrorCodeCategoryCycle    CatalogErrorCode = "CATEGORY_CYCLE"
+	CatalogErrorCodeNegativePrice    CatalogErrorCode = "NEGATIVE_PRICE"
+	CatalogErrorCodeTooManyRows      CatalogErrorCode = "TOO_MANY_ROWS"
+)
+
+var AllCatalogErrorCode = []CatalogErrorCode{
+	CatalogErrorCodeInvalidInput,
+	CatalogErrorCodeCodeTaken,
+	CatalogErrorCodeNotFound,
+	CatalogErrorCodeCategoryNotFound,
+	CatalogErrorCodeProductNotFound,
+	CatalogErrorCodeCategoryCycle,
+	CatalogErrorCodeNegativePrice,
+	CatalogErrorCodeTooManyRows,
+}
+
+func (e CatalogErrorCode) IsValid() bool {
+	switch e {
+	case CatalogErrorCodeInvalidInput, CatalogErrorCodeCodeTaken, CatalogErrorCodeNotFound, CatalogErrorCodeCategoryNotFound, CatalogErrorCodeProductNotFound, CatalogErrorCodeCategoryCycle, CatalogErrorCodeNegativePrice, CatalogErrorCodeTooManyRows:
+		return true
+	}
+	return false
+}
+
+func (e CatalogErrorCode) String() string {
+	return string(e)
+}
+
+func (e *CatalogErrorCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CatalogErrorCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CatalogErrorCode", str)
+	}
+	return nil
+}
+
+func (e CatalogErrorCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CatalogErrorCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CatalogErrorCode) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -66,12 +66,16 @@ func Demo(ctx context.Context, db *database.DB, hasher *auth.PasswordHasher) (bo
 	}
 	b := &builder{now: time.Now().UTC().Truncate(time.Microsecond), hash: hash, ctx: i18n.WithLanguage(ctx, "zh-CN")}
 	b.build()
+	b.catalogue = b.buildCatalogue()
 	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(&b.parties).Exec(ctx); err != nil {
 			return fmt.Errorf("seed: parties: %w", err)
 		}
 		if _, err := tx.NewInsert().Model(&b.users).Exec(ctx); err != nil {
 			return fmt.Errorf("seed: users: %w", err)
+		}
+		if err := insertCatalogue(ctx, tx, b.catalogue); err != nil {
+			return err
 		}
 		for _, a := range b.assignments {
 			if _, err := tx.NewInsert().Table("salesman_stores").Model(&map[string]any{
@@ -92,6 +96,7 @@ type builder struct {
 	parties     []*party.Party
 	users       []*party.User
 	assignments [][2]uuid.UUID
+	catalogue   *catalogue
 }
 
 func (b *builder) t(id string, data map[string]any) string { return i18n.T(b.ctx, id, data) }

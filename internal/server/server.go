@@ -23,6 +23,7 @@ import (
 
 	"channelhub/graph"
 	"channelhub/internal/auth"
+	"channelhub/internal/catalog"
 	"channelhub/internal/config"
 	"channelhub/internal/database"
 	"channelhub/internal/party"
@@ -46,6 +47,7 @@ type Server struct {
 	Keys    *auth.KeySet
 	Auth    *auth.Service
 	Parties *party.Service
+	Catalog *catalog.Service
 	Handler http.Handler
 	Seeded  bool // this start seeded the demo channel
 
@@ -98,6 +100,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 	ac.AccessTTL, ac.RefreshTTL = cfg.AccessTokenTTL, cfg.RefreshTokenTTL
 	s.Auth = auth.NewService(s.DB, s.Keys, hasher, ac)
 	s.Parties = party.NewService(s.DB, hasher)
+	s.Catalog = catalog.NewService(s.DB, s.Parties)
 	if cfg.SeedDemo {
 		if s.Seeded, err = seed.Demo(ctx, s.DB, hasher); err != nil {
 			return nil, err
@@ -120,7 +123,8 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 		limiter = ratelimit.NewRedis(s.Redis, s.redisPrefix+"rate:")
 	}
 	gql := graph.NewHandler(graph.Options{
-		Resolver:        &graph.Resolver{AuthService: s.Auth, PartyService: s.Parties, Log: log},
+		Resolver: &graph.Resolver{AuthService: s.Auth, PartyService: s.Parties, CatalogService: s.Catalog,
+			Currency: s.Config.Currency, Log: log},
 		Development:     s.Config.Development(),
 		DepthLimit:      s.Config.QueryDepthLimit,
 		ComplexityLimit: s.Config.QueryComplexityLimit,
