@@ -76,6 +76,11 @@ var (
 		auth.RoleDistributorAdmin, auth.RoleStoreManager)
 	authzHQAdmin         = authzRoles(auth.RoleHQAdmin)
 	authzCatalogManagers = authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps)
+	authzSellers         = authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleDistributorAdmin)
+	authzBuyers          = authzRoles(auth.RoleDistributorAdmin, auth.RoleDistributorStaff, auth.RoleStoreManager, auth.RoleSalesman)
+	// A salesman must name a store in asPartyId; the matrix names none.
+	authzBuyerCodes = []string{"INVALID_REQUEST"}
+	authzNoSuchID   = "0190b7a8-0000-7000-8000-000000000000"
 )
 
 // authzMatrix has one entry per root field, keyed "Query.<field>" or
@@ -183,6 +188,90 @@ var authzMatrix = map[string]authzCase{
 		doc:           `mutation { catalogRuleDelete(id: "CatalogRule:0190b7a8-0000-7000-8000-000000000000") { deletedId errors { code } } }`,
 		allowed:       authzCatalogManagers,
 		payloadErrors: []string{"NOT_FOUND"},
+	},
+	"Query.cart": {
+		doc:     `{ cart { buyer { id } lines { skuId } quote { total { amount } } } }`,
+		allowed: authzBuyers,
+		okCodes: authzBuyerCodes,
+	},
+	"Query.favourites": {
+		doc:     `{ favourites { id } }`,
+		allowed: authzBuyers,
+		okCodes: authzBuyerCodes,
+	},
+	"Query.runningPromotions": {
+		doc:     `{ runningPromotions { id name kind } }`,
+		allowed: authzBuyers,
+		okCodes: authzBuyerCodes,
+	},
+	"Query.priceLists": {
+		doc:     `{ priceLists { id name priceCount } }`,
+		allowed: authzSellers,
+	},
+	"Query.promotions": {
+		doc:     `{ promotions { id name ruleJson } }`,
+		allowed: authzSellers,
+	},
+	"Mutation.cartAddLines": {
+		doc:           `mutation($sku: ID!) { cartAddLines(input: {lines: [{skuId: $sku, qty: 0}]}) { cart { lines { qty } } errors { code } } }`,
+		vars:          func(ids authzIDs) map[string]any { return map[string]any{"sku": ids.SKU} },
+		allowed:       authzBuyers,
+		okCodes:       authzBuyerCodes,
+		payloadErrors: []string{"INVALID_QUANTITY"},
+	},
+	"Mutation.cartUpdateLine": {
+		doc:           `mutation($sku: ID!) { cartUpdateLine(input: {skuId: $sku, qty: 0}) { cart { lines { qty } } errors { code } } }`,
+		vars:          func(ids authzIDs) map[string]any { return map[string]any{"sku": ids.SKU} },
+		allowed:       authzBuyers,
+		okCodes:       authzBuyerCodes,
+		payloadErrors: []string{"INVALID_QUANTITY"},
+	},
+	"Mutation.cartRemoveLines": {
+		doc:           `mutation { cartRemoveLines(input: {skuIds: []}) { cart { lines { qty } } errors { code } } }`,
+		allowed:       authzBuyers,
+		okCodes:       authzBuyerCodes,
+		payloadErrors: []string{},
+	},
+	"Mutation.cartClear": {
+		doc:           `mutation { cartClear(input: {}) { cart { lines { qty } } errors { code } } }`,
+		allowed:       authzBuyers,
+		okCodes:       authzBuyerCodes,
+		payloadErrors: []string{},
+	},
+	"Mutation.favouriteAdd": {
+		doc:           `mutation { favouriteAdd(skuId: "SKU:` + authzNoSuchID + `") { sku { id } errors { code } } }`,
+		allowed:       authzBuyers,
+		payloadErrors: []string{"UNKNOWN_SKU"},
+	},
+	"Mutation.favouriteRemove": {
+		doc:           `mutation { favouriteRemove(skuId: "SKU:` + authzNoSuchID + `") { errors { code } } }`,
+		allowed:       authzBuyers,
+		payloadErrors: []string{},
+	},
+	"Mutation.priceListCreate": {
+		doc:           `mutation { priceListCreate(input: {name: "", targetKind: ALL}) { priceList { id } errors { code } } }`,
+		allowed:       authzSellers,
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.priceListUpdate": {
+		doc:           `mutation { priceListUpdate(id: "PriceList:` + authzNoSuchID + `", input: {name: "", targetKind: ALL}) { priceList { id } errors { code } } }`,
+		allowed:       authzSellers,
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.priceListPricesSet": {
+		doc:           `mutation { priceListPricesSet(id: "PriceList:` + authzNoSuchID + `", input: {rows: []}) { okCount errors { code } } }`,
+		allowed:       authzSellers,
+		payloadErrors: []string{"NOT_FOUND"},
+	},
+	"Mutation.promotionCreate": {
+		doc:           `mutation { promotionCreate(input: {name: "", kind: PERCENT_OFF, targetKind: ALL, percent: "5"}) { promotion { id } errors { code } } }`,
+		allowed:       authzSellers,
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.promotionActiveSet": {
+		doc:           `mutation { promotionActiveSet(id: "Promotion:` + authzNoSuchID + `", active: false, reason: "") { promotion { id } errors { code } } }`,
+		allowed:       authzSellers,
+		payloadErrors: []string{"INVALID_INPUT"},
 	},
 	"Mutation.authLogin": {
 		doc: `mutation($in: AuthLoginInput!) { authLogin(input: $in) { session { accessToken } errors { code } } }`,

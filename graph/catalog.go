@@ -60,6 +60,32 @@ func (r *Resolver) skuView(ctx context.Context, buyer *party.Party, id uuid.UUID
 	return &model.SKUView{SKU: ks[0], Buyer: buyer}, nil
 }
 
+// primeSKUs loads, in one batch each, what the page's rows will ask for.
+func (r *Resolver) primeSKUs(ctx context.Context, buyer *party.Party, skus []*catalog.SKU) {
+	l := loadersFrom(ctx)
+	if buyer != nil && (selects(ctx, "edges", "node", "price") || selects(ctx, "edges", "node", "priceExplanation")) {
+		keys := make([]priceKey, len(skus))
+		for i, k := range skus {
+			keys[i] = priceKey{buyer: buyer, sku: k}
+		}
+		_, _ = l.price.LoadAll(ctx, keys) // errors surface again from each row's own Load
+	}
+	if selects(ctx, "edges", "node", "product") {
+		ids := make([]uuid.UUID, len(skus))
+		for i, k := range skus {
+			ids[i] = k.ProductID
+		}
+		_, _ = l.product.LoadAll(ctx, ids)
+	}
+	if selects(ctx, "edges", "node", "category") {
+		ids := make([]uuid.UUID, len(skus))
+		for i, k := range skus {
+			ids[i] = k.CategoryID
+		}
+		_, _ = l.category.LoadAll(ctx, ids)
+	}
+}
+
 func skuConnection(pg *catalog.Page, buyer *party.Party, count func(context.Context) (int, error)) *model.SKUConnection {
 	c := &model.SKUConnection{Edges: make([]model.SKUEdge, len(pg.SKUs)), Count: count}
 	for i, k := range pg.SKUs {

@@ -210,6 +210,7 @@ func (r *queryResolver) Catalog(ctx context.Context, first *int, after *string, 
 	if err != nil {
 		return nil, err
 	}
+	r.primeSKUs(ctx, buyer, pg.SKUs)
 	return skuConnection(pg, buyer, func(ctx context.Context) (int, error) { return r.CatalogService.Count(ctx, buyer, f) }), nil
 }
 

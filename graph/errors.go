@@ -10,6 +10,7 @@ import (
 
 	"channelhub/graph/model"
 	"channelhub/internal/auth"
+	"channelhub/internal/cart"
 	"channelhub/internal/catalog"
 	"channelhub/internal/i18n"
 	"channelhub/internal/page"
@@ -33,6 +34,7 @@ var topLevel = []struct {
 	{catalog.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
 	{catalog.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"},
 	{errAsPartyRequired, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.asParty"},
+	{cart.ErrBuyerRequired, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.asParty"},
 	{errInvalidID, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.id"},
 	{model.ErrDecimal, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.decimal"},
 }

@@ -8,6 +8,7 @@ import (
 	"channelhub/internal/auth"
 	"channelhub/internal/catalog"
 	"channelhub/internal/party"
+	"channelhub/internal/pricing"
 	"context"
 	"errors"
 	"fmt"
@@ -32,13 +33,18 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	CartLine() CartLineResolver
 	CatalogRule() CatalogRuleResolver
 	Category() CategoryResolver
 	Mutation() MutationResolver
 	Party() PartyResolver
 	PartyConnection() PartyConnectionResolver
+	PriceList() PriceListResolver
+	PricingStep() PricingStepResolver
 	Product() ProductResolver
+	Promotion() PromotionResolver
 	Query() QueryResolver
+	QuoteLine() QuoteLineResolver
 	SKU() SKUResolver
 	SKUConnection() SKUConnectionResolver
 	User() UserResolver
@@ -89,6 +95,31 @@ type ComplexityRoot struct {
 		Viewer                func(childComplexity int) int
 	}
 
+	Cart struct {
+		Buyer func(childComplexity int) int
+		Lines func(childComplexity int) int
+		Quote func(childComplexity int) int
+	}
+
+	CartError struct {
+		Code    func(childComplexity int) int
+		Index   func(childComplexity int) int
+		Message func(childComplexity int) int
+		SkuID   func(childComplexity int) int
+	}
+
+	CartLine struct {
+		Problem func(childComplexity int) int
+		Qty     func(childComplexity int) int
+		Sku     func(childComplexity int) int
+		SkuID   func(childComplexity int) int
+	}
+
+	CartPayload struct {
+		Cart   func(childComplexity int) int
+		Errors func(childComplexity int) int
+	}
+
 	CatalogError struct {
 		Code    func(childComplexity int) int
 		Field   func(childComplexity int) int
@@ -128,6 +159,11 @@ type ComplexityRoot struct {
 		Errors   func(childComplexity int) int
 	}
 
+	FavouritePayload struct {
+		Errors func(childComplexity int) int
+		Sku    func(childComplexity int) int
+	}
+
 	GeoPoint struct {
 		Latitude  func(childComplexity int) int
 		Longitude func(childComplexity int) int
@@ -143,15 +179,26 @@ type ComplexityRoot struct {
 		AuthLogout            func(childComplexity int, input model.AuthLogoutInput) int
 		AuthPasswordChange    func(childComplexity int, input model.AuthPasswordChangeInput) int
 		AuthRefresh           func(childComplexity int, input model.AuthRefreshInput) int
+		CartAddLines          func(childComplexity int, input model.CartAddLinesInput) int
+		CartClear             func(childComplexity int, input model.CartClearInput) int
+		CartRemoveLines       func(childComplexity int, input model.CartRemoveLinesInput) int
+		CartUpdateLine        func(childComplexity int, input model.CartUpdateLineInput) int
 		CatalogRuleCreate     func(childComplexity int, input model.CatalogRuleCreateInput) int
 		CatalogRuleDelete     func(childComplexity int, id string) int
 		CategoryCreate        func(childComplexity int, input model.CategoryInput) int
 		CategoryUpdate        func(childComplexity int, id string, input model.CategoryInput) int
+		FavouriteAdd          func(childComplexity int, skuID string) int
+		FavouriteRemove       func(childComplexity int, skuID string) int
 		PartyCreate           func(childComplexity int, input model.PartyCreateInput) int
 		PartyStatusChange     func(childComplexity int, id string, input model.PartyStatusChangeInput) int
 		PartyUpdate           func(childComplexity int, id string, input model.PartyUpdateInput) int
+		PriceListCreate       func(childComplexity int, input model.PriceListInput) int
+		PriceListPricesSet    func(childComplexity int, id string, input model.PriceListPricesSetInput) int
+		PriceListUpdate       func(childComplexity int, id string, input model.PriceListInput) int
 		ProductCreate         func(childComplexity int, input model.ProductInput) int
 		ProductUpdate         func(childComplexity int, id string, input model.ProductInput) int
+		PromotionActiveSet    func(childComplexity int, id string, active bool, reason string) int
+		PromotionCreate       func(childComplexity int, input model.PromotionCreateInput) int
 		SkuBasePriceImport    func(childComplexity int, input model.SKUBasePriceImportInput) int
 		SkuCreate             func(childComplexity int, input model.SKUCreateInput) int
 		SkuImport             func(childComplexity int, input model.SKUImportInput) int
@@ -159,6 +206,12 @@ type ComplexityRoot struct {
 		UserAssignedStoresSet func(childComplexity int, id string, input model.UserAssignedStoresSetInput) int
 		UserCreate            func(childComplexity int, input model.UserCreateInput) int
 		UserUpdate            func(childComplexity int, id string, input model.UserUpdateInput) int
+	}
+
+	OrderDiscount struct {
+		Amount      func(childComplexity int) int
+		Name        func(childComplexity int) int
+		PromotionID func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -206,6 +259,64 @@ type ComplexityRoot struct {
 		Party  func(childComplexity int) int
 	}
 
+	PriceExplanation struct {
+		PriceListID   func(childComplexity int) int
+		PriceListName func(childComplexity int) int
+		Source        func(childComplexity int) int
+		Steps         func(childComplexity int) int
+	}
+
+	PriceList struct {
+		CreatedAt   func(childComplexity int) int
+		ID          func(childComplexity int) int
+		Name        func(childComplexity int) int
+		PriceCount  func(childComplexity int) int
+		Prices      func(childComplexity int) int
+		Priority    func(childComplexity int) int
+		TargetKind  func(childComplexity int) int
+		TargetValue func(childComplexity int) int
+		ValidFrom   func(childComplexity int) int
+		ValidTo     func(childComplexity int) int
+	}
+
+	PriceListPayload struct {
+		Errors    func(childComplexity int) int
+		PriceList func(childComplexity int) int
+	}
+
+	PriceListPrice struct {
+		Price func(childComplexity int) int
+		Sku   func(childComplexity int) int
+	}
+
+	PriceListPricesResult struct {
+		Errors func(childComplexity int) int
+		Row    func(childComplexity int) int
+	}
+
+	PriceListPricesSetPayload struct {
+		Errors    func(childComplexity int) int
+		OkCount   func(childComplexity int) int
+		PriceList func(childComplexity int) int
+		Results   func(childComplexity int) int
+	}
+
+	PricingError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	PricingStep struct {
+		Amount  func(childComplexity int) int
+		Applied func(childComplexity int) int
+		Kind    func(childComplexity int) int
+		Name    func(childComplexity int) int
+		Reason  func(childComplexity int) int
+		RuleID  func(childComplexity int) int
+		Sku     func(childComplexity int) int
+	}
+
 	Product struct {
 		Brand       func(childComplexity int) int
 		Category    func(childComplexity int) int
@@ -222,33 +333,80 @@ type ComplexityRoot struct {
 		Product func(childComplexity int) int
 	}
 
+	Promotion struct {
+		Active         func(childComplexity int) int
+		ExclusiveGroup func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Kind           func(childComplexity int) int
+		Name           func(childComplexity int) int
+		PerPartyLimit  func(childComplexity int) int
+		Priority       func(childComplexity int) int
+		RuleJSON       func(childComplexity int) int
+		TargetKind     func(childComplexity int) int
+		TargetValue    func(childComplexity int) int
+		ValidFrom      func(childComplexity int) int
+		ValidTo        func(childComplexity int) int
+	}
+
+	PromotionPayload struct {
+		Errors    func(childComplexity int) int
+		Promotion func(childComplexity int) int
+	}
+
 	Query struct {
-		Catalog      func(childComplexity int, first *int, after *string, filter *model.CatalogFilter, asPartyID *string) int
-		CatalogRules func(childComplexity int) int
-		Categories   func(childComplexity int) int
-		Node         func(childComplexity int, id string) int
-		Parties      func(childComplexity int, first *int, after *string, filter *model.PartyFilter) int
-		Party        func(childComplexity int, id string) int
-		Sku          func(childComplexity int, id string, asPartyID *string) int
-		User         func(childComplexity int, id string) int
-		Users        func(childComplexity int, first *int, after *string, filter *model.UserFilter) int
-		Viewer       func(childComplexity int) int
+		Cart              func(childComplexity int, asPartyID *string) int
+		Catalog           func(childComplexity int, first *int, after *string, filter *model.CatalogFilter, asPartyID *string) int
+		CatalogRules      func(childComplexity int) int
+		Categories        func(childComplexity int) int
+		Favourites        func(childComplexity int, asPartyID *string) int
+		Node              func(childComplexity int, id string) int
+		Parties           func(childComplexity int, first *int, after *string, filter *model.PartyFilter) int
+		Party             func(childComplexity int, id string) int
+		PriceLists        func(childComplexity int) int
+		Promotions        func(childComplexity int) int
+		RunningPromotions func(childComplexity int, asPartyID *string) int
+		Sku               func(childComplexity int, id string, asPartyID *string) int
+		User              func(childComplexity int, id string) int
+		Users             func(childComplexity int, first *int, after *string, filter *model.UserFilter) int
+		Viewer            func(childComplexity int) int
+	}
+
+	Quote struct {
+		Discount       func(childComplexity int) int
+		Explanation    func(childComplexity int) int
+		Lines          func(childComplexity int) int
+		OrderDiscounts func(childComplexity int) int
+		Subtotal       func(childComplexity int) int
+		Total          func(childComplexity int) int
+	}
+
+	QuoteLine struct {
+		Amount      func(childComplexity int) int
+		Discount    func(childComplexity int) int
+		Gift        func(childComplexity int) int
+		Net         func(childComplexity int) int
+		PriceSource func(childComplexity int) int
+		Qty         func(childComplexity int) int
+		Sku         func(childComplexity int) int
+		UnitPrice   func(childComplexity int) int
 	}
 
 	SKU struct {
-		Attributes   func(childComplexity int) int
-		Availability func(childComplexity int) int
-		BasePrice    func(childComplexity int) int
-		Category     func(childComplexity int) int
-		Code         func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Images       func(childComplexity int) int
-		MinOrderQty  func(childComplexity int) int
-		Name         func(childComplexity int) int
-		OnShelf      func(childComplexity int) int
-		PackSize     func(childComplexity int) int
-		Product      func(childComplexity int) int
-		Serialised   func(childComplexity int) int
+		Attributes       func(childComplexity int) int
+		Availability     func(childComplexity int) int
+		BasePrice        func(childComplexity int) int
+		Category         func(childComplexity int) int
+		Code             func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Images           func(childComplexity int) int
+		MinOrderQty      func(childComplexity int) int
+		Name             func(childComplexity int) int
+		OnShelf          func(childComplexity int) int
+		PackSize         func(childComplexity int) int
+		Price            func(childComplexity int) int
+		PriceExplanation func(childComplexity int) int
+		Product          func(childComplexity int) int
+		Serialised       func(childComplexity int) int
 	}
 
 	SKUConnection struct {
@@ -325,6 +483,10 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type CartLineResolver interface {
+	Sku(ctx context.Context, obj *model.CartLine) (*model.SKUView, error)
+	SkuID(ctx context.Context, obj *model.CartLine) (string, error)
+}
 type CatalogRuleResolver interface {
 	ID(ctx context.Context, obj *catalog.Rule) (string, error)
 
@@ -341,6 +503,12 @@ type MutationResolver interface {
 	AuthRefresh(ctx context.Context, input model.AuthRefreshInput) (*model.AuthPayload, error)
 	AuthLogout(ctx context.Context, input model.AuthLogoutInput) (*model.AuthLogoutPayload, error)
 	AuthPasswordChange(ctx context.Context, input model.AuthPasswordChangeInput) (*model.AuthPayload, error)
+	CartAddLines(ctx context.Context, input model.CartAddLinesInput) (*model.CartPayload, error)
+	CartUpdateLine(ctx context.Context, input model.CartUpdateLineInput) (*model.CartPayload, error)
+	CartRemoveLines(ctx context.Context, input model.CartRemoveLinesInput) (*model.CartPayload, error)
+	CartClear(ctx context.Context, input model.CartClearInput) (*model.CartPayload, error)
+	FavouriteAdd(ctx context.Context, skuID string) (*model.FavouritePayload, error)
+	FavouriteRemove(ctx context.Context, skuID string) (*model.FavouritePayload, error)
 	CategoryCreate(ctx context.Context, input model.CategoryInput) (*model.CategoryPayload, error)
 	CategoryUpdate(ctx context.Context, id string, input model.CategoryInput) (*model.CategoryPayload, error)
 	ProductCreate(ctx context.Context, input model.ProductInput) (*model.ProductPayload, error)
@@ -357,6 +525,11 @@ type MutationResolver interface {
 	UserCreate(ctx context.Context, input model.UserCreateInput) (*model.UserPayload, error)
 	UserUpdate(ctx context.Context, id string, input model.UserUpdateInput) (*model.UserPayload, error)
 	UserAssignedStoresSet(ctx context.Context, id string, input model.UserAssignedStoresSetInput) (*model.UserPayload, error)
+	PriceListCreate(ctx context.Context, input model.PriceListInput) (*model.PriceListPayload, error)
+	PriceListUpdate(ctx context.Context, id string, input model.PriceListInput) (*model.PriceListPayload, error)
+	PriceListPricesSet(ctx context.Context, id string, input model.PriceListPricesSetInput) (*model.PriceListPricesSetPayload, error)
+	PromotionCreate(ctx context.Context, input model.PromotionCreateInput) (*model.PromotionPayload, error)
+	PromotionActiveSet(ctx context.Context, id string, active bool, reason string) (*model.PromotionPayload, error)
 }
 type PartyResolver interface {
 	ID(ctx context.Context, obj *party.Party) (string, error)
@@ -366,14 +539,30 @@ type PartyResolver interface {
 type PartyConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.PartyConnection) (int, error)
 }
+type PriceListResolver interface {
+	ID(ctx context.Context, obj *pricing.PriceListRecord) (string, error)
+
+	PriceCount(ctx context.Context, obj *pricing.PriceListRecord) (int, error)
+	Prices(ctx context.Context, obj *pricing.PriceListRecord) ([]model.PriceListPrice, error)
+}
+type PricingStepResolver interface {
+	Sku(ctx context.Context, obj *model.PricingStep) (*model.SKUView, error)
+}
 type ProductResolver interface {
 	ID(ctx context.Context, obj *catalog.Product) (string, error)
 
 	Category(ctx context.Context, obj *catalog.Product) (*catalog.Category, error)
 }
+type PromotionResolver interface {
+	ID(ctx context.Context, obj *pricing.PromotionRecord) (string, error)
+
+	RuleJSON(ctx context.Context, obj *pricing.PromotionRecord) (string, error)
+}
 type QueryResolver interface {
 	Node(ctx context.Context, id string) (model.Node, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
+	Cart(ctx context.Context, asPartyID *string) (*model.Cart, error)
+	Favourites(ctx context.Context, asPartyID *string) ([]model.SKUView, error)
 	Catalog(ctx context.Context, first *int, after *string, filter *model.CatalogFilter, asPartyID *string) (*model.SKUConnection, error)
 	Sku(ctx context.Context, id string, asPartyID *string) (*model.SKUView, error)
 	Categories(ctx context.Context) ([]catalog.Category, error)
@@ -382,6 +571,12 @@ type QueryResolver interface {
 	Party(ctx context.Context, id string) (*party.Party, error)
 	Users(ctx context.Context, first *int, after *string, filter *model.UserFilter) (*model.UserConnection, error)
 	User(ctx context.Context, id string) (*party.User, error)
+	PriceLists(ctx context.Context) ([]pricing.PriceListRecord, error)
+	Promotions(ctx context.Context) ([]pricing.PromotionRecord, error)
+	RunningPromotions(ctx context.Context, asPartyID *string) ([]pricing.PromotionRecord, error)
+}
+type QuoteLineResolver interface {
+	Sku(ctx context.Context, obj *model.QuoteLine) (*model.SKUView, error)
 }
 type SKUResolver interface {
 	ID(ctx context.Context, obj *model.SKUView) (string, error)
@@ -392,6 +587,8 @@ type SKUResolver interface {
 
 	BasePrice(ctx context.Context, obj *model.SKUView) (*model.Money, error)
 	Availability(ctx context.Context, obj *model.SKUView) (*model.Availability, error)
+	Price(ctx context.Context, obj *model.SKUView) (*model.Money, error)
+	PriceExplanation(ctx context.Context, obj *model.SKUView) (*model.PriceExplanation, error)
 }
 type SKUConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.SKUConnection) (int, error)
@@ -548,6 +745,88 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuthSession.Viewer(childComplexity), true
 
+	case "Cart.buyer":
+		if e.ComplexityRoot.Cart.Buyer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.Buyer(childComplexity), true
+	case "Cart.lines":
+		if e.ComplexityRoot.Cart.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.Lines(childComplexity), true
+	case "Cart.quote":
+		if e.ComplexityRoot.Cart.Quote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.Quote(childComplexity), true
+
+	case "CartError.code":
+		if e.ComplexityRoot.CartError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartError.Code(childComplexity), true
+	case "CartError.index":
+		if e.ComplexityRoot.CartError.Index == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartError.Index(childComplexity), true
+	case "CartError.message":
+		if e.ComplexityRoot.CartError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartError.Message(childComplexity), true
+	case "CartError.skuId":
+		if e.ComplexityRoot.CartError.SkuID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartError.SkuID(childComplexity), true
+
+	case "CartLine.problem":
+		if e.ComplexityRoot.CartLine.Problem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLine.Problem(childComplexity), true
+	case "CartLine.qty":
+		if e.ComplexityRoot.CartLine.Qty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLine.Qty(childComplexity), true
+	case "CartLine.sku":
+		if e.ComplexityRoot.CartLine.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLine.Sku(childComplexity), true
+	case "CartLine.skuId":
+		if e.ComplexityRoot.CartLine.SkuID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartLine.SkuID(childComplexity), true
+
+	case "CartPayload.cart":
+		if e.ComplexityRoot.CartPayload.Cart == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartPayload.Cart(childComplexity), true
+	case "CartPayload.errors":
+		if e.ComplexityRoot.CartPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CartPayload.Errors(childComplexity), true
+
 	case "CatalogError.code":
 		if e.ComplexityRoot.CatalogError.Code == nil {
 			break
@@ -680,6 +959,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CategoryPayload.Errors(childComplexity), true
 
+	case "FavouritePayload.errors":
+		if e.ComplexityRoot.FavouritePayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FavouritePayload.Errors(childComplexity), true
+	case "FavouritePayload.sku":
+		if e.ComplexityRoot.FavouritePayload.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FavouritePayload.Sku(childComplexity), true
+
 	case "GeoPoint.latitude":
 		if e.ComplexityRoot.GeoPoint.Latitude == nil {
 			break
@@ -750,6 +1042,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.AuthRefresh(childComplexity, args["input"].(model.AuthRefreshInput)), true
+	case "Mutation.cartAddLines":
+		if e.ComplexityRoot.Mutation.CartAddLines == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartAddLines_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartAddLines(childComplexity, args["input"].(model.CartAddLinesInput)), true
+	case "Mutation.cartClear":
+		if e.ComplexityRoot.Mutation.CartClear == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartClear_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartClear(childComplexity, args["input"].(model.CartClearInput)), true
+	case "Mutation.cartRemoveLines":
+		if e.ComplexityRoot.Mutation.CartRemoveLines == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartRemoveLines_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartRemoveLines(childComplexity, args["input"].(model.CartRemoveLinesInput)), true
+	case "Mutation.cartUpdateLine":
+		if e.ComplexityRoot.Mutation.CartUpdateLine == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_cartUpdateLine_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CartUpdateLine(childComplexity, args["input"].(model.CartUpdateLineInput)), true
 	case "Mutation.catalogRuleCreate":
 		if e.ComplexityRoot.Mutation.CatalogRuleCreate == nil {
 			break
@@ -794,6 +1130,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CategoryUpdate(childComplexity, args["id"].(string), args["input"].(model.CategoryInput)), true
+	case "Mutation.favouriteAdd":
+		if e.ComplexityRoot.Mutation.FavouriteAdd == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_favouriteAdd_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FavouriteAdd(childComplexity, args["skuId"].(string)), true
+	case "Mutation.favouriteRemove":
+		if e.ComplexityRoot.Mutation.FavouriteRemove == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_favouriteRemove_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.FavouriteRemove(childComplexity, args["skuId"].(string)), true
 	case "Mutation.partyCreate":
 		if e.ComplexityRoot.Mutation.PartyCreate == nil {
 			break
@@ -827,6 +1185,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PartyUpdate(childComplexity, args["id"].(string), args["input"].(model.PartyUpdateInput)), true
+	case "Mutation.priceListCreate":
+		if e.ComplexityRoot.Mutation.PriceListCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_priceListCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PriceListCreate(childComplexity, args["input"].(model.PriceListInput)), true
+	case "Mutation.priceListPricesSet":
+		if e.ComplexityRoot.Mutation.PriceListPricesSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_priceListPricesSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PriceListPricesSet(childComplexity, args["id"].(string), args["input"].(model.PriceListPricesSetInput)), true
+	case "Mutation.priceListUpdate":
+		if e.ComplexityRoot.Mutation.PriceListUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_priceListUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PriceListUpdate(childComplexity, args["id"].(string), args["input"].(model.PriceListInput)), true
 	case "Mutation.productCreate":
 		if e.ComplexityRoot.Mutation.ProductCreate == nil {
 			break
@@ -849,6 +1240,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ProductUpdate(childComplexity, args["id"].(string), args["input"].(model.ProductInput)), true
+	case "Mutation.promotionActiveSet":
+		if e.ComplexityRoot.Mutation.PromotionActiveSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_promotionActiveSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PromotionActiveSet(childComplexity, args["id"].(string), args["active"].(bool), args["reason"].(string)), true
+	case "Mutation.promotionCreate":
+		if e.ComplexityRoot.Mutation.PromotionCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_promotionCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PromotionCreate(childComplexity, args["input"].(model.PromotionCreateInput)), true
 	case "Mutation.skuBasePriceImport":
 		if e.ComplexityRoot.Mutation.SkuBasePriceImport == nil {
 			break
@@ -926,6 +1339,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UserUpdate(childComplexity, args["id"].(string), args["input"].(model.UserUpdateInput)), true
+
+	case "OrderDiscount.amount":
+		if e.ComplexityRoot.OrderDiscount.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderDiscount.Amount(childComplexity), true
+	case "OrderDiscount.name":
+		if e.ComplexityRoot.OrderDiscount.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderDiscount.Name(childComplexity), true
+	case "OrderDiscount.promotionId":
+		if e.ComplexityRoot.OrderDiscount.PromotionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderDiscount.PromotionID(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -1095,6 +1527,218 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PartyPayload.Party(childComplexity), true
 
+	case "PriceExplanation.priceListId":
+		if e.ComplexityRoot.PriceExplanation.PriceListID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceExplanation.PriceListID(childComplexity), true
+	case "PriceExplanation.priceListName":
+		if e.ComplexityRoot.PriceExplanation.PriceListName == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceExplanation.PriceListName(childComplexity), true
+	case "PriceExplanation.source":
+		if e.ComplexityRoot.PriceExplanation.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceExplanation.Source(childComplexity), true
+	case "PriceExplanation.steps":
+		if e.ComplexityRoot.PriceExplanation.Steps == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceExplanation.Steps(childComplexity), true
+
+	case "PriceList.createdAt":
+		if e.ComplexityRoot.PriceList.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceList.CreatedAt(childComplexity), true
+	case "PriceList.id":
+		if e.ComplexityRoot.PriceList.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceList.ID(childComplexity), true
+	case "PriceList.name":
+		if e.ComplexityRoot.PriceList.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceList.Name(childComplexity), true
+	case "PriceList.priceCount":
+		if e.ComplexityRoot.PriceList.PriceCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceList.PriceCount(childComplexity), true
+	case "PriceList.prices":
+		if e.ComplexityRoot.PriceList.Prices == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceList.Prices(childComplexity), true
+	case "PriceList.priority":
+		if e.ComplexityRoot.PriceList.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceList.Priority(childComplexity), true
+	case "PriceList.targetKind":
+		if e.ComplexityRoot.PriceList.TargetKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceList.TargetKind(childComplexity), true
+	case "PriceList.targetValue":
+		if e.ComplexityRoot.PriceList.TargetValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceList.TargetValue(childComplexity), true
+	case "PriceList.validFrom":
+		if e.ComplexityRoot.PriceList.ValidFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceList.ValidFrom(childComplexity), true
+	case "PriceList.validTo":
+		if e.ComplexityRoot.PriceList.ValidTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceList.ValidTo(childComplexity), true
+
+	case "PriceListPayload.errors":
+		if e.ComplexityRoot.PriceListPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceListPayload.Errors(childComplexity), true
+	case "PriceListPayload.priceList":
+		if e.ComplexityRoot.PriceListPayload.PriceList == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceListPayload.PriceList(childComplexity), true
+
+	case "PriceListPrice.price":
+		if e.ComplexityRoot.PriceListPrice.Price == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceListPrice.Price(childComplexity), true
+	case "PriceListPrice.sku":
+		if e.ComplexityRoot.PriceListPrice.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceListPrice.Sku(childComplexity), true
+
+	case "PriceListPricesResult.errors":
+		if e.ComplexityRoot.PriceListPricesResult.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceListPricesResult.Errors(childComplexity), true
+	case "PriceListPricesResult.row":
+		if e.ComplexityRoot.PriceListPricesResult.Row == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceListPricesResult.Row(childComplexity), true
+
+	case "PriceListPricesSetPayload.errors":
+		if e.ComplexityRoot.PriceListPricesSetPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceListPricesSetPayload.Errors(childComplexity), true
+	case "PriceListPricesSetPayload.okCount":
+		if e.ComplexityRoot.PriceListPricesSetPayload.OkCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceListPricesSetPayload.OkCount(childComplexity), true
+	case "PriceListPricesSetPayload.priceList":
+		if e.ComplexityRoot.PriceListPricesSetPayload.PriceList == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceListPricesSetPayload.PriceList(childComplexity), true
+	case "PriceListPricesSetPayload.results":
+		if e.ComplexityRoot.PriceListPricesSetPayload.Results == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PriceListPricesSetPayload.Results(childComplexity), true
+
+	case "PricingError.code":
+		if e.ComplexityRoot.PricingError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricingError.Code(childComplexity), true
+	case "PricingError.field":
+		if e.ComplexityRoot.PricingError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricingError.Field(childComplexity), true
+	case "PricingError.message":
+		if e.ComplexityRoot.PricingError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricingError.Message(childComplexity), true
+
+	case "PricingStep.amount":
+		if e.ComplexityRoot.PricingStep.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricingStep.Amount(childComplexity), true
+	case "PricingStep.applied":
+		if e.ComplexityRoot.PricingStep.Applied == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricingStep.Applied(childComplexity), true
+	case "PricingStep.kind":
+		if e.ComplexityRoot.PricingStep.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricingStep.Kind(childComplexity), true
+	case "PricingStep.name":
+		if e.ComplexityRoot.PricingStep.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricingStep.Name(childComplexity), true
+	case "PricingStep.reason":
+		if e.ComplexityRoot.PricingStep.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricingStep.Reason(childComplexity), true
+	case "PricingStep.ruleId":
+		if e.ComplexityRoot.PricingStep.RuleID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricingStep.RuleID(childComplexity), true
+	case "PricingStep.sku":
+		if e.ComplexityRoot.PricingStep.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PricingStep.Sku(childComplexity), true
+
 	case "Product.brand":
 		if e.ComplexityRoot.Product.Brand == nil {
 			break
@@ -1157,6 +1801,103 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.ProductPayload.Product(childComplexity), true
 
+	case "Promotion.active":
+		if e.ComplexityRoot.Promotion.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.Active(childComplexity), true
+	case "Promotion.exclusiveGroup":
+		if e.ComplexityRoot.Promotion.ExclusiveGroup == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.ExclusiveGroup(childComplexity), true
+	case "Promotion.id":
+		if e.ComplexityRoot.Promotion.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.ID(childComplexity), true
+	case "Promotion.kind":
+		if e.ComplexityRoot.Promotion.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.Kind(childComplexity), true
+	case "Promotion.name":
+		if e.ComplexityRoot.Promotion.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.Name(childComplexity), true
+	case "Promotion.perPartyLimit":
+		if e.ComplexityRoot.Promotion.PerPartyLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.PerPartyLimit(childComplexity), true
+	case "Promotion.priority":
+		if e.ComplexityRoot.Promotion.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.Priority(childComplexity), true
+	case "Promotion.ruleJson":
+		if e.ComplexityRoot.Promotion.RuleJSON == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.RuleJSON(childComplexity), true
+	case "Promotion.targetKind":
+		if e.ComplexityRoot.Promotion.TargetKind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.TargetKind(childComplexity), true
+	case "Promotion.targetValue":
+		if e.ComplexityRoot.Promotion.TargetValue == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.TargetValue(childComplexity), true
+	case "Promotion.validFrom":
+		if e.ComplexityRoot.Promotion.ValidFrom == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.ValidFrom(childComplexity), true
+	case "Promotion.validTo":
+		if e.ComplexityRoot.Promotion.ValidTo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Promotion.ValidTo(childComplexity), true
+
+	case "PromotionPayload.errors":
+		if e.ComplexityRoot.PromotionPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PromotionPayload.Errors(childComplexity), true
+	case "PromotionPayload.promotion":
+		if e.ComplexityRoot.PromotionPayload.Promotion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PromotionPayload.Promotion(childComplexity), true
+
+	case "Query.cart":
+		if e.ComplexityRoot.Query.Cart == nil {
+			break
+		}
+
+		args, err := ec.field_Query_cart_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Cart(childComplexity, args["asPartyId"].(*string)), true
 	case "Query.catalog":
 		if e.ComplexityRoot.Query.Catalog == nil {
 			break
@@ -1180,6 +1921,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Categories(childComplexity), true
+	case "Query.favourites":
+		if e.ComplexityRoot.Query.Favourites == nil {
+			break
+		}
+
+		args, err := ec.field_Query_favourites_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Favourites(childComplexity, args["asPartyId"].(*string)), true
 
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
@@ -1214,6 +1966,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Party(childComplexity, args["id"].(string)), true
+	case "Query.priceLists":
+		if e.ComplexityRoot.Query.PriceLists == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.PriceLists(childComplexity), true
+	case "Query.promotions":
+		if e.ComplexityRoot.Query.Promotions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Promotions(childComplexity), true
+	case "Query.runningPromotions":
+		if e.ComplexityRoot.Query.RunningPromotions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_runningPromotions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.RunningPromotions(childComplexity, args["asPartyId"].(*string)), true
 	case "Query.sku":
 		if e.ComplexityRoot.Query.Sku == nil {
 			break
@@ -1253,6 +2028,92 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+
+	case "Quote.discount":
+		if e.ComplexityRoot.Quote.Discount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quote.Discount(childComplexity), true
+	case "Quote.explanation":
+		if e.ComplexityRoot.Quote.Explanation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quote.Explanation(childComplexity), true
+	case "Quote.lines":
+		if e.ComplexityRoot.Quote.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quote.Lines(childComplexity), true
+	case "Quote.orderDiscounts":
+		if e.ComplexityRoot.Quote.OrderDiscounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quote.OrderDiscounts(childComplexity), true
+	case "Quote.subtotal":
+		if e.ComplexityRoot.Quote.Subtotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quote.Subtotal(childComplexity), true
+	case "Quote.total":
+		if e.ComplexityRoot.Quote.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Quote.Total(childComplexity), true
+
+	case "QuoteLine.amount":
+		if e.ComplexityRoot.QuoteLine.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuoteLine.Amount(childComplexity), true
+	case "QuoteLine.discount":
+		if e.ComplexityRoot.QuoteLine.Discount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuoteLine.Discount(childComplexity), true
+	case "QuoteLine.gift":
+		if e.ComplexityRoot.QuoteLine.Gift == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuoteLine.Gift(childComplexity), true
+	case "QuoteLine.net":
+		if e.ComplexityRoot.QuoteLine.Net == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuoteLine.Net(childComplexity), true
+	case "QuoteLine.priceSource":
+		if e.ComplexityRoot.QuoteLine.PriceSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuoteLine.PriceSource(childComplexity), true
+	case "QuoteLine.qty":
+		if e.ComplexityRoot.QuoteLine.Qty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuoteLine.Qty(childComplexity), true
+	case "QuoteLine.sku":
+		if e.ComplexityRoot.QuoteLine.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuoteLine.Sku(childComplexity), true
+	case "QuoteLine.unitPrice":
+		if e.ComplexityRoot.QuoteLine.UnitPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.QuoteLine.UnitPrice(childComplexity), true
 
 	case "SKU.attributes":
 		if e.ComplexityRoot.SKU.Attributes == nil {
@@ -1320,6 +2181,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.SKU.PackSize(childComplexity), true
+	case "SKU.price":
+		if e.ComplexityRoot.SKU.Price == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKU.Price(childComplexity), true
+	case "SKU.priceExplanation":
+		if e.ComplexityRoot.SKU.PriceExplanation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SKU.PriceExplanation(childComplexity), true
 	case "SKU.product":
 		if e.ComplexityRoot.SKU.Product == nil {
 			break
@@ -1580,21 +2453,34 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("AuthLogoutInput", ec.unmarshalInputAuthLogoutInput),
 			graphql.NewInputUnmarshaler("AuthPasswordChangeInput", ec.unmarshalInputAuthPasswordChangeInput),
 			graphql.NewInputUnmarshaler("AuthRefreshInput", ec.unmarshalInputAuthRefreshInput),
+			graphql.NewInputUnmarshaler("BreakInput", ec.unmarshalInputBreakInput),
+			graphql.NewInputUnmarshaler("BundleItemInput", ec.unmarshalInputBundleItemInput),
+			graphql.NewInputUnmarshaler("CartAddLinesInput", ec.unmarshalInputCartAddLinesInput),
+			graphql.NewInputUnmarshaler("CartClearInput", ec.unmarshalInputCartClearInput),
+			graphql.NewInputUnmarshaler("CartLineInput", ec.unmarshalInputCartLineInput),
+			graphql.NewInputUnmarshaler("CartRemoveLinesInput", ec.unmarshalInputCartRemoveLinesInput),
+			graphql.NewInputUnmarshaler("CartUpdateLineInput", ec.unmarshalInputCartUpdateLineInput),
 			graphql.NewInputUnmarshaler("CatalogFilter", ec.unmarshalInputCatalogFilter),
 			graphql.NewInputUnmarshaler("CatalogRuleCreateInput", ec.unmarshalInputCatalogRuleCreateInput),
 			graphql.NewInputUnmarshaler("CategoryInput", ec.unmarshalInputCategoryInput),
 			graphql.NewInputUnmarshaler("GeoPointInput", ec.unmarshalInputGeoPointInput),
+			graphql.NewInputUnmarshaler("GiftInput", ec.unmarshalInputGiftInput),
 			graphql.NewInputUnmarshaler("PartyCreateInput", ec.unmarshalInputPartyCreateInput),
 			graphql.NewInputUnmarshaler("PartyFilter", ec.unmarshalInputPartyFilter),
 			graphql.NewInputUnmarshaler("PartyStatusChangeInput", ec.unmarshalInputPartyStatusChangeInput),
 			graphql.NewInputUnmarshaler("PartyUpdateInput", ec.unmarshalInputPartyUpdateInput),
+			graphql.NewInputUnmarshaler("PriceListInput", ec.unmarshalInputPriceListInput),
+			graphql.NewInputUnmarshaler("PriceListPriceRow", ec.unmarshalInputPriceListPriceRow),
+			graphql.NewInputUnmarshaler("PriceListPricesSetInput", ec.unmarshalInputPriceListPricesSetInput),
 			graphql.NewInputUnmarshaler("ProductInput", ec.unmarshalInputProductInput),
+			graphql.NewInputUnmarshaler("PromotionCreateInput", ec.unmarshalInputPromotionCreateInput),
 			graphql.NewInputUnmarshaler("SKUBasePriceImportInput", ec.unmarshalInputSKUBasePriceImportInput),
 			graphql.NewInputUnmarshaler("SKUBasePriceRow", ec.unmarshalInputSKUBasePriceRow),
 			graphql.NewInputUnmarshaler("SKUCreateInput", ec.unmarshalInputSKUCreateInput),
 			graphql.NewInputUnmarshaler("SKUImportInput", ec.unmarshalInputSKUImportInput),
 			graphql.NewInputUnmarshaler("SKUImportRow", ec.unmarshalInputSKUImportRow),
 			graphql.NewInputUnmarshaler("SKUUpdateInput", ec.unmarshalInputSKUUpdateInput),
+			graphql.NewInputUnmarshaler("TierInput", ec.unmarshalInputTierInput),
 			graphql.NewInputUnmarshaler("UserAssignedStoresSetInput", ec.unmarshalInputUserAssignedStoresSetInput),
 			graphql.NewInputUnmarshaler("UserCreateInput", ec.unmarshalInputUserCreateInput),
 			graphql.NewInputUnmarshaler("UserFilter", ec.unmarshalInputUserFilter),
@@ -1795,6 +2681,138 @@ extend type Mutation {
   authLogout(input: AuthLogoutInput!): AuthLogoutPayload!
   "Change the caller's password. Every other session of the user ends; a new session for this app is returned."
   authPasswordChange(input: AuthPasswordChangeInput!): AuthPayload! @authenticated
+}
+`, BuiltIn: false},
+	{Name: "../schema/cart.graphqls", Input: `"Why a cart line cannot be ordered as it stands."
+enum CartLineProblem {
+  UNKNOWN_SKU
+  SKU_NOT_AUTHORISED
+  OFF_SHELF
+  BELOW_MINIMUM
+  NOT_PACK_MULTIPLE
+  INVALID_QUANTITY
+  "The cart holds 200 lines already."
+  CART_FULL
+  "More than 100 lines in one change."
+  TOO_MANY_LINES
+}
+
+type CartLine {
+  sku: SKU
+  skuId: ID!
+  qty: Int!
+  "null when the line can be ordered."
+  problem: CartLineProblem
+}
+
+type QuoteLine {
+  sku: SKU!
+  qty: Int!
+  "Unit price before promotions."
+  unitPrice: Money!
+  priceSource: PriceSourceKind!
+  "qty × unitPrice."
+  amount: Money!
+  "All promotions on this line, order discounts included (allocated by amount)."
+  discount: Money!
+  net: Money!
+  "A gift line added by a GIFT promotion."
+  gift: Boolean!
+}
+
+type OrderDiscount {
+  promotionId: ID!
+  name: String!
+  amount: Money!
+}
+
+"A priced cart. total = subtotal − discount, never negative; no float anywhere."
+type Quote {
+  lines: [QuoteLine!]!
+  orderDiscounts: [OrderDiscount!]!
+  subtotal: Money!
+  discount: Money!
+  total: Money!
+  "Every price list and promotion considered, applied or not, and why."
+  explanation: [PricingStep!]!
+}
+
+"The viewer's cart for one buyer (their own party, or a salesman's store)."
+type Cart {
+  buyer: Party!
+  lines: [CartLine!]!
+  "The orderable lines, priced now."
+  quote: Quote!
+}
+
+type CartError {
+  "Index into the input lines."
+  index: Int
+  skuId: ID
+  message: String!
+  code: CartLineProblem!
+}
+
+type CartPayload {
+  cart: Cart
+  "Lines that were refused; the others landed."
+  errors: [CartError!]!
+}
+
+input CartLineInput {
+  skuId: ID!
+  "1..1,000,000; a multiple of the pack size, at least the minimum order quantity (checked on the line's new total)."
+  qty: Int!
+}
+
+input CartAddLinesInput {
+  "For a salesman: the store to order for."
+  asPartyId: ID
+  "At most 100."
+  lines: [CartLineInput!]!
+}
+
+input CartUpdateLineInput {
+  asPartyId: ID
+  skuId: ID!
+  qty: Int!
+}
+
+input CartRemoveLinesInput {
+  asPartyId: ID
+  "At most 200; SKUs not in the cart are ignored."
+  skuIds: [ID!]!
+}
+
+input CartClearInput {
+  asPartyId: ID
+}
+
+type FavouritePayload {
+  sku: SKU
+  errors: [CartError!]!
+}
+
+extend type Query {
+  "The viewer's cart, re-checked and priced now. Roles: DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN."
+  cart(asPartyId: ID): Cart! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
+  "The viewer's favourite SKUs still visible to the buyer, newest first, at most 200."
+  favourites(asPartyId: ID): [SKU!]! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
+}
+
+extend type Mutation {
+  "Add quantities to the cart; a SKU already there grows. Refused lines say why; the others land."
+  cartAddLines(input: CartAddLinesInput!): CartPayload! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
+  "Set the quantity of a SKU in the cart."
+  cartUpdateLine(input: CartUpdateLineInput!): CartPayload! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
+  "Take SKUs out of the cart."
+  cartRemoveLines(input: CartRemoveLinesInput!): CartPayload! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
+  "Empty the cart."
+  cartClear(input: CartClearInput!): CartPayload! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
+  "Mark a SKU as a favourite (at most 200)."
+  favouriteAdd(skuId: ID!): FavouritePayload! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
+  "Unmark a favourite."
+  favouriteRemove(skuId: ID!): FavouritePayload! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
 }
 `, BuiltIn: false},
 	{Name: "../schema/catalog.graphqls", Input: `"A decimal number as a string, e.g. \"1999.00\": money is never a float."
@@ -2382,6 +3400,276 @@ extend type Mutation {
   userAssignedStoresSet(id: ID!, input: UserAssignedStoresSetInput!): UserPayload! @hasRole(any: [HQ_ADMIN])
 }
 `, BuiltIn: false},
+	{Name: "../schema/pricing.graphqls", Input: `enum PriceSourceKind {
+  "The SKU's base price: no price list of the seller covers this buyer and SKU."
+  BASE
+  "A price list of the seller."
+  LIST
+}
+
+enum PricingStepKind {
+  PRICE_LIST
+  PROMOTION
+}
+
+"Why a rule did or did not apply. Rules aimed at other parties are never shown."
+enum PricingReason {
+  APPLIED
+  NOT_VALID_NOW
+  TARGET_MISMATCH
+  NO_PRICE_FOR_SKU
+  INVALID_PRICE
+  OUTRANKED
+  USE_LIMIT_REACHED
+  THRESHOLD_NOT_REACHED
+  NOT_IN_SCOPE
+  INCOMPLETE_BUNDLE
+  EXCLUSIVE_GROUP_LOST
+  GIFT_OUT_OF_STOCK
+  GIFT_PARTIAL
+  DISCOUNT_CAPPED
+  NO_BENEFIT
+  INVALID_RULE
+}
+
+"One rule the pricing considered."
+type PricingStep {
+  kind: PricingStepKind!
+  "The price list's or promotion's ID."
+  ruleId: ID!
+  name: String!
+  applied: Boolean!
+  reason: PricingReason!
+  "For price-list steps: the SKU priced."
+  sku: SKU
+  "The unit price a list gave or would have given, or the benefit a promotion gave or would have given."
+  amount: Money
+}
+
+"""
+Where a SKU's price comes from. Precedence: among the seller's price lists valid now that cover the buyer and price the
+SKU, the most specific target wins (PARTY, then GRADE or CHANNEL_TYPE, then REGION, then ALL), then the higher
+priority, then the newest; with no such list, the base price.
+"""
+type PriceExplanation {
+  source: PriceSourceKind!
+  "The price list that set the price, when source is LIST."
+  priceListId: ID
+  priceListName: String
+  "The lists considered for this SKU, applied or not, and why."
+  steps: [PricingStep!]!
+}
+
+extend type SKU {
+  "The buyer's unit price before promotions; null in the console view without asPartyId."
+  price: Money
+  "Why the price is what it is; null when price is null."
+  priceExplanation: PriceExplanation
+}
+
+"A seller's prices for the buyers its target covers, within a validity window."
+type PriceList implements Node {
+  id: ID!
+  name: String!
+  targetKind: TargetKind!
+  targetValue: String!
+  priority: Int!
+  validFrom: DateTime
+  "Exclusive."
+  validTo: DateTime
+  "How many SKUs the list prices."
+  priceCount: Int!
+  "The list's prices by SKU code, at most 1000."
+  prices: [PriceListPrice!]!
+  createdAt: DateTime!
+}
+
+type PriceListPrice {
+  sku: SKU!
+  price: Money!
+}
+
+enum PromotionKind {
+  "Off the scoped total when it reaches a threshold (tiers; or, with repeat, off for every threshold reached)."
+  THRESHOLD
+  "A percentage off every scoped line."
+  PERCENT_OFF
+  "A gift line added once the scoped total or quantity is reached, while the gift pool lasts."
+  GIFT
+  "A set of SKUs sold together for a set price."
+  BUNDLE
+  "A lower unit price from a quantity on each scoped line."
+  QUANTITY_BREAK
+}
+
+"""
+A discount rule. Stages apply in a fixed order: QUANTITY_BREAK, BUNDLE, PERCENT_OFF, THRESHOLD, GIFT, each on the
+prices left by the one before. Promotions sharing an exclusive group do not stack: only the best one for the buyer
+applies. Others stack.
+"""
+type Promotion implements Node {
+  id: ID!
+  name: String!
+  kind: PromotionKind!
+  targetKind: TargetKind!
+  targetValue: String!
+  validFrom: DateTime
+  validTo: DateTime
+  priority: Int!
+  exclusiveGroup: String!
+  "Uses per buyer party; null for unlimited."
+  perPartyLimit: Int
+  active: Boolean!
+  "The rule's parameters as JSON (scope, tiers, percentage, gift, bundle, breaks)."
+  ruleJson: String!
+}
+
+input PriceListInput {
+  "1..100 characters."
+  name: String!
+  targetKind: TargetKind!
+  "A channel type, grade, region or Party ID (a party the seller supplies); empty for ALL."
+  targetValue: String = ""
+  priority: Int = 0
+  validFrom: DateTime
+  "Exclusive; must be after validFrom."
+  validTo: DateTime
+}
+
+input PriceListPriceRow {
+  skuCode: String!
+  "null removes the SKU from the list."
+  price: Decimal
+}
+
+input PriceListPricesSetInput {
+  "At most 1000 rows."
+  rows: [PriceListPriceRow!]!
+}
+
+input TierInput {
+  threshold: Decimal!
+  off: Decimal!
+}
+
+input GiftInput {
+  skuId: ID!
+  qty: Int!
+  "The scoped total that earns the gift; 0 or null for none."
+  threshold: Decimal
+  "The scoped quantity that earns the gift; 0 or null for none."
+  minQty: Int
+  "How many gift units the promotion may hand out."
+  pool: Int!
+}
+
+input BundleItemInput {
+  skuId: ID!
+  qty: Int!
+}
+
+input BreakInput {
+  minQty: Int!
+  unitPrice: Decimal!
+}
+
+input PromotionCreateInput {
+  "1..100 characters."
+  name: String!
+  kind: PromotionKind!
+  targetKind: TargetKind!
+  targetValue: String = ""
+  validFrom: DateTime
+  validTo: DateTime
+  priority: Int = 0
+  "At most 50 characters; empty for a promotion that stacks."
+  exclusiveGroup: String = ""
+  perPartyLimit: Int
+  "Scope; both empty means every line."
+  skuIds: [ID!]
+  categoryIds: [ID!]
+  "THRESHOLD: up to 10 tiers."
+  tiers: [TierInput!]
+  repeat: Boolean = false
+  "PERCENT_OFF: 0.01..100."
+  percent: Decimal
+  gift: GiftInput
+  bundleItems: [BundleItemInput!]
+  bundlePrice: Decimal
+  "QUANTITY_BREAK: up to 10 breaks."
+  breaks: [BreakInput!]
+}
+
+enum PricingErrorCode {
+  INVALID_INPUT
+  NOT_FOUND
+  INVALID_TARGET
+  VALIDITY_ORDER
+  DISCOUNT_EXCEEDS_PRICE
+  INVALID_PERCENT
+  EMPTY_RULE
+  NEGATIVE_PRICE
+  PRICE_TOO_HIGH
+  INVALID_QUANTITY
+  INVALID_THRESHOLD
+  INVALID_DISCOUNT
+  DUPLICATE_ENTRY
+  INVALID_USE_LIMIT
+  INVALID_KIND
+  OVERLAPPING_EXCLUSIVE
+  SKU_NOT_FOUND
+}
+
+type PricingError {
+  field: [String!]
+  message: String!
+  code: PricingErrorCode!
+}
+
+type PriceListPayload {
+  priceList: PriceList
+  errors: [PricingError!]!
+}
+
+type PriceListPricesResult {
+  row: Int!
+  errors: [PricingError!]!
+}
+
+type PriceListPricesSetPayload {
+  priceList: PriceList
+  results: [PriceListPricesResult!]!
+  okCount: Int!
+  errors: [PricingError!]!
+}
+
+type PromotionPayload {
+  promotion: Promotion
+  errors: [PricingError!]!
+}
+
+extend type Query {
+  "The caller's own price lists (HQ's for HQ's managers), newest first, at most 500. Roles: HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN."
+  priceLists: [PriceList!]! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
+  "The caller's own promotions, newest first, at most 500. Roles: HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN."
+  promotions: [Promotion!]! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
+  "Promotions running now for the buyer (the viewer's party, or a salesman's store in asPartyId)."
+  runningPromotions(asPartyId: ID): [Promotion!]! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
+}
+
+extend type Mutation {
+  "Create a price list of the caller's party. Roles: HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN."
+  priceListCreate(input: PriceListInput!): PriceListPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
+  "Change one of the caller's price lists. Roles: HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN."
+  priceListUpdate(id: ID!, input: PriceListInput!): PriceListPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
+  "Set or remove up to 1000 prices of one of the caller's lists; good rows land. Roles: HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN."
+  priceListPricesSet(id: ID!, input: PriceListPricesSetInput!): PriceListPricesSetPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
+  "Create a promotion of the caller's party. Roles: HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN."
+  promotionCreate(input: PromotionCreateInput!): PromotionPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
+  "Start or stop one of the caller's promotions, with a reason (1..500 characters). Roles: HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN."
+  promotionActiveSet(id: ID!, active: Boolean!, reason: String!): PromotionPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
+}
+`, BuiltIn: false},
 	{Name: "../schema/schema.graphqls", Input: `"""
 Channelhub's API. Every list is a Relay connection capped at 100 a page. Every
 mutation answers a payload whose ` + "`" + `errors` + "`" + ` hold the business problems with a
@@ -2520,6 +3808,56 @@ func (ec *executionContext) childFields_AuthSession(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type AuthSession", field.Name)
 }
 
+func (ec *executionContext) childFields_Cart(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "buyer":
+		return ec.fieldContext_Cart_buyer(ctx, field)
+	case "lines":
+		return ec.fieldContext_Cart_lines(ctx, field)
+	case "quote":
+		return ec.fieldContext_Cart_quote(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Cart", field.Name)
+}
+
+func (ec *executionContext) childFields_CartError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "index":
+		return ec.fieldContext_CartError_index(ctx, field)
+	case "skuId":
+		return ec.fieldContext_CartError_skuId(ctx, field)
+	case "message":
+		return ec.fieldContext_CartError_message(ctx, field)
+	case "code":
+		return ec.fieldContext_CartError_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartError", field.Name)
+}
+
+func (ec *executionContext) childFields_CartLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sku":
+		return ec.fieldContext_CartLine_sku(ctx, field)
+	case "skuId":
+		return ec.fieldContext_CartLine_skuId(ctx, field)
+	case "qty":
+		return ec.fieldContext_CartLine_qty(ctx, field)
+	case "problem":
+		return ec.fieldContext_CartLine_problem(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartLine", field.Name)
+}
+
+func (ec *executionContext) childFields_CartPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "cart":
+		return ec.fieldContext_CartPayload_cart(ctx, field)
+	case "errors":
+		return ec.fieldContext_CartPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CartPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CatalogError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "field":
@@ -2598,6 +3936,16 @@ func (ec *executionContext) childFields_CategoryPayload(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type CategoryPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_FavouritePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sku":
+		return ec.fieldContext_FavouritePayload_sku(ctx, field)
+	case "errors":
+		return ec.fieldContext_FavouritePayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FavouritePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "latitude":
@@ -2616,6 +3964,18 @@ func (ec *executionContext) childFields_Money(ctx context.Context, field graphql
 		return ec.fieldContext_Money_currency(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Money", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderDiscount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "promotionId":
+		return ec.fieldContext_OrderDiscount_promotionId(ctx, field)
+	case "name":
+		return ec.fieldContext_OrderDiscount_name(ctx, field)
+	case "amount":
+		return ec.fieldContext_OrderDiscount_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderDiscount", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -2708,6 +4068,122 @@ func (ec *executionContext) childFields_PartyPayload(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type PartyPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_PriceExplanation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "source":
+		return ec.fieldContext_PriceExplanation_source(ctx, field)
+	case "priceListId":
+		return ec.fieldContext_PriceExplanation_priceListId(ctx, field)
+	case "priceListName":
+		return ec.fieldContext_PriceExplanation_priceListName(ctx, field)
+	case "steps":
+		return ec.fieldContext_PriceExplanation_steps(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PriceExplanation", field.Name)
+}
+
+func (ec *executionContext) childFields_PriceList(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_PriceList_id(ctx, field)
+	case "name":
+		return ec.fieldContext_PriceList_name(ctx, field)
+	case "targetKind":
+		return ec.fieldContext_PriceList_targetKind(ctx, field)
+	case "targetValue":
+		return ec.fieldContext_PriceList_targetValue(ctx, field)
+	case "priority":
+		return ec.fieldContext_PriceList_priority(ctx, field)
+	case "validFrom":
+		return ec.fieldContext_PriceList_validFrom(ctx, field)
+	case "validTo":
+		return ec.fieldContext_PriceList_validTo(ctx, field)
+	case "priceCount":
+		return ec.fieldContext_PriceList_priceCount(ctx, field)
+	case "prices":
+		return ec.fieldContext_PriceList_prices(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_PriceList_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PriceList", field.Name)
+}
+
+func (ec *executionContext) childFields_PriceListPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "priceList":
+		return ec.fieldContext_PriceListPayload_priceList(ctx, field)
+	case "errors":
+		return ec.fieldContext_PriceListPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PriceListPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_PriceListPrice(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sku":
+		return ec.fieldContext_PriceListPrice_sku(ctx, field)
+	case "price":
+		return ec.fieldContext_PriceListPrice_price(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PriceListPrice", field.Name)
+}
+
+func (ec *executionContext) childFields_PriceListPricesResult(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "row":
+		return ec.fieldContext_PriceListPricesResult_row(ctx, field)
+	case "errors":
+		return ec.fieldContext_PriceListPricesResult_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PriceListPricesResult", field.Name)
+}
+
+func (ec *executionContext) childFields_PriceListPricesSetPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "priceList":
+		return ec.fieldContext_PriceListPricesSetPayload_priceList(ctx, field)
+	case "results":
+		return ec.fieldContext_PriceListPricesSetPayload_results(ctx, field)
+	case "okCount":
+		return ec.fieldContext_PriceListPricesSetPayload_okCount(ctx, field)
+	case "errors":
+		return ec.fieldContext_PriceListPricesSetPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PriceListPricesSetPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_PricingError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_PricingError_field(ctx, field)
+	case "message":
+		return ec.fieldContext_PricingError_message(ctx, field)
+	case "code":
+		return ec.fieldContext_PricingError_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PricingError", field.Name)
+}
+
+func (ec *executionContext) childFields_PricingStep(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_PricingStep_kind(ctx, field)
+	case "ruleId":
+		return ec.fieldContext_PricingStep_ruleId(ctx, field)
+	case "name":
+		return ec.fieldContext_PricingStep_name(ctx, field)
+	case "applied":
+		return ec.fieldContext_PricingStep_applied(ctx, field)
+	case "reason":
+		return ec.fieldContext_PricingStep_reason(ctx, field)
+	case "sku":
+		return ec.fieldContext_PricingStep_sku(ctx, field)
+	case "amount":
+		return ec.fieldContext_PricingStep_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PricingStep", field.Name)
+}
+
 func (ec *executionContext) childFields_Product(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2740,6 +4216,86 @@ func (ec *executionContext) childFields_ProductPayload(ctx context.Context, fiel
 	return nil, fmt.Errorf("no field named %q was found under type ProductPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Promotion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Promotion_id(ctx, field)
+	case "name":
+		return ec.fieldContext_Promotion_name(ctx, field)
+	case "kind":
+		return ec.fieldContext_Promotion_kind(ctx, field)
+	case "targetKind":
+		return ec.fieldContext_Promotion_targetKind(ctx, field)
+	case "targetValue":
+		return ec.fieldContext_Promotion_targetValue(ctx, field)
+	case "validFrom":
+		return ec.fieldContext_Promotion_validFrom(ctx, field)
+	case "validTo":
+		return ec.fieldContext_Promotion_validTo(ctx, field)
+	case "priority":
+		return ec.fieldContext_Promotion_priority(ctx, field)
+	case "exclusiveGroup":
+		return ec.fieldContext_Promotion_exclusiveGroup(ctx, field)
+	case "perPartyLimit":
+		return ec.fieldContext_Promotion_perPartyLimit(ctx, field)
+	case "active":
+		return ec.fieldContext_Promotion_active(ctx, field)
+	case "ruleJson":
+		return ec.fieldContext_Promotion_ruleJson(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Promotion", field.Name)
+}
+
+func (ec *executionContext) childFields_PromotionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "promotion":
+		return ec.fieldContext_PromotionPayload_promotion(ctx, field)
+	case "errors":
+		return ec.fieldContext_PromotionPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PromotionPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Quote(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lines":
+		return ec.fieldContext_Quote_lines(ctx, field)
+	case "orderDiscounts":
+		return ec.fieldContext_Quote_orderDiscounts(ctx, field)
+	case "subtotal":
+		return ec.fieldContext_Quote_subtotal(ctx, field)
+	case "discount":
+		return ec.fieldContext_Quote_discount(ctx, field)
+	case "total":
+		return ec.fieldContext_Quote_total(ctx, field)
+	case "explanation":
+		return ec.fieldContext_Quote_explanation(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Quote", field.Name)
+}
+
+func (ec *executionContext) childFields_QuoteLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sku":
+		return ec.fieldContext_QuoteLine_sku(ctx, field)
+	case "qty":
+		return ec.fieldContext_QuoteLine_qty(ctx, field)
+	case "unitPrice":
+		return ec.fieldContext_QuoteLine_unitPrice(ctx, field)
+	case "priceSource":
+		return ec.fieldContext_QuoteLine_priceSource(ctx, field)
+	case "amount":
+		return ec.fieldContext_QuoteLine_amount(ctx, field)
+	case "discount":
+		return ec.fieldContext_QuoteLine_discount(ctx, field)
+	case "net":
+		return ec.fieldContext_QuoteLine_net(ctx, field)
+	case "gift":
+		return ec.fieldContext_QuoteLine_gift(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type QuoteLine", field.Name)
+}
+
 func (ec *executionContext) childFields_SKU(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -2768,6 +4324,10 @@ func (ec *executionContext) childFields_SKU(ctx context.Context, field graphql.C
 		return ec.fieldContext_SKU_basePrice(ctx, field)
 	case "availability":
 		return ec.fieldContext_SKU_availability(ctx, field)
+	case "price":
+		return ec.fieldContext_SKU_price(ctx, field)
+	case "priceExplanation":
+		return ec.fieldContext_SKU_priceExplanation(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type SKU", field.Name)
 }
@@ -3096,6 +4656,62 @@ func (ec *executionContext) field_Mutation_authRefresh_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_cartAddLines_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CartAddLinesInput, error) {
+			return ec.unmarshalNCartAddLinesInput2channelhubᚋgraphᚋmodelᚐCartAddLinesInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cartClear_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CartClearInput, error) {
+			return ec.unmarshalNCartClearInput2channelhubᚋgraphᚋmodelᚐCartClearInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cartRemoveLines_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CartRemoveLinesInput, error) {
+			return ec.unmarshalNCartRemoveLinesInput2channelhubᚋgraphᚋmodelᚐCartRemoveLinesInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_cartUpdateLine_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CartUpdateLineInput, error) {
+			return ec.unmarshalNCartUpdateLineInput2channelhubᚋgraphᚋmodelᚐCartUpdateLineInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_catalogRuleCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3160,6 +4776,34 @@ func (ec *executionContext) field_Mutation_categoryUpdate_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_favouriteAdd_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "skuId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["skuId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_favouriteRemove_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "skuId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["skuId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_partyCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3218,6 +4862,64 @@ func (ec *executionContext) field_Mutation_partyUpdate_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_priceListCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PriceListInput, error) {
+			return ec.unmarshalNPriceListInput2channelhubᚋgraphᚋmodelᚐPriceListInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_priceListPricesSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PriceListPricesSetInput, error) {
+			return ec.unmarshalNPriceListPricesSetInput2channelhubᚋgraphᚋmodelᚐPriceListPricesSetInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_priceListUpdate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PriceListInput, error) {
+			return ec.unmarshalNPriceListInput2channelhubᚋgraphᚋmodelᚐPriceListInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_productCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3251,6 +4953,50 @@ func (ec *executionContext) field_Mutation_productUpdate_args(ctx context.Contex
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_promotionActiveSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "active",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["active"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "reason",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["reason"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_promotionCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PromotionCreateInput, error) {
+			return ec.unmarshalNPromotionCreateInput2channelhubᚋgraphᚋmodelᚐPromotionCreateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -3390,6 +5136,20 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_cart_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "asPartyId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asPartyId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_catalog_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -3425,6 +5185,20 @@ func (ec *executionContext) field_Query_catalog_args(ctx context.Context, rawArg
 		return nil, err
 	}
 	args["asPartyId"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_favourites_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "asPartyId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asPartyId"] = arg0
 	return args, nil
 }
 
@@ -3483,6 +5257,20 @@ func (ec *executionContext) field_Query_party_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_runningPromotions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "asPartyId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["asPartyId"] = arg0
 	return args, nil
 }
 
@@ -4121,6 +5909,359 @@ func (ec *executionContext) fieldContext_AuthSession_viewer(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Cart_buyer(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Cart_buyer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Buyer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Cart_buyer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Cart",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Cart_lines(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Cart_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lines, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CartLine) graphql.Marshaler {
+			return ec.marshalNCartLine2ᚕchannelhubᚋgraphᚋmodelᚐCartLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Cart_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Cart",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CartLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Cart_quote(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Cart_quote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Quote, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Quote) graphql.Marshaler {
+			return ec.marshalNQuote2ᚖchannelhubᚋgraphᚋmodelᚐQuote(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Cart_quote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Cart",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Quote(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CartError_index(ctx context.Context, field graphql.CollectedField, obj *model.CartError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CartError_index(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Index, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CartError_index(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartError", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CartError_skuId(ctx context.Context, field graphql.CollectedField, obj *model.CartError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CartError_skuId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SkuID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CartError_skuId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartError", field, false, false, "ID")
+}
+
+func (ec *executionContext) _CartError_message(ctx context.Context, field graphql.CollectedField, obj *model.CartError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CartError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CartError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartError", field, false, false, "String")
+}
+
+func (ec *executionContext) _CartError_code(ctx context.Context, field graphql.CollectedField, obj *model.CartError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CartError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.CartLineProblem) graphql.Marshaler {
+			return ec.marshalNCartLineProblem2channelhubᚋgraphᚋmodelᚐCartLineProblem(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CartError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartError", field, false, false, "CartLineProblem")
+}
+
+func (ec *executionContext) _CartLine_sku(ctx context.Context, field graphql.CollectedField, obj *model.CartLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CartLine_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CartLine().Sku(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalOSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CartLine_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CartLine_skuId(ctx context.Context, field graphql.CollectedField, obj *model.CartLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CartLine_skuId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CartLine().SkuID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CartLine_skuId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartLine", field, true, true, "ID")
+}
+
+func (ec *executionContext) _CartLine_qty(ctx context.Context, field graphql.CollectedField, obj *model.CartLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CartLine_qty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Qty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CartLine_qty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _CartLine_problem(ctx context.Context, field graphql.CollectedField, obj *model.CartLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CartLine_problem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Problem, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CartLineProblem) graphql.Marshaler {
+			return ec.marshalOCartLineProblem2ᚖchannelhubᚋgraphᚋmodelᚐCartLineProblem(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CartLine_problem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CartLine", field, false, false, "CartLineProblem")
+}
+
+func (ec *executionContext) _CartPayload_cart(ctx context.Context, field graphql.CollectedField, obj *model.CartPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CartPayload_cart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cart, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
+			return ec.marshalOCart2ᚖchannelhubᚋgraphᚋmodelᚐCart(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CartPayload_cart(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Cart(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CartPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.CartPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CartPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CartError) graphql.Marshaler {
+			return ec.marshalNCartError2ᚕchannelhubᚋgraphᚋmodelᚐCartErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CartPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CartPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CartError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CatalogError_field(ctx context.Context, field graphql.CollectedField, obj *model.CatalogError) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4676,6 +6817,70 @@ func (ec *executionContext) fieldContext_CategoryPayload_errors(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _FavouritePayload_sku(ctx context.Context, field graphql.CollectedField, obj *model.FavouritePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FavouritePayload_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sku, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalOSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FavouritePayload_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FavouritePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FavouritePayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.FavouritePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FavouritePayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CartError) graphql.Marshaler {
+			return ec.marshalNCartError2ᚕchannelhubᚋgraphᚋmodelᚐCartErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FavouritePayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FavouritePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CartError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _GeoPoint_latitude(ctx context.Context, field graphql.CollectedField, obj *party.GeoPoint) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -4951,6 +7156,378 @@ func (ec *executionContext) fieldContext_Mutation_authPasswordChange(ctx context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_authPasswordChange_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cartAddLines(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cartAddLines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CartAddLines(ctx, fc.Args["input"].(model.CartAddLinesInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "SALESMAN"})
+				if err != nil {
+					var zeroVal *model.CartPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CartPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CartPayload) graphql.Marshaler {
+			return ec.marshalNCartPayload2ᚖchannelhubᚋgraphᚋmodelᚐCartPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cartAddLines(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CartPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cartAddLines_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cartUpdateLine(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cartUpdateLine(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CartUpdateLine(ctx, fc.Args["input"].(model.CartUpdateLineInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "SALESMAN"})
+				if err != nil {
+					var zeroVal *model.CartPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CartPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CartPayload) graphql.Marshaler {
+			return ec.marshalNCartPayload2ᚖchannelhubᚋgraphᚋmodelᚐCartPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cartUpdateLine(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CartPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cartUpdateLine_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cartRemoveLines(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cartRemoveLines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CartRemoveLines(ctx, fc.Args["input"].(model.CartRemoveLinesInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "SALESMAN"})
+				if err != nil {
+					var zeroVal *model.CartPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CartPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CartPayload) graphql.Marshaler {
+			return ec.marshalNCartPayload2ᚖchannelhubᚋgraphᚋmodelᚐCartPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cartRemoveLines(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CartPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cartRemoveLines_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_cartClear(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_cartClear(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CartClear(ctx, fc.Args["input"].(model.CartClearInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "SALESMAN"})
+				if err != nil {
+					var zeroVal *model.CartPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CartPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CartPayload) graphql.Marshaler {
+			return ec.marshalNCartPayload2ᚖchannelhubᚋgraphᚋmodelᚐCartPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_cartClear(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CartPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_cartClear_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_favouriteAdd(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_favouriteAdd(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().FavouriteAdd(ctx, fc.Args["skuId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "SALESMAN"})
+				if err != nil {
+					var zeroVal *model.FavouritePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.FavouritePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FavouritePayload) graphql.Marshaler {
+			return ec.marshalNFavouritePayload2ᚖchannelhubᚋgraphᚋmodelᚐFavouritePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_favouriteAdd(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FavouritePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_favouriteAdd_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_favouriteRemove(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_favouriteRemove(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().FavouriteRemove(ctx, fc.Args["skuId"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "SALESMAN"})
+				if err != nil {
+					var zeroVal *model.FavouritePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.FavouritePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FavouritePayload) graphql.Marshaler {
+			return ec.marshalNFavouritePayload2ᚖchannelhubᚋgraphᚋmodelᚐFavouritePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_favouriteRemove(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FavouritePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_favouriteRemove_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -5949,6 +8526,394 @@ func (ec *executionContext) fieldContext_Mutation_userAssignedStoresSet(ctx cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_priceListCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_priceListCreate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PriceListCreate(ctx, fc.Args["input"].(model.PriceListInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.PriceListPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.PriceListPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PriceListPayload) graphql.Marshaler {
+			return ec.marshalNPriceListPayload2ᚖchannelhubᚋgraphᚋmodelᚐPriceListPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_priceListCreate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceListPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_priceListCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_priceListUpdate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_priceListUpdate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PriceListUpdate(ctx, fc.Args["id"].(string), fc.Args["input"].(model.PriceListInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.PriceListPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.PriceListPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PriceListPayload) graphql.Marshaler {
+			return ec.marshalNPriceListPayload2ᚖchannelhubᚋgraphᚋmodelᚐPriceListPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_priceListUpdate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceListPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_priceListUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_priceListPricesSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_priceListPricesSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PriceListPricesSet(ctx, fc.Args["id"].(string), fc.Args["input"].(model.PriceListPricesSetInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.PriceListPricesSetPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.PriceListPricesSetPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PriceListPricesSetPayload) graphql.Marshaler {
+			return ec.marshalNPriceListPricesSetPayload2ᚖchannelhubᚋgraphᚋmodelᚐPriceListPricesSetPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_priceListPricesSet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceListPricesSetPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_priceListPricesSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_promotionCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_promotionCreate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PromotionCreate(ctx, fc.Args["input"].(model.PromotionCreateInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PromotionPayload) graphql.Marshaler {
+			return ec.marshalNPromotionPayload2ᚖchannelhubᚋgraphᚋmodelᚐPromotionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_promotionCreate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PromotionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_promotionCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_promotionActiveSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_promotionActiveSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PromotionActiveSet(ctx, fc.Args["id"].(string), fc.Args["active"].(bool), fc.Args["reason"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PromotionPayload) graphql.Marshaler {
+			return ec.marshalNPromotionPayload2ᚖchannelhubᚋgraphᚋmodelᚐPromotionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_promotionActiveSet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PromotionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_promotionActiveSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderDiscount_promotionId(ctx context.Context, field graphql.CollectedField, obj *model.OrderDiscount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderDiscount_promotionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PromotionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderDiscount_promotionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderDiscount", field, false, false, "ID")
+}
+
+func (ec *executionContext) _OrderDiscount_name(ctx context.Context, field graphql.CollectedField, obj *model.OrderDiscount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderDiscount_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderDiscount_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderDiscount", field, false, false, "String")
+}
+
+func (ec *executionContext) _OrderDiscount_amount(ctx context.Context, field graphql.CollectedField, obj *model.OrderDiscount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderDiscount_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderDiscount_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderDiscount",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6642,6 +9607,896 @@ func (ec *executionContext) fieldContext_PartyPayload_errors(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _PriceExplanation_source(ctx context.Context, field graphql.CollectedField, obj *model.PriceExplanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceExplanation_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PriceSourceKind) graphql.Marshaler {
+			return ec.marshalNPriceSourceKind2channelhubᚋgraphᚋmodelᚐPriceSourceKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceExplanation_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceExplanation", field, false, false, "PriceSourceKind")
+}
+
+func (ec *executionContext) _PriceExplanation_priceListId(ctx context.Context, field graphql.CollectedField, obj *model.PriceExplanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceExplanation_priceListId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PriceListID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOID2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PriceExplanation_priceListId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceExplanation", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PriceExplanation_priceListName(ctx context.Context, field graphql.CollectedField, obj *model.PriceExplanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceExplanation_priceListName(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PriceListName, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PriceExplanation_priceListName(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceExplanation", field, false, false, "String")
+}
+
+func (ec *executionContext) _PriceExplanation_steps(ctx context.Context, field graphql.CollectedField, obj *model.PriceExplanation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceExplanation_steps(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Steps, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PricingStep) graphql.Marshaler {
+			return ec.marshalNPricingStep2ᚕchannelhubᚋgraphᚋmodelᚐPricingStepᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceExplanation_steps(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceExplanation",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PricingStep(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PriceList_id(ctx context.Context, field graphql.CollectedField, obj *pricing.PriceListRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceList_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PriceList().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceList_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceList", field, true, true, "ID")
+}
+
+func (ec *executionContext) _PriceList_name(ctx context.Context, field graphql.CollectedField, obj *pricing.PriceListRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceList_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceList_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceList", field, false, false, "String")
+}
+
+func (ec *executionContext) _PriceList_targetKind(ctx context.Context, field graphql.CollectedField, obj *pricing.PriceListRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceList_targetKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetKind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v catalog.TargetKind) graphql.Marshaler {
+			return ec.marshalNTargetKind2channelhubᚋinternalᚋcatalogᚐTargetKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceList_targetKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceList", field, false, false, "TargetKind")
+}
+
+func (ec *executionContext) _PriceList_targetValue(ctx context.Context, field graphql.CollectedField, obj *pricing.PriceListRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceList_targetValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceList_targetValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceList", field, false, false, "String")
+}
+
+func (ec *executionContext) _PriceList_priority(ctx context.Context, field graphql.CollectedField, obj *pricing.PriceListRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceList_priority(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Priority, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceList_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceList", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PriceList_validFrom(ctx context.Context, field graphql.CollectedField, obj *pricing.PriceListRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceList_validFrom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ValidFrom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PriceList_validFrom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceList", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _PriceList_validTo(ctx context.Context, field graphql.CollectedField, obj *pricing.PriceListRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceList_validTo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ValidTo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PriceList_validTo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceList", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _PriceList_priceCount(ctx context.Context, field graphql.CollectedField, obj *pricing.PriceListRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceList_priceCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PriceList().PriceCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceList_priceCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceList", field, true, true, "Int")
+}
+
+func (ec *executionContext) _PriceList_prices(ctx context.Context, field graphql.CollectedField, obj *pricing.PriceListRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceList_prices(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PriceList().Prices(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PriceListPrice) graphql.Marshaler {
+			return ec.marshalNPriceListPrice2ᚕchannelhubᚋgraphᚋmodelᚐPriceListPriceᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceList_prices(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceList",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceListPrice(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PriceList_createdAt(ctx context.Context, field graphql.CollectedField, obj *pricing.PriceListRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceList_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceList_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceList", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _PriceListPayload_priceList(ctx context.Context, field graphql.CollectedField, obj *model.PriceListPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceListPayload_priceList(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PriceList, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pricing.PriceListRecord) graphql.Marshaler {
+			return ec.marshalOPriceList2ᚖchannelhubᚋinternalᚋpricingᚐPriceListRecord(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PriceListPayload_priceList(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceListPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceList(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PriceListPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.PriceListPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceListPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PricingError) graphql.Marshaler {
+			return ec.marshalNPricingError2ᚕchannelhubᚋgraphᚋmodelᚐPricingErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceListPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceListPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PricingError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PriceListPrice_sku(ctx context.Context, field graphql.CollectedField, obj *model.PriceListPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceListPrice_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sku, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalNSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceListPrice_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceListPrice",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PriceListPrice_price(ctx context.Context, field graphql.CollectedField, obj *model.PriceListPrice) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceListPrice_price(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Price, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceListPrice_price(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceListPrice",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PriceListPricesResult_row(ctx context.Context, field graphql.CollectedField, obj *model.PriceListPricesResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceListPricesResult_row(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Row, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceListPricesResult_row(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceListPricesResult", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PriceListPricesResult_errors(ctx context.Context, field graphql.CollectedField, obj *model.PriceListPricesResult) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceListPricesResult_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PricingError) graphql.Marshaler {
+			return ec.marshalNPricingError2ᚕchannelhubᚋgraphᚋmodelᚐPricingErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceListPricesResult_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceListPricesResult",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PricingError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PriceListPricesSetPayload_priceList(ctx context.Context, field graphql.CollectedField, obj *model.PriceListPricesSetPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceListPricesSetPayload_priceList(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PriceList, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pricing.PriceListRecord) graphql.Marshaler {
+			return ec.marshalOPriceList2ᚖchannelhubᚋinternalᚋpricingᚐPriceListRecord(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PriceListPricesSetPayload_priceList(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceListPricesSetPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceList(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PriceListPricesSetPayload_results(ctx context.Context, field graphql.CollectedField, obj *model.PriceListPricesSetPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceListPricesSetPayload_results(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Results, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PriceListPricesResult) graphql.Marshaler {
+			return ec.marshalNPriceListPricesResult2ᚕchannelhubᚋgraphᚋmodelᚐPriceListPricesResultᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceListPricesSetPayload_results(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceListPricesSetPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceListPricesResult(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PriceListPricesSetPayload_okCount(ctx context.Context, field graphql.CollectedField, obj *model.PriceListPricesSetPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceListPricesSetPayload_okCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OkCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceListPricesSetPayload_okCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PriceListPricesSetPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PriceListPricesSetPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.PriceListPricesSetPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PriceListPricesSetPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PricingError) graphql.Marshaler {
+			return ec.marshalNPricingError2ᚕchannelhubᚋgraphᚋmodelᚐPricingErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PriceListPricesSetPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PriceListPricesSetPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PricingError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PricingError_field(ctx context.Context, field graphql.CollectedField, obj *model.PricingError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricingError_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PricingError_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PricingError", field, false, false, "String")
+}
+
+func (ec *executionContext) _PricingError_message(ctx context.Context, field graphql.CollectedField, obj *model.PricingError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricingError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PricingError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PricingError", field, false, false, "String")
+}
+
+func (ec *executionContext) _PricingError_code(ctx context.Context, field graphql.CollectedField, obj *model.PricingError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricingError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PricingErrorCode) graphql.Marshaler {
+			return ec.marshalNPricingErrorCode2channelhubᚋgraphᚋmodelᚐPricingErrorCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PricingError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PricingError", field, false, false, "PricingErrorCode")
+}
+
+func (ec *executionContext) _PricingStep_kind(ctx context.Context, field graphql.CollectedField, obj *model.PricingStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricingStep_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PricingStepKind) graphql.Marshaler {
+			return ec.marshalNPricingStepKind2channelhubᚋgraphᚋmodelᚐPricingStepKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PricingStep_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PricingStep", field, false, false, "PricingStepKind")
+}
+
+func (ec *executionContext) _PricingStep_ruleId(ctx context.Context, field graphql.CollectedField, obj *model.PricingStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricingStep_ruleId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RuleID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PricingStep_ruleId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PricingStep", field, false, false, "ID")
+}
+
+func (ec *executionContext) _PricingStep_name(ctx context.Context, field graphql.CollectedField, obj *model.PricingStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricingStep_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PricingStep_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PricingStep", field, false, false, "String")
+}
+
+func (ec *executionContext) _PricingStep_applied(ctx context.Context, field graphql.CollectedField, obj *model.PricingStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricingStep_applied(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Applied, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PricingStep_applied(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PricingStep", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PricingStep_reason(ctx context.Context, field graphql.CollectedField, obj *model.PricingStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricingStep_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PricingReason) graphql.Marshaler {
+			return ec.marshalNPricingReason2channelhubᚋgraphᚋmodelᚐPricingReason(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PricingStep_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PricingStep", field, false, false, "PricingReason")
+}
+
+func (ec *executionContext) _PricingStep_sku(ctx context.Context, field graphql.CollectedField, obj *model.PricingStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricingStep_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PricingStep().Sku(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalOSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PricingStep_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PricingStep",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PricingStep_amount(ctx context.Context, field graphql.CollectedField, obj *model.PricingStep) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PricingStep_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PricingStep_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PricingStep",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Product_id(ctx context.Context, field graphql.CollectedField, obj *catalog.Product) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6899,6 +10754,346 @@ func (ec *executionContext) fieldContext_ProductPayload_errors(_ context.Context
 	return fc, nil
 }
 
+func (ec *executionContext) _Promotion_id(ctx context.Context, field graphql.CollectedField, obj *pricing.PromotionRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Promotion().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Promotion_name(ctx context.Context, field graphql.CollectedField, obj *pricing.PromotionRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "String")
+}
+
+func (ec *executionContext) _Promotion_kind(ctx context.Context, field graphql.CollectedField, obj *pricing.PromotionRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pricing.PromotionKind) graphql.Marshaler {
+			return ec.marshalNPromotionKind2channelhubᚋinternalᚋpricingᚐPromotionKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "PromotionKind")
+}
+
+func (ec *executionContext) _Promotion_targetKind(ctx context.Context, field graphql.CollectedField, obj *pricing.PromotionRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_targetKind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetKind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v catalog.TargetKind) graphql.Marshaler {
+			return ec.marshalNTargetKind2channelhubᚋinternalᚋcatalogᚐTargetKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_targetKind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "TargetKind")
+}
+
+func (ec *executionContext) _Promotion_targetValue(ctx context.Context, field graphql.CollectedField, obj *pricing.PromotionRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_targetValue(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TargetValue, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_targetValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "String")
+}
+
+func (ec *executionContext) _Promotion_validFrom(ctx context.Context, field graphql.CollectedField, obj *pricing.PromotionRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_validFrom(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ValidFrom, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_validFrom(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Promotion_validTo(ctx context.Context, field graphql.CollectedField, obj *pricing.PromotionRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_validTo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ValidTo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_validTo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Promotion_priority(ctx context.Context, field graphql.CollectedField, obj *pricing.PromotionRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_priority(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Priority, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Promotion_exclusiveGroup(ctx context.Context, field graphql.CollectedField, obj *pricing.PromotionRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_exclusiveGroup(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExclusiveGroup, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_exclusiveGroup(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "String")
+}
+
+func (ec *executionContext) _Promotion_perPartyLimit(ctx context.Context, field graphql.CollectedField, obj *pricing.PromotionRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_perPartyLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PerPartyLimit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_perPartyLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Promotion_active(ctx context.Context, field graphql.CollectedField, obj *pricing.PromotionRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Active, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Promotion_ruleJson(ctx context.Context, field graphql.CollectedField, obj *pricing.PromotionRecord) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Promotion_ruleJson(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Promotion().RuleJSON(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Promotion_ruleJson(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Promotion", field, true, true, "String")
+}
+
+func (ec *executionContext) _PromotionPayload_promotion(ctx context.Context, field graphql.CollectedField, obj *model.PromotionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PromotionPayload_promotion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Promotion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *pricing.PromotionRecord) graphql.Marshaler {
+			return ec.marshalOPromotion2ᚖchannelhubᚋinternalᚋpricingᚐPromotionRecord(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PromotionPayload_promotion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PromotionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Promotion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PromotionPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.PromotionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PromotionPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PricingError) graphql.Marshaler {
+			return ec.marshalNPricingError2ᚕchannelhubᚋgraphᚋmodelᚐPricingErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PromotionPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PromotionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PricingError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_node(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -6997,6 +11192,130 @@ func (ec *executionContext) fieldContext_Query_viewer(_ context.Context, field g
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Viewer(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_cart(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_cart(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Cart(ctx, fc.Args["asPartyId"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "SALESMAN"})
+				if err != nil {
+					var zeroVal *model.Cart
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.Cart
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Cart) graphql.Marshaler {
+			return ec.marshalNCart2ᚖchannelhubᚋgraphᚋmodelᚐCart(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_cart(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Cart(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_cart_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_favourites(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_favourites(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Favourites(ctx, fc.Args["asPartyId"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "SALESMAN"})
+				if err != nil {
+					var zeroVal []model.SKUView
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []model.SKUView
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []model.SKUView) graphql.Marshaler {
+			return ec.marshalNSKU2ᚕchannelhubᚋgraphᚋmodelᚐSKUViewᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_favourites(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_favourites_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -7448,6 +11767,168 @@ func (ec *executionContext) fieldContext_Query_user(ctx context.Context, field g
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_priceLists(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_priceLists(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().PriceLists(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal []pricing.PriceListRecord
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []pricing.PriceListRecord
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []pricing.PriceListRecord) graphql.Marshaler {
+			return ec.marshalNPriceList2ᚕchannelhubᚋinternalᚋpricingᚐPriceListRecordᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_priceLists(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceList(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_promotions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_promotions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Promotions(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal []pricing.PromotionRecord
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []pricing.PromotionRecord
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []pricing.PromotionRecord) graphql.Marshaler {
+			return ec.marshalNPromotion2ᚕchannelhubᚋinternalᚋpricingᚐPromotionRecordᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_promotions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Promotion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_runningPromotions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_runningPromotions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().RunningPromotions(ctx, fc.Args["asPartyId"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "SALESMAN"})
+				if err != nil {
+					var zeroVal []pricing.PromotionRecord
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []pricing.PromotionRecord
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []pricing.PromotionRecord) graphql.Marshaler {
+			return ec.marshalNPromotion2ᚕchannelhubᚋinternalᚋpricingᚐPromotionRecordᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_runningPromotions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Promotion(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_runningPromotions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -7522,6 +12003,427 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Quote_lines(ctx context.Context, field graphql.CollectedField, obj *model.Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quote_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lines, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.QuoteLine) graphql.Marshaler {
+			return ec.marshalNQuoteLine2ᚕchannelhubᚋgraphᚋmodelᚐQuoteLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quote_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Quote",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_QuoteLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Quote_orderDiscounts(ctx context.Context, field graphql.CollectedField, obj *model.Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quote_orderDiscounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrderDiscounts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.OrderDiscount) graphql.Marshaler {
+			return ec.marshalNOrderDiscount2ᚕchannelhubᚋgraphᚋmodelᚐOrderDiscountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quote_orderDiscounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Quote",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderDiscount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Quote_subtotal(ctx context.Context, field graphql.CollectedField, obj *model.Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quote_subtotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Subtotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quote_subtotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Quote",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Quote_discount(ctx context.Context, field graphql.CollectedField, obj *model.Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quote_discount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Discount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quote_discount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Quote",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Quote_total(ctx context.Context, field graphql.CollectedField, obj *model.Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quote_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Total, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quote_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Quote",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Quote_explanation(ctx context.Context, field graphql.CollectedField, obj *model.Quote) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Quote_explanation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Explanation, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PricingStep) graphql.Marshaler {
+			return ec.marshalNPricingStep2ᚕchannelhubᚋgraphᚋmodelᚐPricingStepᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Quote_explanation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Quote",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PricingStep(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _QuoteLine_sku(ctx context.Context, field graphql.CollectedField, obj *model.QuoteLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuoteLine_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.QuoteLine().Sku(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalNSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuoteLine_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "QuoteLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _QuoteLine_qty(ctx context.Context, field graphql.CollectedField, obj *model.QuoteLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuoteLine_qty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Qty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuoteLine_qty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QuoteLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _QuoteLine_unitPrice(ctx context.Context, field graphql.CollectedField, obj *model.QuoteLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuoteLine_unitPrice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnitPrice, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuoteLine_unitPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "QuoteLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _QuoteLine_priceSource(ctx context.Context, field graphql.CollectedField, obj *model.QuoteLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuoteLine_priceSource(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PriceSource, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PriceSourceKind) graphql.Marshaler {
+			return ec.marshalNPriceSourceKind2channelhubᚋgraphᚋmodelᚐPriceSourceKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuoteLine_priceSource(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QuoteLine", field, false, false, "PriceSourceKind")
+}
+
+func (ec *executionContext) _QuoteLine_amount(ctx context.Context, field graphql.CollectedField, obj *model.QuoteLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuoteLine_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuoteLine_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "QuoteLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _QuoteLine_discount(ctx context.Context, field graphql.CollectedField, obj *model.QuoteLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuoteLine_discount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Discount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuoteLine_discount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "QuoteLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _QuoteLine_net(ctx context.Context, field graphql.CollectedField, obj *model.QuoteLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuoteLine_net(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Net, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuoteLine_net(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "QuoteLine",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _QuoteLine_gift(ctx context.Context, field graphql.CollectedField, obj *model.QuoteLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_QuoteLine_gift(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Gift, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_QuoteLine_gift(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("QuoteLine", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _SKU_id(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
@@ -7857,6 +12759,70 @@ func (ec *executionContext) _SKU_availability(ctx context.Context, field graphql
 }
 func (ec *executionContext) fieldContext_SKU_availability(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SKU", field, true, true, "Availability")
+}
+
+func (ec *executionContext) _SKU_price(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKU_price(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SKU().Price(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SKU_price(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SKU",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SKU_priceExplanation(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SKU_priceExplanation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SKU().PriceExplanation(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PriceExplanation) graphql.Marshaler {
+			return ec.marshalOPriceExplanation2ᚖchannelhubᚋgraphᚋmodelᚐPriceExplanation(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SKU_priceExplanation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SKU",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PriceExplanation(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _SKUConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.SKUConnection) (ret graphql.Marshaler) {
@@ -10235,6 +15201,349 @@ func UnmarshalAuthRefreshInput(ctx context.Context, raw any) (model.AuthRefreshI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputBreakInput(ctx context.Context, obj any) (model.BreakInput, error) {
+	var it model.BreakInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"minQty", "unitPrice"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "minQty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minQty"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinQty = data
+		case "unitPrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unitPrice"))
+			data, err := ec.unmarshalNDecimal2channelhubᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnitPrice = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBreakInput unmarshals raw into the BreakInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBreakInput(ctx context.Context, raw any) (model.BreakInput, error) {
+	var out model.BreakInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BreakInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputBundleItemInput(ctx context.Context, obj any) (model.BundleItemInput, error) {
+	var it model.BundleItemInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"skuId", "qty"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "skuId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skuId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkuID = data
+		case "qty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qty"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Qty = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalBundleItemInput unmarshals raw into the BundleItemInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalBundleItemInput(ctx context.Context, raw any) (model.BundleItemInput, error) {
+	var out model.BundleItemInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "BundleItemInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCartAddLinesInput(ctx context.Context, obj any) (model.CartAddLinesInput, error) {
+	var it model.CartAddLinesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"asPartyId", "lines"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "asPartyId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asPartyId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsPartyID = data
+		case "lines":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lines"))
+			data, err := ec.unmarshalNCartLineInput2ᚕchannelhubᚋgraphᚋmodelᚐCartLineInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lines = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCartAddLinesInput unmarshals raw into the CartAddLinesInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCartAddLinesInput(ctx context.Context, raw any) (model.CartAddLinesInput, error) {
+	var out model.CartAddLinesInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CartAddLinesInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCartClearInput(ctx context.Context, obj any) (model.CartClearInput, error) {
+	var it model.CartClearInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"asPartyId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "asPartyId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asPartyId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsPartyID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCartClearInput unmarshals raw into the CartClearInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCartClearInput(ctx context.Context, raw any) (model.CartClearInput, error) {
+	var out model.CartClearInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CartClearInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCartLineInput(ctx context.Context, obj any) (model.CartLineInput, error) {
+	var it model.CartLineInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"skuId", "qty"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "skuId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skuId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkuID = data
+		case "qty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qty"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Qty = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCartLineInput unmarshals raw into the CartLineInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCartLineInput(ctx context.Context, raw any) (model.CartLineInput, error) {
+	var out model.CartLineInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CartLineInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCartRemoveLinesInput(ctx context.Context, obj any) (model.CartRemoveLinesInput, error) {
+	var it model.CartRemoveLinesInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"asPartyId", "skuIds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "asPartyId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asPartyId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsPartyID = data
+		case "skuIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skuIds"))
+			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkuIds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCartRemoveLinesInput unmarshals raw into the CartRemoveLinesInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCartRemoveLinesInput(ctx context.Context, raw any) (model.CartRemoveLinesInput, error) {
+	var out model.CartRemoveLinesInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CartRemoveLinesInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCartUpdateLineInput(ctx context.Context, obj any) (model.CartUpdateLineInput, error) {
+	var it model.CartUpdateLineInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"asPartyId", "skuId", "qty"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "asPartyId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asPartyId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsPartyID = data
+		case "skuId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skuId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkuID = data
+		case "qty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qty"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Qty = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCartUpdateLineInput unmarshals raw into the CartUpdateLineInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCartUpdateLineInput(ctx context.Context, raw any) (model.CartUpdateLineInput, error) {
+	var out model.CartUpdateLineInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CartUpdateLineInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCatalogFilter(ctx context.Context, obj any) (model.CatalogFilter, error) {
 	var it model.CatalogFilter
 	if obj == nil {
@@ -10478,6 +15787,76 @@ func (ec *executionContext) unmarshalInputGeoPointInput(ctx context.Context, obj
 func UnmarshalGeoPointInput(ctx context.Context, raw any) (model.GeoPointInput, error) {
 	var out model.GeoPointInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "GeoPointInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputGiftInput(ctx context.Context, obj any) (model.GiftInput, error) {
+	var it model.GiftInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"skuId", "qty", "threshold", "minQty", "pool"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "skuId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skuId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkuID = data
+		case "qty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qty"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Qty = data
+		case "threshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("threshold"))
+			data, err := ec.unmarshalODecimal2ᚖchannelhubᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Threshold = data
+		case "minQty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("minQty"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MinQty = data
+		case "pool":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("pool"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Pool = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalGiftInput unmarshals raw into the GiftInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalGiftInput(ctx context.Context, raw any) (model.GiftInput, error) {
+	var out model.GiftInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "GiftInput", raw, &out)
 	return out, err
 }
 
@@ -10789,6 +16168,181 @@ func UnmarshalPartyUpdateInput(ctx context.Context, raw any) (model.PartyUpdateI
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputPriceListInput(ctx context.Context, obj any) (model.PriceListInput, error) {
+	var it model.PriceListInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["targetValue"]; !present {
+		asMap["targetValue"] = ""
+	}
+	if _, present := asMap["priority"]; !present {
+		asMap["priority"] = 0
+	}
+
+	fieldsInOrder := [...]string{"name", "targetKind", "targetValue", "priority", "validFrom", "validTo"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "targetKind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetKind"))
+			data, err := ec.unmarshalNTargetKind2channelhubᚋinternalᚋcatalogᚐTargetKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetKind = data
+		case "targetValue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetValue"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetValue = data
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = data
+		case "validFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validFrom"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidFrom = data
+		case "validTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validTo"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidTo = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPriceListInput unmarshals raw into the PriceListInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPriceListInput(ctx context.Context, raw any) (model.PriceListInput, error) {
+	var out model.PriceListInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PriceListInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputPriceListPriceRow(ctx context.Context, obj any) (model.PriceListPriceRow, error) {
+	var it model.PriceListPriceRow
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"skuCode", "price"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "skuCode":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skuCode"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkuCode = data
+		case "price":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("price"))
+			data, err := ec.unmarshalODecimal2ᚖchannelhubᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Price = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPriceListPriceRow unmarshals raw into the PriceListPriceRow input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPriceListPriceRow(ctx context.Context, raw any) (model.PriceListPriceRow, error) {
+	var out model.PriceListPriceRow
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PriceListPriceRow", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputPriceListPricesSetInput(ctx context.Context, obj any) (model.PriceListPricesSetInput, error) {
+	var it model.PriceListPricesSetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"rows"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "rows":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rows"))
+			data, err := ec.unmarshalNPriceListPriceRow2ᚕchannelhubᚋgraphᚋmodelᚐPriceListPriceRowᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Rows = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPriceListPricesSetInput unmarshals raw into the PriceListPricesSetInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPriceListPricesSetInput(ctx context.Context, raw any) (model.PriceListPricesSetInput, error) {
+	var out model.PriceListPricesSetInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PriceListPricesSetInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputProductInput(ctx context.Context, obj any) (model.ProductInput, error) {
 	var it model.ProductInput
 	if obj == nil {
@@ -10880,6 +16434,180 @@ func (ec *executionContext) unmarshalInputProductInput(ctx context.Context, obj 
 func UnmarshalProductInput(ctx context.Context, raw any) (model.ProductInput, error) {
 	var out model.ProductInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ProductInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputPromotionCreateInput(ctx context.Context, obj any) (model.PromotionCreateInput, error) {
+	var it model.PromotionCreateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["targetValue"]; !present {
+		asMap["targetValue"] = ""
+	}
+	if _, present := asMap["priority"]; !present {
+		asMap["priority"] = 0
+	}
+	if _, present := asMap["exclusiveGroup"]; !present {
+		asMap["exclusiveGroup"] = ""
+	}
+	if _, present := asMap["repeat"]; !present {
+		asMap["repeat"] = false
+	}
+
+	fieldsInOrder := [...]string{"name", "kind", "targetKind", "targetValue", "validFrom", "validTo", "priority", "exclusiveGroup", "perPartyLimit", "skuIds", "categoryIds", "tiers", "repeat", "percent", "gift", "bundleItems", "bundlePrice", "breaks"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalNPromotionKind2channelhubᚋinternalᚋpricingᚐPromotionKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "targetKind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetKind"))
+			data, err := ec.unmarshalNTargetKind2channelhubᚋinternalᚋcatalogᚐTargetKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetKind = data
+		case "targetValue":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("targetValue"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TargetValue = data
+		case "validFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validFrom"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidFrom = data
+		case "validTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("validTo"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ValidTo = data
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = data
+		case "exclusiveGroup":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("exclusiveGroup"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ExclusiveGroup = data
+		case "perPartyLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("perPartyLimit"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PerPartyLimit = data
+		case "skuIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skuIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkuIds = data
+		case "categoryIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("categoryIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CategoryIds = data
+		case "tiers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tiers"))
+			data, err := ec.unmarshalOTierInput2ᚕchannelhubᚋgraphᚋmodelᚐTierInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Tiers = data
+		case "repeat":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("repeat"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Repeat = data
+		case "percent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("percent"))
+			data, err := ec.unmarshalODecimal2ᚖchannelhubᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Percent = data
+		case "gift":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("gift"))
+			data, err := ec.unmarshalOGiftInput2ᚖchannelhubᚋgraphᚋmodelᚐGiftInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Gift = data
+		case "bundleItems":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bundleItems"))
+			data, err := ec.unmarshalOBundleItemInput2ᚕchannelhubᚋgraphᚋmodelᚐBundleItemInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BundleItems = data
+		case "bundlePrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("bundlePrice"))
+			data, err := ec.unmarshalODecimal2ᚖchannelhubᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BundlePrice = data
+		case "breaks":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("breaks"))
+			data, err := ec.unmarshalOBreakInput2ᚕchannelhubᚋgraphᚋmodelᚐBreakInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Breaks = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPromotionCreateInput unmarshals raw into the PromotionCreateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPromotionCreateInput(ctx context.Context, raw any) (model.PromotionCreateInput, error) {
+	var out model.PromotionCreateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PromotionCreateInput", raw, &out)
 	return out, err
 }
 
@@ -11303,6 +17031,55 @@ func UnmarshalSKUUpdateInput(ctx context.Context, raw any) (model.SKUUpdateInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputTierInput(ctx context.Context, obj any) (model.TierInput, error) {
+	var it model.TierInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"threshold", "off"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "threshold":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("threshold"))
+			data, err := ec.unmarshalNDecimal2channelhubᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Threshold = data
+		case "off":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("off"))
+			data, err := ec.unmarshalNDecimal2channelhubᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Off = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTierInput unmarshals raw into the TierInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTierInput(ctx context.Context, raw any) (model.TierInput, error) {
+	var out model.TierInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TierInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputUserAssignedStoresSetInput(ctx context.Context, obj any) (model.UserAssignedStoresSetInput, error) {
 	var it model.UserAssignedStoresSetInput
 	if obj == nil {
@@ -11577,6 +17354,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._SKU(ctx, sel, obj)
+	case pricing.PromotionRecord:
+		return ec._Promotion(ctx, sel, &obj)
+	case *pricing.PromotionRecord:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Promotion(ctx, sel, obj)
 	case catalog.Product:
 		return ec._Product(ctx, sel, &obj)
 	case *catalog.Product:
@@ -11584,6 +17368,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Product(ctx, sel, obj)
+	case pricing.PriceListRecord:
+		return ec._PriceList(ctx, sel, &obj)
+	case *pricing.PriceListRecord:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._PriceList(ctx, sel, obj)
 	case party.Party:
 		return ec._Party(ctx, sel, &obj)
 	case *party.Party:
@@ -11861,6 +17652,185 @@ func (ec *executionContext) _AuthSession(ctx context.Context, sel ast.SelectionS
 			}
 		case "viewer":
 			out.Values[i] = ec._AuthSession_viewer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cartImplementors = []string{"Cart"}
+
+func (ec *executionContext) _Cart(ctx context.Context, sel ast.SelectionSet, obj *model.Cart) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cartImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Cart")
+		case "buyer":
+			out.Values[i] = ec._Cart_buyer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lines":
+			out.Values[i] = ec._Cart_lines(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "quote":
+			out.Values[i] = ec._Cart_quote(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cartErrorImplementors = []string{"CartError"}
+
+func (ec *executionContext) _CartError(ctx context.Context, sel ast.SelectionSet, obj *model.CartError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cartErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CartError")
+		case "index":
+			out.Values[i] = ec._CartError_index(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "skuId":
+			out.Values[i] = ec._CartError_skuId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._CartError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._CartError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cartLineImplementors = []string{"CartLine"}
+
+func (ec *executionContext) _CartLine(ctx context.Context, sel ast.SelectionSet, obj *model.CartLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cartLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CartLine")
+		case "sku":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CartLine_sku(ctx, field, obj)
+				})
+		case "skuId":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CartLine_skuId(ctx, field, obj)
+				})
+		case "qty":
+			out.Values[i] = ec._CartLine_qty(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "problem":
+			out.Values[i] = ec._CartLine_problem(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var cartPayloadImplementors = []string{"CartPayload"}
+
+func (ec *executionContext) _CartPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CartPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, cartPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CartPayload")
+		case "cart":
+			out.Values[i] = ec._CartPayload_cart(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._CartPayload_errors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -12159,6 +18129,44 @@ func (ec *executionContext) _CategoryPayload(ctx context.Context, sel ast.Select
 	return out
 }
 
+var favouritePayloadImplementors = []string{"FavouritePayload"}
+
+func (ec *executionContext) _FavouritePayload(ctx context.Context, sel ast.SelectionSet, obj *model.FavouritePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, favouritePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FavouritePayload")
+		case "sku":
+			out.Values[i] = ec._FavouritePayload_sku(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._FavouritePayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var geoPointImplementors = []string{"GeoPoint"}
 
 func (ec *executionContext) _GeoPoint(ctx context.Context, sel ast.SelectionSet, obj *party.GeoPoint) graphql.Marshaler {
@@ -12282,6 +18290,48 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "cartAddLines":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cartAddLines(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cartUpdateLine":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cartUpdateLine(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cartRemoveLines":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cartRemoveLines(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cartClear":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_cartClear(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "favouriteAdd":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_favouriteAdd(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "favouriteRemove":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_favouriteRemove(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "categoryCreate":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_categoryCreate(ctx, field)
@@ -12391,6 +18441,84 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_userAssignedStoresSet(ctx, field)
 			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "priceListCreate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_priceListCreate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "priceListUpdate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_priceListUpdate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "priceListPricesSet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_priceListPricesSet(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "promotionCreate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_promotionCreate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "promotionActiveSet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_promotionActiveSet(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var orderDiscountImplementors = []string{"OrderDiscount"}
+
+func (ec *executionContext) _OrderDiscount(ctx context.Context, sel ast.SelectionSet, obj *model.OrderDiscount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, orderDiscountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OrderDiscount")
+		case "promotionId":
+			out.Values[i] = ec._OrderDiscount_promotionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "name":
+			out.Values[i] = ec._OrderDiscount_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._OrderDiscount_amount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -12717,6 +18845,404 @@ func (ec *executionContext) _PartyPayload(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var priceExplanationImplementors = []string{"PriceExplanation"}
+
+func (ec *executionContext) _PriceExplanation(ctx context.Context, sel ast.SelectionSet, obj *model.PriceExplanation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, priceExplanationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PriceExplanation")
+		case "source":
+			out.Values[i] = ec._PriceExplanation_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "priceListId":
+			out.Values[i] = ec._PriceExplanation_priceListId(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "priceListName":
+			out.Values[i] = ec._PriceExplanation_priceListName(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "steps":
+			out.Values[i] = ec._PriceExplanation_steps(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var priceListImplementors = []string{"PriceList", "Node"}
+
+func (ec *executionContext) _PriceList(ctx context.Context, sel ast.SelectionSet, obj *pricing.PriceListRecord) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, priceListImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PriceList")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PriceList_id(ctx, field, obj)
+				})
+		case "name":
+			out.Values[i] = ec._PriceList_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "targetKind":
+			out.Values[i] = ec._PriceList_targetKind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "targetValue":
+			out.Values[i] = ec._PriceList_targetValue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "priority":
+			out.Values[i] = ec._PriceList_priority(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "validFrom":
+			out.Values[i] = ec._PriceList_validFrom(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "validTo":
+			out.Values[i] = ec._PriceList_validTo(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "priceCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PriceList_priceCount(ctx, field, obj)
+				})
+		case "prices":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PriceList_prices(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._PriceList_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var priceListPayloadImplementors = []string{"PriceListPayload"}
+
+func (ec *executionContext) _PriceListPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PriceListPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, priceListPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PriceListPayload")
+		case "priceList":
+			out.Values[i] = ec._PriceListPayload_priceList(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._PriceListPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var priceListPriceImplementors = []string{"PriceListPrice"}
+
+func (ec *executionContext) _PriceListPrice(ctx context.Context, sel ast.SelectionSet, obj *model.PriceListPrice) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, priceListPriceImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PriceListPrice")
+		case "sku":
+			out.Values[i] = ec._PriceListPrice_sku(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "price":
+			out.Values[i] = ec._PriceListPrice_price(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var priceListPricesResultImplementors = []string{"PriceListPricesResult"}
+
+func (ec *executionContext) _PriceListPricesResult(ctx context.Context, sel ast.SelectionSet, obj *model.PriceListPricesResult) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, priceListPricesResultImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PriceListPricesResult")
+		case "row":
+			out.Values[i] = ec._PriceListPricesResult_row(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._PriceListPricesResult_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var priceListPricesSetPayloadImplementors = []string{"PriceListPricesSetPayload"}
+
+func (ec *executionContext) _PriceListPricesSetPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PriceListPricesSetPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, priceListPricesSetPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PriceListPricesSetPayload")
+		case "priceList":
+			out.Values[i] = ec._PriceListPricesSetPayload_priceList(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "results":
+			out.Values[i] = ec._PriceListPricesSetPayload_results(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "okCount":
+			out.Values[i] = ec._PriceListPricesSetPayload_okCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._PriceListPricesSetPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var pricingErrorImplementors = []string{"PricingError"}
+
+func (ec *executionContext) _PricingError(ctx context.Context, sel ast.SelectionSet, obj *model.PricingError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pricingErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PricingError")
+		case "field":
+			out.Values[i] = ec._PricingError_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._PricingError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._PricingError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var pricingStepImplementors = []string{"PricingStep"}
+
+func (ec *executionContext) _PricingStep(ctx context.Context, sel ast.SelectionSet, obj *model.PricingStep) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, pricingStepImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PricingStep")
+		case "kind":
+			out.Values[i] = ec._PricingStep_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ruleId":
+			out.Values[i] = ec._PricingStep_ruleId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._PricingStep_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "applied":
+			out.Values[i] = ec._PricingStep_applied(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._PricingStep_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sku":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PricingStep_sku(ctx, field, obj)
+				})
+		case "amount":
+			out.Values[i] = ec._PricingStep_amount(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var productImplementors = []string{"Product", "Node"}
 
 func (ec *executionContext) _Product(ctx context.Context, sel ast.SelectionSet, obj *catalog.Product) graphql.Marshaler {
@@ -12825,6 +19351,134 @@ func (ec *executionContext) _ProductPayload(ctx context.Context, sel ast.Selecti
 	return out
 }
 
+var promotionImplementors = []string{"Promotion", "Node"}
+
+func (ec *executionContext) _Promotion(ctx context.Context, sel ast.SelectionSet, obj *pricing.PromotionRecord) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, promotionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Promotion")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Promotion_id(ctx, field, obj)
+				})
+		case "name":
+			out.Values[i] = ec._Promotion_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._Promotion_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "targetKind":
+			out.Values[i] = ec._Promotion_targetKind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "targetValue":
+			out.Values[i] = ec._Promotion_targetValue(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "validFrom":
+			out.Values[i] = ec._Promotion_validFrom(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "validTo":
+			out.Values[i] = ec._Promotion_validTo(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "priority":
+			out.Values[i] = ec._Promotion_priority(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "exclusiveGroup":
+			out.Values[i] = ec._Promotion_exclusiveGroup(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "perPartyLimit":
+			out.Values[i] = ec._Promotion_perPartyLimit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "active":
+			out.Values[i] = ec._Promotion_active(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ruleJson":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Promotion_ruleJson(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var promotionPayloadImplementors = []string{"PromotionPayload"}
+
+func (ec *executionContext) _PromotionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PromotionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, promotionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PromotionPayload")
+		case "promotion":
+			out.Values[i] = ec._PromotionPayload_promotion(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._PromotionPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
@@ -12855,6 +19509,18 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_viewer(ctx, field)
+				})
+		case "cart":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_cart(ctx, field)
+				})
+		case "favourites":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_favourites(ctx, field)
 				})
 		case "catalog":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -12904,6 +19570,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_user(ctx, field)
 				})
+		case "priceLists":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_priceLists(ctx, field)
+				})
+		case "promotions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_promotions(ctx, field)
+				})
+		case "runningPromotions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_runningPromotions(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -12915,6 +19599,133 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___schema(ctx, field)
 			})
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var quoteImplementors = []string{"Quote"}
+
+func (ec *executionContext) _Quote(ctx context.Context, sel ast.SelectionSet, obj *model.Quote) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, quoteImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Quote")
+		case "lines":
+			out.Values[i] = ec._Quote_lines(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orderDiscounts":
+			out.Values[i] = ec._Quote_orderDiscounts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "subtotal":
+			out.Values[i] = ec._Quote_subtotal(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "discount":
+			out.Values[i] = ec._Quote_discount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "total":
+			out.Values[i] = ec._Quote_total(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "explanation":
+			out.Values[i] = ec._Quote_explanation(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var quoteLineImplementors = []string{"QuoteLine"}
+
+func (ec *executionContext) _QuoteLine(ctx context.Context, sel ast.SelectionSet, obj *model.QuoteLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, quoteLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("QuoteLine")
+		case "sku":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._QuoteLine_sku(ctx, field, obj)
+				})
+		case "qty":
+			out.Values[i] = ec._QuoteLine_qty(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unitPrice":
+			out.Values[i] = ec._QuoteLine_unitPrice(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "priceSource":
+			out.Values[i] = ec._QuoteLine_priceSource(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			out.Values[i] = ec._QuoteLine_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "discount":
+			out.Values[i] = ec._QuoteLine_discount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "net":
+			out.Values[i] = ec._QuoteLine_net(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "gift":
+			out.Values[i] = ec._QuoteLine_gift(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
@@ -13016,6 +19827,18 @@ func (ec *executionContext) _SKU(ctx context.Context, sel ast.SelectionSet, obj 
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SKU_availability(ctx, field, obj)
+				})
+		case "price":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SKU_price(ctx, field, obj)
+				})
+		case "priceExplanation":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SKU_priceExplanation(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -14030,6 +20853,121 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 	return res
 }
 
+func (ec *executionContext) unmarshalNBreakInput2channelhubᚋgraphᚋmodelᚐBreakInput(ctx context.Context, v any) (model.BreakInput, error) {
+	res, err := ec.unmarshalInputBreakInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNBundleItemInput2channelhubᚋgraphᚋmodelᚐBundleItemInput(ctx context.Context, v any) (model.BundleItemInput, error) {
+	res, err := ec.unmarshalInputBundleItemInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCart2ᚖchannelhubᚋgraphᚋmodelᚐCart(ctx context.Context, sel ast.SelectionSet, v *model.Cart) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Cart!")
+		return graphql.Null
+	}
+	return ec._Cart(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCartAddLinesInput2channelhubᚋgraphᚋmodelᚐCartAddLinesInput(ctx context.Context, v any) (model.CartAddLinesInput, error) {
+	res, err := ec.unmarshalInputCartAddLinesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCartClearInput2channelhubᚋgraphᚋmodelᚐCartClearInput(ctx context.Context, v any) (model.CartClearInput, error) {
+	res, err := ec.unmarshalInputCartClearInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCartError2channelhubᚋgraphᚋmodelᚐCartError(ctx context.Context, sel ast.SelectionSet, v model.CartError) graphql.Marshaler {
+	return ec._CartError(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCartError2ᚕchannelhubᚋgraphᚋmodelᚐCartErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []model.CartError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCartError2channelhubᚋgraphᚋmodelᚐCartError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCartLine2channelhubᚋgraphᚋmodelᚐCartLine(ctx context.Context, sel ast.SelectionSet, v model.CartLine) graphql.Marshaler {
+	return ec._CartLine(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCartLine2ᚕchannelhubᚋgraphᚋmodelᚐCartLineᚄ(ctx context.Context, sel ast.SelectionSet, v []model.CartLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCartLine2channelhubᚋgraphᚋmodelᚐCartLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNCartLineInput2channelhubᚋgraphᚋmodelᚐCartLineInput(ctx context.Context, v any) (model.CartLineInput, error) {
+	res, err := ec.unmarshalInputCartLineInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCartLineInput2ᚕchannelhubᚋgraphᚋmodelᚐCartLineInputᚄ(ctx context.Context, v any) ([]model.CartLineInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.CartLineInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNCartLineInput2channelhubᚋgraphᚋmodelᚐCartLineInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNCartLineProblem2channelhubᚋgraphᚋmodelᚐCartLineProblem(ctx context.Context, v any) (model.CartLineProblem, error) {
+	var res model.CartLineProblem
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCartLineProblem2channelhubᚋgraphᚋmodelᚐCartLineProblem(ctx context.Context, sel ast.SelectionSet, v model.CartLineProblem) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCartPayload2ᚖchannelhubᚋgraphᚋmodelᚐCartPayload(ctx context.Context, sel ast.SelectionSet, v *model.CartPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CartPayload!")
+		return graphql.Null
+	}
+	return ec._CartPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCartRemoveLinesInput2channelhubᚋgraphᚋmodelᚐCartRemoveLinesInput(ctx context.Context, v any) (model.CartRemoveLinesInput, error) {
+	res, err := ec.unmarshalInputCartRemoveLinesInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCartUpdateLineInput2channelhubᚋgraphᚋmodelᚐCartUpdateLineInput(ctx context.Context, v any) (model.CartUpdateLineInput, error) {
+	res, err := ec.unmarshalInputCartUpdateLineInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNCatalogError2channelhubᚋgraphᚋmodelᚐCatalogError(ctx context.Context, sel ast.SelectionSet, v model.CatalogError) graphql.Marshaler {
 	return ec._CatalogError(ctx, sel, &v)
 }
@@ -14224,6 +21162,14 @@ func (ec *executionContext) marshalNDecimal2channelhubᚋgraphᚋmodelᚐDecimal
 	return v
 }
 
+func (ec *executionContext) marshalNFavouritePayload2ᚖchannelhubᚋgraphᚋmodelᚐFavouritePayload(ctx context.Context, sel ast.SelectionSet, v *model.FavouritePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FavouritePayload!")
+		return graphql.Null
+	}
+	return ec._FavouritePayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
 	res, err := graphql.UnmarshalFloatContext(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -14301,6 +21247,26 @@ func (ec *executionContext) marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(
 		return graphql.Null
 	}
 	return ec._Money(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOrderDiscount2channelhubᚋgraphᚋmodelᚐOrderDiscount(ctx context.Context, sel ast.SelectionSet, v model.OrderDiscount) graphql.Marshaler {
+	return ec._OrderDiscount(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNOrderDiscount2ᚕchannelhubᚋgraphᚋmodelᚐOrderDiscountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.OrderDiscount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOrderDiscount2channelhubᚋgraphᚋmodelᚐOrderDiscount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNPageInfo2channelhubᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
@@ -14456,6 +21422,191 @@ func (ec *executionContext) unmarshalNPartyUpdateInput2channelhubᚋgraphᚋmode
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNPriceList2channelhubᚋinternalᚋpricingᚐPriceListRecord(ctx context.Context, sel ast.SelectionSet, v pricing.PriceListRecord) graphql.Marshaler {
+	return ec._PriceList(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPriceList2ᚕchannelhubᚋinternalᚋpricingᚐPriceListRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []pricing.PriceListRecord) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPriceList2channelhubᚋinternalᚋpricingᚐPriceListRecord(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNPriceListInput2channelhubᚋgraphᚋmodelᚐPriceListInput(ctx context.Context, v any) (model.PriceListInput, error) {
+	res, err := ec.unmarshalInputPriceListInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPriceListPayload2ᚖchannelhubᚋgraphᚋmodelᚐPriceListPayload(ctx context.Context, sel ast.SelectionSet, v *model.PriceListPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PriceListPayload!")
+		return graphql.Null
+	}
+	return ec._PriceListPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPriceListPrice2channelhubᚋgraphᚋmodelᚐPriceListPrice(ctx context.Context, sel ast.SelectionSet, v model.PriceListPrice) graphql.Marshaler {
+	return ec._PriceListPrice(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPriceListPrice2ᚕchannelhubᚋgraphᚋmodelᚐPriceListPriceᚄ(ctx context.Context, sel ast.SelectionSet, v []model.PriceListPrice) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPriceListPrice2channelhubᚋgraphᚋmodelᚐPriceListPrice(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNPriceListPriceRow2channelhubᚋgraphᚋmodelᚐPriceListPriceRow(ctx context.Context, v any) (model.PriceListPriceRow, error) {
+	res, err := ec.unmarshalInputPriceListPriceRow(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNPriceListPriceRow2ᚕchannelhubᚋgraphᚋmodelᚐPriceListPriceRowᚄ(ctx context.Context, v any) ([]model.PriceListPriceRow, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.PriceListPriceRow, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNPriceListPriceRow2channelhubᚋgraphᚋmodelᚐPriceListPriceRow(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNPriceListPricesResult2channelhubᚋgraphᚋmodelᚐPriceListPricesResult(ctx context.Context, sel ast.SelectionSet, v model.PriceListPricesResult) graphql.Marshaler {
+	return ec._PriceListPricesResult(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPriceListPricesResult2ᚕchannelhubᚋgraphᚋmodelᚐPriceListPricesResultᚄ(ctx context.Context, sel ast.SelectionSet, v []model.PriceListPricesResult) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPriceListPricesResult2channelhubᚋgraphᚋmodelᚐPriceListPricesResult(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNPriceListPricesSetInput2channelhubᚋgraphᚋmodelᚐPriceListPricesSetInput(ctx context.Context, v any) (model.PriceListPricesSetInput, error) {
+	res, err := ec.unmarshalInputPriceListPricesSetInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPriceListPricesSetPayload2ᚖchannelhubᚋgraphᚋmodelᚐPriceListPricesSetPayload(ctx context.Context, sel ast.SelectionSet, v *model.PriceListPricesSetPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PriceListPricesSetPayload!")
+		return graphql.Null
+	}
+	return ec._PriceListPricesSetPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNPriceSourceKind2channelhubᚋgraphᚋmodelᚐPriceSourceKind(ctx context.Context, v any) (model.PriceSourceKind, error) {
+	var res model.PriceSourceKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPriceSourceKind2channelhubᚋgraphᚋmodelᚐPriceSourceKind(ctx context.Context, sel ast.SelectionSet, v model.PriceSourceKind) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNPricingError2channelhubᚋgraphᚋmodelᚐPricingError(ctx context.Context, sel ast.SelectionSet, v model.PricingError) graphql.Marshaler {
+	return ec._PricingError(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPricingError2ᚕchannelhubᚋgraphᚋmodelᚐPricingErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []model.PricingError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPricingError2channelhubᚋgraphᚋmodelᚐPricingError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNPricingErrorCode2channelhubᚋgraphᚋmodelᚐPricingErrorCode(ctx context.Context, v any) (model.PricingErrorCode, error) {
+	var res model.PricingErrorCode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPricingErrorCode2channelhubᚋgraphᚋmodelᚐPricingErrorCode(ctx context.Context, sel ast.SelectionSet, v model.PricingErrorCode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNPricingReason2channelhubᚋgraphᚋmodelᚐPricingReason(ctx context.Context, v any) (model.PricingReason, error) {
+	var res model.PricingReason
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPricingReason2channelhubᚋgraphᚋmodelᚐPricingReason(ctx context.Context, sel ast.SelectionSet, v model.PricingReason) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNPricingStep2channelhubᚋgraphᚋmodelᚐPricingStep(ctx context.Context, sel ast.SelectionSet, v model.PricingStep) graphql.Marshaler {
+	return ec._PricingStep(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPricingStep2ᚕchannelhubᚋgraphᚋmodelᚐPricingStepᚄ(ctx context.Context, sel ast.SelectionSet, v []model.PricingStep) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPricingStep2channelhubᚋgraphᚋmodelᚐPricingStep(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNPricingStepKind2channelhubᚋgraphᚋmodelᚐPricingStepKind(ctx context.Context, v any) (model.PricingStepKind, error) {
+	var res model.PricingStepKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPricingStepKind2channelhubᚋgraphᚋmodelᚐPricingStepKind(ctx context.Context, sel ast.SelectionSet, v model.PricingStepKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNProduct2ᚖchannelhubᚋinternalᚋcatalogᚐProduct(ctx context.Context, sel ast.SelectionSet, v *catalog.Product) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Product!")
@@ -14475,6 +21626,99 @@ func (ec *executionContext) marshalNProductPayload2ᚖchannelhubᚋgraphᚋmodel
 		return graphql.Null
 	}
 	return ec._ProductPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNPromotion2channelhubᚋinternalᚋpricingᚐPromotionRecord(ctx context.Context, sel ast.SelectionSet, v pricing.PromotionRecord) graphql.Marshaler {
+	return ec._Promotion(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPromotion2ᚕchannelhubᚋinternalᚋpricingᚐPromotionRecordᚄ(ctx context.Context, sel ast.SelectionSet, v []pricing.PromotionRecord) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNPromotion2channelhubᚋinternalᚋpricingᚐPromotionRecord(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNPromotionCreateInput2channelhubᚋgraphᚋmodelᚐPromotionCreateInput(ctx context.Context, v any) (model.PromotionCreateInput, error) {
+	res, err := ec.unmarshalInputPromotionCreateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNPromotionKind2channelhubᚋinternalᚋpricingᚐPromotionKind(ctx context.Context, v any) (pricing.PromotionKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNPromotionKind2channelhubᚋinternalᚋpricingᚐPromotionKind[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNPromotionKind2channelhubᚋinternalᚋpricingᚐPromotionKind(ctx context.Context, sel ast.SelectionSet, v pricing.PromotionKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNPromotionKind2channelhubᚋinternalᚋpricingᚐPromotionKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "PromotionKind!")
+	}
+	return res
+}
+
+var (
+	unmarshalNPromotionKind2channelhubᚋinternalᚋpricingᚐPromotionKind = map[string]pricing.PromotionKind{
+		"THRESHOLD":      pricing.KindThreshold,
+		"PERCENT_OFF":    pricing.KindPercentOff,
+		"GIFT":           pricing.KindGift,
+		"BUNDLE":         pricing.KindBundle,
+		"QUANTITY_BREAK": pricing.KindQuantityBreak,
+	}
+	marshalNPromotionKind2channelhubᚋinternalᚋpricingᚐPromotionKind = map[pricing.PromotionKind]string{
+		pricing.KindThreshold:     "THRESHOLD",
+		pricing.KindPercentOff:    "PERCENT_OFF",
+		pricing.KindGift:          "GIFT",
+		pricing.KindBundle:        "BUNDLE",
+		pricing.KindQuantityBreak: "QUANTITY_BREAK",
+	}
+)
+
+func (ec *executionContext) marshalNPromotionPayload2ᚖchannelhubᚋgraphᚋmodelᚐPromotionPayload(ctx context.Context, sel ast.SelectionSet, v *model.PromotionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PromotionPayload!")
+		return graphql.Null
+	}
+	return ec._PromotionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNQuote2ᚖchannelhubᚋgraphᚋmodelᚐQuote(ctx context.Context, sel ast.SelectionSet, v *model.Quote) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Quote!")
+		return graphql.Null
+	}
+	return ec._Quote(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNQuoteLine2channelhubᚋgraphᚋmodelᚐQuoteLine(ctx context.Context, sel ast.SelectionSet, v model.QuoteLine) graphql.Marshaler {
+	return ec._QuoteLine(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNQuoteLine2ᚕchannelhubᚋgraphᚋmodelᚐQuoteLineᚄ(ctx context.Context, sel ast.SelectionSet, v []model.QuoteLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNQuoteLine2channelhubᚋgraphᚋmodelᚐQuoteLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalNRole2channelhubᚋinternalᚋauthᚐRole(ctx context.Context, v any) (auth.Role, error) {
@@ -14551,6 +21795,30 @@ func (ec *executionContext) marshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRole�
 
 func (ec *executionContext) marshalNSKU2channelhubᚋgraphᚋmodelᚐSKUView(ctx context.Context, sel ast.SelectionSet, v model.SKUView) graphql.Marshaler {
 	return ec._SKU(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSKU2ᚕchannelhubᚋgraphᚋmodelᚐSKUViewᚄ(ctx context.Context, sel ast.SelectionSet, v []model.SKUView) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSKU2channelhubᚋgraphᚋmodelᚐSKUView(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx context.Context, sel ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SKU!")
+		return graphql.Null
+	}
+	return ec._SKU(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNSKUBasePriceImportInput2channelhubᚋgraphᚋmodelᚐSKUBasePriceImportInput(ctx context.Context, v any) (model.SKUBasePriceImportInput, error) {
@@ -14749,6 +22017,11 @@ var (
 		catalog.TargetParty:       "PARTY",
 	}
 )
+
+func (ec *executionContext) unmarshalNTierInput2channelhubᚋgraphᚋmodelᚐTierInput(ctx context.Context, v any) (model.TierInput, error) {
+	res, err := ec.unmarshalInputTierInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
 
 func (ec *executionContext) marshalNUser2ᚖchannelhubᚋinternalᚋpartyᚐUser(ctx context.Context, sel ast.SelectionSet, v *party.User) graphql.Marshaler {
 	if v == nil {
@@ -15093,6 +22366,63 @@ func (ec *executionContext) marshalOBoolean2ᚖbool(ctx context.Context, sel ast
 	return res
 }
 
+func (ec *executionContext) unmarshalOBreakInput2ᚕchannelhubᚋgraphᚋmodelᚐBreakInputᚄ(ctx context.Context, v any) ([]model.BreakInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.BreakInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNBreakInput2channelhubᚋgraphᚋmodelᚐBreakInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOBundleItemInput2ᚕchannelhubᚋgraphᚋmodelᚐBundleItemInputᚄ(ctx context.Context, v any) ([]model.BundleItemInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.BundleItemInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNBundleItemInput2channelhubᚋgraphᚋmodelᚐBundleItemInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOCart2ᚖchannelhubᚋgraphᚋmodelᚐCart(ctx context.Context, sel ast.SelectionSet, v *model.Cart) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Cart(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOCartLineProblem2ᚖchannelhubᚋgraphᚋmodelᚐCartLineProblem(ctx context.Context, v any) (*model.CartLineProblem, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.CartLineProblem)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOCartLineProblem2ᚖchannelhubᚋgraphᚋmodelᚐCartLineProblem(ctx context.Context, sel ast.SelectionSet, v *model.CartLineProblem) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOCatalogFilter2ᚖchannelhubᚋgraphᚋmodelᚐCatalogFilter(ctx context.Context, v any) (*model.CatalogFilter, error) {
 	if v == nil {
 		return nil, nil
@@ -15151,6 +22481,24 @@ var (
 	}
 )
 
+func (ec *executionContext) unmarshalODateTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODateTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalTime(*v)
+	return res
+}
+
 func (ec *executionContext) unmarshalODecimal2ᚖchannelhubᚋgraphᚋmodelᚐDecimal(ctx context.Context, v any) (*model.Decimal, error) {
 	if v == nil {
 		return nil, nil
@@ -15180,6 +22528,49 @@ func (ec *executionContext) unmarshalOGeoPointInput2ᚖchannelhubᚋgraphᚋmode
 	}
 	res, err := ec.unmarshalInputGeoPointInput(ctx, v)
 	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOGiftInput2ᚖchannelhubᚋgraphᚋmodelᚐGiftInput(ctx context.Context, v any) (*model.GiftInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputGiftInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOID2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]string, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNID2string(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOID2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := make(graphql.Array, len(v))
+	for i := range v {
+		ret[i] = ec.marshalNID2string(ctx, sel, v[i])
+	}
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) unmarshalOID2ᚖstring(ctx context.Context, v any) (*string, error) {
@@ -15216,6 +22607,13 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = ctx
 	res := graphql.MarshalInt(*v)
 	return res
+}
+
+func (ec *executionContext) marshalOMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx context.Context, sel ast.SelectionSet, v *model.Money) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Money(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalONode2channelhubᚋgraphᚋmodelᚐNode(ctx context.Context, sel ast.SelectionSet, v model.Node) graphql.Marshaler {
@@ -15308,11 +22706,32 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalOPriceExplanation2ᚖchannelhubᚋgraphᚋmodelᚐPriceExplanation(ctx context.Context, sel ast.SelectionSet, v *model.PriceExplanation) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PriceExplanation(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPriceList2ᚖchannelhubᚋinternalᚋpricingᚐPriceListRecord(ctx context.Context, sel ast.SelectionSet, v *pricing.PriceListRecord) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PriceList(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOProduct2ᚖchannelhubᚋinternalᚋcatalogᚐProduct(ctx context.Context, sel ast.SelectionSet, v *catalog.Product) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._Product(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOPromotion2ᚖchannelhubᚋinternalᚋpricingᚐPromotionRecord(ctx context.Context, sel ast.SelectionSet, v *pricing.PromotionRecord) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Promotion(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalORole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx context.Context, v any) ([]auth.Role, error) {
@@ -15455,6 +22874,23 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	_ = ctx
 	res := graphql.MarshalString(*v)
 	return res
+}
+
+func (ec *executionContext) unmarshalOTierInput2ᚕchannelhubᚋgraphᚋmodelᚐTierInputᚄ(ctx context.Context, v any) ([]model.TierInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.TierInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTierInput2channelhubᚋgraphᚋmodelᚐTierInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalOUser2ᚖchannelhubᚋinternalᚋpartyᚐUser(ctx context.Context, sel ast.SelectionSet, v *party.User) graphql.Marshaler {

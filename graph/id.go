@@ -15,6 +15,8 @@ const (
 	typeProduct     = "Product"
 	typeSKU         = "SKU"
 	typeCatalogRule = "CatalogRule"
+	typePriceList   = "PriceList"
+	typePromotion   = "Promotion"
 )
 
 var errInvalidID = errors.New("graph: malformed id")

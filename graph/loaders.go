@@ -4,12 +4,16 @@ import (
 	"context"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
 
 	"channelhub/internal/auth"
 	"channelhub/internal/catalog"
 	"channelhub/internal/party"
+	"channelhub/internal/pricing"
 )
 
 // loaders batch the edges between objects within one request, so a page costs
@@ -18,7 +22,8 @@ type loaders struct {
 	party         *dataloadgen.Loader[uuid.UUID, *party.Party]
 	category      *dataloadgen.Loader[uuid.UUID, *catalog.Category]
 	product       *dataloadgen.Loader[uuid.UUID, *catalog.Product]
-	sku           *dataloadgen.Loader[uuid.UUID, *catalog.SKU] // unfiltered: only for console objects such as rules
+	sku           *dataloadgen.Loader[uuid.UUID, *catalog.SKU] // unfiltered: for objects already in scope (rules, carts, quotes)
+	price         *dataloadgen.Loader[priceKey, pricing.SKUPrice]
 	assigned      *dataloadgen.Loader[assignedKey, *party.Page]
 	assignedCount *dataloadgen.Loader[uuid.UUID, int]
 }
@@ -48,6 +53,7 @@ func (r *Resolver) newLoaders() *loaders {
 		sku: byID(func(ctx context.Context, ids []uuid.UUID) ([]*catalog.SKU, error) {
 			return r.CatalogService.SKUs(ctx, nil, ids)
 		}),
+		price: dataloadgen.NewLoader(r.priceLoaderFetch, batchOpts...),
 		assigned: dataloadgen.NewLoader(func(ctx context.Context, keys []assignedKey) ([]*party.Page, []error) {
 			p, err := auth.FromContext(ctx)
 			if err != nil {
@@ -118,4 +124,41 @@ func loadersFrom(ctx context.Context) *loaders { return ctx.Value(loadersKey{}).
 // loadParty returns a party in scope, or nil when it is absent or out of scope.
 func loadParty(ctx context.Context, id uuid.UUID) (*party.Party, error) {
 	return loadersFrom(ctx).party.Load(ctx, id)
+}
+
+// selects reports whether the current field's selection reaches path (through
+// fragments), so a list resolver can fill its rows' loaders in one batch
+// instead of trusting the rows' resolvers to arrive within the loader's wait.
+func selects(ctx context.Context, path ...string) bool {
+	fc, oc := graphql.GetFieldContext(ctx), graphql.GetOperationContext(ctx)
+	if fc == nil || oc == nil || fc.Field.Field == nil {
+		return false
+	}
+	return hasPath(fc.Field.Selections, oc.Doc.Fragments, path, 0)
+}
+
+func hasPath(set ast.SelectionSet, frags ast.FragmentDefinitionList, path []string, depth int) bool {
+	if len(path) == 0 {
+		return true
+	}
+	if depth > 32 {
+		return false
+	}
+	for _, s := range set {
+		switch s := s.(type) {
+		case *ast.Field:
+			if s.Name == path[0] && hasPath(s.SelectionSet, frags, path[1:], depth+1) {
+				return true
+			}
+		case *ast.InlineFragment:
+			if hasPath(s.SelectionSet, frags, path, depth+1) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if f := frags.ForName(s.Name); f != nil && hasPath(f.SelectionSet, frags, path, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -28,6 +28,12 @@ func TestMessagesCoverEveryCode(t *testing.T) {
 	for _, c := range model.AllCatalogErrorCode {
 		ids = append(ids, "catalog."+c.String())
 	}
+	for _, c := range model.AllPricingErrorCode {
+		ids = append(ids, "pricing."+c.String())
+	}
+	for _, c := range model.AllCartLineProblem {
+		ids = append(ids, "cart."+c.String())
+	}
 	for _, id := range ids {
 		require.True(t, i18n.Has(id), "message %s missing in zh-CN or en", id)
 	}

@@ -4,8 +4,10 @@ import (
 	"log/slog"
 
 	"channelhub/internal/auth"
+	"channelhub/internal/cart"
 	"channelhub/internal/catalog"
 	"channelhub/internal/party"
+	"channelhub/internal/pricing"
 )
 
 // Resolver holds the services the thin resolvers call.
@@ -13,6 +15,8 @@ type Resolver struct {
 	AuthService    *auth.Service
 	PartyService   *party.Service
 	CatalogService *catalog.Service
+	PricingService *pricing.Service
+	CartService    *cart.Service
 	Currency       string
 	Log            *slog.Logger
 }

@@ -7,6 +7,7 @@ import (
 	"channelhub/internal/auth"
 	"channelhub/internal/catalog"
 	"channelhub/internal/party"
+	"channelhub/internal/pricing"
 	"fmt"
 	"io"
 	"strconv"
@@ -82,6 +83,67 @@ type AuthSession struct {
 	Viewer                *Viewer   `json:"viewer"`
 }
 
+type BreakInput struct {
+	MinQty    int     `json:"minQty"`
+	UnitPrice Decimal `json:"unitPrice"`
+}
+
+type BundleItemInput struct {
+	SkuID string `json:"skuId"`
+	Qty   int    `json:"qty"`
+}
+
+// The viewer's cart for one buyer (their own party, or a salesman's store).
+type Cart struct {
+	Buyer *party.Party `json:"buyer"`
+	Lines []CartLine   `json:"lines"`
+	// The orderable lines, priced now.
+	Quote *Quote `json:"quote"`
+}
+
+type CartAddLinesInput struct {
+	// For a salesman: the store to order for.
+	AsPartyID *string `json:"asPartyId,omitempty"`
+	// At most 100.
+	Lines []CartLineInput `json:"lines"`
+}
+
+type CartClearInput struct {
+	AsPartyID *string `json:"asPartyId,omitempty"`
+}
+
+type CartError struct {
+	// Index into the input lines.
+	Index   *int            `json:"index,omitempty"`
+	SkuID   *string         `json:"skuId,omitempty"`
+	Message string          `json:"message"`
+	Code    CartLineProblem `json:"code"`
+}
+
+type CartLineInput struct {
+	SkuID string `json:"skuId"`
+	// 1..1,000,000; a multiple of the pack size, at least the minimum order quantity (checked on the line's new total).
+	Qty int `json:"qty"`
+}
+
+type CartPayload struct {
+	Cart *Cart `json:"cart,omitempty"`
+	// Lines that were refused; the others landed.
+	Errors []CartError `json:"errors"`
+}
+
+type CartRemoveLinesInput struct {
+	AsPartyID *string `json:"asPartyId,omitempty"`
+	// At most 200; SKUs not in the cart are ignored.
+	SkuIds []string `json:"skuIds"`
+}
+
+type CartUpdateLineInput struct {
+	AsPartyID *string `json:"asPartyId,omitempty"`
+	SkuID     string  `json:"skuId"`
+	Qty       int     `json:"qty"`
+}
+
 type CatalogError struct {
 	Field   []string         `json:"field,omitempty"`
 	Message string           `json:"message"`
@@ -130,6 +192,11 @@ type CategoryPayload struct {
 	Errors   []CatalogError    `json:"errors"`
 }
 
+type FavouritePayload struct {
+	Sku    *SKUView    `json:"sku,omitempty"`
+	Errors []CartError `json:"errors"`
+}
+
 type GeoPointInput struct {
 	// -90..90
 	Latitude float64 `json:"latitude"`
@@ -137,7 +204,24 @@ type GeoPointInput struct {
 	Longitude float64 `json:"longitude"`
 }
 
+type GiftInput struct {
+	SkuID string `json:"skuId"`
+	Qty   int    `json:"qty"`
+	// The scoped total that earns the gift; 0 or null for none.
+	Threshold *Decimal `json:"threshold,omitempty"`
+	// The scoped quantity that earns the gift; 0 or null for none.
+	MinQty *int `json:"minQty,omitempty"`
+	// How many gift units the promotion may hand out.
+	Pool int `json:"pool"`
+}
+
 type Mutation struct {
+}
+
+type OrderDiscount struct {
+	PromotionID string `json:"promotionId"`
+	Name        string `json:"name"`
+	Amount      *Money `json:"amount"`
 }
 
 type PageInfo struct {
@@ -205,6 +289,69 @@ type PartyUpdateInput struct {
 	ContactPhone *string            `json:"contactPhone,omitempty"`
 }
 
+// Where a SKU's price comes from. Precedence: among the seller's price lists valid now that cover the buyer and price the
+// SKU, the most specific target wins (PARTY, then GRADE or CHANNEL_TYPE, then REGION, then ALL), then the higher
+// priority, then the newest; with no such list, the base price.
+type PriceExplanation struct {
+	Source PriceSourceKind `json:"source"`
+	// The price list that set the price, when source is LIST.
+	PriceListID   *string `json:"priceListId,omitempty"`
+	PriceListName *string `json:"priceListName,omitempty"`
+	// The lists considered for this SKU, applied or not, and why.
+	Steps []PricingStep `json:"steps"`
+}
+
+type PriceListInput struct {
+	// 1..100 characters.
+	Name       string             `json:"name"`
+	TargetKind catalog.TargetKind `json:"targetKind"`
+	// A channel type, grade, region or Party ID (a party the seller supplies); empty for ALL.
+	TargetValue *string    `json:"targetValue,omitempty"`
+	Priority    *int       `json:"priority,omitempty"`
+	ValidFrom   *time.Time `json:"validFrom,omitempty"`
+	// Exclusive; must be after validFrom.
+	ValidTo *time.Time `json:"validTo,omitempty"`
+}
+
+type PriceListPayload struct {
+	PriceList *pricing.PriceListRecord `json:"priceList,omitempty"`
+	Errors    []PricingError           `json:"errors"`
+}
+
+type PriceListPrice struct {
+	Sku   *SKUView `json:"sku"`
+	Price *Money   `json:"price"`
+}
+
+type PriceListPriceRow struct {
+	SkuCode string `json:"skuCode"`
+	// null removes the SKU from the list.
+	Price *Decimal `json:"price,omitempty"`
+}
+
+type PriceListPricesResult struct {
+	Row    int            `json:"row"`
+	Errors []PricingError `json:"errors"`
+}
+
+type PriceListPricesSetInput struct {
+	// At most 1000 rows.
+	Rows []PriceListPriceRow `json:"rows"`
+}
+
+type PriceListPricesSetPayload struct {
+	PriceList *pricing.PriceListRecord `json:"priceList,omitempty"`
+	Results   []PriceListPricesResult  `json:"results"`
+	OkCount   int                      `json:"okCount"`
+	Errors    []PricingError           `json:"errors"`
+}
+
+type PricingError struct {
+	Field   []string         `json:"field,omitempty"`
+	Message string           `json:"message"`
+	Code    PricingErrorCode `json:"code"`
+}
+
 type ProductInput struct {
 	// 1..40 characters of A-Z, 0-9 and '-'; unique.
 	Code string `json:"code"`
@@ -224,7 +371,50 @@ type ProductPayload struct {
 	Errors  []CatalogError   `json:"errors"`
 }
 
+type PromotionCreateInput struct {
+	// 1..100 characters.
+	Name        string                `json:"name"`
+	Kind        pricing.PromotionKind `json:"kind"`
+	TargetKind  catalog.TargetKind    `json:"targetKind"`
+	TargetValue *string               `json:"targetValue,omitempty"`
+	ValidFrom   *time.Time            `json:"validFrom,omitempty"`
+	ValidTo     *time.Time            `json:"validTo,omitempty"`
+	Priority    *int                  `json:"priority,omitempty"`
+	// At most 50 characters; empty for a promotion that stacks.
+	ExclusiveGroup *string `json:"exclusiveGroup,omitempty"`
+	PerPartyLimit  *int    `json:"perPartyLimit,omitempty"`
+	// Scope; both empty means every line.
+	SkuIds      []string `json:"skuIds,omitempty"`
+	CategoryIds []string `json:"categoryIds,omitempty"`
+	// THRESHOLD: up to 10 tiers.
+	Tiers  []TierInput `json:"tiers,omitempty"`
+	Repeat *bool       `json:"repeat,omitempty"`
+	// PERCENT_OFF: 0.01..100.
+	Percent     *Decimal          `json:"percent,omitempty"`
+	Gift        *GiftInput        `json:"gift,omitempty"`
+	BundleItems []BundleItemInput `json:"bundleItems,omitempty"`
+	BundlePrice *Decimal          `json:"bundlePrice,omitempty"`
+	// QUANTITY_BREAK: up to 10 breaks.
+	Breaks []BreakInput `json:"breaks,omitempty"`
+}
+
+type PromotionPayload struct {
+	Promotion *pricing.PromotionRecord `json:"promotion,omitempty"`
+	Errors    []PricingError           `json:"errors"`
+}
+
 type Query struct {
+}
+
+// A priced cart. total = subtotal − discount, never negative; no float anywhere.
+type Quote struct {
+	Lines          []QuoteLine     `json:"lines"`
+	OrderDiscounts []OrderDiscount `json:"orderDiscounts"`
+	Subtotal       *Money          `json:"subtotal"`
+	Discount       *Money          `json:"discount"`
+	Total          *Money          `json:"total"`
+	// Every price list and promotion considered, applied or not, and why.
+	Explanation []PricingStep `json:"explanation"`
 }
 
 type SKUBasePriceImportInput struct {
@@ -302,6 +492,11 @@ type SKUUpdateInput struct {
 	OnShelf     *bool            `json:"onShelf,omitempty"`
 	Images      []string         `json:"images,omitempty"`
 	BasePrice   *Decimal         `json:"basePrice,omitempty"`
+}
+
+type TierInput struct {
+	Threshold Decimal `json:"threshold"`
+	Off       Decimal `json:"off"`
 }
 
 type UserAssignedStoresSetInput struct {
@@ -488,6 +683,76 @@ func (e *Availability) UnmarshalJSON(b []byte) error {
 }
 
 func (e Availability) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Why a cart line cannot be ordered as it stands.
+type CartLineProblem string
+
+const (
+	CartLineProblemUnknownSku       CartLineProblem = "UNKNOWN_SKU"
+	CartLineProblemSkuNotAuthorised CartLineProblem = "SKU_NOT_AUTHORISED"
+	CartLineProblemOffShelf         CartLineProblem = "OFF_SHELF"
+	CartLineProblemBelowMinimum     CartLineProblem = "BELOW_MINIMUM"
+	CartLineProblemNotPackMultiple  CartLineProblem = "NOT_PACK_MULTIPLE"
+	CartLineProblemInvalidQuantity  CartLineProblem = "INVALID_QUANTITY"
+	// The cart holds 200 lines already.
+	CartLineProblemCartFull CartLineProblem = "CART_FULL"
+	// More than 100 lines in one change.
+	CartLineProblemTooManyLines CartLineProblem = "TOO_MANY_LINES"
+)
+
+var AllCartLineProblem = []CartLineProblem{
+	CartLineProblemUnknownSku,
+	CartLineProblemSkuNotAuthorised,
+	CartLineProblemOffShelf,
+	CartLineProblemBelowMinimum,
+	CartLineProblemNotPackMultiple,
+	CartLineProblemInvalidQuantity,
+	CartLineProblemCartFull,
+	CartLineProblemTooManyLines,
+}
+
+func (e CartLineProblem) IsValid() bool {
+	switch e {
+	case CartLineProblemUnknownSku, CartLineProblemSkuNotAuthorised, CartLineProblemOffShelf, CartLineProblemBelowMinimum, CartLineProblemNotPackMultiple, CartLineProblemInvalidQuantity, CartLineProblemCartFull, CartLineProblemTooManyLines:
+		return true
+	}
+	return false
+}
+
+func (e CartLineProblem) String() string {
+	return string(e)
+}
+
+func (e *CartLineProblem) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CartLineProblem(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CartLineProblem", str)
+	}
+	return nil
+}
+
+func (e CartLineProblem) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CartLineProblem) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CartLineProblem) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil
@@ -690,6 +955,287 @@ func (e *PartyErrorCode) UnmarshalJSON(b []byte) error {
 }
 
 func (e PartyErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type PriceSourceKind string
+
+const (
+	// The SKU's base price: no price list of the seller covers this buyer and SKU.
+	PriceSourceKindBase PriceSourceKind = "BASE"
+	// A price list of the seller.
+	PriceSourceKindList PriceSourceKind = "LIST"
+)
+
+var AllPriceSourceKind = []PriceSourceKind{
+	PriceSourceKindBase,
+	PriceSourceKindList,
+}
+
+func (e PriceSourceKind) IsValid() bool {
+	switch e {
+	case PriceSourceKindBase, PriceSourceKindList:
+		return true
+	}
+	return false
+}
+
+func (e PriceSourceKind) String() string {
+	return string(e)
+}
+
+func (e *PriceSourceKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PriceSourceKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PriceSourceKind", str)
+	}
+	return nil
+}
+
+func (e PriceSourceKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PriceSourceKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PriceSourceKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type PricingErrorCode string
+
+const (
+	PricingErrorCodeInvalidInput         PricingErrorCode = "INVALID_INPUT"
+	PricingErrorCodeNotFound             PricingErrorCode = "NOT_FOUND"
+	PricingErrorCodeInvalidTarget        PricingErrorCode = "INVALID_TARGET"
+	PricingErrorCodeValidityOrder        PricingErrorCode = "VALIDITY_ORDER"
+	PricingErrorCodeDiscountExceedsPrice PricingErrorCode = "DISCOUNT_EXCEEDS_PRICE"
+	PricingErrorCodeInvalidPercent       PricingErrorCode = "INVALID_PERCENT"
+	PricingErrorCodeEmptyRule            PricingErrorCode = "EMPTY_RULE"
+	PricingErrorCodeNegativePrice        PricingErrorCode = "NEGATIVE_PRICE"
+	PricingErrorCodePriceTooHigh         PricingErrorCode = "PRICE_TOO_HIGH"
+	PricingErrorCodeInvalidQuantity      PricingErrorCode = "INVALID_QUANTITY"
+	PricingErrorCodeInvalidThreshold     PricingErrorCode = "INVALID_THRESHOLD"
+	PricingErrorCodeInvalidDiscount      PricingErrorCode = "INVALID_DISCOUNT"
+	PricingErrorCodeDuplicateEntry       PricingErrorCode = "DUPLICATE_ENTRY"
+	PricingErrorCodeInvalidUseLimit      PricingErrorCode = "INVALID_USE_LIMIT"
+	PricingErrorCodeInvalidKind          PricingErrorCode = "INVALID_KIND"
+	PricingErrorCodeOverlappingExclusive PricingErrorCode = "OVERLAPPING_EXCLUSIVE"
+	PricingErrorCodeSkuNotFound          PricingErrorCode = "SKU_NOT_FOUND"
+)
+
+var AllPricingErrorCode = []PricingErrorCode{
+	PricingErrorCodeInvalidInput,
+	PricingErrorCodeNotFound,
+	PricingErrorCodeInvalidTarget,
+	PricingErrorCodeValidityOrder,
+	PricingErrorCodeDiscountExceedsPrice,
+	PricingErrorCodeInvalidPercent,
+	PricingErrorCodeEmptyRule,
+	PricingErrorCodeNegativePrice,
+	PricingErrorCodePriceTooHigh,
+	PricingErrorCodeInvalidQuantity,
+	PricingErrorCodeInvalidThreshold,
+	PricingErrorCodeInvalidDiscount,
+	PricingErrorCodeDuplicateEntry,
+	PricingErrorCodeInvalidUseLimit,
+	PricingErrorCodeInvalidKind,
+	PricingErrorCodeOverlappingExclusive,
+	PricingErrorCodeSkuNotFound,
+}
+
+func (e PricingErrorCode) IsValid() bool {
+	switch e {
+	case PricingErrorCodeInvalidInput, PricingErrorCodeNotFound, PricingErrorCodeInvalidTarget, PricingErrorCodeValidityOrder, PricingErrorCodeDiscountExceedsPrice, PricingErrorCodeInvalidPercent, PricingErrorCodeEmptyRule, PricingErrorCodeNegativePrice, PricingErrorCodePriceTooHigh, PricingErrorCodeInvalidQuantity, PricingErrorCodeInvalidThreshold, PricingErrorCodeInvalidDiscount, PricingErrorCodeDuplicateEntry, PricingErrorCodeInvalidUseLimit, PricingErrorCodeInvalidKind, PricingErrorCodeOverlappingExclusive, PricingErrorCodeSkuNotFound:
+		return true
+	}
+	return false
+}
+
+func (e PricingErrorCode) String() string {
+	return string(e)
+}
+
+func (e *PricingErrorCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PricingErrorCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PricingErrorCode", str)
+	}
+	return nil
+}
+
+func (e PricingErrorCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PricingErrorCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PricingErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Why a rule did or did not apply. Rules aimed at other parties are never shown.
+type PricingReason string
+
+const (
+	PricingReasonApplied             PricingReason = "APPLIED"
+	PricingReasonNotValidNow         PricingReason = "NOT_VALID_NOW"
+	PricingReasonTargetMismatch      PricingReason = "TARGET_MISMATCH"
+	PricingReasonNoPriceForSku       PricingReason = "NO_PRICE_FOR_SKU"
+	PricingReasonInvalidPrice        PricingReason = "INVALID_PRICE"
+	PricingReasonOutranked           PricingReason = "OUTRANKED"
+	PricingReasonUseLimitReached     PricingReason = "USE_LIMIT_REACHED"
+	PricingReasonThresholdNotReached PricingReason = "THRESHOLD_NOT_REACHED"
+	PricingReasonNotInScope          PricingReason = "NOT_IN_SCOPE"
+	PricingReasonIncompleteBundle    PricingReason = "INCOMPLETE_BUNDLE"
+	PricingReasonExclusiveGroupLost  PricingReason = "EXCLUSIVE_GROUP_LOST"
+	PricingReasonGiftOutOfStock      PricingReason = "GIFT_OUT_OF_STOCK"
+	PricingReasonGiftPartial         PricingReason = "GIFT_PARTIAL"
+	PricingReasonDiscountCapped      PricingReason = "DISCOUNT_CAPPED"
+	PricingReasonNoBenefit           PricingReason = "NO_BENEFIT"
+	PricingReasonInvalidRule         PricingReason = "INVALID_RULE"
+)
+
+var AllPricingReason = []PricingReason{
+	PricingReasonApplied,
+	PricingReasonNotValidNow,
+	PricingReasonTargetMismatch,
+	PricingReasonNoPriceForSku,
+	PricingReasonInvalidPrice,
+	PricingReasonOutranked,
+	PricingReasonUseLimitReached,
+	PricingReasonThresholdNotReached,
+	PricingReasonNotInScope,
+	PricingReasonIncompleteBundle,
+	PricingReasonExclusiveGroupLost,
+	PricingReasonGiftOutOfStock,
+	PricingReasonGiftPartial,
+	PricingReasonDiscountCapped,
+	PricingReasonNoBenefit,
+	PricingReasonInvalidRule,
+}
+
+func (e PricingReason) IsValid() bool {
+	switch e {
+	case PricingReasonApplied, PricingReasonNotValidNow, PricingReasonTargetMismatch, PricingReasonNoPriceForSku, PricingReasonInvalidPrice, PricingReasonOutranked, PricingReasonUseLimitReached, PricingReasonThresholdNotReached, PricingReasonNotInScope, PricingReasonIncompleteBundle, PricingReasonExclusiveGroupLost, PricingReasonGiftOutOfStock, PricingReasonGiftPartial, PricingReasonDiscountCapped, PricingReasonNoBenefit, PricingReasonInvalidRule:
+		return true
+	}
+	return false
+}
+
+func (e PricingReason) String() string {
+	return string(e)
+}
+
+func (e *PricingReason) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PricingReason(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PricingReason", str)
+	}
+	return nil
+}
+
+func (e PricingReason) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PricingReason) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PricingReason) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type PricingStepKind string
+
+const (
+	PricingStepKindPriceList PricingStepKind = "PRICE_LIST"
+	PricingStepKindPromotion PricingStepKind = "PROMOTION"
+)
+
+var AllPricingStepKind = []PricingStepKind{
+	PricingStepKindPriceList,
+	PricingStepKindPromotion,
+}
+
+func (e PricingStepKind) IsValid() bool {
+	switch e {
+	case PricingStepKindPriceList, PricingStepKindPromotion:
+		return true
+	}
+	return false
+}
+
+func (e PricingStepKind) String() string {
+	return string(e)
+}
+
+func (e *PricingStepKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = PricingStepKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid PricingStepKind", str)
+	}
+	return nil
+}
+
+func (e PricingStepKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *PricingStepKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e PricingStepKind) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -67,6 +67,7 @@ func Demo(ctx context.Context, db *database.DB, hasher *auth.PasswordHasher) (bo
 	b := &builder{now: time.Now().UTC().Truncate(time.Microsecond), hash: hash, ctx: i18n.WithLanguage(ctx, "zh-CN")}
 	b.build()
 	b.catalogue = b.buildCatalogue()
+	b.pricing = b.buildPricing(b.catalogue, b.hq, b.d1, b.d2)
 	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(&b.parties).Exec(ctx); err != nil {
 			return fmt.Errorf("seed: parties: %w", err)
@@ -75,6 +76,9 @@ func Demo(ctx context.Context, db *database.DB, hasher *auth.PasswordHasher) (bo
 			return fmt.Errorf("seed: users: %w", err)
 		}
 		if err := insertCatalogue(ctx, tx, b.catalogue); err != nil {
+			return err
+		}
+		if err := insertPricing(ctx, tx, b.pricing); err != nil {
 			return err
 		}
 		for _, a := range b.assignments {
@@ -97,6 +101,8 @@ type builder struct {
 	users       []*party.User
 	assignments [][2]uuid.UUID
 	catalogue   *catalogue
+	pricing     *pricingData
+	hq, d1, d2  *party.Party
 }
 
 func (b *builder) t(id string, data map[string]any) string { return i18n.T(b.ctx, id, data) }
@@ -139,6 +145,8 @@ func (b *builder) build() {
 	d2 := b.party(party.KindDistributor, "D-0002", b.t("seed.distributor", map[string]any{"Name": "甬城数码"}), br2, party.ChannelDistributor, cities[1])
 	d3 := b.party(party.KindDistributor, "D-0003", b.t("seed.distributor", map[string]any{"Name": "瓯江电讯"}), br1, party.ChannelOperator, cities[2])
 	d4 := b.party(party.KindDistributor, "D-0004", b.t("seed.distributor", map[string]any{"Name": "越州手机"}), d1, party.ChannelDistributor, cities[3])
+	d3.Grade, d4.Grade = "B", "B"
+	b.hq, b.d1, b.d2 = hq, d1, d2
 	dists := []*party.Party{d1, d2, d3, d4}
 	var stores []*party.Party
 	for i := range 20 {

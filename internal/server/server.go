@@ -23,10 +23,12 @@ import (
 
 	"channelhub/graph"
 	"channelhub/internal/auth"
+	"channelhub/internal/cart"
 	"channelhub/internal/catalog"
 	"channelhub/internal/config"
 	"channelhub/internal/database"
 	"channelhub/internal/party"
+	"channelhub/internal/pricing"
 	"channelhub/internal/ratelimit"
 	"channelhub/internal/seed"
 )
@@ -48,6 +50,8 @@ type Server struct {
 	Auth    *auth.Service
 	Parties *party.Service
 	Catalog *catalog.Service
+	Pricing *pricing.Service
+	Cart    *cart.Service
 	Handler http.Handler
 	Seeded  bool // this start seeded the demo channel
 
@@ -101,6 +105,8 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 	s.Auth = auth.NewService(s.DB, s.Keys, hasher, ac)
 	s.Parties = party.NewService(s.DB, hasher)
 	s.Catalog = catalog.NewService(s.DB, s.Parties)
+	s.Pricing = pricing.NewService(s.DB, s.Catalog, s.Parties)
+	s.Cart = cart.NewService(s.DB, s.Parties, s.Catalog, s.Pricing)
 	if cfg.SeedDemo {
 		if s.Seeded, err = seed.Demo(ctx, s.DB, hasher); err != nil {
 			return nil, err
@@ -124,6 +130,7 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 	}
 	gql := graph.NewHandler(graph.Options{
 		Resolver: &graph.Resolver{AuthService: s.Auth, PartyService: s.Parties, CatalogService: s.Catalog,
+			PricingService: s.Pricing, CartService: s.Cart,
 			Currency: s.Config.Currency, Log: log},
 		Development:     s.Config.Development(),
 		DepthLimit:      s.Config.QueryDepthLimit,

@@ -1,0 +1,574 @@
+package pricing
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"channelhub/internal/audit"
+	"channelhub/internal/auth"
+	"channelhub/internal/catalog"
+	"channelhub/internal/database"
+	"channelhub/internal/party"
+)
+
+// Service keeps price lists and promotions and prices SKUs and carts with them.
+type Service struct {
+	db      *database.DB
+	catalog *catalog.Service
+	parties *party.Service
+	Now     func() time.Time
+}
+
+// NewService returns a pricing Service.
+func NewService(db *database.DB, cat *catalog.Service, parties *party.Service) *Service {
+	return &Service{db: db, catalog: cat, parties: parties, Now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+}
+
+// Service errors besides the rule errors of quote.go.
+var (
+	ErrNotFound             = errors.New("pricing: not found")
+	ErrInvalidInput         = errors.New("pricing: invalid input")
+	ErrOverlappingExclusive = errors.New("pricing: overlaps another promotion of its exclusive group")
+	ErrSKUNotFound          = errors.New("pricing: SKU not found")
+)
+
+// Sellers may keep price lists and promotions: HQ's managers for HQ, a
+// distributor's admin for the stores and sub-distributors it supplies.
+var Sellers = []auth.Role{auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleDistributorAdmin}
+
+// buyerOf is the engine's view of a party.
+func buyerOf(b *party.Party) Buyer {
+	return Buyer{PartyID: b.ID, ChannelType: string(b.ChannelType), Grade: b.Grade, Region: b.Region}
+}
+
+// Seller is who sells to buyer: the nearest distributor or HQ above it.
+// Branches are HQ's own offices and sell nothing themselves.
+func (s *Service) Seller(ctx context.Context, buyer *party.Party) (uuid.UUID, error) {
+	var ids []uuid.UUID
+	for _, part := range strings.Split(strings.Trim(buyer.Path, "/"), "/") {
+		if id, err := uuid.Parse(part); err == nil && id != buyer.ID {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return uuid.Nil, ErrNotFound
+	}
+	var up []*party.Party
+	if err := s.db.NewSelect().Model(&up).Where("p.id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		return uuid.Nil, fmt.Errorf("pricing: load suppliers: %w", err)
+	}
+	kind := map[uuid.UUID]party.Kind{}
+	for _, p := range up {
+		kind[p.ID] = p.Kind
+	}
+	for i := len(ids) - 1; i >= 0; i-- {
+		if k := kind[ids[i]]; k == party.KindDistributor || k == party.KindHQ {
+			return ids[i], nil
+		}
+	}
+	return uuid.Nil, ErrNotFound
+}
+
+// targetSQL is the condition "the row's target covers buyer" (alias a).
+func targetSQL(a string, b *party.Party) (string, []any) {
+	t := bun.Safe(a)
+	return "(?.target_kind = 'ALL' OR (?.target_kind = 'CHANNEL_TYPE' AND ?.target_value = ?) OR " +
+			"(?.target_kind = 'GRADE' AND ?.target_value = ?) OR (?.target_kind = 'REGION' AND ?.target_value = ?) OR " +
+			"(?.target_kind = 'PARTY' AND ?.target_value = ?))",
+		[]any{t, t, t, string(b.ChannelType), t, t, b.Grade, t, t, b.Region, t, t, b.ID.String()}
+}
+
+// lists loads the seller's price lists that target buyer, with their prices for skus.
+func (s *Service) lists(ctx context.Context, seller uuid.UUID, buyer *party.Party, skus []uuid.UUID) ([]PriceList, error) {
+	cond, args := targetSQL("pl", buyer)
+	var recs []*PriceListRecord
+	if err := s.db.NewSelect().Model(&recs).Where("pl.seller_party_id = ?", seller).Where(cond, args...).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("pricing: load price lists: %w", err)
+	}
+	if len(recs) == 0 || len(skus) == 0 {
+		return nil, nil
+	}
+	ids := make([]uuid.UUID, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	var items []priceItem
+	if err := s.db.NewSelect().Model(&items).Where("pli.price_list_id IN (?) AND pli.sku_id IN (?)", bun.In(ids), bun.In(skus)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("pricing: load prices: %w", err)
+	}
+	prices := map[uuid.UUID]map[uuid.UUID]int64{}
+	for _, it := range items {
+		if prices[it.PriceListID] == nil {
+			prices[it.PriceListID] = map[uuid.UUID]int64{}
+		}
+		prices[it.PriceListID][it.SKUID] = it.Price
+	}
+	out := make([]PriceList, len(recs))
+	for i, r := range recs {
+		out[i] = r.engine(prices[r.ID])
+	}
+	return out, nil
+}
+
+// SKUPrice is one SKU's unit price for a buyer and why.
+type SKUPrice struct {
+	Unit   int64
+	Source PriceSource
+	Steps  []Step
+}
+
+// Prices prices skus for buyer now, in three queries however many SKUs.
+func (s *Service) Prices(ctx context.Context, buyer *party.Party, skus []*catalog.SKU) ([]SKUPrice, error) {
+	seller, err := s.Seller(ctx, buyer)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]uuid.UUID, len(skus))
+	for i, k := range skus {
+		ids[i] = k.ID
+	}
+	lists, err := s.lists(ctx, seller, buyer, ids)
+	if err != nil {
+		return nil, err
+	}
+	b, now := buyerOf(buyer), s.Now()
+	out := make([]SKUPrice, len(skus))
+	for i, k := range skus {
+		unit, src, steps := SelectPrice(b, Item{SKUID: k.ID, BasePrice: k.BasePrice}, lists, now)
+		out[i] = SKUPrice{Unit: unit, Source: src, Steps: visibleSteps(steps)}
+	}
+	return out, nil
+}
+
+// visibleSteps drops steps about rules aimed at other parties: a buyer must
+// not learn what others are offered.
+func visibleSteps(steps []Step) []Step {
+	return slices.DeleteFunc(steps, func(st Step) bool { return st.Reason == ReasonTargetMismatch })
+}
+
+// running loads the seller's active promotions that target buyer, with the buyer's uses left.
+func (s *Service) running(ctx context.Context, seller uuid.UUID, buyer *party.Party) ([]*PromotionRecord, map[uuid.UUID]*int, error) {
+	cond, args := targetSQL("pm", buyer)
+	var recs []*PromotionRecord
+	if err := s.db.NewSelect().Model(&recs).Where("pm.seller_party_id = ? AND pm.active", seller).Where(cond, args...).
+		OrderExpr("pm.priority DESC, pm.id").Scan(ctx); err != nil {
+		return nil, nil, fmt.Errorf("pricing: load promotions: %w", err)
+	}
+	left := map[uuid.UUID]*int{}
+	if len(recs) == 0 {
+		return recs, left, nil
+	}
+	ids := make([]uuid.UUID, len(recs))
+	for i, r := range recs {
+		ids[i] = r.ID
+	}
+	var uses []struct {
+		PromotionID uuid.UUID `bun:"promotion_id"`
+		Uses        int       `bun:"uses"`
+	}
+	if err := s.db.NewSelect().Table("promotion_uses").Column("promotion_id", "uses").
+		Where("party_id = ? AND promotion_id IN (?)", buyer.ID, bun.In(ids)).Scan(ctx, &uses); err != nil {
+		return nil, nil, fmt.Errorf("pricing: load promotion uses: %w", err)
+	}
+	used := map[uuid.UUID]int{}
+	for _, u := range uses {
+		used[u.PromotionID] = u.Uses
+	}
+	for _, r := range recs {
+		if r.PerPartyLimit != nil {
+			n := max(0, *r.PerPartyLimit-used[r.ID])
+			left[r.ID] = &n
+		}
+	}
+	return recs, left, nil
+}
+
+// Running returns the promotions valid now for buyer, for the apps' home screens.
+func (s *Service) Running(ctx context.Context, buyer *party.Party) ([]*PromotionRecord, error) {
+	seller, err := s.Seller(ctx, buyer)
+	if err != nil {
+		return nil, err
+	}
+	recs, _, err := s.running(ctx, seller, buyer)
+	now := s.Now()
+	return slices.DeleteFunc(recs, func(r *PromotionRecord) bool { return !validAt(timeOrZero(r.ValidFrom), timeOrZero(r.ValidTo), now) }), err
+}
+
+// Quote prices lines for buyer now with the seller's price lists and
+// promotions. Lines of SKUs the buyer may not see come back as UNKNOWN_SKU problems.
+func (s *Service) Quote(ctx context.Context, buyer *party.Party, lines []LineInput) (Result, error) {
+	seller, err := s.Seller(ctx, buyer)
+	if err != nil {
+		return Result{}, err
+	}
+	promos, left, err := s.running(ctx, seller, buyer)
+	if err != nil {
+		return Result{}, err
+	}
+	ids := make([]uuid.UUID, 0, len(lines))
+	for _, l := range lines {
+		ids = append(ids, l.SKUID)
+	}
+	gifts := map[uuid.UUID]int64{}
+	for _, p := range promos {
+		if p.Rule.Gift != nil {
+			ids = append(ids, p.Rule.Gift.SKUID)
+			gifts[p.Rule.Gift.SKUID] += p.Rule.GiftPool
+		}
+	}
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return compareID(a, b) })
+	ids = slices.Compact(ids)
+	items, err := s.items(ctx, buyer, ids, gifts)
+	if err != nil {
+		return Result{}, err
+	}
+	lists, err := s.lists(ctx, seller, buyer, ids)
+	if err != nil {
+		return Result{}, err
+	}
+	in := Input{Buyer: buyerOf(buyer), Lines: lines, Items: items, PriceLists: lists, At: s.Now(), GiftStock: gifts}
+	for _, p := range promos {
+		in.Promotions = append(in.Promotions, p.engine(left[p.ID]))
+	}
+	res := Quote(in)
+	res.Explanation = visibleSteps(res.Explanation)
+	return res, nil
+}
+
+// items are the engine's facts for the SKUs buyer may see, plus gift SKUs
+// (a gift need not be orderable to be given).
+func (s *Service) items(ctx context.Context, buyer *party.Party, ids []uuid.UUID, gifts map[uuid.UUID]int64) (map[uuid.UUID]Item, error) {
+	out := map[uuid.UUID]Item{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	visible, err := s.catalog.SKUs(ctx, buyer, ids)
+	if err != nil {
+		return nil, err
+	}
+	all, err := s.catalog.SKUs(ctx, nil, ids)
+	if err != nil {
+		return nil, err
+	}
+	var catIDs []uuid.UUID
+	for _, k := range all {
+		if k != nil {
+			catIDs = append(catIDs, k.CategoryID)
+		}
+	}
+	cats, err := s.catalog.CategoriesByID(ctx, catIDs)
+	if err != nil {
+		return nil, err
+	}
+	path := map[uuid.UUID][]uuid.UUID{}
+	for _, c := range cats {
+		if c != nil {
+			path[c.ID] = c.Ancestors()
+		}
+	}
+	for i, k := range all {
+		if k == nil {
+			continue
+		}
+		if _, gift := gifts[k.ID]; visible[i] == nil && !gift {
+			continue
+		}
+		out[k.ID] = Item{SKUID: k.ID, Categories: path[k.CategoryID], BasePrice: k.BasePrice}
+	}
+	return out, nil
+}
+
+func (s *Service) requireSeller(p auth.Principal) error { return p.Require(Sellers...) }
+
+// checkTarget refuses a malformed target, or a PARTY target outside the seller's scope.
+func (s *Service) checkTarget(ctx context.Context, p auth.Principal, kind TargetKind, value string) error {
+	if err := validateTarget(Target{Kind: kind, Value: value}); err != nil {
+		return err
+	}
+	if kind == TargetParty {
+		id, _ := uuid.Parse(value)
+		if _, err := s.parties.Get(ctx, p, id); err != nil {
+			return ruleErr(ErrInvalidTarget, "targetValue")
+		}
+	}
+	return nil
+}
+
+func checkName(name string) error {
+	if n := utf8.RuneCountInString(strings.TrimSpace(name)); n < 1 || n > 100 {
+		return ruleErr(ErrInvalidInput, "name")
+	}
+	return nil
+}
+
+// PriceListInput creates or changes a price list.
+type PriceListInput struct {
+	Name        string
+	TargetKind  TargetKind
+	TargetValue string
+	Priority    int
+	ValidFrom   *time.Time
+	ValidTo     *time.Time
+}
+
+// PriceLists returns the caller's own lists (HQ's for HQ's managers), newest first.
+func (s *Service) PriceLists(ctx context.Context, p auth.Principal) ([]*PriceListRecord, error) {
+	if err := s.requireSeller(p); err != nil {
+		return nil, err
+	}
+	var out []*PriceListRecord
+	if err := s.db.NewSelect().Model(&out).Where("pl.seller_party_id = ?", p.PartyID).
+		OrderExpr("pl.created_at DESC, pl.id DESC").Limit(500).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("pricing: price lists: %w", err)
+	}
+	return out, nil
+}
+
+// SavePriceList creates (id nil) or changes one of the caller's price lists.
+func (s *Service) SavePriceList(ctx context.Context, p auth.Principal, id *uuid.UUID, in PriceListInput) (*PriceListRecord, error) {
+	if err := s.requireSeller(p); err != nil {
+		return nil, err
+	}
+	in.Name = strings.TrimSpace(in.Name)
+	if err := errors.Join(checkName(in.Name), s.checkTarget(ctx, p, in.TargetKind, in.TargetValue)); err != nil {
+		return nil, err
+	}
+	if err := validateWindow(timeOrZero(in.ValidFrom), timeOrZero(in.ValidTo)); err != nil {
+		return nil, err
+	}
+	var out *PriceListRecord
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		now := s.Now()
+		r := &PriceListRecord{ID: uuid.Must(uuid.NewV7()), SellerPartyID: p.PartyID, CreatedAt: now}
+		var before any
+		if id != nil {
+			if err := tx.NewSelect().Model(r).Where("id = ? AND seller_party_id = ?", *id, p.PartyID).Scan(ctx); err != nil {
+				return notFound(err)
+			}
+			b := *r
+			before = b
+		}
+		r.Name, r.TargetKind, r.TargetValue, r.Priority, r.ValidFrom, r.ValidTo, r.UpdatedAt =
+			in.Name, in.TargetKind, in.TargetValue, in.Priority, in.ValidFrom, in.ValidTo, now
+		var err error
+		if id == nil {
+			_, err = tx.NewInsert().Model(r).Exec(ctx)
+		} else {
+			_, err = tx.NewUpdate().Model(r).WherePK().ExcludeColumn("seller_party_id", "created_at").Exec(ctx)
+		}
+		if err != nil {
+			return fmt.Errorf("pricing: save price list: %w", err)
+		}
+		out = r
+		return audit.Record(ctx, tx, p, "pricing.priceList.save", "PriceList", r.ID.String(), before, r, "")
+	})
+	return out, err
+}
+
+// PriceRow sets (Price not nil) or removes one SKU's price on a list, by SKU code.
+type PriceRow struct {
+	SKUCode string
+	Price   *int64
+}
+
+// RowResult is what happened to one row of a bulk change.
+type RowResult struct {
+	Row int
+	Err error
+}
+
+// MaxPriceRows caps one bulk price change.
+const MaxPriceRows = 1000
+
+// SetPrices changes prices on one of the caller's lists; good rows land, bad rows say why.
+func (s *Service) SetPrices(ctx context.Context, p auth.Principal, listID uuid.UUID, rows []PriceRow) ([]RowResult, error) {
+	if err := s.requireSeller(p); err != nil {
+		return nil, err
+	}
+	if len(rows) > MaxPriceRows {
+		return nil, ruleErr(ErrInvalidInput, "rows")
+	}
+	out := make([]RowResult, len(rows))
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		n, err := tx.NewSelect().Model((*PriceListRecord)(nil)).Where("id = ? AND seller_party_id = ?", listID, p.PartyID).Count(ctx)
+		if err != nil {
+			return fmt.Errorf("pricing: load price list: %w", err)
+		}
+		if n == 0 {
+			return ErrNotFound
+		}
+		for i, row := range rows {
+			out[i].Row = i
+			if row.Price != nil && *row.Price < 0 {
+				out[i].Err = ruleErr(ErrNegativePrice, "price")
+				continue
+			}
+			if row.Price != nil && *row.Price > MaxUnitPrice {
+				out[i].Err = ruleErr(ErrPriceTooHigh, "price")
+				continue
+			}
+			var skuID uuid.UUID
+			if err := tx.NewSelect().Table("skus").Column("id").Where("code = ?", row.SKUCode).Scan(ctx, &skuID); err != nil {
+				if errors.Is(err, sql.ErrNoRows) {
+					out[i].Err = ruleErr(ErrSKUNotFound, "skuCode")
+					continue
+				}
+				return fmt.Errorf("pricing: find sku: %w", err)
+			}
+			if row.Price == nil {
+				_, err = tx.NewDelete().Model((*priceItem)(nil)).Where("price_list_id = ? AND sku_id = ?", listID, skuID).Exec(ctx)
+			} else {
+				_, err = tx.NewInsert().Model(&priceItem{PriceListID: listID, SKUID: skuID, Price: *row.Price}).
+					On("CONFLICT (price_list_id, sku_id) DO UPDATE").Set("price = EXCLUDED.price").Exec(ctx)
+			}
+			if err != nil {
+				return fmt.Errorf("pricing: set price: %w", err)
+			}
+		}
+		return audit.Record(ctx, tx, p, "pricing.priceList.prices", "PriceList", listID.String(), nil, rows, "")
+	})
+	return out, err
+}
+
+// ListPrice is one SKU's price on a list.
+type ListPrice struct {
+	SKUID uuid.UUID `bun:"sku_id"`
+	Price int64     `bun:"price"`
+}
+
+// ListPrices returns up to limit prices of one of the caller's lists, by SKU code.
+func (s *Service) ListPrices(ctx context.Context, p auth.Principal, listID uuid.UUID, limit int) ([]ListPrice, int, error) {
+	if err := s.requireSeller(p); err != nil {
+		return nil, 0, err
+	}
+	var out []ListPrice
+	q := s.db.NewSelect().Model((*priceItem)(nil)).ColumnExpr("pli.sku_id, pli.price").
+		Join("JOIN skus AS s ON s.id = pli.sku_id").Join("JOIN price_lists AS pl ON pl.id = pli.price_list_id").
+		Where("pli.price_list_id = ? AND pl.seller_party_id = ?", listID, p.PartyID)
+	n, err := q.Count(ctx)
+	if err != nil {
+		return nil, 0, fmt.Errorf("pricing: count prices: %w", err)
+	}
+	if err := q.OrderExpr("s.code").Limit(int64(limit)).Scan(ctx, &out); err != nil {
+		return nil, 0, fmt.Errorf("pricing: list prices: %w", err)
+	}
+	return out, int(n), nil
+}
+
+// PromotionInput creates a promotion.
+type PromotionInput struct {
+	Name           string
+	Kind           PromotionKind
+	TargetKind     TargetKind
+	TargetValue    string
+	ValidFrom      *time.Time
+	ValidTo        *time.Time
+	Priority       int
+	ExclusiveGroup string
+	PerPartyLimit  *int
+	Rule           PromotionRule
+}
+
+// Promotions returns the caller's own promotions, newest first.
+func (s *Service) Promotions(ctx context.Context, p auth.Principal) ([]*PromotionRecord, error) {
+	if err := s.requireSeller(p); err != nil {
+		return nil, err
+	}
+	var out []*PromotionRecord
+	if err := s.db.NewSelect().Model(&out).Where("pm.seller_party_id = ?", p.PartyID).
+		OrderExpr("pm.created_at DESC, pm.id DESC").Limit(500).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("pricing: promotions: %w", err)
+	}
+	return out, nil
+}
+
+// CreatePromotion validates and stores a promotion. An exclusive promotion
+// whose window overlaps another active one of its group for the same buyers
+// is refused: which one applies would depend on the cart, not on the plan.
+func (s *Service) CreatePromotion(ctx context.Context, p auth.Principal, in PromotionInput) (*PromotionRecord, error) {
+	if err := s.requireSeller(p); err != nil {
+		return nil, err
+	}
+	in.Name = strings.TrimSpace(in.Name)
+	now := s.Now()
+	r := &PromotionRecord{ID: uuid.Must(uuid.NewV7()), SellerPartyID: p.PartyID, Name: in.Name, Kind: in.Kind,
+		TargetKind: in.TargetKind, TargetValue: in.TargetValue, ValidFrom: in.ValidFrom, ValidTo: in.ValidTo,
+		Priority: in.Priority, ExclusiveGroup: strings.TrimSpace(in.ExclusiveGroup), PerPartyLimit: in.PerPartyLimit,
+		Rule: in.Rule, Active: true, CreatedAt: now, UpdatedAt: now}
+	if err := errors.Join(checkName(in.Name), s.checkTarget(ctx, p, in.TargetKind, in.TargetValue)); err != nil {
+		return nil, err
+	}
+	if len(r.ExclusiveGroup) > 50 || in.Rule.GiftPool < 0 {
+		return nil, ruleErr(ErrInvalidInput, "exclusiveGroup")
+	}
+	if err := ValidatePromotion(r.engine(nil)); err != nil {
+		return nil, err
+	}
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if r.ExclusiveGroup != "" {
+			var others []*PromotionRecord
+			if err := tx.NewSelect().Model(&others).Where("pm.seller_party_id = ? AND pm.active AND pm.exclusive_group = ?", p.PartyID, r.ExclusiveGroup).Scan(ctx); err != nil {
+				return fmt.Errorf("pricing: load group: %w", err)
+			}
+			all := []Promotion{r.engine(nil)}
+			for _, o := range others {
+				all = append(all, o.engine(nil))
+			}
+			for _, pair := range OverlappingExclusive(all) {
+				if pair[0] == r.ID || pair[1] == r.ID {
+					return ruleErr(ErrOverlappingExclusive, "exclusiveGroup")
+				}
+			}
+		}
+		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
+			return fmt.Errorf("pricing: insert promotion: %w", err)
+		}
+		return audit.Record(ctx, tx, p, "pricing.promotion.create", "Promotion", r.ID.String(), nil, r, "")
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// SetPromotionActive starts or stops one of the caller's promotions.
+func (s *Service) SetPromotionActive(ctx context.Context, p auth.Principal, id uuid.UUID, active bool, reason string) (*PromotionRecord, error) {
+	if err := s.requireSeller(p); err != nil {
+		return nil, err
+	}
+	if n := utf8.RuneCountInString(strings.TrimSpace(reason)); n < 1 || n > 500 {
+		return nil, ruleErr(ErrInvalidInput, "reason")
+	}
+	var out *PromotionRecord
+	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		r := new(PromotionRecord)
+		if err := tx.NewSelect().Model(r).Where("id = ? AND seller_party_id = ?", id, p.PartyID).Scan(ctx); err != nil {
+			return notFound(err)
+		}
+		before := r.Active
+		r.Active, r.UpdatedAt = active, s.Now()
+		if _, err := tx.NewUpdate().Model(r).WherePK().Column("active", "updated_at").Exec(ctx); err != nil {
+			return fmt.Errorf("pricing: set active: %w", err)
+		}
+		out = r
+		return audit.Record(ctx, tx, p, "pricing.promotion.active", "Promotion", r.ID.String(),
+			map[string]bool{"active": before}, map[string]bool{"active": active}, reason)
+	})
+	return out, err
+}
+
+func notFound(err error) error {
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	return err
+}
