@@ -44,3 +44,9 @@ func BenchmarkPartiesPage(b *testing.B) {
 func BenchmarkPartiesPageScoped(b *testing.B) {
 	benchEach(b, `{ parties(first: 27) { totalCount edges { node { id code name parent { name } } } } }`, auth.RoleBranchManager)
 }
+
+// BenchmarkCatalogPage is the distributor app's catalogue page: 50 SKUs with prices.
+func BenchmarkCatalogPage(b *testing.B) {
+	benchEach(b, `{ catalog(first: 50) { edges { node { id code name packSize minOrderQty onShelf
+		price { amount currency } availability product { name brand } category { name } } } } }`, auth.RoleDistributorAdmin)
+}

@@ -60,30 +60,38 @@ func (r *Resolver) skuView(ctx context.Context, buyer *party.Party, id uuid.UUID
 	return &model.SKUView{SKU: ks[0], Buyer: buyer}, nil
 }
 
-// primeSKUs loads, in one batch each, what the page's rows will ask for.
-func (r *Resolver) primeSKUs(ctx context.Context, buyer *party.Party, skus []*catalog.SKU) {
+// primeSKUs loads, in one query each and without waiting on a loader's
+// timer, what the page's rows will ask for, and primes the loaders with it.
+func (r *Resolver) primeSKUs(ctx context.Context, buyer *party.Party, skus []*catalog.SKU) error {
 	l := loadersFrom(ctx)
 	if buyer != nil && (selects(ctx, "edges", "node", "price") || selects(ctx, "edges", "node", "priceExplanation")) {
-		keys := make([]priceKey, len(skus))
-		for i, k := range skus {
-			keys[i] = priceKey{buyer: buyer, sku: k}
+		prices, err := r.PricingService.Prices(ctx, buyer, skus)
+		if err != nil {
+			return err
 		}
-		_, _ = l.price.LoadAll(ctx, keys) // errors surface again from each row's own Load
+		for i, k := range skus {
+			l.price.Prime(priceKey{buyer: buyer, sku: k}, prices[i])
+		}
 	}
 	if selects(ctx, "edges", "node", "product") {
 		ids := make([]uuid.UUID, len(skus))
 		for i, k := range skus {
 			ids[i] = k.ProductID
 		}
-		_, _ = l.product.LoadAll(ctx, ids)
+		if err := prime(ctx, l.product, ids, r.CatalogService.ProductsByID); err != nil {
+			return err
+		}
 	}
 	if selects(ctx, "edges", "node", "category") {
 		ids := make([]uuid.UUID, len(skus))
 		for i, k := range skus {
 			ids[i] = k.CategoryID
 		}
-		_, _ = l.category.LoadAll(ctx, ids)
+		if err := prime(ctx, l.category, ids, r.CatalogService.CategoriesByID); err != nil {
+			return err
+		}
 	}
+	return nil
 }
 
 func skuConnection(pg *catalog.Page, buyer *party.Party, count func(context.Context) (int, error)) *model.SKUConnection {

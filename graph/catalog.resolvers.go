@@ -210,7 +210,9 @@ func (r *queryResolver) Catalog(ctx context.Context, first *int, after *string, 
 	if err != nil {
 		return nil, err
 	}
-	r.primeSKUs(ctx, buyer, pg.SKUs)
+	if err := r.primeSKUs(ctx, buyer, pg.SKUs); err != nil {
+		return nil, err
+	}
 	return skuConnection(pg, buyer, func(ctx context.Context) (int, error) { return r.CatalogService.Count(ctx, buyer, f) }), nil
 }
 

@@ -1,7 +1,9 @@
 package graph
 
 import (
+	"bytes"
 	"context"
+	"slices"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -124,6 +126,21 @@ func loadersFrom(ctx context.Context) *loaders { return ctx.Value(loadersKey{}).
 // loadParty returns a party in scope, or nil when it is absent or out of scope.
 func loadParty(ctx context.Context, id uuid.UUID) (*party.Party, error) {
 	return loadersFrom(ctx).party.Load(ctx, id)
+}
+
+// prime fetches ids in one call and puts the rows into loader l, so the rows'
+// resolvers find them without a batch round.
+func prime[T any](ctx context.Context, l *dataloadgen.Loader[uuid.UUID, T], ids []uuid.UUID, fetch func(context.Context, []uuid.UUID) ([]T, error)) error {
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	ids = slices.Compact(ids)
+	rows, err := fetch(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for i, id := range ids {
+		l.Prime(id, rows[i])
+	}
+	return nil
 }
 
 // selects reports whether the current field's selection reaches path (through
