@@ -270,3 +270,32 @@ func deref2[T any](in []*T) []T {
 	}
 	return out
 }
+
+// catalogNode resolves node(id) for catalogue objects: categories and products
+// for anyone signed in, a SKU only when the caller's catalogue shows it.
+func (r *Resolver) catalogNode(ctx context.Context, p auth.Principal, typ, gid string) (model.Node, error) {
+	id, err := parseID(typ, gid)
+	if err != nil {
+		return nil, err
+	}
+	switch typ {
+	case typeCategory:
+		c, err := loadersFrom(ctx).category.Load(ctx, id)
+		return nilIfNotFound(c, err)
+	case typeProduct:
+		pr, err := loadersFrom(ctx).product.Load(ctx, id)
+		return nilIfNotFound(pr, err)
+	}
+	buyer, err := r.CatalogService.Buyer(ctx, p, nil)
+	if errors.Is(err, catalog.ErrBuyerRequired) {
+		return nil, nil // a salesman's catalogue is always some store's
+	}
+	if err != nil {
+		return nil, err
+	}
+	v, err := r.skuView(ctx, buyer, id)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return nil, nil
+	}
+	return v, err
+}

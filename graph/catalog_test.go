@@ -302,3 +302,24 @@ func TestCatalogRules(t *testing.T) {
 		require.Equal(t, before, catalogQuery(t, e, d1, map[string]any{"first": 1}).Catalog.TotalCount)
 	})
 }
+
+func TestCatalogNodes(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		hq := e.As(auth.RoleHQAdmin)
+		tablet := catalogCategoryID(t, e, hq, "TABLET")
+		var d struct {
+			Catalog struct{ Edges []struct{ Node struct{ ID string } } }
+		}
+		e.Query(hq, `{ catalog(filter: {search: "TB01-1-1"}) { edges { node { id } } } }`, nil).Decode(t, &d)
+		sku := d.Catalog.Edges[0].Node.ID
+		q := `query($id: ID!) { node(id: $id) { id ... on SKU { code } ... on Category { name } } }`
+		d1 := e.As(auth.RoleDistributorAdmin)
+		d3 := e.Login("13800000003", auth.AppDistributor).AccessToken
+		require.Contains(t, string(e.Query(d1, q, map[string]any{"id": sku}).Data), `"code":"TB01-1-1"`)
+		require.JSONEq(t, `{"node":null}`, string(e.Query(d3, q, map[string]any{"id": sku}).Data), "tablets are not D-0003's")
+		require.JSONEq(t, `{"node":null}`, string(e.Query(e.As(auth.RoleSalesman), q, map[string]any{"id": sku}).Data))
+		require.Contains(t, string(e.Query(d3, q, map[string]any{"id": tablet}).Data), `"name"`)
+		require.JSONEq(t, `{"node":null}`, string(e.Query(d1, q, map[string]any{"id": "SKU:0190b7a8-0000-7000-8000-000000000000"}).Data))
+	})
+}

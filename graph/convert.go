@@ -172,5 +172,8 @@ func nilIfNotFound[T any](v *T, err error) (model.Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if v == nil {
+		return nil, nil // a typed nil would not be null to gqlgen
+	}
 	return v, nil
 }

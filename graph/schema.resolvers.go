@@ -37,6 +37,8 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 			return nil, nil // a user record is invisible to roles that may not read users
 		}
 		return nilIfNotFound(u, err)
+	case typeCategory, typeProduct, typeSKU:
+		return r.catalogNode(ctx, p, typ, id)
 	}
 	return nil, errInvalidID
 }
