@@ -309,7 +309,9 @@ func TestCatalogNodes(t *testing.T) {
 		hq := e.As(auth.RoleHQAdmin)
 		tablet := catalogCategoryID(t, e, hq, "TABLET")
 		var d struct {
-			Catalog struct{ Edges []struct{ Node struct{ ID string } } }
+			Catalog struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
 		}
 		e.Query(hq, `{ catalog(filter: {search: "TB01-1-1"}) { edges { node { id } } } }`, nil).Decode(t, &d)
 		sku := d.Catalog.Edges[0].Node.ID
