@@ -268,6 +268,11 @@ var authzMatrix = map[string]authzCase{
 		allowed:       authzSellers,
 		payloadErrors: []string{"INVALID_INPUT"},
 	},
+	"Mutation.promotionUpdate": {
+		doc:           `mutation { promotionUpdate(id: "Promotion:` + authzNoSuchID + `", input: {name: "", kind: PERCENT_OFF, targetKind: ALL, percent: "5"}) { promotion { id } errors { code } } }`,
+		allowed:       authzSellers,
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
 	"Mutation.promotionActiveSet": {
 		doc:           `mutation { promotionActiveSet(id: "Promotion:` + authzNoSuchID + `", active: false, reason: "") { promotion { id } errors { code } } }`,
 		allowed:       authzSellers,

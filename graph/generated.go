@@ -199,6 +199,7 @@ type ComplexityRoot struct {
 		ProductUpdate         func(childComplexity int, id string, input model.ProductInput) int
 		PromotionActiveSet    func(childComplexity int, id string, active bool, reason string) int
 		PromotionCreate       func(childComplexity int, input model.PromotionCreateInput) int
+		PromotionUpdate       func(childComplexity int, id string, input model.PromotionCreateInput) int
 		SkuBasePriceImport    func(childComplexity int, input model.SKUBasePriceImportInput) int
 		SkuCreate             func(childComplexity int, input model.SKUCreateInput) int
 		SkuImport             func(childComplexity int, input model.SKUImportInput) int
@@ -529,6 +530,7 @@ type MutationResolver interface {
 	PriceListUpdate(ctx context.Context, id string, input model.PriceListInput) (*model.PriceListPayload, error)
 	PriceListPricesSet(ctx context.Context, id string, input model.PriceListPricesSetInput) (*model.PriceListPricesSetPayload, error)
 	PromotionCreate(ctx context.Context, input model.PromotionCreateInput) (*model.PromotionPayload, error)
+	PromotionUpdate(ctx context.Context, id string, input model.PromotionCreateInput) (*model.PromotionPayload, error)
 	PromotionActiveSet(ctx context.Context, id string, active bool, reason string) (*model.PromotionPayload, error)
 }
 type PartyResolver interface {
@@ -1262,6 +1264,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PromotionCreate(childComplexity, args["input"].(model.PromotionCreateInput)), true
+	case "Mutation.promotionUpdate":
+		if e.ComplexityRoot.Mutation.PromotionUpdate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_promotionUpdate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.PromotionUpdate(childComplexity, args["id"].(string), args["input"].(model.PromotionCreateInput)), true
 	case "Mutation.skuBasePriceImport":
 		if e.ComplexityRoot.Mutation.SkuBasePriceImport == nil {
 			break
@@ -3666,6 +3679,8 @@ extend type Mutation {
   priceListPricesSet(id: ID!, input: PriceListPricesSetInput!): PriceListPricesSetPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
   "Create a promotion of the caller's party. Roles: HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN."
   promotionCreate(input: PromotionCreateInput!): PromotionPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
+  "Change one of the caller's promotions (all its terms; its active flag stays). Roles: HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN."
+  promotionUpdate(id: ID!, input: PromotionCreateInput!): PromotionPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
   "Start or stop one of the caller's promotions, with a reason (1..500 characters). Roles: HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN."
   promotionActiveSet(id: ID!, active: Boolean!, reason: String!): PromotionPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
 }
@@ -4997,6 +5012,28 @@ func (ec *executionContext) field_Mutation_promotionCreate_args(ctx context.Cont
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_promotionUpdate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.PromotionCreateInput, error) {
+			return ec.unmarshalNPromotionCreateInput2channelhubᚋgraphᚋmodelᚐPromotionCreateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -8768,6 +8805,68 @@ func (ec *executionContext) fieldContext_Mutation_promotionCreate(ctx context.Co
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_promotionCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_promotionUpdate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_promotionUpdate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().PromotionUpdate(ctx, fc.Args["id"].(string), fc.Args["input"].(model.PromotionCreateInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.PromotionPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PromotionPayload) graphql.Marshaler {
+			return ec.marshalNPromotionPayload2ᚖchannelhubᚋgraphᚋmodelᚐPromotionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_promotionUpdate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PromotionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_promotionUpdate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -18468,6 +18567,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "promotionCreate":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_promotionCreate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "promotionUpdate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_promotionUpdate(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++

@@ -94,7 +94,25 @@ func (r *mutationResolver) PromotionCreate(ctx context.Context, input model.Prom
 	if err != nil {
 		return nil, err
 	}
-	pr, err := r.PricingService.CreatePromotion(ctx, p, in)
+	pr, err := r.PricingService.SavePromotion(ctx, p, nil, in)
+	return promotionPayload(ctx, pr, err)
+}
+
+// PromotionUpdate is the resolver for the promotionUpdate field.
+func (r *mutationResolver) PromotionUpdate(ctx context.Context, id string, input model.PromotionCreateInput) (*model.PromotionPayload, error) {
+	p, err := auth.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pid, err := parseID(typePromotion, id)
+	if err != nil {
+		return nil, err
+	}
+	in, err := promotionInput(input)
+	if err != nil {
+		return nil, err
+	}
+	pr, err := r.PricingService.SavePromotion(ctx, p, &pid, in)
 	return promotionPayload(ctx, pr, err)
 }
 

@@ -196,12 +196,15 @@ func TestPricingCartQuote(t *testing.T) {
 			{"skuId": "SKU:0190b7a8-0000-7000-8000-000000000000", "qty": 1}, // unknown
 			{"skuId": ids["PH01-1-2"], "qty": 0},
 			{"skuId": ids["CB01-1"], "qty": 40},
+			{"skuId": ids["PH01-1-2"], "qty": 1000001},
+			{"skuId": ids["PH01-1-2"], "qty": -3},
 		})
 		got := map[int]string{}
 		for _, er := range res.Errors {
 			got[*er.Index] = er.Code
 		}
-		require.Equal(t, map[int]string{1: "OFF_SHELF", 2: "BELOW_MINIMUM", 3: "NOT_PACK_MULTIPLE", 4: "UNKNOWN_SKU", 5: "INVALID_QUANTITY"}, got)
+		require.Equal(t, map[int]string{1: "OFF_SHELF", 2: "BELOW_MINIMUM", 3: "NOT_PACK_MULTIPLE", 4: "UNKNOWN_SKU", 5: "INVALID_QUANTITY",
+			7: "INVALID_QUANTITY", 8: "INVALID_QUANTITY"}, got)
 		require.Len(t, res.Cart.Lines, 2, "the good lines landed")
 
 		q := res.Cart.Quote
@@ -307,12 +310,23 @@ func TestPricingPromotionRules(t *testing.T) {
 		require.Contains(t, string(e.Query(d3, `{ runningPromotions { name } }`, nil).Data), "春季九折")
 		require.NotContains(t, string(e.Query(e.As(auth.RoleDistributorAdmin), `{ runningPromotions { name } }`, nil).Data), "春季九折")
 
+		// An update changes the terms and keeps the promotion running.
+		r = e.Query(ops, `mutation($id: ID!) { promotionUpdate(id: $id, input: {name: "春季八五折", kind: PERCENT_OFF, targetKind: GRADE, targetValue: "B", percent: "15"}) {
+			promotion { name active ruleJson } errors { code } } }`, map[string]any{"id": d.PromotionCreate.Promotion.ID})
+		require.JSONEq(t, `{"promotionUpdate":{"promotion":{"name":"春季八五折","active":true,"ruleJson":"{\"percentBp\":1500}"},"errors":[]}}`, string(r.Data))
+		r = e.Query(d1ops(e), `mutation($id: ID!) { promotionUpdate(id: $id, input: {name: "x", kind: PERCENT_OFF, targetKind: ALL, percent: "1"}) { errors { code } } }`,
+			map[string]any{"id": d.PromotionCreate.Promotion.ID})
+		require.JSONEq(t, `{"promotionUpdate":{"errors":[{"code":"NOT_FOUND"}]}}`, string(r.Data), "a distributor cannot change HQ's promotion")
+		require.Contains(t, string(e.Query(d3, `{ runningPromotions { name } }`, nil).Data), "春季八五折")
+
 		r = e.Query(ops, `mutation($id: ID!) { promotionActiveSet(id: $id, active: false, reason: "ended early") { promotion { active } errors { code } } }`,
 			map[string]any{"id": d.PromotionCreate.Promotion.ID})
 		require.JSONEq(t, `{"promotionActiveSet":{"promotion":{"active":false},"errors":[]}}`, string(r.Data))
-		require.NotContains(t, string(e.Query(d3, `{ runningPromotions { name } }`, nil).Data), "春季九折")
+		require.NotContains(t, string(e.Query(d3, `{ runningPromotions { name } }`, nil).Data), "春季八五折")
 	})
 }
+
+func d1ops(e *apitest.Env) string { return e.As(auth.RoleDistributorAdmin) }
 
 func TestPricingCatalogPageCostIsConstant(t *testing.T) {
 	t.Parallel()

@@ -491,10 +491,11 @@ func (s *Service) Promotions(ctx context.Context, p auth.Principal) ([]*Promotio
 	return out, nil
 }
 
-// CreatePromotion validates and stores a promotion. An exclusive promotion
-// whose window overlaps another active one of its group for the same buyers
-// is refused: which one applies would depend on the cart, not on the plan.
-func (s *Service) CreatePromotion(ctx context.Context, p auth.Principal, in PromotionInput) (*PromotionRecord, error) {
+// SavePromotion validates and stores a new promotion (id nil) or a change to
+// one of the caller's. An exclusive promotion whose window overlaps another
+// active one of its group for the same buyers is refused: which one applies
+// would depend on the cart, not on the plan.
+func (s *Service) SavePromotion(ctx context.Context, p auth.Principal, id *uuid.UUID, in PromotionInput) (*PromotionRecord, error) {
 	if err := s.requireSeller(p); err != nil {
 		return nil, err
 	}
@@ -504,6 +505,9 @@ func (s *Service) CreatePromotion(ctx context.Context, p auth.Principal, in Prom
 		TargetKind: in.TargetKind, TargetValue: in.TargetValue, ValidFrom: in.ValidFrom, ValidTo: in.ValidTo,
 		Priority: in.Priority, ExclusiveGroup: strings.TrimSpace(in.ExclusiveGroup), PerPartyLimit: in.PerPartyLimit,
 		Rule: in.Rule, Active: true, CreatedAt: now, UpdatedAt: now}
+	if id != nil {
+		r.ID = *id
+	}
 	if err := errors.Join(checkName(in.Name), s.checkTarget(ctx, p, in.TargetKind, in.TargetValue)); err != nil {
 		return nil, err
 	}
@@ -514,9 +518,18 @@ func (s *Service) CreatePromotion(ctx context.Context, p auth.Principal, in Prom
 		return nil, err
 	}
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if r.ExclusiveGroup != "" {
+		var before *PromotionRecord
+		if id != nil {
+			before = new(PromotionRecord)
+			if err := tx.NewSelect().Model(before).Where("id = ? AND seller_party_id = ?", *id, p.PartyID).Scan(ctx); err != nil {
+				return notFound(err)
+			}
+			r.Active, r.CreatedAt = before.Active, before.CreatedAt
+		}
+		if r.ExclusiveGroup != "" && r.Active {
 			var others []*PromotionRecord
-			if err := tx.NewSelect().Model(&others).Where("pm.seller_party_id = ? AND pm.active AND pm.exclusive_group = ?", p.PartyID, r.ExclusiveGroup).Scan(ctx); err != nil {
+			if err := tx.NewSelect().Model(&others).Where("pm.seller_party_id = ? AND pm.active AND pm.exclusive_group = ? AND pm.id <> ?",
+				p.PartyID, r.ExclusiveGroup, r.ID).Scan(ctx); err != nil {
 				return fmt.Errorf("pricing: load group: %w", err)
 			}
 			all := []Promotion{r.engine(nil)}
@@ -529,10 +542,20 @@ func (s *Service) CreatePromotion(ctx context.Context, p auth.Principal, in Prom
 				}
 			}
 		}
-		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
-			return fmt.Errorf("pricing: insert promotion: %w", err)
+		var err error
+		if id == nil {
+			_, err = tx.NewInsert().Model(r).Exec(ctx)
+		} else {
+			_, err = tx.NewUpdate().Model(r).WherePK().ExcludeColumn("seller_party_id", "created_at", "active").Exec(ctx)
 		}
-		return audit.Record(ctx, tx, p, "pricing.promotion.create", "Promotion", r.ID.String(), nil, r, "")
+		if err != nil {
+			return fmt.Errorf("pricing: save promotion: %w", err)
+		}
+		var b any
+		if before != nil {
+			b = before
+		}
+		return audit.Record(ctx, tx, p, "pricing.promotion.save", "Promotion", r.ID.String(), b, r, "")
 	})
 	if err != nil {
 		return nil, err
