@@ -253,11 +253,6 @@ func (r *queryResolver) CatalogRules(ctx context.Context) ([]catalog.Rule, error
 	return deref2(rs), err
 }
 
-// ID is the resolver for the id field.
-func (r *sKUResolver) ID(ctx context.Context, obj *model.SKUView) (string, error) {
-	return globalID(typeSKU, obj.SKU.ID), nil
-}
-
 // Product is the resolver for the product field.
 func (r *sKUResolver) Product(ctx context.Context, obj *model.SKUView) (*catalog.Product, error) {
 	return loadersFrom(ctx).product.Load(ctx, obj.ProductID)
@@ -276,11 +271,6 @@ func (r *sKUResolver) Attributes(ctx context.Context, obj *model.SKUView) ([]mod
 // BasePrice is the resolver for the basePrice field.
 func (r *sKUResolver) BasePrice(ctx context.Context, obj *model.SKUView) (*model.Money, error) {
 	return r.money(obj.BasePrice), nil
-}
-
-// Availability is the resolver for the availability field.
-func (r *sKUResolver) Availability(ctx context.Context, obj *model.SKUView) (*model.Availability, error) {
-	return nil, nil // stock is not tracked until the inventory domain lands; null says so
 }
 
 // TotalCount is the resolver for the totalCount field.

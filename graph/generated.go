@@ -398,7 +398,7 @@ type ComplexityRoot struct {
 		BasePrice        func(childComplexity int) int
 		Category         func(childComplexity int) int
 		Code             func(childComplexity int) int
-		ID               func(childComplexity int) int
+		GlobalID         func(childComplexity int) int
 		Images           func(childComplexity int) int
 		MinOrderQty      func(childComplexity int) int
 		Name             func(childComplexity int) int
@@ -581,14 +581,12 @@ type QuoteLineResolver interface {
 	Sku(ctx context.Context, obj *model.QuoteLine) (*model.SKUView, error)
 }
 type SKUResolver interface {
-	ID(ctx context.Context, obj *model.SKUView) (string, error)
-
 	Product(ctx context.Context, obj *model.SKUView) (*catalog.Product, error)
 	Category(ctx context.Context, obj *model.SKUView) (*catalog.Category, error)
 	Attributes(ctx context.Context, obj *model.SKUView) ([]model.Attribute, error)
 
 	BasePrice(ctx context.Context, obj *model.SKUView) (*model.Money, error)
-	Availability(ctx context.Context, obj *model.SKUView) (*model.Availability, error)
+
 	Price(ctx context.Context, obj *model.SKUView) (*model.Money, error)
 	PriceExplanation(ctx context.Context, obj *model.SKUView) (*model.PriceExplanation, error)
 }
@@ -2159,11 +2157,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SKU.Code(childComplexity), true
 	case "SKU.id":
-		if e.ComplexityRoot.SKU.ID == nil {
+		if e.ComplexityRoot.SKU.GlobalID == nil {
 			break
 		}
 
-		return e.ComplexityRoot.SKU.ID(childComplexity), true
+		return e.ComplexityRoot.SKU.GlobalID(childComplexity), true
 	case "SKU.images":
 		if e.ComplexityRoot.SKU.Images == nil {
 			break
@@ -12534,7 +12532,7 @@ func (ec *executionContext) _SKU_id(ctx context.Context, field graphql.Collected
 			return ec.fieldContext_SKU_id(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.SKU().ID(ctx, obj)
+			return obj.GlobalID(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -12545,7 +12543,7 @@ func (ec *executionContext) _SKU_id(ctx context.Context, field graphql.Collected
 	)
 }
 func (ec *executionContext) fieldContext_SKU_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SKU", field, true, true, "ID")
+	return graphql.NewScalarFieldContext("SKU", field, true, false, "ID")
 }
 
 func (ec *executionContext) _SKU_code(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
@@ -12846,7 +12844,7 @@ func (ec *executionContext) _SKU_availability(ctx context.Context, field graphql
 			return ec.fieldContext_SKU_availability(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.SKU().Availability(ctx, obj)
+			return obj.Availability(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Availability) graphql.Marshaler {
@@ -12857,7 +12855,7 @@ func (ec *executionContext) _SKU_availability(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_SKU_availability(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SKU", field, true, true, "Availability")
+	return graphql.NewScalarFieldContext("SKU", field, true, false, "Availability")
 }
 
 func (ec *executionContext) _SKU_price(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
@@ -19864,11 +19862,10 @@ func (ec *executionContext) _SKU(ctx context.Context, sel ast.SelectionSet, obj 
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("SKU")
 		case "id":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._SKU_id(ctx, field, obj)
-				})
+			out.Values[i] = ec._SKU_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "code":
 			out.Values[i] = ec._SKU_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -19929,11 +19926,10 @@ func (ec *executionContext) _SKU(ctx context.Context, sel ast.SelectionSet, obj 
 					return ec._SKU_basePrice(ctx, field, obj)
 				})
 		case "availability":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._SKU_availability(ctx, field, obj)
-				})
+			out.Values[i] = ec._SKU_availability(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "price":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,

@@ -53,6 +53,13 @@ type SKUView struct {
 	Buyer *party.Party
 }
 
+// GlobalID is the SKU's Node ID. A plain method, not a resolver, so a page of
+// SKUs does not spawn a goroutine per row for it.
+func (v SKUView) GlobalID() string { return "SKU:" + v.SKU.ID.String() }
+
+// Availability is the seller's stock level; null until inventory is tracked.
+func (v SKUView) Availability() *Availability { return nil }
+
 // SKUConnection is a page of the catalogue.
 type SKUConnection struct {
 	Edges    []SKUEdge
