@@ -15,6 +15,12 @@ import (
 
 // Sku is the resolver for the sku field.
 func (r *cartLineResolver) Sku(ctx context.Context, obj *model.CartLine) (*model.SKUView, error) {
+	if obj.Problem != nil {
+		switch *obj.Problem {
+		case model.CartLineProblemUnknownSku, model.CartLineProblemSkuNotAuthorised, model.CartLineProblemOffShelf:
+			return nil, nil // no longer the buyer's to see; skuId and problem say what happened
+		}
+	}
 	return r.loadSKUView(ctx, obj.SKUID, obj.Buyer)
 }
 
@@ -106,16 +112,12 @@ func (r *queryResolver) Cart(ctx context.Context, asPartyID *string) (*model.Car
 }
 
 // Favourites is the resolver for the favourites field.
-func (r *queryResolver) Favourites(ctx context.Context, asPartyID *string) ([]model.SKUView, error) {
+func (r *queryResolver) Favourites(ctx context.Context) ([]model.SKUView, error) {
 	p, err := auth.FromContext(ctx)
 	if err != nil {
 		return nil, err
 	}
-	as, err := cartAs(asPartyID)
-	if err != nil {
-		return nil, err
-	}
-	buyer, skus, err := r.CartService.Favourites(ctx, p, as)
+	buyer, skus, err := r.CartService.Favourites(ctx, p)
 	if err != nil {
 		return nil, err
 	}

@@ -359,7 +359,7 @@ type ComplexityRoot struct {
 		Catalog           func(childComplexity int, first *int, after *string, filter *model.CatalogFilter, asPartyID *string) int
 		CatalogRules      func(childComplexity int) int
 		Categories        func(childComplexity int) int
-		Favourites        func(childComplexity int, asPartyID *string) int
+		Favourites        func(childComplexity int) int
 		Node              func(childComplexity int, id string) int
 		Parties           func(childComplexity int, first *int, after *string, filter *model.PartyFilter) int
 		Party             func(childComplexity int, id string) int
@@ -564,7 +564,7 @@ type QueryResolver interface {
 	Node(ctx context.Context, id string) (model.Node, error)
 	Viewer(ctx context.Context) (*model.Viewer, error)
 	Cart(ctx context.Context, asPartyID *string) (*model.Cart, error)
-	Favourites(ctx context.Context, asPartyID *string) ([]model.SKUView, error)
+	Favourites(ctx context.Context) ([]model.SKUView, error)
 	Catalog(ctx context.Context, first *int, after *string, filter *model.CatalogFilter, asPartyID *string) (*model.SKUConnection, error)
 	Sku(ctx context.Context, id string, asPartyID *string) (*model.SKUView, error)
 	Categories(ctx context.Context) ([]catalog.Category, error)
@@ -1937,12 +1937,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			break
 		}
 
-		args, err := ec.field_Query_favourites_args(ctx, rawArgs)
-		if err != nil {
-			return 0, false
-		}
-
-		return e.ComplexityRoot.Query.Favourites(childComplexity, args["asPartyId"].(*string)), true
+		return e.ComplexityRoot.Query.Favourites(childComplexity), true
 
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
@@ -2807,8 +2802,8 @@ type FavouritePayload {
 extend type Query {
   "The viewer's cart, re-checked and priced now. Roles: DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN."
   cart(asPartyId: ID): Cart! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
-  "The viewer's favourite SKUs still visible to the buyer, newest first, at most 200."
-  favourites(asPartyId: ID): [SKU!]! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
+  "The viewer's favourite SKUs still visible to the viewer's party, newest first, at most 200. Roles: DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER."
+  favourites: [SKU!]! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER])
 }
 
 extend type Mutation {
@@ -2820,10 +2815,10 @@ extend type Mutation {
   cartRemoveLines(input: CartRemoveLinesInput!): CartPayload! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
   "Empty the cart."
   cartClear(input: CartClearInput!): CartPayload! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
-  "Mark a SKU as a favourite (at most 200)."
-  favouriteAdd(skuId: ID!): FavouritePayload! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
+  "Mark a SKU the viewer's party may order as a favourite (at most 200)."
+  favouriteAdd(skuId: ID!): FavouritePayload! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER])
   "Unmark a favourite."
-  favouriteRemove(skuId: ID!): FavouritePayload! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
+  favouriteRemove(skuId: ID!): FavouritePayload! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER])
 }
 `, BuiltIn: false},
 	{Name: "../schema/catalog.graphqls", Input: `"A decimal number as a string, e.g. \"1999.00\": money is never a float."
@@ -5223,20 +5218,6 @@ func (ec *executionContext) field_Query_catalog_args(ctx context.Context, rawArg
 	return args, nil
 }
 
-func (ec *executionContext) field_Query_favourites_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
-	var err error
-	args := map[string]any{}
-	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "asPartyId",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOID2ᚖstring(ctx, v)
-		})
-	if err != nil {
-		return nil, err
-	}
-	args["asPartyId"] = arg0
-	return args, nil
-}
-
 func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7461,7 +7442,7 @@ func (ec *executionContext) _Mutation_favouriteAdd(ctx context.Context, field gr
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "SALESMAN"})
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER"})
 				if err != nil {
 					var zeroVal *model.FavouritePayload
 					return zeroVal, err
@@ -7523,7 +7504,7 @@ func (ec *executionContext) _Mutation_favouriteRemove(ctx context.Context, field
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "SALESMAN"})
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER"})
 				if err != nil {
 					var zeroVal *model.FavouritePayload
 					return zeroVal, err
@@ -11364,14 +11345,13 @@ func (ec *executionContext) _Query_favourites(ctx context.Context, field graphql
 			return ec.fieldContext_Query_favourites(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().Favourites(ctx, fc.Args["asPartyId"].(*string))
+			return ec.Resolvers.Query().Favourites(ctx)
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "SALESMAN"})
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER"})
 				if err != nil {
 					var zeroVal []model.SKUView
 					return zeroVal, err
@@ -11393,7 +11373,7 @@ func (ec *executionContext) _Query_favourites(ctx context.Context, field graphql
 		true,
 	)
 }
-func (ec *executionContext) fieldContext_Query_favourites(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+func (ec *executionContext) fieldContext_Query_favourites(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	fc = &graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
@@ -11402,17 +11382,6 @@ func (ec *executionContext) fieldContext_Query_favourites(ctx context.Context, f
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SKU(ctx, field)
 		},
-	}
-	defer func() {
-		if r := recover(); r != nil {
-			err = ec.Recover(ctx, r)
-			ec.Error(ctx, err)
-		}
-	}()
-	ctx = graphql.WithFieldContext(ctx, fc)
-	if fc.Args, err = ec.field_Query_favourites_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
-		ec.Error(ctx, err)
-		return fc, err
 	}
 	return fc, nil
 }

@@ -262,20 +262,21 @@ func (r *Resolver) favourite(ctx context.Context, skuID string, on bool) (*model
 	if err != nil {
 		return nil, err
 	}
-	if err := r.CartService.SetFavourite(ctx, p, id, on); err != nil {
-		if errors.Is(err, catalog.ErrNotFound) {
-			return &model.FavouritePayload{Errors: []model.CartError{{SkuID: &skuID, Code: model.CartLineProblemUnknownSku,
-				Message: i18nCart(ctx, string(cart.UnknownSKU))}}}, nil
-		}
-		if errors.Is(err, cart.ErrFavouritesFull) {
-			return &model.FavouritePayload{Errors: []model.CartError{{SkuID: &skuID, Code: model.CartLineProblemCartFull,
-				Message: i18nCart(ctx, string(cart.CartFull))}}}, nil
-		}
+	buyer, k, err := r.CartService.SetFavourite(ctx, p, id, on)
+	if errors.Is(err, catalog.ErrNotFound) {
+		return &model.FavouritePayload{Errors: []model.CartError{{SkuID: &skuID, Code: model.CartLineProblemUnknownSku,
+			Message: i18nCart(ctx, string(cart.UnknownSKU))}}}, nil
+	}
+	if errors.Is(err, cart.ErrFavouritesFull) {
+		return &model.FavouritePayload{Errors: []model.CartError{{SkuID: &skuID, Code: model.CartLineProblemCartFull,
+			Message: i18nCart(ctx, string(cart.CartFull))}}}, nil
+	}
+	if err != nil {
 		return nil, err
 	}
 	out := &model.FavouritePayload{Errors: []model.CartError{}}
-	if on {
-		out.Sku, err = r.loadSKUView(ctx, id, nil)
+	if k != nil {
+		out.Sku = &model.SKUView{SKU: k, Buyer: buyer}
 	}
-	return out, err
+	return out, nil
 }

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -179,7 +180,7 @@ func TestPricingCartQuote(t *testing.T) {
 	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
 		hq := e.As(auth.RoleHQAdmin)
 		d1 := e.As(auth.RoleDistributorAdmin)
-		ids := cartSKUs(t, e, hq, "PH01-1-1", "PH01-2-2", "CB01-1", "TB01-1-1", "PH01-1-2")
+		ids := cartSKUs(t, e, hq, "PH01-1-1", "PH01-2-2", "CB01-1", "CB02-1", "CB03-1", "TB01-1-1", "PH01-1-2")
 
 		add := func(token string, lines []map[string]any) cartData {
 			r := e.Query(token, `mutation($l: [CartLineInput!]!) { cartAddLines(input: {lines: $l}) { `+cartFields+` } }`, map[string]any{"l": lines})
@@ -192,10 +193,10 @@ func TestPricingCartQuote(t *testing.T) {
 			{"skuId": ids["PH01-1-1"], "qty": 5},
 			{"skuId": ids["PH01-2-2"], "qty": 1},                            // off shelf in the demo
 			{"skuId": ids["CB01-1"], "qty": 5},                              // cables: minimum 20
-			{"skuId": ids["CB01-1"], "qty": 30},                             // not a multiple of 20
+			{"skuId": ids["CB02-1"], "qty": 30},                             // not a multiple of 20
 			{"skuId": "SKU:0190b7a8-0000-7000-8000-000000000000", "qty": 1}, // unknown
 			{"skuId": ids["PH01-1-2"], "qty": 0},
-			{"skuId": ids["CB01-1"], "qty": 40},
+			{"skuId": ids["CB03-1"], "qty": 40},
 			{"skuId": ids["PH01-1-2"], "qty": 1000001},
 			{"skuId": ids["PH01-1-2"], "qty": -3},
 		})
@@ -232,8 +233,8 @@ func TestPricingCartQuote(t *testing.T) {
 		require.True(t, applied["配件九五折"])
 		require.True(t, applied["5G 手机满 5 台送耳机"])
 
-		// Adding grows the line; updating sets it; removing takes it out.
-		res = add(d1, []map[string]any{{"skuId": ids["PH01-1-1"], "qty": 2}})
+		// Adding grows the line, and lines of one SKU in one change add up; updating sets it; removing takes it out.
+		res = add(d1, []map[string]any{{"skuId": ids["PH01-1-1"], "qty": 1}, {"skuId": ids["PH01-1-1"], "qty": 1}})
 		require.Empty(t, res.Errors)
 		r := e.Query(d1, `{ cart { lines { skuId qty } } }`, nil)
 		require.Contains(t, string(r.Data), fmt.Sprintf(`{"skuId":"%s","qty":7}`, ids["PH01-1-1"]))
@@ -342,5 +343,94 @@ func TestPricingCatalogPageCostIsConstant(t *testing.T) {
 		// list resolver fills each loader in one batch, so the count is exact.
 		require.Equal(t, int64(8), cost(5))
 		require.Equal(t, int64(8), cost(50))
+	})
+}
+
+func TestPricingSellerAndBuyerGuards(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		hq := e.As(auth.RoleHQAdmin)
+		ops := e.As(auth.RoleSalesOps)
+		d3 := e.Login("13800000003", auth.AppDistributor).AccessToken // OPERATOR channel: no tablets
+
+		// A distributor prices only what it may buy itself, and reads back only that.
+		r := e.Query(d3, `mutation { priceListCreate(input: {name: "门店价", targetKind: ALL}) { priceList { id } errors { code } } }`, nil)
+		var c struct {
+			PriceListCreate struct{ PriceList struct{ ID string } }
+		}
+		r.Decode(t, &c)
+		r = e.Query(d3, `mutation($id: ID!) { priceListPricesSet(id: $id, input: {rows: [{skuCode: "TB04-1-1", price: "1"}, {skuCode: "PH01-1-1", price: "2500"}]}) {
+			okCount results { errors { code } } } }`, map[string]any{"id": c.PriceListCreate.PriceList.ID})
+		require.JSONEq(t, `{"priceListPricesSet":{"okCount":1,"results":[{"errors":[{"code":"SKU_NOT_FOUND"}]},{"errors":[]}]}}`, string(r.Data))
+		require.NotContains(t, string(e.Query(d3, `{ priceLists { prices { sku { code } } } }`, nil).Data), "TB04")
+
+		// A salesman sees catalogues only as one of his stores, never as his own distributor.
+		sm3 := e.Login("13800000023", auth.AppSalesman).AccessToken
+		r = e.Query(sm3, `query($as: ID) { catalog(first: 1, asPartyId: $as) { totalCount } }`, map[string]any{"as": partyID(t, e, hq, "D-0003")})
+		require.Equal(t, []string{"INVALID_REQUEST"}, r.Codes())
+
+		// Rules are checked before they are stored.
+		for in, code := range map[string]string{
+			`{name: "x", kind: PERCENT_OFF, targetKind: ALL, percent: "5", perPartyLimit: -3}`:                                                "INVALID_USE_LIMIT",
+			`{name: "x", kind: GIFT, targetKind: ALL, gift: {skuId: "SKU:0190b7a8-0000-7000-8000-000000000000", qty: 1, minQty: 1, pool: 5}}`: "SKU_NOT_FOUND",
+		} {
+			r := e.Query(ops, `mutation { promotionCreate(input: `+in+`) { errors { code } } }`, nil)
+			require.JSONEq(t, `{"promotionCreate":{"errors":[{"code":"`+code+`"}]}}`, string(r.Data), in)
+		}
+
+		// Reactivating a promotion checks its exclusive group again.
+		mk := func(name string) string {
+			r := e.Query(ops, `mutation($n: String!) { promotionCreate(input: {name: $n, kind: PERCENT_OFF, targetKind: ALL, percent: "2", exclusiveGroup: "spring"}) { promotion { id } errors { code } } }`, map[string]any{"n": name})
+			var d struct {
+				PromotionCreate struct {
+					Promotion *struct{ ID string }
+					Errors    []struct{ Code string }
+				}
+			}
+			r.Decode(t, &d)
+			require.NotNil(t, d.PromotionCreate.Promotion, "%s", r.Data)
+			return d.PromotionCreate.Promotion.ID
+		}
+		active := func(id string, on bool) string {
+			r := e.Query(ops, `mutation($id: ID!, $on: Boolean!) { promotionActiveSet(id: $id, active: $on, reason: "plan") { errors { code } } }`, map[string]any{"id": id, "on": on})
+			return string(r.Data)
+		}
+		p1 := mk("春一")
+		require.JSONEq(t, `{"promotionActiveSet":{"errors":[]}}`, active(p1, false))
+		mk("春二")
+		require.JSONEq(t, `{"promotionActiveSet":{"errors":[{"code":"OVERLAPPING_EXCLUSIVE"}]}}`, active(p1, true))
+
+		// Promotions not yet running are nobody's business but the seller's.
+		r = e.Query(ops, `mutation { promotionCreate(input: {name: "双十二", kind: PERCENT_OFF, targetKind: ALL, percent: "12", validFrom: "2099-12-12T00:00:00Z"}) { errors { code } } }`, nil)
+		require.JSONEq(t, `{"promotionCreate":{"errors":[]}}`, string(r.Data))
+		d1 := e.As(auth.RoleDistributorAdmin)
+		ids := cartSKUs(t, e, hq, "PH01-1-1")
+		r = e.Query(d1, `mutation($s: ID!) { cartAddLines(input: {lines: [{skuId: $s, qty: 1}]}) { cart { quote { explanation { name } } } } }`, map[string]any{"s": ids["PH01-1-1"]})
+		require.NotContains(t, string(r.Data), "双十二")
+		require.NotContains(t, string(e.Query(d1, `{ runningPromotions { name } }`, nil).Data), "双十二")
+
+		// A line whose SKU went off shelf keeps its problem but no longer shows the SKU.
+		r = e.Query(hq, `mutation($id: ID!) { skuUpdate(id: $id, input: {onShelf: false}) { errors { code } } }`, map[string]any{"id": ids["PH01-1-1"]})
+		require.JSONEq(t, `{"skuUpdate":{"errors":[]}}`, string(r.Data))
+		r = e.Query(d1, `{ cart { lines { sku { code } problem } quote { lines { qty } } } }`, nil)
+		require.JSONEq(t, `{"cart":{"lines":[{"sku":null,"problem":"OFF_SHELF"}],"quote":{"lines":[]}}}`, string(r.Data))
+	})
+}
+
+// Concurrent adds to one cart line all count: none is lost to a race.
+func TestPricingCartConcurrentAdds(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		d1 := e.As(auth.RoleDistributorAdmin)
+		ids := cartSKUs(t, e, e.As(auth.RoleHQAdmin), "PH01-1-1")
+		const n = 10
+		var wg sync.WaitGroup
+		for range n {
+			wg.Go(func() {
+				e.Query(d1, `mutation($s: ID!) { cartAddLines(input: {lines: [{skuId: $s, qty: 1}]}) { errors { code } } }`, map[string]any{"s": ids["PH01-1-1"]})
+			})
+		}
+		wg.Wait()
+		require.JSONEq(t, fmt.Sprintf(`{"cart":{"lines":[{"qty":%d}]}}`, n), string(e.Query(d1, `{ cart { lines { qty } } }`, nil).Data))
 	})
 }

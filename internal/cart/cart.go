@@ -122,32 +122,45 @@ func (s *Service) Buyer(ctx context.Context, p auth.Principal, as *uuid.UUID) (*
 	return b, nil
 }
 
-// check finds the problem of ordering qty of each SKU, if any.
-func (s *Service) check(ctx context.Context, buyer *party.Party, ids []uuid.UUID, qty []int64) ([]*catalog.SKU, []Problem, error) {
-	all, err := s.catalog.SKUs(ctx, nil, ids)
-	if err != nil {
+// lookup reads the SKUs and which of them buyer may see.
+func (s *Service) lookup(ctx context.Context, buyer *party.Party, ids []uuid.UUID) (all, visible []*catalog.SKU, err error) {
+	if all, err = s.catalog.SKUs(ctx, nil, ids); err != nil {
 		return nil, nil, err
 	}
-	visible, err := s.catalog.SKUs(ctx, buyer, ids)
+	if visible, err = s.catalog.SKUs(ctx, buyer, ids); err != nil {
+		return nil, nil, err
+	}
+	return all, visible, nil
+}
+
+// problem is why qty of SKU k (nil: unknown; seen: visible to the buyer) cannot be ordered, or "".
+func problem(k *catalog.SKU, seen bool, qty int64) Problem {
+	switch {
+	case k == nil:
+		return UnknownSKU
+	case !k.OnShelf:
+		return OffShelf
+	case !seen:
+		return NotAuthorised
+	case qty <= 0 || qty > MaxQty:
+		return InvalidQuantity
+	case qty < int64(k.MinOrderQty):
+		return BelowMinimum
+	case qty%int64(k.PackSize) != 0:
+		return NotPackMultiple
+	}
+	return ""
+}
+
+// check finds the problem of ordering qty of each SKU, if any.
+func (s *Service) check(ctx context.Context, buyer *party.Party, ids []uuid.UUID, qty []int64) ([]*catalog.SKU, []Problem, error) {
+	all, visible, err := s.lookup(ctx, buyer, ids)
 	if err != nil {
 		return nil, nil, err
 	}
 	probs := make([]Problem, len(ids))
 	for i, k := range all {
-		switch {
-		case k == nil:
-			probs[i] = UnknownSKU
-		case !k.OnShelf:
-			probs[i] = OffShelf
-		case visible[i] == nil:
-			probs[i] = NotAuthorised
-		case qty[i] <= 0 || qty[i] > MaxQty:
-			probs[i] = InvalidQuantity
-		case qty[i] < int64(k.MinOrderQty):
-			probs[i] = BelowMinimum
-		case qty[i]%int64(k.PackSize) != 0:
-			probs[i] = NotPackMultiple
-		}
+		probs[i] = problem(k, visible[i] != nil, qty[i])
 	}
 	return all, probs, nil
 }
@@ -219,8 +232,23 @@ func (s *Service) change(ctx context.Context, p auth.Principal, as *uuid.UUID, c
 	if len(changes) > MaxLinesOnce {
 		return nil, []LineError{{Index: MaxLinesOnce, Problem: TooManyLinesOnce}}, nil
 	}
+	// The catalogue is read before the transaction: a transaction that waited
+	// for a second connection while holding the write lock could starve the pool.
+	skuIDs := make([]uuid.UUID, len(changes))
+	for i, c := range changes {
+		skuIDs[i] = c.SKUID
+	}
+	all, visible, err := s.lookup(ctx, buyer, skuIDs)
+	if err != nil {
+		return nil, nil, err
+	}
 	var refused []LineError
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if s.db.IsPostgres() { // one change of a user's cart at a time; SQLite's write transactions queue already
+			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))", "cart:"+p.UserID.String()); err != nil {
+				return fmt.Errorf("cart: lock: %w", err)
+			}
+		}
 		var have []line
 		if err := tx.NewSelect().Model(&have).Where("cl.user_id = ? AND cl.party_id = ?", p.UserID, buyer.ID).Scan(ctx); err != nil {
 			return fmt.Errorf("cart: load: %w", err)
@@ -229,23 +257,39 @@ func (s *Service) change(ctx context.Context, p auth.Principal, as *uuid.UUID, c
 		for _, h := range have {
 			current[h.SKUID] = h.Qty
 		}
+		// Lines of one SKU in one change add up (or, when setting, the last wins):
+		// each SKU is checked once, on its final quantity, and reported at its first line.
 		ids, qty := make([]uuid.UUID, len(changes)), make([]int64, len(changes))
+		first := map[uuid.UUID]int{}
 		for i, c := range changes {
 			ids[i], qty[i] = c.SKUID, c.Qty
-			if add {
-				if c.Qty <= 0 || c.Qty > MaxQty {
-					qty[i] = c.Qty // the addend itself is wrong
-				} else {
+			if c.Qty <= 0 || c.Qty > MaxQty {
+				continue // the line itself is wrong, whatever the cart holds
+			}
+			j, seen := first[c.SKUID]
+			switch {
+			case !seen:
+				first[c.SKUID] = i
+				if add {
 					qty[i] = current[c.SKUID] + c.Qty
 				}
+			case add:
+				qty[j] += c.Qty
+				qty[i] = 0 // folded into line j
+			default:
+				qty[j] = c.Qty
+				qty[i] = 0
 			}
 		}
-		_, probs, err := s.check(ctx, buyer, ids, qty)
-		if err != nil {
-			return err
+		probs := make([]Problem, len(ids))
+		for i := range ids {
+			probs[i] = problem(all[i], visible[i] != nil, qty[i])
 		}
 		now := s.now()
 		for i, c := range changes {
+			if j, ok := first[c.SKUID]; ok && j != i && c.Qty > 0 && c.Qty <= MaxQty {
+				continue // merged into its first line
+			}
 			if probs[i] == "" && !add {
 				if _, ok := current[c.SKUID]; !ok {
 					probs[i] = UnknownSKU
@@ -303,9 +347,9 @@ type favourite struct {
 	CreatedAt time.Time `bun:"created_at"`
 }
 
-// Favourites returns the user's favourite SKUs that the buyer may still see, newest first.
-func (s *Service) Favourites(ctx context.Context, p auth.Principal, as *uuid.UUID) (*party.Party, []*catalog.SKU, error) {
-	buyer, err := s.Buyer(ctx, p, as)
+// Favourites returns the user's favourite SKUs that the user's party may still see, newest first.
+func (s *Service) Favourites(ctx context.Context, p auth.Principal) (*party.Party, []*catalog.SKU, error) {
+	buyer, err := s.Buyer(ctx, p, nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -324,32 +368,33 @@ func (s *Service) Favourites(ctx context.Context, p auth.Principal, as *uuid.UUI
 	return buyer, slices.DeleteFunc(skus, func(k *catalog.SKU) bool { return k == nil }), nil
 }
 
-// SetFavourite marks or unmarks a SKU the principal may see as a favourite.
-func (s *Service) SetFavourite(ctx context.Context, p auth.Principal, sku uuid.UUID, on bool) error {
+// SetFavourite marks or unmarks a SKU the user's party may order as a favourite,
+// and returns the buyer and the SKU as that buyer sees it.
+func (s *Service) SetFavourite(ctx context.Context, p auth.Principal, sku uuid.UUID, on bool) (*party.Party, *catalog.SKU, error) {
 	buyer, err := s.Buyer(ctx, p, nil)
-	if err != nil && !errors.Is(err, ErrBuyerRequired) {
-		return err
+	if err != nil {
+		return nil, nil, err
 	}
 	if !on {
 		_, err := s.db.NewDelete().Model((*favourite)(nil)).Where("user_id = ? AND sku_id = ?", p.UserID, sku).Exec(ctx)
-		return err
+		return buyer, nil, err
 	}
-	ks, err := s.catalog.SKUs(ctx, buyer, []uuid.UUID{sku}) // a salesman without a party buyer sees the console view
+	ks, err := s.catalog.SKUs(ctx, buyer, []uuid.UUID{sku})
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if ks[0] == nil {
-		return catalog.ErrNotFound
+		return nil, nil, catalog.ErrNotFound
 	}
 	n, err := s.db.NewSelect().Model((*favourite)(nil)).Where("user_id = ?", p.UserID).Count(ctx)
 	if err != nil {
-		return fmt.Errorf("cart: count favourites: %w", err)
+		return nil, nil, fmt.Errorf("cart: count favourites: %w", err)
 	}
 	if n >= MaxFavourites {
-		return ErrFavouritesFull
+		return nil, nil, ErrFavouritesFull
 	}
 	_, err = s.db.NewInsert().Model(&favourite{UserID: p.UserID, SKUID: sku, CreatedAt: s.now()}).On("CONFLICT DO NOTHING").Exec(ctx)
-	return err
+	return buyer, ks[0], err
 }
 
 // ErrFavouritesFull refuses a favourite beyond MaxFavourites.

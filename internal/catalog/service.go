@@ -401,6 +401,12 @@ func (s *Service) Buyer(ctx context.Context, p auth.Principal, as *uuid.UUID) (*
 		if b.Kind == party.KindHQ || b.Kind == party.KindBranch {
 			return nil, fieldErr(ErrInvalidInput, "asPartyId")
 		}
+		// A salesman reaches parties only as the stores he serves: his own
+		// distributor's purchase prices are not his to see.
+		salesmanOnly := !p.IsHQ() && !p.Has(auth.RoleBranchManager, auth.RoleDistributorAdmin, auth.RoleDistributorStaff)
+		if salesmanOnly && b.Kind != party.KindStore {
+			return nil, fieldErr(ErrInvalidInput, "asPartyId")
+		}
 		return b, nil
 	}
 	switch {

@@ -91,7 +91,10 @@ func targetSQL(a string, b *party.Party) (string, []any) {
 func (s *Service) lists(ctx context.Context, seller uuid.UUID, buyer *party.Party, skus []uuid.UUID) ([]PriceList, error) {
 	cond, args := targetSQL("pl", buyer)
 	var recs []*PriceListRecord
-	if err := s.db.NewSelect().Model(&recs).Where("pl.seller_party_id = ?", seller).Where(cond, args...).Scan(ctx); err != nil {
+	now := s.Now()
+	// Only lists valid now: expired ones are history and future ones are plans a buyer must not see.
+	if err := s.db.NewSelect().Model(&recs).Where("pl.seller_party_id = ?", seller).Where(cond, args...).
+		Where("(pl.valid_from IS NULL OR pl.valid_from <= ?) AND (pl.valid_to IS NULL OR pl.valid_to > ?)", now, now).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("pricing: load price lists: %w", err)
 	}
 	if len(recs) == 0 || len(skus) == 0 {
@@ -159,7 +162,9 @@ func visibleSteps(steps []Step) []Step {
 func (s *Service) running(ctx context.Context, seller uuid.UUID, buyer *party.Party) ([]*PromotionRecord, map[uuid.UUID]*int, error) {
 	cond, args := targetSQL("pm", buyer)
 	var recs []*PromotionRecord
+	now := s.Now()
 	if err := s.db.NewSelect().Model(&recs).Where("pm.seller_party_id = ? AND pm.active", seller).Where(cond, args...).
+		Where("(pm.valid_from IS NULL OR pm.valid_from <= ?) AND (pm.valid_to IS NULL OR pm.valid_to > ?)", now, now).
 		OrderExpr("pm.priority DESC, pm.id").Scan(ctx); err != nil {
 		return nil, nil, fmt.Errorf("pricing: load promotions: %w", err)
 	}
@@ -397,8 +402,12 @@ func (s *Service) SetPrices(ctx context.Context, p auth.Principal, listID uuid.U
 	if len(rows) > MaxPriceRows {
 		return nil, ruleErr(ErrInvalidInput, "rows")
 	}
+	seller, err := s.sellerView(ctx, p)
+	if err != nil {
+		return nil, err
+	}
 	out := make([]RowResult, len(rows))
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		n, err := tx.NewSelect().Model((*PriceListRecord)(nil)).Where("id = ? AND seller_party_id = ?", listID, p.PartyID).Count(ctx)
 		if err != nil {
 			return fmt.Errorf("pricing: load price list: %w", err)
@@ -417,7 +426,11 @@ func (s *Service) SetPrices(ctx context.Context, p auth.Principal, listID uuid.U
 				continue
 			}
 			var skuID uuid.UUID
-			if err := tx.NewSelect().Table("skus").Column("id").Where("code = ?", row.SKUCode).Scan(ctx, &skuID); err != nil {
+			q := tx.NewSelect().Model((*catalog.SKU)(nil)).ColumnExpr("s.id").Where("s.code = ?", row.SKUCode)
+			if seller != nil { // a distributor prices only what it may buy itself
+				q = catalog.Visible(q, seller)
+			}
+			if err := q.Scan(ctx, &skuID); err != nil {
 				if errors.Is(err, sql.ErrNoRows) {
 					out[i].Err = ruleErr(ErrSKUNotFound, "skuCode")
 					continue
@@ -445,19 +458,31 @@ type ListPrice struct {
 	Price int64     `bun:"price"`
 }
 
-// ListPrices returns up to limit prices of one of the caller's lists, by SKU code.
+// ListPrices returns up to limit prices of one of the caller's lists, by SKU
+// code, and how many there are; limit 0 counts only. A distributor sees only
+// SKUs it may still buy itself.
 func (s *Service) ListPrices(ctx context.Context, p auth.Principal, listID uuid.UUID, limit int) ([]ListPrice, int, error) {
 	if err := s.requireSeller(p); err != nil {
 		return nil, 0, err
 	}
-	var out []ListPrice
+	seller, err := s.sellerView(ctx, p)
+	if err != nil {
+		return nil, 0, err
+	}
 	q := s.db.NewSelect().Model((*priceItem)(nil)).ColumnExpr("pli.sku_id, pli.price").
 		Join("JOIN skus AS s ON s.id = pli.sku_id").Join("JOIN price_lists AS pl ON pl.id = pli.price_list_id").
 		Where("pli.price_list_id = ? AND pl.seller_party_id = ?", listID, p.PartyID)
+	if seller != nil {
+		q = catalog.Visible(q, seller)
+	}
 	n, err := q.Count(ctx)
 	if err != nil {
 		return nil, 0, fmt.Errorf("pricing: count prices: %w", err)
 	}
+	if limit <= 0 {
+		return nil, int(n), nil
+	}
+	var out []ListPrice
 	if err := q.OrderExpr("s.code").Limit(int64(limit)).Scan(ctx, &out); err != nil {
 		return nil, 0, fmt.Errorf("pricing: list prices: %w", err)
 	}
@@ -511,10 +536,22 @@ func (s *Service) SavePromotion(ctx context.Context, p auth.Principal, id *uuid.
 	if err := errors.Join(checkName(in.Name), s.checkTarget(ctx, p, in.TargetKind, in.TargetValue)); err != nil {
 		return nil, err
 	}
-	if len(r.ExclusiveGroup) > 50 || in.Rule.GiftPool < 0 {
+	if utf8.RuneCountInString(r.ExclusiveGroup) > 50 {
 		return nil, ruleErr(ErrInvalidInput, "exclusiveGroup")
 	}
+	if in.Rule.GiftPool < 0 {
+		return nil, ruleErr(ErrInvalidInput, "gift", "pool")
+	}
+	if in.PerPartyLimit != nil && *in.PerPartyLimit < 1 {
+		return nil, ruleErr(ErrInvalidUseLimit, "perPartyLimit")
+	}
+	if len(in.Rule.Tiers) > MaxSteps || len(in.Rule.Breaks) > MaxSteps {
+		return nil, ruleErr(ErrInvalidInput, "tiers")
+	}
 	if err := ValidatePromotion(r.engine(nil)); err != nil {
+		return nil, err
+	}
+	if err := s.checkRuleSKUs(ctx, p, in.Rule); err != nil {
 		return nil, err
 	}
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
@@ -527,19 +564,8 @@ func (s *Service) SavePromotion(ctx context.Context, p auth.Principal, id *uuid.
 			r.Active, r.CreatedAt = before.Active, before.CreatedAt
 		}
 		if r.ExclusiveGroup != "" && r.Active {
-			var others []*PromotionRecord
-			if err := tx.NewSelect().Model(&others).Where("pm.seller_party_id = ? AND pm.active AND pm.exclusive_group = ? AND pm.id <> ?",
-				p.PartyID, r.ExclusiveGroup, r.ID).Scan(ctx); err != nil {
-				return fmt.Errorf("pricing: load group: %w", err)
-			}
-			all := []Promotion{r.engine(nil)}
-			for _, o := range others {
-				all = append(all, o.engine(nil))
-			}
-			for _, pair := range OverlappingExclusive(all) {
-				if pair[0] == r.ID || pair[1] == r.ID {
-					return ruleErr(ErrOverlappingExclusive, "exclusiveGroup")
-				}
+			if err := s.checkOverlap(ctx, tx, p, r); err != nil {
+				return err
 			}
 		}
 		var err error
@@ -563,6 +589,54 @@ func (s *Service) SavePromotion(ctx context.Context, p auth.Principal, id *uuid.
 	return r, nil
 }
 
+// MaxSteps caps the tiers of a THRESHOLD and the breaks of a QUANTITY_BREAK.
+const MaxSteps = 10
+
+// checkRuleSKUs refuses a rule naming SKUs or categories that do not exist,
+// or, for a distributor, SKUs it may not see itself.
+func (s *Service) checkRuleSKUs(ctx context.Context, p auth.Principal, r PromotionRule) error {
+	ids := slices.Clone(r.SKUs)
+	if r.Gift != nil {
+		ids = append(ids, r.Gift.SKUID)
+	}
+	if r.Bundle != nil {
+		for _, it := range r.Bundle.Items {
+			ids = append(ids, it.SKUID)
+		}
+	}
+	if len(ids) > 0 {
+		seller, err := s.sellerView(ctx, p)
+		if err != nil {
+			return err
+		}
+		ks, err := s.catalog.SKUs(ctx, seller, ids)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(ks, nil) {
+			return ruleErr(ErrSKUNotFound, "skuIds")
+		}
+	}
+	if len(r.Categories) > 0 {
+		cs, err := s.catalog.CategoriesByID(ctx, r.Categories)
+		if err != nil {
+			return err
+		}
+		if slices.Contains(cs, nil) {
+			return ruleErr(ErrInvalidInput, "categoryIds")
+		}
+	}
+	return nil
+}
+
+// sellerView is the party whose catalogue a seller may use: nil (everything) for HQ's managers.
+func (s *Service) sellerView(ctx context.Context, p auth.Principal) (*party.Party, error) {
+	if p.IsHQ() {
+		return nil, nil
+	}
+	return s.parties.Get(ctx, p, p.PartyID)
+}
+
 // SetPromotionActive starts or stops one of the caller's promotions.
 func (s *Service) SetPromotionActive(ctx context.Context, p auth.Principal, id uuid.UUID, active bool, reason string) (*PromotionRecord, error) {
 	if err := s.requireSeller(p); err != nil {
@@ -579,6 +653,11 @@ func (s *Service) SetPromotionActive(ctx context.Context, p auth.Principal, id u
 		}
 		before := r.Active
 		r.Active, r.UpdatedAt = active, s.Now()
+		if active && !before && r.ExclusiveGroup != "" {
+			if err := s.checkOverlap(ctx, tx, p, r); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.NewUpdate().Model(r).WherePK().Column("active", "updated_at").Exec(ctx); err != nil {
 			return fmt.Errorf("pricing: set active: %w", err)
 		}
@@ -587,6 +666,25 @@ func (s *Service) SetPromotionActive(ctx context.Context, p auth.Principal, id u
 			map[string]bool{"active": before}, map[string]bool{"active": active}, reason)
 	})
 	return out, err
+}
+
+// checkOverlap refuses r when its window overlaps another active promotion of its exclusive group.
+func (s *Service) checkOverlap(ctx context.Context, tx bun.IDB, p auth.Principal, r *PromotionRecord) error {
+	var others []*PromotionRecord
+	if err := tx.NewSelect().Model(&others).Where("pm.seller_party_id = ? AND pm.active AND pm.exclusive_group = ? AND pm.id <> ?",
+		p.PartyID, r.ExclusiveGroup, r.ID).Scan(ctx); err != nil {
+		return fmt.Errorf("pricing: load group: %w", err)
+	}
+	all := []Promotion{r.engine(nil)}
+	for _, o := range others {
+		all = append(all, o.engine(nil))
+	}
+	for _, pair := range OverlappingExclusive(all) {
+		if pair[0] == r.ID || pair[1] == r.ID {
+			return ruleErr(ErrOverlappingExclusive, "exclusiveGroup")
+		}
+	}
+	return nil
 }
 
 func notFound(err error) error {
