@@ -26,6 +26,7 @@ type loaders struct {
 	product       *dataloadgen.Loader[uuid.UUID, *catalog.Product]
 	sku           *dataloadgen.Loader[uuid.UUID, *catalog.SKU] // unfiltered: for objects already in scope (rules, carts, quotes)
 	price         *dataloadgen.Loader[priceKey, pricing.SKUPrice]
+	priceCount    *dataloadgen.Loader[uuid.UUID, int]
 	assigned      *dataloadgen.Loader[assignedKey, *party.Page]
 	assignedCount *dataloadgen.Loader[uuid.UUID, int]
 }
@@ -56,6 +57,13 @@ func (r *Resolver) newLoaders() *loaders {
 			return r.CatalogService.SKUs(ctx, nil, ids)
 		}),
 		price: dataloadgen.NewLoader(r.priceLoaderFetch, batchOpts...),
+		priceCount: byID(func(ctx context.Context, ids []uuid.UUID) ([]int, error) {
+			p, err := auth.FromContext(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return r.PricingService.CountPrices(ctx, p, ids)
+		}),
 		assigned: dataloadgen.NewLoader(func(ctx context.Context, keys []assignedKey) ([]*party.Page, []error) {
 			p, err := auth.FromContext(ctx)
 			if err != nil {

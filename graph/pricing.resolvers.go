@@ -137,12 +137,7 @@ func (r *priceListResolver) ID(ctx context.Context, obj *pricing.PriceListRecord
 
 // PriceCount is the resolver for the priceCount field.
 func (r *priceListResolver) PriceCount(ctx context.Context, obj *pricing.PriceListRecord) (int, error) {
-	p, err := auth.FromContext(ctx)
-	if err != nil {
-		return 0, err
-	}
-	_, n, err := r.PricingService.ListPrices(ctx, p, obj.ID, 0)
-	return n, err
+	return loadersFrom(ctx).priceCount.Load(ctx, obj.ID)
 }
 
 // Prices is the resolver for the prices field.
@@ -151,7 +146,7 @@ func (r *priceListResolver) Prices(ctx context.Context, obj *pricing.PriceListRe
 	if err != nil {
 		return nil, err
 	}
-	prices, _, err := r.PricingService.ListPrices(ctx, p, obj.ID, 1000)
+	prices, err := r.PricingService.ListPrices(ctx, p, obj.ID, 1000)
 	if err != nil {
 		return nil, err
 	}

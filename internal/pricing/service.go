@@ -459,15 +459,14 @@ type ListPrice struct {
 }
 
 // ListPrices returns up to limit prices of one of the caller's lists, by SKU
-// code, and how many there are; limit 0 counts only. A distributor sees only
-// SKUs it may still buy itself.
-func (s *Service) ListPrices(ctx context.Context, p auth.Principal, listID uuid.UUID, limit int) ([]ListPrice, int, error) {
+// code. A distributor sees only SKUs it may still buy itself.
+func (s *Service) ListPrices(ctx context.Context, p auth.Principal, listID uuid.UUID, limit int) ([]ListPrice, error) {
 	if err := s.requireSeller(p); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	seller, err := s.sellerView(ctx, p)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	q := s.db.NewSelect().Model((*priceItem)(nil)).ColumnExpr("pli.sku_id, pli.price").
 		Join("JOIN skus AS s ON s.id = pli.sku_id").Join("JOIN price_lists AS pl ON pl.id = pli.price_list_id").
@@ -475,18 +474,45 @@ func (s *Service) ListPrices(ctx context.Context, p auth.Principal, listID uuid.
 	if seller != nil {
 		q = catalog.Visible(q, seller)
 	}
-	n, err := q.Count(ctx)
-	if err != nil {
-		return nil, 0, fmt.Errorf("pricing: count prices: %w", err)
-	}
-	if limit <= 0 {
-		return nil, int(n), nil
-	}
 	var out []ListPrice
 	if err := q.OrderExpr("s.code").Limit(int64(limit)).Scan(ctx, &out); err != nil {
-		return nil, 0, fmt.Errorf("pricing: list prices: %w", err)
+		return nil, fmt.Errorf("pricing: list prices: %w", err)
 	}
-	return out, int(n), nil
+	return out, nil
+}
+
+// CountPrices counts the prices of several of the caller's lists in one query
+// (for the dataloader); a distributor counts only SKUs it may still buy.
+func (s *Service) CountPrices(ctx context.Context, p auth.Principal, listIDs []uuid.UUID) ([]int, error) {
+	if err := s.requireSeller(p); err != nil {
+		return nil, err
+	}
+	seller, err := s.sellerView(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		ID uuid.UUID `bun:"price_list_id"`
+		N  int       `bun:"n"`
+	}
+	q := s.db.NewSelect().Model((*priceItem)(nil)).ColumnExpr("pli.price_list_id, COUNT(*) AS n").
+		Join("JOIN skus AS s ON s.id = pli.sku_id").Join("JOIN price_lists AS pl ON pl.id = pli.price_list_id").
+		Where("pli.price_list_id IN (?) AND pl.seller_party_id = ?", bun.In(listIDs), p.PartyID).GroupExpr("pli.price_list_id")
+	if seller != nil {
+		q = catalog.Visible(q, seller)
+	}
+	if err := q.Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("pricing: count prices: %w", err)
+	}
+	by := make(map[uuid.UUID]int, len(rows))
+	for _, r := range rows {
+		by[r.ID] = r.N
+	}
+	out := make([]int, len(listIDs))
+	for i, id := range listIDs {
+		out[i] = by[id]
+	}
+	return out, nil
 }
 
 // PromotionInput creates a promotion.
