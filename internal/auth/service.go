@@ -506,3 +506,40 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	}
 	return Principal{UserID: uid, PartyID: pid, PartyPath: row.PartyPath, SessionID: sid, Roles: roles, App: app, SessionVersion: claims.SessionVersion}, nil
 }
+
+// Sweep deletes what sign-in leaves behind once it can matter no more: failure
+// counts idle for a day and not locked, and sessions (with their refresh
+// tokens) that expired or were revoked more than a week ago. It deletes at
+// most limit sessions per call, so a sweep never holds the database for long.
+func (s *Service) Sweep(ctx context.Context, limit int) (attempts, sessions int64, err error) {
+	now := s.now()
+	res, err := s.db.NewDelete().Table("login_attempts").
+		Where("last_failure_at < ? AND (locked_until IS NULL OR locked_until < ?)", now.Add(-24*time.Hour), now).Exec(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("auth: sweep attempts: %w", err)
+	}
+	attempts, _ = res.RowsAffected()
+	var ids []uuid.UUID
+	cutoff := now.Add(-7 * 24 * time.Hour)
+	if err := s.db.NewSelect().Table("sessions").Column("id").
+		Where("expires_at < ? OR revoked_at < ?", cutoff, cutoff).Limit(int64(limit)).Scan(ctx, &ids); err != nil {
+		return attempts, 0, fmt.Errorf("auth: sweep sessions: %w", err)
+	}
+	if len(ids) == 0 {
+		return attempts, 0, nil
+	}
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewDelete().Table("refresh_tokens").Where("session_id IN (?)", bun.In(ids)).Exec(ctx); err != nil {
+			return err
+		}
+		res, err := tx.NewDelete().Table("sessions").Where("id IN (?)", bun.In(ids)).Exec(ctx)
+		if err == nil {
+			sessions, _ = res.RowsAffected()
+		}
+		return err
+	})
+	if err != nil {
+		return attempts, 0, fmt.Errorf("auth: sweep sessions: %w", err)
+	}
+	return attempts, sessions, nil
+}

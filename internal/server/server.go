@@ -182,6 +182,28 @@ func (s *Server) ready(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write([]byte("ready\n"))
 }
 
+// sweep clears expired sign-in state every interval until ctx ends. Several
+// instances sweeping at once only repeat each other's deletes.
+func (s *Server) sweep(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			a, n, err := s.Auth.Sweep(ctx, 10_000)
+			if err != nil {
+				s.log.Warn("sweep", "err", err)
+				continue
+			}
+			if a+n > 0 {
+				s.log.Info("swept", "login_attempts", a, "sessions", n)
+			}
+		}
+	}
+}
+
 // Close releases the database and Redis.
 func (s *Server) Close() {
 	if s.Redis != nil {
@@ -204,6 +226,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
+	go s.sweep(ctx, 10*time.Minute)
 	select {
 	case err := <-errc:
 		return err
