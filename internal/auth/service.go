@@ -529,10 +529,10 @@ func (s *Service) Sweep(ctx context.Context, limit int) (attempts, sessions int6
 		return attempts, 0, nil
 	}
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		if _, err := tx.NewDelete().Table("refresh_tokens").Where("session_id IN (?)", bun.In(ids)).Exec(ctx); err != nil {
+		if _, err := tx.NewDelete().Table("refresh_tokens").Where("session_id IN (?)", bun.List(ids)).Exec(ctx); err != nil {
 			return err
 		}
-		res, err := tx.NewDelete().Table("sessions").Where("id IN (?)", bun.In(ids)).Exec(ctx)
+		res, err := tx.NewDelete().Table("sessions").Where("id IN (?)", bun.List(ids)).Exec(ctx)
 		if err == nil {
 			sessions, _ = res.RowsAffected()
 		}

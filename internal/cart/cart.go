@@ -331,7 +331,7 @@ func (s *Service) Remove(ctx context.Context, p auth.Principal, as *uuid.UUID, s
 		if len(skus) == 0 {
 			return s.view(ctx, p, buyer)
 		}
-		q = q.Where("sku_id IN (?)", bun.In(skus))
+		q = q.Where("sku_id IN (?)", bun.List(skus))
 	}
 	if _, err := q.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("cart: remove: %w", err)

@@ -66,7 +66,7 @@ func (s *Service) Categories(ctx context.Context, p auth.Principal) ([]*Category
 // CategoriesByID returns categories in the order of ids, nil where absent (for the dataloader).
 func (s *Service) CategoriesByID(ctx context.Context, ids []uuid.UUID) ([]*Category, error) {
 	var rows []*Category
-	if err := s.db.NewSelect().Model(&rows).Where("c.id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if err := s.db.NewSelect().Model(&rows).Where("c.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("catalog: categories by id: %w", err)
 	}
 	return inOrder(ids, rows, func(c *Category) uuid.UUID { return c.ID }), nil
@@ -75,7 +75,7 @@ func (s *Service) CategoriesByID(ctx context.Context, ids []uuid.UUID) ([]*Categ
 // ProductsByID returns products in the order of ids, nil where absent (for the dataloader).
 func (s *Service) ProductsByID(ctx context.Context, ids []uuid.UUID) ([]*Product, error) {
 	var rows []*Product
-	if err := s.db.NewSelect().Model(&rows).Where("pr.id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if err := s.db.NewSelect().Model(&rows).Where("pr.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("catalog: products by id: %w", err)
 	}
 	return inOrder(ids, rows, func(p *Product) uuid.UUID { return p.ID }), nil
@@ -467,7 +467,7 @@ func (s *Service) Count(ctx context.Context, buyer *party.Party, f Filter) (int,
 // SKUs returns the SKUs of ids in order, nil where absent or not visible to buyer (nil buyer: all).
 func (s *Service) SKUs(ctx context.Context, buyer *party.Party, ids []uuid.UUID) ([]*SKU, error) {
 	var rows []*SKU
-	q := s.db.NewSelect().Model(&rows).Where("s.id IN (?)", bun.In(ids))
+	q := s.db.NewSelect().Model(&rows).Where("s.id IN (?)", bun.List(ids))
 	if buyer != nil {
 		q = Visible(q, buyer)
 	}

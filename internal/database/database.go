@@ -77,8 +77,8 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		sqldb.SetMaxOpenConns(8)
 		dialect = sqlitedialect.New()
 	}
-	d := &DB{DB: bun.NewDB(sqldb, dialect), DialectName: name}
-	d.AddQueryHook(counter{&d.queries})
+	d := &DB{DialectName: name}
+	d.DB = bun.NewDB(sqldb, dialect).WithQueryHook(counter{&d.queries})
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := d.PingContext(pingCtx); err != nil {

@@ -67,7 +67,7 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id uuid.UUID) (*Par
 // It backs the per-request dataloader: one query per batch.
 func (s *Service) GetMany(ctx context.Context, p auth.Principal, ids []uuid.UUID) ([]*Party, error) {
 	var rows []*Party
-	if err := Scope(s.db.NewSelect().Model(&rows).Where("p.id IN (?)", bun.In(ids)), p, "p.id").Scan(ctx); err != nil {
+	if err := Scope(s.db.NewSelect().Model(&rows).Where("p.id IN (?)", bun.List(ids)), p, "p.id").Scan(ctx); err != nil {
 		return nil, fmt.Errorf("party: get many: %w", err)
 	}
 	byID := make(map[uuid.UUID]*Party, len(rows))

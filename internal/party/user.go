@@ -346,7 +346,7 @@ func (s *Service) AssignStores(ctx context.Context, p auth.Principal, userID uui
 			return ErrNotSalesman
 		}
 		if len(storeIDs) > 0 {
-			n, err := tx.NewSelect().Model((*Party)(nil)).Where("id IN (?) AND kind = ?", bun.In(storeIDs), KindStore).Count(ctx)
+			n, err := tx.NewSelect().Model((*Party)(nil)).Where("id IN (?) AND kind = ?", bun.List(storeIDs), KindStore).Count(ctx)
 			if err != nil {
 				return fmt.Errorf("party: check stores: %w", err)
 			}
@@ -408,7 +408,7 @@ func (s *Service) AssignedStoresFirstPages(ctx context.Context, p auth.Principal
 	inner := Scope(s.db.NewSelect().Model((*Party)(nil)).
 		ColumnExpr("p.*, ss.user_id AS owner, ROW_NUMBER() OVER (PARTITION BY ss.user_id ORDER BY p.name, p.id) AS rn").
 		Join("JOIN salesman_stores AS ss ON ss.store_id = p.id").
-		Where("ss.user_id IN (?)", bun.In(userIDs)), p, "p.id")
+		Where("ss.user_id IN (?)", bun.List(userIDs)), p, "p.id")
 	var rows []assignedRow
 	if err := s.db.NewSelect().TableExpr("(?) AS t", inner).ColumnExpr("t.*").
 		Where("t.rn <= ?", size+1).OrderExpr("t.owner, t.rn").Scan(ctx, &rows); err != nil {
@@ -444,7 +444,7 @@ func (s *Service) CountAssignedStoresMany(ctx context.Context, p auth.Principal,
 	}
 	if err := Scope(s.db.NewSelect().Model((*Party)(nil)).ColumnExpr("ss.user_id AS owner, COUNT(*) AS n").
 		Join("JOIN salesman_stores AS ss ON ss.store_id = p.id").
-		Where("ss.user_id IN (?)", bun.In(userIDs)), p, "p.id").GroupExpr("ss.user_id").Scan(ctx, &rows); err != nil {
+		Where("ss.user_id IN (?)", bun.List(userIDs)), p, "p.id").GroupExpr("ss.user_id").Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("party: count assigned stores: %w", err)
 	}
 	by := make(map[uuid.UUID]int, len(rows))

@@ -63,7 +63,7 @@ func (s *Service) Seller(ctx context.Context, buyer *party.Party) (uuid.UUID, er
 		return uuid.Nil, ErrNotFound
 	}
 	var up []*party.Party
-	if err := s.db.NewSelect().Model(&up).Where("p.id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+	if err := s.db.NewSelect().Model(&up).Where("p.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return uuid.Nil, fmt.Errorf("pricing: load suppliers: %w", err)
 	}
 	kind := map[uuid.UUID]party.Kind{}
@@ -105,7 +105,7 @@ func (s *Service) lists(ctx context.Context, seller uuid.UUID, buyer *party.Part
 		ids[i] = r.ID
 	}
 	var items []priceItem
-	if err := s.db.NewSelect().Model(&items).Where("pli.price_list_id IN (?) AND pli.sku_id IN (?)", bun.In(ids), bun.In(skus)).Scan(ctx); err != nil {
+	if err := s.db.NewSelect().Model(&items).Where("pli.price_list_id IN (?) AND pli.sku_id IN (?)", bun.List(ids), bun.List(skus)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("pricing: load prices: %w", err)
 	}
 	prices := map[uuid.UUID]map[uuid.UUID]int64{}
@@ -181,7 +181,7 @@ func (s *Service) running(ctx context.Context, seller uuid.UUID, buyer *party.Pa
 		Uses        int       `bun:"uses"`
 	}
 	if err := s.db.NewSelect().Table("promotion_uses").Column("promotion_id", "uses").
-		Where("party_id = ? AND promotion_id IN (?)", buyer.ID, bun.In(ids)).Scan(ctx, &uses); err != nil {
+		Where("party_id = ? AND promotion_id IN (?)", buyer.ID, bun.List(ids)).Scan(ctx, &uses); err != nil {
 		return nil, nil, fmt.Errorf("pricing: load promotion uses: %w", err)
 	}
 	used := map[uuid.UUID]int{}
@@ -497,7 +497,7 @@ func (s *Service) CountPrices(ctx context.Context, p auth.Principal, listIDs []u
 	}
 	q := s.db.NewSelect().Model((*priceItem)(nil)).ColumnExpr("pli.price_list_id, COUNT(*) AS n").
 		Join("JOIN skus AS s ON s.id = pli.sku_id").Join("JOIN price_lists AS pl ON pl.id = pli.price_list_id").
-		Where("pli.price_list_id IN (?) AND pl.seller_party_id = ?", bun.In(listIDs), p.PartyID).GroupExpr("pli.price_list_id")
+		Where("pli.price_list_id IN (?) AND pl.seller_party_id = ?", bun.List(listIDs), p.PartyID).GroupExpr("pli.price_list_id")
 	if seller != nil {
 		q = catalog.Visible(q, seller)
 	}
