@@ -39,6 +39,8 @@ type Options struct {
 	AllowedOrigins  []string
 	MaxBodyBytes    int64
 	Limiter         ratelimit.Limiter
+	CatalogEpoch    func(context.Context) (int64, error) // nil: no response cache
+	CacheTTL        time.Duration
 	LoginLimit      ratelimit.Limit // sign-in mutations, per client IP
 	MutationLimit   ratelimit.Limit // other mutations, per user (per IP when anonymous)
 }
@@ -73,6 +75,9 @@ func NewHandler(o Options) *handler.Server {
 	srv.Use(depthLimit(o.DepthLimit))
 	srv.Use(textGuard{})
 	srv.Use(newMetrics(o.Registerer))
+	if o.CatalogEpoch != nil {
+		srv.Use(newResponseCache(o.CatalogEpoch, 10_000, o.CacheTTL))
+	}
 	srv.SetErrorPresenter(presenter(o.Resolver.Log))
 	srv.SetRecoverFunc(recoverer(o.Resolver.Log))
 	srv.AroundRootFields(o.rateLimit)

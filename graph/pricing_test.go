@@ -339,10 +339,13 @@ func TestPricingCatalogPageCostIsConstant(t *testing.T) {
 			require.Empty(t, r.Errors)
 			return e.Server.DB.Queries() - before
 		}
-		// auth, buyer, page, suppliers, lists, prices, products, categories: the
-		// list resolver fills each loader in one batch, so the count is exact.
-		require.Equal(t, int64(8), cost(5))
-		require.Equal(t, int64(8), cost(50))
+		// auth, cache epoch, buyer, page, suppliers, lists, prices, products,
+		// categories: the list resolver fills each loader in one batch, so the
+		// count is exact.
+		require.Equal(t, int64(9), cost(5))
+		require.Equal(t, int64(9), cost(50))
+		// The same read again comes from the response cache: auth and epoch only.
+		require.Equal(t, int64(2), cost(50))
 	})
 }
 
@@ -432,5 +435,46 @@ func TestPricingCartConcurrentAdds(t *testing.T) {
 		}
 		wg.Wait()
 		require.JSONEq(t, fmt.Sprintf(`{"cart":{"lines":[{"qty":%d}]}}`, n), string(e.Query(d1, `{ cart { lines { qty } } }`, nil).Data))
+	})
+}
+
+// A cached catalogue answer never outlives a change: every change bumps the
+// catalogue epoch in its own transaction, and the epoch is in the cache key.
+func TestPricingCachedReadsSeeEveryChange(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		hq := e.As(auth.RoleHQAdmin)
+		d1 := e.As(auth.RoleDistributorAdmin)
+		staff := e.As(auth.RoleDistributorStaff)
+		q := `{ catalog(filter: {search: "PH01-1-1"}) { totalCount edges { node { code price { amount } } } } }`
+		first := string(e.Query(d1, q, nil).Data)
+		require.Equal(t, first, string(e.Query(d1, q, nil).Data))
+		require.Equal(t, first, string(e.Query(staff, q, nil).Data), "same party, same answer, own cache entry")
+
+		ids := cartSKUs(t, e, hq, "PH01-1-1")
+		r := e.Query(hq, `mutation($id: ID!) { skuUpdate(id: $id, input: {onShelf: false}) { errors { code } } }`, map[string]any{"id": ids["PH01-1-1"]})
+		require.JSONEq(t, `{"skuUpdate":{"errors":[]}}`, string(r.Data))
+		require.JSONEq(t, `{"catalog":{"totalCount":0,"edges":[]}}`, string(e.Query(d1, q, nil).Data))
+
+		r = e.Query(hq, `mutation($id: ID!) { skuUpdate(id: $id, input: {onShelf: true}) { errors { code } } }`, map[string]any{"id": ids["PH01-1-1"]})
+		require.JSONEq(t, `{"skuUpdate":{"errors":[]}}`, string(r.Data))
+		require.Equal(t, first, string(e.Query(d1, q, nil).Data))
+
+		// A price list change shows at once too.
+		r = e.Query(hq, `mutation($v: String) { priceListCreate(input: {name: "闪价", targetKind: PARTY, targetValue: $v, priority: 9}) { priceList { id } } }`,
+			map[string]any{"v": partyID(t, e, hq, "D-0001")[len("Party:"):]})
+		var c struct {
+			PriceListCreate struct{ PriceList struct{ ID string } }
+		}
+		r.Decode(t, &c)
+		e.Query(hq, `mutation($id: ID!) { priceListPricesSet(id: $id, input: {rows: [{skuCode: "PH01-1-1", price: "1.00"}]}) { okCount } }`,
+			map[string]any{"id": c.PriceListCreate.PriceList.ID})
+		require.Contains(t, string(e.Query(d1, q, nil).Data), `"amount":"1.00"`)
+
+		// Suspending the buyer ends its sessions: a cached answer is no way around that.
+		r = e.Query(hq, `mutation($id: ID!) { partyStatusChange(id: $id, input: {status: SUSPENDED, reason: "audit"}) { errors { code } } }`,
+			map[string]any{"id": partyID(t, e, hq, "D-0001")})
+		require.JSONEq(t, `{"partyStatusChange":{"errors":[]}}`, string(r.Data))
+		require.Equal(t, 401, e.Query(d1, q, nil).Status)
 	})
 }

@@ -10,6 +10,7 @@ import (
 
 	"channelhub/internal/audit"
 	"channelhub/internal/auth"
+	"channelhub/internal/epoch"
 )
 
 // MaxImportRows caps one bulk import.
@@ -115,6 +116,9 @@ func (s *Service) ImportBasePrices(ctx context.Context, p auth.Principal, rows [
 			sku.BasePrice, sku.UpdatedAt = row.BasePrice, now
 			if _, err := tx.NewUpdate().Model(sku).Column("base_price", "updated_at").WherePK().Exec(ctx); err != nil {
 				return fmt.Errorf("catalog: set base price: %w", err)
+			}
+			if err := epoch.Bump(ctx, tx, epoch.Catalog); err != nil {
+				return err
 			}
 			if err := audit.Record(ctx, tx, p, "catalog.sku.basePrice", "SKU", sku.ID.String(),
 				map[string]int64{"basePrice": before}, map[string]int64{"basePrice": row.BasePrice}, "import"); err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"channelhub/internal/audit"
 	"channelhub/internal/auth"
+	"channelhub/internal/epoch"
 )
 
 // ValidTarget checks a target's kind and value; the same check serves price lists and promotions.
@@ -74,6 +75,9 @@ func (s *Service) CreateRule(ctx context.Context, p auth.Principal, in RuleInput
 		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {
 			return fmt.Errorf("catalog: insert rule: %w", err)
 		}
+		if err := epoch.Bump(ctx, tx, epoch.Catalog); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, p, "catalog.rule.create", "CatalogRule", r.ID.String(), nil, r, "")
 	})
 	if err != nil {
@@ -94,6 +98,9 @@ func (s *Service) DeleteRule(ctx context.Context, p auth.Principal, id uuid.UUID
 		}
 		if _, err := tx.NewDelete().Model(r).WherePK().Exec(ctx); err != nil {
 			return fmt.Errorf("catalog: delete rule: %w", err)
+		}
+		if err := epoch.Bump(ctx, tx, epoch.Catalog); err != nil {
+			return err
 		}
 		return audit.Record(ctx, tx, p, "catalog.rule.delete", "CatalogRule", r.ID.String(), r, nil, "")
 	})

@@ -16,6 +16,7 @@ import (
 	"channelhub/internal/audit"
 	"channelhub/internal/auth"
 	"channelhub/internal/database"
+	"channelhub/internal/epoch"
 	"channelhub/internal/page"
 	"channelhub/internal/party"
 )
@@ -153,6 +154,9 @@ func (s *Service) SaveCategory(ctx context.Context, p auth.Principal, id *uuid.U
 			return fmt.Errorf("catalog: save category: %w", err)
 		}
 		out = c
+		if err := epoch.Bump(ctx, tx, epoch.Catalog); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, p, "catalog.category.save", "Category", c.ID.String(), nilIfZero(before.ID, before), c, "")
 	})
 	return out, err
@@ -212,6 +216,9 @@ func (s *Service) SaveProduct(ctx context.Context, p auth.Principal, id *uuid.UU
 			return fmt.Errorf("catalog: save product: %w", err)
 		}
 		out = pr
+		if err := epoch.Bump(ctx, tx, epoch.Catalog); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, p, "catalog.product.save", "Product", pr.ID.String(), nilIfZero(before.ID, before), pr, "")
 	})
 	return out, err
@@ -351,6 +358,9 @@ func (s *Service) saveSKU(ctx context.Context, tx bun.IDB, p auth.Principal, id 
 	}
 	if err != nil {
 		return nil, fmt.Errorf("catalog: save sku: %w", err)
+	}
+	if err := epoch.Bump(ctx, tx, epoch.Catalog); err != nil {
+		return nil, err
 	}
 	return sku, audit.Record(ctx, tx, p, "catalog.sku.save", "SKU", sku.ID.String(), nilIfZero(before.ID, before), sku, "")
 }

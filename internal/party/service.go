@@ -17,6 +17,7 @@ import (
 	"channelhub/internal/audit"
 	"channelhub/internal/auth"
 	"channelhub/internal/database"
+	"channelhub/internal/epoch"
 	"channelhub/internal/page"
 )
 
@@ -327,6 +328,9 @@ func (s *Service) Update(ctx context.Context, p auth.Principal, id uuid.UUID, in
 			return fmt.Errorf("party: update: %w", err)
 		}
 		out = pt
+		if err := epoch.Bump(ctx, tx, epoch.Catalog); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, p, "party.update", "Party", pt.ID.String(), before, pt, "")
 	})
 	return out, err
@@ -371,6 +375,9 @@ func (s *Service) ChangeStatus(ctx context.Context, p auth.Principal, id uuid.UU
 			}
 		}
 		out = pt
+		if err := epoch.Bump(ctx, tx, epoch.Catalog); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, p, "party.status", "Party", pt.ID.String(),
 			map[string]Status{"status": from}, map[string]Status{"status": to}, reason)
 	})

@@ -16,6 +16,7 @@ import (
 	"channelhub/internal/audit"
 	"channelhub/internal/auth"
 	"channelhub/internal/database"
+	"channelhub/internal/epoch"
 	"channelhub/internal/page"
 )
 
@@ -372,6 +373,9 @@ func (s *Service) AssignStores(ctx context.Context, p auth.Principal, userID uui
 			}
 		}
 		out = u
+		if err := epoch.Bump(ctx, tx, epoch.Catalog); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, p, "user.assignStores", "User", u.ID.String(), before, storeIDs, reason)
 	})
 	return out, err

@@ -17,6 +17,7 @@ import (
 	"channelhub/internal/auth"
 	"channelhub/internal/catalog"
 	"channelhub/internal/database"
+	"channelhub/internal/epoch"
 	"channelhub/internal/party"
 )
 
@@ -374,6 +375,9 @@ func (s *Service) SavePriceList(ctx context.Context, p auth.Principal, id *uuid.
 			return fmt.Errorf("pricing: save price list: %w", err)
 		}
 		out = r
+		if err := epoch.Bump(ctx, tx, epoch.Catalog); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, p, "pricing.priceList.save", "PriceList", r.ID.String(), before, r, "")
 	})
 	return out, err
@@ -446,6 +450,9 @@ func (s *Service) SetPrices(ctx context.Context, p auth.Principal, listID uuid.U
 			if err != nil {
 				return fmt.Errorf("pricing: set price: %w", err)
 			}
+		}
+		if err := epoch.Bump(ctx, tx, epoch.Catalog); err != nil {
+			return err
 		}
 		return audit.Record(ctx, tx, p, "pricing.priceList.prices", "PriceList", listID.String(), nil, rows, "")
 	})
@@ -607,6 +614,9 @@ func (s *Service) SavePromotion(ctx context.Context, p auth.Principal, id *uuid.
 		if before != nil {
 			b = before
 		}
+		if err := epoch.Bump(ctx, tx, epoch.Catalog); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, p, "pricing.promotion.save", "Promotion", r.ID.String(), b, r, "")
 	})
 	if err != nil {
@@ -688,6 +698,9 @@ func (s *Service) SetPromotionActive(ctx context.Context, p auth.Principal, id u
 			return fmt.Errorf("pricing: set active: %w", err)
 		}
 		out = r
+		if err := epoch.Bump(ctx, tx, epoch.Catalog); err != nil {
+			return err
+		}
 		return audit.Record(ctx, tx, p, "pricing.promotion.active", "Promotion", r.ID.String(),
 			map[string]bool{"active": before}, map[string]bool{"active": active}, reason)
 	})

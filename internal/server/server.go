@@ -27,6 +27,7 @@ import (
 	"channelhub/internal/catalog"
 	"channelhub/internal/config"
 	"channelhub/internal/database"
+	"channelhub/internal/epoch"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
 	"channelhub/internal/ratelimit"
@@ -140,6 +141,8 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 		AllowedOrigins:  s.Config.AllowedOrigins,
 		MaxBodyBytes:    s.Config.MaxBodyBytes,
 		Limiter:         limiter,
+		CatalogEpoch:    func(ctx context.Context) (int64, error) { return epoch.Read(ctx, s.DB, epoch.Catalog) },
+		CacheTTL:        time.Minute,
 		LoginLimit:      ratelimit.PerMinute(s.Config.LoginRatePerMinute, max(1, s.Config.LoginRatePerMinute/3)),
 		MutationLimit:   ratelimit.PerMinute(s.Config.MutationRatePerMinute, max(1, s.Config.MutationRatePerMinute/6)),
 	})
