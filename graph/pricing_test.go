@@ -478,3 +478,15 @@ func TestPricingCachedReadsSeeEveryChange(t *testing.T) {
 		require.Equal(t, 401, e.Query(d1, q, nil).Status)
 	})
 }
+
+func TestPricingResponseCacheCanBeTurnedOff(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{Env: map[string]string{"CHANNELHUB_RESPONSE_CACHE_TTL": "0"}}, func(t *testing.T, e *apitest.Env) {
+		d1 := e.As(auth.RoleDistributorAdmin)
+		for range 2 {
+			before := e.Server.DB.Queries()
+			require.Empty(t, e.Query(d1, `{ catalog(first: 5) { edges { node { code price { amount } } } } }`, nil).Errors)
+			require.Equal(t, int64(6), e.Server.DB.Queries()-before, "auth, buyer, page, suppliers, lists, prices: every time")
+		}
+	})
+}

@@ -40,6 +40,7 @@ type Config struct {
 	QueryComplexityLimit  int
 	SeedDemo              bool
 	ShutdownTimeout       time.Duration
+	ResponseCacheTTL      time.Duration  // how long a cached catalogue answer may live; 0 turns the cache off
 	AllowedOrigins        []string       // extra WebSocket/CORS origin patterns; same-origin is always allowed
 	TrustedProxies        []netip.Prefix // proxies whose X-Forwarded-For is believed
 	LoginRatePerMinute    int            // sign-in attempts per client IP
@@ -96,6 +97,7 @@ func Load(getenv func(string) string) (Config, error) {
 		QueryDepthLimit:       int(l.int("QUERY_DEPTH_LIMIT", 12, 2, 50)),
 		QueryComplexityLimit:  int(l.int("QUERY_COMPLEXITY_LIMIT", 2000, 10, 100000)),
 		ShutdownTimeout:       l.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Second, time.Hour),
+		ResponseCacheTTL:      l.duration("RESPONSE_CACHE_TTL", time.Minute, 0, time.Hour),
 		AllowedOrigins:        l.list("ALLOWED_ORIGINS"),
 		TrustedProxies:        l.prefixes("TRUSTED_PROXIES"),
 		LoginRatePerMinute:    int(l.int("RATE_LOGIN_PER_MINUTE", 60, 1, 1000000)),
@@ -208,6 +210,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("query_complexity_limit", c.QueryComplexityLimit),
 		slog.Bool("seed_demo", c.SeedDemo),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
+		slog.Duration("response_cache_ttl", c.ResponseCacheTTL),
 		slog.Any("allowed_origins", c.AllowedOrigins),
 		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.Int("rate_login_per_minute", c.LoginRatePerMinute),

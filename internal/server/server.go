@@ -129,6 +129,10 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 		apq = graph.NewAPQRedisCache(s.Redis, s.redisPrefix)
 		limiter = ratelimit.NewRedis(s.Redis, s.redisPrefix+"rate:")
 	}
+	var catalogEpoch func(context.Context) (int64, error)
+	if s.Config.ResponseCacheTTL > 0 {
+		catalogEpoch = func(ctx context.Context) (int64, error) { return epoch.Read(ctx, s.DB, epoch.Catalog) }
+	}
 	gql := graph.NewHandler(graph.Options{
 		Resolver: &graph.Resolver{AuthService: s.Auth, PartyService: s.Parties, CatalogService: s.Catalog,
 			PricingService: s.Pricing, CartService: s.Cart,
@@ -141,8 +145,8 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 		AllowedOrigins:  s.Config.AllowedOrigins,
 		MaxBodyBytes:    s.Config.MaxBodyBytes,
 		Limiter:         limiter,
-		CatalogEpoch:    func(ctx context.Context) (int64, error) { return epoch.Read(ctx, s.DB, epoch.Catalog) },
-		CacheTTL:        time.Minute,
+		CatalogEpoch:    catalogEpoch,
+		CacheTTL:        s.Config.ResponseCacheTTL,
 		LoginLimit:      ratelimit.PerMinute(s.Config.LoginRatePerMinute, max(1, s.Config.LoginRatePerMinute/3)),
 		MutationLimit:   ratelimit.PerMinute(s.Config.MutationRatePerMinute, max(1, s.Config.MutationRatePerMinute/6)),
 	})
