@@ -27,6 +27,7 @@ type loaders struct {
 	sku           *dataloadgen.Loader[uuid.UUID, *catalog.SKU] // unfiltered: for objects already in scope (rules, carts, quotes)
 	price         *dataloadgen.Loader[priceKey, pricing.SKUPrice]
 	priceCount    *dataloadgen.Loader[uuid.UUID, int]
+	listPrices    *dataloadgen.Loader[uuid.UUID, []pricing.ListPrice]
 	assigned      *dataloadgen.Loader[assignedKey, *party.Page]
 	assignedCount *dataloadgen.Loader[uuid.UUID, int]
 }
@@ -57,6 +58,13 @@ func (r *Resolver) newLoaders() *loaders {
 			return r.CatalogService.SKUs(ctx, nil, ids)
 		}),
 		price: dataloadgen.NewLoader(r.priceLoaderFetch, batchOpts...),
+		listPrices: byID(func(ctx context.Context, ids []uuid.UUID) ([][]pricing.ListPrice, error) {
+			p, err := auth.FromContext(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return r.PricingService.ListPrices(ctx, p, ids, maxListPrices)
+		}),
 		priceCount: byID(func(ctx context.Context, ids []uuid.UUID) ([]int, error) {
 			p, err := auth.FromContext(ctx)
 			if err != nil {
@@ -114,6 +122,9 @@ func byID[T any](fetch func(context.Context, []uuid.UUID) ([]T, error)) *dataloa
 		return rows, nil
 	}, batchOpts...)
 }
+
+// maxListPrices caps PriceList.prices, as the schema says.
+const maxListPrices = 1000
 
 var batchOpts = []dataloadgen.Option{dataloadgen.WithWait(time.Millisecond), dataloadgen.WithBatchCapacity(100)}
 

@@ -10,6 +10,8 @@ import (
 	"channelhub/internal/auth"
 	"channelhub/internal/pricing"
 	"context"
+
+	"github.com/google/uuid"
 )
 
 // PriceListCreate is the resolver for the priceListCreate field.
@@ -142,22 +144,22 @@ func (r *priceListResolver) PriceCount(ctx context.Context, obj *pricing.PriceLi
 
 // Prices is the resolver for the prices field.
 func (r *priceListResolver) Prices(ctx context.Context, obj *pricing.PriceListRecord) ([]model.PriceListPrice, error) {
-	p, err := auth.FromContext(ctx)
+	prices, err := loadersFrom(ctx).listPrices.Load(ctx, obj.ID)
 	if err != nil {
 		return nil, err
 	}
-	prices, err := r.PricingService.ListPrices(ctx, p, obj.ID, 1000)
+	ids := make([]uuid.UUID, len(prices))
+	for i, pr := range prices {
+		ids[i] = pr.SKUID
+	}
+	skus, err := loadersFrom(ctx).sku.LoadAll(ctx, ids)
 	if err != nil {
 		return nil, err
 	}
 	out := make([]model.PriceListPrice, 0, len(prices))
-	for _, pr := range prices {
-		k, err := r.loadSKUView(ctx, pr.SKUID, nil)
-		if err != nil {
-			return nil, err
-		}
-		if k != nil {
-			out = append(out, model.PriceListPrice{Sku: k, Price: r.money(pr.Price)})
+	for i, pr := range prices {
+		if skus[i] != nil {
+			out = append(out, model.PriceListPrice{Sku: &model.SKUView{SKU: skus[i]}, Price: r.money(pr.Price)})
 		}
 	}
 	return out, nil

@@ -490,3 +490,29 @@ func TestPricingResponseCacheCanBeTurnedOff(t *testing.T) {
 		}
 	})
 }
+
+// A page of price lists with all their prices costs a constant number of queries.
+func TestPricingPriceListsAreBatched(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		hq := e.As(auth.RoleHQAdmin)
+		before := e.Server.DB.Queries()
+		r := e.Query(hq, `{ priceLists { name priceCount prices { sku { code } price { amount } } } }`, nil)
+		require.Empty(t, r.Errors)
+		// auth, lists, prices (one window query), counts, SKUs.
+		require.LessOrEqual(t, e.Server.DB.Queries()-before, int64(6))
+		var d struct {
+			PriceLists []struct {
+				Name       string
+				PriceCount int
+				Prices     []struct{ Sku struct{ Code string } }
+			}
+		}
+		r.Decode(t, &d)
+		require.Len(t, d.PriceLists, 4)
+		for _, l := range d.PriceLists {
+			require.Equal(t, l.PriceCount, len(l.Prices), l.Name)
+			require.NotZero(t, l.PriceCount, l.Name)
+		}
+	})
+}

@@ -465,9 +465,10 @@ type ListPrice struct {
 	Price int64     `bun:"price"`
 }
 
-// ListPrices returns up to limit prices of one of the caller's lists, by SKU
-// code. A distributor sees only SKUs it may still buy itself.
-func (s *Service) ListPrices(ctx context.Context, p auth.Principal, listID uuid.UUID, limit int) ([]ListPrice, error) {
+// ListPrices returns up to limit prices of each of the caller's lists, by SKU
+// code, in one query (a window per list) for the dataloader. A distributor
+// sees only SKUs it may still buy itself.
+func (s *Service) ListPrices(ctx context.Context, p auth.Principal, listIDs []uuid.UUID, limit int) ([][]ListPrice, error) {
 	if err := s.requireSeller(p); err != nil {
 		return nil, err
 	}
@@ -475,15 +476,28 @@ func (s *Service) ListPrices(ctx context.Context, p auth.Principal, listID uuid.
 	if err != nil {
 		return nil, err
 	}
-	q := s.db.NewSelect().Model((*priceItem)(nil)).ColumnExpr("pli.sku_id, pli.price").
+	inner := s.db.NewSelect().Model((*priceItem)(nil)).
+		ColumnExpr("pli.price_list_id, pli.sku_id, pli.price, ROW_NUMBER() OVER (PARTITION BY pli.price_list_id ORDER BY s.code) AS rn").
 		Join("JOIN skus AS s ON s.id = pli.sku_id").Join("JOIN price_lists AS pl ON pl.id = pli.price_list_id").
-		Where("pli.price_list_id = ? AND pl.seller_party_id = ?", listID, p.PartyID)
+		Where("pli.price_list_id IN (?) AND pl.seller_party_id = ?", bun.List(listIDs), p.PartyID)
 	if seller != nil {
-		q = catalog.Visible(q, seller)
+		inner = catalog.Visible(inner, seller)
 	}
-	var out []ListPrice
-	if err := q.OrderExpr("s.code").Limit(int64(limit)).Scan(ctx, &out); err != nil {
+	var rows []struct {
+		ListID uuid.UUID `bun:"price_list_id"`
+		ListPrice
+	}
+	if err := s.db.NewSelect().TableExpr("(?) AS t", inner).ColumnExpr("t.price_list_id, t.sku_id, t.price").
+		Where("t.rn <= ?", limit).OrderExpr("t.price_list_id, t.rn").Scan(ctx, &rows); err != nil {
 		return nil, fmt.Errorf("pricing: list prices: %w", err)
+	}
+	by := map[uuid.UUID][]ListPrice{}
+	for _, r := range rows {
+		by[r.ListID] = append(by[r.ListID], r.ListPrice)
+	}
+	out := make([][]ListPrice, len(listIDs))
+	for i, id := range listIDs {
+		out[i] = by[id]
 	}
 	return out, nil
 }
