@@ -76,7 +76,7 @@ func NewHandler(o Options) *handler.Server {
 	srv.Use(textGuard{})
 	srv.Use(newMetrics(o.Registerer))
 	if o.CatalogEpoch != nil {
-		srv.Use(newResponseCache(o.CatalogEpoch, 10_000, o.CacheTTL))
+		srv.Use(newResponseCache(o.CatalogEpoch, 2000, o.CacheTTL)) // about 15 KB a page: tens of MB at most
 	}
 	srv.SetErrorPresenter(presenter(o.Resolver.Log))
 	srv.SetRecoverFunc(recoverer(o.Resolver.Log))
