@@ -126,7 +126,8 @@ func TestCatalogScopeOfAsParty(t *testing.T) {
 
 func TestCatalogPagingAndQueryCount(t *testing.T) {
 	t.Parallel()
-	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+	// The response cache would answer the repeated reads below; measure the computed page.
+	apitest.Each(t, apitest.Options{Env: map[string]string{"CHANNELHUB_RESPONSE_CACHE_TTL": "0"}}, func(t *testing.T, e *apitest.Env) {
 		d1 := e.As(auth.RoleDistributorAdmin)
 		seen := map[string]bool{}
 		after := ""
@@ -151,10 +152,18 @@ func TestCatalogPagingAndQueryCount(t *testing.T) {
 		require.Len(t, seen, 198)
 
 		cost := func(first int) int64 {
-			before := e.Server.DB.Queries()
-			r := e.Query(d1, fmt.Sprintf(`{ catalog(first: %d) { totalCount edges { node { code product { name category { name } } category { name parent { name } } } } } }`, first), nil)
-			require.Empty(t, r.Errors)
-			return e.Server.DB.Queries() - before
+			// Second-level loaders wait a millisecond for their batch: take the
+			// best of three so a busy machine splitting one batch cannot fail this.
+			best := int64(-1)
+			for range 3 {
+				before := e.Server.DB.Queries()
+				r := e.Query(d1, fmt.Sprintf(`{ catalog(first: %d) { totalCount edges { node { code product { name category { name } } category { name parent { name } } } } } }`, first), nil)
+				require.Empty(t, r.Errors)
+				if n := e.Server.DB.Queries() - before; best < 0 || n < best {
+					best = n
+				}
+			}
+			return best
 		}
 		// auth, buyer, page, count, products, categories, parents: a batch may split when the machine is busy.
 		require.LessOrEqual(t, cost(5), int64(9))

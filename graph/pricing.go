@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -279,4 +280,41 @@ func (r *Resolver) favourite(ctx context.Context, skuID string, on bool) (*model
 		out.Sku = &model.SKUView{SKU: k, Buyer: buyer}
 	}
 	return out, nil
+}
+
+// primePriceLists loads what a page of price lists will ask for in one query
+// each, so the count stays fixed however busy the machine is.
+func (r *Resolver) primePriceLists(ctx context.Context, p auth.Principal, lists []*pricing.PriceListRecord) error {
+	ids := make([]uuid.UUID, len(lists))
+	for i, l := range lists {
+		ids[i] = l.ID
+	}
+	l := loadersFrom(ctx)
+	if selects(ctx, "priceCount") {
+		if err := prime(ctx, l.priceCount, slices.Clone(ids), func(ctx context.Context, ids []uuid.UUID) ([]int, error) {
+			return r.PricingService.CountPrices(ctx, p, ids)
+		}); err != nil {
+			return err
+		}
+	}
+	if !selects(ctx, "prices") {
+		return nil
+	}
+	prices, err := r.PricingService.ListPrices(ctx, p, ids, maxListPrices)
+	if err != nil {
+		return err
+	}
+	var skus []uuid.UUID
+	for i, id := range ids {
+		l.listPrices.Prime(id, prices[i])
+		for _, pr := range prices[i] {
+			skus = append(skus, pr.SKUID)
+		}
+	}
+	if len(skus) == 0 || !selects(ctx, "prices", "sku") {
+		return nil
+	}
+	return prime(ctx, l.sku, skus, func(ctx context.Context, ids []uuid.UUID) ([]*catalog.SKU, error) {
+		return r.CatalogService.SKUs(ctx, nil, ids)
+	})
 }

@@ -190,7 +190,13 @@ func (r *queryResolver) PriceLists(ctx context.Context) ([]pricing.PriceListReco
 		return nil, err
 	}
 	ls, err := r.PricingService.PriceLists(ctx, p)
-	return deref2(ls), err
+	if err != nil {
+		return nil, err
+	}
+	if err := r.primePriceLists(ctx, p, ls); err != nil {
+		return nil, err
+	}
+	return deref2(ls), nil
 }
 
 // Promotions is the resolver for the promotions field.
