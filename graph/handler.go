@@ -52,6 +52,7 @@ func NewHandler(o Options) *handler.Server {
 	cfg.Complexity.Query.Parties = func(c int, first *int, _ *string, _ *model.PartyFilter) int { return pageCost(c, first) }
 	cfg.Complexity.Query.Users = func(c int, first *int, _ *string, _ *model.UserFilter) int { return pageCost(c, first) }
 	cfg.Complexity.User.AssignedStores = func(c int, first *int, _ *string) int { return pageCost(c, first) }
+	cfg.Complexity.Query.Catalog = func(c int, first *int, _ *string, _ *model.CatalogFilter, _ *string) int { return pageCost(c, first) }
 
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Websocket{
@@ -76,7 +77,7 @@ func NewHandler(o Options) *handler.Server {
 	srv.Use(textGuard{})
 	srv.Use(newMetrics(o.Registerer))
 	if o.CatalogEpoch != nil {
-		srv.Use(newResponseCache(o.CatalogEpoch, 2000, o.CacheTTL)) // about 15 KB a page: tens of MB at most
+		srv.Use(newResponseCache(o.CatalogEpoch, o.CacheTTL))
 	}
 	srv.SetErrorPresenter(presenter(o.Resolver.Log))
 	srv.SetRecoverFunc(recoverer(o.Resolver.Log))

@@ -2,9 +2,11 @@ package graph_test
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
+	"github.com/coder/websocket/wsjson"
 	"github.com/stretchr/testify/require"
 
 	"channelhub/graph/model"
@@ -514,5 +516,46 @@ func TestPricingPriceListsAreBatched(t *testing.T) {
 			require.Equal(t, l.PriceCount, len(l.Prices), l.Name)
 			require.NotZero(t, l.PriceCount, l.Name)
 		}
+	})
+}
+
+// A cached query over a WebSocket gets one answer and then complete, like any query.
+func TestPricingCachedQueryOverWebSocket(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		token := e.As(auth.RoleDistributorAdmin)
+		for round := range 2 { // the second round is a cache hit
+			c, ctx := wsDial(t, e)
+			require.NoError(t, wsjson.Write(ctx, c, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}}))
+			var msg map[string]any
+			require.NoError(t, wsjson.Read(ctx, c, &msg))
+			require.Equal(t, "connection_ack", msg["type"])
+			require.NoError(t, wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{"query": "{ categories { code } }"}}))
+			require.NoError(t, wsjson.Read(ctx, c, &msg))
+			require.Equal(t, "next", msg["type"], "round %d", round)
+			require.NoError(t, wsjson.Read(ctx, c, &msg))
+			require.Equal(t, "complete", msg["type"], "round %d: %v", round, msg)
+		}
+	})
+}
+
+// Big answers are not kept: the cache's memory stays bounded.
+func TestPricingOversizeAnswersAreNotCached(t *testing.T) {
+	t.Parallel()
+	// The complexity limit keeps ordinary answers far smaller; lift it to build a big one.
+	apitest.Each(t, apitest.Options{Env: map[string]string{"CHANNELHUB_QUERY_COMPLEXITY_LIMIT": "100000"}}, func(t *testing.T, e *apitest.Env) {
+		d1 := e.As(auth.RoleDistributorAdmin)
+		var sb strings.Builder
+		sb.WriteString("{")
+		for i := range 12 {
+			fmt.Fprintf(&sb, ` a%d: catalog(first: 100) { edges { node { code name attributes { name value } priceExplanation { steps { name reason } } } } }`, i)
+		}
+		sb.WriteString(" }")
+		r := e.Query(d1, sb.String(), nil)
+		require.Empty(t, r.Errors)
+		require.Greater(t, len(r.Data), 256<<10, "a big answer")
+		before := e.Server.DB.Queries()
+		e.Query(d1, sb.String(), nil)
+		require.Greater(t, e.Server.DB.Queries()-before, int64(2), "an answer over 256 KB is computed again")
 	})
 }
