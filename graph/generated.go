@@ -2949,6 +2949,7 @@ extend type Query {
 }
 
 input CategoryInput {
+  "Moving a category carries its subtree; it cannot move under itself."
   parentId: ID
   "1..40 characters of A-Z, 0-9 and '-'; unique."
   code: String!
@@ -2988,8 +2989,9 @@ input SKUCreateInput {
   "1..1,000,000; default 1."
   minOrderQty: Int
   onShelf: Boolean
+  "Object keys, at most 20 of 1..200 characters."
   images: [String!]
-  "Non-negative, two decimals at most."
+  "0..100000000.00, two decimals at most."
   basePrice: Decimal!
 }
 
@@ -3002,7 +3004,9 @@ input SKUUpdateInput {
   packSize: Int
   minOrderQty: Int
   onShelf: Boolean
+  "Object keys, at most 20 of 1..200 characters."
   images: [String!]
+  "0..100000000.00."
   basePrice: Decimal
 }
 
@@ -3040,7 +3044,7 @@ input CatalogRuleCreateInput {
   skuId: ID
   categoryId: ID
   targetKind: TargetKind!
-  "A channel type, a grade, a region or a Party ID; empty for ALL."
+  "A channel type, a grade or a region (1..64 characters), or a Party ID; empty for ALL."
   targetValue: String = ""
 }
 
@@ -3536,6 +3540,7 @@ input PriceListInput {
   targetKind: TargetKind!
   "A channel type, grade, region or Party ID (a party the seller supplies); empty for ALL."
   targetValue: String = ""
+  "Higher wins among lists of equally specific targets."
   priority: Int = 0
   validFrom: DateTime
   "Exclusive; must be after validFrom."
@@ -3544,7 +3549,7 @@ input PriceListInput {
 
 input PriceListPriceRow {
   skuCode: String!
-  "null removes the SKU from the list."
+  "0..100000000.00; null removes the SKU from the list."
   price: Decimal
 }
 
@@ -3591,7 +3596,7 @@ input PromotionCreateInput {
   "At most 50 characters; empty for a promotion that stacks."
   exclusiveGroup: String = ""
   perPartyLimit: Int
-  "Scope; both empty means every line."
+  "Scope: at most 500 SKUs and 500 categories; both empty means every line."
   skuIds: [ID!]
   categoryIds: [ID!]
   "THRESHOLD: up to 10 tiers."
@@ -3600,6 +3605,7 @@ input PromotionCreateInput {
   "PERCENT_OFF: 0.01..100."
   percent: Decimal
   gift: GiftInput
+  "BUNDLE: up to 10 items."
   bundleItems: [BundleItemInput!]
   bundlePrice: Decimal
   "QUANTITY_BREAK: up to 10 breaks."

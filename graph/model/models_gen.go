@@ -164,7 +164,7 @@ type CatalogRuleCreateInput struct {
 	SkuID      *string            `json:"skuId,omitempty"`
 	CategoryID *string            `json:"categoryId,omitempty"`
 	TargetKind catalog.TargetKind `json:"targetKind"`
-	// A channel type, a grade, a region or a Party ID; empty for ALL.
+	// A channel type, a grade or a region (1..64 characters), or a Party ID; empty for ALL.
 	TargetValue *string `json:"targetValue,omitempty"`
 }
 
@@ -179,6 +179,7 @@ type CatalogRulePayload struct {
 }
 
 type CategoryInput struct {
+	// Moving a category carries its subtree; it cannot move under itself.
 	ParentID *string `json:"parentId,omitempty"`
 	// 1..40 characters of A-Z, 0-9 and '-'; unique.
 	Code string `json:"code"`
@@ -306,9 +307,10 @@ type PriceListInput struct {
 	Name       string             `json:"name"`
 	TargetKind catalog.TargetKind `json:"targetKind"`
 	// A channel type, grade, region or Party ID (a party the seller supplies); empty for ALL.
-	TargetValue *string    `json:"targetValue,omitempty"`
-	Priority    *int       `json:"priority,omitempty"`
-	ValidFrom   *time.Time `json:"validFrom,omitempty"`
+	TargetValue *string `json:"targetValue,omitempty"`
+	// Higher wins among lists of equally specific targets.
+	Priority  *int       `json:"priority,omitempty"`
+	ValidFrom *time.Time `json:"validFrom,omitempty"`
 	// Exclusive; must be after validFrom.
 	ValidTo *time.Time `json:"validTo,omitempty"`
 }
@@ -325,7 +327,7 @@ type PriceListPrice struct {
 
 type PriceListPriceRow struct {
 	SkuCode string `json:"skuCode"`
-	// null removes the SKU from the list.
+	// 0..100000000.00; null removes the SKU from the list.
 	Price *Decimal `json:"price,omitempty"`
 }
 
@@ -383,15 +385,16 @@ type PromotionCreateInput struct {
 	// At most 50 characters; empty for a promotion that stacks.
 	ExclusiveGroup *string `json:"exclusiveGroup,omitempty"`
 	PerPartyLimit  *int    `json:"perPartyLimit,omitempty"`
-	// Scope; both empty means every line.
+	// Scope: at most 500 SKUs and 500 categories; both empty means every line.
 	SkuIds      []string `json:"skuIds,omitempty"`
 	CategoryIds []string `json:"categoryIds,omitempty"`
 	// THRESHOLD: up to 10 tiers.
 	Tiers  []TierInput `json:"tiers,omitempty"`
 	Repeat *bool       `json:"repeat,omitempty"`
 	// PERCENT_OFF: 0.01..100.
-	Percent     *Decimal          `json:"percent,omitempty"`
-	Gift        *GiftInput        `json:"gift,omitempty"`
+	Percent *Decimal   `json:"percent,omitempty"`
+	Gift    *GiftInput `json:"gift,omitempty"`
+	// BUNDLE: up to 10 items.
 	BundleItems []BundleItemInput `json:"bundleItems,omitempty"`
 	BundlePrice *Decimal          `json:"bundlePrice,omitempty"`
 	// QUANTITY_BREAK: up to 10 breaks.
@@ -435,10 +438,11 @@ type SKUCreateInput struct {
 	// 1..1,000,000; default 1.
 	PackSize *int `json:"packSize,omitempty"`
 	// 1..1,000,000; default 1.
-	MinOrderQty *int     `json:"minOrderQty,omitempty"`
-	OnShelf     *bool    `json:"onShelf,omitempty"`
-	Images      []string `json:"images,omitempty"`
-	// Non-negative, two decimals at most.
+	MinOrderQty *int  `json:"minOrderQty,omitempty"`
+	OnShelf     *bool `json:"onShelf,omitempty"`
+	// Object keys, at most 20 of 1..200 characters.
+	Images []string `json:"images,omitempty"`
+	// 0..100000000.00, two decimals at most.
 	BasePrice Decimal `json:"basePrice"`
 }
 
@@ -490,8 +494,10 @@ type SKUUpdateInput struct {
 	PackSize    *int             `json:"packSize,omitempty"`
 	MinOrderQty *int             `json:"minOrderQty,omitempty"`
 	OnShelf     *bool            `json:"onShelf,omitempty"`
-	Images      []string         `json:"images,omitempty"`
-	BasePrice   *Decimal         `json:"basePrice,omitempty"`
+	// Object keys, at most 20 of 1..200 characters.
+	Images []string `json:"images,omitempty"`
+	// 0..100000000.00.
+	BasePrice *Decimal `json:"basePrice,omitempty"`
 }
 
 type TierInput struct {

@@ -595,6 +595,12 @@ func (s *Service) SavePromotion(ctx context.Context, p auth.Principal, id *uuid.
 	if len(in.Rule.Tiers) > MaxSteps || len(in.Rule.Breaks) > MaxSteps {
 		return nil, ruleErr(ErrInvalidInput, "tiers")
 	}
+	if len(in.Rule.SKUs) > MaxScope || len(in.Rule.Categories) > MaxScope {
+		return nil, ruleErr(ErrInvalidInput, "skuIds")
+	}
+	if in.Rule.Bundle != nil && len(in.Rule.Bundle.Items) > MaxSteps {
+		return nil, ruleErr(ErrInvalidInput, "bundleItems")
+	}
 	if err := ValidatePromotion(r.engine(nil)); err != nil {
 		return nil, err
 	}
@@ -639,8 +645,11 @@ func (s *Service) SavePromotion(ctx context.Context, p auth.Principal, id *uuid.
 	return r, nil
 }
 
-// MaxSteps caps the tiers of a THRESHOLD and the breaks of a QUANTITY_BREAK.
-const MaxSteps = 10
+// Limits of a promotion rule: tiers, breaks and bundle items; scoped SKUs and categories.
+const (
+	MaxSteps = 10
+	MaxScope = 500
+)
 
 // checkRuleSKUs refuses a rule naming SKUs or categories that do not exist,
 // or, for a distributor, SKUs it may not see itself.
