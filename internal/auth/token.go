@@ -33,8 +33,9 @@ const (
 )
 
 // SignAccess signs c with the current key. Subject and ExpiresAt are
-// required; Issuer defaults to "channelhub", ID to a random jti and
-// NotBefore to IssuedAt.
+// required; Issuer defaults to "channelhub" and ID to a random jti. No nbf is
+// set: an instance whose clock runs a little behind the signer's must not
+// refuse a token just issued.
 func (k *KeySet) SignAccess(c AccessClaims) (string, error) {
 	if c.Subject == "" {
 		return "", errors.New("auth: sign access token: missing subject")
@@ -51,9 +52,6 @@ func (k *KeySet) SignAccess(c AccessClaims) (string, error) {
 	}
 	if c.ID == "" {
 		c.ID = uuid.NewString()
-	}
-	if c.NotBefore == nil && c.IssuedAt != nil {
-		c.NotBefore = c.IssuedAt
 	}
 	t := jwt.NewWithClaims(jwt.SigningMethodEdDSA, c)
 	t.Header["kid"] = k.signingKID
