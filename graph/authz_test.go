@@ -79,6 +79,7 @@ var (
 	authzSellers         = authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleDistributorAdmin)
 	authzBuyers          = authzRoles(auth.RoleDistributorAdmin, auth.RoleDistributorStaff, auth.RoleStoreManager, auth.RoleSalesman)
 	authzPartyBuyers     = authzRoles(auth.RoleDistributorAdmin, auth.RoleDistributorStaff, auth.RoleStoreManager)
+	authzKeepers         = authzRoles(auth.RoleHQAdmin, auth.RoleGoodsControl, auth.RoleDistributorAdmin)
 	// A salesman must name a store in asPartyId; the matrix names none.
 	authzBuyerCodes = []string{"INVALID_REQUEST"}
 	authzNoSuchID   = "0190b7a8-0000-7000-8000-000000000000"
@@ -277,6 +278,25 @@ var authzMatrix = map[string]authzCase{
 		doc:           `mutation { promotionActiveSet(id: "Promotion:` + authzNoSuchID + `", active: false, reason: "") { promotion { id } errors { code } } }`,
 		allowed:       authzSellers,
 		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Query.warehouses": {
+		doc:     `{ warehouses { id code stock(first: 2) { edges { node { onHand available sku { code } } } } } }`,
+		allowed: authzKeepers,
+	},
+	"Mutation.warehouseCreate": {
+		doc:           `mutation { warehouseCreate(input: {code: "not a code", name: "x"}) { warehouse { id } errors { code } } }`,
+		allowed:       authzKeepers,
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.stockReceive": {
+		doc:           `mutation { stockReceive(input: {warehouseId: "Warehouse:` + authzNoSuchID + `", lines: [], reference: "x"}) { levels { onHand } errors { code } } }`,
+		allowed:       authzKeepers,
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.stockAdjust": {
+		doc:           `mutation { stockAdjust(input: {warehouseId: "Warehouse:` + authzNoSuchID + `", skuId: "SKU:` + authzNoSuchID + `", delta: 1, reason: ""}) { levels { onHand } errors { code } } }`,
+		allowed:       authzKeepers,
+		payloadErrors: []string{"REASON_REQUIRED"},
 	},
 	"Mutation.authLogin": {
 		doc: `mutation($in: AuthLoginInput!) { authLogin(input: $in) { session { accessToken } errors { code } } }`,

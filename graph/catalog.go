@@ -73,6 +73,19 @@ func (r *Resolver) primeSKUs(ctx context.Context, buyer *party.Party, skus []*ca
 			l.price.Prime(priceKey{buyer: buyer, sku: k}, prices[i])
 		}
 	}
+	if buyer != nil && selects(ctx, "edges", "node", "availability") {
+		seller, err := r.PricingService.Seller(ctx, buyer)
+		if err != nil {
+			return err
+		}
+		levels, err := r.availability(ctx, seller, skus)
+		if err != nil {
+			return err
+		}
+		for i, k := range skus {
+			l.availability.Prime(priceKey{buyer: buyer, sku: k}, levels[i])
+		}
+	}
 	if selects(ctx, "edges", "node", "product") {
 		ids := make([]uuid.UUID, len(skus))
 		for i, k := range skus {

@@ -273,6 +273,14 @@ func (r *sKUResolver) BasePrice(ctx context.Context, obj *model.SKUView) (*model
 	return r.money(obj.BasePrice), nil
 }
 
+// Availability is the resolver for the availability field.
+func (r *sKUResolver) Availability(ctx context.Context, obj *model.SKUView) (*model.Availability, error) {
+	if obj.Buyer == nil {
+		return nil, nil // the console view has no seller
+	}
+	return loadersFrom(ctx).availability.Load(ctx, priceKey{buyer: obj.Buyer, sku: obj.SKU})
+}
+
 // TotalCount is the resolver for the totalCount field.
 func (r *sKUConnectionResolver) TotalCount(ctx context.Context, obj *model.SKUConnection) (int, error) {
 	return obj.Count(ctx)

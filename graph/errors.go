@@ -13,6 +13,7 @@ import (
 	"channelhub/internal/cart"
 	"channelhub/internal/catalog"
 	"channelhub/internal/i18n"
+	"channelhub/internal/inventory"
 	"channelhub/internal/page"
 	"channelhub/internal/party"
 	"channelhub/internal/requestid"
@@ -32,6 +33,7 @@ var topLevel = []struct {
 	{page.ErrInvalid, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.page"},
 	{party.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"}, // a query's filter; mutations answer it in the payload
 	{catalog.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
+	{inventory.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
 	{catalog.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"},
 	{errAsPartyRequired, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.asParty"},
 	{cart.ErrBuyerRequired, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.asParty"},

@@ -7,6 +7,7 @@ import (
 	"channelhub/graph/model"
 	"channelhub/internal/auth"
 	"channelhub/internal/catalog"
+	"channelhub/internal/inventory"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
 	"context"
@@ -47,9 +48,11 @@ type ResolverRoot interface {
 	QuoteLine() QuoteLineResolver
 	SKU() SKUResolver
 	SKUConnection() SKUConnectionResolver
+	StockLevel() StockLevelResolver
 	User() UserResolver
 	UserConnection() UserConnectionResolver
 	Viewer() ViewerResolver
+	Warehouse() WarehouseResolver
 }
 
 type DirectiveRoot struct {
@@ -169,6 +172,12 @@ type ComplexityRoot struct {
 		Longitude func(childComplexity int) int
 	}
 
+	InventoryError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
 	Money struct {
 		Amount   func(childComplexity int) int
 		Currency func(childComplexity int) int
@@ -204,9 +213,12 @@ type ComplexityRoot struct {
 		SkuCreate             func(childComplexity int, input model.SKUCreateInput) int
 		SkuImport             func(childComplexity int, input model.SKUImportInput) int
 		SkuUpdate             func(childComplexity int, id string, input model.SKUUpdateInput) int
+		StockAdjust           func(childComplexity int, input model.StockAdjustInput) int
+		StockReceive          func(childComplexity int, input model.StockReceiveInput) int
 		UserAssignedStoresSet func(childComplexity int, id string, input model.UserAssignedStoresSetInput) int
 		UserCreate            func(childComplexity int, input model.UserCreateInput) int
 		UserUpdate            func(childComplexity int, id string, input model.UserUpdateInput) int
+		WarehouseCreate       func(childComplexity int, input model.WarehouseCreateInput) int
 	}
 
 	OrderDiscount struct {
@@ -370,6 +382,7 @@ type ComplexityRoot struct {
 		User              func(childComplexity int, id string) int
 		Users             func(childComplexity int, first *int, after *string, filter *model.UserFilter) int
 		Viewer            func(childComplexity int) int
+		Warehouses        func(childComplexity int) int
 	}
 
 	Quote struct {
@@ -438,6 +451,29 @@ type ComplexityRoot struct {
 		Sku    func(childComplexity int) int
 	}
 
+	StockLevel struct {
+		Available func(childComplexity int) int
+		OnHand    func(childComplexity int) int
+		Reserved  func(childComplexity int) int
+		Sku       func(childComplexity int) int
+		UpdatedAt func(childComplexity int) int
+	}
+
+	StockLevelConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	StockLevelEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	StockPayload struct {
+		Errors func(childComplexity int) int
+		Levels func(childComplexity int) int
+	}
+
 	User struct {
 		AssignedStores func(childComplexity int, first *int, after *string) int
 		CreatedAt      func(childComplexity int) int
@@ -477,6 +513,20 @@ type ComplexityRoot struct {
 		Party func(childComplexity int) int
 		Roles func(childComplexity int) int
 		User  func(childComplexity int) int
+	}
+
+	Warehouse struct {
+		Active   func(childComplexity int) int
+		Code     func(childComplexity int) int
+		ID       func(childComplexity int) int
+		Name     func(childComplexity int) int
+		Priority func(childComplexity int) int
+		Stock    func(childComplexity int, first *int, after *string) int
+	}
+
+	WarehousePayload struct {
+		Errors    func(childComplexity int) int
+		Warehouse func(childComplexity int) int
 	}
 }
 
@@ -520,6 +570,9 @@ type MutationResolver interface {
 	SkuBasePriceImport(ctx context.Context, input model.SKUBasePriceImportInput) (*model.SKUImportPayload, error)
 	CatalogRuleCreate(ctx context.Context, input model.CatalogRuleCreateInput) (*model.CatalogRulePayload, error)
 	CatalogRuleDelete(ctx context.Context, id string) (*model.CatalogRuleDeletePayload, error)
+	WarehouseCreate(ctx context.Context, input model.WarehouseCreateInput) (*model.WarehousePayload, error)
+	StockReceive(ctx context.Context, input model.StockReceiveInput) (*model.StockPayload, error)
+	StockAdjust(ctx context.Context, input model.StockAdjustInput) (*model.StockPayload, error)
 	PartyCreate(ctx context.Context, input model.PartyCreateInput) (*model.PartyPayload, error)
 	PartyUpdate(ctx context.Context, id string, input model.PartyUpdateInput) (*model.PartyPayload, error)
 	PartyStatusChange(ctx context.Context, id string, input model.PartyStatusChangeInput) (*model.PartyPayload, error)
@@ -569,6 +622,7 @@ type QueryResolver interface {
 	Sku(ctx context.Context, id string, asPartyID *string) (*model.SKUView, error)
 	Categories(ctx context.Context) ([]catalog.Category, error)
 	CatalogRules(ctx context.Context) ([]catalog.Rule, error)
+	Warehouses(ctx context.Context) ([]inventory.Warehouse, error)
 	Parties(ctx context.Context, first *int, after *string, filter *model.PartyFilter) (*model.PartyConnection, error)
 	Party(ctx context.Context, id string) (*party.Party, error)
 	Users(ctx context.Context, first *int, after *string, filter *model.UserFilter) (*model.UserConnection, error)
@@ -586,12 +640,18 @@ type SKUResolver interface {
 	Attributes(ctx context.Context, obj *model.SKUView) ([]model.Attribute, error)
 
 	BasePrice(ctx context.Context, obj *model.SKUView) (*model.Money, error)
-
+	Availability(ctx context.Context, obj *model.SKUView) (*model.Availability, error)
 	Price(ctx context.Context, obj *model.SKUView) (*model.Money, error)
 	PriceExplanation(ctx context.Context, obj *model.SKUView) (*model.PriceExplanation, error)
 }
 type SKUConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.SKUConnection) (int, error)
+}
+type StockLevelResolver interface {
+	Sku(ctx context.Context, obj *inventory.Level) (*model.SKUView, error)
+	OnHand(ctx context.Context, obj *inventory.Level) (int, error)
+	Reserved(ctx context.Context, obj *inventory.Level) (int, error)
+	Available(ctx context.Context, obj *inventory.Level) (int, error)
 }
 type UserResolver interface {
 	ID(ctx context.Context, obj *party.User) (string, error)
@@ -605,6 +665,11 @@ type UserConnectionResolver interface {
 type ViewerResolver interface {
 	User(ctx context.Context, obj *model.Viewer) (*party.User, error)
 	Party(ctx context.Context, obj *model.Viewer) (*party.Party, error)
+}
+type WarehouseResolver interface {
+	ID(ctx context.Context, obj *inventory.Warehouse) (string, error)
+
+	Stock(ctx context.Context, obj *inventory.Warehouse, first *int, after *string) (*model.StockLevelConnection, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -985,6 +1050,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.GeoPoint.Longitude(childComplexity), true
 
+	case "InventoryError.code":
+		if e.ComplexityRoot.InventoryError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryError.Code(childComplexity), true
+	case "InventoryError.field":
+		if e.ComplexityRoot.InventoryError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryError.Field(childComplexity), true
+	case "InventoryError.message":
+		if e.ComplexityRoot.InventoryError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InventoryError.Message(childComplexity), true
+
 	case "Money.amount":
 		if e.ComplexityRoot.Money.Amount == nil {
 			break
@@ -1317,6 +1401,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.SkuUpdate(childComplexity, args["id"].(string), args["input"].(model.SKUUpdateInput)), true
+	case "Mutation.stockAdjust":
+		if e.ComplexityRoot.Mutation.StockAdjust == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_stockAdjust_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StockAdjust(childComplexity, args["input"].(model.StockAdjustInput)), true
+	case "Mutation.stockReceive":
+		if e.ComplexityRoot.Mutation.StockReceive == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_stockReceive_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.StockReceive(childComplexity, args["input"].(model.StockReceiveInput)), true
 	case "Mutation.userAssignedStoresSet":
 		if e.ComplexityRoot.Mutation.UserAssignedStoresSet == nil {
 			break
@@ -1350,6 +1456,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UserUpdate(childComplexity, args["id"].(string), args["input"].(model.UserUpdateInput)), true
+	case "Mutation.warehouseCreate":
+		if e.ComplexityRoot.Mutation.WarehouseCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_warehouseCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.WarehouseCreate(childComplexity, args["input"].(model.WarehouseCreateInput)), true
 
 	case "OrderDiscount.amount":
 		if e.ComplexityRoot.OrderDiscount.Amount == nil {
@@ -2034,6 +2151,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+	case "Query.warehouses":
+		if e.ComplexityRoot.Query.Warehouses == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.Warehouses(childComplexity), true
 
 	case "Quote.discount":
 		if e.ComplexityRoot.Quote.Discount == nil {
@@ -2295,6 +2418,76 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SKUPayload.Sku(childComplexity), true
 
+	case "StockLevel.available":
+		if e.ComplexityRoot.StockLevel.Available == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StockLevel.Available(childComplexity), true
+	case "StockLevel.onHand":
+		if e.ComplexityRoot.StockLevel.OnHand == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StockLevel.OnHand(childComplexity), true
+	case "StockLevel.reserved":
+		if e.ComplexityRoot.StockLevel.Reserved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StockLevel.Reserved(childComplexity), true
+	case "StockLevel.sku":
+		if e.ComplexityRoot.StockLevel.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StockLevel.Sku(childComplexity), true
+	case "StockLevel.updatedAt":
+		if e.ComplexityRoot.StockLevel.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StockLevel.UpdatedAt(childComplexity), true
+
+	case "StockLevelConnection.edges":
+		if e.ComplexityRoot.StockLevelConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StockLevelConnection.Edges(childComplexity), true
+	case "StockLevelConnection.pageInfo":
+		if e.ComplexityRoot.StockLevelConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StockLevelConnection.PageInfo(childComplexity), true
+
+	case "StockLevelEdge.cursor":
+		if e.ComplexityRoot.StockLevelEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StockLevelEdge.Cursor(childComplexity), true
+	case "StockLevelEdge.node":
+		if e.ComplexityRoot.StockLevelEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StockLevelEdge.Node(childComplexity), true
+
+	case "StockPayload.errors":
+		if e.ComplexityRoot.StockPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StockPayload.Errors(childComplexity), true
+	case "StockPayload.levels":
+		if e.ComplexityRoot.StockPayload.Levels == nil {
+			break
+		}
+
+		return e.ComplexityRoot.StockPayload.Levels(childComplexity), true
+
 	case "User.assignedStores":
 		if e.ComplexityRoot.User.AssignedStores == nil {
 			break
@@ -2444,6 +2637,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Viewer.User(childComplexity), true
 
+	case "Warehouse.active":
+		if e.ComplexityRoot.Warehouse.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Warehouse.Active(childComplexity), true
+	case "Warehouse.code":
+		if e.ComplexityRoot.Warehouse.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Warehouse.Code(childComplexity), true
+	case "Warehouse.id":
+		if e.ComplexityRoot.Warehouse.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Warehouse.ID(childComplexity), true
+	case "Warehouse.name":
+		if e.ComplexityRoot.Warehouse.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Warehouse.Name(childComplexity), true
+	case "Warehouse.priority":
+		if e.ComplexityRoot.Warehouse.Priority == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Warehouse.Priority(childComplexity), true
+	case "Warehouse.stock":
+		if e.ComplexityRoot.Warehouse.Stock == nil {
+			break
+		}
+
+		args, err := ec.field_Warehouse_stock_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Warehouse.Stock(childComplexity, args["first"].(*int), args["after"].(*string)), true
+
+	case "WarehousePayload.errors":
+		if e.ComplexityRoot.WarehousePayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WarehousePayload.Errors(childComplexity), true
+	case "WarehousePayload.warehouse":
+		if e.ComplexityRoot.WarehousePayload.Warehouse == nil {
+			break
+		}
+
+		return e.ComplexityRoot.WarehousePayload.Warehouse(childComplexity), true
+
 	}
 	return 0, false
 }
@@ -2486,11 +2734,15 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SKUImportInput", ec.unmarshalInputSKUImportInput),
 			graphql.NewInputUnmarshaler("SKUImportRow", ec.unmarshalInputSKUImportRow),
 			graphql.NewInputUnmarshaler("SKUUpdateInput", ec.unmarshalInputSKUUpdateInput),
+			graphql.NewInputUnmarshaler("StockAdjustInput", ec.unmarshalInputStockAdjustInput),
+			graphql.NewInputUnmarshaler("StockLineInput", ec.unmarshalInputStockLineInput),
+			graphql.NewInputUnmarshaler("StockReceiveInput", ec.unmarshalInputStockReceiveInput),
 			graphql.NewInputUnmarshaler("TierInput", ec.unmarshalInputTierInput),
 			graphql.NewInputUnmarshaler("UserAssignedStoresSetInput", ec.unmarshalInputUserAssignedStoresSetInput),
 			graphql.NewInputUnmarshaler("UserCreateInput", ec.unmarshalInputUserCreateInput),
 			graphql.NewInputUnmarshaler("UserFilter", ec.unmarshalInputUserFilter),
 			graphql.NewInputUnmarshaler("UserUpdateInput", ec.unmarshalInputUserUpdateInput),
+			graphql.NewInputUnmarshaler("WarehouseCreateInput", ec.unmarshalInputWarehouseCreateInput),
 		)
 	}
 	first := true
@@ -2881,7 +3133,11 @@ type SKU implements Node {
   "Object keys of the SKU's images; at most 20."
   images: [String!]!
   basePrice: Money!
-  "The seller's stock level for this SKU; null while the seller's stock is not tracked."
+  """
+  The seller's stock of this SKU for the buyer: OUT at 0 available, LOW at 10 or fewer, else IN_STOCK; null when the
+  seller keeps no warehouse, and in the console view. Cached answers may lag stock movements by up to the response
+  cache's TTL; orders check stock themselves.
+  """
   availability: Availability
 }
 
@@ -3127,6 +3383,107 @@ extend type Mutation {
   catalogRuleCreate(input: CatalogRuleCreateInput!): CatalogRulePayload! @hasRole(any: [HQ_ADMIN, SALES_OPS])
   "Remove an authorisation rule. Roles: HQ_ADMIN, SALES_OPS."
   catalogRuleDelete(id: ID!): CatalogRuleDeletePayload! @hasRole(any: [HQ_ADMIN, SALES_OPS])
+}
+`, BuiltIn: false},
+	{Name: "../schema/inventory.graphqls", Input: `"A stock location of one party. Higher priority ships first."
+type Warehouse implements Node {
+  id: ID!
+  code: String!
+  name: String!
+  priority: Int!
+  active: Boolean!
+  "The warehouse's stock by SKU code, at most 100 a page."
+  stock(first: Int = 50, after: String): StockLevelConnection!
+}
+
+"One warehouse's stock of one SKU. available = onHand − reserved."
+type StockLevel {
+  sku: SKU!
+  onHand: Int!
+  reserved: Int!
+  available: Int!
+  updatedAt: DateTime!
+}
+
+type StockLevelEdge {
+  node: StockLevel!
+  cursor: String!
+}
+
+type StockLevelConnection {
+  edges: [StockLevelEdge!]!
+  pageInfo: PageInfo!
+}
+
+input WarehouseCreateInput {
+  "1..20 characters of A-Z, 0-9 and '-'; unique within the party."
+  code: String!
+  "1..50 characters."
+  name: String!
+  priority: Int = 0
+}
+
+input StockLineInput {
+  skuId: ID!
+  "1..1,000,000."
+  qty: Int!
+}
+
+input StockReceiveInput {
+  warehouseId: ID!
+  "1..100 lines."
+  lines: [StockLineInput!]!
+  "The source document, e.g. a supplier's delivery note; 1..100 characters."
+  reference: String!
+}
+
+input StockAdjustInput {
+  warehouseId: ID!
+  skuId: ID!
+  "Non-zero, −1,000,000..1,000,000; stock never falls below what is reserved."
+  delta: Int!
+  "Why; 1..500 characters. Written to the movement ledger and the audit log."
+  reason: String!
+}
+
+enum InventoryErrorCode {
+  INVALID_INPUT
+  NOT_FOUND
+  CODE_TAKEN
+  SKU_NOT_FOUND
+  BELOW_RESERVED
+  REASON_REQUIRED
+}
+
+type InventoryError {
+  field: [String!]
+  message: String!
+  code: InventoryErrorCode!
+}
+
+type WarehousePayload {
+  warehouse: Warehouse
+  errors: [InventoryError!]!
+}
+
+type StockPayload {
+  "The levels after the change, one per line."
+  levels: [StockLevel!]!
+  errors: [InventoryError!]!
+}
+
+extend type Query {
+  "The caller's party's warehouses. Roles: HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN."
+  warehouses: [Warehouse!]! @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN])
+}
+
+extend type Mutation {
+  "Add a warehouse to the caller's party. Roles: HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN."
+  warehouseCreate(input: WarehouseCreateInput!): WarehousePayload! @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN])
+  "Book goods into one of the caller's warehouses; every line is a movement naming the reference. Roles: HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN."
+  stockReceive(input: StockReceiveInput!): StockPayload! @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN])
+  "Correct one SKU's stock with a reason. Roles: HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN."
+  stockAdjust(input: StockAdjustInput!): StockPayload! @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN])
 }
 `, BuiltIn: false},
 	{Name: "../schema/party.graphqls", Input: `"What a party is in the channel tree: HQ at the top, then branches, distributors (level 1 or 2) and stores."
@@ -3970,6 +4327,18 @@ func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type GeoPoint", field.Name)
 }
 
+func (ec *executionContext) childFields_InventoryError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_InventoryError_field(ctx, field)
+	case "message":
+		return ec.fieldContext_InventoryError_message(ctx, field)
+	case "code":
+		return ec.fieldContext_InventoryError_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InventoryError", field.Name)
+}
+
 func (ec *executionContext) childFields_Money(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "amount":
@@ -4402,6 +4771,52 @@ func (ec *executionContext) childFields_SKUPayload(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type SKUPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_StockLevel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sku":
+		return ec.fieldContext_StockLevel_sku(ctx, field)
+	case "onHand":
+		return ec.fieldContext_StockLevel_onHand(ctx, field)
+	case "reserved":
+		return ec.fieldContext_StockLevel_reserved(ctx, field)
+	case "available":
+		return ec.fieldContext_StockLevel_available(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_StockLevel_updatedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StockLevel", field.Name)
+}
+
+func (ec *executionContext) childFields_StockLevelConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_StockLevelConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_StockLevelConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StockLevelConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_StockLevelEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_StockLevelEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_StockLevelEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StockLevelEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_StockPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "levels":
+		return ec.fieldContext_StockPayload_levels(ctx, field)
+	case "errors":
+		return ec.fieldContext_StockPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type StockPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -4482,6 +4897,34 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_app(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
+}
+
+func (ec *executionContext) childFields_Warehouse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Warehouse_id(ctx, field)
+	case "code":
+		return ec.fieldContext_Warehouse_code(ctx, field)
+	case "name":
+		return ec.fieldContext_Warehouse_name(ctx, field)
+	case "priority":
+		return ec.fieldContext_Warehouse_priority(ctx, field)
+	case "active":
+		return ec.fieldContext_Warehouse_active(ctx, field)
+	case "stock":
+		return ec.fieldContext_Warehouse_stock(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Warehouse", field.Name)
+}
+
+func (ec *executionContext) childFields_WarehousePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "warehouse":
+		return ec.fieldContext_WarehousePayload_warehouse(ctx, field)
+	case "errors":
+		return ec.fieldContext_WarehousePayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type WarehousePayload", field.Name)
 }
 
 func (ec *executionContext) childFields___Directive(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5100,6 +5543,34 @@ func (ec *executionContext) field_Mutation_skuUpdate_args(ctx context.Context, r
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_stockAdjust_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StockAdjustInput, error) {
+			return ec.unmarshalNStockAdjustInput2channelhubᚋgraphᚋmodelᚐStockAdjustInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_stockReceive_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.StockReceiveInput, error) {
+			return ec.unmarshalNStockReceiveInput2channelhubᚋgraphᚋmodelᚐStockReceiveInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_userAssignedStoresSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5155,6 +5626,20 @@ func (ec *executionContext) field_Mutation_userUpdate_args(ctx context.Context, 
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_warehouseCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.WarehouseCreateInput, error) {
+			return ec.unmarshalNWarehouseCreateInput2channelhubᚋgraphᚋmodelᚐWarehouseCreateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -5363,6 +5848,28 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 }
 
 func (ec *executionContext) field_User_assignedStores_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Warehouse_stock_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
@@ -6949,6 +7456,75 @@ func (ec *executionContext) fieldContext_GeoPoint_longitude(_ context.Context, f
 	return graphql.NewScalarFieldContext("GeoPoint", field, false, false, "Float")
 }
 
+func (ec *executionContext) _InventoryError_field(ctx context.Context, field graphql.CollectedField, obj *model.InventoryError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InventoryError_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_InventoryError_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InventoryError", field, false, false, "String")
+}
+
+func (ec *executionContext) _InventoryError_message(ctx context.Context, field graphql.CollectedField, obj *model.InventoryError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InventoryError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InventoryError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InventoryError", field, false, false, "String")
+}
+
+func (ec *executionContext) _InventoryError_code(ctx context.Context, field graphql.CollectedField, obj *model.InventoryError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InventoryError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.InventoryErrorCode) graphql.Marshaler {
+			return ec.marshalNInventoryErrorCode2channelhubᚋgraphᚋmodelᚐInventoryErrorCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InventoryError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InventoryError", field, false, false, "InventoryErrorCode")
+}
+
 func (ec *executionContext) _Money_amount(ctx context.Context, field graphql.CollectedField, obj *model.Money) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8170,6 +8746,192 @@ func (ec *executionContext) fieldContext_Mutation_catalogRuleDelete(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_catalogRuleDelete_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_warehouseCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_warehouseCreate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().WarehouseCreate(ctx, fc.Args["input"].(model.WarehouseCreateInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.WarehousePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.WarehousePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.WarehousePayload) graphql.Marshaler {
+			return ec.marshalNWarehousePayload2ᚖchannelhubᚋgraphᚋmodelᚐWarehousePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_warehouseCreate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_WarehousePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_warehouseCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_stockReceive(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_stockReceive(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StockReceive(ctx, fc.Args["input"].(model.StockReceiveInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.StockPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.StockPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StockPayload) graphql.Marshaler {
+			return ec.marshalNStockPayload2ᚖchannelhubᚋgraphᚋmodelᚐStockPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_stockReceive(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StockPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_stockReceive_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_stockAdjust(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_stockAdjust(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().StockAdjust(ctx, fc.Args["input"].(model.StockAdjustInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.StockPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.StockPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StockPayload) graphql.Marshaler {
+			return ec.marshalNStockPayload2ᚖchannelhubᚋgraphᚋmodelᚐStockPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_stockAdjust(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StockPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_stockAdjust_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -11601,6 +12363,56 @@ func (ec *executionContext) fieldContext_Query_catalogRules(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_warehouses(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_warehouses(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().Warehouses(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal []inventory.Warehouse
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []inventory.Warehouse
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []inventory.Warehouse) graphql.Marshaler {
+			return ec.marshalNWarehouse2ᚕchannelhubᚋinternalᚋinventoryᚐWarehouseᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_warehouses(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Warehouse(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_parties(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12819,7 +13631,7 @@ func (ec *executionContext) _SKU_availability(ctx context.Context, field graphql
 			return ec.fieldContext_SKU_availability(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Availability(), nil
+			return ec.Resolvers.SKU().Availability(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *model.Availability) graphql.Marshaler {
@@ -12830,7 +13642,7 @@ func (ec *executionContext) _SKU_availability(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_SKU_availability(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SKU", field, true, false, "Availability")
+	return graphql.NewScalarFieldContext("SKU", field, true, true, "Availability")
 }
 
 func (ec *executionContext) _SKU_price(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
@@ -13272,6 +14084,313 @@ func (ec *executionContext) fieldContext_SKUPayload_errors(_ context.Context, fi
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CatalogError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StockLevel_sku(ctx context.Context, field graphql.CollectedField, obj *inventory.Level) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StockLevel_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StockLevel().Sku(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalNSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StockLevel_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StockLevel",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StockLevel_onHand(ctx context.Context, field graphql.CollectedField, obj *inventory.Level) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StockLevel_onHand(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StockLevel().OnHand(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StockLevel_onHand(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StockLevel", field, true, true, "Int")
+}
+
+func (ec *executionContext) _StockLevel_reserved(ctx context.Context, field graphql.CollectedField, obj *inventory.Level) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StockLevel_reserved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StockLevel().Reserved(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StockLevel_reserved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StockLevel", field, true, true, "Int")
+}
+
+func (ec *executionContext) _StockLevel_available(ctx context.Context, field graphql.CollectedField, obj *inventory.Level) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StockLevel_available(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.StockLevel().Available(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StockLevel_available(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StockLevel", field, true, true, "Int")
+}
+
+func (ec *executionContext) _StockLevel_updatedAt(ctx context.Context, field graphql.CollectedField, obj *inventory.Level) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StockLevel_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StockLevel_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StockLevel", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _StockLevelConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.StockLevelConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StockLevelConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.StockLevelEdge) graphql.Marshaler {
+			return ec.marshalNStockLevelEdge2ᚕchannelhubᚋgraphᚋmodelᚐStockLevelEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StockLevelConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StockLevelConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StockLevelEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StockLevelConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.StockLevelConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StockLevelConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2channelhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StockLevelConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StockLevelConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StockLevelEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.StockLevelEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StockLevelEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *inventory.Level) graphql.Marshaler {
+			return ec.marshalNStockLevel2ᚖchannelhubᚋinternalᚋinventoryᚐLevel(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StockLevelEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StockLevelEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StockLevel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StockLevelEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.StockLevelEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StockLevelEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StockLevelEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("StockLevelEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _StockPayload_levels(ctx context.Context, field graphql.CollectedField, obj *model.StockPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StockPayload_levels(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Levels, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []inventory.Level) graphql.Marshaler {
+			return ec.marshalNStockLevel2ᚕchannelhubᚋinternalᚋinventoryᚐLevelᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StockPayload_levels(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StockPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StockLevel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _StockPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.StockPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_StockPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.InventoryError) graphql.Marshaler {
+			return ec.marshalNInventoryError2ᚕchannelhubᚋgraphᚋmodelᚐInventoryErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_StockPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "StockPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InventoryError(ctx, field)
 		},
 	}
 	return fc, nil
@@ -13897,6 +15016,229 @@ func (ec *executionContext) _Viewer_app(ctx context.Context, field graphql.Colle
 }
 func (ec *executionContext) fieldContext_Viewer_app(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Viewer", field, true, false, "App")
+}
+
+func (ec *executionContext) _Warehouse_id(ctx context.Context, field graphql.CollectedField, obj *inventory.Warehouse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Warehouse_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Warehouse().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Warehouse_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Warehouse", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Warehouse_code(ctx context.Context, field graphql.CollectedField, obj *inventory.Warehouse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Warehouse_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Warehouse_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Warehouse", field, false, false, "String")
+}
+
+func (ec *executionContext) _Warehouse_name(ctx context.Context, field graphql.CollectedField, obj *inventory.Warehouse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Warehouse_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Warehouse_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Warehouse", field, false, false, "String")
+}
+
+func (ec *executionContext) _Warehouse_priority(ctx context.Context, field graphql.CollectedField, obj *inventory.Warehouse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Warehouse_priority(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Priority, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Warehouse_priority(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Warehouse", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Warehouse_active(ctx context.Context, field graphql.CollectedField, obj *inventory.Warehouse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Warehouse_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Active, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Warehouse_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Warehouse", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Warehouse_stock(ctx context.Context, field graphql.CollectedField, obj *inventory.Warehouse) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Warehouse_stock(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Warehouse().Stock(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.StockLevelConnection) graphql.Marshaler {
+			return ec.marshalNStockLevelConnection2ᚖchannelhubᚋgraphᚋmodelᚐStockLevelConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Warehouse_stock(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Warehouse",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StockLevelConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Warehouse_stock_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WarehousePayload_warehouse(ctx context.Context, field graphql.CollectedField, obj *model.WarehousePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WarehousePayload_warehouse(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Warehouse, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *inventory.Warehouse) graphql.Marshaler {
+			return ec.marshalOWarehouse2ᚖchannelhubᚋinternalᚋinventoryᚐWarehouse(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_WarehousePayload_warehouse(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WarehousePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Warehouse(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _WarehousePayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.WarehousePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_WarehousePayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.InventoryError) graphql.Marshaler {
+			return ec.marshalNInventoryError2ᚕchannelhubᚋgraphᚋmodelᚐInventoryErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_WarehousePayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "WarehousePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InventoryError(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
@@ -17103,6 +18445,174 @@ func UnmarshalSKUUpdateInput(ctx context.Context, raw any) (model.SKUUpdateInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputStockAdjustInput(ctx context.Context, obj any) (model.StockAdjustInput, error) {
+	var it model.StockAdjustInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"warehouseId", "skuId", "delta", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "warehouseId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("warehouseId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WarehouseID = data
+		case "skuId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skuId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkuID = data
+		case "delta":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("delta"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Delta = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStockAdjustInput unmarshals raw into the StockAdjustInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStockAdjustInput(ctx context.Context, raw any) (model.StockAdjustInput, error) {
+	var out model.StockAdjustInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StockAdjustInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStockLineInput(ctx context.Context, obj any) (model.StockLineInput, error) {
+	var it model.StockLineInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"skuId", "qty"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "skuId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skuId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkuID = data
+		case "qty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qty"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Qty = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStockLineInput unmarshals raw into the StockLineInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStockLineInput(ctx context.Context, raw any) (model.StockLineInput, error) {
+	var out model.StockLineInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StockLineInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputStockReceiveInput(ctx context.Context, obj any) (model.StockReceiveInput, error) {
+	var it model.StockReceiveInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"warehouseId", "lines", "reference"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "warehouseId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("warehouseId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WarehouseID = data
+		case "lines":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lines"))
+			data, err := ec.unmarshalNStockLineInput2ᚕchannelhubᚋgraphᚋmodelᚐStockLineInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lines = data
+		case "reference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reference"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reference = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalStockReceiveInput unmarshals raw into the StockReceiveInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalStockReceiveInput(ctx context.Context, raw any) (model.StockReceiveInput, error) {
+	var out model.StockReceiveInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "StockReceiveInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputTierInput(ctx context.Context, obj any) (model.TierInput, error) {
 	var it model.TierInput
 	if obj == nil {
@@ -17404,6 +18914,66 @@ func UnmarshalUserUpdateInput(ctx context.Context, raw any) (model.UserUpdateInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputWarehouseCreateInput(ctx context.Context, obj any) (model.WarehouseCreateInput, error) {
+	var it model.WarehouseCreateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["priority"]; !present {
+		asMap["priority"] = 0
+	}
+
+	fieldsInOrder := [...]string{"code", "name", "priority"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "code":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("code"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Code = data
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "priority":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("priority"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Priority = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalWarehouseCreateInput unmarshals raw into the WarehouseCreateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalWarehouseCreateInput(ctx context.Context, raw any) (model.WarehouseCreateInput, error) {
+	var out model.WarehouseCreateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "WarehouseCreateInput", raw, &out)
+	return out, err
+}
+
 // endregion **************************** input.gotpl *****************************
 
 // region    ************************** interface.gotpl ***************************
@@ -17412,6 +18982,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 	switch obj := (obj).(type) {
 	case nil:
 		return graphql.Null
+	case inventory.Warehouse:
+		return ec._Warehouse(ctx, sel, &obj)
+	case *inventory.Warehouse:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Warehouse(ctx, sel, obj)
 	case party.User:
 		return ec._User(ctx, sel, &obj)
 	case *party.User:
@@ -18277,6 +19854,49 @@ func (ec *executionContext) _GeoPoint(ctx context.Context, sel ast.SelectionSet,
 	return out
 }
 
+var inventoryErrorImplementors = []string{"InventoryError"}
+
+func (ec *executionContext) _InventoryError(ctx context.Context, sel ast.SelectionSet, obj *model.InventoryError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, inventoryErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InventoryError")
+		case "field":
+			out.Values[i] = ec._InventoryError_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._InventoryError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._InventoryError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var moneyImplementors = []string{"Money"}
 
 func (ec *executionContext) _Money(ctx context.Context, sel ast.SelectionSet, obj *model.Money) graphql.Marshaler {
@@ -18470,6 +20090,27 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "catalogRuleDelete":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_catalogRuleDelete(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "warehouseCreate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_warehouseCreate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stockReceive":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_stockReceive(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "stockAdjust":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_stockAdjust(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -19625,6 +21266,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_catalogRules(ctx, field)
 				})
+		case "warehouses":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_warehouses(ctx, field)
+				})
 		case "parties":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -19901,10 +21548,11 @@ func (ec *executionContext) _SKU(ctx context.Context, sel ast.SelectionSet, obj 
 					return ec._SKU_basePrice(ctx, field, obj)
 				})
 		case "availability":
-			out.Values[i] = ec._SKU_availability(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SKU_availability(ctx, field, obj)
+				})
 		case "price":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -20120,6 +21768,177 @@ func (ec *executionContext) _SKUPayload(ctx context.Context, sel ast.SelectionSe
 			}
 		case "errors":
 			out.Values[i] = ec._SKUPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var stockLevelImplementors = []string{"StockLevel"}
+
+func (ec *executionContext) _StockLevel(ctx context.Context, sel ast.SelectionSet, obj *inventory.Level) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, stockLevelImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StockLevel")
+		case "sku":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StockLevel_sku(ctx, field, obj)
+				})
+		case "onHand":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StockLevel_onHand(ctx, field, obj)
+				})
+		case "reserved":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StockLevel_reserved(ctx, field, obj)
+				})
+		case "available":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._StockLevel_available(ctx, field, obj)
+				})
+		case "updatedAt":
+			out.Values[i] = ec._StockLevel_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var stockLevelConnectionImplementors = []string{"StockLevelConnection"}
+
+func (ec *executionContext) _StockLevelConnection(ctx context.Context, sel ast.SelectionSet, obj *model.StockLevelConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, stockLevelConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StockLevelConnection")
+		case "edges":
+			out.Values[i] = ec._StockLevelConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._StockLevelConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var stockLevelEdgeImplementors = []string{"StockLevelEdge"}
+
+func (ec *executionContext) _StockLevelEdge(ctx context.Context, sel ast.SelectionSet, obj *model.StockLevelEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, stockLevelEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StockLevelEdge")
+		case "node":
+			out.Values[i] = ec._StockLevelEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._StockLevelEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var stockPayloadImplementors = []string{"StockPayload"}
+
+func (ec *executionContext) _StockPayload(ctx context.Context, sel ast.SelectionSet, obj *model.StockPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, stockPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("StockPayload")
+		case "levels":
+			out.Values[i] = ec._StockPayload_levels(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._StockPayload_errors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -20411,6 +22230,104 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 			out.Values[i] = ec._Viewer_app(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var warehouseImplementors = []string{"Warehouse", "Node"}
+
+func (ec *executionContext) _Warehouse(ctx context.Context, sel ast.SelectionSet, obj *inventory.Warehouse) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, warehouseImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Warehouse")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Warehouse_id(ctx, field, obj)
+				})
+		case "code":
+			out.Values[i] = ec._Warehouse_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "name":
+			out.Values[i] = ec._Warehouse_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "priority":
+			out.Values[i] = ec._Warehouse_priority(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "active":
+			out.Values[i] = ec._Warehouse_active(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stock":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Warehouse_stock(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var warehousePayloadImplementors = []string{"WarehousePayload"}
+
+func (ec *executionContext) _WarehousePayload(ctx context.Context, sel ast.SelectionSet, obj *model.WarehousePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, warehousePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("WarehousePayload")
+		case "warehouse":
+			out.Values[i] = ec._WarehousePayload_warehouse(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._WarehousePayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -21318,6 +23235,36 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) marshalNInventoryError2channelhubᚋgraphᚋmodelᚐInventoryError(ctx context.Context, sel ast.SelectionSet, v model.InventoryError) graphql.Marshaler {
+	return ec._InventoryError(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNInventoryError2ᚕchannelhubᚋgraphᚋmodelᚐInventoryErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []model.InventoryError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNInventoryError2channelhubᚋgraphᚋmodelᚐInventoryError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNInventoryErrorCode2channelhubᚋgraphᚋmodelᚐInventoryErrorCode(ctx context.Context, v any) (model.InventoryErrorCode, error) {
+	var res model.InventoryErrorCode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInventoryErrorCode2channelhubᚋgraphᚋmodelᚐInventoryErrorCode(ctx context.Context, sel ast.SelectionSet, v model.InventoryErrorCode) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx context.Context, sel ast.SelectionSet, v *model.Money) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Money!")
@@ -22020,6 +23967,99 @@ func (ec *executionContext) unmarshalNSKUUpdateInput2channelhubᚋgraphᚋmodel�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNStockAdjustInput2channelhubᚋgraphᚋmodelᚐStockAdjustInput(ctx context.Context, v any) (model.StockAdjustInput, error) {
+	res, err := ec.unmarshalInputStockAdjustInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNStockLevel2channelhubᚋinternalᚋinventoryᚐLevel(ctx context.Context, sel ast.SelectionSet, v inventory.Level) graphql.Marshaler {
+	return ec._StockLevel(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNStockLevel2ᚕchannelhubᚋinternalᚋinventoryᚐLevelᚄ(ctx context.Context, sel ast.SelectionSet, v []inventory.Level) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStockLevel2channelhubᚋinternalᚋinventoryᚐLevel(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNStockLevel2ᚖchannelhubᚋinternalᚋinventoryᚐLevel(ctx context.Context, sel ast.SelectionSet, v *inventory.Level) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StockLevel!")
+		return graphql.Null
+	}
+	return ec._StockLevel(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNStockLevelConnection2ᚖchannelhubᚋgraphᚋmodelᚐStockLevelConnection(ctx context.Context, sel ast.SelectionSet, v *model.StockLevelConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StockLevelConnection!")
+		return graphql.Null
+	}
+	return ec._StockLevelConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNStockLevelEdge2channelhubᚋgraphᚋmodelᚐStockLevelEdge(ctx context.Context, sel ast.SelectionSet, v model.StockLevelEdge) graphql.Marshaler {
+	return ec._StockLevelEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNStockLevelEdge2ᚕchannelhubᚋgraphᚋmodelᚐStockLevelEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.StockLevelEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNStockLevelEdge2channelhubᚋgraphᚋmodelᚐStockLevelEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNStockLineInput2channelhubᚋgraphᚋmodelᚐStockLineInput(ctx context.Context, v any) (model.StockLineInput, error) {
+	res, err := ec.unmarshalInputStockLineInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNStockLineInput2ᚕchannelhubᚋgraphᚋmodelᚐStockLineInputᚄ(ctx context.Context, v any) ([]model.StockLineInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.StockLineInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNStockLineInput2channelhubᚋgraphᚋmodelᚐStockLineInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNStockPayload2ᚖchannelhubᚋgraphᚋmodelᚐStockPayload(ctx context.Context, sel ast.SelectionSet, v *model.StockPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "StockPayload!")
+		return graphql.Null
+	}
+	return ec._StockPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNStockReceiveInput2channelhubᚋgraphᚋmodelᚐStockReceiveInput(ctx context.Context, v any) (model.StockReceiveInput, error) {
+	res, err := ec.unmarshalInputStockReceiveInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) (string, error) {
 	res, err := graphql.UnmarshalString(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -22221,6 +24261,39 @@ func (ec *executionContext) marshalNViewer2ᚖchannelhubᚋgraphᚋmodelᚐViewe
 		return graphql.Null
 	}
 	return ec._Viewer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNWarehouse2channelhubᚋinternalᚋinventoryᚐWarehouse(ctx context.Context, sel ast.SelectionSet, v inventory.Warehouse) graphql.Marshaler {
+	return ec._Warehouse(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNWarehouse2ᚕchannelhubᚋinternalᚋinventoryᚐWarehouseᚄ(ctx context.Context, sel ast.SelectionSet, v []inventory.Warehouse) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNWarehouse2channelhubᚋinternalᚋinventoryᚐWarehouse(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNWarehouseCreateInput2channelhubᚋgraphᚋmodelᚐWarehouseCreateInput(ctx context.Context, v any) (model.WarehouseCreateInput, error) {
+	res, err := ec.unmarshalInputWarehouseCreateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNWarehousePayload2ᚖchannelhubᚋgraphᚋmodelᚐWarehousePayload(ctx context.Context, sel ast.SelectionSet, v *model.WarehousePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "WarehousePayload!")
+		return graphql.Null
+	}
+	return ec._WarehousePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx context.Context, sel ast.SelectionSet, v introspection.Directive) graphql.Marshaler {
@@ -23014,6 +25087,13 @@ var (
 		party.UserDisabled: "DISABLED",
 	}
 )
+
+func (ec *executionContext) marshalOWarehouse2ᚖchannelhubᚋinternalᚋinventoryᚐWarehouse(ctx context.Context, sel ast.SelectionSet, v *inventory.Warehouse) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Warehouse(ctx, sel, v)
+}
 
 func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.EnumValue) graphql.Marshaler {
 	if v == nil {

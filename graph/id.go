@@ -17,6 +17,7 @@ const (
 	typeCatalogRule = "CatalogRule"
 	typePriceList   = "PriceList"
 	typePromotion   = "Promotion"
+	typeWarehouse   = "Warehouse"
 )
 
 var errInvalidID = errors.New("graph: malformed id")

@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
 
+	"channelhub/graph/model"
 	"channelhub/internal/auth"
 	"channelhub/internal/catalog"
 	"channelhub/internal/party"
@@ -26,6 +27,7 @@ type loaders struct {
 	product       *dataloadgen.Loader[uuid.UUID, *catalog.Product]
 	sku           *dataloadgen.Loader[uuid.UUID, *catalog.SKU] // unfiltered: for objects already in scope (rules, carts, quotes)
 	price         *dataloadgen.Loader[priceKey, pricing.SKUPrice]
+	availability  *dataloadgen.Loader[priceKey, *model.Availability]
 	priceCount    *dataloadgen.Loader[uuid.UUID, int]
 	listPrices    *dataloadgen.Loader[uuid.UUID, []pricing.ListPrice]
 	assigned      *dataloadgen.Loader[assignedKey, *party.Page]
@@ -57,7 +59,8 @@ func (r *Resolver) newLoaders() *loaders {
 		sku: byID(func(ctx context.Context, ids []uuid.UUID) ([]*catalog.SKU, error) {
 			return r.CatalogService.SKUs(ctx, nil, ids)
 		}),
-		price: dataloadgen.NewLoader(r.priceLoaderFetch, batchOpts...),
+		price:        dataloadgen.NewLoader(r.priceLoaderFetch, batchOpts...),
+		availability: dataloadgen.NewLoader(r.availabilityFetch, batchOpts...),
 		listPrices: byID(func(ctx context.Context, ids []uuid.UUID) ([][]pricing.ListPrice, error) {
 			p, err := auth.FromContext(ctx)
 			if err != nil {

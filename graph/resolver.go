@@ -6,17 +6,19 @@ import (
 	"channelhub/internal/auth"
 	"channelhub/internal/cart"
 	"channelhub/internal/catalog"
+	"channelhub/internal/inventory"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
 )
 
 // Resolver holds the services the thin resolvers call.
 type Resolver struct {
-	AuthService    *auth.Service
-	PartyService   *party.Service
-	CatalogService *catalog.Service
-	PricingService *pricing.Service
-	CartService    *cart.Service
-	Currency       string
-	Log            *slog.Logger
+	AuthService      *auth.Service
+	PartyService     *party.Service
+	CatalogService   *catalog.Service
+	PricingService   *pricing.Service
+	CartService      *cart.Service
+	InventoryService *inventory.Service
+	Currency         string
+	Log              *slog.Logger
 }

@@ -6,6 +6,7 @@ import (
 
 	"channelhub/internal/auth"
 	"channelhub/internal/catalog"
+	"channelhub/internal/inventory"
 	"channelhub/internal/party"
 )
 
@@ -57,9 +58,6 @@ type SKUView struct {
 // SKUs does not spawn a goroutine per row for it.
 func (v SKUView) GlobalID() string { return "SKU:" + v.SKU.ID.String() }
 
-// Availability is the seller's stock level; null until inventory is tracked.
-func (v SKUView) Availability() *Availability { return nil }
-
 // SKUConnection is a page of the catalogue.
 type SKUConnection struct {
 	Edges    []SKUEdge
@@ -70,6 +68,18 @@ type SKUConnection struct {
 // SKUEdge is one SKU in a connection.
 type SKUEdge struct {
 	Node   SKUView
+	Cursor string
+}
+
+// StockLevelConnection is a page of a warehouse's stock.
+type StockLevelConnection struct {
+	Edges    []StockLevelEdge
+	PageInfo PageInfo
+}
+
+// StockLevelEdge is one level in a connection.
+type StockLevelEdge struct {
+	Node   *inventory.Level
 	Cursor string
 }
 

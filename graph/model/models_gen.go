@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"channelhub/internal/auth"
 	"channelhub/internal/catalog"
+	"channelhub/internal/inventory"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
 	"fmt"
@@ -214,6 +215,12 @@ type GiftInput struct {
 	MinQty *int `json:"minQty,omitempty"`
 	// How many gift units the promotion may hand out.
 	Pool int `json:"pool"`
+}
+
+type InventoryError struct {
+	Field   []string           `json:"field,omitempty"`
+	Message string             `json:"message"`
+	Code    InventoryErrorCode `json:"code"`
 }
 
 type Mutation struct {
@@ -500,6 +507,35 @@ type SKUUpdateInput struct {
 	BasePrice *Decimal `json:"basePrice,omitempty"`
 }
 
+type StockAdjustInput struct {
+	WarehouseID string `json:"warehouseId"`
+	SkuID       string `json:"skuId"`
+	// Non-zero, −1,000,000..1,000,000; stock never falls below what is reserved.
+	Delta int `json:"delta"`
+	// Why; 1..500 characters. Written to the movement ledger and the audit log.
+	Reason string `json:"reason"`
+}
+
+type StockLineInput struct {
+	SkuID string `json:"skuId"`
+	// 1..1,000,000.
+	Qty int `json:"qty"`
+}
+
+type StockPayload struct {
+	// The levels after the change, one per line.
+	Levels []inventory.Level `json:"levels"`
+	Errors []InventoryError  `json:"errors"`
+}
+
+type StockReceiveInput struct {
+	WarehouseID string `json:"warehouseId"`
+	// 1..100 lines.
+	Lines []StockLineInput `json:"lines"`
+	// The source document, e.g. a supplier's delivery note; 1..100 characters.
+	Reference string `json:"reference"`
+}
+
 type TierInput struct {
 	Threshold Decimal `json:"threshold"`
 	Off       Decimal `json:"off"`
@@ -554,6 +590,19 @@ type UserUpdateInput struct {
 	Password *string `json:"password,omitempty"`
 	// Why; 1..500 characters, required when roles, status or password change. Written to the audit log.
 	Reason *string `json:"reason,omitempty"`
+}
+
+type WarehouseCreateInput struct {
+	// 1..20 characters of A-Z, 0-9 and '-'; unique within the party.
+	Code string `json:"code"`
+	// 1..50 characters.
+	Name     string `json:"name"`
+	Priority *int   `json:"priority,omitempty"`
+}
+
+type WarehousePayload struct {
+	Warehouse *inventory.Warehouse `json:"warehouse,omitempty"`
+	Errors    []InventoryError     `json:"errors"`
 }
 
 type AuthErrorCode string
@@ -896,6 +945,69 @@ func (e *ErrorCode) UnmarshalJSON(b []byte) error {
 }
 
 func (e ErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type InventoryErrorCode string
+
+const (
+	InventoryErrorCodeInvalidInput   InventoryErrorCode = "INVALID_INPUT"
+	InventoryErrorCodeNotFound       InventoryErrorCode = "NOT_FOUND"
+	InventoryErrorCodeCodeTaken      InventoryErrorCode = "CODE_TAKEN"
+	InventoryErrorCodeSkuNotFound    InventoryErrorCode = "SKU_NOT_FOUND"
+	InventoryErrorCodeBelowReserved  InventoryErrorCode = "BELOW_RESERVED"
+	InventoryErrorCodeReasonRequired InventoryErrorCode = "REASON_REQUIRED"
+)
+
+var AllInventoryErrorCode = []InventoryErrorCode{
+	InventoryErrorCodeInvalidInput,
+	InventoryErrorCodeNotFound,
+	InventoryErrorCodeCodeTaken,
+	InventoryErrorCodeSkuNotFound,
+	InventoryErrorCodeBelowReserved,
+	InventoryErrorCodeReasonRequired,
+}
+
+func (e InventoryErrorCode) IsValid() bool {
+	switch e {
+	case InventoryErrorCodeInvalidInput, InventoryErrorCodeNotFound, InventoryErrorCodeCodeTaken, InventoryErrorCodeSkuNotFound, InventoryErrorCodeBelowReserved, InventoryErrorCodeReasonRequired:
+		return true
+	}
+	return false
+}
+
+func (e InventoryErrorCode) String() string {
+	return string(e)
+}
+
+func (e *InventoryErrorCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = InventoryErrorCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid InventoryErrorCode", str)
+	}
+	return nil
+}
+
+func (e InventoryErrorCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *InventoryErrorCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e InventoryErrorCode) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

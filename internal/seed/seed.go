@@ -68,6 +68,7 @@ func Demo(ctx context.Context, db *database.DB, hasher *auth.PasswordHasher) (bo
 	b.build()
 	b.catalogue = b.buildCatalogue()
 	b.pricing = b.buildPricing(b.catalogue, b.hq, b.d1, b.d2)
+	b.stock = b.buildStock(b.catalogue, b.hq, b.d1)
 	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(&b.parties).Exec(ctx); err != nil {
 			return fmt.Errorf("seed: parties: %w", err)
@@ -79,6 +80,9 @@ func Demo(ctx context.Context, db *database.DB, hasher *auth.PasswordHasher) (bo
 			return err
 		}
 		if err := insertPricing(ctx, tx, b.pricing); err != nil {
+			return err
+		}
+		if err := insertStock(ctx, tx, b.stock); err != nil {
 			return err
 		}
 		for _, a := range b.assignments {
@@ -102,6 +106,7 @@ type builder struct {
 	assignments [][2]uuid.UUID
 	catalogue   *catalogue
 	pricing     *pricingData
+	stock       *stockData
 	hq, d1, d2  *party.Party
 }
 

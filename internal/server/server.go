@@ -28,6 +28,7 @@ import (
 	"channelhub/internal/config"
 	"channelhub/internal/database"
 	"channelhub/internal/epoch"
+	"channelhub/internal/inventory"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
 	"channelhub/internal/ratelimit"
@@ -44,17 +45,18 @@ type Deps struct {
 
 // Server is one API instance.
 type Server struct {
-	Config  config.Config
-	DB      *database.DB
-	Redis   *redis.Client // nil without CHANNELHUB_REDIS_URL
-	Keys    *auth.KeySet
-	Auth    *auth.Service
-	Parties *party.Service
-	Catalog *catalog.Service
-	Pricing *pricing.Service
-	Cart    *cart.Service
-	Handler http.Handler
-	Seeded  bool // this start seeded the demo channel
+	Config    config.Config
+	DB        *database.DB
+	Redis     *redis.Client // nil without CHANNELHUB_REDIS_URL
+	Keys      *auth.KeySet
+	Auth      *auth.Service
+	Parties   *party.Service
+	Catalog   *catalog.Service
+	Pricing   *pricing.Service
+	Cart      *cart.Service
+	Inventory *inventory.Service
+	Handler   http.Handler
+	Seeded    bool // this start seeded the demo channel
 
 	log         *slog.Logger
 	redisPrefix string
@@ -108,6 +110,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 	s.Catalog = catalog.NewService(s.DB, s.Parties)
 	s.Pricing = pricing.NewService(s.DB, s.Catalog, s.Parties)
 	s.Cart = cart.NewService(s.DB, s.Parties, s.Catalog, s.Pricing)
+	s.Inventory = inventory.NewService(s.DB)
 	if cfg.SeedDemo {
 		if s.Seeded, err = seed.Demo(ctx, s.DB, hasher); err != nil {
 			return nil, err
@@ -135,7 +138,7 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 	}
 	gql := graph.NewHandler(graph.Options{
 		Resolver: &graph.Resolver{AuthService: s.Auth, PartyService: s.Parties, CatalogService: s.Catalog,
-			PricingService: s.Pricing, CartService: s.Cart,
+			PricingService: s.Pricing, CartService: s.Cart, InventoryService: s.Inventory,
 			Currency: s.Config.Currency, Log: log},
 		Development:     s.Config.Development(),
 		DepthLimit:      s.Config.QueryDepthLimit,
