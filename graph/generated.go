@@ -3420,6 +3420,7 @@ input WarehouseCreateInput {
   code: String!
   "1..50 characters."
   name: String!
+  "0..1000; higher ships first. A party keeps at most 50 warehouses."
   priority: Int = 0
 }
 
@@ -3431,7 +3432,7 @@ input StockLineInput {
 
 input StockReceiveInput {
   warehouseId: ID!
-  "1..100 lines."
+  "1..100 lines; lines of one SKU add up. On hand never exceeds 2,000,000,000. A distributor receives only SKUs it may buy."
   lines: [StockLineInput!]!
   "The source document, e.g. a supplier's delivery note; 1..100 characters."
   reference: String!
@@ -3467,13 +3468,13 @@ type WarehousePayload {
 }
 
 type StockPayload {
-  "The levels after the change, one per line."
+  "The levels after the change, one per SKU, in SKU order."
   levels: [StockLevel!]!
   errors: [InventoryError!]!
 }
 
 extend type Query {
-  "The caller's party's warehouses. Roles: HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN."
+  "The caller's party's warehouses (at most 50). Roles: HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN."
   warehouses: [Warehouse!]! @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN])
 }
 

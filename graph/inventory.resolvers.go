@@ -122,7 +122,7 @@ func (r *warehouseResolver) Stock(ctx context.Context, obj *inventory.Warehouse,
 	if err != nil {
 		return nil, err
 	}
-	rows, more, err := r.InventoryService.Levels(ctx, p, obj.ID, pageRequest(first, after))
+	rows, more, err := r.InventoryService.Levels(ctx, p, obj, pageRequest(first, after))
 	if err != nil {
 		return nil, err
 	}

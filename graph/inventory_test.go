@@ -1,6 +1,8 @@
 package graph_test
 
 import (
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -149,5 +151,70 @@ func TestInventoryAvailabilityInTheCatalogue(t *testing.T) {
 		require.JSONEq(t, `{"stockReceive":{"errors":[]}}`, string(r.Data))
 		r = e.Query(d1, `query($id: ID!) { sku(id: $id) { availability } }`, map[string]any{"id": out})
 		require.JSONEq(t, `{"sku":{"availability":"IN_STOCK"}}`, string(r.Data))
+	})
+}
+
+func TestInventoryGuards(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		hq := e.As(auth.RoleHQAdmin)
+		gc := e.As(auth.RoleGoodsControl)
+		ids := cartSKUs(t, e, hq, "PH01-1-1", "PH01-1-2", "TB01-1-1")
+
+		r := e.Query(gc, `mutation { warehouseCreate(input: {code: "HQ-WH2", name: "二号仓", priority: 3000000000}) { errors { code field } } }`, nil)
+		require.JSONEq(t, `{"warehouseCreate":{"errors":[{"code":"INVALID_INPUT","field":["priority"]}]}}`, string(r.Data))
+		r = e.Query(gc, `mutation { warehouseCreate(input: {code: "HQ-WH2", name: "二号仓", priority: 1001}) { errors { code field } } }`, nil)
+		require.JSONEq(t, `{"warehouseCreate":{"errors":[{"code":"INVALID_INPUT","field":["priority"]}]}}`, string(r.Data))
+
+		// A distributor receives only SKUs it may buy: D-0003 (operator channel) sees no tablets.
+		d3 := e.Login("13800000003", auth.AppDistributor).AccessToken
+		r = e.Query(d3, `mutation { warehouseCreate(input: {code: "D3-WH1", name: "瓯江仓"}) { warehouse { id } errors { code } } }`, nil)
+		var c struct {
+			WarehouseCreate struct{ Warehouse struct{ ID string } }
+		}
+		r.Decode(t, &c)
+		r = e.Query(d3, `mutation($w: ID!, $s: ID!, $p: ID!) { stockReceive(input: {warehouseId: $w, reference: "x", lines: [{skuId: $p, qty: 1}, {skuId: $s, qty: 1}]}) {
+			levels { onHand } errors { code field } } }`, map[string]any{"w": c.WarehouseCreate.Warehouse.ID, "s": ids["TB01-1-1"], "p": ids["PH01-1-1"]})
+		require.JSONEq(t, `{"stockReceive":{"levels":[],"errors":[{"code":"SKU_NOT_FOUND","field":["lines","1","skuId"]}]}}`, string(r.Data))
+
+		// Receipts of the same SKUs in opposite orders never deadlock.
+		wh := inventoryWarehouse(t, e, gc)
+		var wg sync.WaitGroup
+		errs := make(chan string, 20)
+		for i := range 20 {
+			a, b := ids["PH01-1-1"], ids["PH01-1-2"]
+			if i%2 == 1 {
+				a, b = b, a
+			}
+			wg.Go(func() {
+				r := e.Query(gc, `mutation($w: ID!, $a: ID!, $b: ID!) { stockReceive(input: {warehouseId: $w, reference: "race", lines: [{skuId: $a, qty: 1}, {skuId: $b, qty: 1}]}) { errors { code } } }`,
+					map[string]any{"w": wh, "a": a, "b": b})
+				if len(r.Errors) > 0 || !strings.Contains(string(r.Data), `"errors":[]`) {
+					errs <- string(r.Data) + fmt.Sprint(r.Codes())
+				}
+			})
+		}
+		wg.Wait()
+		close(errs)
+		for er := range errs {
+			t.Errorf("receipt failed: %s", er)
+		}
+
+		// On hand stays a GraphQL Int.
+		big := make([]map[string]any, 0, 100)
+		for range 100 {
+			big = append(big, map[string]any{"skuId": ids["PH01-1-1"], "qty": 1000000})
+		}
+		var refused bool
+		for range 25 {
+			r := e.Query(gc, `mutation($w: ID!, $l: [StockLineInput!]!) { stockReceive(input: {warehouseId: $w, reference: "big", lines: $l}) { errors { code } } }`,
+				map[string]any{"w": wh, "l": big})
+			require.Empty(t, r.Errors)
+			if strings.Contains(string(r.Data), "INVALID_INPUT") {
+				refused = true
+				break
+			}
+		}
+		require.True(t, refused, "a receipt past 2,000,000,000 on hand is refused")
 	})
 }

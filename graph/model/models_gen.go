@@ -523,14 +523,14 @@ type StockLineInput struct {
 }
 
 type StockPayload struct {
-	// The levels after the change, one per line.
+	// The levels after the change, one per SKU, in SKU order.
 	Levels []inventory.Level `json:"levels"`
 	Errors []InventoryError  `json:"errors"`
 }
 
 type StockReceiveInput struct {
 	WarehouseID string `json:"warehouseId"`
-	// 1..100 lines.
+	// 1..100 lines; lines of one SKU add up. On hand never exceeds 2,000,000,000. A distributor receives only SKUs it may buy.
 	Lines []StockLineInput `json:"lines"`
 	// The source document, e.g. a supplier's delivery note; 1..100 characters.
 	Reference string `json:"reference"`
@@ -596,8 +596,9 @@ type WarehouseCreateInput struct {
 	// 1..20 characters of A-Z, 0-9 and '-'; unique within the party.
 	Code string `json:"code"`
 	// 1..50 characters.
-	Name     string `json:"name"`
-	Priority *int   `json:"priority,omitempty"`
+	Name string `json:"name"`
+	// 0..1000; higher ships first. A party keeps at most 50 warehouses.
+	Priority *int `json:"priority,omitempty"`
 }
 
 type WarehousePayload struct {

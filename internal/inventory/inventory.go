@@ -3,11 +3,13 @@
 package inventory
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -17,8 +19,10 @@ import (
 
 	"channelhub/internal/audit"
 	"channelhub/internal/auth"
+	"channelhub/internal/catalog"
 	"channelhub/internal/database"
 	"channelhub/internal/page"
+	"channelhub/internal/party"
 )
 
 // Warehouse is a stock location of one party.
@@ -101,6 +105,9 @@ var Keepers = []auth.Role{auth.RoleHQAdmin, auth.RoleGoodsControl, auth.RoleDist
 const (
 	MaxQty        = 1_000_000
 	MaxLines      = 100
+	MaxOnHand     = 2_000_000_000 // stays a GraphQL Int
+	MaxWarehouses = 50            // per party
+	MaxPriority   = 1000
 	LowStockLevel = 10 // at or below this many available units a SKU shows LOW
 )
 
@@ -142,11 +149,21 @@ func (s *Service) CreateWarehouse(ctx context.Context, p auth.Principal, code, n
 	if n := utf8.RuneCountInString(name); n < 1 || n > 50 {
 		errs = append(errs, fieldErr(ErrInvalidInput, "name"))
 	}
+	if priority < 0 || priority > MaxPriority {
+		errs = append(errs, fieldErr(ErrInvalidInput, "priority"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
 	w := &Warehouse{ID: uuid.Must(uuid.NewV7()), PartyID: p.PartyID, Code: code, Name: name, Priority: priority, Active: true, CreatedAt: s.now()}
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		n, err := tx.NewSelect().Model((*Warehouse)(nil)).Where("w.party_id = ?", p.PartyID).Count(ctx)
+		if err != nil {
+			return fmt.Errorf("inventory: count warehouses: %w", err)
+		}
+		if n >= MaxWarehouses {
+			return fieldErr(ErrInvalidInput, "code")
+		}
 		if _, err := tx.NewInsert().Model(w).Exec(ctx); err != nil {
 			if database.IsUniqueViolation(err) {
 				return fieldErr(ErrCodeTaken, "code")
@@ -197,16 +214,33 @@ func (s *Service) Receive(ctx context.Context, p auth.Principal, warehouseID uui
 			return nil, fieldErr(ErrInvalidInput, "lines", fmt.Sprint(i), "qty")
 		}
 	}
+	// One line per SKU, taken in SKU order: two receipts never lock the same rows crosswise.
+	merged := map[uuid.UUID]int64{}
+	first := map[uuid.UUID]int{}
+	var order []uuid.UUID
+	for i, l := range lines {
+		if _, ok := merged[l.SKUID]; !ok {
+			first[l.SKUID] = i
+			order = append(order, l.SKUID)
+		}
+		merged[l.SKUID] += l.Qty
+	}
+	slices.SortFunc(order, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
 	var out []*Level
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := s.ownWarehouse(ctx, tx, p, warehouseID); err != nil {
 			return err
 		}
-		for i, l := range lines {
-			lv, err := s.move(ctx, tx, p, warehouseID, l.SKUID, l.Qty, MoveReceipt, "", "RECEIPT", reference)
+		if missing, err := s.unknownSKUs(ctx, tx, p, order); err != nil {
+			return err
+		} else if len(missing) > 0 {
+			return fieldErr(ErrSKUNotFound, "lines", fmt.Sprint(first[missing[0]]), "skuId")
+		}
+		for _, sku := range order {
+			lv, err := s.move(ctx, tx, p, warehouseID, sku, merged[sku], MoveReceipt, "", "RECEIPT", reference)
 			if err != nil {
-				if errors.Is(err, ErrSKUNotFound) {
-					return fieldErr(ErrSKUNotFound, "lines", fmt.Sprint(i), "skuId")
+				if errors.Is(err, errTooMuch) {
+					return fieldErr(ErrInvalidInput, "lines", fmt.Sprint(first[sku]), "qty")
 				}
 				return err
 			}
@@ -215,6 +249,33 @@ func (s *Service) Receive(ctx context.Context, p auth.Principal, warehouseID uui
 		return nil
 	})
 	return out, err
+}
+
+// errTooMuch is a receipt that would take on hand past MaxOnHand.
+var errTooMuch = errors.New("inventory: on hand would exceed the maximum")
+
+// unknownSKUs returns the SKUs of ids that do not exist or, for a caller
+// outside HQ, that its own party may not see in the catalogue.
+func (s *Service) unknownSKUs(ctx context.Context, tx bun.IDB, p auth.Principal, ids []uuid.UUID) ([]uuid.UUID, error) {
+	q := tx.NewSelect().Model((*catalog.SKU)(nil)).ColumnExpr("s.id").Where("s.id IN (?)", bun.List(ids))
+	if !p.IsHQ() {
+		own := new(party.Party)
+		if err := tx.NewSelect().Model(own).Where("p.id = ?", p.PartyID).Scan(ctx); err != nil {
+			return nil, fmt.Errorf("inventory: load own party: %w", err)
+		}
+		q = catalog.Visible(q, own)
+	}
+	var found []uuid.UUID
+	if err := q.Scan(ctx, &found); err != nil {
+		return nil, fmt.Errorf("inventory: check skus: %w", err)
+	}
+	var missing []uuid.UUID
+	for _, id := range ids {
+		if !slices.Contains(found, id) {
+			missing = append(missing, id)
+		}
+	}
+	return missing, nil
 }
 
 // Adjust corrects one SKU's stock in one of the caller's warehouses by delta,
@@ -235,7 +296,15 @@ func (s *Service) Adjust(ctx context.Context, p auth.Principal, warehouseID, sku
 		if _, err := s.ownWarehouse(ctx, tx, p, warehouseID); err != nil {
 			return err
 		}
+		if missing, err := s.unknownSKUs(ctx, tx, p, []uuid.UUID{sku}); err != nil {
+			return err
+		} else if len(missing) > 0 {
+			return fieldErr(ErrSKUNotFound, "skuId")
+		}
 		lv, err := s.move(ctx, tx, p, warehouseID, sku, delta, MoveAdjustment, reason, "", "")
+		if errors.Is(err, errTooMuch) {
+			return fieldErr(ErrInvalidInput, "delta")
+		}
 		if err != nil {
 			return err
 		}
@@ -249,19 +318,17 @@ func (s *Service) Adjust(ctx context.Context, p auth.Principal, warehouseID, sku
 // move changes on hand by delta with one conditional statement (so racing
 // changes never take stock below what is reserved) and writes the movement.
 func (s *Service) move(ctx context.Context, tx bun.IDB, p auth.Principal, warehouseID, sku uuid.UUID, delta int64, kind, reason, sourceType, sourceID string) (*Level, error) {
-	n, err := tx.NewSelect().Table("skus").Where("id = ?", sku).Count(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("inventory: check sku: %w", err)
-	}
-	if n == 0 {
-		return nil, ErrSKUNotFound
-	}
 	now := s.now()
 	lv := &Level{WarehouseID: warehouseID, SKUID: sku}
+	var err error
 	if delta > 0 {
 		err = tx.NewRaw(`INSERT INTO stock_levels (warehouse_id, sku_id, on_hand, reserved, updated_at) VALUES (?, ?, ?, 0, ?)
 			ON CONFLICT (warehouse_id, sku_id) DO UPDATE SET on_hand = stock_levels.on_hand + excluded.on_hand, updated_at = excluded.updated_at
-			RETURNING on_hand, reserved`, warehouseID, sku, delta, now).Scan(ctx, &lv.OnHand, &lv.Reserved)
+			WHERE stock_levels.on_hand + excluded.on_hand <= ?
+			RETURNING on_hand, reserved`, warehouseID, sku, delta, now, MaxOnHand).Scan(ctx, &lv.OnHand, &lv.Reserved)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, errTooMuch
+		}
 	} else {
 		err = tx.NewRaw(`UPDATE stock_levels SET on_hand = on_hand + ?, updated_at = ?
 			WHERE warehouse_id = ? AND sku_id = ? AND on_hand + ? >= reserved RETURNING on_hand, reserved`,
@@ -283,13 +350,14 @@ func (s *Service) move(ctx context.Context, tx bun.IDB, p auth.Principal, wareho
 }
 
 // Levels returns a page of one of the caller's warehouses' stock, by SKU code.
-func (s *Service) Levels(ctx context.Context, p auth.Principal, warehouseID uuid.UUID, pr page.Request) ([]*Level, bool, error) {
+func (s *Service) Levels(ctx context.Context, p auth.Principal, w *Warehouse, pr page.Request) ([]*Level, bool, error) {
 	if err := p.Require(Keepers...); err != nil {
 		return nil, false, err
 	}
-	if _, err := s.ownWarehouse(ctx, s.db, p, warehouseID); err != nil {
-		return nil, false, err
+	if w.PartyID != p.PartyID {
+		return nil, false, ErrNotFound
 	}
+	warehouseID := w.ID
 	size, err := pr.Size()
 	if err != nil {
 		return nil, false, err
