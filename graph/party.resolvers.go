@@ -8,6 +8,7 @@ package graph
 import (
 	"channelhub/graph/model"
 	"channelhub/internal/auth"
+	"channelhub/internal/field"
 	"channelhub/internal/party"
 	"context"
 )
@@ -107,7 +108,7 @@ func (r *mutationResolver) UserAssignedStoresSet(ctx context.Context, id string,
 		return nil, err
 	}
 	if len(input.StoreIds) > party.MaxAssignedStores {
-		return userPayload(ctx, nil, &party.FieldError{Field: []string{"storeIds"}, Err: party.ErrInvalidInput})
+		return userPayload(ctx, nil, field.Err(party.ErrInvalidInput, "storeIds"))
 	}
 	stores, err := parseIDs(typeParty, input.StoreIds)
 	if err != nil {

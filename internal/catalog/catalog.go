@@ -9,6 +9,8 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+
+	"channelhub/internal/field"
 )
 
 // Category is a node of the category tree.
@@ -109,17 +111,7 @@ var (
 	ErrNegativePrice    = errors.New("catalog: negative price")
 )
 
-// FieldError ties a business error to the input field that caused it.
-type FieldError struct {
-	Field []string
-	Err   error
-}
-
-func (e *FieldError) Error() string       { return e.Err.Error() }
-func (e *FieldError) Unwrap() error       { return e.Err }
-func (e *FieldError) FieldPath() []string { return e.Field }
-
-func fieldErr(err error, field ...string) error { return &FieldError{Field: field, Err: err} }
+func fieldErr(err error, path ...string) error { return field.Err(err, path...) }
 
 func pathIDs(path string) []uuid.UUID {
 	var out []uuid.UUID

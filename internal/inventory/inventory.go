@@ -21,6 +21,7 @@ import (
 	"channelhub/internal/auth"
 	"channelhub/internal/catalog"
 	"channelhub/internal/database"
+	"channelhub/internal/field"
 	"channelhub/internal/page"
 	"channelhub/internal/party"
 )
@@ -85,17 +86,7 @@ var (
 	ErrReasonRequired = errors.New("inventory: reason required")
 )
 
-// FieldError ties a business error to the input field that caused it.
-type FieldError struct {
-	Field []string
-	Err   error
-}
-
-func (e *FieldError) Error() string       { return e.Err.Error() }
-func (e *FieldError) Unwrap() error       { return e.Err }
-func (e *FieldError) FieldPath() []string { return e.Field }
-
-func fieldErr(err error, field ...string) error { return &FieldError{Field: field, Err: err} }
+func fieldErr(err error, path ...string) error { return field.Err(err, path...) }
 
 // Keepers may manage a party's stock: HQ's admin and goods control for HQ, a
 // distributor's admin for its own warehouses.

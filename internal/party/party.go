@@ -10,6 +10,7 @@ import (
 	"github.com/uptrace/bun"
 
 	"channelhub/internal/auth"
+	"channelhub/internal/field"
 )
 
 // Kind is a party's place in the tree.
@@ -159,27 +160,4 @@ var (
 	ErrLastAdmin         = errors.New("party: the last active HQ admin cannot be removed")
 )
 
-// FieldError ties a business error to the input field that caused it.
-type FieldError struct {
-	Field []string
-	Err   error
-}
-
-func (e *FieldError) Error() string { return e.Err.Error() + " (" + joinPath(e.Field) + ")" }
-func (e *FieldError) Unwrap() error { return e.Err }
-
-// FieldPath is the input field at fault, for the graph layer.
-func (e *FieldError) FieldPath() []string { return e.Field }
-
-func fieldErr(err error, field ...string) error { return &FieldError{Field: field, Err: err} }
-
-func joinPath(p []string) string {
-	s := ""
-	for i, f := range p {
-		if i > 0 {
-			s += "."
-		}
-		s += f
-	}
-	return s
-}
+func fieldErr(err error, path ...string) error { return field.Err(err, path...) }
