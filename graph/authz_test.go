@@ -289,7 +289,7 @@ var authzMatrix = map[string]authzCase{
 		payloadErrors: []string{"INVALID_INPUT"},
 	},
 	"Mutation.stockReceive": {
-		doc:           `mutation { stockReceive(input: {warehouseId: "Warehouse:` + authzNoSuchID + `", lines: [], reference: "x"}) { levels { onHand } errors { code } } }`,
+		doc:           `mutation { stockReceive(input: {warehouseId: "Warehouse:` + authzNoSuchID + `", lines: [], reference: "x", idempotencyKey: "k1"}) { levels { onHand } errors { code } } }`,
 		allowed:       authzKeepers,
 		payloadErrors: []string{"INVALID_INPUT"},
 	},

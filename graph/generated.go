@@ -3436,6 +3436,8 @@ input StockReceiveInput {
   lines: [StockLineInput!]!
   "The source document, e.g. a supplier's delivery note; 1..100 characters."
   reference: String!
+  "The client's key for this receipt, 1..64 characters: a retry returns the first receipt's levels instead of booking the goods twice; the same key with a different receipt is refused."
+  idempotencyKey: String!
 }
 
 input StockAdjustInput {
@@ -3454,6 +3456,7 @@ enum InventoryErrorCode {
   SKU_NOT_FOUND
   BELOW_RESERVED
   REASON_REQUIRED
+  IDEMPOTENCY_KEY_REUSED
 }
 
 type InventoryError {
@@ -18569,7 +18572,7 @@ func (ec *executionContext) unmarshalInputStockReceiveInput(ctx context.Context,
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"warehouseId", "lines", "reference"}
+	fieldsInOrder := [...]string{"warehouseId", "lines", "reference", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -18597,6 +18600,13 @@ func (ec *executionContext) unmarshalInputStockReceiveInput(ctx context.Context,
 				return it, err
 			}
 			it.Reference = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
 		}
 	}
 	return it, nil

@@ -18,6 +18,7 @@ var inventoryCodes = codeMap[model.InventoryErrorCode]{
 	{inventory.ErrSKUNotFound, model.InventoryErrorCodeSkuNotFound},
 	{inventory.ErrBelowReserved, model.InventoryErrorCodeBelowReserved},
 	{inventory.ErrReasonRequired, model.InventoryErrorCodeReasonRequired},
+	{inventory.ErrKeyReused, model.InventoryErrorCodeIdempotencyKeyReused},
 }
 
 func inventoryErrors(ctx context.Context, err error) ([]model.InventoryError, error) {

@@ -51,7 +51,7 @@ func (r *mutationResolver) StockReceive(ctx context.Context, input model.StockRe
 		}
 		lines[i] = inventory.Line{SKUID: sku, Qty: int64(l.Qty)}
 	}
-	levels, err := r.InventoryService.Receive(ctx, p, wid, lines, input.Reference)
+	levels, err := r.InventoryService.Receive(ctx, p, wid, lines, input.Reference, input.IdempotencyKey)
 	return stockPayload(ctx, levels, err)
 }
 

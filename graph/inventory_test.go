@@ -49,17 +49,18 @@ func TestInventoryReceiveAndAdjust(t *testing.T) {
 		}
 		start := level()
 
-		r := e.Query(gc, `mutation($w: ID!, $s: ID!, $c: ID!) { stockReceive(input: {warehouseId: $w, reference: "DN-2026-0001",
+		r := e.Query(gc, `mutation($w: ID!, $s: ID!, $c: ID!) { stockReceive(input: {warehouseId: $w, reference: "DN-2026-0001", idempotencyKey: "dn-1",
 			lines: [{skuId: $s, qty: 100}, {skuId: $c, qty: 40}]}) { levels { onHand sku { code } } errors { code } } }`,
 			map[string]any{"w": wh, "s": ids["PH01-1-1"], "c": ids["CB01-1"]})
 		require.Contains(t, string(r.Data), `"errors":[]`, "%s", r.Data)
 		require.Equal(t, start+100, level())
 
 		for in, code := range map[string]string{
-			`{warehouseId: $w, reference: "x", lines: [{skuId: $s, qty: 0}]}`:                                                              "INVALID_INPUT",
-			`{warehouseId: $w, reference: "x", lines: [{skuId: $s, qty: 1000001}]}`:                                                        "INVALID_INPUT",
-			`{warehouseId: $w, reference: "", lines: [{skuId: $s, qty: 1}]}`:                                                               "INVALID_INPUT",
-			`{warehouseId: $w, reference: "x", lines: [{skuId: $s, qty: 1}, {skuId: "SKU:0190b7a8-0000-7000-8000-000000000000", qty: 1}]}`: "SKU_NOT_FOUND",
+			`{warehouseId: $w, reference: "x", idempotencyKey: "bad-1", lines: [{skuId: $s, qty: 0}]}`:                                                              "INVALID_INPUT",
+			`{warehouseId: $w, reference: "x", idempotencyKey: "bad-2", lines: [{skuId: $s, qty: 1000001}]}`:                                                        "INVALID_INPUT",
+			`{warehouseId: $w, reference: "", idempotencyKey: "bad-3", lines: [{skuId: $s, qty: 1}]}`:                                                               "INVALID_INPUT",
+			`{warehouseId: $w, reference: "x", idempotencyKey: "", lines: [{skuId: $s, qty: 1}]}`:                                                                   "INVALID_INPUT",
+			`{warehouseId: $w, reference: "x", idempotencyKey: "bad-4", lines: [{skuId: $s, qty: 1}, {skuId: "SKU:0190b7a8-0000-7000-8000-000000000000", qty: 1}]}`: "SKU_NOT_FOUND",
 		} {
 			r := e.Query(gc, `mutation($w: ID!, $s: ID!) { stockReceive(input: `+in+`) { levels { onHand } errors { code } } }`,
 				map[string]any{"w": wh, "s": ids["PH01-1-1"]})
@@ -146,7 +147,7 @@ func TestInventoryAvailabilityInTheCatalogue(t *testing.T) {
 		}
 		require.NotEmpty(t, out)
 		gc := e.As(auth.RoleGoodsControl)
-		r := e.Query(gc, `mutation($w: ID!, $s: ID!) { stockReceive(input: {warehouseId: $w, reference: "DN-1", lines: [{skuId: $s, qty: 50}]}) { errors { code } } }`,
+		r := e.Query(gc, `mutation($w: ID!, $s: ID!) { stockReceive(input: {warehouseId: $w, reference: "DN-1", idempotencyKey: "avail-1", lines: [{skuId: $s, qty: 50}]}) { errors { code } } }`,
 			map[string]any{"w": inventoryWarehouse(t, e, gc), "s": out})
 		require.JSONEq(t, `{"stockReceive":{"errors":[]}}`, string(r.Data))
 		r = e.Query(d1, `query($id: ID!) { sku(id: $id) { availability } }`, map[string]any{"id": out})
@@ -173,7 +174,7 @@ func TestInventoryGuards(t *testing.T) {
 			WarehouseCreate struct{ Warehouse struct{ ID string } }
 		}
 		r.Decode(t, &c)
-		r = e.Query(d3, `mutation($w: ID!, $s: ID!, $p: ID!) { stockReceive(input: {warehouseId: $w, reference: "x", lines: [{skuId: $p, qty: 1}, {skuId: $s, qty: 1}]}) {
+		r = e.Query(d3, `mutation($w: ID!, $s: ID!, $p: ID!) { stockReceive(input: {warehouseId: $w, reference: "x", idempotencyKey: "d3-1", lines: [{skuId: $p, qty: 1}, {skuId: $s, qty: 1}]}) {
 			levels { onHand } errors { code field } } }`, map[string]any{"w": c.WarehouseCreate.Warehouse.ID, "s": ids["TB01-1-1"], "p": ids["PH01-1-1"]})
 		require.JSONEq(t, `{"stockReceive":{"levels":[],"errors":[{"code":"SKU_NOT_FOUND","field":["lines","1","skuId"]}]}}`, string(r.Data))
 
@@ -187,8 +188,8 @@ func TestInventoryGuards(t *testing.T) {
 				a, b = b, a
 			}
 			wg.Go(func() {
-				r := e.Query(gc, `mutation($w: ID!, $a: ID!, $b: ID!) { stockReceive(input: {warehouseId: $w, reference: "race", lines: [{skuId: $a, qty: 1}, {skuId: $b, qty: 1}]}) { errors { code } } }`,
-					map[string]any{"w": wh, "a": a, "b": b})
+				r := e.Query(gc, `mutation($w: ID!, $a: ID!, $b: ID!, $k: String!) { stockReceive(input: {warehouseId: $w, reference: "race", idempotencyKey: $k, lines: [{skuId: $a, qty: 1}, {skuId: $b, qty: 1}]}) { errors { code } } }`,
+					map[string]any{"w": wh, "a": a, "b": b, "k": fmt.Sprintf("race-%d", i)})
 				if len(r.Errors) > 0 || !strings.Contains(string(r.Data), `"errors":[]`) {
 					errs <- string(r.Data) + fmt.Sprint(r.Codes())
 				}
@@ -206,9 +207,9 @@ func TestInventoryGuards(t *testing.T) {
 			big = append(big, map[string]any{"skuId": ids["PH01-1-1"], "qty": 1000000})
 		}
 		var refused bool
-		for range 25 {
-			r := e.Query(gc, `mutation($w: ID!, $l: [StockLineInput!]!) { stockReceive(input: {warehouseId: $w, reference: "big", lines: $l}) { errors { code } } }`,
-				map[string]any{"w": wh, "l": big})
+		for i := range 25 {
+			r := e.Query(gc, `mutation($w: ID!, $l: [StockLineInput!]!, $k: String!) { stockReceive(input: {warehouseId: $w, reference: "big", idempotencyKey: $k, lines: $l}) { errors { code } } }`,
+				map[string]any{"w": wh, "l": big, "k": fmt.Sprintf("big-%d", i)})
 			require.Empty(t, r.Errors)
 			if strings.Contains(string(r.Data), "INVALID_INPUT") {
 				refused = true
@@ -216,5 +217,32 @@ func TestInventoryGuards(t *testing.T) {
 			}
 		}
 		require.True(t, refused, "a receipt past 2,000,000,000 on hand is refused")
+	})
+}
+
+// A receipt retried with its key books the goods once, however many retries race.
+func TestInventoryReceiptIdempotency(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		gc := e.As(auth.RoleGoodsControl)
+		wh := inventoryWarehouse(t, e, gc)
+		ids := cartSKUs(t, e, e.As(auth.RoleHQAdmin), "PH01-1-1")
+		receive := func(key string, qty int) string {
+			r := e.Query(gc, `mutation($w: ID!, $s: ID!, $k: String!, $q: Int!) { stockReceive(input: {warehouseId: $w, reference: "DN-9", idempotencyKey: $k,
+				lines: [{skuId: $s, qty: $q}]}) { levels { onHand } errors { code } } }`, map[string]any{"w": wh, "s": ids["PH01-1-1"], "k": key, "q": qty})
+			require.Empty(t, r.Errors)
+			return string(r.Data)
+		}
+		first := receive("once", 7)
+		var wg sync.WaitGroup
+		for range 10 {
+			wg.Go(func() { require.Equal(t, first, receive("once", 7), "a retry gets the first result") })
+		}
+		wg.Wait()
+		require.JSONEq(t, `{"stockReceive":{"levels":[],"errors":[{"code":"IDEMPOTENCY_KEY_REUSED"}]}}`, receive("once", 8))
+		var moves int
+		require.NoError(t, e.Server.DB.NewSelect().Table("stock_movements").ColumnExpr("COUNT(*)").
+			Where("source_id = 'DN-9'").Scan(t.Context(), &moves))
+		require.Equal(t, 1, moves, "the goods were booked once")
 	})
 }

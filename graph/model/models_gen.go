@@ -534,6 +534,8 @@ type StockReceiveInput struct {
 	Lines []StockLineInput `json:"lines"`
 	// The source document, e.g. a supplier's delivery note; 1..100 characters.
 	Reference string `json:"reference"`
+	// The client's key for this receipt, 1..64 characters: a retry returns the first receipt's levels instead of booking the goods twice; the same key with a different receipt is refused.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
 type TierInput struct {
@@ -954,12 +956,13 @@ func (e ErrorCode) MarshalJSON() ([]byte, error) {
 type InventoryErrorCode string
 
 const (
-	InventoryErrorCodeInvalidInput   InventoryErrorCode = "INVALID_INPUT"
-	InventoryErrorCodeNotFound       InventoryErrorCode = "NOT_FOUND"
-	InventoryErrorCodeCodeTaken      InventoryErrorCode = "CODE_TAKEN"
-	InventoryErrorCodeSkuNotFound    InventoryErrorCode = "SKU_NOT_FOUND"
-	InventoryErrorCodeBelowReserved  InventoryErrorCode = "BELOW_RESERVED"
-	InventoryErrorCodeReasonRequired InventoryErrorCode = "REASON_REQUIRED"
+	InventoryErrorCodeInvalidInput         InventoryErrorCode = "INVALID_INPUT"
+	InventoryErrorCodeNotFound             InventoryErrorCode = "NOT_FOUND"
+	InventoryErrorCodeCodeTaken            InventoryErrorCode = "CODE_TAKEN"
+	InventoryErrorCodeSkuNotFound          InventoryErrorCode = "SKU_NOT_FOUND"
+	InventoryErrorCodeBelowReserved        InventoryErrorCode = "BELOW_RESERVED"
+	InventoryErrorCodeReasonRequired       InventoryErrorCode = "REASON_REQUIRED"
+	InventoryErrorCodeIdempotencyKeyReused InventoryErrorCode = "IDEMPOTENCY_KEY_REUSED"
 )
 
 var AllInventoryErrorCode = []InventoryErrorCode{
@@ -969,11 +972,12 @@ var AllInventoryErrorCode = []InventoryErrorCode{
 	InventoryErrorCodeSkuNotFound,
 	InventoryErrorCodeBelowReserved,
 	InventoryErrorCodeReasonRequired,
+	InventoryErrorCodeIdempotencyKeyReused,
 }
 
 func (e InventoryErrorCode) IsValid() bool {
 	switch e {
-	case InventoryErrorCodeInvalidInput, InventoryErrorCodeNotFound, InventoryErrorCodeCodeTaken, InventoryErrorCodeSkuNotFound, InventoryErrorCodeBelowReserved, InventoryErrorCodeReasonRequired:
+	case InventoryErrorCodeInvalidInput, InventoryErrorCodeNotFound, InventoryErrorCodeCodeTaken, InventoryErrorCodeSkuNotFound, InventoryErrorCodeBelowReserved, InventoryErrorCodeReasonRequired, InventoryErrorCodeIdempotencyKeyReused:
 		return true
 	}
 	return false

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -22,6 +23,7 @@ import (
 	"channelhub/internal/catalog"
 	"channelhub/internal/database"
 	"channelhub/internal/field"
+	"channelhub/internal/idempotency"
 	"channelhub/internal/page"
 	"channelhub/internal/party"
 )
@@ -84,6 +86,7 @@ var (
 	ErrSKUNotFound    = errors.New("inventory: SKU not found")
 	ErrBelowReserved  = errors.New("inventory: stock would fall below what is reserved")
 	ErrReasonRequired = errors.New("inventory: reason required")
+	ErrKeyReused      = errors.New("inventory: idempotency key reused for a different receipt")
 )
 
 func fieldErr(err error, path ...string) error { return field.Err(err, path...) }
@@ -188,8 +191,9 @@ type Line struct {
 }
 
 // Receive books goods into one of the caller's warehouses, each line a
-// movement of the ledger naming the reference document.
-func (s *Service) Receive(ctx context.Context, p auth.Principal, warehouseID uuid.UUID, lines []Line, reference string) ([]*Level, error) {
+// movement of the ledger naming the reference document. key makes a retry
+// return the first receipt's levels instead of booking the goods twice.
+func (s *Service) Receive(ctx context.Context, p auth.Principal, warehouseID uuid.UUID, lines []Line, reference, key string) ([]*Level, error) {
 	if err := p.Require(Keepers...); err != nil {
 		return nil, err
 	}
@@ -217,10 +221,27 @@ func (s *Service) Receive(ctx context.Context, p auth.Principal, warehouseID uui
 		merged[l.SKUID] += l.Qty
 	}
 	slices.SortFunc(order, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	hash, err := idempotency.Hash(map[string]any{"warehouse": warehouseID, "lines": lines, "reference": reference})
+	if err != nil {
+		return nil, err
+	}
 	var out []*Level
-	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := s.ownWarehouse(ctx, tx, p, warehouseID); err != nil {
 			return err
+		}
+		stored, replay, err := idempotency.Claim(ctx, tx, p.UserID, "stockReceive", key, hash, s.now())
+		if errors.Is(err, idempotency.ErrInvalidKey) {
+			return fieldErr(ErrInvalidInput, "idempotencyKey")
+		}
+		if errors.Is(err, idempotency.ErrKeyReused) {
+			return fieldErr(ErrKeyReused, "idempotencyKey")
+		}
+		if err != nil {
+			return err
+		}
+		if replay {
+			return json.Unmarshal(stored, &out)
 		}
 		if missing, err := s.unknownSKUs(ctx, tx, p, order); err != nil {
 			return err
@@ -237,7 +258,7 @@ func (s *Service) Receive(ctx context.Context, p auth.Principal, warehouseID uui
 			}
 			out = append(out, lv)
 		}
-		return nil
+		return idempotency.Complete(ctx, tx, p.UserID, "stockReceive", key, out)
 	})
 	return out, err
 }

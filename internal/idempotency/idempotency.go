@@ -1,0 +1,83 @@
+// Package idempotency makes a document-creating mutation safe to retry: the
+// first request with a client's key does the work and stores its result; a
+// retry with the same key and the same request gets that result back; the
+// same key with a different request is refused.
+package idempotency
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+)
+
+// Errors of a key.
+var (
+	ErrKeyReused  = errors.New("idempotency: key already used for a different request")
+	ErrInvalidKey = errors.New("idempotency: key must be 1..64 characters")
+)
+
+// Hash is the fingerprint of a request: its JSON.
+func Hash(request any) (string, error) {
+	b, err := json.Marshal(request)
+	if err != nil {
+		return "", fmt.Errorf("idempotency: hash: %w", err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// Claim takes key for user and scope inside the caller's transaction. A new
+// key is recorded and Claim answers (nil, false). A key already taken by the
+// same request answers its stored result and true; concurrent retries wait
+// for the first to commit (a unique-key insert on PostgreSQL, the write lock on SQLite).
+func Claim(ctx context.Context, tx bun.IDB, user uuid.UUID, scope, key, hash string, now time.Time) (json.RawMessage, bool, error) {
+	if n := utf8.RuneCountInString(key); n < 1 || n > 64 {
+		return nil, false, ErrInvalidKey
+	}
+	res, err := tx.NewRaw(`INSERT INTO idempotency_keys (user_id, scope, key, request_hash, result, created_at) VALUES (?, ?, ?, ?, '', ?)
+		ON CONFLICT (user_id, scope, key) DO NOTHING`, user, scope, key, hash, now).Exec(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("idempotency: claim: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 1 {
+		return nil, false, nil
+	}
+	var row struct {
+		RequestHash string `bun:"request_hash"`
+		Result      string `bun:"result"`
+	}
+	err = tx.NewSelect().Table("idempotency_keys").Column("request_hash", "result").
+		Where("user_id = ? AND scope = ? AND key = ?", user, scope, key).Scan(ctx, &row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, fmt.Errorf("idempotency: key vanished")
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("idempotency: load: %w", err)
+	}
+	if row.RequestHash != hash {
+		return nil, false, ErrKeyReused
+	}
+	return json.RawMessage(row.Result), true, nil
+}
+
+// Complete stores the result of the work a Claim started, in the same transaction.
+func Complete(ctx context.Context, tx bun.IDB, user uuid.UUID, scope, key string, result any) error {
+	b, err := json.Marshal(result)
+	if err != nil {
+		return fmt.Errorf("idempotency: result: %w", err)
+	}
+	if _, err := tx.NewUpdate().Table("idempotency_keys").Set("result = ?", string(b)).
+		Where("user_id = ? AND scope = ? AND key = ?", user, scope, key).Exec(ctx); err != nil {
+		return fmt.Errorf("idempotency: complete: %w", err)
+	}
+	return nil
+}
