@@ -31,6 +31,7 @@ var topLevel = []struct {
 	{party.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
 	{party.ErrUserNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
 	{page.ErrInvalid, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.page"},
+	{page.ErrSearchTooLong, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.search"},
 	{party.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"}, // a query's filter; mutations answer it in the payload
 	{catalog.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
 	{inventory.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},

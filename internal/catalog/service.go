@@ -438,14 +438,7 @@ func (s *Service) query(q *bun.SelectQuery, buyer *party.Party, f Filter) (*bun.
 	if f.ProductID != nil {
 		q = q.Where("s.product_id = ?", *f.ProductID)
 	}
-	if f.Search != "" {
-		if utf8.RuneCountInString(f.Search) > 64 {
-			return nil, fieldErr(ErrInvalidInput, "filter", "search")
-		}
-		like := "%" + escapeLike(strings.ToLower(f.Search)) + "%"
-		q = q.Where("(LOWER(s.name) LIKE ? ESCAPE '\\' OR LOWER(s.code) LIKE ? ESCAPE '\\')", like, like)
-	}
-	return q, nil
+	return page.Search(q, f.Search, "s.name", "s.code")
 }
 
 // Browse returns a page of the SKUs buyer may see (all SKUs when buyer is nil), by name.
@@ -485,8 +478,4 @@ func (s *Service) SKUs(ctx context.Context, buyer *party.Party, ids []uuid.UUID)
 		return nil, fmt.Errorf("catalog: skus: %w", err)
 	}
 	return inOrder(ids, rows, func(k *SKU) uuid.UUID { return k.ID }), nil
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }

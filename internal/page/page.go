@@ -6,6 +6,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
@@ -91,4 +93,28 @@ func ByName[T any](ctx context.Context, q *bun.SelectQuery, alias string, pr Req
 		return rows[:size], true, nil
 	}
 	return rows, false, nil
+}
+
+// MaxSearch caps a search term, in characters.
+const MaxSearch = 64
+
+// ErrSearchTooLong refuses a search term over MaxSearch characters.
+var ErrSearchTooLong = errors.New("page: search term too long")
+
+// Search limits q to rows where any of cols (trusted SQL expressions) contains
+// term, case-insensitively; LIKE's wildcards in term match only themselves.
+func Search(q *bun.SelectQuery, term string, cols ...string) (*bun.SelectQuery, error) {
+	if term == "" {
+		return q, nil
+	}
+	if utf8.RuneCountInString(term) > MaxSearch {
+		return nil, ErrSearchTooLong
+	}
+	like := "%" + strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(strings.ToLower(term)) + "%"
+	return q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+		for _, c := range cols {
+			q = q.WhereOr("LOWER(?) LIKE ? ESCAPE '\\'", bun.Safe(c), like)
+		}
+		return q
+	}), nil
 }

@@ -96,14 +96,7 @@ func (s *Service) filtered(p auth.Principal, f Filter) (*bun.SelectQuery, error)
 	if f.ParentID != nil {
 		q = q.Where("p.parent_id = ?", *f.ParentID)
 	}
-	if f.Search != "" {
-		if utf8.RuneCountInString(f.Search) > 64 {
-			return nil, fieldErr(ErrInvalidInput, "filter", "search")
-		}
-		like := "%" + escapeLike(strings.ToLower(f.Search)) + "%"
-		q = q.Where("(LOWER(p.name) LIKE ? ESCAPE '\\' OR LOWER(p.code) LIKE ? ESCAPE '\\')", like, like)
-	}
-	return q, nil
+	return page.Search(q, f.Search, "p.name", "p.code")
 }
 
 // List returns a page of parties in the principal's scope, ordered by name.
@@ -382,8 +375,4 @@ func (s *Service) ChangeStatus(ctx context.Context, p auth.Principal, id uuid.UU
 			map[string]Status{"status": from}, map[string]Status{"status": to}, reason)
 	})
 	return out, err
-}
-
-func escapeLike(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }

@@ -79,14 +79,7 @@ func (s *Service) usersFiltered(p auth.Principal, f UserFilter) (*bun.SelectQuer
 	if f.Status != nil {
 		q = q.Where("u.status = ?", *f.Status)
 	}
-	if f.Search != "" {
-		if utf8.RuneCountInString(f.Search) > 64 {
-			return nil, fieldErr(ErrInvalidInput, "filter", "search")
-		}
-		like := "%" + escapeLike(strings.ToLower(f.Search)) + "%"
-		q = q.Where("(LOWER(u.name) LIKE ? ESCAPE '\\' OR u.phone LIKE ? ESCAPE '\\')", like, like)
-	}
-	return q, nil
+	return page.Search(q, f.Search, "u.name", "u.phone")
 }
 
 // Users returns a page of users of parties in the principal's scope.
