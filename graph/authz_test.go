@@ -80,6 +80,7 @@ var (
 	authzBuyers          = authzRoles(auth.RoleDistributorAdmin, auth.RoleDistributorStaff, auth.RoleStoreManager, auth.RoleSalesman)
 	authzPartyBuyers     = authzRoles(auth.RoleDistributorAdmin, auth.RoleDistributorStaff, auth.RoleStoreManager)
 	authzKeepers         = authzRoles(auth.RoleHQAdmin, auth.RoleGoodsControl, auth.RoleDistributorAdmin)
+	authzCreditManagers  = authzRoles(auth.RoleHQAdmin, auth.RoleFinance, auth.RoleDistributorAdmin)
 	// A salesman must name a store in asPartyId; the matrix names none.
 	authzBuyerCodes = []string{"INVALID_REQUEST"}
 	authzNoSuchID   = "0190b7a8-0000-7000-8000-000000000000"
@@ -88,6 +89,119 @@ var (
 // authzMatrix has one entry per root field, keyed "Query.<field>" or
 // "Mutation.<field>". TestAuthzMatrixCoversSchema fails when a field lacks one.
 var authzMatrix = map[string]authzCase{
+	"Query.orders": {
+		doc:     `{ orders(first: 1) { totalCount edges { node { id number } } } }`,
+		allowed: authzSignedIn,
+	},
+	"Query.order": {
+		doc:     `{ order(id: "Order:` + authzNoSuchID + `") { id } }`,
+		allowed: authzSignedIn,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Query.orderAutoApproval": {
+		doc:     `{ orderAutoApproval { amount } }`,
+		allowed: authzSellers,
+	},
+	"Query.creditSummary": {
+		doc:     `query($id: ID) { creditSummary(buyerId: $id) { available { amount } status } }`,
+		vars:    func(ids authzIDs) map[string]any { return map[string]any{"id": ids.Store} },
+		allowed: authzSignedIn,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Query.creditLimitRequests": {
+		doc:     `{ creditLimitRequests { id } }`,
+		allowed: authzCreditManagers,
+	},
+	"Mutation.orderSubmit": {
+		doc:           `mutation { orderSubmit(input: {lines: [], idempotencyKey: "k1"}) { order { id } errors { code } } }`,
+		allowed:       authzBuyers,
+		okCodes:       authzBuyerCodes,
+		payloadErrors: []string{"CART_EMPTY"},
+	},
+	"Mutation.orderApprove": {
+		doc:     `mutation { orderApprove(id: "Order:` + authzNoSuchID + `", input: {reason: "x"}) { order { id } errors { code } } }`,
+		allowed: authzSellers,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.orderReject": {
+		doc:     `mutation { orderReject(id: "Order:` + authzNoSuchID + `", input: {reason: "x"}) { order { id } errors { code } } }`,
+		allowed: authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleFinance, auth.RoleDistributorAdmin),
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.orderCancel": {
+		doc:     `mutation { orderCancel(id: "Order:` + authzNoSuchID + `", input: {reason: "x"}) { order { id } errors { code } } }`,
+		allowed: append(authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps), authzBuyers...),
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.orderCreditRelease": {
+		doc:     `mutation { orderCreditRelease(id: "Order:` + authzNoSuchID + `", input: {reason: "x"}) { order { id } errors { code } } }`,
+		allowed: authzCreditManagers,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.orderChangeRequest": {
+		doc:     `mutation { orderChangeRequest(id: "Order:` + authzNoSuchID + `", input: {note: "x"}) { order { id } errors { code } } }`,
+		allowed: authzBuyers,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.orderAutoApprovalSet": {
+		doc:           `mutation { orderAutoApprovalSet(input: {maxTotal: "1.00", reason: ""}) { maxTotal { amount } errors { code } } }`,
+		allowed:       authzSellers,
+		payloadErrors: []string{"REASON_REQUIRED"},
+	},
+	"Mutation.returnRequest": {
+		doc:     `mutation { returnRequest(input: {orderId: "Order:` + authzNoSuchID + `", lines: [{lineNo: 1, qty: 1}], reason: "x", idempotencyKey: "k1"}) { return { id } errors { code } } }`,
+		allowed: authzBuyers,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.returnApprove": {
+		doc:     `mutation { returnApprove(id: "Return:` + authzNoSuchID + `", input: {reason: "x"}) { return { id } errors { code } } }`,
+		allowed: authzSellers,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.returnReject": {
+		doc:     `mutation { returnReject(id: "Return:` + authzNoSuchID + `", input: {reason: "x"}) { return { id } errors { code } } }`,
+		allowed: authzSellers,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.returnReceive": {
+		doc:     `mutation { returnReceive(id: "Return:` + authzNoSuchID + `") { return { id } errors { code } } }`,
+		allowed: authzKeepers,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.creditPaymentRecord": {
+		doc:     `mutation($id: ID!) { creditPaymentRecord(input: {buyerId: $id, amount: "-1.00", reference: "x", idempotencyKey: "k1"}) { credit { available { amount } } errors { code } } }`,
+		vars:    func(ids authzIDs) map[string]any { return map[string]any{"id": ids.Store} },
+		allowed: authzCreditManagers,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.creditLimitChangeRequest": {
+		doc:     `mutation($id: ID!) { creditLimitChangeRequest(input: {buyerId: $id, newLimit: "1.00", reason: ""}) { request { id } errors { code } } }`,
+		vars:    func(ids authzIDs) map[string]any { return map[string]any{"id": ids.Store} },
+		allowed: authzCreditManagers,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.creditLimitChangeApprove": {
+		doc:     `mutation { creditLimitChangeApprove(id: "CreditLimitRequest:` + authzNoSuchID + `", input: {reason: "x"}) { request { id } errors { code } } }`,
+		allowed: authzCreditManagers,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.creditLimitChangeReject": {
+		doc:     `mutation { creditLimitChangeReject(id: "CreditLimitRequest:` + authzNoSuchID + `", input: {reason: "x"}) { request { id } errors { code } } }`,
+		allowed: authzCreditManagers,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.creditPolicySet": {
+		doc:     `mutation($id: ID!) { creditPolicySet(input: {buyerId: $id, policy: BLOCK, reason: ""}) { credit { policy } errors { code } } }`,
+		vars:    func(ids authzIDs) map[string]any { return map[string]any{"id": ids.Store} },
+		allowed: authzCreditManagers,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.creditStopSet": {
+		doc:     `mutation($id: ID!) { creditStopSet(input: {buyerId: $id, stopped: true, reason: ""}) { credit { status } errors { code } } }`,
+		vars:    func(ids authzIDs) map[string]any { return map[string]any{"id": ids.Store} },
+		allowed: authzCreditManagers,
+		okCodes: []string{"NOT_FOUND"},
+	},
 	"Query.node": {
 		doc:     `query($id: ID!) { node(id: $id) { id } }`,
 		vars:    func(ids authzIDs) map[string]any { return map[string]any{"id": ids.HQ} },

@@ -12,8 +12,10 @@ import (
 	"channelhub/internal/auth"
 	"channelhub/internal/cart"
 	"channelhub/internal/catalog"
+	"channelhub/internal/credit"
 	"channelhub/internal/i18n"
 	"channelhub/internal/inventory"
+	"channelhub/internal/order"
 	"channelhub/internal/page"
 	"channelhub/internal/party"
 	"channelhub/internal/requestid"
@@ -35,6 +37,9 @@ var topLevel = []struct {
 	{party.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"}, // a query's filter; mutations answer it in the payload
 	{catalog.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
 	{inventory.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
+	{order.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
+	{credit.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
+	{order.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"}, // a query's filter
 	{catalog.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"},
 	{errAsPartyRequired, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.asParty"},
 	{cart.ErrBuyerRequired, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.asParty"},

@@ -7,7 +7,9 @@ import (
 	"channelhub/graph/model"
 	"channelhub/internal/auth"
 	"channelhub/internal/catalog"
+	"channelhub/internal/credit"
 	"channelhub/internal/inventory"
+	"channelhub/internal/order"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
 	"context"
@@ -37,7 +39,15 @@ type ResolverRoot interface {
 	CartLine() CartLineResolver
 	CatalogRule() CatalogRuleResolver
 	Category() CategoryResolver
+	CreditEntry() CreditEntryResolver
+	CreditLimitRequest() CreditLimitRequestResolver
+	CreditSummary() CreditSummaryResolver
 	Mutation() MutationResolver
+	Order() OrderResolver
+	OrderConnection() OrderConnectionResolver
+	OrderEvent() OrderEventResolver
+	OrderLine() OrderLineResolver
+	OrderReservation() OrderReservationResolver
 	Party() PartyResolver
 	PartyConnection() PartyConnectionResolver
 	PriceList() PriceListResolver
@@ -46,6 +56,8 @@ type ResolverRoot interface {
 	Promotion() PromotionResolver
 	Query() QueryResolver
 	QuoteLine() QuoteLineResolver
+	Return() ReturnResolver
+	ReturnLine() ReturnLineResolver
 	SKU() SKUResolver
 	SKUConnection() SKUConnectionResolver
 	StockLevel() StockLevelResolver
@@ -98,8 +110,14 @@ type ComplexityRoot struct {
 		Viewer                func(childComplexity int) int
 	}
 
+	AutoApprovalPayload struct {
+		Errors   func(childComplexity int) int
+		MaxTotal func(childComplexity int) int
+	}
+
 	Cart struct {
 		Buyer func(childComplexity int) int
+		ID    func(childComplexity int) int
 		Lines func(childComplexity int) int
 		Quote func(childComplexity int) int
 	}
@@ -162,6 +180,81 @@ type ComplexityRoot struct {
 		Errors   func(childComplexity int) int
 	}
 
+	CreditAccount struct {
+		Balance func(childComplexity int) int
+		Fund    func(childComplexity int) int
+	}
+
+	CreditEntry struct {
+		Amount       func(childComplexity int) int
+		BalanceAfter func(childComplexity int) int
+		CreatedAt    func(childComplexity int) int
+		Fund         func(childComplexity int) int
+		Kind         func(childComplexity int) int
+		Note         func(childComplexity int) int
+		SourceID     func(childComplexity int) int
+		SourceType   func(childComplexity int) int
+	}
+
+	CreditEntryConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	CreditEntryEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	CreditError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	CreditLimitRequest struct {
+		Buyer          func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		DecidedAt      func(childComplexity int) int
+		DecidedBy      func(childComplexity int) int
+		DecisionReason func(childComplexity int) int
+		ID             func(childComplexity int) int
+		NewLimit       func(childComplexity int) int
+		OldLimit       func(childComplexity int) int
+		Reason         func(childComplexity int) int
+		RequestedBy    func(childComplexity int) int
+		Status         func(childComplexity int) int
+	}
+
+	CreditLimitRequestPayload struct {
+		Errors  func(childComplexity int) int
+		Request func(childComplexity int) int
+	}
+
+	CreditPayload struct {
+		Credit func(childComplexity int) int
+		Errors func(childComplexity int) int
+	}
+
+	CreditSummary struct {
+		Accounts         func(childComplexity int) int
+		Available        func(childComplexity int) int
+		Buyer            func(childComplexity int) int
+		Cash             func(childComplexity int) int
+		Entries          func(childComplexity int, first *int, after *string) int
+		Limit            func(childComplexity int) int
+		Policy           func(childComplexity int) int
+		Rebate           func(childComplexity int) int
+		Receivable       func(childComplexity int) int
+		Reserved         func(childComplexity int) int
+		Seller           func(childComplexity int) int
+		Status           func(childComplexity int) int
+		TolerancePercent func(childComplexity int) int
+		UsePercent       func(childComplexity int) int
+		Used             func(childComplexity int) int
+		ViewerCanManage  func(childComplexity int) int
+	}
+
 	FavouritePayload struct {
 		Errors func(childComplexity int) int
 		Sku    func(childComplexity int) int
@@ -184,47 +277,152 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
-		AuthLogin             func(childComplexity int, input model.AuthLoginInput) int
-		AuthLogout            func(childComplexity int, input model.AuthLogoutInput) int
-		AuthPasswordChange    func(childComplexity int, input model.AuthPasswordChangeInput) int
-		AuthRefresh           func(childComplexity int, input model.AuthRefreshInput) int
-		CartAddLines          func(childComplexity int, input model.CartAddLinesInput) int
-		CartClear             func(childComplexity int, input model.CartClearInput) int
-		CartRemoveLines       func(childComplexity int, input model.CartRemoveLinesInput) int
-		CartUpdateLine        func(childComplexity int, input model.CartUpdateLineInput) int
-		CatalogRuleCreate     func(childComplexity int, input model.CatalogRuleCreateInput) int
-		CatalogRuleDelete     func(childComplexity int, id string) int
-		CategoryCreate        func(childComplexity int, input model.CategoryInput) int
-		CategoryUpdate        func(childComplexity int, id string, input model.CategoryInput) int
-		FavouriteAdd          func(childComplexity int, skuID string) int
-		FavouriteRemove       func(childComplexity int, skuID string) int
-		PartyCreate           func(childComplexity int, input model.PartyCreateInput) int
-		PartyStatusChange     func(childComplexity int, id string, input model.PartyStatusChangeInput) int
-		PartyUpdate           func(childComplexity int, id string, input model.PartyUpdateInput) int
-		PriceListCreate       func(childComplexity int, input model.PriceListInput) int
-		PriceListPricesSet    func(childComplexity int, id string, input model.PriceListPricesSetInput) int
-		PriceListUpdate       func(childComplexity int, id string, input model.PriceListInput) int
-		ProductCreate         func(childComplexity int, input model.ProductInput) int
-		ProductUpdate         func(childComplexity int, id string, input model.ProductInput) int
-		PromotionActiveSet    func(childComplexity int, id string, active bool, reason string) int
-		PromotionCreate       func(childComplexity int, input model.PromotionCreateInput) int
-		PromotionUpdate       func(childComplexity int, id string, input model.PromotionCreateInput) int
-		SkuBasePriceImport    func(childComplexity int, input model.SKUBasePriceImportInput) int
-		SkuCreate             func(childComplexity int, input model.SKUCreateInput) int
-		SkuImport             func(childComplexity int, input model.SKUImportInput) int
-		SkuUpdate             func(childComplexity int, id string, input model.SKUUpdateInput) int
-		StockAdjust           func(childComplexity int, input model.StockAdjustInput) int
-		StockReceive          func(childComplexity int, input model.StockReceiveInput) int
-		UserAssignedStoresSet func(childComplexity int, id string, input model.UserAssignedStoresSetInput) int
-		UserCreate            func(childComplexity int, input model.UserCreateInput) int
-		UserUpdate            func(childComplexity int, id string, input model.UserUpdateInput) int
-		WarehouseCreate       func(childComplexity int, input model.WarehouseCreateInput) int
+		AuthLogin                func(childComplexity int, input model.AuthLoginInput) int
+		AuthLogout               func(childComplexity int, input model.AuthLogoutInput) int
+		AuthPasswordChange       func(childComplexity int, input model.AuthPasswordChangeInput) int
+		AuthRefresh              func(childComplexity int, input model.AuthRefreshInput) int
+		CartAddLines             func(childComplexity int, input model.CartAddLinesInput) int
+		CartClear                func(childComplexity int, input model.CartClearInput) int
+		CartRemoveLines          func(childComplexity int, input model.CartRemoveLinesInput) int
+		CartUpdateLine           func(childComplexity int, input model.CartUpdateLineInput) int
+		CatalogRuleCreate        func(childComplexity int, input model.CatalogRuleCreateInput) int
+		CatalogRuleDelete        func(childComplexity int, id string) int
+		CategoryCreate           func(childComplexity int, input model.CategoryInput) int
+		CategoryUpdate           func(childComplexity int, id string, input model.CategoryInput) int
+		CreditLimitChangeApprove func(childComplexity int, id string, input model.CreditDecisionInput) int
+		CreditLimitChangeReject  func(childComplexity int, id string, input model.CreditDecisionInput) int
+		CreditLimitChangeRequest func(childComplexity int, input model.CreditLimitChangeInput) int
+		CreditPaymentRecord      func(childComplexity int, input model.CreditPaymentInput) int
+		CreditPolicySet          func(childComplexity int, input model.CreditPolicyInput) int
+		CreditStopSet            func(childComplexity int, input model.CreditStopInput) int
+		FavouriteAdd             func(childComplexity int, skuID string) int
+		FavouriteRemove          func(childComplexity int, skuID string) int
+		OrderApprove             func(childComplexity int, id string, input model.OrderDecisionInput) int
+		OrderAutoApprovalSet     func(childComplexity int, input model.OrderAutoApprovalInput) int
+		OrderCancel              func(childComplexity int, id string, input model.OrderDecisionInput) int
+		OrderChangeRequest       func(childComplexity int, id string, input model.OrderChangeInput) int
+		OrderCreditRelease       func(childComplexity int, id string, input model.OrderCreditReleaseInput) int
+		OrderReject              func(childComplexity int, id string, input model.OrderDecisionInput) int
+		OrderSubmit              func(childComplexity int, input model.OrderSubmitInput) int
+		PartyCreate              func(childComplexity int, input model.PartyCreateInput) int
+		PartyStatusChange        func(childComplexity int, id string, input model.PartyStatusChangeInput) int
+		PartyUpdate              func(childComplexity int, id string, input model.PartyUpdateInput) int
+		PriceListCreate          func(childComplexity int, input model.PriceListInput) int
+		PriceListPricesSet       func(childComplexity int, id string, input model.PriceListPricesSetInput) int
+		PriceListUpdate          func(childComplexity int, id string, input model.PriceListInput) int
+		ProductCreate            func(childComplexity int, input model.ProductInput) int
+		ProductUpdate            func(childComplexity int, id string, input model.ProductInput) int
+		PromotionActiveSet       func(childComplexity int, id string, active bool, reason string) int
+		PromotionCreate          func(childComplexity int, input model.PromotionCreateInput) int
+		PromotionUpdate          func(childComplexity int, id string, input model.PromotionCreateInput) int
+		ReturnApprove            func(childComplexity int, id string, input model.OrderDecisionInput) int
+		ReturnReceive            func(childComplexity int, id string) int
+		ReturnReject             func(childComplexity int, id string, input model.OrderDecisionInput) int
+		ReturnRequest            func(childComplexity int, input model.ReturnRequestInput) int
+		SkuBasePriceImport       func(childComplexity int, input model.SKUBasePriceImportInput) int
+		SkuCreate                func(childComplexity int, input model.SKUCreateInput) int
+		SkuImport                func(childComplexity int, input model.SKUImportInput) int
+		SkuUpdate                func(childComplexity int, id string, input model.SKUUpdateInput) int
+		StockAdjust              func(childComplexity int, input model.StockAdjustInput) int
+		StockReceive             func(childComplexity int, input model.StockReceiveInput) int
+		UserAssignedStoresSet    func(childComplexity int, id string, input model.UserAssignedStoresSetInput) int
+		UserCreate               func(childComplexity int, input model.UserCreateInput) int
+		UserUpdate               func(childComplexity int, id string, input model.UserUpdateInput) int
+		WarehouseCreate          func(childComplexity int, input model.WarehouseCreateInput) int
+	}
+
+	Order struct {
+		Buyer                  func(childComplexity int) int
+		CreditReserved         func(childComplexity int) int
+		CreditWarning          func(childComplexity int) int
+		DeliveryAddress        func(childComplexity int) int
+		Discount               func(childComplexity int) int
+		Explanation            func(childComplexity int) int
+		ID                     func(childComplexity int) int
+		Kind                   func(childComplexity int) int
+		Lines                  func(childComplexity int) int
+		Note                   func(childComplexity int) int
+		Number                 func(childComplexity int) int
+		Reservations           func(childComplexity int) int
+		Returns                func(childComplexity int) int
+		Salesman               func(childComplexity int) int
+		Seller                 func(childComplexity int) int
+		Status                 func(childComplexity int) int
+		SubmittedAt            func(childComplexity int) int
+		Subtotal               func(childComplexity int) int
+		Timeline               func(childComplexity int) int
+		Total                  func(childComplexity int) int
+		UpdatedAt              func(childComplexity int) int
+		ViewerCanApprove       func(childComplexity int) int
+		ViewerCanCancel        func(childComplexity int) int
+		ViewerCanChange        func(childComplexity int) int
+		ViewerCanReject        func(childComplexity int) int
+		ViewerCanReleaseCredit func(childComplexity int) int
+		ViewerCanReturn        func(childComplexity int) int
+	}
+
+	OrderConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	OrderDiscount struct {
 		Amount      func(childComplexity int) int
 		Name        func(childComplexity int) int
 		PromotionID func(childComplexity int) int
+	}
+
+	OrderEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	OrderError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	OrderEvent struct {
+		Actor      func(childComplexity int) int
+		At         func(childComplexity int) int
+		FromStatus func(childComplexity int) int
+		Reason     func(childComplexity int) int
+		ToStatus   func(childComplexity int) int
+		Type       func(childComplexity int) int
+	}
+
+	OrderLine struct {
+		Adjustments func(childComplexity int) int
+		Amount      func(childComplexity int) int
+		Discount    func(childComplexity int) int
+		Gift        func(childComplexity int) int
+		LineNo      func(childComplexity int) int
+		Net         func(childComplexity int) int
+		PriceSource func(childComplexity int) int
+		Qty         func(childComplexity int) int
+		ReturnedQty func(childComplexity int) int
+		ShippedQty  func(childComplexity int) int
+		Sku         func(childComplexity int) int
+		UnitPrice   func(childComplexity int) int
+	}
+
+	OrderLineAdjustment struct {
+		Amount      func(childComplexity int) int
+		Kind        func(childComplexity int) int
+		PromotionID func(childComplexity int) int
+	}
+
+	OrderPayload struct {
+		Errors func(childComplexity int) int
+		Order  func(childComplexity int) int
+	}
+
+	OrderReservation struct {
+		Qty           func(childComplexity int) int
+		Sku           func(childComplexity int) int
+		WarehouseCode func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -367,22 +565,27 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Cart              func(childComplexity int, asPartyID *string) int
-		Catalog           func(childComplexity int, first *int, after *string, filter *model.CatalogFilter, asPartyID *string) int
-		CatalogRules      func(childComplexity int) int
-		Categories        func(childComplexity int) int
-		Favourites        func(childComplexity int) int
-		Node              func(childComplexity int, id string) int
-		Parties           func(childComplexity int, first *int, after *string, filter *model.PartyFilter) int
-		Party             func(childComplexity int, id string) int
-		PriceLists        func(childComplexity int) int
-		Promotions        func(childComplexity int) int
-		RunningPromotions func(childComplexity int, asPartyID *string) int
-		Sku               func(childComplexity int, id string, asPartyID *string) int
-		User              func(childComplexity int, id string) int
-		Users             func(childComplexity int, first *int, after *string, filter *model.UserFilter) int
-		Viewer            func(childComplexity int) int
-		Warehouses        func(childComplexity int) int
+		Cart                func(childComplexity int, asPartyID *string) int
+		Catalog             func(childComplexity int, first *int, after *string, filter *model.CatalogFilter, asPartyID *string) int
+		CatalogRules        func(childComplexity int) int
+		Categories          func(childComplexity int) int
+		CreditLimitRequests func(childComplexity int) int
+		CreditSummary       func(childComplexity int, buyerID *string) int
+		Favourites          func(childComplexity int) int
+		Node                func(childComplexity int, id string) int
+		Order               func(childComplexity int, id string) int
+		OrderAutoApproval   func(childComplexity int) int
+		Orders              func(childComplexity int, first *int, after *string, filter *model.OrderFilter, orderBy *model.OrderOrderBy) int
+		Parties             func(childComplexity int, first *int, after *string, filter *model.PartyFilter) int
+		Party               func(childComplexity int, id string) int
+		PriceLists          func(childComplexity int) int
+		Promotions          func(childComplexity int) int
+		RunningPromotions   func(childComplexity int, asPartyID *string) int
+		Sku                 func(childComplexity int, id string, asPartyID *string) int
+		User                func(childComplexity int, id string) int
+		Users               func(childComplexity int, first *int, after *string, filter *model.UserFilter) int
+		Viewer              func(childComplexity int) int
+		Warehouses          func(childComplexity int) int
 	}
 
 	Quote struct {
@@ -403,6 +606,29 @@ type ComplexityRoot struct {
 		Qty         func(childComplexity int) int
 		Sku         func(childComplexity int) int
 		UnitPrice   func(childComplexity int) int
+	}
+
+	Return struct {
+		Amount    func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Lines     func(childComplexity int) int
+		Number    func(childComplexity int) int
+		Order     func(childComplexity int) int
+		Reason    func(childComplexity int) int
+		Status    func(childComplexity int) int
+	}
+
+	ReturnLine struct {
+		Amount      func(childComplexity int) int
+		OrderLineNo func(childComplexity int) int
+		Qty         func(childComplexity int) int
+		Sku         func(childComplexity int) int
+	}
+
+	ReturnPayload struct {
+		Errors func(childComplexity int) int
+		Return func(childComplexity int) int
 	}
 
 	SKU struct {
@@ -549,6 +775,36 @@ type CategoryResolver interface {
 
 	Parent(ctx context.Context, obj *catalog.Category) (*catalog.Category, error)
 }
+type CreditEntryResolver interface {
+	Amount(ctx context.Context, obj *credit.Entry) (*model.Money, error)
+	BalanceAfter(ctx context.Context, obj *credit.Entry) (*model.Money, error)
+}
+type CreditLimitRequestResolver interface {
+	ID(ctx context.Context, obj *credit.LimitRequest) (string, error)
+	Buyer(ctx context.Context, obj *credit.LimitRequest) (*party.Party, error)
+	OldLimit(ctx context.Context, obj *credit.LimitRequest) (*model.Money, error)
+	NewLimit(ctx context.Context, obj *credit.LimitRequest) (*model.Money, error)
+
+	Status(ctx context.Context, obj *credit.LimitRequest) (model.CreditLimitRequestStatus, error)
+	RequestedBy(ctx context.Context, obj *credit.LimitRequest) (*party.User, error)
+	DecidedBy(ctx context.Context, obj *credit.LimitRequest) (*party.User, error)
+}
+type CreditSummaryResolver interface {
+	Limit(ctx context.Context, obj *credit.Line) (*model.Money, error)
+	Cash(ctx context.Context, obj *credit.Line) (*model.Money, error)
+	Rebate(ctx context.Context, obj *credit.Line) (*model.Money, error)
+	Receivable(ctx context.Context, obj *credit.Line) (*model.Money, error)
+	Reserved(ctx context.Context, obj *credit.Line) (*model.Money, error)
+	Used(ctx context.Context, obj *credit.Line) (*model.Money, error)
+	Available(ctx context.Context, obj *credit.Line) (*model.Money, error)
+	UsePercent(ctx context.Context, obj *credit.Line) (int, error)
+	Status(ctx context.Context, obj *credit.Line) (credit.Status, error)
+	Policy(ctx context.Context, obj *credit.Line) (credit.Policy, error)
+	TolerancePercent(ctx context.Context, obj *credit.Line) (int, error)
+	Accounts(ctx context.Context, obj *credit.Line) ([]model.CreditAccount, error)
+	Entries(ctx context.Context, obj *credit.Line, first *int, after *string) (*model.CreditEntryConnection, error)
+	ViewerCanManage(ctx context.Context, obj *credit.Line) (bool, error)
+}
 type MutationResolver interface {
 	AuthLogin(ctx context.Context, input model.AuthLoginInput) (*model.AuthPayload, error)
 	AuthRefresh(ctx context.Context, input model.AuthRefreshInput) (*model.AuthPayload, error)
@@ -570,9 +826,26 @@ type MutationResolver interface {
 	SkuBasePriceImport(ctx context.Context, input model.SKUBasePriceImportInput) (*model.SKUImportPayload, error)
 	CatalogRuleCreate(ctx context.Context, input model.CatalogRuleCreateInput) (*model.CatalogRulePayload, error)
 	CatalogRuleDelete(ctx context.Context, id string) (*model.CatalogRuleDeletePayload, error)
+	CreditPaymentRecord(ctx context.Context, input model.CreditPaymentInput) (*model.CreditPayload, error)
+	CreditLimitChangeRequest(ctx context.Context, input model.CreditLimitChangeInput) (*model.CreditLimitRequestPayload, error)
+	CreditLimitChangeApprove(ctx context.Context, id string, input model.CreditDecisionInput) (*model.CreditLimitRequestPayload, error)
+	CreditLimitChangeReject(ctx context.Context, id string, input model.CreditDecisionInput) (*model.CreditLimitRequestPayload, error)
+	CreditPolicySet(ctx context.Context, input model.CreditPolicyInput) (*model.CreditPayload, error)
+	CreditStopSet(ctx context.Context, input model.CreditStopInput) (*model.CreditPayload, error)
 	WarehouseCreate(ctx context.Context, input model.WarehouseCreateInput) (*model.WarehousePayload, error)
 	StockReceive(ctx context.Context, input model.StockReceiveInput) (*model.StockPayload, error)
 	StockAdjust(ctx context.Context, input model.StockAdjustInput) (*model.StockPayload, error)
+	OrderSubmit(ctx context.Context, input model.OrderSubmitInput) (*model.OrderPayload, error)
+	OrderApprove(ctx context.Context, id string, input model.OrderDecisionInput) (*model.OrderPayload, error)
+	OrderReject(ctx context.Context, id string, input model.OrderDecisionInput) (*model.OrderPayload, error)
+	OrderCancel(ctx context.Context, id string, input model.OrderDecisionInput) (*model.OrderPayload, error)
+	OrderCreditRelease(ctx context.Context, id string, input model.OrderCreditReleaseInput) (*model.OrderPayload, error)
+	OrderChangeRequest(ctx context.Context, id string, input model.OrderChangeInput) (*model.OrderPayload, error)
+	OrderAutoApprovalSet(ctx context.Context, input model.OrderAutoApprovalInput) (*model.AutoApprovalPayload, error)
+	ReturnRequest(ctx context.Context, input model.ReturnRequestInput) (*model.ReturnPayload, error)
+	ReturnApprove(ctx context.Context, id string, input model.OrderDecisionInput) (*model.ReturnPayload, error)
+	ReturnReject(ctx context.Context, id string, input model.OrderDecisionInput) (*model.ReturnPayload, error)
+	ReturnReceive(ctx context.Context, id string) (*model.ReturnPayload, error)
 	PartyCreate(ctx context.Context, input model.PartyCreateInput) (*model.PartyPayload, error)
 	PartyUpdate(ctx context.Context, id string, input model.PartyUpdateInput) (*model.PartyPayload, error)
 	PartyStatusChange(ctx context.Context, id string, input model.PartyStatusChangeInput) (*model.PartyPayload, error)
@@ -585,6 +858,56 @@ type MutationResolver interface {
 	PromotionCreate(ctx context.Context, input model.PromotionCreateInput) (*model.PromotionPayload, error)
 	PromotionUpdate(ctx context.Context, id string, input model.PromotionCreateInput) (*model.PromotionPayload, error)
 	PromotionActiveSet(ctx context.Context, id string, active bool, reason string) (*model.PromotionPayload, error)
+}
+type OrderResolver interface {
+	ID(ctx context.Context, obj *order.Order) (string, error)
+
+	Buyer(ctx context.Context, obj *order.Order) (*party.Party, error)
+	Seller(ctx context.Context, obj *order.Order) (*party.Party, error)
+	Salesman(ctx context.Context, obj *order.Order) (*party.User, error)
+	Lines(ctx context.Context, obj *order.Order) ([]order.Line, error)
+	Subtotal(ctx context.Context, obj *order.Order) (*model.Money, error)
+	Discount(ctx context.Context, obj *order.Order) (*model.Money, error)
+	Total(ctx context.Context, obj *order.Order) (*model.Money, error)
+	CreditReserved(ctx context.Context, obj *order.Order) (*model.Money, error)
+
+	Explanation(ctx context.Context, obj *order.Order) ([]model.PricingStep, error)
+	Reservations(ctx context.Context, obj *order.Order) ([]order.Reservation, error)
+	Timeline(ctx context.Context, obj *order.Order) ([]order.Event, error)
+	Returns(ctx context.Context, obj *order.Order) ([]order.Return, error)
+
+	ViewerCanApprove(ctx context.Context, obj *order.Order) (bool, error)
+	ViewerCanReject(ctx context.Context, obj *order.Order) (bool, error)
+	ViewerCanCancel(ctx context.Context, obj *order.Order) (bool, error)
+	ViewerCanChange(ctx context.Context, obj *order.Order) (bool, error)
+	ViewerCanReleaseCredit(ctx context.Context, obj *order.Order) (bool, error)
+	ViewerCanReturn(ctx context.Context, obj *order.Order) (bool, error)
+}
+type OrderConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.OrderConnection) (int, error)
+}
+type OrderEventResolver interface {
+	Type(ctx context.Context, obj *order.Event) (model.OrderEventType, error)
+	FromStatus(ctx context.Context, obj *order.Event) (*order.Status, error)
+
+	Actor(ctx context.Context, obj *order.Event) (*party.User, error)
+
+	At(ctx context.Context, obj *order.Event) (*time.Time, error)
+}
+type OrderLineResolver interface {
+	Sku(ctx context.Context, obj *order.Line) (*model.SKUView, error)
+
+	UnitPrice(ctx context.Context, obj *order.Line) (*model.Money, error)
+	PriceSource(ctx context.Context, obj *order.Line) (model.PriceSourceKind, error)
+	Amount(ctx context.Context, obj *order.Line) (*model.Money, error)
+	Discount(ctx context.Context, obj *order.Line) (*model.Money, error)
+	Net(ctx context.Context, obj *order.Line) (*model.Money, error)
+
+	Adjustments(ctx context.Context, obj *order.Line) ([]model.OrderLineAdjustment, error)
+}
+type OrderReservationResolver interface {
+	Sku(ctx context.Context, obj *order.Reservation) (*model.SKUView, error)
+	WarehouseCode(ctx context.Context, obj *order.Reservation) (string, error)
 }
 type PartyResolver interface {
 	ID(ctx context.Context, obj *party.Party) (string, error)
@@ -622,7 +945,12 @@ type QueryResolver interface {
 	Sku(ctx context.Context, id string, asPartyID *string) (*model.SKUView, error)
 	Categories(ctx context.Context) ([]catalog.Category, error)
 	CatalogRules(ctx context.Context) ([]catalog.Rule, error)
+	CreditSummary(ctx context.Context, buyerID *string) (*credit.Line, error)
+	CreditLimitRequests(ctx context.Context) ([]credit.LimitRequest, error)
 	Warehouses(ctx context.Context) ([]inventory.Warehouse, error)
+	Orders(ctx context.Context, first *int, after *string, filter *model.OrderFilter, orderBy *model.OrderOrderBy) (*model.OrderConnection, error)
+	Order(ctx context.Context, id string) (*order.Order, error)
+	OrderAutoApproval(ctx context.Context) (*model.Money, error)
 	Parties(ctx context.Context, first *int, after *string, filter *model.PartyFilter) (*model.PartyConnection, error)
 	Party(ctx context.Context, id string) (*party.Party, error)
 	Users(ctx context.Context, first *int, after *string, filter *model.UserFilter) (*model.UserConnection, error)
@@ -633,6 +961,19 @@ type QueryResolver interface {
 }
 type QuoteLineResolver interface {
 	Sku(ctx context.Context, obj *model.QuoteLine) (*model.SKUView, error)
+}
+type ReturnResolver interface {
+	ID(ctx context.Context, obj *order.Return) (string, error)
+
+	Order(ctx context.Context, obj *order.Return) (*order.Order, error)
+
+	Amount(ctx context.Context, obj *order.Return) (*model.Money, error)
+	Lines(ctx context.Context, obj *order.Return) ([]order.ReturnLine, error)
+}
+type ReturnLineResolver interface {
+	Sku(ctx context.Context, obj *order.ReturnLine) (*model.SKUView, error)
+
+	Amount(ctx context.Context, obj *order.ReturnLine) (*model.Money, error)
 }
 type SKUResolver interface {
 	Product(ctx context.Context, obj *model.SKUView) (*catalog.Product, error)
@@ -649,8 +990,7 @@ type SKUConnectionResolver interface {
 }
 type StockLevelResolver interface {
 	Sku(ctx context.Context, obj *inventory.Level) (*model.SKUView, error)
-	OnHand(ctx context.Context, obj *inventory.Level) (int, error)
-	Reserved(ctx context.Context, obj *inventory.Level) (int, error)
+
 	Available(ctx context.Context, obj *inventory.Level) (int, error)
 }
 type UserResolver interface {
@@ -810,12 +1150,31 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.AuthSession.Viewer(childComplexity), true
 
+	case "AutoApprovalPayload.errors":
+		if e.ComplexityRoot.AutoApprovalPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoApprovalPayload.Errors(childComplexity), true
+	case "AutoApprovalPayload.maxTotal":
+		if e.ComplexityRoot.AutoApprovalPayload.MaxTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AutoApprovalPayload.MaxTotal(childComplexity), true
+
 	case "Cart.buyer":
 		if e.ComplexityRoot.Cart.Buyer == nil {
 			break
 		}
 
 		return e.ComplexityRoot.Cart.Buyer(childComplexity), true
+	case "Cart.id":
+		if e.ComplexityRoot.Cart.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Cart.ID(childComplexity), true
 	case "Cart.lines":
 		if e.ComplexityRoot.Cart.Lines == nil {
 			break
@@ -1024,6 +1383,308 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CategoryPayload.Errors(childComplexity), true
 
+	case "CreditAccount.balance":
+		if e.ComplexityRoot.CreditAccount.Balance == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditAccount.Balance(childComplexity), true
+	case "CreditAccount.fund":
+		if e.ComplexityRoot.CreditAccount.Fund == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditAccount.Fund(childComplexity), true
+
+	case "CreditEntry.amount":
+		if e.ComplexityRoot.CreditEntry.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditEntry.Amount(childComplexity), true
+	case "CreditEntry.balanceAfter":
+		if e.ComplexityRoot.CreditEntry.BalanceAfter == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditEntry.BalanceAfter(childComplexity), true
+	case "CreditEntry.at":
+		if e.ComplexityRoot.CreditEntry.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditEntry.CreatedAt(childComplexity), true
+	case "CreditEntry.fund":
+		if e.ComplexityRoot.CreditEntry.Fund == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditEntry.Fund(childComplexity), true
+	case "CreditEntry.kind":
+		if e.ComplexityRoot.CreditEntry.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditEntry.Kind(childComplexity), true
+	case "CreditEntry.note":
+		if e.ComplexityRoot.CreditEntry.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditEntry.Note(childComplexity), true
+	case "CreditEntry.sourceId":
+		if e.ComplexityRoot.CreditEntry.SourceID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditEntry.SourceID(childComplexity), true
+	case "CreditEntry.sourceType":
+		if e.ComplexityRoot.CreditEntry.SourceType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditEntry.SourceType(childComplexity), true
+
+	case "CreditEntryConnection.edges":
+		if e.ComplexityRoot.CreditEntryConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditEntryConnection.Edges(childComplexity), true
+	case "CreditEntryConnection.pageInfo":
+		if e.ComplexityRoot.CreditEntryConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditEntryConnection.PageInfo(childComplexity), true
+
+	case "CreditEntryEdge.cursor":
+		if e.ComplexityRoot.CreditEntryEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditEntryEdge.Cursor(childComplexity), true
+	case "CreditEntryEdge.node":
+		if e.ComplexityRoot.CreditEntryEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditEntryEdge.Node(childComplexity), true
+
+	case "CreditError.code":
+		if e.ComplexityRoot.CreditError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditError.Code(childComplexity), true
+	case "CreditError.field":
+		if e.ComplexityRoot.CreditError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditError.Field(childComplexity), true
+	case "CreditError.message":
+		if e.ComplexityRoot.CreditError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditError.Message(childComplexity), true
+
+	case "CreditLimitRequest.buyer":
+		if e.ComplexityRoot.CreditLimitRequest.Buyer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditLimitRequest.Buyer(childComplexity), true
+	case "CreditLimitRequest.createdAt":
+		if e.ComplexityRoot.CreditLimitRequest.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditLimitRequest.CreatedAt(childComplexity), true
+	case "CreditLimitRequest.decidedAt":
+		if e.ComplexityRoot.CreditLimitRequest.DecidedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditLimitRequest.DecidedAt(childComplexity), true
+	case "CreditLimitRequest.decidedBy":
+		if e.ComplexityRoot.CreditLimitRequest.DecidedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditLimitRequest.DecidedBy(childComplexity), true
+	case "CreditLimitRequest.decisionReason":
+		if e.ComplexityRoot.CreditLimitRequest.DecisionReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditLimitRequest.DecisionReason(childComplexity), true
+	case "CreditLimitRequest.id":
+		if e.ComplexityRoot.CreditLimitRequest.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditLimitRequest.ID(childComplexity), true
+	case "CreditLimitRequest.newLimit":
+		if e.ComplexityRoot.CreditLimitRequest.NewLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditLimitRequest.NewLimit(childComplexity), true
+	case "CreditLimitRequest.oldLimit":
+		if e.ComplexityRoot.CreditLimitRequest.OldLimit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditLimitRequest.OldLimit(childComplexity), true
+	case "CreditLimitRequest.reason":
+		if e.ComplexityRoot.CreditLimitRequest.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditLimitRequest.Reason(childComplexity), true
+	case "CreditLimitRequest.requestedBy":
+		if e.ComplexityRoot.CreditLimitRequest.RequestedBy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditLimitRequest.RequestedBy(childComplexity), true
+	case "CreditLimitRequest.status":
+		if e.ComplexityRoot.CreditLimitRequest.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditLimitRequest.Status(childComplexity), true
+
+	case "CreditLimitRequestPayload.errors":
+		if e.ComplexityRoot.CreditLimitRequestPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditLimitRequestPayload.Errors(childComplexity), true
+	case "CreditLimitRequestPayload.request":
+		if e.ComplexityRoot.CreditLimitRequestPayload.Request == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditLimitRequestPayload.Request(childComplexity), true
+
+	case "CreditPayload.credit":
+		if e.ComplexityRoot.CreditPayload.Credit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditPayload.Credit(childComplexity), true
+	case "CreditPayload.errors":
+		if e.ComplexityRoot.CreditPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditPayload.Errors(childComplexity), true
+
+	case "CreditSummary.accounts":
+		if e.ComplexityRoot.CreditSummary.Accounts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditSummary.Accounts(childComplexity), true
+	case "CreditSummary.available":
+		if e.ComplexityRoot.CreditSummary.Available == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditSummary.Available(childComplexity), true
+	case "CreditSummary.buyer":
+		if e.ComplexityRoot.CreditSummary.Buyer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditSummary.Buyer(childComplexity), true
+	case "CreditSummary.cash":
+		if e.ComplexityRoot.CreditSummary.Cash == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditSummary.Cash(childComplexity), true
+	case "CreditSummary.entries":
+		if e.ComplexityRoot.CreditSummary.Entries == nil {
+			break
+		}
+
+		args, err := ec.field_CreditSummary_entries_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.CreditSummary.Entries(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "CreditSummary.limit":
+		if e.ComplexityRoot.CreditSummary.Limit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditSummary.Limit(childComplexity), true
+	case "CreditSummary.policy":
+		if e.ComplexityRoot.CreditSummary.Policy == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditSummary.Policy(childComplexity), true
+	case "CreditSummary.rebate":
+		if e.ComplexityRoot.CreditSummary.Rebate == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditSummary.Rebate(childComplexity), true
+	case "CreditSummary.receivable":
+		if e.ComplexityRoot.CreditSummary.Receivable == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditSummary.Receivable(childComplexity), true
+	case "CreditSummary.reserved":
+		if e.ComplexityRoot.CreditSummary.Reserved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditSummary.Reserved(childComplexity), true
+	case "CreditSummary.seller":
+		if e.ComplexityRoot.CreditSummary.Seller == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditSummary.Seller(childComplexity), true
+	case "CreditSummary.status":
+		if e.ComplexityRoot.CreditSummary.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditSummary.Status(childComplexity), true
+	case "CreditSummary.tolerancePercent":
+		if e.ComplexityRoot.CreditSummary.TolerancePercent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditSummary.TolerancePercent(childComplexity), true
+	case "CreditSummary.usePercent":
+		if e.ComplexityRoot.CreditSummary.UsePercent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditSummary.UsePercent(childComplexity), true
+	case "CreditSummary.used":
+		if e.ComplexityRoot.CreditSummary.Used == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditSummary.Used(childComplexity), true
+	case "CreditSummary.viewerCanManage":
+		if e.ComplexityRoot.CreditSummary.ViewerCanManage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.CreditSummary.ViewerCanManage(childComplexity), true
+
 	case "FavouritePayload.errors":
 		if e.ComplexityRoot.FavouritePayload.Errors == nil {
 			break
@@ -1214,6 +1875,72 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CategoryUpdate(childComplexity, args["id"].(string), args["input"].(model.CategoryInput)), true
+	case "Mutation.creditLimitChangeApprove":
+		if e.ComplexityRoot.Mutation.CreditLimitChangeApprove == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_creditLimitChangeApprove_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreditLimitChangeApprove(childComplexity, args["id"].(string), args["input"].(model.CreditDecisionInput)), true
+	case "Mutation.creditLimitChangeReject":
+		if e.ComplexityRoot.Mutation.CreditLimitChangeReject == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_creditLimitChangeReject_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreditLimitChangeReject(childComplexity, args["id"].(string), args["input"].(model.CreditDecisionInput)), true
+	case "Mutation.creditLimitChangeRequest":
+		if e.ComplexityRoot.Mutation.CreditLimitChangeRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_creditLimitChangeRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreditLimitChangeRequest(childComplexity, args["input"].(model.CreditLimitChangeInput)), true
+	case "Mutation.creditPaymentRecord":
+		if e.ComplexityRoot.Mutation.CreditPaymentRecord == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_creditPaymentRecord_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreditPaymentRecord(childComplexity, args["input"].(model.CreditPaymentInput)), true
+	case "Mutation.creditPolicySet":
+		if e.ComplexityRoot.Mutation.CreditPolicySet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_creditPolicySet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreditPolicySet(childComplexity, args["input"].(model.CreditPolicyInput)), true
+	case "Mutation.creditStopSet":
+		if e.ComplexityRoot.Mutation.CreditStopSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_creditStopSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.CreditStopSet(childComplexity, args["input"].(model.CreditStopInput)), true
 	case "Mutation.favouriteAdd":
 		if e.ComplexityRoot.Mutation.FavouriteAdd == nil {
 			break
@@ -1236,6 +1963,83 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.FavouriteRemove(childComplexity, args["skuId"].(string)), true
+	case "Mutation.orderApprove":
+		if e.ComplexityRoot.Mutation.OrderApprove == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_orderApprove_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OrderApprove(childComplexity, args["id"].(string), args["input"].(model.OrderDecisionInput)), true
+	case "Mutation.orderAutoApprovalSet":
+		if e.ComplexityRoot.Mutation.OrderAutoApprovalSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_orderAutoApprovalSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OrderAutoApprovalSet(childComplexity, args["input"].(model.OrderAutoApprovalInput)), true
+	case "Mutation.orderCancel":
+		if e.ComplexityRoot.Mutation.OrderCancel == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_orderCancel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OrderCancel(childComplexity, args["id"].(string), args["input"].(model.OrderDecisionInput)), true
+	case "Mutation.orderChangeRequest":
+		if e.ComplexityRoot.Mutation.OrderChangeRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_orderChangeRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OrderChangeRequest(childComplexity, args["id"].(string), args["input"].(model.OrderChangeInput)), true
+	case "Mutation.orderCreditRelease":
+		if e.ComplexityRoot.Mutation.OrderCreditRelease == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_orderCreditRelease_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OrderCreditRelease(childComplexity, args["id"].(string), args["input"].(model.OrderCreditReleaseInput)), true
+	case "Mutation.orderReject":
+		if e.ComplexityRoot.Mutation.OrderReject == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_orderReject_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OrderReject(childComplexity, args["id"].(string), args["input"].(model.OrderDecisionInput)), true
+	case "Mutation.orderSubmit":
+		if e.ComplexityRoot.Mutation.OrderSubmit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_orderSubmit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OrderSubmit(childComplexity, args["input"].(model.OrderSubmitInput)), true
 	case "Mutation.partyCreate":
 		if e.ComplexityRoot.Mutation.PartyCreate == nil {
 			break
@@ -1357,6 +2161,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PromotionUpdate(childComplexity, args["id"].(string), args["input"].(model.PromotionCreateInput)), true
+	case "Mutation.returnApprove":
+		if e.ComplexityRoot.Mutation.ReturnApprove == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_returnApprove_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReturnApprove(childComplexity, args["id"].(string), args["input"].(model.OrderDecisionInput)), true
+	case "Mutation.returnReceive":
+		if e.ComplexityRoot.Mutation.ReturnReceive == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_returnReceive_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReturnReceive(childComplexity, args["id"].(string)), true
+	case "Mutation.returnReject":
+		if e.ComplexityRoot.Mutation.ReturnReject == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_returnReject_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReturnReject(childComplexity, args["id"].(string), args["input"].(model.OrderDecisionInput)), true
+	case "Mutation.returnRequest":
+		if e.ComplexityRoot.Mutation.ReturnRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_returnRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReturnRequest(childComplexity, args["input"].(model.ReturnRequestInput)), true
 	case "Mutation.skuBasePriceImport":
 		if e.ComplexityRoot.Mutation.SkuBasePriceImport == nil {
 			break
@@ -1468,6 +2316,188 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Mutation.WarehouseCreate(childComplexity, args["input"].(model.WarehouseCreateInput)), true
 
+	case "Order.buyer":
+		if e.ComplexityRoot.Order.Buyer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Buyer(childComplexity), true
+	case "Order.creditReserved":
+		if e.ComplexityRoot.Order.CreditReserved == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.CreditReserved(childComplexity), true
+	case "Order.creditWarning":
+		if e.ComplexityRoot.Order.CreditWarning == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.CreditWarning(childComplexity), true
+	case "Order.deliveryAddress":
+		if e.ComplexityRoot.Order.DeliveryAddress == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.DeliveryAddress(childComplexity), true
+	case "Order.discount":
+		if e.ComplexityRoot.Order.Discount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Discount(childComplexity), true
+	case "Order.explanation":
+		if e.ComplexityRoot.Order.Explanation == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Explanation(childComplexity), true
+	case "Order.id":
+		if e.ComplexityRoot.Order.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.ID(childComplexity), true
+	case "Order.kind":
+		if e.ComplexityRoot.Order.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Kind(childComplexity), true
+	case "Order.lines":
+		if e.ComplexityRoot.Order.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Lines(childComplexity), true
+	case "Order.note":
+		if e.ComplexityRoot.Order.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Note(childComplexity), true
+	case "Order.number":
+		if e.ComplexityRoot.Order.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Number(childComplexity), true
+	case "Order.reservations":
+		if e.ComplexityRoot.Order.Reservations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Reservations(childComplexity), true
+	case "Order.returns":
+		if e.ComplexityRoot.Order.Returns == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Returns(childComplexity), true
+	case "Order.salesman":
+		if e.ComplexityRoot.Order.Salesman == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Salesman(childComplexity), true
+	case "Order.seller":
+		if e.ComplexityRoot.Order.Seller == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Seller(childComplexity), true
+	case "Order.status":
+		if e.ComplexityRoot.Order.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Status(childComplexity), true
+	case "Order.submittedAt":
+		if e.ComplexityRoot.Order.SubmittedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.SubmittedAt(childComplexity), true
+	case "Order.subtotal":
+		if e.ComplexityRoot.Order.Subtotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Subtotal(childComplexity), true
+	case "Order.timeline":
+		if e.ComplexityRoot.Order.Timeline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Timeline(childComplexity), true
+	case "Order.total":
+		if e.ComplexityRoot.Order.Total == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Total(childComplexity), true
+	case "Order.updatedAt":
+		if e.ComplexityRoot.Order.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.UpdatedAt(childComplexity), true
+	case "Order.viewerCanApprove":
+		if e.ComplexityRoot.Order.ViewerCanApprove == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.ViewerCanApprove(childComplexity), true
+	case "Order.viewerCanCancel":
+		if e.ComplexityRoot.Order.ViewerCanCancel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.ViewerCanCancel(childComplexity), true
+	case "Order.viewerCanChange":
+		if e.ComplexityRoot.Order.ViewerCanChange == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.ViewerCanChange(childComplexity), true
+	case "Order.viewerCanReject":
+		if e.ComplexityRoot.Order.ViewerCanReject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.ViewerCanReject(childComplexity), true
+	case "Order.viewerCanReleaseCredit":
+		if e.ComplexityRoot.Order.ViewerCanReleaseCredit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.ViewerCanReleaseCredit(childComplexity), true
+	case "Order.viewerCanReturn":
+		if e.ComplexityRoot.Order.ViewerCanReturn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.ViewerCanReturn(childComplexity), true
+
+	case "OrderConnection.edges":
+		if e.ComplexityRoot.OrderConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderConnection.Edges(childComplexity), true
+	case "OrderConnection.pageInfo":
+		if e.ComplexityRoot.OrderConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderConnection.PageInfo(childComplexity), true
+	case "OrderConnection.totalCount":
+		if e.ComplexityRoot.OrderConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderConnection.TotalCount(childComplexity), true
+
 	case "OrderDiscount.amount":
 		if e.ComplexityRoot.OrderDiscount.Amount == nil {
 			break
@@ -1486,6 +2516,199 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.OrderDiscount.PromotionID(childComplexity), true
+
+	case "OrderEdge.cursor":
+		if e.ComplexityRoot.OrderEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEdge.Cursor(childComplexity), true
+	case "OrderEdge.node":
+		if e.ComplexityRoot.OrderEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEdge.Node(childComplexity), true
+
+	case "OrderError.code":
+		if e.ComplexityRoot.OrderError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderError.Code(childComplexity), true
+	case "OrderError.field":
+		if e.ComplexityRoot.OrderError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderError.Field(childComplexity), true
+	case "OrderError.message":
+		if e.ComplexityRoot.OrderError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderError.Message(childComplexity), true
+
+	case "OrderEvent.actor":
+		if e.ComplexityRoot.OrderEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.Actor(childComplexity), true
+	case "OrderEvent.at":
+		if e.ComplexityRoot.OrderEvent.At == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.At(childComplexity), true
+	case "OrderEvent.fromStatus":
+		if e.ComplexityRoot.OrderEvent.FromStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.FromStatus(childComplexity), true
+	case "OrderEvent.reason":
+		if e.ComplexityRoot.OrderEvent.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.Reason(childComplexity), true
+	case "OrderEvent.toStatus":
+		if e.ComplexityRoot.OrderEvent.ToStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.ToStatus(childComplexity), true
+	case "OrderEvent.type":
+		if e.ComplexityRoot.OrderEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderEvent.Type(childComplexity), true
+
+	case "OrderLine.adjustments":
+		if e.ComplexityRoot.OrderLine.Adjustments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.Adjustments(childComplexity), true
+	case "OrderLine.amount":
+		if e.ComplexityRoot.OrderLine.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.Amount(childComplexity), true
+	case "OrderLine.discount":
+		if e.ComplexityRoot.OrderLine.Discount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.Discount(childComplexity), true
+	case "OrderLine.gift":
+		if e.ComplexityRoot.OrderLine.Gift == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.Gift(childComplexity), true
+	case "OrderLine.lineNo":
+		if e.ComplexityRoot.OrderLine.LineNo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.LineNo(childComplexity), true
+	case "OrderLine.net":
+		if e.ComplexityRoot.OrderLine.Net == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.Net(childComplexity), true
+	case "OrderLine.priceSource":
+		if e.ComplexityRoot.OrderLine.PriceSource == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.PriceSource(childComplexity), true
+	case "OrderLine.qty":
+		if e.ComplexityRoot.OrderLine.Qty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.Qty(childComplexity), true
+	case "OrderLine.returnedQty":
+		if e.ComplexityRoot.OrderLine.ReturnedQty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.ReturnedQty(childComplexity), true
+	case "OrderLine.shippedQty":
+		if e.ComplexityRoot.OrderLine.ShippedQty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.ShippedQty(childComplexity), true
+	case "OrderLine.sku":
+		if e.ComplexityRoot.OrderLine.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.Sku(childComplexity), true
+	case "OrderLine.unitPrice":
+		if e.ComplexityRoot.OrderLine.UnitPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLine.UnitPrice(childComplexity), true
+
+	case "OrderLineAdjustment.amount":
+		if e.ComplexityRoot.OrderLineAdjustment.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLineAdjustment.Amount(childComplexity), true
+	case "OrderLineAdjustment.kind":
+		if e.ComplexityRoot.OrderLineAdjustment.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLineAdjustment.Kind(childComplexity), true
+	case "OrderLineAdjustment.promotionId":
+		if e.ComplexityRoot.OrderLineAdjustment.PromotionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderLineAdjustment.PromotionID(childComplexity), true
+
+	case "OrderPayload.errors":
+		if e.ComplexityRoot.OrderPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderPayload.Errors(childComplexity), true
+	case "OrderPayload.order":
+		if e.ComplexityRoot.OrderPayload.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderPayload.Order(childComplexity), true
+
+	case "OrderReservation.qty":
+		if e.ComplexityRoot.OrderReservation.Qty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderReservation.Qty(childComplexity), true
+	case "OrderReservation.sku":
+		if e.ComplexityRoot.OrderReservation.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderReservation.Sku(childComplexity), true
+	case "OrderReservation.warehouseCode":
+		if e.ComplexityRoot.OrderReservation.WarehouseCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderReservation.WarehouseCode(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -2049,6 +3272,23 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Categories(childComplexity), true
+	case "Query.creditLimitRequests":
+		if e.ComplexityRoot.Query.CreditLimitRequests == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.CreditLimitRequests(childComplexity), true
+	case "Query.creditSummary":
+		if e.ComplexityRoot.Query.CreditSummary == nil {
+			break
+		}
+
+		args, err := ec.field_Query_creditSummary_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.CreditSummary(childComplexity, args["buyerId"].(*string)), true
 	case "Query.favourites":
 		if e.ComplexityRoot.Query.Favourites == nil {
 			break
@@ -2067,6 +3307,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(string)), true
+	case "Query.order":
+		if e.ComplexityRoot.Query.Order == nil {
+			break
+		}
+
+		args, err := ec.field_Query_order_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Order(childComplexity, args["id"].(string)), true
+	case "Query.orderAutoApproval":
+		if e.ComplexityRoot.Query.OrderAutoApproval == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.OrderAutoApproval(childComplexity), true
+	case "Query.orders":
+		if e.ComplexityRoot.Query.Orders == nil {
+			break
+		}
+
+		args, err := ec.field_Query_orders_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Orders(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.OrderFilter), args["orderBy"].(*model.OrderOrderBy)), true
 	case "Query.parties":
 		if e.ComplexityRoot.Query.Parties == nil {
 			break
@@ -2243,6 +3511,93 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.QuoteLine.UnitPrice(childComplexity), true
+
+	case "Return.amount":
+		if e.ComplexityRoot.Return.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.Amount(childComplexity), true
+	case "Return.createdAt":
+		if e.ComplexityRoot.Return.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.CreatedAt(childComplexity), true
+	case "Return.id":
+		if e.ComplexityRoot.Return.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.ID(childComplexity), true
+	case "Return.lines":
+		if e.ComplexityRoot.Return.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.Lines(childComplexity), true
+	case "Return.number":
+		if e.ComplexityRoot.Return.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.Number(childComplexity), true
+	case "Return.order":
+		if e.ComplexityRoot.Return.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.Order(childComplexity), true
+	case "Return.reason":
+		if e.ComplexityRoot.Return.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.Reason(childComplexity), true
+	case "Return.status":
+		if e.ComplexityRoot.Return.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Return.Status(childComplexity), true
+
+	case "ReturnLine.amount":
+		if e.ComplexityRoot.ReturnLine.Amount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReturnLine.Amount(childComplexity), true
+	case "ReturnLine.orderLineNo":
+		if e.ComplexityRoot.ReturnLine.OrderLineNo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReturnLine.OrderLineNo(childComplexity), true
+	case "ReturnLine.qty":
+		if e.ComplexityRoot.ReturnLine.Qty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReturnLine.Qty(childComplexity), true
+	case "ReturnLine.sku":
+		if e.ComplexityRoot.ReturnLine.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReturnLine.Sku(childComplexity), true
+
+	case "ReturnPayload.errors":
+		if e.ComplexityRoot.ReturnPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReturnPayload.Errors(childComplexity), true
+	case "ReturnPayload.return":
+		if e.ComplexityRoot.ReturnPayload.Return == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReturnPayload.Return(childComplexity), true
 
 	case "SKU.attributes":
 		if e.ComplexityRoot.SKU.Attributes == nil {
@@ -2717,8 +4072,20 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CatalogFilter", ec.unmarshalInputCatalogFilter),
 			graphql.NewInputUnmarshaler("CatalogRuleCreateInput", ec.unmarshalInputCatalogRuleCreateInput),
 			graphql.NewInputUnmarshaler("CategoryInput", ec.unmarshalInputCategoryInput),
+			graphql.NewInputUnmarshaler("CreditDecisionInput", ec.unmarshalInputCreditDecisionInput),
+			graphql.NewInputUnmarshaler("CreditLimitChangeInput", ec.unmarshalInputCreditLimitChangeInput),
+			graphql.NewInputUnmarshaler("CreditPaymentInput", ec.unmarshalInputCreditPaymentInput),
+			graphql.NewInputUnmarshaler("CreditPolicyInput", ec.unmarshalInputCreditPolicyInput),
+			graphql.NewInputUnmarshaler("CreditStopInput", ec.unmarshalInputCreditStopInput),
 			graphql.NewInputUnmarshaler("GeoPointInput", ec.unmarshalInputGeoPointInput),
 			graphql.NewInputUnmarshaler("GiftInput", ec.unmarshalInputGiftInput),
+			graphql.NewInputUnmarshaler("OrderAutoApprovalInput", ec.unmarshalInputOrderAutoApprovalInput),
+			graphql.NewInputUnmarshaler("OrderChangeInput", ec.unmarshalInputOrderChangeInput),
+			graphql.NewInputUnmarshaler("OrderCreditReleaseInput", ec.unmarshalInputOrderCreditReleaseInput),
+			graphql.NewInputUnmarshaler("OrderDecisionInput", ec.unmarshalInputOrderDecisionInput),
+			graphql.NewInputUnmarshaler("OrderFilter", ec.unmarshalInputOrderFilter),
+			graphql.NewInputUnmarshaler("OrderLineInput", ec.unmarshalInputOrderLineInput),
+			graphql.NewInputUnmarshaler("OrderSubmitInput", ec.unmarshalInputOrderSubmitInput),
 			graphql.NewInputUnmarshaler("PartyCreateInput", ec.unmarshalInputPartyCreateInput),
 			graphql.NewInputUnmarshaler("PartyFilter", ec.unmarshalInputPartyFilter),
 			graphql.NewInputUnmarshaler("PartyStatusChangeInput", ec.unmarshalInputPartyStatusChangeInput),
@@ -2728,6 +4095,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PriceListPricesSetInput", ec.unmarshalInputPriceListPricesSetInput),
 			graphql.NewInputUnmarshaler("ProductInput", ec.unmarshalInputProductInput),
 			graphql.NewInputUnmarshaler("PromotionCreateInput", ec.unmarshalInputPromotionCreateInput),
+			graphql.NewInputUnmarshaler("ReturnLineInput", ec.unmarshalInputReturnLineInput),
+			graphql.NewInputUnmarshaler("ReturnRequestInput", ec.unmarshalInputReturnRequestInput),
 			graphql.NewInputUnmarshaler("SKUBasePriceImportInput", ec.unmarshalInputSKUBasePriceImportInput),
 			graphql.NewInputUnmarshaler("SKUBasePriceRow", ec.unmarshalInputSKUBasePriceRow),
 			graphql.NewInputUnmarshaler("SKUCreateInput", ec.unmarshalInputSKUCreateInput),
@@ -2997,6 +4366,8 @@ type Quote {
 
 "The viewer's cart for one buyer (their own party, or a salesman's store)."
 type Cart {
+  "The viewer's cart for this buyer; orderSubmit takes it as cartId."
+  id: ID!
   buyer: Party!
   lines: [CartLine!]!
   "The orderable lines, priced now."
@@ -3385,6 +4756,200 @@ extend type Mutation {
   catalogRuleDelete(id: ID!): CatalogRuleDeletePayload! @hasRole(any: [HQ_ADMIN, SALES_OPS])
 }
 `, BuiltIn: false},
+	{Name: "../schema/credit.graphqls", Input: `enum CreditPolicy {
+  "An order the line does not cover is refused (CREDIT_LIMIT_EXCEEDED)."
+  BLOCK
+  "An order the line does not cover waits in CREDIT_HOLD for finance."
+  HOLD
+  "An order within the tolerance is accepted with a warning; beyond it, refused."
+  WARN
+}
+
+enum CreditStatus {
+  OK
+  "90 % or more of the line in use."
+  WATCH
+  "Over the line."
+  HOLD
+  "Stopped by finance: no order is accepted on the line."
+  STOP
+}
+
+enum CreditFund {
+  CASH
+  CREDIT
+  REBATE
+  RECEIVABLE
+  RESERVED
+}
+
+"One of the buyer's accounts with its supplier."
+type CreditAccount {
+  fund: CreditFund!
+  balance: Money!
+}
+
+"""
+A buyer's credit line with its supplier. available = cash + limit + rebate − receivable − reserved.
+Visible to everyone whose scope covers the buyer.
+"""
+type CreditSummary {
+  buyer: Party!
+  seller: Party!
+  limit: Money!
+  cash: Money!
+  rebate: Money!
+  receivable: Money!
+  reserved: Money!
+  "receivable + reserved."
+  used: Money!
+  available: Money!
+  "used as a whole percentage of cash + limit + rebate (over 100 when over the line)."
+  usePercent: Int!
+  status: CreditStatus!
+  policy: CreditPolicy!
+  "How far past the limit, in percent of it, the policy lets an order go."
+  tolerancePercent: Int!
+  "CASH, CREDIT (the limit) and REBATE."
+  accounts: [CreditAccount!]!
+  "The ledger, newest first; at most 100 a page."
+  entries(first: Int = 20, after: String): CreditEntryConnection!
+  "The viewer runs this line (records payments, changes the limit, releases holds)."
+  viewerCanManage: Boolean!
+}
+
+"One line of the append-only ledger."
+type CreditEntry {
+  fund: CreditFund!
+  "PAYMENT, LIMIT_CHANGE, RESERVE, RELEASE, SHIPMENT or CREDIT_NOTE."
+  kind: String!
+  amount: Money!
+  balanceAfter: Money!
+  "The source document's type (ORDER, PAYMENT, RETURN, CREDIT_LIMIT_REQUEST) and id or number."
+  sourceType: String!
+  sourceId: String!
+  note: String!
+  at: DateTime!
+}
+
+type CreditEntryEdge {
+  node: CreditEntry!
+  cursor: String!
+}
+
+type CreditEntryConnection {
+  edges: [CreditEntryEdge!]!
+  pageInfo: PageInfo!
+}
+
+enum CreditLimitRequestStatus {
+  PENDING
+  APPROVED
+  REJECTED
+}
+
+"A change of a buyer's credit limit, decided by another manager than its requester."
+type CreditLimitRequest implements Node {
+  id: ID!
+  buyer: Party!
+  oldLimit: Money!
+  newLimit: Money!
+  reason: String!
+  status: CreditLimitRequestStatus!
+  requestedBy: User
+  decidedBy: User
+  decisionReason: String!
+  createdAt: DateTime!
+  decidedAt: DateTime
+}
+
+input CreditPaymentInput {
+  buyerId: ID!
+  "Positive, at most 10,000,000,000."
+  amount: Decimal!
+  "The bank slip or receipt number, 1..100 characters."
+  reference: String!
+  "1..64 characters: a retry books the payment once."
+  idempotencyKey: String!
+}
+
+input CreditLimitChangeInput {
+  buyerId: ID!
+  "0..10,000,000,000."
+  newLimit: Decimal!
+  "1..500 characters."
+  reason: String!
+}
+
+input CreditDecisionInput {
+  "1..500 characters."
+  reason: String!
+}
+
+input CreditPolicyInput {
+  buyerId: ID!
+  policy: CreditPolicy!
+  "0..50."
+  tolerancePercent: Int = 0
+  reason: String!
+}
+
+input CreditStopInput {
+  buyerId: ID!
+  stopped: Boolean!
+  reason: String!
+}
+
+enum CreditErrorCode {
+  INVALID_INPUT
+  INVALID_AMOUNT
+  REASON_REQUIRED
+  "The viewer does not run this credit line."
+  NOT_ALLOWED
+  "A request cannot be decided by its requester."
+  SELF_APPROVAL
+  NOT_PENDING
+  IDEMPOTENCY_KEY_REUSED
+}
+
+type CreditError {
+  field: [String!]
+  message: String!
+  code: CreditErrorCode!
+}
+
+type CreditPayload {
+  credit: CreditSummary
+  errors: [CreditError!]!
+}
+
+type CreditLimitRequestPayload {
+  request: CreditLimitRequest
+  errors: [CreditError!]!
+}
+
+extend type Query {
+  "The credit line of a buyer (the viewer's own party when absent) with its supplier."
+  creditSummary(buyerId: ID): CreditSummary! @authenticated
+  "Limit changes waiting for a decision by the viewer's seller, oldest first (at most 100). Roles: HQ_ADMIN, FINANCE, DISTRIBUTOR_ADMIN."
+  creditLimitRequests: [CreditLimitRequest!]! @hasRole(any: [HQ_ADMIN, FINANCE, DISTRIBUTOR_ADMIN])
+}
+
+extend type Mutation {
+  "Book a payment from a buyer into its CASH account. The seller's finance: HQ_ADMIN or FINANCE for HQ, the distributor's admin for its buyers."
+  creditPaymentRecord(input: CreditPaymentInput!): CreditPayload! @hasRole(any: [HQ_ADMIN, FINANCE, DISTRIBUTOR_ADMIN])
+  "Ask for a new credit limit; another manager decides."
+  creditLimitChangeRequest(input: CreditLimitChangeInput!): CreditLimitRequestPayload! @hasRole(any: [HQ_ADMIN, FINANCE, DISTRIBUTOR_ADMIN])
+  "Approve a limit change: the new limit takes effect."
+  creditLimitChangeApprove(id: ID!, input: CreditDecisionInput!): CreditLimitRequestPayload! @hasRole(any: [HQ_ADMIN, FINANCE, DISTRIBUTOR_ADMIN])
+  "Reject a limit change."
+  creditLimitChangeReject(id: ID!, input: CreditDecisionInput!): CreditLimitRequestPayload! @hasRole(any: [HQ_ADMIN, FINANCE, DISTRIBUTOR_ADMIN])
+  "Set how the line treats orders it does not cover."
+  creditPolicySet(input: CreditPolicyInput!): CreditPayload! @hasRole(any: [HQ_ADMIN, FINANCE, DISTRIBUTOR_ADMIN])
+  "Stop the line (STOP: no orders accepted) or lift the stop."
+  creditStopSet(input: CreditStopInput!): CreditPayload! @hasRole(any: [HQ_ADMIN, FINANCE, DISTRIBUTOR_ADMIN])
+}
+`, BuiltIn: false},
 	{Name: "../schema/inventory.graphqls", Input: `"A stock location of one party. Higher priority ships first."
 type Warehouse implements Node {
   id: ID!
@@ -3488,6 +5053,330 @@ extend type Mutation {
   stockReceive(input: StockReceiveInput!): StockPayload! @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN])
   "Correct one SKU's stock with a reason. Roles: HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN."
   stockAdjust(input: StockAdjustInput!): StockPayload! @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN])
+}
+`, BuiltIn: false},
+	{Name: "../schema/order.graphqls", Input: `enum OrderKind {
+  "A distributor buys from HQ; HQ's sales ops approve."
+  SELL_IN
+  "A store or sub-distributor buys from its distributor; the distributor's admin approves."
+  SELL_THROUGH
+}
+
+"""
+SUBMITTED → APPROVED | REJECTED | CANCELLED; SUBMITTED ⇄ CREDIT_HOLD (finance releases);
+APPROVED → PARTIALLY_SHIPPED → SHIPPED → COMPLETED; CANCELLED before shipment.
+"""
+enum OrderStatus {
+  SUBMITTED
+  "The buyer's credit line did not cover the order and its policy is HOLD: stock is held, credit is not, until finance releases it."
+  CREDIT_HOLD
+  APPROVED
+  REJECTED
+  PARTIALLY_SHIPPED
+  SHIPPED
+  COMPLETED
+  CANCELLED
+}
+
+enum OrderOrderBy {
+  SUBMITTED_AT_DESC
+  SUBMITTED_AT_ASC
+  TOTAL_DESC
+}
+
+"""
+An order from a buyer party to its supplier. Visible to everyone whose scope covers the buyer: the buyer,
+its supplier, their branch and HQ; a salesman sees the orders of its stores. Prices are the server's,
+locked at submit (or at the last change).
+"""
+type Order implements Node {
+  id: ID!
+  "e.g. SO-2026-000123, numbered per business year."
+  number: String!
+  kind: OrderKind!
+  status: OrderStatus!
+  buyer: Party!
+  seller: Party!
+  "The salesman who took the order for a store, when one did and the viewer may see users."
+  salesman: User
+  "The priced lines (at most 200) followed by gift lines."
+  lines: [OrderLine!]!
+  subtotal: Money!
+  discount: Money!
+  total: Money!
+  "Credit the order holds on the buyer's line now; shipped value has moved to receivables."
+  creditReserved: Money!
+  "Accepted within the credit policy's tolerance only, or let through by a finance override."
+  creditWarning: Boolean!
+  note: String!
+  deliveryAddress: Address!
+  "Every price list and promotion considered when the order was priced, applied or not, and why."
+  explanation: [PricingStep!]!
+  "Stock the order holds, by warehouse of the seller."
+  reservations: [OrderReservation!]!
+  "Every step of the order, oldest first."
+  timeline: [OrderEvent!]!
+  returns: [Return!]!
+  submittedAt: DateTime!
+  updatedAt: DateTime!
+  viewerCanApprove: Boolean!
+  viewerCanReject: Boolean!
+  viewerCanCancel: Boolean!
+  viewerCanChange: Boolean!
+  viewerCanReleaseCredit: Boolean!
+  viewerCanReturn: Boolean!
+}
+
+type OrderLineAdjustment {
+  promotionId: ID!
+  kind: PromotionKind!
+  amount: Money!
+}
+
+type OrderLine {
+  lineNo: Int!
+  sku: SKU!
+  qty: Int!
+  "Unit price before promotions, locked when the order was priced."
+  unitPrice: Money!
+  priceSource: PriceSourceKind!
+  "qty × unitPrice."
+  amount: Money!
+  discount: Money!
+  net: Money!
+  gift: Boolean!
+  adjustments: [OrderLineAdjustment!]!
+  shippedQty: Int!
+  returnedQty: Int!
+}
+
+type OrderReservation {
+  sku: SKU!
+  warehouseCode: String!
+  qty: Int!
+}
+
+enum OrderEventType {
+  SUBMITTED
+  CREDIT_HELD
+  CREDIT_RELEASED
+  AUTO_APPROVED
+  APPROVED
+  REJECTED
+  CHANGED
+  CANCELLED
+  SHIPPED
+  COMPLETED
+  RETURN_RECEIVED
+}
+
+type OrderEvent {
+  type: OrderEventType!
+  fromStatus: OrderStatus
+  toStatus: OrderStatus!
+  "Who did it, when the viewer may see that user."
+  actor: User
+  reason: String!
+  at: DateTime!
+}
+
+type OrderEdge {
+  node: Order!
+  cursor: String!
+}
+
+type OrderConnection {
+  edges: [OrderEdge!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+input OrderFilter {
+  "Any of these statuses (at most 8)."
+  statuses: [OrderStatus!]
+  kind: OrderKind
+  "Submitted at or after."
+  submittedFrom: DateTime
+  "Submitted before."
+  submittedTo: DateTime
+  "A fragment of the number, at most 64 characters."
+  number: String
+  buyerId: ID
+}
+
+input OrderLineInput {
+  skuId: ID!
+  "1..1,000,000; a multiple of the pack size and at least the minimum order quantity. Lines of one SKU add up."
+  qty: Int!
+  "Ignored: the server prices every line. Accepted so that an app may send back the price it showed."
+  unitPrice: Decimal
+}
+
+input OrderSubmitInput {
+  "Submit the viewer's cart (Cart.id) as it stands; the cart is emptied. Give cartId or lines, not both."
+  cartId: ID
+  "1..200 lines."
+  lines: [OrderLineInput!]
+  "For a salesman ordering with lines: the assigned store to order for."
+  asPartyId: ID
+  "The client's key, 1..64 characters: a retry returns the first order; the same key with a different order is refused."
+  idempotencyKey: String!
+  "At most 500 characters."
+  note: String
+  "Where to deliver; the buyer's own address when absent."
+  deliveryAddress: AddressInput
+}
+
+input OrderChangeInput {
+  "The new lines (1..200), re-priced and re-checked; absent keeps the lines."
+  lines: [OrderLineInput!]
+  deliveryAddress: AddressInput
+  note: String
+}
+
+input OrderDecisionInput {
+  "Why; 1..500 characters, kept in the audit trail. Optional only when a buyer cancels."
+  reason: String
+}
+
+input OrderCreditReleaseInput {
+  "Let the order through even if the line does not cover it (finance's override)."
+  override: Boolean = false
+  "Why; 1..500 characters, kept in the audit trail."
+  reason: String!
+}
+
+input OrderAutoApprovalInput {
+  "Orders the buyer's credit covers, up to this total, are approved on submit; null turns auto-approval off."
+  maxTotal: Decimal
+  reason: String!
+}
+
+enum OrderErrorCode {
+  INVALID_INPUT
+  CART_EMPTY
+  TOO_MANY_LINES
+  UNKNOWN_SKU
+  SKU_NOT_AUTHORISED
+  OFF_SHELF
+  BELOW_MINIMUM
+  NOT_PACK_MULTIPLE
+  INVALID_QUANTITY
+  INSUFFICIENT_STOCK
+  CREDIT_LIMIT_EXCEEDED
+  CREDIT_STOPPED
+  "A promotion in the quote was used up by another order in the meantime: fetch the cart again and resubmit."
+  PROMOTION_CHANGED
+  IDEMPOTENCY_KEY_REUSED
+  "The order's status does not allow this."
+  INVALID_TRANSITION
+  "The viewer may see the order but not do this to it."
+  NOT_ALLOWED
+  REASON_REQUIRED
+  RETURN_TOO_MUCH
+  NO_SUPPLIER
+}
+
+type OrderError {
+  field: [String!]
+  message: String!
+  code: OrderErrorCode!
+}
+
+type OrderPayload {
+  order: Order
+  errors: [OrderError!]!
+}
+
+type AutoApprovalPayload {
+  "The ceiling now in force; null when off."
+  maxTotal: Money
+  errors: [OrderError!]!
+}
+
+enum ReturnStatus {
+  REQUESTED
+  APPROVED
+  REJECTED
+  "The goods are back with the seller and the amount was credited to the buyer's CASH account."
+  RECEIVED
+}
+
+"Goods a buyer sends back against an order."
+type Return implements Node {
+  id: ID!
+  "e.g. RT-2026-000012."
+  number: String!
+  order: Order!
+  status: ReturnStatus!
+  reason: String!
+  "The credit note's amount: each line's net price for the units returned."
+  amount: Money!
+  lines: [ReturnLine!]!
+  createdAt: DateTime!
+}
+
+type ReturnLine {
+  orderLineNo: Int!
+  sku: SKU!
+  qty: Int!
+  amount: Money!
+}
+
+input ReturnLineInput {
+  "The order line's lineNo."
+  lineNo: Int!
+  "At least 1; never more than was delivered less earlier returns."
+  qty: Int!
+}
+
+input ReturnRequestInput {
+  orderId: ID!
+  "1..200 lines."
+  lines: [ReturnLineInput!]!
+  "1..500 characters."
+  reason: String!
+  "1..64 characters; a retry returns the first return."
+  idempotencyKey: String!
+}
+
+type ReturnPayload {
+  return: Return
+  errors: [OrderError!]!
+}
+
+extend type Query {
+  "The orders the viewer may see, newest first by default; at most 100 a page."
+  orders(first: Int = 20, after: String, filter: OrderFilter, orderBy: OrderOrderBy = SUBMITTED_AT_DESC): OrderConnection! @authenticated
+  "An order the viewer may see; NOT_FOUND otherwise."
+  order(id: ID!): Order @authenticated
+  "The seller's auto-approval ceiling; null when off. Roles: HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN."
+  orderAutoApproval: Money @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
+}
+
+extend type Mutation {
+  "Price the lines (or the cart), reserve credit and stock, and record the order, all at once and once per idempotency key."
+  orderSubmit(input: OrderSubmitInput!): OrderPayload! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
+  "Approve a SUBMITTED order. The seller's side: HQ_ADMIN or SALES_OPS for SELL_IN, the distributor's admin for SELL_THROUGH."
+  orderApprove(id: ID!, input: OrderDecisionInput!): OrderPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
+  "Reject a SUBMITTED or CREDIT_HOLD order; everything it holds is released."
+  orderReject(id: ID!, input: OrderDecisionInput!): OrderPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, FINANCE, DISTRIBUTOR_ADMIN])
+  "Cancel an order before shipment: its buyer, or the seller's approvers with a reason. Everything it holds is released."
+  orderCancel(id: ID!, input: OrderDecisionInput!): OrderPayload! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN, HQ_ADMIN, SALES_OPS])
+  "Take an order off credit hold: the line must cover it now, unless override. The seller's finance: HQ_ADMIN or FINANCE for HQ, the distributor's admin for its buyers."
+  orderCreditRelease(id: ID!, input: OrderCreditReleaseInput!): OrderPayload! @hasRole(any: [HQ_ADMIN, FINANCE, DISTRIBUTOR_ADMIN])
+  "Change an order's lines, address or note before shipment; new lines are re-priced and re-checked and the order goes back for approval."
+  orderChangeRequest(id: ID!, input: OrderChangeInput!): OrderPayload! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
+  "Set the seller's auto-approval ceiling."
+  orderAutoApprovalSet(input: OrderAutoApprovalInput!): AutoApprovalPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
+  "Ask to send back delivered goods."
+  returnRequest(input: ReturnRequestInput!): ReturnPayload! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN])
+  "Accept a requested return (the seller's approvers)."
+  returnApprove(id: ID!, input: OrderDecisionInput!): ReturnPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
+  "Refuse a requested return (the seller's approvers)."
+  returnReject(id: ID!, input: OrderDecisionInput!): ReturnPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
+  "Book an approved return's goods back into stock and credit the buyer (the seller's goods control)."
+  returnReceive(id: ID!): ReturnPayload! @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN])
 }
 `, BuiltIn: false},
 	{Name: "../schema/party.graphqls", Input: `"What a party is in the channel tree: HQ at the top, then branches, distributors (level 1 or 2) and stores."
@@ -4183,8 +6072,20 @@ func (ec *executionContext) childFields_AuthSession(ctx context.Context, field g
 	return nil, fmt.Errorf("no field named %q was found under type AuthSession", field.Name)
 }
 
+func (ec *executionContext) childFields_AutoApprovalPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "maxTotal":
+		return ec.fieldContext_AutoApprovalPayload_maxTotal(ctx, field)
+	case "errors":
+		return ec.fieldContext_AutoApprovalPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AutoApprovalPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Cart(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "id":
+		return ec.fieldContext_Cart_id(ctx, field)
 	case "buyer":
 		return ec.fieldContext_Cart_buyer(ctx, field)
 	case "lines":
@@ -4311,6 +6212,156 @@ func (ec *executionContext) childFields_CategoryPayload(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type CategoryPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_CreditAccount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "fund":
+		return ec.fieldContext_CreditAccount_fund(ctx, field)
+	case "balance":
+		return ec.fieldContext_CreditAccount_balance(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreditAccount", field.Name)
+}
+
+func (ec *executionContext) childFields_CreditEntry(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "fund":
+		return ec.fieldContext_CreditEntry_fund(ctx, field)
+	case "kind":
+		return ec.fieldContext_CreditEntry_kind(ctx, field)
+	case "amount":
+		return ec.fieldContext_CreditEntry_amount(ctx, field)
+	case "balanceAfter":
+		return ec.fieldContext_CreditEntry_balanceAfter(ctx, field)
+	case "sourceType":
+		return ec.fieldContext_CreditEntry_sourceType(ctx, field)
+	case "sourceId":
+		return ec.fieldContext_CreditEntry_sourceId(ctx, field)
+	case "note":
+		return ec.fieldContext_CreditEntry_note(ctx, field)
+	case "at":
+		return ec.fieldContext_CreditEntry_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreditEntry", field.Name)
+}
+
+func (ec *executionContext) childFields_CreditEntryConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_CreditEntryConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_CreditEntryConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreditEntryConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_CreditEntryEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_CreditEntryEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_CreditEntryEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreditEntryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_CreditError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_CreditError_field(ctx, field)
+	case "message":
+		return ec.fieldContext_CreditError_message(ctx, field)
+	case "code":
+		return ec.fieldContext_CreditError_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreditError", field.Name)
+}
+
+func (ec *executionContext) childFields_CreditLimitRequest(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_CreditLimitRequest_id(ctx, field)
+	case "buyer":
+		return ec.fieldContext_CreditLimitRequest_buyer(ctx, field)
+	case "oldLimit":
+		return ec.fieldContext_CreditLimitRequest_oldLimit(ctx, field)
+	case "newLimit":
+		return ec.fieldContext_CreditLimitRequest_newLimit(ctx, field)
+	case "reason":
+		return ec.fieldContext_CreditLimitRequest_reason(ctx, field)
+	case "status":
+		return ec.fieldContext_CreditLimitRequest_status(ctx, field)
+	case "requestedBy":
+		return ec.fieldContext_CreditLimitRequest_requestedBy(ctx, field)
+	case "decidedBy":
+		return ec.fieldContext_CreditLimitRequest_decidedBy(ctx, field)
+	case "decisionReason":
+		return ec.fieldContext_CreditLimitRequest_decisionReason(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_CreditLimitRequest_createdAt(ctx, field)
+	case "decidedAt":
+		return ec.fieldContext_CreditLimitRequest_decidedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreditLimitRequest", field.Name)
+}
+
+func (ec *executionContext) childFields_CreditLimitRequestPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "request":
+		return ec.fieldContext_CreditLimitRequestPayload_request(ctx, field)
+	case "errors":
+		return ec.fieldContext_CreditLimitRequestPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreditLimitRequestPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CreditPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "credit":
+		return ec.fieldContext_CreditPayload_credit(ctx, field)
+	case "errors":
+		return ec.fieldContext_CreditPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreditPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_CreditSummary(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "buyer":
+		return ec.fieldContext_CreditSummary_buyer(ctx, field)
+	case "seller":
+		return ec.fieldContext_CreditSummary_seller(ctx, field)
+	case "limit":
+		return ec.fieldContext_CreditSummary_limit(ctx, field)
+	case "cash":
+		return ec.fieldContext_CreditSummary_cash(ctx, field)
+	case "rebate":
+		return ec.fieldContext_CreditSummary_rebate(ctx, field)
+	case "receivable":
+		return ec.fieldContext_CreditSummary_receivable(ctx, field)
+	case "reserved":
+		return ec.fieldContext_CreditSummary_reserved(ctx, field)
+	case "used":
+		return ec.fieldContext_CreditSummary_used(ctx, field)
+	case "available":
+		return ec.fieldContext_CreditSummary_available(ctx, field)
+	case "usePercent":
+		return ec.fieldContext_CreditSummary_usePercent(ctx, field)
+	case "status":
+		return ec.fieldContext_CreditSummary_status(ctx, field)
+	case "policy":
+		return ec.fieldContext_CreditSummary_policy(ctx, field)
+	case "tolerancePercent":
+		return ec.fieldContext_CreditSummary_tolerancePercent(ctx, field)
+	case "accounts":
+		return ec.fieldContext_CreditSummary_accounts(ctx, field)
+	case "entries":
+		return ec.fieldContext_CreditSummary_entries(ctx, field)
+	case "viewerCanManage":
+		return ec.fieldContext_CreditSummary_viewerCanManage(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type CreditSummary", field.Name)
+}
+
 func (ec *executionContext) childFields_FavouritePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "sku":
@@ -4353,6 +6404,78 @@ func (ec *executionContext) childFields_Money(ctx context.Context, field graphql
 	return nil, fmt.Errorf("no field named %q was found under type Money", field.Name)
 }
 
+func (ec *executionContext) childFields_Order(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Order_id(ctx, field)
+	case "number":
+		return ec.fieldContext_Order_number(ctx, field)
+	case "kind":
+		return ec.fieldContext_Order_kind(ctx, field)
+	case "status":
+		return ec.fieldContext_Order_status(ctx, field)
+	case "buyer":
+		return ec.fieldContext_Order_buyer(ctx, field)
+	case "seller":
+		return ec.fieldContext_Order_seller(ctx, field)
+	case "salesman":
+		return ec.fieldContext_Order_salesman(ctx, field)
+	case "lines":
+		return ec.fieldContext_Order_lines(ctx, field)
+	case "subtotal":
+		return ec.fieldContext_Order_subtotal(ctx, field)
+	case "discount":
+		return ec.fieldContext_Order_discount(ctx, field)
+	case "total":
+		return ec.fieldContext_Order_total(ctx, field)
+	case "creditReserved":
+		return ec.fieldContext_Order_creditReserved(ctx, field)
+	case "creditWarning":
+		return ec.fieldContext_Order_creditWarning(ctx, field)
+	case "note":
+		return ec.fieldContext_Order_note(ctx, field)
+	case "deliveryAddress":
+		return ec.fieldContext_Order_deliveryAddress(ctx, field)
+	case "explanation":
+		return ec.fieldContext_Order_explanation(ctx, field)
+	case "reservations":
+		return ec.fieldContext_Order_reservations(ctx, field)
+	case "timeline":
+		return ec.fieldContext_Order_timeline(ctx, field)
+	case "returns":
+		return ec.fieldContext_Order_returns(ctx, field)
+	case "submittedAt":
+		return ec.fieldContext_Order_submittedAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Order_updatedAt(ctx, field)
+	case "viewerCanApprove":
+		return ec.fieldContext_Order_viewerCanApprove(ctx, field)
+	case "viewerCanReject":
+		return ec.fieldContext_Order_viewerCanReject(ctx, field)
+	case "viewerCanCancel":
+		return ec.fieldContext_Order_viewerCanCancel(ctx, field)
+	case "viewerCanChange":
+		return ec.fieldContext_Order_viewerCanChange(ctx, field)
+	case "viewerCanReleaseCredit":
+		return ec.fieldContext_Order_viewerCanReleaseCredit(ctx, field)
+	case "viewerCanReturn":
+		return ec.fieldContext_Order_viewerCanReturn(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Order", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_OrderConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_OrderConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_OrderConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderConnection", field.Name)
+}
+
 func (ec *executionContext) childFields_OrderDiscount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "promotionId":
@@ -4363,6 +6486,110 @@ func (ec *executionContext) childFields_OrderDiscount(ctx context.Context, field
 		return ec.fieldContext_OrderDiscount_amount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderDiscount", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_OrderEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_OrderEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_OrderError_field(ctx, field)
+	case "message":
+		return ec.fieldContext_OrderError_message(ctx, field)
+	case "code":
+		return ec.fieldContext_OrderError_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderError", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "type":
+		return ec.fieldContext_OrderEvent_type(ctx, field)
+	case "fromStatus":
+		return ec.fieldContext_OrderEvent_fromStatus(ctx, field)
+	case "toStatus":
+		return ec.fieldContext_OrderEvent_toStatus(ctx, field)
+	case "actor":
+		return ec.fieldContext_OrderEvent_actor(ctx, field)
+	case "reason":
+		return ec.fieldContext_OrderEvent_reason(ctx, field)
+	case "at":
+		return ec.fieldContext_OrderEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lineNo":
+		return ec.fieldContext_OrderLine_lineNo(ctx, field)
+	case "sku":
+		return ec.fieldContext_OrderLine_sku(ctx, field)
+	case "qty":
+		return ec.fieldContext_OrderLine_qty(ctx, field)
+	case "unitPrice":
+		return ec.fieldContext_OrderLine_unitPrice(ctx, field)
+	case "priceSource":
+		return ec.fieldContext_OrderLine_priceSource(ctx, field)
+	case "amount":
+		return ec.fieldContext_OrderLine_amount(ctx, field)
+	case "discount":
+		return ec.fieldContext_OrderLine_discount(ctx, field)
+	case "net":
+		return ec.fieldContext_OrderLine_net(ctx, field)
+	case "gift":
+		return ec.fieldContext_OrderLine_gift(ctx, field)
+	case "adjustments":
+		return ec.fieldContext_OrderLine_adjustments(ctx, field)
+	case "shippedQty":
+		return ec.fieldContext_OrderLine_shippedQty(ctx, field)
+	case "returnedQty":
+		return ec.fieldContext_OrderLine_returnedQty(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderLine", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderLineAdjustment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "promotionId":
+		return ec.fieldContext_OrderLineAdjustment_promotionId(ctx, field)
+	case "kind":
+		return ec.fieldContext_OrderLineAdjustment_kind(ctx, field)
+	case "amount":
+		return ec.fieldContext_OrderLineAdjustment_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderLineAdjustment", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "order":
+		return ec.fieldContext_OrderPayload_order(ctx, field)
+	case "errors":
+		return ec.fieldContext_OrderPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderReservation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sku":
+		return ec.fieldContext_OrderReservation_sku(ctx, field)
+	case "warehouseCode":
+		return ec.fieldContext_OrderReservation_warehouseCode(ctx, field)
+	case "qty":
+		return ec.fieldContext_OrderReservation_qty(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderReservation", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -4681,6 +6908,52 @@ func (ec *executionContext) childFields_QuoteLine(ctx context.Context, field gra
 		return ec.fieldContext_QuoteLine_gift(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type QuoteLine", field.Name)
+}
+
+func (ec *executionContext) childFields_Return(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Return_id(ctx, field)
+	case "number":
+		return ec.fieldContext_Return_number(ctx, field)
+	case "order":
+		return ec.fieldContext_Return_order(ctx, field)
+	case "status":
+		return ec.fieldContext_Return_status(ctx, field)
+	case "reason":
+		return ec.fieldContext_Return_reason(ctx, field)
+	case "amount":
+		return ec.fieldContext_Return_amount(ctx, field)
+	case "lines":
+		return ec.fieldContext_Return_lines(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Return_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Return", field.Name)
+}
+
+func (ec *executionContext) childFields_ReturnLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "orderLineNo":
+		return ec.fieldContext_ReturnLine_orderLineNo(ctx, field)
+	case "sku":
+		return ec.fieldContext_ReturnLine_sku(ctx, field)
+	case "qty":
+		return ec.fieldContext_ReturnLine_qty(ctx, field)
+	case "amount":
+		return ec.fieldContext_ReturnLine_amount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReturnLine", field.Name)
+}
+
+func (ec *executionContext) childFields_ReturnPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "return":
+		return ec.fieldContext_ReturnPayload_return(ctx, field)
+	case "errors":
+		return ec.fieldContext_ReturnPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReturnPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_SKU(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -5061,6 +7334,28 @@ func (ec *executionContext) dir_hasRole_args(ctx context.Context, rawArgs map[st
 	return args, nil
 }
 
+func (ec *executionContext) field_CreditSummary_entries_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_authLogin_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5237,6 +7532,106 @@ func (ec *executionContext) field_Mutation_categoryUpdate_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_creditLimitChangeApprove_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreditDecisionInput, error) {
+			return ec.unmarshalNCreditDecisionInput2channelhubᚋgraphᚋmodelᚐCreditDecisionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_creditLimitChangeReject_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreditDecisionInput, error) {
+			return ec.unmarshalNCreditDecisionInput2channelhubᚋgraphᚋmodelᚐCreditDecisionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_creditLimitChangeRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreditLimitChangeInput, error) {
+			return ec.unmarshalNCreditLimitChangeInput2channelhubᚋgraphᚋmodelᚐCreditLimitChangeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_creditPaymentRecord_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreditPaymentInput, error) {
+			return ec.unmarshalNCreditPaymentInput2channelhubᚋgraphᚋmodelᚐCreditPaymentInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_creditPolicySet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreditPolicyInput, error) {
+			return ec.unmarshalNCreditPolicyInput2channelhubᚋgraphᚋmodelᚐCreditPolicyInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_creditStopSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.CreditStopInput, error) {
+			return ec.unmarshalNCreditStopInput2channelhubᚋgraphᚋmodelᚐCreditStopInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_favouriteAdd_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5262,6 +7657,144 @@ func (ec *executionContext) field_Mutation_favouriteRemove_args(ctx context.Cont
 		return nil, err
 	}
 	args["skuId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_orderApprove_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.OrderDecisionInput, error) {
+			return ec.unmarshalNOrderDecisionInput2channelhubᚋgraphᚋmodelᚐOrderDecisionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_orderAutoApprovalSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.OrderAutoApprovalInput, error) {
+			return ec.unmarshalNOrderAutoApprovalInput2channelhubᚋgraphᚋmodelᚐOrderAutoApprovalInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_orderCancel_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.OrderDecisionInput, error) {
+			return ec.unmarshalNOrderDecisionInput2channelhubᚋgraphᚋmodelᚐOrderDecisionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_orderChangeRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.OrderChangeInput, error) {
+			return ec.unmarshalNOrderChangeInput2channelhubᚋgraphᚋmodelᚐOrderChangeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_orderCreditRelease_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.OrderCreditReleaseInput, error) {
+			return ec.unmarshalNOrderCreditReleaseInput2channelhubᚋgraphᚋmodelᚐOrderCreditReleaseInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_orderReject_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.OrderDecisionInput, error) {
+			return ec.unmarshalNOrderDecisionInput2channelhubᚋgraphᚋmodelᚐOrderDecisionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_orderSubmit_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.OrderSubmitInput, error) {
+			return ec.unmarshalNOrderSubmitInput2channelhubᚋgraphᚋmodelᚐOrderSubmitInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -5480,6 +8013,78 @@ func (ec *executionContext) field_Mutation_promotionUpdate_args(ctx context.Cont
 		return nil, err
 	}
 	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_returnApprove_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.OrderDecisionInput, error) {
+			return ec.unmarshalNOrderDecisionInput2channelhubᚋgraphᚋmodelᚐOrderDecisionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_returnReceive_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_returnReject_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.OrderDecisionInput, error) {
+			return ec.unmarshalNOrderDecisionInput2channelhubᚋgraphᚋmodelᚐOrderDecisionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_returnRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ReturnRequestInput, error) {
+			return ec.unmarshalNReturnRequestInput2channelhubᚋgraphᚋmodelᚐReturnRequestInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -5713,6 +8318,20 @@ func (ec *executionContext) field_Query_catalog_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_creditSummary_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "buyerId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["buyerId"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -5724,6 +8343,58 @@ func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_order_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_orders_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.OrderFilter, error) {
+			return ec.unmarshalOOrderFilter2ᚖchannelhubᚋgraphᚋmodelᚐOrderFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "orderBy",
+		func(ctx context.Context, v any) (*model.OrderOrderBy, error) {
+			return ec.unmarshalOOrderOrderBy2ᚖchannelhubᚋgraphᚋmodelᚐOrderOrderBy(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["orderBy"] = arg3
 	return args, nil
 }
 
@@ -6440,6 +9111,93 @@ func (ec *executionContext) fieldContext_AuthSession_viewer(_ context.Context, f
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _AutoApprovalPayload_maxTotal(ctx context.Context, field graphql.CollectedField, obj *model.AutoApprovalPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoApprovalPayload_maxTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxTotal, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AutoApprovalPayload_maxTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AutoApprovalPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AutoApprovalPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.AutoApprovalPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AutoApprovalPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.OrderError) graphql.Marshaler {
+			return ec.marshalNOrderError2ᚕchannelhubᚋgraphᚋmodelᚐOrderErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AutoApprovalPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AutoApprovalPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Cart_id(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Cart_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Cart_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Cart", field, false, false, "ID")
 }
 
 func (ec *executionContext) _Cart_buyer(ctx context.Context, field graphql.CollectedField, obj *model.Cart) (ret graphql.Marshaler) {
@@ -7348,6 +10106,1356 @@ func (ec *executionContext) fieldContext_CategoryPayload_errors(_ context.Contex
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _CreditAccount_fund(ctx context.Context, field graphql.CollectedField, obj *model.CreditAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditAccount_fund(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fund, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v credit.Fund) graphql.Marshaler {
+			return ec.marshalNCreditFund2channelhubᚋinternalᚋcreditᚐFund(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditAccount_fund(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditAccount", field, false, false, "CreditFund")
+}
+
+func (ec *executionContext) _CreditAccount_balance(ctx context.Context, field graphql.CollectedField, obj *model.CreditAccount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditAccount_balance(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Balance, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditAccount_balance(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditAccount",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditEntry_fund(ctx context.Context, field graphql.CollectedField, obj *credit.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditEntry_fund(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Fund, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v credit.Fund) graphql.Marshaler {
+			return ec.marshalNCreditFund2channelhubᚋinternalᚋcreditᚐFund(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditEntry_fund(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditEntry", field, false, false, "CreditFund")
+}
+
+func (ec *executionContext) _CreditEntry_kind(ctx context.Context, field graphql.CollectedField, obj *credit.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditEntry_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditEntry_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _CreditEntry_amount(ctx context.Context, field graphql.CollectedField, obj *credit.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditEntry_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditEntry().Amount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditEntry_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditEntry_balanceAfter(ctx context.Context, field graphql.CollectedField, obj *credit.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditEntry_balanceAfter(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditEntry().BalanceAfter(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditEntry_balanceAfter(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditEntry",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditEntry_sourceType(ctx context.Context, field graphql.CollectedField, obj *credit.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditEntry_sourceType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditEntry_sourceType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _CreditEntry_sourceId(ctx context.Context, field graphql.CollectedField, obj *credit.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditEntry_sourceId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SourceID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditEntry_sourceId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _CreditEntry_note(ctx context.Context, field graphql.CollectedField, obj *credit.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditEntry_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditEntry_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditEntry", field, false, false, "String")
+}
+
+func (ec *executionContext) _CreditEntry_at(ctx context.Context, field graphql.CollectedField, obj *credit.Entry) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditEntry_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditEntry_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditEntry", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CreditEntryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.CreditEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditEntryConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CreditEntryEdge) graphql.Marshaler {
+			return ec.marshalNCreditEntryEdge2ᚕchannelhubᚋgraphᚋmodelᚐCreditEntryEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditEntryConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditEntryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreditEntryEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditEntryConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.CreditEntryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditEntryConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖchannelhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditEntryConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditEntryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditEntryEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.CreditEntryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditEntryEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *credit.Entry) graphql.Marshaler {
+			return ec.marshalNCreditEntry2ᚖchannelhubᚋinternalᚋcreditᚐEntry(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditEntryEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditEntryEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreditEntry(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditEntryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.CreditEntryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditEntryEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditEntryEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditEntryEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _CreditError_field(ctx context.Context, field graphql.CollectedField, obj *model.CreditError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditError_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreditError_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditError", field, false, false, "String")
+}
+
+func (ec *executionContext) _CreditError_message(ctx context.Context, field graphql.CollectedField, obj *model.CreditError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditError", field, false, false, "String")
+}
+
+func (ec *executionContext) _CreditError_code(ctx context.Context, field graphql.CollectedField, obj *model.CreditError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.CreditErrorCode) graphql.Marshaler {
+			return ec.marshalNCreditErrorCode2channelhubᚋgraphᚋmodelᚐCreditErrorCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditError", field, false, false, "CreditErrorCode")
+}
+
+func (ec *executionContext) _CreditLimitRequest_id(ctx context.Context, field graphql.CollectedField, obj *credit.LimitRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditLimitRequest_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditLimitRequest().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditLimitRequest_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditLimitRequest", field, true, true, "ID")
+}
+
+func (ec *executionContext) _CreditLimitRequest_buyer(ctx context.Context, field graphql.CollectedField, obj *credit.LimitRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditLimitRequest_buyer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditLimitRequest().Buyer(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditLimitRequest_buyer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditLimitRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditLimitRequest_oldLimit(ctx context.Context, field graphql.CollectedField, obj *credit.LimitRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditLimitRequest_oldLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditLimitRequest().OldLimit(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditLimitRequest_oldLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditLimitRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditLimitRequest_newLimit(ctx context.Context, field graphql.CollectedField, obj *credit.LimitRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditLimitRequest_newLimit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditLimitRequest().NewLimit(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditLimitRequest_newLimit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditLimitRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditLimitRequest_reason(ctx context.Context, field graphql.CollectedField, obj *credit.LimitRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditLimitRequest_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditLimitRequest_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditLimitRequest", field, false, false, "String")
+}
+
+func (ec *executionContext) _CreditLimitRequest_status(ctx context.Context, field graphql.CollectedField, obj *credit.LimitRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditLimitRequest_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditLimitRequest().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.CreditLimitRequestStatus) graphql.Marshaler {
+			return ec.marshalNCreditLimitRequestStatus2channelhubᚋgraphᚋmodelᚐCreditLimitRequestStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditLimitRequest_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditLimitRequest", field, true, true, "CreditLimitRequestStatus")
+}
+
+func (ec *executionContext) _CreditLimitRequest_requestedBy(ctx context.Context, field graphql.CollectedField, obj *credit.LimitRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditLimitRequest_requestedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditLimitRequest().RequestedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖchannelhubᚋinternalᚋpartyᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreditLimitRequest_requestedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditLimitRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditLimitRequest_decidedBy(ctx context.Context, field graphql.CollectedField, obj *credit.LimitRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditLimitRequest_decidedBy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditLimitRequest().DecidedBy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖchannelhubᚋinternalᚋpartyᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreditLimitRequest_decidedBy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditLimitRequest",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditLimitRequest_decisionReason(ctx context.Context, field graphql.CollectedField, obj *credit.LimitRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditLimitRequest_decisionReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecisionReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditLimitRequest_decisionReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditLimitRequest", field, false, false, "String")
+}
+
+func (ec *executionContext) _CreditLimitRequest_createdAt(ctx context.Context, field graphql.CollectedField, obj *credit.LimitRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditLimitRequest_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditLimitRequest_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditLimitRequest", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CreditLimitRequest_decidedAt(ctx context.Context, field graphql.CollectedField, obj *credit.LimitRequest) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditLimitRequest_decidedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecidedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreditLimitRequest_decidedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditLimitRequest", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _CreditLimitRequestPayload_request(ctx context.Context, field graphql.CollectedField, obj *model.CreditLimitRequestPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditLimitRequestPayload_request(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Request, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *credit.LimitRequest) graphql.Marshaler {
+			return ec.marshalOCreditLimitRequest2ᚖchannelhubᚋinternalᚋcreditᚐLimitRequest(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreditLimitRequestPayload_request(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditLimitRequestPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreditLimitRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditLimitRequestPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.CreditLimitRequestPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditLimitRequestPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CreditError) graphql.Marshaler {
+			return ec.marshalNCreditError2ᚕchannelhubᚋgraphᚋmodelᚐCreditErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditLimitRequestPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditLimitRequestPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreditError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditPayload_credit(ctx context.Context, field graphql.CollectedField, obj *model.CreditPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditPayload_credit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Credit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *credit.Line) graphql.Marshaler {
+			return ec.marshalOCreditSummary2ᚖchannelhubᚋinternalᚋcreditᚐLine(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_CreditPayload_credit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreditSummary(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.CreditPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CreditError) graphql.Marshaler {
+			return ec.marshalNCreditError2ᚕchannelhubᚋgraphᚋmodelᚐCreditErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreditError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditSummary_buyer(ctx context.Context, field graphql.CollectedField, obj *credit.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditSummary_buyer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Buyer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditSummary_buyer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditSummary_seller(ctx context.Context, field graphql.CollectedField, obj *credit.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditSummary_seller(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seller, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditSummary_seller(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditSummary",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditSummary_limit(ctx context.Context, field graphql.CollectedField, obj *credit.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditSummary_limit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditSummary().Limit(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditSummary_limit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditSummary",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditSummary_cash(ctx context.Context, field graphql.CollectedField, obj *credit.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditSummary_cash(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditSummary().Cash(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditSummary_cash(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditSummary",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditSummary_rebate(ctx context.Context, field graphql.CollectedField, obj *credit.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditSummary_rebate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditSummary().Rebate(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditSummary_rebate(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditSummary",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditSummary_receivable(ctx context.Context, field graphql.CollectedField, obj *credit.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditSummary_receivable(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditSummary().Receivable(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditSummary_receivable(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditSummary",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditSummary_reserved(ctx context.Context, field graphql.CollectedField, obj *credit.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditSummary_reserved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditSummary().Reserved(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditSummary_reserved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditSummary",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditSummary_used(ctx context.Context, field graphql.CollectedField, obj *credit.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditSummary_used(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditSummary().Used(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditSummary_used(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditSummary",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditSummary_available(ctx context.Context, field graphql.CollectedField, obj *credit.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditSummary_available(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditSummary().Available(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditSummary_available(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditSummary",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditSummary_usePercent(ctx context.Context, field graphql.CollectedField, obj *credit.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditSummary_usePercent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditSummary().UsePercent(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditSummary_usePercent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditSummary", field, true, true, "Int")
+}
+
+func (ec *executionContext) _CreditSummary_status(ctx context.Context, field graphql.CollectedField, obj *credit.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditSummary_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditSummary().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v credit.Status) graphql.Marshaler {
+			return ec.marshalNCreditStatus2channelhubᚋinternalᚋcreditᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditSummary_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditSummary", field, true, true, "CreditStatus")
+}
+
+func (ec *executionContext) _CreditSummary_policy(ctx context.Context, field graphql.CollectedField, obj *credit.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditSummary_policy(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditSummary().Policy(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v credit.Policy) graphql.Marshaler {
+			return ec.marshalNCreditPolicy2channelhubᚋinternalᚋcreditᚐPolicy(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditSummary_policy(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditSummary", field, true, true, "CreditPolicy")
+}
+
+func (ec *executionContext) _CreditSummary_tolerancePercent(ctx context.Context, field graphql.CollectedField, obj *credit.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditSummary_tolerancePercent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditSummary().TolerancePercent(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditSummary_tolerancePercent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditSummary", field, true, true, "Int")
+}
+
+func (ec *executionContext) _CreditSummary_accounts(ctx context.Context, field graphql.CollectedField, obj *credit.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditSummary_accounts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditSummary().Accounts(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.CreditAccount) graphql.Marshaler {
+			return ec.marshalNCreditAccount2ᚕchannelhubᚋgraphᚋmodelᚐCreditAccountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditSummary_accounts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditSummary",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreditAccount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditSummary_entries(ctx context.Context, field graphql.CollectedField, obj *credit.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditSummary_entries(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.CreditSummary().Entries(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreditEntryConnection) graphql.Marshaler {
+			return ec.marshalNCreditEntryConnection2ᚖchannelhubᚋgraphᚋmodelᚐCreditEntryConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditSummary_entries(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "CreditSummary",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreditEntryConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_CreditSummary_entries_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _CreditSummary_viewerCanManage(ctx context.Context, field graphql.CollectedField, obj *credit.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_CreditSummary_viewerCanManage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.CreditSummary().ViewerCanManage(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_CreditSummary_viewerCanManage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("CreditSummary", field, true, true, "Boolean")
 }
 
 func (ec *executionContext) _FavouritePayload_sku(ctx context.Context, field graphql.CollectedField, obj *model.FavouritePayload) (ret graphql.Marshaler) {
@@ -8756,6 +12864,378 @@ func (ec *executionContext) fieldContext_Mutation_catalogRuleDelete(ctx context.
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_creditPaymentRecord(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_creditPaymentRecord(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreditPaymentRecord(ctx, fc.Args["input"].(model.CreditPaymentInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "FINANCE", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.CreditPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CreditPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreditPayload) graphql.Marshaler {
+			return ec.marshalNCreditPayload2ᚖchannelhubᚋgraphᚋmodelᚐCreditPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_creditPaymentRecord(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreditPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_creditPaymentRecord_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_creditLimitChangeRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_creditLimitChangeRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreditLimitChangeRequest(ctx, fc.Args["input"].(model.CreditLimitChangeInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "FINANCE", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.CreditLimitRequestPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CreditLimitRequestPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreditLimitRequestPayload) graphql.Marshaler {
+			return ec.marshalNCreditLimitRequestPayload2ᚖchannelhubᚋgraphᚋmodelᚐCreditLimitRequestPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_creditLimitChangeRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreditLimitRequestPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_creditLimitChangeRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_creditLimitChangeApprove(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_creditLimitChangeApprove(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreditLimitChangeApprove(ctx, fc.Args["id"].(string), fc.Args["input"].(model.CreditDecisionInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "FINANCE", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.CreditLimitRequestPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CreditLimitRequestPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreditLimitRequestPayload) graphql.Marshaler {
+			return ec.marshalNCreditLimitRequestPayload2ᚖchannelhubᚋgraphᚋmodelᚐCreditLimitRequestPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_creditLimitChangeApprove(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreditLimitRequestPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_creditLimitChangeApprove_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_creditLimitChangeReject(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_creditLimitChangeReject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreditLimitChangeReject(ctx, fc.Args["id"].(string), fc.Args["input"].(model.CreditDecisionInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "FINANCE", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.CreditLimitRequestPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CreditLimitRequestPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreditLimitRequestPayload) graphql.Marshaler {
+			return ec.marshalNCreditLimitRequestPayload2ᚖchannelhubᚋgraphᚋmodelᚐCreditLimitRequestPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_creditLimitChangeReject(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreditLimitRequestPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_creditLimitChangeReject_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_creditPolicySet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_creditPolicySet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreditPolicySet(ctx, fc.Args["input"].(model.CreditPolicyInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "FINANCE", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.CreditPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CreditPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreditPayload) graphql.Marshaler {
+			return ec.marshalNCreditPayload2ᚖchannelhubᚋgraphᚋmodelᚐCreditPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_creditPolicySet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreditPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_creditPolicySet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_creditStopSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_creditStopSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().CreditStopSet(ctx, fc.Args["input"].(model.CreditStopInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "FINANCE", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.CreditPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.CreditPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.CreditPayload) graphql.Marshaler {
+			return ec.marshalNCreditPayload2ᚖchannelhubᚋgraphᚋmodelᚐCreditPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_creditStopSet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreditPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_creditStopSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_warehouseCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -8936,6 +13416,688 @@ func (ec *executionContext) fieldContext_Mutation_stockAdjust(ctx context.Contex
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_stockAdjust_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_orderSubmit(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_orderSubmit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().OrderSubmit(ctx, fc.Args["input"].(model.OrderSubmitInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "SALESMAN"})
+				if err != nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
+			return ec.marshalNOrderPayload2ᚖchannelhubᚋgraphᚋmodelᚐOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_orderSubmit(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_orderSubmit_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_orderApprove(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_orderApprove(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().OrderApprove(ctx, fc.Args["id"].(string), fc.Args["input"].(model.OrderDecisionInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
+			return ec.marshalNOrderPayload2ᚖchannelhubᚋgraphᚋmodelᚐOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_orderApprove(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_orderApprove_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_orderReject(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_orderReject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().OrderReject(ctx, fc.Args["id"].(string), fc.Args["input"].(model.OrderDecisionInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "FINANCE", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
+			return ec.marshalNOrderPayload2ᚖchannelhubᚋgraphᚋmodelᚐOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_orderReject(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_orderReject_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_orderCancel(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_orderCancel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().OrderCancel(ctx, fc.Args["id"].(string), fc.Args["input"].(model.OrderDecisionInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "SALESMAN", "HQ_ADMIN", "SALES_OPS"})
+				if err != nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
+			return ec.marshalNOrderPayload2ᚖchannelhubᚋgraphᚋmodelᚐOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_orderCancel(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_orderCancel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_orderCreditRelease(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_orderCreditRelease(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().OrderCreditRelease(ctx, fc.Args["id"].(string), fc.Args["input"].(model.OrderCreditReleaseInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "FINANCE", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
+			return ec.marshalNOrderPayload2ᚖchannelhubᚋgraphᚋmodelᚐOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_orderCreditRelease(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_orderCreditRelease_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_orderChangeRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_orderChangeRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().OrderChangeRequest(ctx, fc.Args["id"].(string), fc.Args["input"].(model.OrderChangeInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "SALESMAN"})
+				if err != nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
+			return ec.marshalNOrderPayload2ᚖchannelhubᚋgraphᚋmodelᚐOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_orderChangeRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_orderChangeRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_orderAutoApprovalSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_orderAutoApprovalSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().OrderAutoApprovalSet(ctx, fc.Args["input"].(model.OrderAutoApprovalInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.AutoApprovalPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.AutoApprovalPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AutoApprovalPayload) graphql.Marshaler {
+			return ec.marshalNAutoApprovalPayload2ᚖchannelhubᚋgraphᚋmodelᚐAutoApprovalPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_orderAutoApprovalSet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AutoApprovalPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_orderAutoApprovalSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_returnRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_returnRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReturnRequest(ctx, fc.Args["input"].(model.ReturnRequestInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "SALESMAN"})
+				if err != nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReturnPayload) graphql.Marshaler {
+			return ec.marshalNReturnPayload2ᚖchannelhubᚋgraphᚋmodelᚐReturnPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_returnRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReturnPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_returnRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_returnApprove(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_returnApprove(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReturnApprove(ctx, fc.Args["id"].(string), fc.Args["input"].(model.OrderDecisionInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReturnPayload) graphql.Marshaler {
+			return ec.marshalNReturnPayload2ᚖchannelhubᚋgraphᚋmodelᚐReturnPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_returnApprove(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReturnPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_returnApprove_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_returnReject(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_returnReject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReturnReject(ctx, fc.Args["id"].(string), fc.Args["input"].(model.OrderDecisionInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReturnPayload) graphql.Marshaler {
+			return ec.marshalNReturnPayload2ᚖchannelhubᚋgraphᚋmodelᚐReturnPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_returnReject(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReturnPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_returnReject_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_returnReceive(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_returnReceive(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReturnReceive(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ReturnPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReturnPayload) graphql.Marshaler {
+			return ec.marshalNReturnPayload2ᚖchannelhubᚋgraphᚋmodelᚐReturnPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_returnReceive(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReturnPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_returnReceive_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -9686,6 +14848,831 @@ func (ec *executionContext) fieldContext_Mutation_promotionActiveSet(ctx context
 	return fc, nil
 }
 
+func (ec *executionContext) _Order_id(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Order_number(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, false, false, "String")
+}
+
+func (ec *executionContext) _Order_kind(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v order.Kind) graphql.Marshaler {
+			return ec.marshalNOrderKind2channelhubᚋinternalᚋorderᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, false, false, "OrderKind")
+}
+
+func (ec *executionContext) _Order_status(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v order.Status) graphql.Marshaler {
+			return ec.marshalNOrderStatus2channelhubᚋinternalᚋorderᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, false, false, "OrderStatus")
+}
+
+func (ec *executionContext) _Order_buyer(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_buyer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Buyer(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_buyer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_seller(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_seller(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Seller(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_seller(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_salesman(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_salesman(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Salesman(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖchannelhubᚋinternalᚋpartyᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Order_salesman(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_lines(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Lines(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []order.Line) graphql.Marshaler {
+			return ec.marshalNOrderLine2ᚕchannelhubᚋinternalᚋorderᚐLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_subtotal(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_subtotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Subtotal(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_subtotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_discount(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_discount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Discount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_discount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_total(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_total(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Total(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_total(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_creditReserved(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_creditReserved(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().CreditReserved(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_creditReserved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_creditWarning(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_creditWarning(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreditWarning, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_creditWarning(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Order_note(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, false, false, "String")
+}
+
+func (ec *executionContext) _Order_deliveryAddress(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_deliveryAddress(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeliveryAddress, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v party.Address) graphql.Marshaler {
+			return ec.marshalNAddress2channelhubᚋinternalᚋpartyᚐAddress(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_deliveryAddress(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Address(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_explanation(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_explanation(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Explanation(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.PricingStep) graphql.Marshaler {
+			return ec.marshalNPricingStep2ᚕchannelhubᚋgraphᚋmodelᚐPricingStepᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_explanation(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PricingStep(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_reservations(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_reservations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Reservations(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []order.Reservation) graphql.Marshaler {
+			return ec.marshalNOrderReservation2ᚕchannelhubᚋinternalᚋorderᚐReservationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_reservations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderReservation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_timeline(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_timeline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Timeline(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []order.Event) graphql.Marshaler {
+			return ec.marshalNOrderEvent2ᚕchannelhubᚋinternalᚋorderᚐEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_timeline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_returns(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_returns(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Returns(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []order.Return) graphql.Marshaler {
+			return ec.marshalNReturn2ᚕchannelhubᚋinternalᚋorderᚐReturnᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_returns(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Return(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Order_submittedAt(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_submittedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SubmittedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_submittedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Order_updatedAt(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Order_viewerCanApprove(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_viewerCanApprove(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().ViewerCanApprove(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_viewerCanApprove(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Order_viewerCanReject(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_viewerCanReject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().ViewerCanReject(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_viewerCanReject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Order_viewerCanCancel(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_viewerCanCancel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().ViewerCanCancel(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_viewerCanCancel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Order_viewerCanChange(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_viewerCanChange(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().ViewerCanChange(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_viewerCanChange(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Order_viewerCanReleaseCredit(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_viewerCanReleaseCredit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().ViewerCanReleaseCredit(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_viewerCanReleaseCredit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Order_viewerCanReturn(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_viewerCanReturn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().ViewerCanReturn(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_viewerCanReturn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _OrderConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.OrderConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.OrderEdge) graphql.Marshaler {
+			return ec.marshalNOrderEdge2ᚕchannelhubᚋgraphᚋmodelᚐOrderEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.OrderConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2channelhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.OrderConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderConnection", field, true, true, "Int")
+}
+
 func (ec *executionContext) _OrderDiscount_promotionId(ctx context.Context, field graphql.CollectedField, obj *model.OrderDiscount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9762,6 +15749,827 @@ func (ec *executionContext) fieldContext_OrderDiscount_amount(_ context.Context,
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _OrderEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.OrderEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *order.Order) graphql.Marshaler {
+			return ec.marshalNOrder2ᚖchannelhubᚋinternalᚋorderᚐOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.OrderEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _OrderError_field(ctx context.Context, field graphql.CollectedField, obj *model.OrderError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderError_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrderError_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderError", field, false, false, "String")
+}
+
+func (ec *executionContext) _OrderError_message(ctx context.Context, field graphql.CollectedField, obj *model.OrderError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderError", field, false, false, "String")
+}
+
+func (ec *executionContext) _OrderError_code(ctx context.Context, field graphql.CollectedField, obj *model.OrderError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.OrderErrorCode) graphql.Marshaler {
+			return ec.marshalNOrderErrorCode2channelhubᚋgraphᚋmodelᚐOrderErrorCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderError", field, false, false, "OrderErrorCode")
+}
+
+func (ec *executionContext) _OrderEvent_type(ctx context.Context, field graphql.CollectedField, obj *order.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderEvent().Type(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.OrderEventType) graphql.Marshaler {
+			return ec.marshalNOrderEventType2channelhubᚋgraphᚋmodelᚐOrderEventType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderEvent", field, true, true, "OrderEventType")
+}
+
+func (ec *executionContext) _OrderEvent_fromStatus(ctx context.Context, field graphql.CollectedField, obj *order.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEvent_fromStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderEvent().FromStatus(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *order.Status) graphql.Marshaler {
+			return ec.marshalOOrderStatus2ᚖchannelhubᚋinternalᚋorderᚐStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEvent_fromStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderEvent", field, true, true, "OrderStatus")
+}
+
+func (ec *executionContext) _OrderEvent_toStatus(ctx context.Context, field graphql.CollectedField, obj *order.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEvent_toStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v order.Status) graphql.Marshaler {
+			return ec.marshalNOrderStatus2channelhubᚋinternalᚋorderᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEvent_toStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, "OrderStatus")
+}
+
+func (ec *executionContext) _OrderEvent_actor(ctx context.Context, field graphql.CollectedField, obj *order.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderEvent().Actor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖchannelhubᚋinternalᚋpartyᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderEvent_reason(ctx context.Context, field graphql.CollectedField, obj *order.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEvent_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEvent_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _OrderEvent_at(ctx context.Context, field graphql.CollectedField, obj *order.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderEvent().At(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderEvent", field, true, true, "DateTime")
+}
+
+func (ec *executionContext) _OrderLine_lineNo(ctx context.Context, field graphql.CollectedField, obj *order.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_lineNo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LineNo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_lineNo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OrderLine_sku(ctx context.Context, field graphql.CollectedField, obj *order.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderLine().Sku(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalNSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderLine_qty(ctx context.Context, field graphql.CollectedField, obj *order.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_qty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Qty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_qty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OrderLine_unitPrice(ctx context.Context, field graphql.CollectedField, obj *order.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_unitPrice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderLine().UnitPrice(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_unitPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderLine_priceSource(ctx context.Context, field graphql.CollectedField, obj *order.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_priceSource(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderLine().PriceSource(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PriceSourceKind) graphql.Marshaler {
+			return ec.marshalNPriceSourceKind2channelhubᚋgraphᚋmodelᚐPriceSourceKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_priceSource(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderLine", field, true, true, "PriceSourceKind")
+}
+
+func (ec *executionContext) _OrderLine_amount(ctx context.Context, field graphql.CollectedField, obj *order.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderLine().Amount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderLine_discount(ctx context.Context, field graphql.CollectedField, obj *order.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_discount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderLine().Discount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_discount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderLine_net(ctx context.Context, field graphql.CollectedField, obj *order.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_net(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderLine().Net(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_net(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderLine_gift(ctx context.Context, field graphql.CollectedField, obj *order.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_gift(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Gift, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_gift(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _OrderLine_adjustments(ctx context.Context, field graphql.CollectedField, obj *order.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_adjustments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderLine().Adjustments(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.OrderLineAdjustment) graphql.Marshaler {
+			return ec.marshalNOrderLineAdjustment2ᚕchannelhubᚋgraphᚋmodelᚐOrderLineAdjustmentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_adjustments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderLineAdjustment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderLine_shippedQty(ctx context.Context, field graphql.CollectedField, obj *order.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_shippedQty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShippedQty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_shippedQty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OrderLine_returnedQty(ctx context.Context, field graphql.CollectedField, obj *order.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLine_returnedQty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReturnedQty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLine_returnedQty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _OrderLineAdjustment_promotionId(ctx context.Context, field graphql.CollectedField, obj *model.OrderLineAdjustment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLineAdjustment_promotionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PromotionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLineAdjustment_promotionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderLineAdjustment", field, false, false, "ID")
+}
+
+func (ec *executionContext) _OrderLineAdjustment_kind(ctx context.Context, field graphql.CollectedField, obj *model.OrderLineAdjustment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLineAdjustment_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v pricing.PromotionKind) graphql.Marshaler {
+			return ec.marshalNPromotionKind2channelhubᚋinternalᚋpricingᚐPromotionKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLineAdjustment_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderLineAdjustment", field, false, false, "PromotionKind")
+}
+
+func (ec *executionContext) _OrderLineAdjustment_amount(ctx context.Context, field graphql.CollectedField, obj *model.OrderLineAdjustment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderLineAdjustment_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Amount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderLineAdjustment_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderLineAdjustment",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderPayload_order(ctx context.Context, field graphql.CollectedField, obj *model.OrderPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderPayload_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Order, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *order.Order) graphql.Marshaler {
+			return ec.marshalOOrder2ᚖchannelhubᚋinternalᚋorderᚐOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrderPayload_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.OrderPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.OrderError) graphql.Marshaler {
+			return ec.marshalNOrderError2ᚕchannelhubᚋgraphᚋmodelᚐOrderErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderReservation_sku(ctx context.Context, field graphql.CollectedField, obj *order.Reservation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderReservation_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderReservation().Sku(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalNSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderReservation_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderReservation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderReservation_warehouseCode(ctx context.Context, field graphql.CollectedField, obj *order.Reservation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderReservation_warehouseCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.OrderReservation().WarehouseCode(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderReservation_warehouseCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderReservation", field, true, true, "String")
+}
+
+func (ec *executionContext) _OrderReservation_qty(ctx context.Context, field graphql.CollectedField, obj *order.Reservation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderReservation_qty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Qty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderReservation_qty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderReservation", field, false, false, "Int")
 }
 
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
@@ -12367,6 +19175,113 @@ func (ec *executionContext) fieldContext_Query_catalogRules(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_creditSummary(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_creditSummary(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().CreditSummary(ctx, fc.Args["buyerId"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *credit.Line
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *credit.Line) graphql.Marshaler {
+			return ec.marshalNCreditSummary2ᚖchannelhubᚋinternalᚋcreditᚐLine(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_creditSummary(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreditSummary(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_creditSummary_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_creditLimitRequests(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_creditLimitRequests(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().CreditLimitRequests(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "FINANCE", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal []credit.LimitRequest
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []credit.LimitRequest
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []credit.LimitRequest) graphql.Marshaler {
+			return ec.marshalNCreditLimitRequest2ᚕchannelhubᚋinternalᚋcreditᚐLimitRequestᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_creditLimitRequests(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreditLimitRequest(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_warehouses(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -12412,6 +19327,170 @@ func (ec *executionContext) fieldContext_Query_warehouses(_ context.Context, fie
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Warehouse(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_orders(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_orders(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Orders(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["filter"].(*model.OrderFilter), fc.Args["orderBy"].(*model.OrderOrderBy))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.OrderConnection
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderConnection) graphql.Marshaler {
+			return ec.marshalNOrderConnection2ᚖchannelhubᚋgraphᚋmodelᚐOrderConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_orders(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_orders_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_order(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Order(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *order.Order
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *order.Order) graphql.Marshaler {
+			return ec.marshalOOrder2ᚖchannelhubᚋinternalᚋorderᚐOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_order(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_order_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_orderAutoApproval(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_orderAutoApproval(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().OrderAutoApproval(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.Money
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.Money
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_orderAutoApproval(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
 		},
 	}
 	return fc, nil
@@ -13314,6 +20393,391 @@ func (ec *executionContext) fieldContext_QuoteLine_gift(_ context.Context, field
 	return graphql.NewScalarFieldContext("QuoteLine", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _Return_id(ctx context.Context, field graphql.CollectedField, obj *order.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Return().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Return_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Return", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Return_number(ctx context.Context, field graphql.CollectedField, obj *order.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Return_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Return", field, false, false, "String")
+}
+
+func (ec *executionContext) _Return_order(ctx context.Context, field graphql.CollectedField, obj *order.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Return().Order(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *order.Order) graphql.Marshaler {
+			return ec.marshalNOrder2ᚖchannelhubᚋinternalᚋorderᚐOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Return_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Return",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Return_status(ctx context.Context, field graphql.CollectedField, obj *order.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v order.ReturnStatus) graphql.Marshaler {
+			return ec.marshalNReturnStatus2channelhubᚋinternalᚋorderᚐReturnStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Return_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Return", field, false, false, "ReturnStatus")
+}
+
+func (ec *executionContext) _Return_reason(ctx context.Context, field graphql.CollectedField, obj *order.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Return_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Return", field, false, false, "String")
+}
+
+func (ec *executionContext) _Return_amount(ctx context.Context, field graphql.CollectedField, obj *order.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Return().Amount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Return_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Return",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Return_lines(ctx context.Context, field graphql.CollectedField, obj *order.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Return().Lines(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []order.ReturnLine) graphql.Marshaler {
+			return ec.marshalNReturnLine2ᚕchannelhubᚋinternalᚋorderᚐReturnLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Return_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Return",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReturnLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Return_createdAt(ctx context.Context, field graphql.CollectedField, obj *order.Return) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Return_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Return_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Return", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ReturnLine_orderLineNo(ctx context.Context, field graphql.CollectedField, obj *order.ReturnLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReturnLine_orderLineNo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrderLineNo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReturnLine_orderLineNo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReturnLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReturnLine_sku(ctx context.Context, field graphql.CollectedField, obj *order.ReturnLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReturnLine_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReturnLine().Sku(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalNSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReturnLine_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReturnLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReturnLine_qty(ctx context.Context, field graphql.CollectedField, obj *order.ReturnLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReturnLine_qty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Qty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReturnLine_qty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReturnLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ReturnLine_amount(ctx context.Context, field graphql.CollectedField, obj *order.ReturnLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReturnLine_amount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ReturnLine().Amount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReturnLine_amount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReturnLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReturnPayload_return(ctx context.Context, field graphql.CollectedField, obj *model.ReturnPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReturnPayload_return(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Return, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *order.Return) graphql.Marshaler {
+			return ec.marshalOReturn2ᚖchannelhubᚋinternalᚋorderᚐReturn(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReturnPayload_return(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReturnPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Return(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReturnPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.ReturnPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReturnPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.OrderError) graphql.Marshaler {
+			return ec.marshalNOrderError2ᚕchannelhubᚋgraphᚋmodelᚐOrderErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReturnPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReturnPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _SKU_id(ctx context.Context, field graphql.CollectedField, obj *model.SKUView) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14134,18 +21598,18 @@ func (ec *executionContext) _StockLevel_onHand(ctx context.Context, field graphq
 			return ec.fieldContext_StockLevel_onHand(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.StockLevel().OnHand(ctx, obj)
+			return obj.OnHand, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_StockLevel_onHand(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StockLevel", field, true, true, "Int")
+	return graphql.NewScalarFieldContext("StockLevel", field, false, false, "Int")
 }
 
 func (ec *executionContext) _StockLevel_reserved(ctx context.Context, field graphql.CollectedField, obj *inventory.Level) (ret graphql.Marshaler) {
@@ -14157,18 +21621,18 @@ func (ec *executionContext) _StockLevel_reserved(ctx context.Context, field grap
 			return ec.fieldContext_StockLevel_reserved(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.StockLevel().Reserved(ctx, obj)
+			return obj.Reserved, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_StockLevel_reserved(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("StockLevel", field, true, true, "Int")
+	return graphql.NewScalarFieldContext("StockLevel", field, false, false, "Int")
 }
 
 func (ec *executionContext) _StockLevel_available(ctx context.Context, field graphql.CollectedField, obj *inventory.Level) (ret graphql.Marshaler) {
@@ -17159,6 +24623,290 @@ func UnmarshalCategoryInput(ctx context.Context, raw any) (model.CategoryInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputCreditDecisionInput(ctx context.Context, obj any) (model.CreditDecisionInput, error) {
+	var it model.CreditDecisionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreditDecisionInput unmarshals raw into the CreditDecisionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreditDecisionInput(ctx context.Context, raw any) (model.CreditDecisionInput, error) {
+	var out model.CreditDecisionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreditDecisionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreditLimitChangeInput(ctx context.Context, obj any) (model.CreditLimitChangeInput, error) {
+	var it model.CreditLimitChangeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"buyerId", "newLimit", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "buyerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buyerId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BuyerID = data
+		case "newLimit":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("newLimit"))
+			data, err := ec.unmarshalNDecimal2channelhubᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.NewLimit = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreditLimitChangeInput unmarshals raw into the CreditLimitChangeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreditLimitChangeInput(ctx context.Context, raw any) (model.CreditLimitChangeInput, error) {
+	var out model.CreditLimitChangeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreditLimitChangeInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreditPaymentInput(ctx context.Context, obj any) (model.CreditPaymentInput, error) {
+	var it model.CreditPaymentInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"buyerId", "amount", "reference", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "buyerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buyerId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BuyerID = data
+		case "amount":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("amount"))
+			data, err := ec.unmarshalNDecimal2channelhubᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Amount = data
+		case "reference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reference"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reference = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreditPaymentInput unmarshals raw into the CreditPaymentInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreditPaymentInput(ctx context.Context, raw any) (model.CreditPaymentInput, error) {
+	var out model.CreditPaymentInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreditPaymentInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreditPolicyInput(ctx context.Context, obj any) (model.CreditPolicyInput, error) {
+	var it model.CreditPolicyInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["tolerancePercent"]; !present {
+		asMap["tolerancePercent"] = 0
+	}
+
+	fieldsInOrder := [...]string{"buyerId", "policy", "tolerancePercent", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "buyerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buyerId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BuyerID = data
+		case "policy":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("policy"))
+			data, err := ec.unmarshalNCreditPolicy2channelhubᚋinternalᚋcreditᚐPolicy(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Policy = data
+		case "tolerancePercent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tolerancePercent"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TolerancePercent = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreditPolicyInput unmarshals raw into the CreditPolicyInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreditPolicyInput(ctx context.Context, raw any) (model.CreditPolicyInput, error) {
+	var out model.CreditPolicyInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreditPolicyInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputCreditStopInput(ctx context.Context, obj any) (model.CreditStopInput, error) {
+	var it model.CreditStopInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"buyerId", "stopped", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "buyerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buyerId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BuyerID = data
+		case "stopped":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("stopped"))
+			data, err := ec.unmarshalNBoolean2bool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Stopped = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalCreditStopInput unmarshals raw into the CreditStopInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalCreditStopInput(ctx context.Context, raw any) (model.CreditStopInput, error) {
+	var out model.CreditStopInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "CreditStopInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputGeoPointInput(ctx context.Context, obj any) (model.GeoPointInput, error) {
 	var it model.GeoPointInput
 	if obj == nil {
@@ -17275,6 +25023,416 @@ func (ec *executionContext) unmarshalInputGiftInput(ctx context.Context, obj any
 func UnmarshalGiftInput(ctx context.Context, raw any) (model.GiftInput, error) {
 	var out model.GiftInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "GiftInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputOrderAutoApprovalInput(ctx context.Context, obj any) (model.OrderAutoApprovalInput, error) {
+	var it model.OrderAutoApprovalInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"maxTotal", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "maxTotal":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("maxTotal"))
+			data, err := ec.unmarshalODecimal2ᚖchannelhubᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.MaxTotal = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOrderAutoApprovalInput unmarshals raw into the OrderAutoApprovalInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOrderAutoApprovalInput(ctx context.Context, raw any) (model.OrderAutoApprovalInput, error) {
+	var out model.OrderAutoApprovalInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OrderAutoApprovalInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputOrderChangeInput(ctx context.Context, obj any) (model.OrderChangeInput, error) {
+	var it model.OrderChangeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"lines", "deliveryAddress", "note"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "lines":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lines"))
+			data, err := ec.unmarshalOOrderLineInput2ᚕchannelhubᚋgraphᚋmodelᚐOrderLineInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lines = data
+		case "deliveryAddress":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveryAddress"))
+			data, err := ec.unmarshalOAddressInput2ᚖchannelhubᚋgraphᚋmodelᚐAddressInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveryAddress = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOrderChangeInput unmarshals raw into the OrderChangeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOrderChangeInput(ctx context.Context, raw any) (model.OrderChangeInput, error) {
+	var out model.OrderChangeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OrderChangeInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputOrderCreditReleaseInput(ctx context.Context, obj any) (model.OrderCreditReleaseInput, error) {
+	var it model.OrderCreditReleaseInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["override"]; !present {
+		asMap["override"] = false
+	}
+
+	fieldsInOrder := [...]string{"override", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "override":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("override"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Override = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOrderCreditReleaseInput unmarshals raw into the OrderCreditReleaseInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOrderCreditReleaseInput(ctx context.Context, raw any) (model.OrderCreditReleaseInput, error) {
+	var out model.OrderCreditReleaseInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OrderCreditReleaseInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputOrderDecisionInput(ctx context.Context, obj any) (model.OrderDecisionInput, error) {
+	var it model.OrderDecisionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOrderDecisionInput unmarshals raw into the OrderDecisionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOrderDecisionInput(ctx context.Context, raw any) (model.OrderDecisionInput, error) {
+	var out model.OrderDecisionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OrderDecisionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputOrderFilter(ctx context.Context, obj any) (model.OrderFilter, error) {
+	var it model.OrderFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"statuses", "kind", "submittedFrom", "submittedTo", "number", "buyerId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "statuses":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statuses"))
+			data, err := ec.unmarshalOOrderStatus2ᚕchannelhubᚋinternalᚋorderᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Statuses = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalOOrderKind2ᚖchannelhubᚋinternalᚋorderᚐKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "submittedFrom":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("submittedFrom"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubmittedFrom = data
+		case "submittedTo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("submittedTo"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SubmittedTo = data
+		case "number":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("number"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Number = data
+		case "buyerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buyerId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BuyerID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOrderFilter unmarshals raw into the OrderFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOrderFilter(ctx context.Context, raw any) (model.OrderFilter, error) {
+	var out model.OrderFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OrderFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputOrderLineInput(ctx context.Context, obj any) (model.OrderLineInput, error) {
+	var it model.OrderLineInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"skuId", "qty", "unitPrice"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "skuId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skuId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkuID = data
+		case "qty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qty"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Qty = data
+		case "unitPrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("unitPrice"))
+			data, err := ec.unmarshalODecimal2ᚖchannelhubᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.UnitPrice = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOrderLineInput unmarshals raw into the OrderLineInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOrderLineInput(ctx context.Context, raw any) (model.OrderLineInput, error) {
+	var out model.OrderLineInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OrderLineInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputOrderSubmitInput(ctx context.Context, obj any) (model.OrderSubmitInput, error) {
+	var it model.OrderSubmitInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"cartId", "lines", "asPartyId", "idempotencyKey", "note", "deliveryAddress"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "cartId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("cartId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CartID = data
+		case "lines":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lines"))
+			data, err := ec.unmarshalOOrderLineInput2ᚕchannelhubᚋgraphᚋmodelᚐOrderLineInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lines = data
+		case "asPartyId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("asPartyId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AsPartyID = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "deliveryAddress":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("deliveryAddress"))
+			data, err := ec.unmarshalOAddressInput2ᚖchannelhubᚋgraphᚋmodelᚐAddressInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DeliveryAddress = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalOrderSubmitInput unmarshals raw into the OrderSubmitInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalOrderSubmitInput(ctx context.Context, raw any) (model.OrderSubmitInput, error) {
+	var out model.OrderSubmitInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "OrderSubmitInput", raw, &out)
 	return out, err
 }
 
@@ -18026,6 +26184,118 @@ func (ec *executionContext) unmarshalInputPromotionCreateInput(ctx context.Conte
 func UnmarshalPromotionCreateInput(ctx context.Context, raw any) (model.PromotionCreateInput, error) {
 	var out model.PromotionCreateInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "PromotionCreateInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputReturnLineInput(ctx context.Context, obj any) (model.ReturnLineInput, error) {
+	var it model.ReturnLineInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"lineNo", "qty"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "lineNo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lineNo"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LineNo = data
+		case "qty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qty"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Qty = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReturnLineInput unmarshals raw into the ReturnLineInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReturnLineInput(ctx context.Context, raw any) (model.ReturnLineInput, error) {
+	var out model.ReturnLineInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReturnLineInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputReturnRequestInput(ctx context.Context, obj any) (model.ReturnRequestInput, error) {
+	var it model.ReturnRequestInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "lines", "reason", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "lines":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lines"))
+			data, err := ec.unmarshalNReturnLineInput2ᚕchannelhubᚋgraphᚋmodelᚐReturnLineInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lines = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReturnRequestInput unmarshals raw into the ReturnRequestInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReturnRequestInput(ctx context.Context, raw any) (model.ReturnRequestInput, error) {
+	var out model.ReturnRequestInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReturnRequestInput", raw, &out)
 	return out, err
 }
 
@@ -19014,6 +27284,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._SKU(ctx, sel, obj)
+	case order.Return:
+		return ec._Return(ctx, sel, &obj)
+	case *order.Return:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Return(ctx, sel, obj)
 	case pricing.PromotionRecord:
 		return ec._Promotion(ctx, sel, &obj)
 	case *pricing.PromotionRecord:
@@ -19042,6 +27319,20 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Party(ctx, sel, obj)
+	case order.Order:
+		return ec._Order(ctx, sel, &obj)
+	case *order.Order:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Order(ctx, sel, obj)
+	case credit.LimitRequest:
+		return ec._CreditLimitRequest(ctx, sel, &obj)
+	case *credit.LimitRequest:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._CreditLimitRequest(ctx, sel, obj)
 	case catalog.Category:
 		return ec._Category(ctx, sel, &obj)
 	case *catalog.Category:
@@ -19332,6 +27623,44 @@ func (ec *executionContext) _AuthSession(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var autoApprovalPayloadImplementors = []string{"AutoApprovalPayload"}
+
+func (ec *executionContext) _AutoApprovalPayload(ctx context.Context, sel ast.SelectionSet, obj *model.AutoApprovalPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, autoApprovalPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AutoApprovalPayload")
+		case "maxTotal":
+			out.Values[i] = ec._AutoApprovalPayload_maxTotal(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._AutoApprovalPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var cartImplementors = []string{"Cart"}
 
 func (ec *executionContext) _Cart(ctx context.Context, sel ast.SelectionSet, obj *model.Cart) graphql.Marshaler {
@@ -19343,6 +27672,11 @@ func (ec *executionContext) _Cart(ctx context.Context, sel ast.SelectionSet, obj
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("Cart")
+		case "id":
+			out.Values[i] = ec._Cart_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "buyer":
 			out.Values[i] = ec._Cart_buyer(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -19789,6 +28123,521 @@ func (ec *executionContext) _CategoryPayload(ctx context.Context, sel ast.Select
 	return out
 }
 
+var creditAccountImplementors = []string{"CreditAccount"}
+
+func (ec *executionContext) _CreditAccount(ctx context.Context, sel ast.SelectionSet, obj *model.CreditAccount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, creditAccountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreditAccount")
+		case "fund":
+			out.Values[i] = ec._CreditAccount_fund(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "balance":
+			out.Values[i] = ec._CreditAccount_balance(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var creditEntryImplementors = []string{"CreditEntry"}
+
+func (ec *executionContext) _CreditEntry(ctx context.Context, sel ast.SelectionSet, obj *credit.Entry) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, creditEntryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreditEntry")
+		case "fund":
+			out.Values[i] = ec._CreditEntry_fund(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._CreditEntry_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditEntry_amount(ctx, field, obj)
+				})
+		case "balanceAfter":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditEntry_balanceAfter(ctx, field, obj)
+				})
+		case "sourceType":
+			out.Values[i] = ec._CreditEntry_sourceType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sourceId":
+			out.Values[i] = ec._CreditEntry_sourceId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.Values[i] = ec._CreditEntry_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._CreditEntry_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var creditEntryConnectionImplementors = []string{"CreditEntryConnection"}
+
+func (ec *executionContext) _CreditEntryConnection(ctx context.Context, sel ast.SelectionSet, obj *model.CreditEntryConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, creditEntryConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreditEntryConnection")
+		case "edges":
+			out.Values[i] = ec._CreditEntryConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._CreditEntryConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var creditEntryEdgeImplementors = []string{"CreditEntryEdge"}
+
+func (ec *executionContext) _CreditEntryEdge(ctx context.Context, sel ast.SelectionSet, obj *model.CreditEntryEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, creditEntryEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreditEntryEdge")
+		case "node":
+			out.Values[i] = ec._CreditEntryEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._CreditEntryEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var creditErrorImplementors = []string{"CreditError"}
+
+func (ec *executionContext) _CreditError(ctx context.Context, sel ast.SelectionSet, obj *model.CreditError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, creditErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreditError")
+		case "field":
+			out.Values[i] = ec._CreditError_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._CreditError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._CreditError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var creditLimitRequestImplementors = []string{"CreditLimitRequest", "Node"}
+
+func (ec *executionContext) _CreditLimitRequest(ctx context.Context, sel ast.SelectionSet, obj *credit.LimitRequest) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, creditLimitRequestImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreditLimitRequest")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditLimitRequest_id(ctx, field, obj)
+				})
+		case "buyer":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditLimitRequest_buyer(ctx, field, obj)
+				})
+		case "oldLimit":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditLimitRequest_oldLimit(ctx, field, obj)
+				})
+		case "newLimit":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditLimitRequest_newLimit(ctx, field, obj)
+				})
+		case "reason":
+			out.Values[i] = ec._CreditLimitRequest_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditLimitRequest_status(ctx, field, obj)
+				})
+		case "requestedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditLimitRequest_requestedBy(ctx, field, obj)
+				})
+		case "decidedBy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditLimitRequest_decidedBy(ctx, field, obj)
+				})
+		case "decisionReason":
+			out.Values[i] = ec._CreditLimitRequest_decisionReason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._CreditLimitRequest_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "decidedAt":
+			out.Values[i] = ec._CreditLimitRequest_decidedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var creditLimitRequestPayloadImplementors = []string{"CreditLimitRequestPayload"}
+
+func (ec *executionContext) _CreditLimitRequestPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreditLimitRequestPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, creditLimitRequestPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreditLimitRequestPayload")
+		case "request":
+			out.Values[i] = ec._CreditLimitRequestPayload_request(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._CreditLimitRequestPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var creditPayloadImplementors = []string{"CreditPayload"}
+
+func (ec *executionContext) _CreditPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreditPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, creditPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreditPayload")
+		case "credit":
+			out.Values[i] = ec._CreditPayload_credit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._CreditPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var creditSummaryImplementors = []string{"CreditSummary"}
+
+func (ec *executionContext) _CreditSummary(ctx context.Context, sel ast.SelectionSet, obj *credit.Line) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, creditSummaryImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("CreditSummary")
+		case "buyer":
+			out.Values[i] = ec._CreditSummary_buyer(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "seller":
+			out.Values[i] = ec._CreditSummary_seller(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "limit":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditSummary_limit(ctx, field, obj)
+				})
+		case "cash":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditSummary_cash(ctx, field, obj)
+				})
+		case "rebate":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditSummary_rebate(ctx, field, obj)
+				})
+		case "receivable":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditSummary_receivable(ctx, field, obj)
+				})
+		case "reserved":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditSummary_reserved(ctx, field, obj)
+				})
+		case "used":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditSummary_used(ctx, field, obj)
+				})
+		case "available":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditSummary_available(ctx, field, obj)
+				})
+		case "usePercent":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditSummary_usePercent(ctx, field, obj)
+				})
+		case "status":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditSummary_status(ctx, field, obj)
+				})
+		case "policy":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditSummary_policy(ctx, field, obj)
+				})
+		case "tolerancePercent":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditSummary_tolerancePercent(ctx, field, obj)
+				})
+		case "accounts":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditSummary_accounts(ctx, field, obj)
+				})
+		case "entries":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditSummary_entries(ctx, field, obj)
+				})
+		case "viewerCanManage":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._CreditSummary_viewerCanManage(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var favouritePayloadImplementors = []string{"FavouritePayload"}
 
 func (ec *executionContext) _FavouritePayload(ctx context.Context, sel ast.SelectionSet, obj *model.FavouritePayload) graphql.Marshaler {
@@ -20105,6 +28954,48 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "creditPaymentRecord":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_creditPaymentRecord(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "creditLimitChangeRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_creditLimitChangeRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "creditLimitChangeApprove":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_creditLimitChangeApprove(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "creditLimitChangeReject":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_creditLimitChangeReject(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "creditPolicySet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_creditPolicySet(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "creditStopSet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_creditStopSet(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "warehouseCreate":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_warehouseCreate(ctx, field)
@@ -20122,6 +29013,83 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "stockAdjust":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_stockAdjust(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orderSubmit":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_orderSubmit(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orderApprove":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_orderApprove(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orderReject":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_orderReject(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orderCancel":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_orderCancel(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orderCreditRelease":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_orderCreditRelease(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orderChangeRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_orderChangeRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "orderAutoApprovalSet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_orderAutoApprovalSet(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "returnRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_returnRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "returnApprove":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_returnApprove(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "returnReject":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_returnReject(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "returnReceive":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_returnReceive(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -20227,6 +29195,232 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 	return out
 }
 
+var orderImplementors = []string{"Order", "Node"}
+
+func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, obj *order.Order) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, orderImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Order")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_id(ctx, field, obj)
+				})
+		case "number":
+			out.Values[i] = ec._Order_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "kind":
+			out.Values[i] = ec._Order_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Order_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "buyer":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_buyer(ctx, field, obj)
+				})
+		case "seller":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_seller(ctx, field, obj)
+				})
+		case "salesman":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_salesman(ctx, field, obj)
+				})
+		case "lines":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_lines(ctx, field, obj)
+				})
+		case "subtotal":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_subtotal(ctx, field, obj)
+				})
+		case "discount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_discount(ctx, field, obj)
+				})
+		case "total":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_total(ctx, field, obj)
+				})
+		case "creditReserved":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_creditReserved(ctx, field, obj)
+				})
+		case "creditWarning":
+			out.Values[i] = ec._Order_creditWarning(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.Values[i] = ec._Order_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deliveryAddress":
+			out.Values[i] = ec._Order_deliveryAddress(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "explanation":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_explanation(ctx, field, obj)
+				})
+		case "reservations":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_reservations(ctx, field, obj)
+				})
+		case "timeline":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_timeline(ctx, field, obj)
+				})
+		case "returns":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_returns(ctx, field, obj)
+				})
+		case "submittedAt":
+			out.Values[i] = ec._Order_submittedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Order_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "viewerCanApprove":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_viewerCanApprove(ctx, field, obj)
+				})
+		case "viewerCanReject":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_viewerCanReject(ctx, field, obj)
+				})
+		case "viewerCanCancel":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_viewerCanCancel(ctx, field, obj)
+				})
+		case "viewerCanChange":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_viewerCanChange(ctx, field, obj)
+				})
+		case "viewerCanReleaseCredit":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_viewerCanReleaseCredit(ctx, field, obj)
+				})
+		case "viewerCanReturn":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_viewerCanReturn(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var orderConnectionImplementors = []string{"OrderConnection"}
+
+func (ec *executionContext) _OrderConnection(ctx context.Context, sel ast.SelectionSet, obj *model.OrderConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, orderConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OrderConnection")
+		case "edges":
+			out.Values[i] = ec._OrderConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._OrderConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrderConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var orderDiscountImplementors = []string{"OrderDiscount"}
 
 func (ec *executionContext) _OrderDiscount(ctx context.Context, sel ast.SelectionSet, obj *model.OrderDiscount) graphql.Marshaler {
@@ -20252,6 +29446,370 @@ func (ec *executionContext) _OrderDiscount(ctx context.Context, sel ast.Selectio
 			out.Values[i] = ec._OrderDiscount_amount(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var orderEdgeImplementors = []string{"OrderEdge"}
+
+func (ec *executionContext) _OrderEdge(ctx context.Context, sel ast.SelectionSet, obj *model.OrderEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, orderEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OrderEdge")
+		case "node":
+			out.Values[i] = ec._OrderEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._OrderEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var orderErrorImplementors = []string{"OrderError"}
+
+func (ec *executionContext) _OrderError(ctx context.Context, sel ast.SelectionSet, obj *model.OrderError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, orderErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OrderError")
+		case "field":
+			out.Values[i] = ec._OrderError_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._OrderError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._OrderError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var orderEventImplementors = []string{"OrderEvent"}
+
+func (ec *executionContext) _OrderEvent(ctx context.Context, sel ast.SelectionSet, obj *order.Event) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, orderEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OrderEvent")
+		case "type":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrderEvent_type(ctx, field, obj)
+				})
+		case "fromStatus":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrderEvent_fromStatus(ctx, field, obj)
+				})
+		case "toStatus":
+			out.Values[i] = ec._OrderEvent_toStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrderEvent_actor(ctx, field, obj)
+				})
+		case "reason":
+			out.Values[i] = ec._OrderEvent_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrderEvent_at(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var orderLineImplementors = []string{"OrderLine"}
+
+func (ec *executionContext) _OrderLine(ctx context.Context, sel ast.SelectionSet, obj *order.Line) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, orderLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OrderLine")
+		case "lineNo":
+			out.Values[i] = ec._OrderLine_lineNo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sku":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrderLine_sku(ctx, field, obj)
+				})
+		case "qty":
+			out.Values[i] = ec._OrderLine_qty(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "unitPrice":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrderLine_unitPrice(ctx, field, obj)
+				})
+		case "priceSource":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrderLine_priceSource(ctx, field, obj)
+				})
+		case "amount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrderLine_amount(ctx, field, obj)
+				})
+		case "discount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrderLine_discount(ctx, field, obj)
+				})
+		case "net":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrderLine_net(ctx, field, obj)
+				})
+		case "gift":
+			out.Values[i] = ec._OrderLine_gift(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "adjustments":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrderLine_adjustments(ctx, field, obj)
+				})
+		case "shippedQty":
+			out.Values[i] = ec._OrderLine_shippedQty(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "returnedQty":
+			out.Values[i] = ec._OrderLine_returnedQty(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var orderLineAdjustmentImplementors = []string{"OrderLineAdjustment"}
+
+func (ec *executionContext) _OrderLineAdjustment(ctx context.Context, sel ast.SelectionSet, obj *model.OrderLineAdjustment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, orderLineAdjustmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OrderLineAdjustment")
+		case "promotionId":
+			out.Values[i] = ec._OrderLineAdjustment_promotionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "kind":
+			out.Values[i] = ec._OrderLineAdjustment_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "amount":
+			out.Values[i] = ec._OrderLineAdjustment_amount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var orderPayloadImplementors = []string{"OrderPayload"}
+
+func (ec *executionContext) _OrderPayload(ctx context.Context, sel ast.SelectionSet, obj *model.OrderPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, orderPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OrderPayload")
+		case "order":
+			out.Values[i] = ec._OrderPayload_order(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._OrderPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var orderReservationImplementors = []string{"OrderReservation"}
+
+func (ec *executionContext) _OrderReservation(ctx context.Context, sel ast.SelectionSet, obj *order.Reservation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, orderReservationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OrderReservation")
+		case "sku":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrderReservation_sku(ctx, field, obj)
+				})
+		case "warehouseCode":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._OrderReservation_warehouseCode(ctx, field, obj)
+				})
+		case "qty":
+			out.Values[i] = ec._OrderReservation_qty(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -21277,11 +30835,41 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_catalogRules(ctx, field)
 				})
+		case "creditSummary":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_creditSummary(ctx, field)
+				})
+		case "creditLimitRequests":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_creditLimitRequests(ctx, field)
+				})
 		case "warehouses":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_warehouses(ctx, field)
+				})
+		case "orders":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_orders(ctx, field)
+				})
+		case "order":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_order(ctx, field)
+				})
+		case "orderAutoApproval":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_orderAutoApproval(ctx, field)
 				})
 		case "parties":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -21465,6 +31053,166 @@ func (ec *executionContext) _QuoteLine(ctx context.Context, sel ast.SelectionSet
 			out.Values[i] = ec._QuoteLine_gift(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var returnImplementors = []string{"Return", "Node"}
+
+func (ec *executionContext) _Return(ctx context.Context, sel ast.SelectionSet, obj *order.Return) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, returnImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Return")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Return_id(ctx, field, obj)
+				})
+		case "number":
+			out.Values[i] = ec._Return_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "order":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Return_order(ctx, field, obj)
+				})
+		case "status":
+			out.Values[i] = ec._Return_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._Return_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Return_amount(ctx, field, obj)
+				})
+		case "lines":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Return_lines(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._Return_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var returnLineImplementors = []string{"ReturnLine"}
+
+func (ec *executionContext) _ReturnLine(ctx context.Context, sel ast.SelectionSet, obj *order.ReturnLine) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, returnLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReturnLine")
+		case "orderLineNo":
+			out.Values[i] = ec._ReturnLine_orderLineNo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sku":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReturnLine_sku(ctx, field, obj)
+				})
+		case "qty":
+			out.Values[i] = ec._ReturnLine_qty(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "amount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ReturnLine_amount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var returnPayloadImplementors = []string{"ReturnPayload"}
+
+func (ec *executionContext) _ReturnPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ReturnPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, returnPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReturnPayload")
+		case "return":
+			out.Values[i] = ec._ReturnPayload_return(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._ReturnPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -21817,17 +31565,15 @@ func (ec *executionContext) _StockLevel(ctx context.Context, sel ast.SelectionSe
 					return ec._StockLevel_sku(ctx, field, obj)
 				})
 		case "onHand":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._StockLevel_onHand(ctx, field, obj)
-				})
+			out.Values[i] = ec._StockLevel_onHand(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "reserved":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._StockLevel_reserved(ctx, field, obj)
-				})
+			out.Values[i] = ec._StockLevel_reserved(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "available":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -22844,6 +32590,14 @@ func (ec *executionContext) unmarshalNAuthRefreshInput2channelhubᚋgraphᚋmode
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNAutoApprovalPayload2ᚖchannelhubᚋgraphᚋmodelᚐAutoApprovalPayload(ctx context.Context, sel ast.SelectionSet, v *model.AutoApprovalPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AutoApprovalPayload!")
+		return graphql.Null
+	}
+	return ec._AutoApprovalPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNBoolean2bool(ctx context.Context, v any) (bool, error) {
 	res, err := graphql.UnmarshalBoolean(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23143,6 +32897,261 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalNCreditAccount2channelhubᚋgraphᚋmodelᚐCreditAccount(ctx context.Context, sel ast.SelectionSet, v model.CreditAccount) graphql.Marshaler {
+	return ec._CreditAccount(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCreditAccount2ᚕchannelhubᚋgraphᚋmodelᚐCreditAccountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.CreditAccount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCreditAccount2channelhubᚋgraphᚋmodelᚐCreditAccount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNCreditDecisionInput2channelhubᚋgraphᚋmodelᚐCreditDecisionInput(ctx context.Context, v any) (model.CreditDecisionInput, error) {
+	res, err := ec.unmarshalInputCreditDecisionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreditEntry2ᚖchannelhubᚋinternalᚋcreditᚐEntry(ctx context.Context, sel ast.SelectionSet, v *credit.Entry) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreditEntry!")
+		return graphql.Null
+	}
+	return ec._CreditEntry(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCreditEntryConnection2ᚖchannelhubᚋgraphᚋmodelᚐCreditEntryConnection(ctx context.Context, sel ast.SelectionSet, v *model.CreditEntryConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreditEntryConnection!")
+		return graphql.Null
+	}
+	return ec._CreditEntryConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNCreditEntryEdge2channelhubᚋgraphᚋmodelᚐCreditEntryEdge(ctx context.Context, sel ast.SelectionSet, v model.CreditEntryEdge) graphql.Marshaler {
+	return ec._CreditEntryEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCreditEntryEdge2ᚕchannelhubᚋgraphᚋmodelᚐCreditEntryEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.CreditEntryEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCreditEntryEdge2channelhubᚋgraphᚋmodelᚐCreditEntryEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCreditError2channelhubᚋgraphᚋmodelᚐCreditError(ctx context.Context, sel ast.SelectionSet, v model.CreditError) graphql.Marshaler {
+	return ec._CreditError(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCreditError2ᚕchannelhubᚋgraphᚋmodelᚐCreditErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []model.CreditError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCreditError2channelhubᚋgraphᚋmodelᚐCreditError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNCreditErrorCode2channelhubᚋgraphᚋmodelᚐCreditErrorCode(ctx context.Context, v any) (model.CreditErrorCode, error) {
+	var res model.CreditErrorCode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreditErrorCode2channelhubᚋgraphᚋmodelᚐCreditErrorCode(ctx context.Context, sel ast.SelectionSet, v model.CreditErrorCode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNCreditFund2channelhubᚋinternalᚋcreditᚐFund(ctx context.Context, v any) (credit.Fund, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNCreditFund2channelhubᚋinternalᚋcreditᚐFund[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreditFund2channelhubᚋinternalᚋcreditᚐFund(ctx context.Context, sel ast.SelectionSet, v credit.Fund) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNCreditFund2channelhubᚋinternalᚋcreditᚐFund[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CreditFund!")
+	}
+	return res
+}
+
+var (
+	unmarshalNCreditFund2channelhubᚋinternalᚋcreditᚐFund = map[string]credit.Fund{
+		"CASH":       credit.FundCash,
+		"CREDIT":     credit.FundCredit,
+		"REBATE":     credit.FundRebate,
+		"RECEIVABLE": credit.FundReceivable,
+		"RESERVED":   credit.FundReserved,
+	}
+	marshalNCreditFund2channelhubᚋinternalᚋcreditᚐFund = map[credit.Fund]string{
+		credit.FundCash:       "CASH",
+		credit.FundCredit:     "CREDIT",
+		credit.FundRebate:     "REBATE",
+		credit.FundReceivable: "RECEIVABLE",
+		credit.FundReserved:   "RESERVED",
+	}
+)
+
+func (ec *executionContext) unmarshalNCreditLimitChangeInput2channelhubᚋgraphᚋmodelᚐCreditLimitChangeInput(ctx context.Context, v any) (model.CreditLimitChangeInput, error) {
+	res, err := ec.unmarshalInputCreditLimitChangeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreditLimitRequest2channelhubᚋinternalᚋcreditᚐLimitRequest(ctx context.Context, sel ast.SelectionSet, v credit.LimitRequest) graphql.Marshaler {
+	return ec._CreditLimitRequest(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNCreditLimitRequest2ᚕchannelhubᚋinternalᚋcreditᚐLimitRequestᚄ(ctx context.Context, sel ast.SelectionSet, v []credit.LimitRequest) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNCreditLimitRequest2channelhubᚋinternalᚋcreditᚐLimitRequest(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNCreditLimitRequestPayload2ᚖchannelhubᚋgraphᚋmodelᚐCreditLimitRequestPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreditLimitRequestPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreditLimitRequestPayload!")
+		return graphql.Null
+	}
+	return ec._CreditLimitRequestPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreditLimitRequestStatus2channelhubᚋgraphᚋmodelᚐCreditLimitRequestStatus(ctx context.Context, v any) (model.CreditLimitRequestStatus, error) {
+	var res model.CreditLimitRequestStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreditLimitRequestStatus2channelhubᚋgraphᚋmodelᚐCreditLimitRequestStatus(ctx context.Context, sel ast.SelectionSet, v model.CreditLimitRequestStatus) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNCreditPayload2ᚖchannelhubᚋgraphᚋmodelᚐCreditPayload(ctx context.Context, sel ast.SelectionSet, v *model.CreditPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreditPayload!")
+		return graphql.Null
+	}
+	return ec._CreditPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNCreditPaymentInput2channelhubᚋgraphᚋmodelᚐCreditPaymentInput(ctx context.Context, v any) (model.CreditPaymentInput, error) {
+	res, err := ec.unmarshalInputCreditPaymentInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreditPolicy2channelhubᚋinternalᚋcreditᚐPolicy(ctx context.Context, v any) (credit.Policy, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNCreditPolicy2channelhubᚋinternalᚋcreditᚐPolicy[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreditPolicy2channelhubᚋinternalᚋcreditᚐPolicy(ctx context.Context, sel ast.SelectionSet, v credit.Policy) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNCreditPolicy2channelhubᚋinternalᚋcreditᚐPolicy[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CreditPolicy!")
+	}
+	return res
+}
+
+var (
+	unmarshalNCreditPolicy2channelhubᚋinternalᚋcreditᚐPolicy = map[string]credit.Policy{
+		"BLOCK": credit.PolicyBlock,
+		"HOLD":  credit.PolicyHold,
+		"WARN":  credit.PolicyWarn,
+	}
+	marshalNCreditPolicy2channelhubᚋinternalᚋcreditᚐPolicy = map[credit.Policy]string{
+		credit.PolicyBlock: "BLOCK",
+		credit.PolicyHold:  "HOLD",
+		credit.PolicyWarn:  "WARN",
+	}
+)
+
+func (ec *executionContext) unmarshalNCreditPolicyInput2channelhubᚋgraphᚋmodelᚐCreditPolicyInput(ctx context.Context, v any) (model.CreditPolicyInput, error) {
+	res, err := ec.unmarshalInputCreditPolicyInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNCreditStatus2channelhubᚋinternalᚋcreditᚐStatus(ctx context.Context, v any) (credit.Status, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNCreditStatus2channelhubᚋinternalᚋcreditᚐStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreditStatus2channelhubᚋinternalᚋcreditᚐStatus(ctx context.Context, sel ast.SelectionSet, v credit.Status) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNCreditStatus2channelhubᚋinternalᚋcreditᚐStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "CreditStatus!")
+	}
+	return res
+}
+
+var (
+	unmarshalNCreditStatus2channelhubᚋinternalᚋcreditᚐStatus = map[string]credit.Status{
+		"OK":    credit.StatusOK,
+		"WATCH": credit.StatusWatch,
+		"HOLD":  credit.StatusHold,
+		"STOP":  credit.StatusStop,
+	}
+	marshalNCreditStatus2channelhubᚋinternalᚋcreditᚐStatus = map[credit.Status]string{
+		credit.StatusOK:    "OK",
+		credit.StatusWatch: "WATCH",
+		credit.StatusHold:  "HOLD",
+		credit.StatusStop:  "STOP",
+	}
+)
+
+func (ec *executionContext) unmarshalNCreditStopInput2channelhubᚋgraphᚋmodelᚐCreditStopInput(ctx context.Context, v any) (model.CreditStopInput, error) {
+	res, err := ec.unmarshalInputCreditStopInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNCreditSummary2ᚖchannelhubᚋinternalᚋcreditᚐLine(ctx context.Context, sel ast.SelectionSet, v *credit.Line) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "CreditSummary!")
+		return graphql.Null
+	}
+	return ec._CreditSummary(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNDateTime2timeᚐTime(ctx context.Context, v any) (time.Time, error) {
 	res, err := graphql.UnmarshalTime(v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -23151,6 +33160,24 @@ func (ec *executionContext) unmarshalNDateTime2timeᚐTime(ctx context.Context, 
 func (ec *executionContext) marshalNDateTime2timeᚐTime(ctx context.Context, sel ast.SelectionSet, v time.Time) graphql.Marshaler {
 	_ = sel
 	res := graphql.MarshalTime(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
+	}
+	return res
+}
+
+func (ec *executionContext) unmarshalNDateTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
+	res, err := graphql.UnmarshalTime(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDateTime2ᚖtimeᚐTime(ctx context.Context, sel ast.SelectionSet, v *time.Time) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DateTime!")
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalTime(*v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "DateTime!")
 	}
@@ -23246,6 +33273,20 @@ func (ec *executionContext) marshalNInt2int(ctx context.Context, sel ast.Selecti
 	return res
 }
 
+func (ec *executionContext) unmarshalNInt2int64(ctx context.Context, v any) (int64, error) {
+	res, err := graphql.UnmarshalInt64(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNInt2int64(ctx context.Context, sel ast.SelectionSet, v int64) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalInt64(v)
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "Int!")
+	}
+	return res
+}
+
 func (ec *executionContext) marshalNInventoryError2channelhubᚋgraphᚋmodelᚐInventoryError(ctx context.Context, sel ast.SelectionSet, v model.InventoryError) graphql.Marshaler {
 	return ec._InventoryError(ctx, sel, &v)
 }
@@ -23284,6 +33325,42 @@ func (ec *executionContext) marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(
 	return ec._Money(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNOrder2ᚖchannelhubᚋinternalᚋorderᚐOrder(ctx context.Context, sel ast.SelectionSet, v *order.Order) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Order!")
+		return graphql.Null
+	}
+	return ec._Order(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNOrderAutoApprovalInput2channelhubᚋgraphᚋmodelᚐOrderAutoApprovalInput(ctx context.Context, v any) (model.OrderAutoApprovalInput, error) {
+	res, err := ec.unmarshalInputOrderAutoApprovalInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNOrderChangeInput2channelhubᚋgraphᚋmodelᚐOrderChangeInput(ctx context.Context, v any) (model.OrderChangeInput, error) {
+	res, err := ec.unmarshalInputOrderChangeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOrderConnection2ᚖchannelhubᚋgraphᚋmodelᚐOrderConnection(ctx context.Context, sel ast.SelectionSet, v *model.OrderConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OrderConnection!")
+		return graphql.Null
+	}
+	return ec._OrderConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNOrderCreditReleaseInput2channelhubᚋgraphᚋmodelᚐOrderCreditReleaseInput(ctx context.Context, v any) (model.OrderCreditReleaseInput, error) {
+	res, err := ec.unmarshalInputOrderCreditReleaseInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNOrderDecisionInput2channelhubᚋgraphᚋmodelᚐOrderDecisionInput(ctx context.Context, v any) (model.OrderDecisionInput, error) {
+	res, err := ec.unmarshalInputOrderDecisionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNOrderDiscount2channelhubᚋgraphᚋmodelᚐOrderDiscount(ctx context.Context, sel ast.SelectionSet, v model.OrderDiscount) graphql.Marshaler {
 	return ec._OrderDiscount(ctx, sel, &v)
 }
@@ -23304,8 +33381,238 @@ func (ec *executionContext) marshalNOrderDiscount2ᚕchannelhubᚋgraphᚋmodel�
 	return ret
 }
 
+func (ec *executionContext) marshalNOrderEdge2channelhubᚋgraphᚋmodelᚐOrderEdge(ctx context.Context, sel ast.SelectionSet, v model.OrderEdge) graphql.Marshaler {
+	return ec._OrderEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNOrderEdge2ᚕchannelhubᚋgraphᚋmodelᚐOrderEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.OrderEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOrderEdge2channelhubᚋgraphᚋmodelᚐOrderEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNOrderError2channelhubᚋgraphᚋmodelᚐOrderError(ctx context.Context, sel ast.SelectionSet, v model.OrderError) graphql.Marshaler {
+	return ec._OrderError(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNOrderError2ᚕchannelhubᚋgraphᚋmodelᚐOrderErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []model.OrderError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOrderError2channelhubᚋgraphᚋmodelᚐOrderError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNOrderErrorCode2channelhubᚋgraphᚋmodelᚐOrderErrorCode(ctx context.Context, v any) (model.OrderErrorCode, error) {
+	var res model.OrderErrorCode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOrderErrorCode2channelhubᚋgraphᚋmodelᚐOrderErrorCode(ctx context.Context, sel ast.SelectionSet, v model.OrderErrorCode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNOrderEvent2channelhubᚋinternalᚋorderᚐEvent(ctx context.Context, sel ast.SelectionSet, v order.Event) graphql.Marshaler {
+	return ec._OrderEvent(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNOrderEvent2ᚕchannelhubᚋinternalᚋorderᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []order.Event) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOrderEvent2channelhubᚋinternalᚋorderᚐEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNOrderEventType2channelhubᚋgraphᚋmodelᚐOrderEventType(ctx context.Context, v any) (model.OrderEventType, error) {
+	var res model.OrderEventType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOrderEventType2channelhubᚋgraphᚋmodelᚐOrderEventType(ctx context.Context, sel ast.SelectionSet, v model.OrderEventType) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNOrderKind2channelhubᚋinternalᚋorderᚐKind(ctx context.Context, v any) (order.Kind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNOrderKind2channelhubᚋinternalᚋorderᚐKind[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOrderKind2channelhubᚋinternalᚋorderᚐKind(ctx context.Context, sel ast.SelectionSet, v order.Kind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNOrderKind2channelhubᚋinternalᚋorderᚐKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "OrderKind!")
+	}
+	return res
+}
+
+var (
+	unmarshalNOrderKind2channelhubᚋinternalᚋorderᚐKind = map[string]order.Kind{
+		"SELL_IN":      order.KindSellIn,
+		"SELL_THROUGH": order.KindSellThrough,
+	}
+	marshalNOrderKind2channelhubᚋinternalᚋorderᚐKind = map[order.Kind]string{
+		order.KindSellIn:      "SELL_IN",
+		order.KindSellThrough: "SELL_THROUGH",
+	}
+)
+
+func (ec *executionContext) marshalNOrderLine2channelhubᚋinternalᚋorderᚐLine(ctx context.Context, sel ast.SelectionSet, v order.Line) graphql.Marshaler {
+	return ec._OrderLine(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNOrderLine2ᚕchannelhubᚋinternalᚋorderᚐLineᚄ(ctx context.Context, sel ast.SelectionSet, v []order.Line) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOrderLine2channelhubᚋinternalᚋorderᚐLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNOrderLineAdjustment2channelhubᚋgraphᚋmodelᚐOrderLineAdjustment(ctx context.Context, sel ast.SelectionSet, v model.OrderLineAdjustment) graphql.Marshaler {
+	return ec._OrderLineAdjustment(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNOrderLineAdjustment2ᚕchannelhubᚋgraphᚋmodelᚐOrderLineAdjustmentᚄ(ctx context.Context, sel ast.SelectionSet, v []model.OrderLineAdjustment) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOrderLineAdjustment2channelhubᚋgraphᚋmodelᚐOrderLineAdjustment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNOrderLineInput2channelhubᚋgraphᚋmodelᚐOrderLineInput(ctx context.Context, v any) (model.OrderLineInput, error) {
+	res, err := ec.unmarshalInputOrderLineInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOrderPayload2ᚖchannelhubᚋgraphᚋmodelᚐOrderPayload(ctx context.Context, sel ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OrderPayload!")
+		return graphql.Null
+	}
+	return ec._OrderPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNOrderReservation2channelhubᚋinternalᚋorderᚐReservation(ctx context.Context, sel ast.SelectionSet, v order.Reservation) graphql.Marshaler {
+	return ec._OrderReservation(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNOrderReservation2ᚕchannelhubᚋinternalᚋorderᚐReservationᚄ(ctx context.Context, sel ast.SelectionSet, v []order.Reservation) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOrderReservation2channelhubᚋinternalᚋorderᚐReservation(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNOrderStatus2channelhubᚋinternalᚋorderᚐStatus(ctx context.Context, v any) (order.Status, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNOrderStatus2channelhubᚋinternalᚋorderᚐStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOrderStatus2channelhubᚋinternalᚋorderᚐStatus(ctx context.Context, sel ast.SelectionSet, v order.Status) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNOrderStatus2channelhubᚋinternalᚋorderᚐStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "OrderStatus!")
+	}
+	return res
+}
+
+var (
+	unmarshalNOrderStatus2channelhubᚋinternalᚋorderᚐStatus = map[string]order.Status{
+		"SUBMITTED":         order.StatusSubmitted,
+		"CREDIT_HOLD":       order.StatusCreditHold,
+		"APPROVED":          order.StatusApproved,
+		"REJECTED":          order.StatusRejected,
+		"PARTIALLY_SHIPPED": order.StatusPartiallyShipped,
+		"SHIPPED":           order.StatusShipped,
+		"COMPLETED":         order.StatusCompleted,
+		"CANCELLED":         order.StatusCancelled,
+	}
+	marshalNOrderStatus2channelhubᚋinternalᚋorderᚐStatus = map[order.Status]string{
+		order.StatusSubmitted:        "SUBMITTED",
+		order.StatusCreditHold:       "CREDIT_HOLD",
+		order.StatusApproved:         "APPROVED",
+		order.StatusRejected:         "REJECTED",
+		order.StatusPartiallyShipped: "PARTIALLY_SHIPPED",
+		order.StatusShipped:          "SHIPPED",
+		order.StatusCompleted:        "COMPLETED",
+		order.StatusCancelled:        "CANCELLED",
+	}
+)
+
+func (ec *executionContext) unmarshalNOrderSubmitInput2channelhubᚋgraphᚋmodelᚐOrderSubmitInput(ctx context.Context, v any) (model.OrderSubmitInput, error) {
+	res, err := ec.unmarshalInputOrderSubmitInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNPageInfo2channelhubᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
 	return ec._PageInfo(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNPageInfo2ᚖchannelhubᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PageInfo!")
+		return graphql.Null
+	}
+	return ec._PageInfo(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx context.Context, sel ast.SelectionSet, v *party.Party) graphql.Marshaler {
@@ -23755,6 +34062,108 @@ func (ec *executionContext) marshalNQuoteLine2ᚕchannelhubᚋgraphᚋmodelᚐQu
 
 	return ret
 }
+
+func (ec *executionContext) marshalNReturn2channelhubᚋinternalᚋorderᚐReturn(ctx context.Context, sel ast.SelectionSet, v order.Return) graphql.Marshaler {
+	return ec._Return(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNReturn2ᚕchannelhubᚋinternalᚋorderᚐReturnᚄ(ctx context.Context, sel ast.SelectionSet, v []order.Return) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReturn2channelhubᚋinternalᚋorderᚐReturn(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNReturnLine2channelhubᚋinternalᚋorderᚐReturnLine(ctx context.Context, sel ast.SelectionSet, v order.ReturnLine) graphql.Marshaler {
+	return ec._ReturnLine(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNReturnLine2ᚕchannelhubᚋinternalᚋorderᚐReturnLineᚄ(ctx context.Context, sel ast.SelectionSet, v []order.ReturnLine) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNReturnLine2channelhubᚋinternalᚋorderᚐReturnLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNReturnLineInput2channelhubᚋgraphᚋmodelᚐReturnLineInput(ctx context.Context, v any) (model.ReturnLineInput, error) {
+	res, err := ec.unmarshalInputReturnLineInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNReturnLineInput2ᚕchannelhubᚋgraphᚋmodelᚐReturnLineInputᚄ(ctx context.Context, v any) ([]model.ReturnLineInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.ReturnLineInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNReturnLineInput2channelhubᚋgraphᚋmodelᚐReturnLineInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNReturnPayload2ᚖchannelhubᚋgraphᚋmodelᚐReturnPayload(ctx context.Context, sel ast.SelectionSet, v *model.ReturnPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReturnPayload!")
+		return graphql.Null
+	}
+	return ec._ReturnPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNReturnRequestInput2channelhubᚋgraphᚋmodelᚐReturnRequestInput(ctx context.Context, v any) (model.ReturnRequestInput, error) {
+	res, err := ec.unmarshalInputReturnRequestInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNReturnStatus2channelhubᚋinternalᚋorderᚐReturnStatus(ctx context.Context, v any) (order.ReturnStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNReturnStatus2channelhubᚋinternalᚋorderᚐReturnStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReturnStatus2channelhubᚋinternalᚋorderᚐReturnStatus(ctx context.Context, sel ast.SelectionSet, v order.ReturnStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNReturnStatus2channelhubᚋinternalᚋorderᚐReturnStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ReturnStatus!")
+	}
+	return res
+}
+
+var (
+	unmarshalNReturnStatus2channelhubᚋinternalᚋorderᚐReturnStatus = map[string]order.ReturnStatus{
+		"REQUESTED": order.ReturnRequested,
+		"APPROVED":  order.ReturnApproved,
+		"REJECTED":  order.ReturnRejected,
+		"RECEIVED":  order.ReturnReceived,
+	}
+	marshalNReturnStatus2channelhubᚋinternalᚋorderᚐReturnStatus = map[order.ReturnStatus]string{
+		order.ReturnRequested: "REQUESTED",
+		order.ReturnApproved:  "APPROVED",
+		order.ReturnRejected:  "REJECTED",
+		order.ReturnReceived:  "RECEIVED",
+	}
+)
 
 func (ec *executionContext) unmarshalNRole2channelhubᚋinternalᚋauthᚐRole(ctx context.Context, v any) (auth.Role, error) {
 	tmp, err := graphql.UnmarshalString(v)
@@ -24642,6 +35051,20 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalOCreditLimitRequest2ᚖchannelhubᚋinternalᚋcreditᚐLimitRequest(ctx context.Context, sel ast.SelectionSet, v *credit.LimitRequest) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CreditLimitRequest(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOCreditSummary2ᚖchannelhubᚋinternalᚋcreditᚐLine(ctx context.Context, sel ast.SelectionSet, v *credit.Line) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._CreditSummary(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalODateTime2ᚖtimeᚐTime(ctx context.Context, v any) (*time.Time, error) {
 	if v == nil {
 		return nil, nil
@@ -24784,6 +35207,162 @@ func (ec *executionContext) marshalONode2channelhubᚋgraphᚋmodelᚐNode(ctx c
 	return ec._Node(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOOrder2ᚖchannelhubᚋinternalᚋorderᚐOrder(ctx context.Context, sel ast.SelectionSet, v *order.Order) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Order(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOOrderFilter2ᚖchannelhubᚋgraphᚋmodelᚐOrderFilter(ctx context.Context, v any) (*model.OrderFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputOrderFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOOrderKind2ᚖchannelhubᚋinternalᚋorderᚐKind(ctx context.Context, v any) (*order.Kind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOOrderKind2ᚖchannelhubᚋinternalᚋorderᚐKind[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOrderKind2ᚖchannelhubᚋinternalᚋorderᚐKind(ctx context.Context, sel ast.SelectionSet, v *order.Kind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOOrderKind2ᚖchannelhubᚋinternalᚋorderᚐKind[*v])
+	return res
+}
+
+var (
+	unmarshalOOrderKind2ᚖchannelhubᚋinternalᚋorderᚐKind = map[string]order.Kind{
+		"SELL_IN":      order.KindSellIn,
+		"SELL_THROUGH": order.KindSellThrough,
+	}
+	marshalOOrderKind2ᚖchannelhubᚋinternalᚋorderᚐKind = map[order.Kind]string{
+		order.KindSellIn:      "SELL_IN",
+		order.KindSellThrough: "SELL_THROUGH",
+	}
+)
+
+func (ec *executionContext) unmarshalOOrderLineInput2ᚕchannelhubᚋgraphᚋmodelᚐOrderLineInputᚄ(ctx context.Context, v any) ([]model.OrderLineInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.OrderLineInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNOrderLineInput2channelhubᚋgraphᚋmodelᚐOrderLineInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalOOrderOrderBy2ᚖchannelhubᚋgraphᚋmodelᚐOrderOrderBy(ctx context.Context, v any) (*model.OrderOrderBy, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.OrderOrderBy)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOrderOrderBy2ᚖchannelhubᚋgraphᚋmodelᚐOrderOrderBy(ctx context.Context, sel ast.SelectionSet, v *model.OrderOrderBy) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
+func (ec *executionContext) unmarshalOOrderStatus2ᚕchannelhubᚋinternalᚋorderᚐStatusᚄ(ctx context.Context, v any) ([]order.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]order.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNOrderStatus2channelhubᚋinternalᚋorderᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOOrderStatus2ᚕchannelhubᚋinternalᚋorderᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []order.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNOrderStatus2channelhubᚋinternalᚋorderᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOOrderStatus2ᚖchannelhubᚋinternalᚋorderᚐStatus(ctx context.Context, v any) (*order.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOOrderStatus2ᚖchannelhubᚋinternalᚋorderᚐStatus[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOOrderStatus2ᚖchannelhubᚋinternalᚋorderᚐStatus(ctx context.Context, sel ast.SelectionSet, v *order.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOOrderStatus2ᚖchannelhubᚋinternalᚋorderᚐStatus[*v])
+	return res
+}
+
+var (
+	unmarshalOOrderStatus2ᚖchannelhubᚋinternalᚋorderᚐStatus = map[string]order.Status{
+		"SUBMITTED":         order.StatusSubmitted,
+		"CREDIT_HOLD":       order.StatusCreditHold,
+		"APPROVED":          order.StatusApproved,
+		"REJECTED":          order.StatusRejected,
+		"PARTIALLY_SHIPPED": order.StatusPartiallyShipped,
+		"SHIPPED":           order.StatusShipped,
+		"COMPLETED":         order.StatusCompleted,
+		"CANCELLED":         order.StatusCancelled,
+	}
+	marshalOOrderStatus2ᚖchannelhubᚋinternalᚋorderᚐStatus = map[order.Status]string{
+		order.StatusSubmitted:        "SUBMITTED",
+		order.StatusCreditHold:       "CREDIT_HOLD",
+		order.StatusApproved:         "APPROVED",
+		order.StatusRejected:         "REJECTED",
+		order.StatusPartiallyShipped: "PARTIALLY_SHIPPED",
+		order.StatusShipped:          "SHIPPED",
+		order.StatusCompleted:        "COMPLETED",
+		order.StatusCancelled:        "CANCELLED",
+	}
+)
+
 func (ec *executionContext) marshalOParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx context.Context, sel ast.SelectionSet, v *party.Party) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -24893,6 +35472,13 @@ func (ec *executionContext) marshalOPromotion2ᚖchannelhubᚋinternalᚋpricing
 		return graphql.Null
 	}
 	return ec._Promotion(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOReturn2ᚖchannelhubᚋinternalᚋorderᚐReturn(ctx context.Context, sel ast.SelectionSet, v *order.Return) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Return(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalORole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx context.Context, v any) ([]auth.Role, error) {

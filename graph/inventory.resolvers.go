@@ -96,16 +96,6 @@ func (r *stockLevelResolver) Sku(ctx context.Context, obj *inventory.Level) (*mo
 	return v, err
 }
 
-// OnHand is the resolver for the onHand field.
-func (r *stockLevelResolver) OnHand(ctx context.Context, obj *inventory.Level) (int, error) {
-	return int(obj.OnHand), nil
-}
-
-// Reserved is the resolver for the reserved field.
-func (r *stockLevelResolver) Reserved(ctx context.Context, obj *inventory.Level) (int, error) {
-	return int(obj.Reserved), nil
-}
-
 // Available is the resolver for the available field.
 func (r *stockLevelResolver) Available(ctx context.Context, obj *inventory.Level) (int, error) {
 	return int(obj.Available()), nil

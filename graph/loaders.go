@@ -15,6 +15,7 @@ import (
 	"channelhub/graph/model"
 	"channelhub/internal/auth"
 	"channelhub/internal/catalog"
+	"channelhub/internal/order"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
 )
@@ -32,6 +33,12 @@ type loaders struct {
 	listPrices    *dataloadgen.Loader[uuid.UUID, []pricing.ListPrice]
 	assigned      *dataloadgen.Loader[assignedKey, *party.Page]
 	assignedCount *dataloadgen.Loader[uuid.UUID, int]
+	orderLines    *dataloadgen.Loader[uuid.UUID, []order.Line]
+	orderEvents   *dataloadgen.Loader[uuid.UUID, []order.Event]
+	orderRes      *dataloadgen.Loader[uuid.UUID, []order.Reservation]
+	orderReturns  *dataloadgen.Loader[uuid.UUID, []*order.Return]
+	order         *dataloadgen.Loader[uuid.UUID, *order.Order]
+	counterparty  *dataloadgen.Loader[uuid.UUID, *party.Party] // unscoped: the other side of a document in scope
 }
 
 // assignedKey asks for the first Size assigned stores of User.
@@ -101,6 +108,18 @@ func (r *Resolver) newLoaders() *loaders {
 			}
 			return out, nil
 		}, batchOpts...),
+		counterparty: byID(r.PartyService.Counterparties),
+		orderLines:   grouped(r.OrderService.LinesOf),
+		orderEvents:  grouped(r.OrderService.EventsOf),
+		orderRes:     grouped(r.OrderService.ReservationsOf),
+		orderReturns: grouped(r.OrderService.ReturnsOf),
+		order: byID(func(ctx context.Context, ids []uuid.UUID) ([]*order.Order, error) {
+			p, err := auth.FromContext(ctx)
+			if err != nil {
+				return nil, err
+			}
+			return r.OrderService.GetMany(ctx, p, ids)
+		}),
 		assignedCount: dataloadgen.NewLoader(func(ctx context.Context, users []uuid.UUID) ([]int, []error) {
 			p, err := auth.FromContext(ctx)
 			if err != nil {
@@ -124,6 +143,21 @@ func byID[T any](fetch func(context.Context, []uuid.UUID) ([]T, error)) *dataloa
 		}
 		return rows, nil
 	}, batchOpts...)
+}
+
+// grouped makes a loader of a batch function that returns rows grouped by key.
+func grouped[T any](fetch func(context.Context, []uuid.UUID) (map[uuid.UUID][]T, error)) *dataloadgen.Loader[uuid.UUID, []T] {
+	return byID(func(ctx context.Context, ids []uuid.UUID) ([][]T, error) {
+		by, err := fetch(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		out := make([][]T, len(ids))
+		for i, id := range ids {
+			out[i] = by[id]
+		}
+		return out, nil
+	})
 }
 
 // maxListPrices caps PriceList.prices, as the schema says.

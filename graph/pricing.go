@@ -101,7 +101,7 @@ func (r *Resolver) quote(q pricing.Result, buyer *party.Party) *model.Quote {
 }
 
 func (r *Resolver) cartView(ctx context.Context, v *cart.View) *model.Cart {
-	out := &model.Cart{Buyer: v.Buyer, Lines: make([]model.CartLine, len(v.Lines)), Quote: r.quote(v.Quote, v.Buyer)}
+	out := &model.Cart{ID: globalID(typeCart, v.Buyer.ID), Buyer: v.Buyer, Lines: make([]model.CartLine, len(v.Lines)), Quote: r.quote(v.Quote, v.Buyer)}
 	for i, l := range v.Lines {
 		out.Lines[i] = model.CartLine{SKUID: l.SKUID, Buyer: v.Buyer, Qty: int(l.Qty)}
 		if l.Problem != "" {

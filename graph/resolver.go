@@ -6,7 +6,9 @@ import (
 	"channelhub/internal/auth"
 	"channelhub/internal/cart"
 	"channelhub/internal/catalog"
+	"channelhub/internal/credit"
 	"channelhub/internal/inventory"
+	"channelhub/internal/order"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
 )
@@ -19,6 +21,8 @@ type Resolver struct {
 	PricingService   *pricing.Service
 	CartService      *cart.Service
 	InventoryService *inventory.Service
+	CreditService    *credit.Service
+	OrderService     *order.Service
 	Currency         string
 	Log              *slog.Logger
 }

@@ -39,6 +39,8 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 		return nilIfNotFound(u, err)
 	case typeCategory, typeProduct, typeSKU:
 		return r.catalogNode(ctx, p, typ, id)
+	case typeOrder, typeReturn, typeLimitRequest:
+		return r.orderNode(ctx, p, typ, id)
 	}
 	return nil, errInvalidID
 }

@@ -7,6 +7,7 @@ import (
 	"channelhub/internal/auth"
 	"channelhub/internal/catalog"
 	"channelhub/internal/inventory"
+	"channelhub/internal/order"
 	"channelhub/internal/party"
 )
 
@@ -85,3 +86,16 @@ type StockLevelEdge struct {
 
 // Node is any object with a global ID; domain types satisfy it without knowing GraphQL.
 type Node any
+
+// OrderConnection is a page of orders; TotalCount runs its query only when asked for.
+type OrderConnection struct {
+	Edges    []OrderEdge
+	PageInfo PageInfo
+	Count    func(ctx context.Context) (int, error)
+}
+
+// OrderEdge is one order in a connection.
+type OrderEdge struct {
+	Node   *order.Order
+	Cursor string
+}

@@ -6,7 +6,9 @@ import (
 	"bytes"
 	"channelhub/internal/auth"
 	"channelhub/internal/catalog"
+	"channelhub/internal/credit"
 	"channelhub/internal/inventory"
+	"channelhub/internal/order"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
 	"fmt"
@@ -84,6 +86,12 @@ type AuthSession struct {
 	Viewer                *Viewer   `json:"viewer"`
 }
 
+type AutoApprovalPayload struct {
+	// The ceiling now in force; null when off.
+	MaxTotal *Money       `json:"maxTotal,omitempty"`
+	Errors   []OrderError `json:"errors"`
+}
+
 type BreakInput struct {
 	MinQty    int     `json:"minQty"`
 	UnitPrice Decimal `json:"unitPrice"`
@@ -96,6 +104,8 @@ type BundleItemInput struct {
 
 // The viewer's cart for one buyer (their own party, or a salesman's store).
 type Cart struct {
+	// The viewer's cart for this buyer; orderSubmit takes it as cartId.
+	ID    string       `json:"id"`
 	Buyer *party.Party `json:"buyer"`
 	Lines []CartLine   `json:"lines"`
 	// The orderable lines, priced now.
@@ -194,6 +204,75 @@ type CategoryPayload struct {
 	Errors   []CatalogError    `json:"errors"`
 }
 
+// One of the buyer's accounts with its supplier.
+type CreditAccount struct {
+	Fund    credit.Fund `json:"fund"`
+	Balance *Money      `json:"balance"`
+}
+
+type CreditDecisionInput struct {
+	// 1..500 characters.
+	Reason string `json:"reason"`
+}
+
+type CreditEntryConnection struct {
+	Edges    []CreditEntryEdge `json:"edges"`
+	PageInfo *PageInfo         `json:"pageInfo"`
+}
+
+type CreditEntryEdge struct {
+	Node   *credit.Entry `json:"node"`
+	Cursor string        `json:"cursor"`
+}
+
+type CreditError struct {
+	Field   []string        `json:"field,omitempty"`
+	Message string          `json:"message"`
+	Code    CreditErrorCode `json:"code"`
+}
+
+type CreditLimitChangeInput struct {
+	BuyerID string `json:"buyerId"`
+	// 0..10,000,000,000.
+	NewLimit Decimal `json:"newLimit"`
+	// 1..500 characters.
+	Reason string `json:"reason"`
+}
+
+type CreditLimitRequestPayload struct {
+	Request *credit.LimitRequest `json:"request,omitempty"`
+	Errors  []CreditError        `json:"errors"`
+}
+
+type CreditPayload struct {
+	Credit *credit.Line  `json:"credit,omitempty"`
+	Errors []CreditError `json:"errors"`
+}
+
+type CreditPaymentInput struct {
+	BuyerID string `json:"buyerId"`
+	// Positive, at most 10,000,000,000.
+	Amount Decimal `json:"amount"`
+	// The bank slip or receipt number, 1..100 characters.
+	Reference string `json:"reference"`
+	// 1..64 characters: a retry books the payment once.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+type CreditPolicyInput struct {
+	BuyerID string        `json:"buyerId"`
+	Policy  credit.Policy `json:"policy"`
+	// 0..50.
+	TolerancePercent *int   `json:"tolerancePercent,omitempty"`
+	Reason           string `json:"reason"`
+}
+
+type CreditStopInput struct {
+	BuyerID string `json:"buyerId"`
+	Stopped bool   `json:"stopped"`
+	Reason  string `json:"reason"`
+}
+
 type FavouritePayload struct {
 	Sku    *SKUView    `json:"sku,omitempty"`
 	Errors []CartError `json:"errors"`
@@ -226,10 +305,88 @@ type InventoryError struct {
 type Mutation struct {
 }
 
+type OrderAutoApprovalInput struct {
+	// Orders the buyer's credit covers, up to this total, are approved on submit; null turns auto-approval off.
+	MaxTotal *Decimal `json:"maxTotal,omitempty"`
+	Reason   string   `json:"reason"`
+}
+
+type OrderChangeInput struct {
+	// The new lines (1..200), re-priced and re-checked; absent keeps the lines.
+	Lines           []OrderLineInput `json:"lines,omitempty"`
+	DeliveryAddress *AddressInput    `json:"deliveryAddress,omitempty"`
+	Note            *string          `json:"note,omitempty"`
+}
+
+type OrderCreditReleaseInput struct {
+	// Let the order through even if the line does not cover it (finance's override).
+	Override *bool `json:"override,omitempty"`
+	// Why; 1..500 characters, kept in the audit trail.
+	Reason string `json:"reason"`
+}
+
+type OrderDecisionInput struct {
+	// Why; 1..500 characters, kept in the audit trail. Optional only when a buyer cancels.
+	Reason *string `json:"reason,omitempty"`
+}
+
 type OrderDiscount struct {
 	PromotionID string `json:"promotionId"`
 	Name        string `json:"name"`
 	Amount      *Money `json:"amount"`
+}
+
+type OrderError struct {
+	Field   []string       `json:"field,omitempty"`
+	Message string         `json:"message"`
+	Code    OrderErrorCode `json:"code"`
+}
+
+type OrderFilter struct {
+	// Any of these statuses (at most 8).
+	Statuses []order.Status `json:"statuses,omitempty"`
+	Kind     *order.Kind    `json:"kind,omitempty"`
+	// Submitted at or after.
+	SubmittedFrom *time.Time `json:"submittedFrom,omitempty"`
+	// Submitted before.
+	SubmittedTo *time.Time `json:"submittedTo,omitempty"`
+	// A fragment of the number, at most 64 characters.
+	Number  *string `json:"number,omitempty"`
+	BuyerID *string `json:"buyerId,omitempty"`
+}
+
+type OrderLineAdjustment struct {
+	PromotionID string                `json:"promotionId"`
+	Kind        pricing.PromotionKind `json:"kind"`
+	Amount      *Money                `json:"amount"`
+}
+
+type OrderLineInput struct {
+	SkuID string `json:"skuId"`
+	// 1..1,000,000; a multiple of the pack size and at least the minimum order quantity. Lines of one SKU add up.
+	Qty int `json:"qty"`
+	// Ignored: the server prices every line. Accepted so that an app may send back the price it showed.
+	UnitPrice *Decimal `json:"unitPrice,omitempty"`
+}
+
+type OrderPayload struct {
+	Order  *order.Order `json:"order,omitempty"`
+	Errors []OrderError `json:"errors"`
+}
+
+type OrderSubmitInput struct {
+	// Submit the viewer's cart (Cart.id) as it stands; the cart is emptied. Give cartId or lines, not both.
+	CartID *string `json:"cartId,omitempty"`
+	// 1..200 lines.
+	Lines []OrderLineInput `json:"lines,omitempty"`
+	// For a salesman ordering with lines: the assigned store to order for.
+	AsPartyID *string `json:"asPartyId,omitempty"`
+	// The client's key, 1..64 characters: a retry returns the first order; the same key with a different order is refused.
+	IdempotencyKey string `json:"idempotencyKey"`
+	// At most 500 characters.
+	Note *string `json:"note,omitempty"`
+	// Where to deliver; the buyer's own address when absent.
+	DeliveryAddress *AddressInput `json:"deliveryAddress,omitempty"`
 }
 
 type PageInfo struct {
@@ -425,6 +582,28 @@ type Quote struct {
 	Total          *Money          `json:"total"`
 	// Every price list and promotion considered, applied or not, and why.
 	Explanation []PricingStep `json:"explanation"`
+}
+
+type ReturnLineInput struct {
+	// The order line's lineNo.
+	LineNo int `json:"lineNo"`
+	// At least 1; never more than was delivered less earlier returns.
+	Qty int `json:"qty"`
+}
+
+type ReturnPayload struct {
+	Return *order.Return `json:"return,omitempty"`
+	Errors []OrderError  `json:"errors"`
+}
+
+type ReturnRequestInput struct {
+	OrderID string `json:"orderId"`
+	// 1..200 lines.
+	Lines []ReturnLineInput `json:"lines"`
+	// 1..500 characters.
+	Reason string `json:"reason"`
+	// 1..64 characters; a retry returns the first return.
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
 type SKUBasePriceImportInput struct {
@@ -883,6 +1062,130 @@ func (e CatalogErrorCode) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+type CreditErrorCode string
+
+const (
+	CreditErrorCodeInvalidInput   CreditErrorCode = "INVALID_INPUT"
+	CreditErrorCodeInvalidAmount  CreditErrorCode = "INVALID_AMOUNT"
+	CreditErrorCodeReasonRequired CreditErrorCode = "REASON_REQUIRED"
+	// The viewer does not run this credit line.
+	CreditErrorCodeNotAllowed CreditErrorCode = "NOT_ALLOWED"
+	// A request cannot be decided by its requester.
+	CreditErrorCodeSelfApproval         CreditErrorCode = "SELF_APPROVAL"
+	CreditErrorCodeNotPending           CreditErrorCode = "NOT_PENDING"
+	CreditErrorCodeIdempotencyKeyReused CreditErrorCode = "IDEMPOTENCY_KEY_REUSED"
+)
+
+var AllCreditErrorCode = []CreditErrorCode{
+	CreditErrorCodeInvalidInput,
+	CreditErrorCodeInvalidAmount,
+	CreditErrorCodeReasonRequired,
+	CreditErrorCodeNotAllowed,
+	CreditErrorCodeSelfApproval,
+	CreditErrorCodeNotPending,
+	CreditErrorCodeIdempotencyKeyReused,
+}
+
+func (e CreditErrorCode) IsValid() bool {
+	switch e {
+	case CreditErrorCodeInvalidInput, CreditErrorCodeInvalidAmount, CreditErrorCodeReasonRequired, CreditErrorCodeNotAllowed, CreditErrorCodeSelfApproval, CreditErrorCodeNotPending, CreditErrorCodeIdempotencyKeyReused:
+		return true
+	}
+	return false
+}
+
+func (e CreditErrorCode) String() string {
+	return string(e)
+}
+
+func (e *CreditErrorCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CreditErrorCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CreditErrorCode", str)
+	}
+	return nil
+}
+
+func (e CreditErrorCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CreditErrorCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CreditErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type CreditLimitRequestStatus string
+
+const (
+	CreditLimitRequestStatusPending  CreditLimitRequestStatus = "PENDING"
+	CreditLimitRequestStatusApproved CreditLimitRequestStatus = "APPROVED"
+	CreditLimitRequestStatusRejected CreditLimitRequestStatus = "REJECTED"
+)
+
+var AllCreditLimitRequestStatus = []CreditLimitRequestStatus{
+	CreditLimitRequestStatusPending,
+	CreditLimitRequestStatusApproved,
+	CreditLimitRequestStatusRejected,
+}
+
+func (e CreditLimitRequestStatus) IsValid() bool {
+	switch e {
+	case CreditLimitRequestStatusPending, CreditLimitRequestStatusApproved, CreditLimitRequestStatusRejected:
+		return true
+	}
+	return false
+}
+
+func (e CreditLimitRequestStatus) String() string {
+	return string(e)
+}
+
+func (e *CreditLimitRequestStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = CreditLimitRequestStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid CreditLimitRequestStatus", str)
+	}
+	return nil
+}
+
+func (e CreditLimitRequestStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *CreditLimitRequestStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e CreditLimitRequestStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // Codes of the top-level `errors[].extensions.code`.
 type ErrorCode string
 
@@ -1013,6 +1316,228 @@ func (e *InventoryErrorCode) UnmarshalJSON(b []byte) error {
 }
 
 func (e InventoryErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type OrderErrorCode string
+
+const (
+	OrderErrorCodeInvalidInput        OrderErrorCode = "INVALID_INPUT"
+	OrderErrorCodeCartEmpty           OrderErrorCode = "CART_EMPTY"
+	OrderErrorCodeTooManyLines        OrderErrorCode = "TOO_MANY_LINES"
+	OrderErrorCodeUnknownSku          OrderErrorCode = "UNKNOWN_SKU"
+	OrderErrorCodeSkuNotAuthorised    OrderErrorCode = "SKU_NOT_AUTHORISED"
+	OrderErrorCodeOffShelf            OrderErrorCode = "OFF_SHELF"
+	OrderErrorCodeBelowMinimum        OrderErrorCode = "BELOW_MINIMUM"
+	OrderErrorCodeNotPackMultiple     OrderErrorCode = "NOT_PACK_MULTIPLE"
+	OrderErrorCodeInvalidQuantity     OrderErrorCode = "INVALID_QUANTITY"
+	OrderErrorCodeInsufficientStock   OrderErrorCode = "INSUFFICIENT_STOCK"
+	OrderErrorCodeCreditLimitExceeded OrderErrorCode = "CREDIT_LIMIT_EXCEEDED"
+	OrderErrorCodeCreditStopped       OrderErrorCode = "CREDIT_STOPPED"
+	// A promotion in the quote was used up by another order in the meantime: fetch the cart again and resubmit.
+	OrderErrorCodePromotionChanged     OrderErrorCode = "PROMOTION_CHANGED"
+	OrderErrorCodeIdempotencyKeyReused OrderErrorCode = "IDEMPOTENCY_KEY_REUSED"
+	// The order's status does not allow this.
+	OrderErrorCodeInvalidTransition OrderErrorCode = "INVALID_TRANSITION"
+	// The viewer may see the order but not do this to it.
+	OrderErrorCodeNotAllowed     OrderErrorCode = "NOT_ALLOWED"
+	OrderErrorCodeReasonRequired OrderErrorCode = "REASON_REQUIRED"
+	OrderErrorCodeReturnTooMuch  OrderErrorCode = "RETURN_TOO_MUCH"
+	OrderErrorCodeNoSupplier     OrderErrorCode = "NO_SUPPLIER"
+)
+
+var AllOrderErrorCode = []OrderErrorCode{
+	OrderErrorCodeInvalidInput,
+	OrderErrorCodeCartEmpty,
+	OrderErrorCodeTooManyLines,
+	OrderErrorCodeUnknownSku,
+	OrderErrorCodeSkuNotAuthorised,
+	OrderErrorCodeOffShelf,
+	OrderErrorCodeBelowMinimum,
+	OrderErrorCodeNotPackMultiple,
+	OrderErrorCodeInvalidQuantity,
+	OrderErrorCodeInsufficientStock,
+	OrderErrorCodeCreditLimitExceeded,
+	OrderErrorCodeCreditStopped,
+	OrderErrorCodePromotionChanged,
+	OrderErrorCodeIdempotencyKeyReused,
+	OrderErrorCodeInvalidTransition,
+	OrderErrorCodeNotAllowed,
+	OrderErrorCodeReasonRequired,
+	OrderErrorCodeReturnTooMuch,
+	OrderErrorCodeNoSupplier,
+}
+
+func (e OrderErrorCode) IsValid() bool {
+	switch e {
+	case OrderErrorCodeInvalidInput, OrderErrorCodeCartEmpty, OrderErrorCodeTooManyLines, OrderErrorCodeUnknownSku, OrderErrorCodeSkuNotAuthorised, OrderErrorCodeOffShelf, OrderErrorCodeBelowMinimum, OrderErrorCodeNotPackMultiple, OrderErrorCodeInvalidQuantity, OrderErrorCodeInsufficientStock, OrderErrorCodeCreditLimitExceeded, OrderErrorCodeCreditStopped, OrderErrorCodePromotionChanged, OrderErrorCodeIdempotencyKeyReused, OrderErrorCodeInvalidTransition, OrderErrorCodeNotAllowed, OrderErrorCodeReasonRequired, OrderErrorCodeReturnTooMuch, OrderErrorCodeNoSupplier:
+		return true
+	}
+	return false
+}
+
+func (e OrderErrorCode) String() string {
+	return string(e)
+}
+
+func (e *OrderErrorCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OrderErrorCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OrderErrorCode", str)
+	}
+	return nil
+}
+
+func (e OrderErrorCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OrderErrorCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OrderErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type OrderEventType string
+
+const (
+	OrderEventTypeSubmitted      OrderEventType = "SUBMITTED"
+	OrderEventTypeCreditHeld     OrderEventType = "CREDIT_HELD"
+	OrderEventTypeCreditReleased OrderEventType = "CREDIT_RELEASED"
+	OrderEventTypeAutoApproved   OrderEventType = "AUTO_APPROVED"
+	OrderEventTypeApproved       OrderEventType = "APPROVED"
+	OrderEventTypeRejected       OrderEventType = "REJECTED"
+	OrderEventTypeChanged        OrderEventType = "CHANGED"
+	OrderEventTypeCancelled      OrderEventType = "CANCELLED"
+	OrderEventTypeShipped        OrderEventType = "SHIPPED"
+	OrderEventTypeCompleted      OrderEventType = "COMPLETED"
+	OrderEventTypeReturnReceived OrderEventType = "RETURN_RECEIVED"
+)
+
+var AllOrderEventType = []OrderEventType{
+	OrderEventTypeSubmitted,
+	OrderEventTypeCreditHeld,
+	OrderEventTypeCreditReleased,
+	OrderEventTypeAutoApproved,
+	OrderEventTypeApproved,
+	OrderEventTypeRejected,
+	OrderEventTypeChanged,
+	OrderEventTypeCancelled,
+	OrderEventTypeShipped,
+	OrderEventTypeCompleted,
+	OrderEventTypeReturnReceived,
+}
+
+func (e OrderEventType) IsValid() bool {
+	switch e {
+	case OrderEventTypeSubmitted, OrderEventTypeCreditHeld, OrderEventTypeCreditReleased, OrderEventTypeAutoApproved, OrderEventTypeApproved, OrderEventTypeRejected, OrderEventTypeChanged, OrderEventTypeCancelled, OrderEventTypeShipped, OrderEventTypeCompleted, OrderEventTypeReturnReceived:
+		return true
+	}
+	return false
+}
+
+func (e OrderEventType) String() string {
+	return string(e)
+}
+
+func (e *OrderEventType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OrderEventType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OrderEventType", str)
+	}
+	return nil
+}
+
+func (e OrderEventType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OrderEventType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OrderEventType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type OrderOrderBy string
+
+const (
+	OrderOrderBySubmittedAtDesc OrderOrderBy = "SUBMITTED_AT_DESC"
+	OrderOrderBySubmittedAtAsc  OrderOrderBy = "SUBMITTED_AT_ASC"
+	OrderOrderByTotalDesc       OrderOrderBy = "TOTAL_DESC"
+)
+
+var AllOrderOrderBy = []OrderOrderBy{
+	OrderOrderBySubmittedAtDesc,
+	OrderOrderBySubmittedAtAsc,
+	OrderOrderByTotalDesc,
+}
+
+func (e OrderOrderBy) IsValid() bool {
+	switch e {
+	case OrderOrderBySubmittedAtDesc, OrderOrderBySubmittedAtAsc, OrderOrderByTotalDesc:
+		return true
+	}
+	return false
+}
+
+func (e OrderOrderBy) String() string {
+	return string(e)
+}
+
+func (e *OrderOrderBy) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = OrderOrderBy(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid OrderOrderBy", str)
+	}
+	return nil
+}
+
+func (e OrderOrderBy) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *OrderOrderBy) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e OrderOrderBy) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -399,3 +399,58 @@ func (s *Service) SetFavourite(ctx context.Context, p auth.Principal, sku uuid.U
 
 // ErrFavouritesFull refuses a favourite beyond MaxFavourites.
 var ErrFavouritesFull = errors.New("cart: too many favourites")
+
+// Check merges lines of one SKU (quantities add up, reported at the first
+// line) and finds the problem of each merged line, as an order would take it.
+func (s *Service) Check(ctx context.Context, buyer *party.Party, changes []Change) ([]Change, []LineError, error) {
+	first := map[uuid.UUID]int{}
+	var merged []Change
+	var at []int
+	for i, c := range changes {
+		if j, ok := first[c.SKUID]; ok {
+			merged[j].Qty += c.Qty
+			continue
+		}
+		first[c.SKUID] = len(merged)
+		merged = append(merged, c)
+		at = append(at, i)
+	}
+	ids, qty := make([]uuid.UUID, len(merged)), make([]int64, len(merged))
+	for i, c := range merged {
+		ids[i], qty[i] = c.SKUID, c.Qty
+	}
+	_, probs, err := s.check(ctx, buyer, ids, qty)
+	if err != nil {
+		return nil, nil, err
+	}
+	var refused []LineError
+	for i, pr := range probs {
+		if pr != "" {
+			refused = append(refused, LineError{Index: at[i], SKUID: ids[i], Problem: pr})
+		}
+	}
+	return merged, refused, nil
+}
+
+// Lines returns the principal's cart for buyer as it stands, oldest line first.
+func (s *Service) Lines(ctx context.Context, p auth.Principal, buyer *party.Party) ([]Change, error) {
+	var rows []line
+	if err := s.db.NewSelect().Model(&rows).Where("cl.user_id = ? AND cl.party_id = ?", p.UserID, buyer.ID).
+		OrderExpr("cl.created_at, cl.sku_id").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("cart: load: %w", err)
+	}
+	out := make([]Change, len(rows))
+	for i, r := range rows {
+		out[i] = Change{SKUID: r.SKUID, Qty: r.Qty}
+	}
+	return out, nil
+}
+
+// Clear empties the principal's cart for buyer inside the caller's
+// transaction (an order took it).
+func Clear(ctx context.Context, tx bun.IDB, p auth.Principal, buyer uuid.UUID) error {
+	if _, err := tx.NewDelete().Model((*line)(nil)).Where("user_id = ? AND party_id = ?", p.UserID, buyer).Exec(ctx); err != nil {
+		return fmt.Errorf("cart: clear: %w", err)
+	}
+	return nil
+}

@@ -67,8 +67,23 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, id uuid.UUID) (*Par
 // GetMany returns the parties for ids in order, nil where absent or out of scope.
 // It backs the per-request dataloader: one query per batch.
 func (s *Service) GetMany(ctx context.Context, p auth.Principal, ids []uuid.UUID) ([]*Party, error) {
+	return s.getMany(ctx, &p, ids)
+}
+
+// Counterparties returns parties for ids in order, nil where absent, whatever
+// the caller's scope: the other side of a document the caller may see (an
+// order's seller is shown to its buyer).
+func (s *Service) Counterparties(ctx context.Context, ids []uuid.UUID) ([]*Party, error) {
+	return s.getMany(ctx, nil, ids)
+}
+
+func (s *Service) getMany(ctx context.Context, p *auth.Principal, ids []uuid.UUID) ([]*Party, error) {
 	var rows []*Party
-	if err := Scope(s.db.NewSelect().Model(&rows).Where("p.id IN (?)", bun.List(ids)), p, "p.id").Scan(ctx); err != nil {
+	q := s.db.NewSelect().Model(&rows).Where("p.id IN (?)", bun.List(ids))
+	if p != nil {
+		q = Scope(q, *p, "p.id")
+	}
+	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("party: get many: %w", err)
 	}
 	byID := make(map[uuid.UUID]*Party, len(rows))
@@ -375,4 +390,35 @@ func (s *Service) ChangeStatus(ctx context.Context, p auth.Principal, id uuid.UU
 			map[string]Status{"status": from}, map[string]Status{"status": to}, reason)
 	})
 	return out, err
+}
+
+// ErrNoSupplier is a party with no distributor or HQ above it.
+var ErrNoSupplier = errors.New("party: no supplier")
+
+// Supplier is who sells to buyer: the nearest distributor or HQ above it.
+// Branches are HQ's own offices and sell nothing themselves.
+func (s *Service) Supplier(ctx context.Context, buyer *Party) (*Party, error) {
+	var ids []uuid.UUID
+	for _, part := range strings.Split(strings.Trim(buyer.Path, "/"), "/") {
+		if id, err := uuid.Parse(part); err == nil && id != buyer.ID {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, ErrNoSupplier
+	}
+	var up []*Party
+	if err := s.db.NewSelect().Model(&up).Where("p.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("party: load suppliers: %w", err)
+	}
+	byID := map[uuid.UUID]*Party{}
+	for _, p := range up {
+		byID[p.ID] = p
+	}
+	for i := len(ids) - 1; i >= 0; i-- {
+		if p := byID[ids[i]]; p != nil && (p.Kind == KindDistributor || p.Kind == KindHQ) {
+			return p, nil
+		}
+	}
+	return nil, ErrNoSupplier
 }

@@ -51,32 +51,16 @@ func buyerOf(b *party.Party) Buyer {
 	return Buyer{PartyID: b.ID, ChannelType: string(b.ChannelType), Grade: b.Grade, Region: b.Region}
 }
 
-// Seller is who sells to buyer: the nearest distributor or HQ above it.
-// Branches are HQ's own offices and sell nothing themselves.
+// Seller is who sells to buyer (see party.Service.Supplier).
 func (s *Service) Seller(ctx context.Context, buyer *party.Party) (uuid.UUID, error) {
-	var ids []uuid.UUID
-	for _, part := range strings.Split(strings.Trim(buyer.Path, "/"), "/") {
-		if id, err := uuid.Parse(part); err == nil && id != buyer.ID {
-			ids = append(ids, id)
-		}
-	}
-	if len(ids) == 0 {
+	sup, err := s.parties.Supplier(ctx, buyer)
+	if errors.Is(err, party.ErrNoSupplier) {
 		return uuid.Nil, ErrNotFound
 	}
-	var up []*party.Party
-	if err := s.db.NewSelect().Model(&up).Where("p.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
-		return uuid.Nil, fmt.Errorf("pricing: load suppliers: %w", err)
+	if err != nil {
+		return uuid.Nil, err
 	}
-	kind := map[uuid.UUID]party.Kind{}
-	for _, p := range up {
-		kind[p.ID] = p.Kind
-	}
-	for i := len(ids) - 1; i >= 0; i-- {
-		if k := kind[ids[i]]; k == party.KindDistributor || k == party.KindHQ {
-			return ids[i], nil
-		}
-	}
-	return uuid.Nil, ErrNotFound
+	return sup.ID, nil
 }
 
 // targetSQL is the condition "the row's target covers buyer" (alias a).
@@ -228,7 +212,7 @@ func (s *Service) Quote(ctx context.Context, buyer *party.Party, lines []LineInp
 	for _, p := range promos {
 		if p.Rule.Gift != nil {
 			ids = append(ids, p.Rule.Gift.SKUID)
-			gifts[p.Rule.Gift.SKUID] += p.Rule.GiftPool
+			gifts[p.Rule.Gift.SKUID] += max(p.Rule.GiftPool-p.GiftsGiven, 0)
 		}
 	}
 	slices.SortFunc(ids, func(a, b uuid.UUID) int { return compareID(a, b) })
@@ -614,7 +598,7 @@ func (s *Service) SavePromotion(ctx context.Context, p auth.Principal, id *uuid.
 			if err := tx.NewSelect().Model(before).Where("id = ? AND seller_party_id = ?", *id, p.PartyID).Scan(ctx); err != nil {
 				return notFound(err)
 			}
-			r.Active, r.CreatedAt = before.Active, before.CreatedAt
+			r.Active, r.CreatedAt, r.GiftsGiven = before.Active, before.CreatedAt, before.GiftsGiven
 		}
 		if r.ExclusiveGroup != "" && r.Active {
 			if err := s.checkOverlap(ctx, tx, p, r); err != nil {
@@ -625,7 +609,7 @@ func (s *Service) SavePromotion(ctx context.Context, p auth.Principal, id *uuid.
 		if id == nil {
 			_, err = tx.NewInsert().Model(r).Exec(ctx)
 		} else {
-			_, err = tx.NewUpdate().Model(r).WherePK().ExcludeColumn("seller_party_id", "created_at", "active").Exec(ctx)
+			_, err = tx.NewUpdate().Model(r).WherePK().ExcludeColumn("seller_party_id", "created_at", "active", "gifts_given").Exec(ctx)
 		}
 		if err != nil {
 			return fmt.Errorf("pricing: save promotion: %w", err)
@@ -754,4 +738,112 @@ func notFound(err error) error {
 		return ErrNotFound
 	}
 	return err
+}
+
+// ErrPromotionUsedUp is a quote whose promotion another order used up in the
+// meantime (its per-party uses or gift pool): the buyer must re-quote.
+var ErrPromotionUsedUp = errors.New("pricing: promotion used up since the quote")
+
+// Use is what an order took from a promotion: one use, and gift units.
+type Use struct {
+	PromotionID uuid.UUID `json:"promotionId"`
+	Gifts       int64     `json:"gifts,omitempty"`
+}
+
+// Uses lists what a quote takes from its promotions: every applied promotion
+// once, and each gift line's units drawn from the gift promotions that gave it.
+func Uses(res Result) []Use {
+	idx := map[uuid.UUID]int{}
+	var out []Use
+	add := func(id uuid.UUID) int {
+		i, ok := idx[id]
+		if !ok {
+			i = len(out)
+			idx[id] = i
+			out = append(out, Use{PromotionID: id})
+		}
+		return i
+	}
+	for _, l := range res.Lines {
+		for _, a := range l.Adjustments {
+			i := add(a.PromotionID)
+			if l.Gift && a.Kind == KindGift && l.ListUnitPrice > 0 {
+				out[i].Gifts += a.Amount / l.ListUnitPrice
+			}
+		}
+	}
+	for _, d := range res.OrderDiscounts {
+		add(d.PromotionID)
+	}
+	return out
+}
+
+// Take books uses for buyer inside the order's transaction, each with a
+// conditional update: a promotion at its per-party limit, or a gift pool run
+// dry, fails with ErrPromotionUsedUp. Uses are taken in id order.
+func (s *Service) Take(ctx context.Context, tx bun.IDB, buyer uuid.UUID, uses []Use) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	uses = slices.Clone(uses)
+	slices.SortFunc(uses, func(a, b Use) int { return compareID(a.PromotionID, b.PromotionID) })
+	ids := make([]uuid.UUID, len(uses))
+	for i, u := range uses {
+		ids[i] = u.PromotionID
+	}
+	var recs []*PromotionRecord
+	if err := tx.NewSelect().Model(&recs).Where("pm.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return fmt.Errorf("pricing: load promotions: %w", err)
+	}
+	byID := map[uuid.UUID]*PromotionRecord{}
+	for _, r := range recs {
+		byID[r.ID] = r
+	}
+	for _, u := range uses {
+		r := byID[u.PromotionID]
+		if r == nil {
+			return ErrPromotionUsedUp
+		}
+		if r.PerPartyLimit != nil {
+			res, err := tx.NewRaw(`INSERT INTO promotion_uses (promotion_id, party_id, uses) VALUES (?, ?, 1)
+				ON CONFLICT (promotion_id, party_id) DO UPDATE SET uses = promotion_uses.uses + 1 WHERE promotion_uses.uses < ?`,
+				u.PromotionID, buyer, *r.PerPartyLimit).Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("pricing: take use: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return ErrPromotionUsedUp
+			}
+		}
+		if u.Gifts > 0 {
+			res, err := tx.NewRaw(`UPDATE promotions SET gifts_given = gifts_given + ? WHERE id = ? AND gifts_given + ? <= ?`,
+				u.Gifts, u.PromotionID, u.Gifts, r.Rule.GiftPool).Exec(ctx)
+			if err != nil {
+				return fmt.Errorf("pricing: draw gifts: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return ErrPromotionUsedUp
+			}
+		}
+	}
+	return nil
+}
+
+// GiveBack returns what a cancelled order took from its promotions.
+func (s *Service) GiveBack(ctx context.Context, tx bun.IDB, buyer uuid.UUID, uses []Use) error {
+	uses = slices.Clone(uses)
+	slices.SortFunc(uses, func(a, b Use) int { return compareID(a.PromotionID, b.PromotionID) })
+	for _, u := range uses {
+		if _, err := tx.NewRaw(`UPDATE promotion_uses SET uses = uses - 1 WHERE promotion_id = ? AND party_id = ? AND uses > 0`,
+			u.PromotionID, buyer).Exec(ctx); err != nil {
+			return fmt.Errorf("pricing: give back use: %w", err)
+		}
+		if u.Gifts > 0 {
+			if _, err := tx.NewRaw(`UPDATE promotions SET gifts_given = gifts_given - ? WHERE id = ? AND gifts_given >= ?`,
+				u.Gifts, u.PromotionID, u.Gifts).Exec(ctx); err != nil {
+				return fmt.Errorf("pricing: give back gifts: %w", err)
+			}
+		}
+	}
+	return nil
 }

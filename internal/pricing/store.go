@@ -49,6 +49,7 @@ type PromotionRecord struct {
 	PerPartyLimit  *int          `bun:"per_party_limit"`
 	Rule           PromotionRule `bun:"rule"` // JSON
 	Active         bool          `bun:"active"`
+	GiftsGiven     int64         `bun:"gifts_given"` // drawn from Rule.GiftPool by orders
 	CreatedAt      time.Time     `bun:"created_at"`
 	UpdatedAt      time.Time     `bun:"updated_at"`
 }

@@ -69,6 +69,7 @@ func Demo(ctx context.Context, db *database.DB, hasher *auth.PasswordHasher) (bo
 	b.catalogue = b.buildCatalogue()
 	b.pricing = b.buildPricing(b.catalogue, b.hq, b.d1, b.d2)
 	b.stock = b.buildStock(b.catalogue, b.hq, b.d1)
+	accounts, entries := b.buildCredit()
 	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		if _, err := tx.NewInsert().Model(&b.parties).Exec(ctx); err != nil {
 			return fmt.Errorf("seed: parties: %w", err)
@@ -83,6 +84,9 @@ func Demo(ctx context.Context, db *database.DB, hasher *auth.PasswordHasher) (bo
 			return err
 		}
 		if err := insertStock(ctx, tx, b.stock); err != nil {
+			return err
+		}
+		if err := insertCredit(ctx, tx, accounts, entries); err != nil {
 			return err
 		}
 		for _, a := range b.assignments {

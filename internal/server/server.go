@@ -26,9 +26,11 @@ import (
 	"channelhub/internal/cart"
 	"channelhub/internal/catalog"
 	"channelhub/internal/config"
+	"channelhub/internal/credit"
 	"channelhub/internal/database"
 	"channelhub/internal/epoch"
 	"channelhub/internal/inventory"
+	"channelhub/internal/order"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
 	"channelhub/internal/ratelimit"
@@ -55,6 +57,8 @@ type Server struct {
 	Pricing   *pricing.Service
 	Cart      *cart.Service
 	Inventory *inventory.Service
+	Credit    *credit.Service
+	Orders    *order.Service
 	Handler   http.Handler
 	Seeded    bool // this start seeded the demo channel
 
@@ -111,6 +115,8 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 	s.Pricing = pricing.NewService(s.DB, s.Catalog, s.Parties)
 	s.Cart = cart.NewService(s.DB, s.Parties, s.Catalog, s.Pricing)
 	s.Inventory = inventory.NewService(s.DB)
+	s.Credit = credit.NewService(s.DB, s.Parties)
+	s.Orders = order.NewService(s.DB, s.Parties, s.Pricing, s.Cart, cfg.TimeZone)
 	if cfg.SeedDemo {
 		if s.Seeded, err = seed.Demo(ctx, s.DB, hasher); err != nil {
 			return nil, err
@@ -139,6 +145,7 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 	gql := graph.NewHandler(graph.Options{
 		Resolver: &graph.Resolver{AuthService: s.Auth, PartyService: s.Parties, CatalogService: s.Catalog,
 			PricingService: s.Pricing, CartService: s.Cart, InventoryService: s.Inventory,
+			CreditService: s.Credit, OrderService: s.Orders,
 			Currency: s.Config.Currency, Log: log},
 		Development:     s.Config.Development(),
 		DepthLimit:      s.Config.QueryDepthLimit,

@@ -1,0 +1,568 @@
+package order
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"channelhub/internal/auth"
+	"channelhub/internal/cart"
+	"channelhub/internal/credit"
+	"channelhub/internal/database"
+	"channelhub/internal/field"
+	"channelhub/internal/idempotency"
+	"channelhub/internal/inventory"
+	"channelhub/internal/outbox"
+	"channelhub/internal/party"
+	"channelhub/internal/pricing"
+)
+
+// Service takes and runs orders.
+type Service struct {
+	db      *database.DB
+	parties *party.Service
+	pricing *pricing.Service
+	carts   *cart.Service
+	ledger  credit.Ledger
+	zone    *time.Location
+	Now     func() time.Time
+}
+
+// NewService returns an order Service; zone is the business time zone of document numbers.
+func NewService(db *database.DB, parties *party.Service, pr *pricing.Service, carts *cart.Service, zone *time.Location) *Service {
+	if zone == nil {
+		zone = time.UTC
+	}
+	s := &Service{db: db, parties: parties, pricing: pr, carts: carts, zone: zone,
+		Now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
+	s.ledger = credit.Ledger{Now: func() time.Time { return s.Now() }}
+	return s
+}
+
+// LineInput is one line as the buyer asks for it; the server prices it.
+type LineInput struct {
+	SKUID uuid.UUID `json:"skuId"`
+	Qty   int64     `json:"qty"`
+}
+
+// SubmitInput is an order as submitted: the cart's lines or the given ones.
+type SubmitInput struct {
+	BuyerID        *uuid.UUID // a salesman's store; nil for the caller's own party
+	FromCart       bool
+	Lines          []LineInput
+	IdempotencyKey string
+	Note           string
+	Address        *party.Address // nil: the buyer's own address
+}
+
+// Orderers may submit orders: the roles that keep a cart.
+var Orderers = cart.Roles
+
+// Submit prices the order, reserves credit and stock and records it, all in
+// one transaction. A retry with the same key returns the first order.
+func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) (*Order, error) {
+	buyer, err := s.carts.Buyer(ctx, p, in.BuyerID)
+	if err != nil {
+		return nil, err
+	}
+	note, addr, err := checkHeader(in.Note, in.Address, buyer)
+	if err != nil {
+		return nil, err
+	}
+	if in.FromCart && len(in.Lines) > 0 {
+		return nil, field.Err(ErrInvalidInput, "lines")
+	}
+	hash, err := idempotency.Hash(map[string]any{"buyer": buyer.ID, "cart": in.FromCart, "lines": in.Lines, "note": note, "address": addr})
+	if err != nil {
+		return nil, err
+	}
+	if o, err := s.replay(ctx, p, "orderSubmit", in.IdempotencyKey, hash); o != nil || err != nil {
+		return o, err
+	}
+	lines := in.Lines
+	if in.FromCart {
+		cl, err := s.carts.Lines(ctx, p, buyer)
+		if err != nil {
+			return nil, err
+		}
+		lines = make([]LineInput, len(cl))
+		for i, c := range cl {
+			lines[i] = LineInput{SKUID: c.SKUID, Qty: c.Qty}
+		}
+	}
+	q, err := s.quote(ctx, buyer, lines)
+	if err != nil {
+		return nil, err
+	}
+	seller, err := s.parties.Supplier(ctx, buyer)
+	if errors.Is(err, party.ErrNoSupplier) {
+		return nil, ErrNoSupplier
+	}
+	if err != nil {
+		return nil, err
+	}
+	whs, err := s.warehouses(ctx, seller.ID)
+	if err != nil {
+		return nil, err
+	}
+	autoMax, err := s.autoApproveMax(ctx, seller.ID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.Now()
+	o := &Order{ID: uuid.Must(uuid.NewV7()), Kind: KindSellThrough, BuyerID: buyer.ID, SellerID: seller.ID, CreatedBy: p.UserID,
+		Note: note, DeliveryAddress: addr, Version: 1, SubmittedAt: now, UpdatedAt: now}
+	if seller.Kind == party.KindHQ {
+		o.Kind = KindSellIn
+	}
+	if buyer.ID != p.PartyID {
+		o.SalesmanID = &p.UserID
+	}
+	o.setQuote(q)
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		stored, replay, err := idempotency.Claim(ctx, tx, p.UserID, "orderSubmit", in.IdempotencyKey, hash, now)
+		if err := keyErr(err); err != nil {
+			return err
+		}
+		if replay {
+			return json.Unmarshal(stored, &o.ID)
+		}
+		var events []*outbox.Event
+		to, evs, err := s.reserveCredit(ctx, tx, o, buyer.ID, autoMax, p.UserID)
+		if err != nil {
+			return err
+		}
+		events = append(events, evs...)
+		res, err := reserveStock(ctx, tx, o.ID, whs, q.stockNeed())
+		if err != nil {
+			return q.stockErr(err)
+		}
+		if err := s.pricing.Take(ctx, tx, buyer.ID, o.Promotions); err != nil {
+			if errors.Is(err, pricing.ErrPromotionUsedUp) {
+				return ErrPromotionChanged
+			}
+			return err
+		}
+		if o.Number, err = s.nextNumber(ctx, tx, "SO", now); err != nil {
+			return err
+		}
+		o.Status = to[len(to)-1].status
+		if _, err := tx.NewInsert().Model(o).Exec(ctx); err != nil {
+			return fmt.Errorf("order: insert: %w", err)
+		}
+		if err := insertLines(ctx, tx, o.ID, q.lines); err != nil {
+			return err
+		}
+		if len(res) > 0 {
+			if _, err := tx.NewInsert().Model(&res).Exec(ctx); err != nil {
+				return fmt.Errorf("order: insert reservations: %w", err)
+			}
+		}
+		from := Status("")
+		for _, t := range to {
+			ev, oev, err := s.event(o, t.typ, from, t.status, &p.UserID, t.reason, map[string]any{"total": o.Total})
+			if err != nil {
+				return err
+			}
+			if _, err := tx.NewInsert().Model(ev).Exec(ctx); err != nil {
+				return fmt.Errorf("order: insert event: %w", err)
+			}
+			events = append(events, oev)
+			from = t.status
+		}
+		if err := outbox.Add(ctx, tx, events...); err != nil {
+			return err
+		}
+		if in.FromCart {
+			if err := cart.Clear(ctx, tx, p, buyer.ID); err != nil {
+				return err
+			}
+		}
+		return idempotency.Complete(ctx, tx, p.UserID, "orderSubmit", in.IdempotencyKey, o.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.get(ctx, s.db, o.ID)
+}
+
+// step is one transition an action makes.
+type step struct {
+	typ    string
+	status Status
+	reason string
+}
+
+// reserveCredit holds the order's total on the buyer's line and decides where
+// the order lands: SUBMITTED, APPROVED by the seller's auto-approval rule, or
+// CREDIT_HOLD when the line does not cover it and the policy holds. Under
+// BLOCK and WARN an uncovered order is refused.
+func (s *Service) reserveCredit(ctx context.Context, tx bun.IDB, o *Order, buyer uuid.UUID, autoMax *int64, actor uuid.UUID) ([]step, []*outbox.Event, error) {
+	out, m, err := s.ledger.Reserve(ctx, tx, buyer, o.SellerID, o.Total, credit.Source{Type: "ORDER", ID: o.ID.String(), Actor: actor})
+	if err != nil {
+		return nil, nil, err
+	}
+	steps := []step{{typ: EvSubmitted, status: StatusSubmitted}}
+	switch out {
+	case credit.Reserved, credit.Warned:
+		o.CreditReserved = o.Total
+		o.CreditWarning = out == credit.Warned
+		if !o.CreditWarning && autoMax != nil && o.Total <= *autoMax {
+			steps = append(steps, step{typ: EvAutoApproved, status: StatusApproved})
+		}
+		return steps, m.Events, nil
+	case credit.Stopped:
+		if m.Account.Policy != credit.PolicyHold {
+			return nil, nil, ErrCreditStopped
+		}
+	default:
+		if m.Account.Policy != credit.PolicyHold {
+			return nil, nil, ErrCreditLimitExceeded
+		}
+	}
+	o.CreditReserved = 0
+	return append(steps, step{typ: EvCreditHeld, status: StatusCreditHold}), nil, nil
+}
+
+// replay answers a key already used: the first order, or ErrKeyReused for a
+// different request. It reads outside the transaction, so a retry after the
+// first commit costs one query; concurrent retries meet in Claim.
+func (s *Service) replay(ctx context.Context, p auth.Principal, scope, key, hash string) (*Order, error) {
+	var row struct {
+		RequestHash string `bun:"request_hash"`
+		Result      string `bun:"result"`
+	}
+	err := s.db.NewSelect().Table("idempotency_keys").Column("request_hash", "result").
+		Where("user_id = ? AND scope = ? AND key = ?", p.UserID, scope, key).Scan(ctx, &row)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && row.Result == "") {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("order: idempotency: %w", err)
+	}
+	if row.RequestHash != hash {
+		return nil, field.Err(ErrKeyReused, "idempotencyKey")
+	}
+	var id uuid.UUID
+	if err := json.Unmarshal([]byte(row.Result), &id); err != nil {
+		return nil, fmt.Errorf("order: idempotency result: %w", err)
+	}
+	return s.get(ctx, s.db, id)
+}
+
+func keyErr(err error) error {
+	switch {
+	case errors.Is(err, idempotency.ErrInvalidKey):
+		return field.Err(ErrInvalidInput, "idempotencyKey")
+	case errors.Is(err, idempotency.ErrKeyReused):
+		return field.Err(ErrKeyReused, "idempotencyKey")
+	}
+	return err
+}
+
+// checkHeader validates the note and the delivery address (the buyer's own when nil).
+func checkHeader(note string, a *party.Address, buyer *party.Party) (string, party.Address, error) {
+	note = strings.TrimSpace(note)
+	var errs []error
+	if utf8.RuneCountInString(note) > MaxNote {
+		errs = append(errs, field.Err(ErrInvalidInput, "note"))
+	}
+	addr := buyer.Address()
+	if a != nil {
+		addr = party.Address{Province: strings.TrimSpace(a.Province), City: strings.TrimSpace(a.City),
+			District: strings.TrimSpace(a.District), Street: strings.TrimSpace(a.Street)}
+		for name, v := range map[string]string{"province": addr.Province, "city": addr.City, "district": addr.District, "street": addr.Street} {
+			if n := utf8.RuneCountInString(v); n < 1 || n > MaxAddress {
+				errs = append(errs, field.Err(ErrInvalidInput, "deliveryAddress", name))
+			}
+		}
+	}
+	return note, addr, errors.Join(errs...)
+}
+
+// quoted is an order's lines priced by the server.
+type quoted struct {
+	res   pricing.Result
+	lines []Line
+	index map[uuid.UUID]int // SKU → index of the caller's line (first line of the SKU)
+}
+
+// quote checks every line against the catalogue and prices them; the
+// client's prices, if any, never reach here.
+func (s *Service) quote(ctx context.Context, buyer *party.Party, in []LineInput) (*quoted, error) {
+	if len(in) == 0 {
+		return nil, field.Err(ErrEmpty, "lines")
+	}
+	if len(in) > MaxLines {
+		return nil, field.Err(ErrTooManyLines, "lines")
+	}
+	var errs []error
+	changes := make([]cart.Change, len(in))
+	index := map[uuid.UUID]int{}
+	for i, l := range in {
+		if l.Qty < 1 || l.Qty > cart.MaxQty {
+			errs = append(errs, field.Err(ErrInvalidQuantity, "lines", fmt.Sprint(i), "qty"))
+		}
+		if _, ok := index[l.SKUID]; !ok {
+			index[l.SKUID] = i
+		}
+		changes[i] = cart.Change{SKUID: l.SKUID, Qty: l.Qty}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	merged, refused, err := s.carts.Check(ctx, buyer, changes)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range refused {
+		f := "skuId"
+		if r.Problem == cart.BelowMinimum || r.Problem == cart.NotPackMultiple || r.Problem == cart.InvalidQuantity {
+			f = "qty"
+		}
+		errs = append(errs, field.Err(problemErr[r.Problem], "lines", fmt.Sprint(r.Index), f))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	pl := make([]pricing.LineInput, len(merged))
+	for i, c := range merged {
+		pl[i] = pricing.LineInput{SKUID: c.SKUID, Qty: c.Qty}
+	}
+	res, err := s.pricing.Quote(ctx, buyer, pl)
+	if err != nil {
+		return nil, err
+	}
+	for _, pr := range res.Problems {
+		errs = append(errs, field.Err(ErrUnknownSKU, "lines", fmt.Sprint(index[pr.SKUID]), "skuId"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	q := &quoted{res: res, index: index}
+	for i, l := range res.Lines {
+		ln := Line{LineNo: i + 1, SKUID: l.SKUID, Qty: l.Qty, UnitPrice: l.ListUnitPrice, Amount: l.Amount, Discount: l.Discount,
+			Net: l.Net, Gift: l.Gift, PriceSource: l.Source.Kind, Adjustments: l.Adjustments}
+		if l.Source.Kind == pricing.SourceList {
+			id := l.Source.ListID
+			ln.PriceListID = &id
+		}
+		if ln.Adjustments == nil {
+			ln.Adjustments = []pricing.Adjustment{}
+		}
+		q.lines = append(q.lines, ln)
+	}
+	return q, nil
+}
+
+var problemErr = map[cart.Problem]error{
+	cart.UnknownSKU:      ErrUnknownSKU,
+	cart.NotAuthorised:   ErrNotAuthorised,
+	cart.OffShelf:        ErrOffShelf,
+	cart.BelowMinimum:    ErrBelowMinimum,
+	cart.NotPackMultiple: ErrNotPackMultiple,
+	cart.InvalidQuantity: ErrInvalidQuantity,
+}
+
+// setQuote locks the quote's figures onto the order.
+func (o *Order) setQuote(q *quoted) {
+	o.Subtotal, o.Discount, o.Total = q.res.Subtotal, q.res.Discount, q.res.Total
+	o.Explanation = q.res.Explanation
+	if o.Explanation == nil {
+		o.Explanation = []pricing.Step{}
+	}
+	o.Promotions = pricing.Uses(q.res)
+	if o.Promotions == nil {
+		o.Promotions = []pricing.Use{}
+	}
+}
+
+// stockNeed is the units of each SKU the order must hold, gifts included.
+func (q *quoted) stockNeed() map[uuid.UUID]int64 {
+	need := map[uuid.UUID]int64{}
+	for _, l := range q.lines {
+		need[l.SKUID] += l.Qty
+	}
+	return need
+}
+
+// stockErr names the caller's line of a SKU short of stock (gifts: the gift line).
+func (q *quoted) stockErr(err error) error {
+	var short *shortage
+	if !errors.As(err, &short) {
+		return err
+	}
+	if i, ok := q.index[short.sku]; ok {
+		return field.Err(ErrInsufficientStock, "lines", fmt.Sprint(i), "qty")
+	}
+	return field.Err(ErrInsufficientStock, "gifts")
+}
+
+func insertLines(ctx context.Context, tx bun.IDB, id uuid.UUID, lines []Line) error {
+	for i := range lines {
+		lines[i].OrderID = id
+	}
+	if _, err := tx.NewInsert().Model(&lines).Exec(ctx); err != nil {
+		return fmt.Errorf("order: insert lines: %w", err)
+	}
+	return nil
+}
+
+// warehouses are the seller's active warehouses, highest priority first.
+func (s *Service) warehouses(ctx context.Context, seller uuid.UUID) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	if err := s.db.NewSelect().Model((*inventory.Warehouse)(nil)).Column("w.id").Where("w.party_id = ? AND w.active", seller).
+		OrderExpr("w.priority DESC, w.code").Scan(ctx, &ids); err != nil {
+		return nil, fmt.Errorf("order: warehouses: %w", err)
+	}
+	return ids, nil
+}
+
+// shortage is a SKU the seller's warehouses cannot cover.
+type shortage struct{ sku uuid.UUID }
+
+func (e *shortage) Error() string { return "order: insufficient stock of " + e.sku.String() }
+func (e *shortage) Unwrap() error { return ErrInsufficientStock }
+
+// reserveStock holds need across the warehouses (priority order) with
+// conditional updates, SKUs in id order and warehouses in priority order so
+// concurrent orders lock rows in one order. A seller without warehouses does
+// not track stock and reserves nothing.
+func reserveStock(ctx context.Context, tx bun.IDB, orderID uuid.UUID, whs []uuid.UUID, need map[uuid.UUID]int64) ([]Reservation, error) {
+	if len(whs) == 0 || len(need) == 0 {
+		return nil, nil
+	}
+	skus := make([]uuid.UUID, 0, len(need))
+	for id := range need {
+		skus = append(skus, id)
+	}
+	slices.SortFunc(skus, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	avail, err := levels(ctx, tx, whs, skus)
+	if err != nil {
+		return nil, err
+	}
+	var out []Reservation
+	for _, sku := range skus {
+		left := need[sku]
+		for attempt := 0; left > 0 && attempt < 3; attempt++ {
+			if attempt > 0 { // a concurrent order took stock between our read and our update
+				if avail, err = levels(ctx, tx, whs, []uuid.UUID{sku}); err != nil {
+					return nil, err
+				}
+			}
+			raced := false
+			for _, w := range whs {
+				take := min(left, avail[[2]uuid.UUID{w, sku}])
+				if take <= 0 {
+					continue
+				}
+				res, err := tx.NewRaw(`UPDATE stock_levels SET reserved = reserved + ? WHERE warehouse_id = ? AND sku_id = ? AND on_hand - reserved >= ?`,
+					take, w, sku, take).Exec(ctx)
+				if err != nil {
+					return nil, fmt.Errorf("order: reserve stock: %w", err)
+				}
+				if n, _ := res.RowsAffected(); n != 1 {
+					raced = true
+					break
+				}
+				avail[[2]uuid.UUID{w, sku}] -= take
+				left -= take
+				out = addReservation(out, Reservation{OrderID: orderID, WarehouseID: w, SKUID: sku, Qty: take})
+			}
+			if !raced {
+				break
+			}
+		}
+		if left > 0 {
+			return nil, &shortage{sku: sku}
+		}
+	}
+	return out, nil
+}
+
+func addReservation(rs []Reservation, r Reservation) []Reservation {
+	for i := range rs {
+		if rs[i].WarehouseID == r.WarehouseID && rs[i].SKUID == r.SKUID {
+			rs[i].Qty += r.Qty
+			return rs
+		}
+	}
+	return append(rs, r)
+}
+
+// levels reads what each (warehouse, SKU) can still promise.
+func levels(ctx context.Context, tx bun.IDB, whs, skus []uuid.UUID) (map[[2]uuid.UUID]int64, error) {
+	var rows []inventory.Level
+	if err := tx.NewSelect().Model(&rows).Column("sl.warehouse_id", "sl.sku_id", "sl.on_hand", "sl.reserved").
+		Where("sl.warehouse_id IN (?) AND sl.sku_id IN (?)", bun.List(whs), bun.List(skus)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("order: read stock: %w", err)
+	}
+	out := make(map[[2]uuid.UUID]int64, len(rows))
+	for _, r := range rows {
+		out[[2]uuid.UUID{r.WarehouseID, r.SKUID}] = r.Available()
+	}
+	return out, nil
+}
+
+// autoApproveMax is the seller's auto-approval ceiling, nil when off.
+func (s *Service) autoApproveMax(ctx context.Context, seller uuid.UUID) (*int64, error) {
+	var max sql.NullInt64
+	err := s.db.NewSelect().Table("approval_rules").Column("auto_approve_max").Where("seller_party_id = ?", seller).Scan(ctx, &max)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && !max.Valid) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("order: approval rule: %w", err)
+	}
+	return &max.Int64, nil
+}
+
+// nextNumber takes the next document number of a type for the business year,
+// e.g. SO-2026-000123. It is taken late in the transaction: the sequence row
+// is the one lock every order of the year shares.
+func (s *Service) nextNumber(ctx context.Context, tx bun.IDB, prefix string, at time.Time) (string, error) {
+	year := at.In(s.zone).Year()
+	var n int64
+	if err := tx.NewRaw(`INSERT INTO doc_sequences (kind, year, last) VALUES (?, ?, 1)
+		ON CONFLICT (kind, year) DO UPDATE SET last = doc_sequences.last + 1 RETURNING last`, prefix, year).Scan(ctx, &n); err != nil {
+		return "", fmt.Errorf("order: number: %w", err)
+	}
+	return fmt.Sprintf("%s-%d-%06d", prefix, year, n), nil
+}
+
+// Topic is the outbox topic of an order's events.
+func Topic(id uuid.UUID) string { return "order:" + id.String() }
+
+// Message is the payload of an order's outbox events.
+type Message struct {
+	OrderID  uuid.UUID `json:"orderId"`
+	Number   string    `json:"number"`
+	BuyerID  uuid.UUID `json:"buyerId"`
+	SellerID uuid.UUID `json:"sellerId"`
+	From     Status    `json:"from,omitempty"`
+	To       Status    `json:"to"`
+	Event    string    `json:"event"`
+	Reason   string    `json:"reason,omitempty"`
+}
+
+// event builds a timeline row and its outbox event.
+func (s *Service) event(o *Order, typ string, from, to Status, actor *uuid.UUID, reason string, data map[string]any) (*Event, *outbox.Event, error) {
+	now := s.Now()
+	if data == nil {
+		data = map[string]any{}
+	}
+	ev := &Event{ID: uuid.Must(uuid.NewV7()), OrderID: o.ID, Type: typ, FromStatus: from, ToStatus: to, ActorUserID: actor, Reason: reason, Data: data, CreatedAt: now}
+	oev, err := outbox.New(Topic(o.ID), "Order", o.ID.String(), "order."+strings.ToLower(typ),
+		Message{OrderID: o.ID, Number: o.Number, BuyerID: o.BuyerID, SellerID: o.SellerID, From: from, To: to, Event: typ, Reason: reason}, now)
+	return ev, oev, err
+}
