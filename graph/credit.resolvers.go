@@ -134,7 +134,7 @@ func (r *creditSummaryResolver) Entries(ctx context.Context, obj *credit.Line, f
 	if err != nil {
 		return nil, err
 	}
-	c := &model.CreditEntryConnection{Edges: make([]model.CreditEntryEdge, len(rows))}
+	c := &model.CreditEntryConnection{Edges: make([]model.CreditEntryEdge, len(rows)), PageInfo: &model.PageInfo{}}
 	for i, e := range rows {
 		c.Edges[i] = model.CreditEntryEdge{Node: e, Cursor: e.Cursor()}
 	}

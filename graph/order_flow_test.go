@@ -1,0 +1,248 @@
+package graph_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
+
+	"channelhub/internal/apitest"
+	"channelhub/internal/auth"
+	"channelhub/internal/order"
+)
+
+// principalOf is the principal of a demo user, for service calls that have
+// no mutation yet (shipping belongs to the shipment issue).
+func principalOf(t *testing.T, e *apitest.Env, phone string, roles ...auth.Role) auth.Principal {
+	t.Helper()
+	var row struct {
+		ID      uuid.UUID `bun:"id"`
+		PartyID uuid.UUID `bun:"party_id"`
+	}
+	require.NoError(t, e.Server.DB.NewRaw(`SELECT id, party_id FROM users WHERE phone = ?`, phone).Scan(context.Background(), &row))
+	return auth.Principal{UserID: row.ID, PartyID: row.PartyID, Roles: roles}
+}
+
+// ship books lines of an order as shipped through the order service.
+func ship(t *testing.T, e *apitest.Env, id string, lines ...order.ShipLine) error {
+	t.Helper()
+	oid := uuid.MustParse(strings.TrimPrefix(id, "Order:"))
+	p := principalOf(t, e, "13800000051", auth.RoleGoodsControl)
+	return e.Server.DB.RunInTx(context.Background(), nil, func(ctx context.Context, tx bun.Tx) error {
+		_, err := e.Server.Orders.ShipTx(ctx, tx, p, oid, lines)
+		return err
+	})
+}
+
+func TestOrderLifecycleShipReturn(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		dist, ops, gc := e.As(auth.RoleDistributorAdmin), e.As(auth.RoleSalesOps), e.As(auth.RoleGoodsControl)
+		ids := cartSKUs(t, e, dist, "PH01-2-1", "CB01-1")
+		o, errs := submit(t, e, dist, "life-1", []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 3}, {"skuId": ids["CB01-1"], "qty": 40}}, nil)
+		require.Empty(t, errs)
+		require.Error(t, ship(t, e, o.ID, order.ShipLine{LineNo: 1, Qty: 1}), "a submitted order cannot ship")
+		_, errs = act(t, e, ops, "orderApprove", o.ID, map[string]any{"reason": "ok"})
+		require.Empty(t, errs)
+
+		require.NoError(t, ship(t, e, o.ID, order.ShipLine{LineNo: 1, Qty: 2}))
+		var d struct{ Order orderView }
+		e.Query(dist, `query($id: ID!) { order(id: $id) { `+orderFields+` } }`, map[string]any{"id": o.ID}).Decode(t, &d)
+		require.Equal(t, "PARTIALLY_SHIPPED", d.Order.Status)
+		require.False(t, d.Order.ViewerCanCancel)
+		require.False(t, d.Order.ViewerCanChange)
+		_, errs = act(t, e, dist, "orderChangeRequest", o.ID, map[string]any{"note": "too late"})
+		require.Equal(t, "INVALID_TRANSITION", errs[0].Code, "no change after shipment")
+		_, errs = act(t, e, dist, "orderCancel", o.ID, map[string]any{})
+		require.Equal(t, "INVALID_TRANSITION", errs[0].Code, "no cancel after shipment")
+		require.Error(t, ship(t, e, o.ID, order.ShipLine{LineNo: 1, Qty: 2}), "more than ordered")
+
+		require.NoError(t, ship(t, e, o.ID, order.ShipLine{LineNo: 1, Qty: 1}, order.ShipLine{LineNo: 2, Qty: 40}))
+		c := creditOf(t, e, dist, nil)
+		require.Equal(t, "0.00", c.Reserved.Amount)
+		require.Equal(t, o.Total.Amount, c.Receivable.Amount, "shipped value is owed")
+		account, held, ledger := creditBooks(t, e)
+		require.Zero(t, account)
+		require.Zero(t, held)
+		require.Zero(t, ledger)
+
+		ret := func(key string, qty int) (map[string]any, []orderErr) {
+			var d struct {
+				ReturnRequest struct {
+					Return map[string]any
+					Errors []orderErr
+				}
+			}
+			e.Query(dist, `mutation($in: ReturnRequestInput!) { returnRequest(input: $in) { return { id number status amount { amount } } errors { code field } } }`,
+				map[string]any{"in": map[string]any{"orderId": o.ID, "reason": "faulty", "idempotencyKey": key, "lines": []map[string]any{{"lineNo": 1, "qty": qty}}}}).Decode(t, &d)
+			return d.ReturnRequest.Return, d.ReturnRequest.Errors
+		}
+		_, errs = ret("r-0", 4)
+		require.Equal(t, []orderErr{{Code: "RETURN_TOO_MUCH", Field: []string{"lines", "0", "qty"}}}, errs, "only 3 were delivered")
+		rt, errs := ret("r-1", 1)
+		require.Empty(t, errs)
+		require.Regexp(t, `^RT-20\d\d-000001$`, rt["number"])
+		_, errs = ret("r-2", 3)
+		require.Equal(t, "RETURN_TOO_MUCH", errs[0].Code, "the open return takes one of the three")
+
+		r := e.Query(gc, `mutation($id: ID!) { returnReceive(id: $id) { return { status } errors { code } } }`, map[string]any{"id": rt["id"]})
+		require.JSONEq(t, `{"returnReceive":{"return":null,"errors":[{"code":"INVALID_TRANSITION"}]}}`, string(r.Data), "not approved yet")
+		r = e.Query(ops, `mutation($id: ID!) { returnApprove(id: $id, input: {reason: "checked"}) { return { status } errors { code } } }`, map[string]any{"id": rt["id"]})
+		require.JSONEq(t, `{"returnApprove":{"return":{"status":"APPROVED"},"errors":[]}}`, string(r.Data))
+		cashBefore := creditOf(t, e, dist, nil).Cash.Amount
+		r = e.Query(gc, `mutation($id: ID!) { returnReceive(id: $id) { return { status amount { amount } } errors { code } } }`, map[string]any{"id": rt["id"]})
+		require.Contains(t, string(r.Data), `"status":"RECEIVED"`)
+		amount := rt["amount"].(map[string]any)["amount"].(string)
+		require.Equal(t, "0.00", cashBefore)
+		require.Equal(t, amount, creditOf(t, e, dist, nil).Cash.Amount, "the credit note lands in CASH")
+
+		e.Query(dist, `query($id: ID!) { order(id: $id) { `+orderFields+` } }`, map[string]any{"id": o.ID}).Decode(t, &d)
+		require.Equal(t, "SHIPPED", d.Order.Status)
+		last := d.Order.Timeline[len(d.Order.Timeline)-1]
+		require.Equal(t, "RETURN_RECEIVED", last.Type)
+		var events int
+		require.NoError(t, e.Server.DB.NewRaw(`SELECT COUNT(*) FROM outbox_events WHERE aggregate_id = ?`, strings.TrimPrefix(o.ID, "Order:")).Scan(context.Background(), &events))
+		require.GreaterOrEqual(t, events, len(d.Order.Timeline), "every step wrote an outbox event")
+	})
+}
+
+func TestOrderCreditHoldReleaseAndStop(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		dist, fin := e.As(auth.RoleDistributorAdmin), e.As(auth.RoleFinance)
+		d1 := partyID(t, e, e.As(auth.RoleHQAdmin), "D-0001")
+		setCredit(t, e, d1, "100.00", "HOLD")
+		ids := cartSKUs(t, e, dist, "PH01-2-1")
+		o, errs := submit(t, e, dist, "hold-1", []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 1}}, nil)
+		require.Empty(t, errs)
+		require.Equal(t, "CREDIT_HOLD", o.Status)
+		require.Equal(t, "0.00", o.CreditReserved.Amount, "a held order holds no credit")
+		require.Len(t, o.Reservations, 1, "but it holds its stock")
+		require.Equal(t, []string{"SUBMITTED", "CREDIT_HOLD"}, []string{o.Timeline[0].ToStatus, o.Timeline[1].ToStatus})
+
+		_, errs = act(t, e, dist, "orderCreditRelease", o.ID, map[string]any{"reason": "mine"})
+		require.Equal(t, "NOT_ALLOWED", errs[0].Code, "a buyer cannot release its own hold")
+		_, errs = act(t, e, fin, "orderCreditRelease", o.ID, map[string]any{"reason": "paid soon"})
+		require.Equal(t, "CREDIT_LIMIT_EXCEEDED", errs[0].Code, "without override the line must cover it")
+		rel, errs := act(t, e, fin, "orderCreditRelease", o.ID, map[string]any{"reason": "known customer", "override": true})
+		require.Empty(t, errs)
+		require.Equal(t, "SUBMITTED", rel.Status)
+		require.True(t, rel.CreditWarning)
+		require.Equal(t, rel.Total.Amount, rel.CreditReserved.Amount)
+		c := creditOf(t, e, fin, &d1)
+		require.Equal(t, "HOLD", c.Status, "over the line after the override")
+		require.True(t, c.ViewerCanManage)
+		var reason string
+		require.NoError(t, e.Server.DB.NewRaw(`SELECT reason FROM audit_log WHERE action = 'order.release_credit'`).Scan(context.Background(), &reason))
+		require.Equal(t, "known customer", reason)
+
+		// STOP: nothing more under BLOCK
+		r := e.Query(fin, `mutation($b: ID!) { creditStopSet(input: {buyerId: $b, stopped: true, reason: "overdue"}) { credit { status } errors { code } } }`, map[string]any{"b": d1})
+		require.JSONEq(t, `{"creditStopSet":{"credit":{"status":"STOP"},"errors":[]}}`, string(r.Data))
+		setCredit(t, e, d1, "1000000.00", "BLOCK")
+		_, errs = submit(t, e, dist, "stop-1", []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 1}}, nil)
+		require.Equal(t, "CREDIT_STOPPED", errs[0].Code)
+		account, held, ledger := creditBooks(t, e)
+		require.Equal(t, account, held)
+		require.Equal(t, account, ledger)
+	})
+}
+
+func TestCreditFinanceActions(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		fin, adm, dist := e.As(auth.RoleFinance), e.As(auth.RoleHQAdmin), e.As(auth.RoleDistributorAdmin)
+		d1, s1 := partyID(t, e, adm, "D-0001"), partyID(t, e, adm, "S-0001")
+		pay := func(token, buyer, amount, key string) string {
+			r := e.Query(token, `mutation($b: ID!, $a: Decimal!, $k: String!) { creditPaymentRecord(input: {buyerId: $b, amount: $a, reference: "BANK-1", idempotencyKey: $k}) {
+				credit { cash { amount } } errors { code } } }`, map[string]any{"b": buyer, "a": amount, "k": key})
+			require.Empty(t, r.Errors, "%s", r.Data)
+			return string(r.Data)
+		}
+		require.JSONEq(t, `{"creditPaymentRecord":{"credit":null,"errors":[{"code":"INVALID_AMOUNT"}]}}`, pay(fin, d1, "-5.00", "p-0"))
+		require.JSONEq(t, `{"creditPaymentRecord":{"credit":null,"errors":[{"code":"INVALID_AMOUNT"}]}}`, pay(fin, d1, "0.00", "p-0"))
+		require.JSONEq(t, `{"creditPaymentRecord":{"credit":{"cash":{"amount":"1000.00"}},"errors":[]}}`, pay(fin, d1, "1000.00", "p-1"))
+		require.JSONEq(t, `{"creditPaymentRecord":{"credit":{"cash":{"amount":"1000.00"}},"errors":[]}}`, pay(fin, d1, "1000.00", "p-1"), "a retry books once")
+		require.JSONEq(t, `{"creditPaymentRecord":{"credit":null,"errors":[{"code":"IDEMPOTENCY_KEY_REUSED"}]}}`, pay(fin, d1, "2000.00", "p-1"))
+		require.JSONEq(t, `{"creditPaymentRecord":{"credit":null,"errors":[{"code":"NOT_ALLOWED"}]}}`, pay(fin, s1, "10.00", "p-2"), "HQ finance does not run a distributor's store lines")
+		require.JSONEq(t, `{"creditPaymentRecord":{"credit":{"cash":{"amount":"10.00"}},"errors":[]}}`, pay(dist, s1, "10.00", "p-3"), "the distributor runs its stores' lines")
+		r := e.Query(dist, `mutation($b: ID!) { creditPaymentRecord(input: {buyerId: $b, amount: "1.00", reference: "x", idempotencyKey: "p-4"}) { errors { code } } }`,
+			map[string]any{"b": partyID(t, e, adm, "D-0002")})
+		require.Equal(t, []string{"NOT_FOUND"}, r.Codes(), "another distributor's line does not exist for D-0001")
+
+		var req struct {
+			CreditLimitChangeRequest struct{ Request struct{ ID string } }
+		}
+		e.Query(fin, `mutation($b: ID!) { creditLimitChangeRequest(input: {buyerId: $b, newLimit: "800000.00", reason: "growth"}) { request { id } errors { code } } }`,
+			map[string]any{"b": d1}).Decode(t, &req)
+		decide := func(token, verb string) string {
+			return string(e.Query(token, `mutation($id: ID!) { creditLimitChange`+verb+`(id: $id, input: {reason: "ok"}) { request { status newLimit { amount } } errors { code } } }`,
+				map[string]any{"id": req.CreditLimitChangeRequest.Request.ID}).Data)
+		}
+		require.JSONEq(t, `{"creditLimitChangeApprove":{"request":null,"errors":[{"code":"SELF_APPROVAL"}]}}`, decide(fin, "Approve"))
+		require.Equal(t, "500000.00", creditOf(t, e, fin, &d1).Limit.Amount)
+		var pending struct{ CreditLimitRequests []struct{ ID string } }
+		e.Query(adm, `{ creditLimitRequests { id } }`, nil).Decode(t, &pending)
+		require.Len(t, pending.CreditLimitRequests, 1)
+		require.JSONEq(t, `{"creditLimitChangeApprove":{"request":{"status":"APPROVED","newLimit":{"amount":"800000.00"}},"errors":[]}}`, decide(adm, "Approve"))
+		require.JSONEq(t, `{"creditLimitChangeReject":{"request":null,"errors":[{"code":"NOT_PENDING"}]}}`, decide(adm, "Reject"))
+		c := creditOf(t, e, dist, nil)
+		require.Equal(t, "800000.00", c.Limit.Amount)
+		require.Equal(t, "801000.00", c.Available.Amount)
+		require.False(t, c.ViewerCanManage, "a buyer does not run its own line")
+
+		var entries struct {
+			CreditSummary struct {
+				Entries struct{ Edges []struct{ Node struct{ Fund, Kind, SourceType string } } }
+			}
+		}
+		e.Query(dist, `{ creditSummary { entries(first: 10) { edges { node { fund kind sourceType } } } } }`, nil).Decode(t, &entries)
+		require.Equal(t, "LIMIT_CHANGE", entries.CreditSummary.Entries.Edges[0].Node.Kind, "newest first")
+		require.Equal(t, "PAYMENT", entries.CreditSummary.Entries.Edges[1].Node.Kind)
+	})
+}
+
+func TestOrderSellThroughSalesmanAutoApproval(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		store, dist, ops, sm := e.As(auth.RoleStoreManager), e.As(auth.RoleDistributorAdmin), e.As(auth.RoleSalesOps), e.As(auth.RoleSalesman)
+		ids := cartSKUs(t, e, store, "PH01-2-1")
+		o, errs := submit(t, e, store, "st-1", []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 1}}, nil)
+		require.Empty(t, errs)
+		require.Equal(t, "SELL_THROUGH", o.Kind)
+		require.Equal(t, "D-0001", o.Seller.Code)
+		require.Equal(t, "D1-WH1", o.Reservations[0].WarehouseCode)
+		_, errs = act(t, e, ops, "orderApprove", o.ID, map[string]any{"reason": "ok"})
+		require.Equal(t, "NOT_ALLOWED", errs[0].Code, "HQ's sales ops do not approve a distributor's sales")
+		other := e.Login("13800000002", auth.AppDistributor).AccessToken
+		r := e.Query(other, `mutation($id: ID!) { orderApprove(id: $id, input: {reason: "x"}) { errors { code } } }`, map[string]any{"id": o.ID})
+		require.Equal(t, []string{"NOT_FOUND"}, r.Codes(), "another party's approver does not even see it")
+		ap, errs := act(t, e, dist, "orderApprove", o.ID, map[string]any{"reason": "ok"})
+		require.Empty(t, errs)
+		require.Equal(t, "APPROVED", ap.Status)
+
+		r = e.Query(dist, `mutation { orderAutoApprovalSet(input: {maxTotal: "100000.00", reason: "trusted stores"}) { maxTotal { amount } errors { code } } }`, nil)
+		require.JSONEq(t, `{"orderAutoApprovalSet":{"maxTotal":{"amount":"100000.00"},"errors":[]}}`, string(r.Data))
+		s1 := partyID(t, e, e.As(auth.RoleHQAdmin), "S-0001")
+		so, errs := submit(t, e, sm, "sm-1", []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 1}}, map[string]any{"asPartyId": s1})
+		require.Empty(t, errs)
+		require.Equal(t, "APPROVED", so.Status)
+		require.Equal(t, "AUTO_APPROVED", so.Timeline[1].Type)
+		require.Equal(t, "S-0001", so.Buyer.Code)
+		var d struct {
+			Orders struct {
+				TotalCount int
+				Edges      []struct{ Node struct{ Number string } }
+			}
+		}
+		e.Query(sm, `{ orders(first: 10) { totalCount edges { node { number } } } }`, nil).Decode(t, &d)
+		require.Equal(t, 2, d.Orders.TotalCount, "the salesman sees its store's orders")
+		e.Query(dist, `query($n: String) { orders(first: 1, filter: {number: $n, statuses: [APPROVED]}) { totalCount edges { node { number } } } }`,
+			map[string]any{"n": strings.ToLower(so.Number[3:])}).Decode(t, &d)
+		require.Equal(t, 1, d.Orders.TotalCount)
+		require.Equal(t, so.Number, d.Orders.Edges[0].Node.Number)
+	})
+}
