@@ -196,7 +196,11 @@ func TestCreditFinanceActions(t *testing.T) {
 
 		var entries struct {
 			CreditSummary struct {
-				Entries struct{ Edges []struct{ Node struct{ Fund, Kind, SourceType string } } }
+				Entries struct {
+					Edges []struct {
+						Node struct{ Fund, Kind, SourceType string }
+					}
+				}
 			}
 		}
 		e.Query(dist, `{ creditSummary { entries(first: 10) { edges { node { fund kind sourceType } } } } }`, nil).Decode(t, &entries)

@@ -1,10 +1,20 @@
-// Command chbench is Channelhub's load tool: it signs in as a demo user and
-// drives named GraphQL scenarios against a running server with a fixed number
-// of concurrent clients, then reports throughput and latency percentiles, and
-// each scenario's throughput as a ratio of the first one (measured in the same
-// run, because the machine's speed drifts).
+// Command chbench is Channelhub's load tool: it drives named GraphQL
+// scenarios against a running server with a fixed number of concurrent
+// clients, then reports throughput and latency percentiles (p50, p95, p99),
+// and each scenario's throughput as a ratio of the first one (measured in the
+// same run, because the machine's speed drifts).
 //
 //	chbench -url http://127.0.0.1:8080/graphql -c 32 -d 20s -scenarios typename,catalog
+//
+// The read scenarios (typename, viewer, catalog, cart) run as one demo user
+// (-phone). The order scenario places orders of -lines lines (10 by default)
+// from HQ through orderSubmit; see order.go for its setup, which runs before
+// the timed part. With -pgbench-url the same run also drives
+// `pgbench -b tpcb-like` with the same client count against that PostgreSQL
+// server and reports the order scenario's throughput as a ratio of pgbench's:
+//
+//	chbench -c 32 -d 20s -scenarios typename,order \
+//	  -pgbench-url 'postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable'
 package main
 
 import (
@@ -24,8 +34,9 @@ import (
 	"time"
 )
 
-// scenarios are the operations chbench can drive; each is one request.
-var scenarios = map[string]string{
+// readScenarios are the read-only operations chbench can drive as the -phone
+// user; each is one request.
+var readScenarios = map[string]string{
 	"typename": `{ __typename }`,
 	"viewer":   `{ viewer { app roles user { name } party { name } } }`,
 	"catalog": `{ catalog(first: 50) { edges { node { id code name packSize minOrderQty onShelf
@@ -33,12 +44,55 @@ var scenarios = map[string]string{
 	"cart": `{ cart { lines { skuId qty problem } quote { total { amount } discount { amount } } } }`,
 }
 
+// scenarioNames lists every scenario for the usage text.
+func scenarioNames() string {
+	return strings.Join(slices.Sorted(maps.Keys(readScenarios)), ", ") + ", order"
+}
+
+// load is a prepared scenario: a request source per client and a judge of answers.
+type load interface {
+	// client returns client i's request source, called only by that client's
+	// goroutine: the bearer token and body of its next request.
+	client(i int) func() (token string, body []byte)
+	// check judges an HTTP 200 answer: a non-empty code marks it failed;
+	// outcome, when not empty, is tallied (e.g. the order's status).
+	check(body []byte) (code, outcome string)
+}
+
 type result struct {
 	name      string
-	requests  int
+	requests  int // successful requests
 	errors    int
-	latencies []time.Duration
+	latencies []time.Duration // of successful requests, sorted
 	elapsed   time.Duration
+	codes     map[string]int // error code → count
+	codeOrder []string       // error codes in order of first sight
+	outcomes  map[string]int
+	note      string // printed under the table
+}
+
+func (r *result) addError(code string, n int) {
+	if r.codes == nil {
+		r.codes = map[string]int{}
+	}
+	if _, ok := r.codes[code]; !ok {
+		r.codeOrder = append(r.codeOrder, code)
+	}
+	r.codes[code] += n
+	r.errors += n
+}
+
+func (r *result) merge(o *result) {
+	r.latencies = append(r.latencies, o.latencies...)
+	for _, c := range o.codeOrder {
+		r.addError(c, o.codes[c])
+	}
+	for k, v := range o.outcomes {
+		if r.outcomes == nil {
+			r.outcomes = map[string]int{}
+		}
+		r.outcomes[k] += v
+	}
 }
 
 func main() {
@@ -48,41 +102,90 @@ func main() {
 	}
 }
 
-func run(args []string, out io.Writer) error {
+// options are the parsed flags.
+type options struct {
+	url, phone, password, app string
+	clients                   int
+	duration, warmup          time.Duration
+	names                     string
+	order                     orderOptions
+	pgbench                   pgbenchOptions
+}
+
+func parseFlags(args []string) (*options, error) {
+	o := &options{}
 	fs := flag.NewFlagSet("chbench", flag.ContinueOnError)
-	url := fs.String("url", "http://127.0.0.1:8080/graphql", "GraphQL endpoint")
-	phone := fs.String("phone", "13800000001", "demo user to sign in as")
-	password := fs.String("password", "channelhub-demo", "password")
-	app := fs.String("app", "DISTRIBUTOR", "app to sign in to")
-	clients := fs.Int("c", 32, "concurrent clients")
-	duration := fs.Duration("d", 10*time.Second, "duration of each scenario")
-	warmup := fs.Duration("warmup", 2*time.Second, "warm-up before each scenario")
-	names := fs.String("scenarios", "typename,catalog", "comma-separated scenarios: "+strings.Join(slices.Sorted(maps.Keys(scenarios)), ", "))
+	fs.StringVar(&o.url, "url", "http://127.0.0.1:8080/graphql", "GraphQL endpoint")
+	fs.StringVar(&o.phone, "phone", "13800000001", "demo user the read scenarios sign in as")
+	fs.StringVar(&o.password, "password", "channelhub-demo", "password of -phone and of the console users the order scenario's setup signs in as")
+	fs.StringVar(&o.app, "app", "DISTRIBUTOR", "app -phone signs in to")
+	fs.IntVar(&o.clients, "c", 32, "concurrent clients")
+	fs.DurationVar(&o.duration, "d", 10*time.Second, "duration of each scenario (and of pgbench, rounded up to whole seconds)")
+	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up before each scenario")
+	fs.StringVar(&o.names, "scenarios", "typename,catalog", "comma-separated scenarios: "+scenarioNames())
+	o.order.flags(fs)
+	o.pgbench.flags(fs)
 	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if o.clients < 1 || o.clients > 1000 {
+		return nil, fmt.Errorf("-c %d: want 1..1000", o.clients)
+	}
+	for name := range strings.SplitSeq(o.names, ",") {
+		if _, ok := readScenarios[name]; !ok && name != "order" {
+			return nil, fmt.Errorf("unknown scenario %q", name)
+		}
+	}
+	return o, o.order.validate()
+}
+
+func run(args []string, out io.Writer) error {
+	o, err := parseFlags(args)
+	if err != nil {
 		return err
 	}
-	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *clients * 2}, Timeout: 30 * time.Second}
-	token, err := login(httpc, *url, *phone, *password, *app)
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.clients * 2}, Timeout: 30 * time.Second}
+	defer httpc.CloseIdleConnections()
+	api := &client{http: httpc, url: o.url}
+	token, err := api.login(o.phone, o.password, o.app)
 	if err != nil {
 		return err
 	}
 	var results []result
-	for _, name := range strings.Split(*names, ",") {
-		q, ok := scenarios[name]
-		if !ok {
-			return fmt.Errorf("unknown scenario %q", name)
+	for name := range strings.SplitSeq(o.names, ",") {
+		var l load
+		if q, ok := readScenarios[name]; ok {
+			body, _ := json.Marshal(map[string]any{"query": q})
+			l = readLoad{token: token, body: body}
+		} else {
+			// Setup (parties, users, credit, stock, catalogue) is not timed.
+			if l, err = prepareOrders(api, o.password, o.clients, o.order, out); err != nil {
+				return fmt.Errorf("order setup: %w", err)
+			}
 		}
-		drive(httpc, *url, token, q, *clients, *warmup)
-		r := drive(httpc, *url, token, q, *clients, *duration)
+		drive(api, l, o.clients, o.warmup)
+		r := drive(api, l, o.clients, o.duration)
 		r.name = name
 		results = append(results, r)
 	}
-	report(out, results, *clients)
+	var pg *result
+	if o.pgbench.url != "" {
+		if pg, err = runPgbench(o.pgbench, o.clients, o.duration, out); err != nil {
+			return fmt.Errorf("pgbench: %w", err)
+		}
+	}
+	report(out, results, pg, o.clients)
 	return nil
 }
 
-func post(httpc *http.Client, url, token string, body []byte) ([]byte, error) {
-	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+// client talks GraphQL over HTTP.
+type client struct {
+	http *http.Client
+	url  string
+}
+
+func (c *client) post(token string, body []byte) ([]byte, error) {
+	req, err := http.NewRequest(http.MethodPost, c.url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -90,7 +193,7 @@ func post(httpc *http.Client, url, token string, body []byte) ([]byte, error) {
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := httpc.Do(req)
+	resp, err := c.http.Do(req)
 	if err != nil {
 		return nil, err
 	}
@@ -105,57 +208,123 @@ func post(httpc *http.Client, url, token string, body []byte) ([]byte, error) {
 	return b, nil
 }
 
-func login(httpc *http.Client, url, phone, password, app string) (string, error) {
-	body, _ := json.Marshal(map[string]any{
-		"query":     `mutation($in: AuthLoginInput!) { authLogin(input: $in) { session { accessToken } errors { code } } }`,
-		"variables": map[string]any{"in": map[string]any{"phone": phone, "password": password, "app": app}},
-	})
-	b, err := post(httpc, url, "", body)
+// gqlError is one top-level GraphQL error.
+type gqlError struct {
+	Message    string `json:"message"`
+	Extensions struct {
+		Code string `json:"code"`
+	} `json:"extensions"`
+}
+
+// do runs one operation and decodes its data into out; top-level errors fail it.
+func (c *client) do(token, query string, vars map[string]any, out any) error {
+	body, err := json.Marshal(map[string]any{"query": query, "variables": vars})
 	if err != nil {
-		return "", fmt.Errorf("login: %w", err)
+		return err
+	}
+	b, err := c.post(token, body)
+	if err != nil {
+		return fmt.Errorf("%w: %.300s", err, b)
 	}
 	var r struct {
-		Data struct {
-			AuthLogin struct {
-				Session *struct{ AccessToken string }
-				Errors  []struct{ Code string }
-			}
+		Data   json.RawMessage `json:"data"`
+		Errors []gqlError      `json:"errors"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fmt.Errorf("decode %.300s: %w", b, err)
+	}
+	if len(r.Errors) > 0 {
+		return fmt.Errorf("%s (%s)", r.Errors[0].Message, r.Errors[0].Extensions.Code)
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(r.Data, out)
+}
+
+func (c *client) login(phone, password, app string) (string, error) {
+	var d struct {
+		AuthLogin struct {
+			Session *struct{ AccessToken string }
+			Errors  []struct{ Code string }
 		}
 	}
-	if err := json.Unmarshal(b, &r); err != nil || r.Data.AuthLogin.Session == nil {
-		return "", fmt.Errorf("login refused: %s", b)
+	err := c.do("", `mutation($in: AuthLoginInput!) { authLogin(input: $in) { session { accessToken } errors { code } } }`,
+		map[string]any{"in": map[string]any{"phone": phone, "password": password, "app": app}}, &d)
+	if err != nil {
+		return "", fmt.Errorf("login %s: %w", phone, err)
 	}
-	return r.Data.AuthLogin.Session.AccessToken, nil
+	if d.AuthLogin.Session == nil {
+		return "", fmt.Errorf("login %s to %s refused: %v", phone, app, d.AuthLogin.Errors)
+	}
+	return d.AuthLogin.Session.AccessToken, nil
+}
+
+// readLoad sends one fixed query as one user.
+type readLoad struct {
+	token string
+	body  []byte
+}
+
+func (l readLoad) client(int) func() (string, []byte) {
+	return func() (string, []byte) { return l.token, l.body }
+}
+
+// check fails an answer with top-level errors and no data.
+func (readLoad) check(b []byte) (string, string) {
+	if !bytes.Contains(b, []byte(`"errors":[{`)) || bytes.Contains(b, []byte(`"data":{`)) {
+		return "", ""
+	}
+	var r struct{ Errors []gqlError }
+	_ = json.Unmarshal(b, &r)
+	return topCode(r.Errors), ""
+}
+
+// topCode names a list of top-level errors by the first one's code.
+func topCode(errs []gqlError) string {
+	if len(errs) == 0 || errs[0].Extensions.Code == "" {
+		return "GRAPHQL_ERROR"
+	}
+	return errs[0].Extensions.Code
 }
 
 // drive runs clients in closed loops for d and records every latency.
-func drive(httpc *http.Client, url, token, query string, clients int, d time.Duration) result {
-	body, _ := json.Marshal(map[string]any{"query": query})
+func drive(api *client, l load, clients int, d time.Duration) result {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var mu sync.Mutex
 	var res result
 	var wg sync.WaitGroup
 	start := time.Now()
-	for range clients {
+	for i := range clients {
+		next := l.client(i)
 		wg.Go(func() {
-			var lat []time.Duration
-			errs := 0
+			var mine result
 			for ctx.Err() == nil {
+				token, body := next()
 				t := time.Now()
-				b, err := post(httpc, url, token, body)
-				if err == nil && bytes.Contains(b, []byte(`"errors":[{`)) && !bytes.Contains(b, []byte(`"data":{`)) {
-					err = errors.New("graphql error")
-				}
+				b, err := api.post(token, body)
+				lat := time.Since(t)
+				code, outcome := "", ""
 				if err != nil {
-					errs++
+					code = transportCode(err)
+				} else {
+					code, outcome = l.check(b)
+				}
+				if code != "" {
+					mine.addError(code, 1)
 					continue
 				}
-				lat = append(lat, time.Since(t))
+				mine.latencies = append(mine.latencies, lat)
+				if outcome != "" {
+					if mine.outcomes == nil {
+						mine.outcomes = map[string]int{}
+					}
+					mine.outcomes[outcome]++
+				}
 			}
 			mu.Lock()
-			res.latencies = append(res.latencies, lat...)
-			res.errors += errs
+			res.merge(&mine)
 			mu.Unlock()
 		})
 	}
@@ -166,6 +335,18 @@ func drive(httpc *http.Client, url, token, query string, clients int, d time.Dur
 	return res
 }
 
+// transportCode is a short name for a failed HTTP exchange.
+func transportCode(err error) string {
+	var ue interface{ Timeout() bool }
+	switch {
+	case strings.HasPrefix(err.Error(), "HTTP "):
+		return err.Error()
+	case errors.As(err, &ue) && ue.Timeout():
+		return "TIMEOUT"
+	}
+	return "TRANSPORT"
+}
+
 func pct(l []time.Duration, p float64) time.Duration {
 	if len(l) == 0 {
 		return 0
@@ -173,17 +354,69 @@ func pct(l []time.Duration, p float64) time.Duration {
 	return l[min(len(l)-1, int(float64(len(l))*p))]
 }
 
-func report(out io.Writer, results []result, clients int) {
-	fmt.Fprintf(out, "%-10s %8s %9s %8s %8s %8s %7s %6s\n", "scenario", "requests", "req/s", "p50", "p99", "max", "errors", "ratio")
-	var base float64
-	for i, r := range results {
-		rps := float64(r.requests) / r.elapsed.Seconds()
-		if i == 0 {
-			base = rps
-		}
-		fmt.Fprintf(out, "%-10s %8d %9.0f %8s %8s %8s %7d %6.2f\n", r.name, r.requests, rps,
-			pct(r.latencies, .50).Round(10*time.Microsecond), pct(r.latencies, .99).Round(10*time.Microsecond),
-			pct(r.latencies, 1).Round(10*time.Microsecond), r.errors, rps/base)
+// maxCodes is how many distinct error codes a scenario's report lists.
+const maxCodes = 5
+
+func report(out io.Writer, results []result, pg *result, clients int) {
+	r10 := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
+	fmt.Fprintf(out, "%-10s %8s %9s %8s %8s %8s %8s %7s %6s\n", "scenario", "requests", "req/s", "p50", "p95", "p99", "max", "errors", "ratio")
+	row := func(r result, ratio string) {
+		fmt.Fprintf(out, "%-10s %8d %9.0f %8s %8s %8s %8s %7d %6s\n", r.name, r.requests, r.rate(),
+			r10(pct(r.latencies, .50)), r10(pct(r.latencies, .95)), r10(pct(r.latencies, .99)),
+			r10(pct(r.latencies, 1)), r.errors, ratio)
 	}
-	fmt.Fprintf(out, "(%d clients; ratio = req/s over the first scenario's, same run)\n", clients)
+	for _, r := range results {
+		row(r, fmt.Sprintf("%.2f", r.rate()/results[0].rate()))
+	}
+	if pg != nil {
+		row(*pg, "-")
+	}
+	fmt.Fprintf(out, "(%d clients; ratio = req/s over the first scenario's, same run; errors are not in requests or latencies)\n", clients)
+	for _, r := range append(slices.Clone(results), deref(pg)...) {
+		if len(r.codeOrder) > 0 {
+			var parts []string
+			for _, c := range r.codeOrder[:min(len(r.codeOrder), maxCodes)] {
+				parts = append(parts, fmt.Sprintf("%s ×%d", c, r.codes[c]))
+			}
+			more := ""
+			if len(r.codeOrder) > maxCodes {
+				more = fmt.Sprintf(" (+%d more codes)", len(r.codeOrder)-maxCodes)
+			}
+			fmt.Fprintf(out, "%s errors: %s%s\n", r.name, strings.Join(parts, ", "), more)
+		}
+		if r.note != "" {
+			fmt.Fprintln(out, r.note)
+		}
+		if len(r.outcomes) > 0 {
+			var parts []string
+			for _, k := range slices.Sorted(maps.Keys(r.outcomes)) {
+				parts = append(parts, fmt.Sprintf("%s %d", k, r.outcomes[k]))
+			}
+			fmt.Fprintf(out, "%s outcomes: %s\n", r.name, strings.Join(parts, ", "))
+		}
+	}
+	if pg == nil {
+		return
+	}
+	for _, r := range results {
+		if r.name != "order" {
+			continue
+		}
+		fmt.Fprintf(out, "order/pgbench: %.2f (order %.1f/s, pgbench tpcb-like %.1f tps, %d clients each; target ≥ 0.60); order p99 %s (target < 50ms)\n",
+			r.rate()/pg.rate(), r.rate(), pg.rate(), clients, r10(pct(r.latencies, .99)))
+	}
+}
+
+func (r result) rate() float64 {
+	if r.elapsed <= 0 {
+		return 0
+	}
+	return float64(r.requests) / r.elapsed.Seconds()
+}
+
+func deref(r *result) []result {
+	if r == nil {
+		return nil
+	}
+	return []result{*r}
 }
