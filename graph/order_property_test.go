@@ -292,7 +292,7 @@ func (w *orderWorld) check(rt *rapid.T) {
 			if got != nil {
 				orders = append(orders, &propOrder{ID: got.ID, Number: got.Number, Status: got.Status, key: k, lines: lines})
 			}
-		case "resubmit": // a phone retrying: the first order comes back, nothing new is held
+		case "resubmit": // a phone retrying its first request: the order comes back as it is now, nothing new is held
 			o := pick("order")
 			if o == nil {
 				continue
@@ -324,7 +324,6 @@ func (w *orderWorld) check(rt *rapid.T) {
 			case "change":
 				lines := genLines()
 				field, token, in = "orderChangeRequest", w.dist, map[string]any{"lines": lines}
-				o.lines = nil // the retry of the submit keeps answering the order, whatever its lines now
 				a += " [" + describe(lines) + "]"
 			}
 			step("%s %s (%s) %v", a, o.Number, o.Status, in["override"])
