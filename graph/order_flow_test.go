@@ -250,3 +250,36 @@ func TestOrderSellThroughSalesmanAutoApproval(t *testing.T) {
 		require.Equal(t, so.Number, d.Orders.Edges[0].Node.Number)
 	})
 }
+
+func TestOrderChangeRepricesAndRechecks(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		dist, ops := e.As(auth.RoleDistributorAdmin), e.As(auth.RoleSalesOps)
+		ids := cartSKUs(t, e, dist, "PH01-2-1", "PH01-1-1", "CB01-1")
+		o, errs := submit(t, e, dist, "chg-1", []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 1}}, nil)
+		require.Empty(t, errs)
+		_, errs = act(t, e, ops, "orderApprove", o.ID, map[string]any{"reason": "ok"})
+		require.Empty(t, errs)
+
+		_, errs = act(t, e, dist, "orderChangeRequest", o.ID, map[string]any{"lines": []map[string]any{{"skuId": ids["PH01-1-1"], "qty": 1}}})
+		require.Equal(t, []orderErr{{Code: "INSUFFICIENT_STOCK", Field: []string{"lines", "0", "qty"}}}, errs)
+
+		ch, errs := act(t, e, dist, "orderChangeRequest", o.ID, map[string]any{"lines": []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 2}, {"skuId": ids["CB01-1"], "qty": 20}},
+			"deliveryAddress": map[string]any{"province": "浙江省", "city": "杭州市", "district": "滨江区", "street": "江南大道 1 号"}})
+		require.Empty(t, errs)
+		require.Equal(t, "SUBMITTED", ch.Status, "a changed order goes back for approval")
+		require.Len(t, ch.Lines, 2)
+		require.NotEqual(t, o.Total.Amount, ch.Total.Amount)
+		require.Equal(t, ch.Total.Amount, ch.CreditReserved.Amount)
+		require.Equal(t, ch.Total.Amount, creditOf(t, e, dist, nil).Reserved.Amount, "the old reservation was released, the new one taken")
+		qty := map[string]int{}
+		for _, r := range ch.Reservations {
+			qty[r.Sku.Code] += r.Qty
+		}
+		require.Equal(t, map[string]int{"PH01-2-1": 2, "CB01-1": 20}, qty)
+		require.Equal(t, "CHANGED", ch.Timeline[len(ch.Timeline)-1].Type)
+		account, held, ledger := creditBooks(t, e)
+		require.Equal(t, account, held)
+		require.Equal(t, account, ledger)
+	})
+}
