@@ -11,6 +11,7 @@ import (
 	"channelhub/internal/credit"
 	"channelhub/internal/party"
 	"context"
+
 	"github.com/google/uuid"
 )
 

@@ -420,9 +420,9 @@ type ComplexityRoot struct {
 	}
 
 	OrderReservation struct {
-		Qty           func(childComplexity int) int
-		Sku           func(childComplexity int) int
-		WarehouseCode func(childComplexity int) int
+		Qty       func(childComplexity int) int
+		Sku       func(childComplexity int) int
+		Warehouse func(childComplexity int) int
 	}
 
 	PageInfo struct {
@@ -907,7 +907,6 @@ type OrderLineResolver interface {
 }
 type OrderReservationResolver interface {
 	Sku(ctx context.Context, obj *order.Reservation) (*model.SKUView, error)
-	WarehouseCode(ctx context.Context, obj *order.Reservation) (string, error)
 }
 type PartyResolver interface {
 	ID(ctx context.Context, obj *party.Party) (string, error)
@@ -2704,11 +2703,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OrderReservation.Sku(childComplexity), true
 	case "OrderReservation.warehouseCode":
-		if e.ComplexityRoot.OrderReservation.WarehouseCode == nil {
+		if e.ComplexityRoot.OrderReservation.Warehouse == nil {
 			break
 		}
 
-		return e.ComplexityRoot.OrderReservation.WarehouseCode(childComplexity), true
+		return e.ComplexityRoot.OrderReservation.Warehouse(childComplexity), true
 
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
@@ -16535,7 +16534,7 @@ func (ec *executionContext) _OrderReservation_warehouseCode(ctx context.Context,
 			return ec.fieldContext_OrderReservation_warehouseCode(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.OrderReservation().WarehouseCode(ctx, obj)
+			return obj.Warehouse, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -16546,7 +16545,7 @@ func (ec *executionContext) _OrderReservation_warehouseCode(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_OrderReservation_warehouseCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("OrderReservation", field, true, true, "String")
+	return graphql.NewScalarFieldContext("OrderReservation", field, false, false, "String")
 }
 
 func (ec *executionContext) _OrderReservation_qty(ctx context.Context, field graphql.CollectedField, obj *order.Reservation) (ret graphql.Marshaler) {
@@ -29801,11 +29800,10 @@ func (ec *executionContext) _OrderReservation(ctx context.Context, sel ast.Selec
 					return ec._OrderReservation_sku(ctx, field, obj)
 				})
 		case "warehouseCode":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
-					return ec._OrderReservation_warehouseCode(ctx, field, obj)
-				})
+			out.Values[i] = ec._OrderReservation_warehouseCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "qty":
 			out.Values[i] = ec._OrderReservation_qty(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

@@ -11,8 +11,9 @@ import (
 	"channelhub/internal/order"
 	"channelhub/internal/party"
 	"context"
-	"github.com/google/uuid"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // OrderSubmit is the resolver for the orderSubmit field.
@@ -306,11 +307,6 @@ func (r *orderReservationResolver) Sku(ctx context.Context, obj *order.Reservati
 	return r.loadSKUView(ctx, obj.SKUID, nil)
 }
 
-// WarehouseCode is the resolver for the warehouseCode field.
-func (r *orderReservationResolver) WarehouseCode(ctx context.Context, obj *order.Reservation) (string, error) {
-	return r.OrderService.WarehouseCode(ctx, obj.WarehouseID)
-}
-
 // Orders is the resolver for the orders field.
 func (r *queryResolver) Orders(ctx context.Context, first *int, after *string, filter *model.OrderFilter, orderBy *model.OrderOrderBy) (*model.OrderConnection, error) {
 	p, err := auth.FromContext(ctx)
@@ -430,3 +426,4 @@ type (
 	returnResolver           struct{ *Resolver }
 	returnLineResolver       struct{ *Resolver }
 )
+

@@ -136,6 +136,7 @@ type Reservation struct {
 	WarehouseID uuid.UUID `bun:"warehouse_id,pk"`
 	SKUID       uuid.UUID `bun:"sku_id,pk"`
 	Qty         int64     `bun:"qty"`
+	Warehouse   string    `bun:"warehouse_code,scanonly"`
 }
 
 // Event is one step of an order's timeline.

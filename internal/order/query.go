@@ -191,15 +191,6 @@ func filtered(q *bun.SelectQuery, f Filter) (*bun.SelectQuery, error) {
 	return q, nil
 }
 
-// WarehouseCode names a warehouse of a reservation.
-func (s *Service) WarehouseCode(ctx context.Context, id uuid.UUID) (string, error) {
-	var code string
-	if err := s.db.NewSelect().Table("warehouses").Column("code").Where("id = ?", id).Scan(ctx, &code); err != nil {
-		return "", fmt.Errorf("order: warehouse code: %w", err)
-	}
-	return code, nil
-}
-
 // Cursor is the order's position in a list sorted by.
 func (o *Order) Cursor(by OrderBy) string {
 	if by == LargestFirst {
@@ -250,7 +241,8 @@ func (s *Service) EventsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]
 // ReservationsOf returns the stock reservations of orders: one query.
 func (s *Service) ReservationsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]Reservation, error) {
 	var rows []Reservation
-	if err := s.db.NewSelect().Model(&rows).Where("r.order_id IN (?)", bun.List(ids)).OrderExpr("r.order_id, r.sku_id, r.warehouse_id").Scan(ctx); err != nil {
+	if err := s.db.NewSelect().Model(&rows).ColumnExpr("r.*, w.code AS warehouse_code").Join("JOIN warehouses AS w ON w.id = r.warehouse_id").
+		Where("r.order_id IN (?)", bun.List(ids)).OrderExpr("r.order_id, r.sku_id, r.warehouse_id").Scan(ctx); err != nil {
 		return nil, fmt.Errorf("order: reservations: %w", err)
 	}
 	out := map[uuid.UUID][]Reservation{}
