@@ -426,4 +426,3 @@ type (
 	returnResolver           struct{ *Resolver }
 	returnLineResolver       struct{ *Resolver }
 )
-
