@@ -212,10 +212,11 @@ func (s *Service) ReleaseCredit(ctx context.Context, p auth.Principal, id uuid.U
 		if err := outbox.Add(ctx, tx, m.Events...); err != nil {
 			return "", "", nil, err
 		}
-		if err := s.setCredit(ctx, tx, o, o.Total, out == credit.Warned || override && out != credit.Reserved); err != nil {
+		overridden := out == credit.Over || out == credit.Stopped
+		if err := s.setCredit(ctx, tx, o, o.Total, out != credit.Reserved); err != nil {
 			return "", "", nil, err
 		}
-		return StatusSubmitted, EvCreditRelease, map[string]any{"override": override && out != credit.Reserved && out != credit.Warned}, nil
+		return StatusSubmitted, EvCreditRelease, map[string]any{"override": overridden}, nil
 	})
 }
 

@@ -195,8 +195,9 @@ var (
 
 // Limits of an order.
 const (
-	MaxLines   = 200
-	MaxNote    = 500
-	MaxReason  = 500
-	MaxAddress = 100 // characters per address part
+	MaxLines       = 200
+	MaxNote        = 500
+	MaxReason      = 500
+	MaxAddressPart = 32 // province, city, district, as party addresses
+	MaxStreet      = 128
 )

@@ -281,9 +281,13 @@ func checkHeader(note string, a *party.Address, buyer *party.Party) (string, par
 	if a != nil {
 		addr = party.Address{Province: strings.TrimSpace(a.Province), City: strings.TrimSpace(a.City),
 			District: strings.TrimSpace(a.District), Street: strings.TrimSpace(a.Street)}
-		for name, v := range map[string]string{"province": addr.Province, "city": addr.City, "district": addr.District, "street": addr.Street} {
-			if n := utf8.RuneCountInString(v); n < 1 || n > MaxAddress {
-				errs = append(errs, field.Err(ErrInvalidInput, "deliveryAddress", name))
+		for _, part := range []struct {
+			name  string
+			value string
+			max   int
+		}{{"province", addr.Province, MaxAddressPart}, {"city", addr.City, MaxAddressPart}, {"district", addr.District, MaxAddressPart}, {"street", addr.Street, MaxStreet}} {
+			if n := utf8.RuneCountInString(part.value); n < 1 || n > part.max {
+				errs = append(errs, field.Err(ErrInvalidInput, "deliveryAddress", part.name))
 			}
 		}
 	}
