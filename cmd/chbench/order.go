@@ -113,7 +113,7 @@ type orderLoad struct {
 	seq     atomic.Uint64 // numbers every order of the run, warm-up included
 }
 
-const orderSubmitQ = `mutation($in: OrderSubmitInput!) { orderSubmit(input: $in) { order { id number status } errors { code } } }`
+const orderSubmitQ = `mutation ChbenchOrderSubmit($in: OrderSubmitInput!) { orderSubmit(input: $in) { order { id number status } errors { code } } }`
 
 func (l *orderLoad) client(i int) func() (string, []byte) {
 	rng := mrand.New(mrand.NewPCG(mrand.Uint64(), uint64(i)))
