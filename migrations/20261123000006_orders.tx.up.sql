@@ -62,11 +62,15 @@ CREATE TABLE approval_rules (
 );
 --bun:split
 CREATE TABLE doc_sequences (
-    kind TEXT NOT NULL,
-    year INTEGER NOT NULL,
-    last BIGINT NOT NULL,
-    PRIMARY KEY (kind, year)
+    kind TEXT PRIMARY KEY,
+    last BIGINT NOT NULL
 );
+{{if eq .Dialect "pg"}}
+--bun:split
+CREATE SEQUENCE doc_seq_so;
+--bun:split
+CREATE SEQUENCE doc_seq_rt;
+{{end}}
 --bun:split
 CREATE TABLE orders (
     id {{.UUID}} PRIMARY KEY,

@@ -402,7 +402,8 @@ var ErrFavouritesFull = errors.New("cart: too many favourites")
 
 // Check merges lines of one SKU (quantities add up, reported at the first
 // line) and finds the problem of each merged line, as an order would take it.
-func (s *Service) Check(ctx context.Context, buyer *party.Party, changes []Change) ([]Change, []LineError, error) {
+// It returns the SKUs it read, for a quote that follows.
+func (s *Service) Check(ctx context.Context, buyer *party.Party, changes []Change) ([]Change, []LineError, pricing.Known, error) {
 	first := map[uuid.UUID]int{}
 	var merged []Change
 	var at []int
@@ -415,21 +416,23 @@ func (s *Service) Check(ctx context.Context, buyer *party.Party, changes []Chang
 		merged = append(merged, c)
 		at = append(at, i)
 	}
-	ids, qty := make([]uuid.UUID, len(merged)), make([]int64, len(merged))
+	ids := make([]uuid.UUID, len(merged))
 	for i, c := range merged {
-		ids[i], qty[i] = c.SKUID, c.Qty
+		ids[i] = c.SKUID
 	}
-	_, probs, err := s.check(ctx, buyer, ids, qty)
+	all, visible, err := s.lookup(ctx, buyer, ids)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, pricing.Known{}, err
 	}
+	known := pricing.Known{All: map[uuid.UUID]*catalog.SKU{}, Visible: map[uuid.UUID]*catalog.SKU{}}
 	var refused []LineError
-	for i, pr := range probs {
-		if pr != "" {
-			refused = append(refused, LineError{Index: at[i], SKUID: ids[i], Problem: pr})
+	for i, c := range merged {
+		known.All[c.SKUID], known.Visible[c.SKUID] = all[i], visible[i]
+		if pr := problem(all[i], visible[i] != nil, c.Qty); pr != "" {
+			refused = append(refused, LineError{Index: at[i], SKUID: c.SKUID, Problem: pr})
 		}
 	}
-	return merged, refused, nil
+	return merged, refused, known, nil
 }
 
 // Lines returns the principal's cart for buyer as it stands, oldest line first.
@@ -446,11 +449,8 @@ func (s *Service) Lines(ctx context.Context, p auth.Principal, buyer *party.Part
 	return out, nil
 }
 
-// Clear empties the principal's cart for buyer inside the caller's
+// ClearQuery empties the principal's cart for buyer inside the caller's
 // transaction (an order took it).
-func Clear(ctx context.Context, tx bun.IDB, p auth.Principal, buyer uuid.UUID) error {
-	if _, err := tx.NewDelete().Model((*line)(nil)).Where("user_id = ? AND party_id = ?", p.UserID, buyer).Exec(ctx); err != nil {
-		return fmt.Errorf("cart: clear: %w", err)
-	}
-	return nil
+func ClearQuery(tx bun.IDB, p auth.Principal, buyer uuid.UUID) *bun.DeleteQuery {
+	return tx.NewDelete().Model((*line)(nil)).Where("user_id = ? AND party_id = ?", p.UserID, buyer)
 }

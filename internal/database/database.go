@@ -130,3 +130,12 @@ func IsForeignKeyViolation(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "SQLSTATE 23503") || strings.Contains(msg, "FOREIGN KEY constraint failed")
 }
+
+// IsCheckViolation reports whether err came from a CHECK constraint.
+func IsCheckViolation(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "SQLSTATE 23514") || strings.Contains(msg, "CHECK constraint failed")
+}

@@ -71,13 +71,22 @@ func Claim(ctx context.Context, tx bun.IDB, user uuid.UUID, scope, key, hash str
 
 // Complete stores the result of the work a Claim started, in the same transaction.
 func Complete(ctx context.Context, tx bun.IDB, user uuid.UUID, scope, key string, result any) error {
-	b, err := json.Marshal(result)
+	q, err := CompleteQuery(tx, user, scope, key, result)
 	if err != nil {
-		return fmt.Errorf("idempotency: result: %w", err)
+		return err
 	}
-	if _, err := tx.NewUpdate().Table("idempotency_keys").Set("result = ?", string(b)).
-		Where("user_id = ? AND scope = ? AND key = ?", user, scope, key).Exec(ctx); err != nil {
+	if _, err := q.Exec(ctx); err != nil {
 		return fmt.Errorf("idempotency: complete: %w", err)
 	}
 	return nil
+}
+
+// CompleteQuery is Complete's statement, for a caller that batches its writes.
+func CompleteQuery(tx bun.IDB, user uuid.UUID, scope, key string, result any) (*bun.UpdateQuery, error) {
+	b, err := json.Marshal(result)
+	if err != nil {
+		return nil, fmt.Errorf("idempotency: result: %w", err)
+	}
+	return tx.NewUpdate().Table("idempotency_keys").Set("result = ?", string(b)).
+		Where("user_id = ? AND scope = ? AND key = ?", user, scope, key), nil
 }

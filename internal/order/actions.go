@@ -302,7 +302,7 @@ func (s *Service) Change(ctx context.Context, p auth.Principal, id uuid.UUID, in
 	}
 	var q *quoted
 	if in.Lines != nil {
-		if q, err = s.quote(ctx, buyer, in.Lines); err != nil {
+		if q, err = s.quote(ctx, o.SellerID, buyer, in.Lines); err != nil {
 			return nil, err
 		}
 	}
@@ -333,30 +333,21 @@ func (s *Service) Change(ctx context.Context, p auth.Principal, id uuid.UUID, in
 		if err := outbox.Add(ctx, tx, evs...); err != nil {
 			return "", "", nil, err
 		}
-		res, err := reserveStock(ctx, tx, o.ID, whs, q.stockNeed())
-		if err != nil {
-			return "", "", nil, q.stockErr(err)
-		}
-		if len(res) > 0 {
-			if _, err := tx.NewInsert().Model(&res).Exec(ctx); err != nil {
-				return "", "", nil, fmt.Errorf("order: insert reservations: %w", err)
-			}
-		}
 		if err := s.pricing.Take(ctx, tx, o.BuyerID, o.Promotions); err != nil {
 			if errors.Is(err, pricing.ErrPromotionUsedUp) {
 				return "", "", nil, ErrPromotionChanged
 			}
 			return "", "", nil, err
 		}
-		if _, err := tx.NewDelete().Model((*Line)(nil)).Where("order_id = ?", o.ID).Exec(ctx); err != nil {
-			return "", "", nil, fmt.Errorf("order: drop lines: %w", err)
-		}
-		if err := insertLines(ctx, tx, o.ID, q.lines); err != nil {
+		var b batch
+		b.add(tx.NewDelete().Model((*Line)(nil)).Where("order_id = ?", o.ID))
+		b.add(linesInsert(tx, o.ID, q.lines))
+		b.add(tx.NewUpdate().Model(o).Column("subtotal", "discount", "total", "credit_reserved", "credit_warning", "explanation", "promotions").WherePK())
+		if err := b.exec(ctx, tx); err != nil {
 			return "", "", nil, err
 		}
-		if _, err := tx.NewUpdate().Model(o).Column("subtotal", "discount", "total", "credit_reserved", "credit_warning", "explanation", "promotions").
-			WherePK().Exec(ctx); err != nil {
-			return "", "", nil, fmt.Errorf("order: change totals: %w", err)
+		if err := s.reserveStock(ctx, tx, o.ID, whs, q.stockNeed()); err != nil {
+			return "", "", nil, q.stockErr(err)
 		}
 		data["totalAfter"] = o.Total
 		return steps[len(steps)-1].status, EvChanged, data, nil

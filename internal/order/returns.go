@@ -143,7 +143,7 @@ func (s *Service) RequestReturn(ctx context.Context, p auth.Principal, in Return
 			r.Amount += amount
 			lines = append(lines, ReturnLine{ReturnID: r.ID, LineNo: i + 1, OrderLineNo: l.LineNo, SKUID: l.SKUID, Qty: in.Qty, Amount: amount})
 		}
-		if r.Number, err = s.nextNumber(ctx, tx, "RT", now); err != nil {
+		if r.Number, err = s.number(ctx, tx, "RT", now); err != nil {
 			return err
 		}
 		if _, err := tx.NewInsert().Model(r).Exec(ctx); err != nil {

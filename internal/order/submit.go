@@ -100,14 +100,14 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) 
 			lines[i] = LineInput{SKUID: c.SKUID, Qty: c.Qty}
 		}
 	}
-	q, err := s.quote(ctx, buyer, lines)
-	if err != nil {
-		return nil, err
-	}
 	seller, err := s.parties.Supplier(ctx, buyer)
 	if errors.Is(err, party.ErrNoSupplier) {
 		return nil, ErrNoSupplier
 	}
+	if err != nil {
+		return nil, err
+	}
+	q, err := s.quote(ctx, seller.ID, buyer, lines)
 	if err != nil {
 		return nil, err
 	}
@@ -129,23 +129,60 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) 
 		o.SalesmanID = &p.UserID
 	}
 	o.setQuote(q)
+	if o.Number, err = s.sequenceNumber(ctx, "SO", now); err != nil {
+		return nil, err
+	}
+	var replayed bool
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		stored, replay, err := idempotency.Claim(ctx, tx, p.UserID, "orderSubmit", in.IdempotencyKey, hash, now)
 		if err := keyErr(err); err != nil {
 			return err
 		}
-		if replay {
+		if replayed = replay; replay {
 			return json.Unmarshal(stored, &o.ID)
 		}
-		var events []*outbox.Event
-		to, evs, err := s.reserveCredit(ctx, tx, o, buyer.ID, autoMax, p.UserID)
+		if o.Number == "" {
+			if o.Number, err = s.tableNumber(ctx, tx, "SO", now); err != nil {
+				return err
+			}
+		}
+		var b batch
+		to, events, err := s.reserveCredit(ctx, tx, o, buyer.ID, autoMax, p.UserID)
 		if err != nil {
 			return err
 		}
-		events = append(events, evs...)
-		res, err := reserveStock(ctx, tx, o.ID, whs, q.stockNeed())
+		o.Status = to[len(to)-1].status
+		b.add(tx.NewInsert().Model(o))
+		b.add(linesInsert(tx, o.ID, q.lines))
+		from := Status("")
+		var timeline []*Event
+		for _, t := range to {
+			ev, oev, err := s.event(o, t.typ, from, t.status, &p.UserID, t.reason, map[string]any{"total": o.Total})
+			if err != nil {
+				return err
+			}
+			timeline = append(timeline, ev)
+			events = append(events, oev)
+			from = t.status
+		}
+		b.add(tx.NewInsert().Model(&timeline))
+		b.add(outbox.Insert(tx, events))
+		if in.FromCart {
+			b.add(cart.ClearQuery(tx, p, buyer.ID))
+		}
+		done, err := idempotency.CompleteQuery(tx, p.UserID, "orderSubmit", in.IdempotencyKey, o.ID)
 		if err != nil {
-			return q.stockErr(err)
+			return err
+		}
+		b.add(done)
+		if err := b.exec(ctx, tx); err != nil {
+			return err
+		}
+		// The rows every order shares are locked last, so they are held for
+		// little more than the commit: stock levels (one round trip), then a
+		// gift promotion's pool, the single hottest row.
+		if err := q.stockErr(s.reserveStock(ctx, tx, o.ID, whs, q.stockNeed())); err != nil {
+			return err
 		}
 		if err := s.pricing.Take(ctx, tx, buyer.ID, o.Promotions); err != nil {
 			if errors.Is(err, pricing.ErrPromotionUsedUp) {
@@ -153,47 +190,31 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) 
 			}
 			return err
 		}
-		if o.Number, err = s.nextNumber(ctx, tx, "SO", now); err != nil {
-			return err
-		}
-		o.Status = to[len(to)-1].status
-		if _, err := tx.NewInsert().Model(o).Exec(ctx); err != nil {
-			return fmt.Errorf("order: insert: %w", err)
-		}
-		if err := insertLines(ctx, tx, o.ID, q.lines); err != nil {
-			return err
-		}
-		if len(res) > 0 {
-			if _, err := tx.NewInsert().Model(&res).Exec(ctx); err != nil {
-				return fmt.Errorf("order: insert reservations: %w", err)
-			}
-		}
-		from := Status("")
-		for _, t := range to {
-			ev, oev, err := s.event(o, t.typ, from, t.status, &p.UserID, t.reason, map[string]any{"total": o.Total})
-			if err != nil {
-				return err
-			}
-			if _, err := tx.NewInsert().Model(ev).Exec(ctx); err != nil {
-				return fmt.Errorf("order: insert event: %w", err)
-			}
-			events = append(events, oev)
-			from = t.status
-		}
-		if err := outbox.Add(ctx, tx, events...); err != nil {
-			return err
-		}
-		if in.FromCart {
-			if err := cart.Clear(ctx, tx, p, buyer.ID); err != nil {
-				return err
-			}
-		}
-		return idempotency.Complete(ctx, tx, p.UserID, "orderSubmit", in.IdempotencyKey, o.ID)
+		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return s.get(ctx, s.db, o.ID)
+	if replayed {
+		return s.get(ctx, s.db, o.ID)
+	}
+	return o, nil
+}
+
+// batch is writes a transaction sends in one round trip. Statements are
+// formatted by bun (values inlined and escaped), as every bun query is.
+type batch struct{ stmts []string }
+
+func (b *batch) add(q fmt.Stringer) { b.stmts = append(b.stmts, q.String()) }
+
+func (b *batch) exec(ctx context.Context, tx bun.Tx) error {
+	if len(b.stmts) == 0 {
+		return nil
+	}
+	if _, err := tx.Tx.ExecContext(ctx, strings.Join(b.stmts, ";\n")); err != nil {
+		return fmt.Errorf("order: write: %w", err)
+	}
+	return nil
 }
 
 // step is one transition an action makes.
@@ -297,13 +318,14 @@ func checkHeader(note string, a *party.Address, buyer *party.Party) (string, par
 // quoted is an order's lines priced by the server.
 type quoted struct {
 	res   pricing.Result
+	uses  []pricing.Use
 	lines []Line
 	index map[uuid.UUID]int // SKU → index of the caller's line (first line of the SKU)
 }
 
 // quote checks every line against the catalogue and prices them; the
 // client's prices, if any, never reach here.
-func (s *Service) quote(ctx context.Context, buyer *party.Party, in []LineInput) (*quoted, error) {
+func (s *Service) quote(ctx context.Context, seller uuid.UUID, buyer *party.Party, in []LineInput) (*quoted, error) {
 	if len(in) == 0 {
 		return nil, field.Err(ErrEmpty, "lines")
 	}
@@ -325,7 +347,7 @@ func (s *Service) quote(ctx context.Context, buyer *party.Party, in []LineInput)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	merged, refused, err := s.carts.Check(ctx, buyer, changes)
+	merged, refused, known, err := s.carts.Check(ctx, buyer, changes)
 	if err != nil {
 		return nil, err
 	}
@@ -343,7 +365,7 @@ func (s *Service) quote(ctx context.Context, buyer *party.Party, in []LineInput)
 	for i, c := range merged {
 		pl[i] = pricing.LineInput{SKUID: c.SKUID, Qty: c.Qty}
 	}
-	res, err := s.pricing.Quote(ctx, buyer, pl)
+	res, uses, err := s.pricing.QuoteFor(ctx, seller, buyer, pl, known)
 	if err != nil {
 		return nil, err
 	}
@@ -353,7 +375,7 @@ func (s *Service) quote(ctx context.Context, buyer *party.Party, in []LineInput)
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	q := &quoted{res: res, index: index}
+	q := &quoted{res: res, uses: uses, index: index}
 	for i, l := range res.Lines {
 		ln := Line{LineNo: i + 1, SKUID: l.SKUID, Qty: l.Qty, UnitPrice: l.ListUnitPrice, Amount: l.Amount, Discount: l.Discount,
 			Net: l.Net, Gift: l.Gift, PriceSource: l.Source.Kind, Adjustments: l.Adjustments}
@@ -385,7 +407,7 @@ func (o *Order) setQuote(q *quoted) {
 	if o.Explanation == nil {
 		o.Explanation = []pricing.Step{}
 	}
-	o.Promotions = pricing.Uses(q.res)
+	o.Promotions = q.uses
 	if o.Promotions == nil {
 		o.Promotions = []pricing.Use{}
 	}
@@ -412,14 +434,11 @@ func (q *quoted) stockErr(err error) error {
 	return field.Err(ErrInsufficientStock, "gifts")
 }
 
-func insertLines(ctx context.Context, tx bun.IDB, id uuid.UUID, lines []Line) error {
+func linesInsert(tx bun.IDB, id uuid.UUID, lines []Line) *bun.InsertQuery {
 	for i := range lines {
 		lines[i].OrderID = id
 	}
-	if _, err := tx.NewInsert().Model(&lines).Exec(ctx); err != nil {
-		return fmt.Errorf("order: insert lines: %w", err)
-	}
-	return nil
+	return tx.NewInsert().Model(&lines)
 }
 
 // warehouses are the seller's active warehouses, highest priority first.
@@ -438,77 +457,73 @@ type shortage struct{ sku uuid.UUID }
 func (e *shortage) Error() string { return "order: insufficient stock of " + e.sku.String() }
 func (e *shortage) Unwrap() error { return ErrInsufficientStock }
 
-// reserveStock holds need across the warehouses (priority order) with
-// conditional updates, SKUs in id order and warehouses in priority order so
-// concurrent orders lock rows in one order. A seller without warehouses does
-// not track stock and reserves nothing.
-func reserveStock(ctx context.Context, tx bun.IDB, orderID uuid.UUID, whs []uuid.UUID, need map[uuid.UUID]int64) ([]Reservation, error) {
+// reserveStock holds need across the warehouses (priority order): SKUs in id
+// order, warehouses by priority. It plans from the levels as committed and
+// sends one update per level in that order, with the reservation rows, in
+// one round trip; the stock table's CHECK (reserved <= on hand) refuses a
+// plan a concurrent order made stale. Then it plans again under lock
+// (PostgreSQL: FOR UPDATE; SQLite's writer holds the lock already). A seller
+// without warehouses does not track stock and reserves nothing.
+func (s *Service) reserveStock(ctx context.Context, tx bun.Tx, orderID uuid.UUID, whs []uuid.UUID, need map[uuid.UUID]int64) error {
 	if len(whs) == 0 || len(need) == 0 {
-		return nil, nil
+		return nil
 	}
 	skus := make([]uuid.UUID, 0, len(need))
 	for id := range need {
 		skus = append(skus, id)
 	}
 	slices.SortFunc(skus, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
-	avail, err := levels(ctx, tx, whs, skus)
-	if err != nil {
-		return nil, err
-	}
-	var out []Reservation
-	for _, sku := range skus {
-		left := need[sku]
-		for attempt := 0; left > 0 && attempt < 3; attempt++ {
-			if attempt > 0 { // a concurrent order took stock between our read and our update
-				if avail, err = levels(ctx, tx, whs, []uuid.UUID{sku}); err != nil {
-					return nil, err
-				}
-			}
-			raced := false
+	for _, lock := range []bool{false, true} {
+		if lock && !s.db.IsPostgres() {
+			break // SQLite's plan cannot go stale
+		}
+		avail, err := s.levels(ctx, tx, whs, skus, lock)
+		if err != nil {
+			return err
+		}
+		var b batch
+		b.add(tx.NewRaw("SAVEPOINT stock"))
+		var res []Reservation
+		for _, sku := range skus {
+			left := need[sku]
 			for _, w := range whs {
 				take := min(left, avail[[2]uuid.UUID{w, sku}])
 				if take <= 0 {
 					continue
 				}
-				res, err := tx.NewRaw(`UPDATE stock_levels SET reserved = reserved + ? WHERE warehouse_id = ? AND sku_id = ? AND on_hand - reserved >= ?`,
-					take, w, sku, take).Exec(ctx)
-				if err != nil {
-					return nil, fmt.Errorf("order: reserve stock: %w", err)
-				}
-				if n, _ := res.RowsAffected(); n != 1 {
-					raced = true
-					break
-				}
-				avail[[2]uuid.UUID{w, sku}] -= take
 				left -= take
-				out = addReservation(out, Reservation{OrderID: orderID, WarehouseID: w, SKUID: sku, Qty: take})
+				res = append(res, Reservation{OrderID: orderID, WarehouseID: w, SKUID: sku, Qty: take})
+				b.add(tx.NewRaw("UPDATE stock_levels SET reserved = reserved + ? WHERE warehouse_id = ? AND sku_id = ?", take, w, sku))
 			}
-			if !raced {
-				break
+			if left > 0 {
+				return &shortage{sku: sku}
 			}
 		}
-		if left > 0 {
-			return nil, &shortage{sku: sku}
+		b.add(tx.NewInsert().Model(&res))
+		err = b.exec(ctx, tx)
+		if err == nil || !database.IsCheckViolation(err) {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT stock"); err != nil {
+			return fmt.Errorf("order: stock savepoint: %w", err)
 		}
 	}
-	return out, nil
+	return errStockRace
 }
 
-func addReservation(rs []Reservation, r Reservation) []Reservation {
-	for i := range rs {
-		if rs[i].WarehouseID == r.WarehouseID && rs[i].SKUID == r.SKUID {
-			rs[i].Qty += r.Qty
-			return rs
-		}
-	}
-	return append(rs, r)
-}
+// errStockRace is a plan made stale under lock, which cannot happen unless a
+// writer of stock levels skips the lock order.
+var errStockRace = errors.New("order: stock changed under lock")
 
-// levels reads what each (warehouse, SKU) can still promise.
-func levels(ctx context.Context, tx bun.IDB, whs, skus []uuid.UUID) (map[[2]uuid.UUID]int64, error) {
+// levels reads what each (warehouse, SKU) can still promise, locking the rows when lock.
+func (s *Service) levels(ctx context.Context, tx bun.IDB, whs, skus []uuid.UUID, lock bool) (map[[2]uuid.UUID]int64, error) {
 	var rows []inventory.Level
-	if err := tx.NewSelect().Model(&rows).Column("sl.warehouse_id", "sl.sku_id", "sl.on_hand", "sl.reserved").
-		Where("sl.warehouse_id IN (?) AND sl.sku_id IN (?)", bun.List(whs), bun.List(skus)).Scan(ctx); err != nil {
+	q := tx.NewSelect().Model(&rows).Column("sl.warehouse_id", "sl.sku_id", "sl.on_hand", "sl.reserved").
+		Where("sl.warehouse_id IN (?) AND sl.sku_id IN (?)", bun.List(whs), bun.List(skus)).OrderExpr("sl.sku_id, sl.warehouse_id")
+	if lock {
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("order: read stock: %w", err)
 	}
 	out := make(map[[2]uuid.UUID]int64, len(rows))
@@ -531,17 +546,42 @@ func (s *Service) autoApproveMax(ctx context.Context, seller uuid.UUID) (*int64,
 	return &max.Int64, nil
 }
 
-// nextNumber takes the next document number of a type for the business year,
-// e.g. SO-2026-000123. It is taken late in the transaction: the sequence row
-// is the one lock every order of the year shares.
-func (s *Service) nextNumber(ctx context.Context, tx bun.IDB, prefix string, at time.Time) (string, error) {
-	year := at.In(s.zone).Year()
+// sequenceNumber takes the next document number of a type, e.g.
+// SO-2026-000123, from a PostgreSQL sequence: outside the transaction, so
+// no lock is shared by every order (an order that fails leaves a gap).
+// On SQLite it answers "" and the transaction takes the number from the
+// table (its writers are serial anyway).
+func (s *Service) sequenceNumber(ctx context.Context, prefix string, at time.Time) (string, error) {
+	if !s.db.IsPostgres() {
+		return "", nil
+	}
 	var n int64
-	if err := tx.NewRaw(`INSERT INTO doc_sequences (kind, year, last) VALUES (?, ?, 1)
-		ON CONFLICT (kind, year) DO UPDATE SET last = doc_sequences.last + 1 RETURNING last`, prefix, year).Scan(ctx, &n); err != nil {
+	if err := s.db.NewRaw("SELECT nextval(?)", "doc_seq_"+strings.ToLower(prefix)).Scan(ctx, &n); err != nil {
 		return "", fmt.Errorf("order: number: %w", err)
 	}
-	return fmt.Sprintf("%s-%d-%06d", prefix, year, n), nil
+	return s.format(prefix, at, n), nil
+}
+
+func (s *Service) tableNumber(ctx context.Context, tx bun.IDB, prefix string, at time.Time) (string, error) {
+	var n int64
+	if err := tx.NewRaw(`INSERT INTO doc_sequences (kind, last) VALUES (?, 1)
+		ON CONFLICT (kind) DO UPDATE SET last = doc_sequences.last + 1 RETURNING last`, prefix).Scan(ctx, &n); err != nil {
+		return "", fmt.Errorf("order: number: %w", err)
+	}
+	return s.format(prefix, at, n), nil
+}
+
+// format writes a number with the business year of at.
+func (s *Service) format(prefix string, at time.Time, n int64) string {
+	return fmt.Sprintf("%s-%d-%06d", prefix, at.In(s.zone).Year(), n)
+}
+
+// number takes a document number inside tx.
+func (s *Service) number(ctx context.Context, tx bun.IDB, prefix string, at time.Time) (string, error) {
+	if n, err := s.sequenceNumber(ctx, prefix, at); n != "" || err != nil {
+		return n, err
+	}
+	return s.tableNumber(ctx, tx, prefix, at)
 }
 
 // Topic is the outbox topic of an order's events.

@@ -47,8 +47,13 @@ func Add(ctx context.Context, tx bun.IDB, events ...*Event) error {
 	if len(events) == 0 {
 		return nil
 	}
-	if _, err := tx.NewInsert().Model(&events).Exec(ctx); err != nil {
+	if _, err := Insert(tx, events).Exec(ctx); err != nil {
 		return fmt.Errorf("outbox: add: %w", err)
 	}
 	return nil
+}
+
+// Insert is Add's statement, for a caller that batches its writes.
+func Insert(tx bun.IDB, events []*Event) *bun.InsertQuery {
+	return tx.NewInsert().Model(&events)
 }

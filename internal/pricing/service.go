@@ -200,9 +200,22 @@ func (s *Service) Quote(ctx context.Context, buyer *party.Party, lines []LineInp
 	if err != nil {
 		return Result{}, err
 	}
+	res, _, err := s.QuoteFor(ctx, seller, buyer, lines, Known{})
+	return res, err
+}
+
+// Known is what a caller has already read of the catalogue, so a quote does
+// not read it again: SKUs by id as everyone sees them, and as the buyer does.
+type Known struct {
+	All, Visible map[uuid.UUID]*catalog.SKU
+}
+
+// QuoteFor is Quote for a known seller and known SKUs; it also returns what
+// the quote takes from its promotions (see Take).
+func (s *Service) QuoteFor(ctx context.Context, seller uuid.UUID, buyer *party.Party, lines []LineInput, known Known) (Result, []Use, error) {
 	promos, left, err := s.running(ctx, seller, buyer)
 	if err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	ids := make([]uuid.UUID, 0, len(lines))
 	for _, l := range lines {
@@ -217,36 +230,63 @@ func (s *Service) Quote(ctx context.Context, buyer *party.Party, lines []LineInp
 	}
 	slices.SortFunc(ids, func(a, b uuid.UUID) int { return compareID(a, b) })
 	ids = slices.Compact(ids)
-	items, err := s.items(ctx, buyer, ids, gifts)
+	items, err := s.items(ctx, buyer, ids, gifts, known)
 	if err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	lists, err := s.lists(ctx, seller, buyer, ids)
 	if err != nil {
-		return Result{}, err
+		return Result{}, nil, err
 	}
 	in := Input{Buyer: buyerOf(buyer), Lines: lines, Items: items, PriceLists: lists, At: s.Now(), GiftStock: gifts}
+	byID := make(map[uuid.UUID]*PromotionRecord, len(promos))
 	for _, p := range promos {
 		in.Promotions = append(in.Promotions, p.engine(left[p.ID]))
+		byID[p.ID] = p
 	}
 	res := Quote(in)
 	res.Explanation = visibleSteps(res.Explanation)
-	return res, nil
+	uses := Uses(res)
+	for i := range uses {
+		if r := byID[uses[i].PromotionID]; r != nil {
+			uses[i].Limit, uses[i].Pool = r.PerPartyLimit, r.Rule.GiftPool
+		}
+	}
+	return res, uses, nil
 }
 
 // items are the engine's facts for the SKUs buyer may see, plus gift SKUs
-// (a gift need not be orderable to be given).
-func (s *Service) items(ctx context.Context, buyer *party.Party, ids []uuid.UUID, gifts map[uuid.UUID]int64) (map[uuid.UUID]Item, error) {
+// (a gift need not be orderable to be given). SKUs in known are not read again.
+func (s *Service) items(ctx context.Context, buyer *party.Party, ids []uuid.UUID, gifts map[uuid.UUID]int64, known Known) (map[uuid.UUID]Item, error) {
 	out := map[uuid.UUID]Item{}
 	if len(ids) == 0 {
 		return out, nil
 	}
-	visible, err := s.catalog.SKUs(ctx, buyer, ids)
-	if err != nil {
+	all := make([]*catalog.SKU, len(ids))
+	visible := make([]*catalog.SKU, len(ids))
+	var missing, hidden []int // not known at all; to be read as the buyer sees them
+	for i, id := range ids {
+		k, ok := known.All[id]
+		if !ok {
+			missing = append(missing, i)
+			continue
+		}
+		all[i], visible[i] = k, known.Visible[id]
+		if _, gift := gifts[id]; visible[i] == nil && !gift {
+			if _, seen := known.Visible[id]; !seen {
+				hidden = append(hidden, i)
+			}
+		}
+	}
+	if err := s.fill(ctx, nil, ids, missing, all); err != nil {
 		return nil, err
 	}
-	all, err := s.catalog.SKUs(ctx, nil, ids)
-	if err != nil {
+	for _, i := range missing { // a gift need not be visible; anything else must be checked
+		if _, gift := gifts[ids[i]]; !gift {
+			hidden = append(hidden, i)
+		}
+	}
+	if err := s.fill(ctx, buyer, ids, hidden, visible); err != nil {
 		return nil, err
 	}
 	var catIDs []uuid.UUID
@@ -275,6 +315,25 @@ func (s *Service) items(ctx context.Context, buyer *party.Party, ids []uuid.UUID
 		out[k.ID] = Item{SKUID: k.ID, Categories: path[k.CategoryID], BasePrice: k.BasePrice}
 	}
 	return out, nil
+}
+
+// fill reads the SKUs at positions at of ids (as buyer sees them; nil: as everyone) into dst.
+func (s *Service) fill(ctx context.Context, buyer *party.Party, ids []uuid.UUID, at []int, dst []*catalog.SKU) error {
+	if len(at) == 0 {
+		return nil
+	}
+	want := make([]uuid.UUID, len(at))
+	for j, i := range at {
+		want[j] = ids[i]
+	}
+	got, err := s.catalog.SKUs(ctx, buyer, want)
+	if err != nil {
+		return err
+	}
+	for j, i := range at {
+		dst[i] = got[j]
+	}
+	return nil
 }
 
 func (s *Service) requireSeller(p auth.Principal) error { return p.Require(Sellers...) }
@@ -744,10 +803,13 @@ func notFound(err error) error {
 // meantime (its per-party uses or gift pool): the buyer must re-quote.
 var ErrPromotionUsedUp = errors.New("pricing: promotion used up since the quote")
 
-// Use is what an order took from a promotion: one use, and gift units.
+// Use is what an order took from a promotion: one use, and gift units. Limit
+// and Pool are the promotion's per-party limit and gift pool when it was quoted.
 type Use struct {
 	PromotionID uuid.UUID `json:"promotionId"`
 	Gifts       int64     `json:"gifts,omitempty"`
+	Limit       *int      `json:"limit,omitempty"`
+	Pool        int64     `json:"pool,omitempty"`
 }
 
 // Uses lists what a quote takes from its promotions: every applied promotion
@@ -782,32 +844,13 @@ func Uses(res Result) []Use {
 // conditional update: a promotion at its per-party limit, or a gift pool run
 // dry, fails with ErrPromotionUsedUp. Uses are taken in id order.
 func (s *Service) Take(ctx context.Context, tx bun.IDB, buyer uuid.UUID, uses []Use) error {
-	if len(uses) == 0 {
-		return nil
-	}
 	uses = slices.Clone(uses)
 	slices.SortFunc(uses, func(a, b Use) int { return compareID(a.PromotionID, b.PromotionID) })
-	ids := make([]uuid.UUID, len(uses))
-	for i, u := range uses {
-		ids[i] = u.PromotionID
-	}
-	var recs []*PromotionRecord
-	if err := tx.NewSelect().Model(&recs).Where("pm.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
-		return fmt.Errorf("pricing: load promotions: %w", err)
-	}
-	byID := map[uuid.UUID]*PromotionRecord{}
-	for _, r := range recs {
-		byID[r.ID] = r
-	}
 	for _, u := range uses {
-		r := byID[u.PromotionID]
-		if r == nil {
-			return ErrPromotionUsedUp
-		}
-		if r.PerPartyLimit != nil {
+		if u.Limit != nil {
 			res, err := tx.NewRaw(`INSERT INTO promotion_uses (promotion_id, party_id, uses) VALUES (?, ?, 1)
 				ON CONFLICT (promotion_id, party_id) DO UPDATE SET uses = promotion_uses.uses + 1 WHERE promotion_uses.uses < ?`,
-				u.PromotionID, buyer, *r.PerPartyLimit).Exec(ctx)
+				u.PromotionID, buyer, *u.Limit).Exec(ctx)
 			if err != nil {
 				return fmt.Errorf("pricing: take use: %w", err)
 			}
@@ -817,7 +860,7 @@ func (s *Service) Take(ctx context.Context, tx bun.IDB, buyer uuid.UUID, uses []
 		}
 		if u.Gifts > 0 {
 			res, err := tx.NewRaw(`UPDATE promotions SET gifts_given = gifts_given + ? WHERE id = ? AND gifts_given + ? <= ?`,
-				u.Gifts, u.PromotionID, u.Gifts, r.Rule.GiftPool).Exec(ctx)
+				u.Gifts, u.PromotionID, u.Gifts, u.Pool).Exec(ctx)
 			if err != nil {
 				return fmt.Errorf("pricing: draw gifts: %w", err)
 			}
