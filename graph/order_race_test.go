@@ -116,7 +116,10 @@ func TestOrderCreditRace(t *testing.T) {
 				require.Equal(t, 10*one, account, "exactly ten orders hold credit")
 				require.Equal(t, account, held, "the account matches its open orders")
 				require.Equal(t, account, ledger, "the account matches its ledger")
-				require.Equal(t, "0.00", creditOf(t, e, dist, nil).Available.Amount)
+				c := creditOf(t, e, dist, nil)
+				require.Equal(t, "0.00", c.Available.Amount)
+				require.Equal(t, "WATCH", c.Status, "the whole line in use, not over it")
+				require.Equal(t, 100, c.UsePercent)
 			})
 		})
 	}
@@ -176,5 +179,39 @@ func TestOrderIdempotentRace(t *testing.T) {
 		account, held, ledger := creditBooks(t, e)
 		require.Equal(t, account, held)
 		require.Equal(t, account, ledger)
+	})
+}
+
+// WARN lets an order through within the tolerance, flagged, and refuses one beyond it.
+func TestOrderCreditWarnTolerance(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		dist, fin := e.As(auth.RoleDistributorAdmin), e.As(auth.RoleFinance)
+		ids := cartSKUs(t, e, dist, "PH01-2-1")
+		lines := []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 1}}
+		probe, errs := submit(t, e, dist, "probe", lines, nil)
+		require.Empty(t, errs)
+		_, errs = act(t, e, dist, "orderCancel", probe.ID, map[string]any{})
+		require.Empty(t, errs)
+		one, err := model.ParseMinor(probe.Total.Amount)
+		require.NoError(t, err)
+		d1 := partyID(t, e, e.As(auth.RoleHQAdmin), "D-0001")
+		setCredit(t, e, d1, model.FormatMinor(one*100/105), "WARN")
+		r := e.Query(fin, `mutation($b: ID!) { creditPolicySet(input: {buyerId: $b, policy: WARN, tolerancePercent: 10, reason: "season"}) { credit { policy } errors { code } } }`,
+			map[string]any{"b": d1})
+		require.JSONEq(t, `{"creditPolicySet":{"credit":{"policy":"WARN"},"errors":[]}}`, string(r.Data))
+		r = e.Query(fin, `mutation($b: ID!) { creditPolicySet(input: {buyerId: $b, policy: WARN, tolerancePercent: 51, reason: "x"}) { credit { policy } errors { code field } } }`,
+			map[string]any{"b": d1})
+		require.JSONEq(t, `{"creditPolicySet":{"credit":null,"errors":[{"code":"INVALID_INPUT","field":["tolerancePercent"]}]}}`, string(r.Data))
+
+		o, errs := submit(t, e, dist, "warn-1", lines, nil)
+		require.Empty(t, errs)
+		require.Equal(t, "SUBMITTED", o.Status)
+		require.True(t, o.CreditWarning, "within the tolerance only")
+		c := creditOf(t, e, dist, nil)
+		require.Equal(t, "HOLD", c.Status, "over the line")
+		require.True(t, c.UsePercent > 100)
+		_, errs = submit(t, e, dist, "warn-2", lines, nil)
+		require.Equal(t, "CREDIT_LIMIT_EXCEEDED", errs[0].Code, "beyond the tolerance WARN refuses")
 	})
 }
