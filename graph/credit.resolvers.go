@@ -8,6 +8,7 @@ package graph
 import (
 	"channelhub/graph/model"
 	"channelhub/internal/auth"
+	"channelhub/internal/broker"
 	"channelhub/internal/credit"
 	"channelhub/internal/party"
 	"context"
@@ -229,6 +230,27 @@ func (r *queryResolver) CreditLimitRequests(ctx context.Context) ([]credit.Limit
 	}
 	rs, err := r.CreditService.PendingRequests(ctx, p)
 	return deref2(rs), err
+}
+
+// CreditUpdated is the resolver for the creditUpdated field.
+func (r *subscriptionResolver) CreditUpdated(ctx context.Context, buyerID *string) (<-chan *credit.Line, error) {
+	p, err := auth.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	id, err := parseOptID(typeParty, buyerID)
+	if err != nil {
+		return nil, err
+	}
+	l, err := r.CreditService.Summary(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	buyer := l.Buyer.ID
+	return follow(ctx, r.Broker, []string{credit.Topic(buyer)}, func(broker.Message) (*credit.Line, bool, error) {
+		l, err := r.CreditService.Summary(ctx, p, &buyer)
+		return l, err == nil, err
+	})
 }
 
 // CreditEntry returns CreditEntryResolver implementation.

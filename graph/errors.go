@@ -44,6 +44,7 @@ var topLevel = []struct {
 	{errAsPartyRequired, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.asParty"},
 	{cart.ErrBuyerRequired, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.asParty"},
 	{errInvalidID, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.id"},
+	{errTooManySubscriptions, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.subscriptions"},
 	{model.ErrDecimal, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.decimal"},
 }
 

@@ -61,6 +61,7 @@ type ResolverRoot interface {
 	SKU() SKUResolver
 	SKUConnection() SKUConnectionResolver
 	StockLevel() StockLevelResolver
+	Subscription() SubscriptionResolver
 	User() UserResolver
 	UserConnection() UserConnectionResolver
 	Viewer() ViewerResolver
@@ -425,6 +426,11 @@ type ComplexityRoot struct {
 		Warehouse func(childComplexity int) int
 	}
 
+	OrderUpdate struct {
+		Order   func(childComplexity int) int
+		Refetch func(childComplexity int) int
+	}
+
 	PageInfo struct {
 		EndCursor   func(childComplexity int) int
 		HasNextPage func(childComplexity int) int
@@ -698,6 +704,12 @@ type ComplexityRoot struct {
 	StockPayload struct {
 		Errors func(childComplexity int) int
 		Levels func(childComplexity int) int
+	}
+
+	Subscription struct {
+		CreditUpdated   func(childComplexity int, buyerID *string) int
+		MyOrdersUpdated func(childComplexity int) int
+		OrderUpdated    func(childComplexity int, id string) int
 	}
 
 	User struct {
@@ -991,6 +1003,11 @@ type StockLevelResolver interface {
 	Sku(ctx context.Context, obj *inventory.Level) (*model.SKUView, error)
 
 	Available(ctx context.Context, obj *inventory.Level) (int, error)
+}
+type SubscriptionResolver interface {
+	CreditUpdated(ctx context.Context, buyerID *string) (<-chan *credit.Line, error)
+	OrderUpdated(ctx context.Context, id string) (<-chan *order.Order, error)
+	MyOrdersUpdated(ctx context.Context) (<-chan *model.OrderUpdate, error)
 }
 type UserResolver interface {
 	ID(ctx context.Context, obj *party.User) (string, error)
@@ -2709,6 +2726,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.OrderReservation.Warehouse(childComplexity), true
 
+	case "OrderUpdate.order":
+		if e.ComplexityRoot.OrderUpdate.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderUpdate.Order(childComplexity), true
+	case "OrderUpdate.refetch":
+		if e.ComplexityRoot.OrderUpdate.Refetch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.OrderUpdate.Refetch(childComplexity), true
+
 	case "PageInfo.endCursor":
 		if e.ComplexityRoot.PageInfo.EndCursor == nil {
 			break
@@ -3842,6 +3872,35 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.StockPayload.Levels(childComplexity), true
 
+	case "Subscription.creditUpdated":
+		if e.ComplexityRoot.Subscription.CreditUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_creditUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.CreditUpdated(childComplexity, args["buyerId"].(*string)), true
+	case "Subscription.myOrdersUpdated":
+		if e.ComplexityRoot.Subscription.MyOrdersUpdated == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.MyOrdersUpdated(childComplexity), true
+	case "Subscription.orderUpdated":
+		if e.ComplexityRoot.Subscription.OrderUpdated == nil {
+			break
+		}
+
+		args, err := ec.field_Subscription_orderUpdated_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Subscription.OrderUpdated(childComplexity, args["id"].(string)), true
+
 	case "User.assignedStores":
 		if e.ComplexityRoot.User.AssignedStores == nil {
 			break
@@ -4155,6 +4214,23 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			ctx = graphql.WithLazyInputUnmarshalerIndex(ctx, inputUnmarshalers)
 			data := ec._Mutation(ctx, opCtx.Operation.SelectionSet)
 			var buf bytes.Buffer
+			data.MarshalGQL(&buf)
+
+			return &graphql.Response{
+				Data: buf.Bytes(),
+			}
+		}
+	case ast.Subscription:
+		next := ec._Subscription(ctx, opCtx.Operation.SelectionSet)
+
+		var buf bytes.Buffer
+		return func(ctx context.Context) *graphql.Response {
+			buf.Reset()
+			data := next(ctx)
+
+			if data == nil {
+				return nil
+			}
 			data.MarshalGQL(&buf)
 
 			return &graphql.Response{
@@ -4948,6 +5024,11 @@ extend type Mutation {
   "Stop the line (STOP: no orders accepted) or lift the stop."
   creditStopSet(input: CreditStopInput!): CreditPayload! @hasRole(any: [HQ_ADMIN, FINANCE, DISTRIBUTOR_ADMIN])
 }
+
+extend type Subscription {
+  "The buyer's credit line (the viewer's own party when absent) every time it changes."
+  creditUpdated(buyerId: ID): CreditSummary! @authenticated
+}
 `, BuiltIn: false},
 	{Name: "../schema/inventory.graphqls", Input: `"A stock location of one party. Higher priority ships first."
 type Warehouse implements Node {
@@ -5376,6 +5457,21 @@ extend type Mutation {
   returnReject(id: ID!, input: OrderDecisionInput!): ReturnPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
   "Book an approved return's goods back into stock and credit the buyer (the seller's goods control)."
   returnReceive(id: ID!): ReturnPayload! @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN])
+}
+
+"One change among the viewer's orders."
+type OrderUpdate {
+  "The order as it is now; null with refetch."
+  order: Order
+  "Updates may have been missed (a reconnect upstream, or the client read too slowly): fetch the list again."
+  refetch: Boolean!
+}
+
+extend type Subscription {
+  "The order every time it changes. NOT_FOUND for an order outside the viewer's scope."
+  orderUpdated(id: ID!): Order! @authenticated
+  "Every change of an order in the viewer's scope: its party's orders as buyer or seller, its subtree's for HQ and branches, its stores' for a salesman."
+  myOrdersUpdated: OrderUpdate! @authenticated
 }
 `, BuiltIn: false},
 	{Name: "../schema/party.graphqls", Input: `"What a party is in the channel tree: HQ at the top, then branches, distributors (level 1 or 2) and stores."
@@ -5942,6 +6038,7 @@ NOT_FOUND, INVALID_REQUEST, RATE_LIMITED and INTERNAL in ` + "`" + `extensions.c
 schema {
   query: Query
   mutation: Mutation
+  subscription: Subscription
 }
 
 directive @goModel(model: String, models: [String!]) on OBJECT | INPUT_OBJECT | SCALAR | ENUM | INTERFACE | UNION
@@ -5989,6 +6086,14 @@ type Query {
 }
 
 type Mutation
+
+"""
+Live updates over the WebSocket at /graphql (graphql-transport-ws, or legacy graphql-ws), authenticated by the
+access token in connection_init's ` + "`" + `Authorization` + "`" + `. The socket closes when the token expires or the session ends;
+at most 100 subscriptions per socket. Every message carries the current state read after the change committed,
+not a diff.
+"""
+type Subscription
 `, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
@@ -6589,6 +6694,16 @@ func (ec *executionContext) childFields_OrderReservation(ctx context.Context, fi
 		return ec.fieldContext_OrderReservation_qty(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type OrderReservation", field.Name)
+}
+
+func (ec *executionContext) childFields_OrderUpdate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "order":
+		return ec.fieldContext_OrderUpdate_order(ctx, field)
+	case "refetch":
+		return ec.fieldContext_OrderUpdate_refetch(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type OrderUpdate", field.Name)
 }
 
 func (ec *executionContext) childFields_PageInfo(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8518,6 +8633,34 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 		return nil, err
 	}
 	args["filter"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_creditUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "buyerId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["buyerId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Subscription_orderUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
 	return args, nil
 }
 
@@ -16571,6 +16714,61 @@ func (ec *executionContext) fieldContext_OrderReservation_qty(_ context.Context,
 	return graphql.NewScalarFieldContext("OrderReservation", field, false, false, "Int")
 }
 
+func (ec *executionContext) _OrderUpdate_order(ctx context.Context, field graphql.CollectedField, obj *model.OrderUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderUpdate_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Order, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *order.Order) graphql.Marshaler {
+			return ec.marshalOOrder2ᚖchannelhubᚋinternalᚋorderᚐOrder(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_OrderUpdate_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "OrderUpdate",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _OrderUpdate_refetch(ctx context.Context, field graphql.CollectedField, obj *model.OrderUpdate) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_OrderUpdate_refetch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Refetch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_OrderUpdate_refetch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("OrderUpdate", field, false, false, "Boolean")
+}
+
 func (ec *executionContext) _PageInfo_hasNextPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -21858,6 +22056,165 @@ func (ec *executionContext) fieldContext_StockPayload_errors(_ context.Context, 
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_InventoryError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_creditUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_creditUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().CreditUpdated(ctx, fc.Args["buyerId"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *credit.Line
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *credit.Line) graphql.Marshaler {
+			return ec.marshalNCreditSummary2ᚖchannelhubᚋinternalᚋcreditᚐLine(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_creditUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_CreditSummary(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_creditUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_orderUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_orderUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Subscription().OrderUpdated(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *order.Order
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *order.Order) graphql.Marshaler {
+			return ec.marshalNOrder2ᚖchannelhubᚋinternalᚋorderᚐOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_orderUpdated(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Subscription_orderUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_myOrdersUpdated(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_myOrdersUpdated(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().MyOrdersUpdated(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.OrderUpdate
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderUpdate) graphql.Marshaler {
+			return ec.marshalNOrderUpdate2ᚖchannelhubᚋgraphᚋmodelᚐOrderUpdate(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_myOrdersUpdated(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderUpdate(ctx, field)
 		},
 	}
 	return fc, nil
@@ -29826,6 +30183,44 @@ func (ec *executionContext) _OrderReservation(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var orderUpdateImplementors = []string{"OrderUpdate"}
+
+func (ec *executionContext) _OrderUpdate(ctx context.Context, sel ast.SelectionSet, obj *model.OrderUpdate) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, orderUpdateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("OrderUpdate")
+		case "order":
+			out.Values[i] = ec._OrderUpdate_order(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "refetch":
+			out.Values[i] = ec._OrderUpdate_refetch(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *model.PageInfo) graphql.Marshaler {
@@ -31714,6 +32109,30 @@ func (ec *executionContext) _StockPayload(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var subscriptionImplementors = []string{"Subscription"}
+
+func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
+		Object: "Subscription",
+	})
+	if len(fields) != 1 {
+		graphql.AddErrorf(ctx, "must subscribe to exactly one stream")
+		return nil
+	}
+
+	switch fields[0].Name {
+	case "creditUpdated":
+		return ec._Subscription_creditUpdated(ctx, fields[0])
+	case "orderUpdated":
+		return ec._Subscription_orderUpdated(ctx, fields[0])
+	case "myOrdersUpdated":
+		return ec._Subscription_myOrdersUpdated(ctx, fields[0])
+	default:
+		panic("unknown field " + strconv.Quote(fields[0].Name))
+	}
+}
+
 var userImplementors = []string{"User", "Node"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *party.User) graphql.Marshaler {
@@ -33599,6 +34018,14 @@ var (
 func (ec *executionContext) unmarshalNOrderSubmitInput2channelhubᚋgraphᚋmodelᚐOrderSubmitInput(ctx context.Context, v any) (model.OrderSubmitInput, error) {
 	res, err := ec.unmarshalInputOrderSubmitInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNOrderUpdate2ᚖchannelhubᚋgraphᚋmodelᚐOrderUpdate(ctx context.Context, sel ast.SelectionSet, v *model.OrderUpdate) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "OrderUpdate!")
+		return graphql.Null
+	}
+	return ec._OrderUpdate(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNPageInfo2channelhubᚋgraphᚋmodelᚐPageInfo(ctx context.Context, sel ast.SelectionSet, v model.PageInfo) graphql.Marshaler {

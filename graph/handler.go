@@ -38,6 +38,7 @@ type Options struct {
 	Registerer      prometheus.Registerer
 	AllowedOrigins  []string
 	MaxBodyBytes    int64
+	SessionCheck    time.Duration // how often a WebSocket re-checks its session (default 30 s)
 	Limiter         ratelimit.Limiter
 	CatalogEpoch    func(context.Context) (int64, error) // nil: no response cache
 	CacheTTL        time.Duration
@@ -57,7 +58,7 @@ func NewHandler(o Options) *handler.Server {
 	srv := handler.New(NewExecutableSchema(cfg))
 	srv.AddTransport(transport.Websocket{
 		Implementation:   transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{OriginPatterns: o.AllowedOrigins}},
-		InitFunc:         wsInit(o.Resolver.AuthService),
+		InitFunc:         wsInit(o.Resolver.AuthService, o.SessionCheck),
 		InitTimeout:      10 * time.Second,
 		PingPongInterval: 25 * time.Second,
 		PayloadReadLimit: &o.MaxBodyBytes,
@@ -82,7 +83,8 @@ func NewHandler(o Options) *handler.Server {
 	srv.SetErrorPresenter(presenter(o.Resolver.Log))
 	srv.SetRecoverFunc(recoverer(o.Resolver.Log))
 	srv.AroundRootFields(o.rateLimit)
-	srv.AroundOperations(func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+	// Loaders per response: a subscription's every message reads fresh.
+	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
 		return next(withLoaders(ctx, o.Resolver.newLoaders()))
 	})
 	return srv
@@ -123,14 +125,17 @@ func (o Options) rateLimit(ctx context.Context, next graphql.RootResolver) graph
 
 // wsInit authenticates a WebSocket from its connection_init payload; a bad
 // token closes the socket with 4403, the only signal graphql-transport-ws has.
-func wsInit(a *auth.Service) transport.WebsocketInitFunc {
+func wsInit(a *auth.Service, every time.Duration) transport.WebsocketInitFunc {
+	if every <= 0 {
+		every = 30 * time.Second
+	}
 	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
 		token := strings.TrimSpace(strings.TrimPrefix(payload.Authorization(), "Bearer "))
 		p, err := a.Authenticate(ctx, token)
 		if err != nil {
 			return transport.WithWebsocketCloseCode(ctx, 4403), nil, auth.ErrUnauthenticated
 		}
-		return auth.WithPrincipal(ctx, p), nil, nil
+		return liveSession(auth.WithPrincipal(ctx, p), a, p, token, every), nil, nil
 	}
 }
 

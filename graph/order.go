@@ -207,3 +207,20 @@ func (r *Resolver) orderNode(ctx context.Context, p auth.Principal, typ, gid str
 	}
 	return req, err
 }
+
+// myOrderTopics are the topics of the orders in p's scope: its party's
+// subtree, or for a salesman alone, its stores.
+func (r *Resolver) myOrderTopics(ctx context.Context, p auth.Principal) ([]string, error) {
+	if !p.Has(auth.RoleSalesman) || len(p.Roles) > 1 {
+		return []string{order.PartyTopic(p.PartyID)}, nil
+	}
+	stores, err := r.PartyService.StoresOf(ctx, p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	topics := make([]string, len(stores))
+	for i, s := range stores {
+		topics[i] = order.PartyTopic(s)
+	}
+	return topics, nil
+}

@@ -8,9 +8,11 @@ package graph
 import (
 	"channelhub/graph/model"
 	"channelhub/internal/auth"
+	"channelhub/internal/broker"
 	"channelhub/internal/order"
 	"channelhub/internal/party"
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -394,6 +396,51 @@ func (r *returnLineResolver) Sku(ctx context.Context, obj *order.ReturnLine) (*m
 // Amount is the resolver for the amount field.
 func (r *returnLineResolver) Amount(ctx context.Context, obj *order.ReturnLine) (*model.Money, error) {
 	return r.money(obj.Amount), nil
+}
+
+// OrderUpdated is the resolver for the orderUpdated field.
+func (r *subscriptionResolver) OrderUpdated(ctx context.Context, id string) (<-chan *order.Order, error) {
+	p, err := auth.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	oid, err := parseID(typeOrder, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.OrderService.Get(ctx, p, oid); err != nil {
+		return nil, err
+	}
+	return follow(ctx, r.Broker, []string{order.Topic(oid)}, func(broker.Message) (*order.Order, bool, error) {
+		o, err := r.OrderService.Get(ctx, p, oid)
+		return o, err == nil, err
+	})
+}
+
+// MyOrdersUpdated is the resolver for the myOrdersUpdated field.
+func (r *subscriptionResolver) MyOrdersUpdated(ctx context.Context) (<-chan *model.OrderUpdate, error) {
+	p, err := auth.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	topics, err := r.myOrderTopics(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return follow(ctx, r.Broker, topics, func(m broker.Message) (*model.OrderUpdate, bool, error) {
+		if m.Gap {
+			return &model.OrderUpdate{Refetch: true}, true, nil
+		}
+		id, ok := orderOf(m)
+		if !ok {
+			return nil, false, nil
+		}
+		o, err := r.OrderService.Get(ctx, p, id)
+		if errors.Is(err, order.ErrNotFound) {
+			return nil, false, nil // not the viewer's to see
+		}
+		return &model.OrderUpdate{Order: o}, err == nil, err
+	})
 }
 
 // Order returns OrderResolver implementation.

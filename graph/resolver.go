@@ -23,6 +23,7 @@ type Resolver struct {
 	InventoryService *inventory.Service
 	CreditService    *credit.Service
 	OrderService     *order.Service
+	Broker           Subscriber
 	Currency         string
 	Log              *slog.Logger
 }

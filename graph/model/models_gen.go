@@ -389,6 +389,14 @@ type OrderSubmitInput struct {
 	DeliveryAddress *AddressInput `json:"deliveryAddress,omitempty"`
 }
 
+// One change among the viewer's orders.
+type OrderUpdate struct {
+	// The order as it is now; null with refetch.
+	Order *order.Order `json:"order,omitempty"`
+	// Updates may have been missed (a reconnect upstream, or the client read too slowly): fetch the list again.
+	Refetch bool `json:"refetch"`
+}
+
 type PageInfo struct {
 	HasNextPage bool    `json:"hasNextPage"`
 	EndCursor   *string `json:"endCursor,omitempty"`
@@ -715,6 +723,13 @@ type StockReceiveInput struct {
 	Reference string `json:"reference"`
 	// The client's key for this receipt, 1..64 characters: a retry returns the first receipt's levels instead of booking the goods twice; the same key with a different receipt is refused.
 	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+// Live updates over the WebSocket at /graphql (graphql-transport-ws, or legacy graphql-ws), authenticated by the
+// access token in connection_init's `Authorization`. The socket closes when the token expires or the session ends;
+// at most 100 subscriptions per socket. Every message carries the current state read after the change committed,
+// not a diff.
+type Subscription struct {
 }
 
 type TierInput struct {

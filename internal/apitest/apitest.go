@@ -35,6 +35,8 @@ type Env struct {
 	URL     string
 	Clock   *Clock
 	logs    *lockedWriter
+	vars    map[string]string
+	prefix  string
 }
 
 // LogText returns everything the server has logged so far.
@@ -57,6 +59,9 @@ func (c *Clock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
 type Options struct {
 	Env  map[string]string // extra CHANNELHUB_* variables
 	Auth auth.Config
+	// Peer, when set, makes this server a second instance beside Peer: the
+	// same database, data directory (signing keys) and Redis namespace.
+	Peer *Env
 }
 
 // Each runs fn against every configured backend, each with its own database.
@@ -75,7 +80,7 @@ func Start(t testing.TB, b dbtest.Backend, opt Options) *Env {
 	vars := map[string]string{
 		"CHANNELHUB_ENV":          "development",
 		"CHANNELHUB_DATA_DIR":     t.TempDir(),
-		"CHANNELHUB_DATABASE_URL": b.DSN(t),
+		"CHANNELHUB_DATABASE_URL": "",
 		"CHANNELHUB_SEED_DEMO":    "true",
 		// Every test signs in from 127.0.0.1; only the rate limit test sets real limits.
 		"CHANNELHUB_RATE_LOGIN_PER_MINUTE":     "1000000",
@@ -87,6 +92,15 @@ func Start(t testing.TB, b dbtest.Backend, opt Options) *Env {
 		} else if os.Getenv(dbtest.RequireEnv) == "1" {
 			t.Fatalf("%s is not set and %s=1", dbtest.RedisEnv, dbtest.RequireEnv)
 		}
+	}
+	prefix := "test:" + randomHex() + ":"
+	if opt.Peer == nil {
+		vars["CHANNELHUB_DATABASE_URL"] = b.DSN(t)
+	} else {
+		for _, k := range []string{"CHANNELHUB_DATA_DIR", "CHANNELHUB_DATABASE_URL", "CHANNELHUB_REDIS_URL"} {
+			vars[k] = opt.Peer.vars[k]
+		}
+		prefix = opt.Peer.prefix
 	}
 	for k, v := range opt.Env {
 		vars[k] = v
@@ -103,17 +117,20 @@ func Start(t testing.TB, b dbtest.Backend, opt Options) *Env {
 		Log:            slog.New(slog.NewJSONHandler(logs, nil)),
 		PasswordParams: auth.FastPasswordParams(),
 		Auth:           ac,
-		RedisPrefix:    "test:" + randomHex() + ":",
+		RedisPrefix:    prefix,
 	})
 	if err != nil {
 		t.Fatalf("server: %v", err)
 	}
 	hs := httptest.NewServer(srv.Handler)
+	bg, stop := context.WithCancel(context.Background())
+	srv.Background(bg)
 	t.Cleanup(func() {
+		stop()
 		hs.Close()
 		srv.Close()
 	})
-	return &Env{T: t, Backend: b.Name, Server: srv, URL: hs.URL, Clock: clock, logs: logs}
+	return &Env{T: t, Backend: b.Name, Server: srv, URL: hs.URL, Clock: clock, logs: logs, vars: vars, prefix: prefix}
 }
 
 type lockedWriter struct {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"regexp"
 	"slices"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -83,6 +84,7 @@ type Principal struct {
 	Roles          []Role // only those fitting App
 	App            App
 	SessionVersion int64
+	ExpiresAt      time.Time // of the access token; a WebSocket closes then
 }
 
 // Errors every service returns for callers it must refuse.

@@ -504,7 +504,11 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 			roles = append(roles, Role(r))
 		}
 	}
-	return Principal{UserID: uid, PartyID: pid, PartyPath: row.PartyPath, SessionID: sid, Roles: roles, App: app, SessionVersion: claims.SessionVersion}, nil
+	p := Principal{UserID: uid, PartyID: pid, PartyPath: row.PartyPath, SessionID: sid, Roles: roles, App: app, SessionVersion: claims.SessionVersion}
+	if claims.ExpiresAt != nil {
+		p.ExpiresAt = claims.ExpiresAt.Time
+	}
+	return p, nil
 }
 
 // Sweep deletes what sign-in leaves behind once it can matter no more: failure

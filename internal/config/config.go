@@ -37,6 +37,7 @@ type Config struct {
 	LogLevel              slog.Level
 	MaxBodyBytes          int64
 	QueryDepthLimit       int
+	LiveSessionCheck      time.Duration
 	QueryComplexityLimit  int
 	SeedDemo              bool
 	ShutdownTimeout       time.Duration
@@ -95,6 +96,7 @@ func Load(getenv func(string) string) (Config, error) {
 		Currency:              l.str("CURRENCY", "CNY"),
 		MaxBodyBytes:          l.int("MAX_BODY_BYTES", 1<<20, 1<<10, 64<<20),
 		QueryDepthLimit:       int(l.int("QUERY_DEPTH_LIMIT", 12, 2, 50)),
+		LiveSessionCheck:      l.duration("LIVE_SESSION_CHECK", 30*time.Second, 100*time.Millisecond, time.Hour),
 		QueryComplexityLimit:  int(l.int("QUERY_COMPLEXITY_LIMIT", 2000, 10, 100000)),
 		ShutdownTimeout:       l.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Second, time.Hour),
 		ResponseCacheTTL:      l.duration("RESPONSE_CACHE_TTL", time.Minute, 0, time.Hour),
@@ -207,6 +209,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("log_level", c.LogLevel.String()),
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),
 		slog.Int("query_depth_limit", c.QueryDepthLimit),
+		slog.Duration("live_session_check", c.LiveSessionCheck),
 		slog.Int("query_complexity_limit", c.QueryComplexityLimit),
 		slog.Bool("seed_demo", c.SeedDemo),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),

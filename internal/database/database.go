@@ -107,8 +107,18 @@ func redact(err error, dsn string) error {
 type counter struct{ n *atomic.Int64 }
 
 func (c counter) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context {
-	c.n.Add(1)
+	if ctx.Value(uncountedKey{}) == nil {
+		c.n.Add(1)
+	}
 	return ctx
+}
+
+type uncountedKey struct{}
+
+// Uncounted marks ctx's queries as background work that Queries leaves out,
+// so a request's count is not disturbed by a poller running beside it.
+func Uncounted(ctx context.Context) context.Context {
+	return context.WithValue(ctx, uncountedKey{}, true)
 }
 
 func (counter) AfterQuery(context.Context, *bun.QueryEvent) {}

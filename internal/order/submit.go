@@ -610,3 +610,7 @@ func (s *Service) event(o *Order, typ string, from, to Status, actor *uuid.UUID,
 		Message{OrderID: o.ID, Number: o.Number, BuyerID: o.BuyerID, SellerID: o.SellerID, From: from, To: to, Event: typ, Reason: reason}, now)
 	return ev, oev, err
 }
+
+// PartyTopic is the topic of every order event whose buyer lies under party
+// (the party itself included): what myOrdersUpdated follows.
+func PartyTopic(party uuid.UUID) string { return "orders-under:" + party.String() }

@@ -454,3 +454,22 @@ func (s *Service) CountAssignedStoresMany(ctx context.Context, p auth.Principal,
 	}
 	return out, nil
 }
+
+// StoresOf lists the ids of the stores assigned to a salesman (at most 1,000).
+func (s *Service) StoresOf(ctx context.Context, salesman uuid.UUID) ([]uuid.UUID, error) {
+	var ids []uuid.UUID
+	if err := s.db.NewSelect().Table("salesman_stores").Column("store_id").Where("user_id = ?", salesman).
+		OrderExpr("store_id").Limit(1000).Scan(ctx, &ids); err != nil {
+		return nil, fmt.Errorf("party: stores of: %w", err)
+	}
+	return ids, nil
+}
+
+// Path returns a party's place in the tree, "/<hq>/.../<party>/", for any party.
+func (s *Service) Path(ctx context.Context, id uuid.UUID) (string, error) {
+	var path string
+	if err := s.db.NewSelect().Model((*Party)(nil)).Column("p.path").Where("p.id = ?", id).Scan(ctx, &path); err != nil {
+		return "", fmt.Errorf("party: path: %w", err)
+	}
+	return path, nil
+}

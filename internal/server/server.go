@@ -23,6 +23,7 @@ import (
 
 	"channelhub/graph"
 	"channelhub/internal/auth"
+	"channelhub/internal/broker"
 	"channelhub/internal/cart"
 	"channelhub/internal/catalog"
 	"channelhub/internal/config"
@@ -31,6 +32,7 @@ import (
 	"channelhub/internal/epoch"
 	"channelhub/internal/inventory"
 	"channelhub/internal/order"
+	"channelhub/internal/outbox"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
 	"channelhub/internal/ratelimit"
@@ -59,11 +61,13 @@ type Server struct {
 	Inventory *inventory.Service
 	Credit    *credit.Service
 	Orders    *order.Service
+	Broker    broker.Broker
 	Handler   http.Handler
 	Seeded    bool // this start seeded the demo channel
 
 	log         *slog.Logger
 	redisPrefix string
+	dispatcher  *outbox.Dispatcher
 }
 
 // New opens everything cfg names, applies migrations, seeds the demo channel
@@ -122,6 +126,9 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 			return nil, err
 		}
 	}
+	if s.Broker, err = s.openBroker(); err != nil {
+		return nil, err
+	}
 	s.Handler = s.routes(d.Log)
 	// Start-up garbage (migrations, the seed's 19 MiB password hash) goes back
 	// to the OS now rather than minutes later, so an idle instance stays small.
@@ -132,6 +139,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 func (s *Server) routes(log *slog.Logger) http.Handler {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	s.dispatcher = s.newDispatcher(reg)
 	var apq graphql.Cache[string] = graph.NewAPQMemoryCache()
 	var limiter ratelimit.Limiter = ratelimit.NewMemory(100_000)
 	if s.Redis != nil {
@@ -145,10 +153,11 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 	gql := graph.NewHandler(graph.Options{
 		Resolver: &graph.Resolver{AuthService: s.Auth, PartyService: s.Parties, CatalogService: s.Catalog,
 			PricingService: s.Pricing, CartService: s.Cart, InventoryService: s.Inventory,
-			CreditService: s.Credit, OrderService: s.Orders,
+			CreditService: s.Credit, OrderService: s.Orders, Broker: s.Broker,
 			Currency: s.Config.Currency, Log: log},
 		Development:     s.Config.Development(),
 		DepthLimit:      s.Config.QueryDepthLimit,
+		SessionCheck:    s.Config.LiveSessionCheck,
 		ComplexityLimit: s.Config.QueryComplexityLimit,
 		APQCache:        apq,
 		Registerer:      reg,
@@ -221,8 +230,11 @@ func (s *Server) sweep(ctx context.Context, every time.Duration) {
 	}
 }
 
-// Close releases the database and Redis.
+// Close releases the broker, the database and Redis.
 func (s *Server) Close() {
+	if s.Broker != nil {
+		_ = s.Broker.Close()
+	}
 	if s.Redis != nil {
 		_ = s.Redis.Close()
 	}
@@ -244,6 +256,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
 	go s.sweep(ctx, 10*time.Minute)
+	s.Background(ctx)
 	select {
 	case err := <-errc:
 		return err

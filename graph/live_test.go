@@ -1,0 +1,239 @@
+package graph_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+	"github.com/coder/websocket/wsjson"
+	"github.com/stretchr/testify/require"
+
+	"channelhub/internal/apitest"
+	"channelhub/internal/auth"
+	"channelhub/internal/database/dbtest"
+)
+
+// liveConn is a graphql-transport-ws client of one socket.
+type liveConn struct {
+	t   *testing.T
+	c   *websocket.Conn
+	ctx context.Context
+}
+
+func liveDial(t *testing.T, e *apitest.Env, token string) *liveConn {
+	t.Helper()
+	c, ctx := wsDial(t, e)
+	require.NoError(t, wsjson.Write(ctx, c, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}}))
+	var msg map[string]any
+	require.NoError(t, wsjson.Read(ctx, c, &msg))
+	require.Equal(t, "connection_ack", msg["type"])
+	return &liveConn{t: t, c: c, ctx: ctx}
+}
+
+func (l *liveConn) subscribe(id, query string, vars map[string]any) {
+	l.t.Helper()
+	require.NoError(l.t, wsjson.Write(l.ctx, l.c, map[string]any{"id": id, "type": "subscribe", "payload": map[string]any{"query": query, "variables": vars}}))
+}
+
+// next reads the next message of any subscription, within d.
+func (l *liveConn) next(d time.Duration) (map[string]any, error) {
+	ctx, cancel := context.WithTimeout(l.ctx, d)
+	defer cancel()
+	for {
+		var msg map[string]any
+		if err := wsjson.Read(ctx, l.c, &msg); err != nil {
+			return nil, err
+		}
+		if msg["type"] == "ping" || msg["type"] == "pong" {
+			continue
+		}
+		return msg, nil
+	}
+}
+
+func (l *liveConn) mustNext(d time.Duration) map[string]any {
+	l.t.Helper()
+	msg, err := l.next(d)
+	require.NoError(l.t, err)
+	return msg
+}
+
+// drained waits until the dispatcher has delivered every event so far.
+func drained(t *testing.T, e *apitest.Env) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		var n int
+		require.NoError(t, e.Server.DB.NewRaw(`SELECT COUNT(*) FROM outbox_events WHERE delivered_at IS NULL AND parked_at IS NULL`).Scan(context.Background(), &n))
+		return n == 0
+	}, 10*time.Second, 20*time.Millisecond)
+}
+
+// until reads messages until each subscription id in want has one whose
+// payload contains want[id], and returns the last payload seen per id.
+func (l *liveConn) until(want map[string]string) map[string]string {
+	l.t.Helper()
+	got := map[string]string{}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		done := true
+		for id, s := range want {
+			done = done && strings.Contains(got[id], s)
+		}
+		if done {
+			return got
+		}
+		msg, err := l.next(time.Until(deadline))
+		require.NoError(l.t, err, "waiting for %v, got %v", want, got)
+		require.Equal(l.t, "next", msg["type"], "%v", msg)
+		got[msg["id"].(string)] = fmt.Sprint(msg["payload"])
+	}
+}
+
+func TestLiveOrderUpdates(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		dist, ops, fin := e.As(auth.RoleDistributorAdmin), e.As(auth.RoleSalesOps), e.As(auth.RoleFinance)
+		ids := cartSKUs(t, e, dist, "PH01-2-1")
+		o, errs := submit(t, e, dist, "live-1", []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 1}}, nil)
+		require.Empty(t, errs)
+		drained(t, e)
+
+		buyer := liveDial(t, e, dist)
+		buyer.subscribe("o", `subscription($id: ID!) { orderUpdated(id: $id) { number status timeline { type } } }`, map[string]any{"id": o.ID})
+		buyer.subscribe("mine", `subscription { myOrdersUpdated { refetch order { number status } } }`, nil)
+		buyer.subscribe("credit", `subscription { creditUpdated { reserved { amount } status } }`, nil)
+		hq := liveDial(t, e, fin)
+		hq.subscribe("mine", `subscription { myOrdersUpdated { refetch order { number status } } }`, nil)
+		other := liveDial(t, e, e.Login("13800000002", auth.AppDistributor).AccessToken)
+		other.subscribe("mine", `subscription { myOrdersUpdated { refetch order { number } } }`, nil)
+		other.subscribe("theirs", `subscription($id: ID!) { orderUpdated(id: $id) { number } }`, map[string]any{"id": o.ID})
+		msg := other.mustNext(5 * time.Second)
+		require.Equal(t, "theirs", msg["id"])
+		require.Contains(t, fmt.Sprint(msg["payload"]), "NOT_FOUND", "another party's order cannot be followed")
+		require.Equal(t, map[string]any{"id": "theirs", "type": "complete"}, other.mustNext(5*time.Second))
+		time.Sleep(200 * time.Millisecond) // the subscriptions are registered with the broker
+
+		_, errs = act(t, e, ops, "orderApprove", o.ID, map[string]any{"reason": "ok"})
+		require.Empty(t, errs)
+
+		got := buyer.until(map[string]string{"o": "APPROVED", "mine": o.Number})
+		require.Contains(t, got["mine"], "APPROVED")
+		hq.until(map[string]string{"mine": "APPROVED"}) // HQ follows every order under it
+		_, err := other.next(500 * time.Millisecond)
+		require.Error(t, err, "nothing reaches another distributor")
+
+		_, errs = act(t, e, dist, "orderCancel", o.ID, map[string]any{})
+		require.Empty(t, errs)
+		seen := buyer.until(map[string]string{"o": "CANCELLED", "credit": "0.00"})
+		require.Contains(t, seen["o"], "CANCELLED")
+		require.Contains(t, seen["credit"], "0.00", "the released credit arrives as the line's current state")
+	})
+}
+
+func TestLiveLimits(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		dist := e.As(auth.RoleDistributorAdmin)
+		l := liveDial(t, e, dist)
+		for i := range 101 {
+			l.subscribe(fmt.Sprint(i), `subscription { myOrdersUpdated { refetch } }`, nil)
+		}
+		// the subscriptions start concurrently: exactly one of the 101 is refused, then completed
+		msg := l.mustNext(5 * time.Second)
+		require.Contains(t, fmt.Sprint(msg["payload"]), "INVALID_REQUEST", "%v", msg)
+		refused := msg["id"]
+		msg = l.mustNext(5 * time.Second)
+		require.Equal(t, map[string]any{"id": refused, "type": "complete"}, msg)
+		_, err := l.next(300 * time.Millisecond)
+		require.Error(t, err, "the other 100 stay open and quiet")
+
+		// a malformed connection_init closes the socket
+		c, ctx := wsDial(t, e)
+		require.NoError(t, c.Write(ctx, websocket.MessageText, []byte(`{"type":"connection_init","payload":"nope"`)))
+		var m map[string]any
+		err = wsjson.Read(ctx, c, &m)
+		require.Error(t, err)
+
+		// an expired token is refused at init
+		e.Clock.Advance(2 * time.Hour)
+		c, ctx = wsDial(t, e)
+		require.NoError(t, wsjson.Write(ctx, c, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + dist}}))
+		err = wsjson.Read(ctx, c, &m)
+		require.Equal(t, websocket.StatusCode(4403), websocket.CloseStatus(err))
+		require.False(t, strings.Contains(e.LogText(), dist), "tokens never reach the log")
+	})
+}
+
+// Two API instances on one PostgreSQL and one Redis: a change made through A
+// reaches a subscriber connected to B, whichever instance's dispatcher
+// delivers the event.
+func TestLiveAcrossInstances(t *testing.T) {
+	t.Parallel()
+	for _, b := range dbtest.Backends(t) {
+		if b.Name == "sqlite" {
+			continue // one process owns a SQLite file
+		}
+		t.Run(b.Name, func(t *testing.T) {
+			a := apitest.Start(t, b, apitest.Options{})
+			other := apitest.Start(t, b, apitest.Options{Peer: a})
+			dist := a.As(auth.RoleDistributorAdmin)
+			ids := cartSKUs(t, a, dist, "PH01-2-1")
+			o, errs := submit(t, a, dist, "two-1", []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 1}}, nil)
+			require.Empty(t, errs)
+			drained(t, a)
+
+			sub := liveDial(t, other, dist) // the token from A is good on B: one key set
+			sub.subscribe("o", `subscription($id: ID!) { orderUpdated(id: $id) { status } }`, map[string]any{"id": o.ID})
+			time.Sleep(200 * time.Millisecond)
+			_, errs = act(t, a, a.As(auth.RoleSalesOps), "orderApprove", o.ID, map[string]any{"reason": "ok"})
+			require.Empty(t, errs)
+			start := time.Now()
+			sub.until(map[string]string{"o": "APPROVED"})
+			t.Logf("commit on A → subscriber on B: %v", time.Since(start))
+		})
+	}
+}
+
+// A socket ends with its access token, and when its user is disabled.
+func TestLiveSessionEnds(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{Env: map[string]string{"CHANNELHUB_LIVE_SESSION_CHECK": "200ms"}}, func(t *testing.T, e *apitest.Env) {
+		// a token issued so long ago that it has two seconds left
+		back := 15*time.Minute - 2*time.Second
+		e.Clock.Advance(-back)
+		short := e.As(auth.RoleDistributorAdmin)
+		e.Clock.Advance(back)
+		l := liveDial(t, e, short)
+		l.subscribe("mine", `subscription { myOrdersUpdated { refetch } }`, nil)
+		start := time.Now()
+		_, err := l.next(10 * time.Second)
+		for err == nil {
+			_, err = l.next(10 * time.Second)
+		}
+		require.Equal(t, websocket.StatusNormalClosure, websocket.CloseStatus(err), "%v", err)
+		require.Less(t, time.Since(start), 8*time.Second)
+
+		store := e.As(auth.RoleStoreManager)
+		l = liveDial(t, e, store)
+		l.subscribe("mine", `subscription { myOrdersUpdated { refetch } }`, nil)
+		var d struct {
+			Users struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
+		}
+		adm := e.As(auth.RoleHQAdmin)
+		e.Query(adm, `{ users(first: 1, filter: {search: "13800000011"}) { edges { node { id } } } }`, nil).Decode(t, &d)
+		require.Len(t, d.Users.Edges, 1)
+		r := e.Query(adm, `mutation($id: ID!) { userUpdate(id: $id, input: {status: DISABLED, reason: "left"}) { errors { code } } }`,
+			map[string]any{"id": d.Users.Edges[0].Node.ID})
+		require.JSONEq(t, `{"userUpdate":{"errors":[]}}`, string(r.Data))
+		_, err = l.next(10 * time.Second)
+		for err == nil {
+			_, err = l.next(10 * time.Second)
+		}
+		require.Equal(t, websocket.StatusNormalClosure, websocket.CloseStatus(err), "a disabled user's socket closes: %v", err)
+	})
+}

@@ -1,0 +1,174 @@
+// Package broker carries real-time events from the outbox dispatcher (on any
+// instance) to GraphQL subscriptions (on every instance).
+//
+// Two implementations keep one contract: NewRedis (Redis pub/sub, for several
+// API instances) and NewMemory (in-process, the embedded default).
+//
+// Delivery is at most once per subscriber. Whenever something may have been
+// lost, the subscriber gets a Message with Gap set and should refetch state.
+// Every subscriber has a bounded buffer; publishers never wait for readers.
+package broker
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+)
+
+// Message is one event of a topic, or a Gap notice.
+type Message struct {
+	Topic string
+	// Payload is shared by every receiver of the message: do not modify it.
+	Payload []byte
+	// Gap: messages may have been lost; refetch state. Payload is empty.
+	// Topic names the affected topic after a Redis reconnect. It is empty after
+	// this subscriber's buffer overflowed: any of its topics may have lost
+	// messages.
+	Gap bool
+}
+
+// Broker publishes messages to topics and subscribes to them.
+type Broker interface {
+	// Publish sends payload to the current subscribers of topic, on every
+	// instance for Redis. It never waits for a slow subscriber.
+	Publish(ctx context.Context, topic string, payload []byte) error
+	// Subscribe returns once the subscription is live, so a message published
+	// after it returns is delivered (or announced by a Gap). Messages of the
+	// topics arrive on the channel until ctx ends or Close; then it is closed.
+	Subscribe(ctx context.Context, topics ...string) (<-chan Message, error)
+	// Close ends every subscription and releases the connection.
+	Close() error
+}
+
+// Options tune a broker. The zero value is usable.
+type Options struct {
+	// Buffer is the number of messages held for each subscriber (default 16).
+	// When it is full, further messages are dropped and one Gap is queued in
+	// a slot kept for it, right after the last message kept.
+	Buffer int
+	// SubscribeTimeout bounds how long Subscribe waits for Redis to confirm
+	// (default 5s). The in-process broker ignores it.
+	SubscribeTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.Buffer <= 0 {
+		o.Buffer = 16
+	}
+	if o.SubscribeTimeout <= 0 {
+		o.SubscribeTimeout = 5 * time.Second
+	}
+	return o
+}
+
+// Errors returned by brokers.
+var (
+	ErrClosed   = errors.New("broker: closed")
+	ErrNoTopic  = errors.New("broker: empty topic")
+	ErrNotReady = errors.New("broker: subscription not confirmed in time")
+)
+
+// uniqueTopics checks topics and drops duplicates, so a subscriber is
+// registered once per topic.
+func uniqueTopics(topics []string) ([]string, error) {
+	if len(topics) == 0 {
+		return nil, ErrNoTopic
+	}
+	out := make([]string, 0, len(topics))
+	for _, t := range topics {
+		if t == "" {
+			return nil, ErrNoTopic
+		}
+		dup := false
+		for _, o := range out {
+			dup = dup || o == t
+		}
+		if !dup {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// topic is the local fan-out list of one topic. The Redis fields track the
+// state of its SUBSCRIBE on the current pub/sub connection.
+type topic struct {
+	subs map[*sub]struct{}
+
+	want         bool          // last command sent was SUBSCRIBE
+	pending      int           // SUBSCRIBE/UNSUBSCRIBE replies still due
+	confirmed    bool          // Redis confirmed the subscription
+	gapOnConfirm bool          // the connection was replaced: Gap when confirmed
+	ready        chan struct{} // closed when confirmed
+}
+
+func newTopic() *topic {
+	return &topic{subs: make(map[*sub]struct{}), ready: make(chan struct{})}
+}
+
+// sub is one subscriber. ch has room for max messages plus one Gap, so an
+// overflow is always announced without waiting for the reader and without a
+// goroutine per subscriber.
+type sub struct {
+	mu     sync.Mutex
+	ch     chan Message
+	max    int
+	gapped bool // the last item queued is an overflow Gap
+	closed bool
+	stop   func() bool // unregisters the ctx callback
+	topics []string
+}
+
+func newSub(topics []string, buffer int) *sub {
+	return &sub{ch: make(chan Message, buffer+1), max: buffer, topics: topics}
+}
+
+// send queues m, or drops it and queues a Gap when the buffer is full. It
+// never blocks: every sender holds s.mu and the reader only empties ch.
+func (s *sub) send(m Message) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	if len(s.ch) < s.max {
+		s.ch <- m
+		s.gapped = false
+		return
+	}
+	if !s.gapped {
+		select {
+		case s.ch <- Message{Gap: true}:
+			s.gapped = true
+		default: // unreachable: the spare slot is free unless gapped
+		}
+	}
+}
+
+// watch ends the subscription when ctx ends.
+func (s *sub) watch(ctx context.Context, remove func()) {
+	stop := context.AfterFunc(ctx, remove)
+	s.mu.Lock()
+	closed := s.closed
+	s.stop = stop
+	s.mu.Unlock()
+	if closed {
+		stop()
+	}
+}
+
+func (s *sub) close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	close(s.ch)
+	stop := s.stop
+	s.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
