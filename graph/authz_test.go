@@ -89,6 +89,43 @@ var (
 // authzMatrix has one entry per root field, keyed "Query.<field>" or
 // "Mutation.<field>". TestAuthzMatrixCoversSchema fails when a field lacks one.
 var authzMatrix = map[string]authzCase{
+	"Query.notifications": {
+		doc:     `{ notifications(first: 5) { edges { node { id title read } } } }`,
+		allowed: authzSignedIn,
+	},
+	"Query.notificationUnreadCount": {
+		doc:     `{ notificationUnreadCount }`,
+		allowed: authzSignedIn,
+	},
+	"Query.notificationMutes": {
+		doc:     `{ notificationMutes }`,
+		allowed: authzSignedIn,
+	},
+	"Mutation.notificationsMarkRead": {
+		doc:           `mutation { notificationsMarkRead(ids: ["Notification:` + authzNoSuchID + `"]) { unreadCount errors { code } } }`,
+		allowed:       authzSignedIn,
+		payloadErrors: []string{},
+	},
+	"Mutation.notificationsMarkAllRead": {
+		doc:           `mutation { notificationsMarkAllRead { unreadCount errors { code } } }`,
+		allowed:       authzSignedIn,
+		payloadErrors: []string{},
+	},
+	"Mutation.notificationMuteSet": {
+		doc:           `mutation { notificationMuteSet(category: SHIPMENT, muted: false) { muted errors { code } } }`,
+		allowed:       authzSignedIn,
+		payloadErrors: []string{},
+	},
+	"Mutation.deviceRegister": {
+		doc:           `mutation { deviceRegister(input: {token: "", platform: ANDROID}) { devices errors { code } } }`,
+		allowed:       authzSignedIn,
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.deviceUnregister": {
+		doc:           `mutation { deviceUnregister(token: "none") { devices errors { code } } }`,
+		allowed:       authzSignedIn,
+		payloadErrors: []string{},
+	},
 	"Query.orders": {
 		doc:     `{ orders(first: 1) { totalCount edges { node { id number } } } }`,
 		allowed: authzSignedIn,

@@ -9,6 +9,7 @@ import (
 	"channelhub/internal/catalog"
 	"channelhub/internal/credit"
 	"channelhub/internal/inventory"
+	"channelhub/internal/notify"
 	"channelhub/internal/order"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
@@ -43,6 +44,7 @@ type ResolverRoot interface {
 	CreditLimitRequest() CreditLimitRequestResolver
 	CreditSummary() CreditSummaryResolver
 	Mutation() MutationResolver
+	Notification() NotificationResolver
 	Order() OrderResolver
 	OrderConnection() OrderConnectionResolver
 	OrderEvent() OrderEventResolver
@@ -256,6 +258,11 @@ type ComplexityRoot struct {
 		ViewerCanManage  func(childComplexity int) int
 	}
 
+	DevicePayload struct {
+		Devices func(childComplexity int) int
+		Errors  func(childComplexity int) int
+	}
+
 	FavouritePayload struct {
 		Errors func(childComplexity int) int
 		Sku    func(childComplexity int) int
@@ -264,6 +271,11 @@ type ComplexityRoot struct {
 	GeoPoint struct {
 		Latitude  func(childComplexity int) int
 		Longitude func(childComplexity int) int
+	}
+
+	InboxPayload struct {
+		Errors      func(childComplexity int) int
+		UnreadCount func(childComplexity int) int
 	}
 
 	InventoryError struct {
@@ -296,8 +308,13 @@ type ComplexityRoot struct {
 		CreditPaymentRecord      func(childComplexity int, input model.CreditPaymentInput) int
 		CreditPolicySet          func(childComplexity int, input model.CreditPolicyInput) int
 		CreditStopSet            func(childComplexity int, input model.CreditStopInput) int
+		DeviceRegister           func(childComplexity int, input model.DeviceRegisterInput) int
+		DeviceUnregister         func(childComplexity int, token string) int
 		FavouriteAdd             func(childComplexity int, skuID string) int
 		FavouriteRemove          func(childComplexity int, skuID string) int
+		NotificationMuteSet      func(childComplexity int, category notify.Category, muted bool) int
+		NotificationsMarkAllRead func(childComplexity int) int
+		NotificationsMarkRead    func(childComplexity int, ids []string) int
 		OrderApprove             func(childComplexity int, id string, input model.OrderDecisionInput) int
 		OrderAutoApprovalSet     func(childComplexity int, input model.OrderAutoApprovalInput) int
 		OrderCancel              func(childComplexity int, id string, input model.OrderDecisionInput) int
@@ -330,6 +347,37 @@ type ComplexityRoot struct {
 		UserCreate               func(childComplexity int, input model.UserCreateInput) int
 		UserUpdate               func(childComplexity int, id string, input model.UserUpdateInput) int
 		WarehouseCreate          func(childComplexity int, input model.WarehouseCreateInput) int
+	}
+
+	Notification struct {
+		Body      func(childComplexity int) int
+		Category  func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Read      func(childComplexity int) int
+		Target    func(childComplexity int) int
+		Title     func(childComplexity int) int
+	}
+
+	NotificationConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	NotificationEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	NotificationMutesPayload struct {
+		Errors func(childComplexity int) int
+		Muted  func(childComplexity int) int
+	}
+
+	NotifyError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
 	}
 
 	Order struct {
@@ -571,27 +619,30 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
-		Cart                func(childComplexity int, asPartyID *string) int
-		Catalog             func(childComplexity int, first *int, after *string, filter *model.CatalogFilter, asPartyID *string) int
-		CatalogRules        func(childComplexity int) int
-		Categories          func(childComplexity int) int
-		CreditLimitRequests func(childComplexity int) int
-		CreditSummary       func(childComplexity int, buyerID *string) int
-		Favourites          func(childComplexity int) int
-		Node                func(childComplexity int, id string) int
-		Order               func(childComplexity int, id string) int
-		OrderAutoApproval   func(childComplexity int) int
-		Orders              func(childComplexity int, first *int, after *string, filter *model.OrderFilter, orderBy *model.OrderOrderBy) int
-		Parties             func(childComplexity int, first *int, after *string, filter *model.PartyFilter) int
-		Party               func(childComplexity int, id string) int
-		PriceLists          func(childComplexity int) int
-		Promotions          func(childComplexity int) int
-		RunningPromotions   func(childComplexity int, asPartyID *string) int
-		Sku                 func(childComplexity int, id string, asPartyID *string) int
-		User                func(childComplexity int, id string) int
-		Users               func(childComplexity int, first *int, after *string, filter *model.UserFilter) int
-		Viewer              func(childComplexity int) int
-		Warehouses          func(childComplexity int) int
+		Cart                    func(childComplexity int, asPartyID *string) int
+		Catalog                 func(childComplexity int, first *int, after *string, filter *model.CatalogFilter, asPartyID *string) int
+		CatalogRules            func(childComplexity int) int
+		Categories              func(childComplexity int) int
+		CreditLimitRequests     func(childComplexity int) int
+		CreditSummary           func(childComplexity int, buyerID *string) int
+		Favourites              func(childComplexity int) int
+		Node                    func(childComplexity int, id string) int
+		NotificationMutes       func(childComplexity int) int
+		NotificationUnreadCount func(childComplexity int) int
+		Notifications           func(childComplexity int, first *int, after *string, unreadOnly *bool) int
+		Order                   func(childComplexity int, id string) int
+		OrderAutoApproval       func(childComplexity int) int
+		Orders                  func(childComplexity int, first *int, after *string, filter *model.OrderFilter, orderBy *model.OrderOrderBy) int
+		Parties                 func(childComplexity int, first *int, after *string, filter *model.PartyFilter) int
+		Party                   func(childComplexity int, id string) int
+		PriceLists              func(childComplexity int) int
+		Promotions              func(childComplexity int) int
+		RunningPromotions       func(childComplexity int, asPartyID *string) int
+		Sku                     func(childComplexity int, id string, asPartyID *string) int
+		User                    func(childComplexity int, id string) int
+		Users                   func(childComplexity int, first *int, after *string, filter *model.UserFilter) int
+		Viewer                  func(childComplexity int) int
+		Warehouses              func(childComplexity int) int
 	}
 
 	Quote struct {
@@ -707,9 +758,10 @@ type ComplexityRoot struct {
 	}
 
 	Subscription struct {
-		CreditUpdated   func(childComplexity int, buyerID *string) int
-		MyOrdersUpdated func(childComplexity int) int
-		OrderUpdated    func(childComplexity int, id string) int
+		CreditUpdated        func(childComplexity int, buyerID *string) int
+		MyOrdersUpdated      func(childComplexity int) int
+		NotificationReceived func(childComplexity int) int
+		OrderUpdated         func(childComplexity int, id string) int
 	}
 
 	User struct {
@@ -847,6 +899,11 @@ type MutationResolver interface {
 	WarehouseCreate(ctx context.Context, input model.WarehouseCreateInput) (*model.WarehousePayload, error)
 	StockReceive(ctx context.Context, input model.StockReceiveInput) (*model.StockPayload, error)
 	StockAdjust(ctx context.Context, input model.StockAdjustInput) (*model.StockPayload, error)
+	NotificationsMarkRead(ctx context.Context, ids []string) (*model.InboxPayload, error)
+	NotificationsMarkAllRead(ctx context.Context) (*model.InboxPayload, error)
+	NotificationMuteSet(ctx context.Context, category notify.Category, muted bool) (*model.NotificationMutesPayload, error)
+	DeviceRegister(ctx context.Context, input model.DeviceRegisterInput) (*model.DevicePayload, error)
+	DeviceUnregister(ctx context.Context, token string) (*model.DevicePayload, error)
 	OrderSubmit(ctx context.Context, input model.OrderSubmitInput) (*model.OrderPayload, error)
 	OrderApprove(ctx context.Context, id string, input model.OrderDecisionInput) (*model.OrderPayload, error)
 	OrderReject(ctx context.Context, id string, input model.OrderDecisionInput) (*model.OrderPayload, error)
@@ -870,6 +927,11 @@ type MutationResolver interface {
 	PromotionCreate(ctx context.Context, input model.PromotionCreateInput) (*model.PromotionPayload, error)
 	PromotionUpdate(ctx context.Context, id string, input model.PromotionCreateInput) (*model.PromotionPayload, error)
 	PromotionActiveSet(ctx context.Context, id string, active bool, reason string) (*model.PromotionPayload, error)
+}
+type NotificationResolver interface {
+	ID(ctx context.Context, obj *notify.Notification) (string, error)
+
+	Read(ctx context.Context, obj *notify.Notification) (bool, error)
 }
 type OrderResolver interface {
 	ID(ctx context.Context, obj *order.Order) (string, error)
@@ -959,6 +1021,9 @@ type QueryResolver interface {
 	CreditSummary(ctx context.Context, buyerID *string) (*credit.Line, error)
 	CreditLimitRequests(ctx context.Context) ([]credit.LimitRequest, error)
 	Warehouses(ctx context.Context) ([]inventory.Warehouse, error)
+	Notifications(ctx context.Context, first *int, after *string, unreadOnly *bool) (*model.NotificationConnection, error)
+	NotificationUnreadCount(ctx context.Context) (int, error)
+	NotificationMutes(ctx context.Context) ([]notify.Category, error)
 	Orders(ctx context.Context, first *int, after *string, filter *model.OrderFilter, orderBy *model.OrderOrderBy) (*model.OrderConnection, error)
 	Order(ctx context.Context, id string) (*order.Order, error)
 	OrderAutoApproval(ctx context.Context) (*model.Money, error)
@@ -1006,6 +1071,7 @@ type StockLevelResolver interface {
 }
 type SubscriptionResolver interface {
 	CreditUpdated(ctx context.Context, buyerID *string) (<-chan *credit.Line, error)
+	NotificationReceived(ctx context.Context) (<-chan *notify.Notification, error)
 	OrderUpdated(ctx context.Context, id string) (<-chan *order.Order, error)
 	MyOrdersUpdated(ctx context.Context) (<-chan *model.OrderUpdate, error)
 }
@@ -1701,6 +1767,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CreditSummary.ViewerCanManage(childComplexity), true
 
+	case "DevicePayload.devices":
+		if e.ComplexityRoot.DevicePayload.Devices == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DevicePayload.Devices(childComplexity), true
+	case "DevicePayload.errors":
+		if e.ComplexityRoot.DevicePayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DevicePayload.Errors(childComplexity), true
+
 	case "FavouritePayload.errors":
 		if e.ComplexityRoot.FavouritePayload.Errors == nil {
 			break
@@ -1726,6 +1805,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.GeoPoint.Longitude(childComplexity), true
+
+	case "InboxPayload.errors":
+		if e.ComplexityRoot.InboxPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InboxPayload.Errors(childComplexity), true
+	case "InboxPayload.unreadCount":
+		if e.ComplexityRoot.InboxPayload.UnreadCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.InboxPayload.UnreadCount(childComplexity), true
 
 	case "InventoryError.code":
 		if e.ComplexityRoot.InventoryError.Code == nil {
@@ -1957,6 +2049,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CreditStopSet(childComplexity, args["input"].(model.CreditStopInput)), true
+	case "Mutation.deviceRegister":
+		if e.ComplexityRoot.Mutation.DeviceRegister == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deviceRegister_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeviceRegister(childComplexity, args["input"].(model.DeviceRegisterInput)), true
+	case "Mutation.deviceUnregister":
+		if e.ComplexityRoot.Mutation.DeviceUnregister == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_deviceUnregister_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DeviceUnregister(childComplexity, args["token"].(string)), true
 	case "Mutation.favouriteAdd":
 		if e.ComplexityRoot.Mutation.FavouriteAdd == nil {
 			break
@@ -1979,6 +2093,34 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.FavouriteRemove(childComplexity, args["skuId"].(string)), true
+	case "Mutation.notificationMuteSet":
+		if e.ComplexityRoot.Mutation.NotificationMuteSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_notificationMuteSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.NotificationMuteSet(childComplexity, args["category"].(notify.Category), args["muted"].(bool)), true
+	case "Mutation.notificationsMarkAllRead":
+		if e.ComplexityRoot.Mutation.NotificationsMarkAllRead == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Mutation.NotificationsMarkAllRead(childComplexity), true
+	case "Mutation.notificationsMarkRead":
+		if e.ComplexityRoot.Mutation.NotificationsMarkRead == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_notificationsMarkRead_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.NotificationsMarkRead(childComplexity, args["ids"].([]string)), true
 	case "Mutation.orderApprove":
 		if e.ComplexityRoot.Mutation.OrderApprove == nil {
 			break
@@ -2331,6 +2473,107 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.WarehouseCreate(childComplexity, args["input"].(model.WarehouseCreateInput)), true
+
+	case "Notification.body":
+		if e.ComplexityRoot.Notification.Body == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Body(childComplexity), true
+	case "Notification.category":
+		if e.ComplexityRoot.Notification.Category == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Category(childComplexity), true
+	case "Notification.createdAt":
+		if e.ComplexityRoot.Notification.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.CreatedAt(childComplexity), true
+	case "Notification.id":
+		if e.ComplexityRoot.Notification.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.ID(childComplexity), true
+	case "Notification.read":
+		if e.ComplexityRoot.Notification.Read == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Read(childComplexity), true
+	case "Notification.target":
+		if e.ComplexityRoot.Notification.Target == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Target(childComplexity), true
+	case "Notification.title":
+		if e.ComplexityRoot.Notification.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Notification.Title(childComplexity), true
+
+	case "NotificationConnection.edges":
+		if e.ComplexityRoot.NotificationConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationConnection.Edges(childComplexity), true
+	case "NotificationConnection.pageInfo":
+		if e.ComplexityRoot.NotificationConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationConnection.PageInfo(childComplexity), true
+
+	case "NotificationEdge.cursor":
+		if e.ComplexityRoot.NotificationEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationEdge.Cursor(childComplexity), true
+	case "NotificationEdge.node":
+		if e.ComplexityRoot.NotificationEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationEdge.Node(childComplexity), true
+
+	case "NotificationMutesPayload.errors":
+		if e.ComplexityRoot.NotificationMutesPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationMutesPayload.Errors(childComplexity), true
+	case "NotificationMutesPayload.muted":
+		if e.ComplexityRoot.NotificationMutesPayload.Muted == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotificationMutesPayload.Muted(childComplexity), true
+
+	case "NotifyError.code":
+		if e.ComplexityRoot.NotifyError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotifyError.Code(childComplexity), true
+	case "NotifyError.field":
+		if e.ComplexityRoot.NotifyError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotifyError.Field(childComplexity), true
+	case "NotifyError.message":
+		if e.ComplexityRoot.NotifyError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.NotifyError.Message(childComplexity), true
 
 	case "Order.buyer":
 		if e.ComplexityRoot.Order.Buyer == nil {
@@ -3336,6 +3579,29 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Node(childComplexity, args["id"].(string)), true
+	case "Query.notificationMutes":
+		if e.ComplexityRoot.Query.NotificationMutes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.NotificationMutes(childComplexity), true
+	case "Query.notificationUnreadCount":
+		if e.ComplexityRoot.Query.NotificationUnreadCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.NotificationUnreadCount(childComplexity), true
+	case "Query.notifications":
+		if e.ComplexityRoot.Query.Notifications == nil {
+			break
+		}
+
+		args, err := ec.field_Query_notifications_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Notifications(childComplexity, args["first"].(*int), args["after"].(*string), args["unreadOnly"].(*bool)), true
 	case "Query.order":
 		if e.ComplexityRoot.Query.Order == nil {
 			break
@@ -3889,6 +4155,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.MyOrdersUpdated(childComplexity), true
+	case "Subscription.notificationReceived":
+		if e.ComplexityRoot.Subscription.NotificationReceived == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Subscription.NotificationReceived(childComplexity), true
 	case "Subscription.orderUpdated":
 		if e.ComplexityRoot.Subscription.OrderUpdated == nil {
 			break
@@ -4135,6 +4407,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreditPaymentInput", ec.unmarshalInputCreditPaymentInput),
 			graphql.NewInputUnmarshaler("CreditPolicyInput", ec.unmarshalInputCreditPolicyInput),
 			graphql.NewInputUnmarshaler("CreditStopInput", ec.unmarshalInputCreditStopInput),
+			graphql.NewInputUnmarshaler("DeviceRegisterInput", ec.unmarshalInputDeviceRegisterInput),
 			graphql.NewInputUnmarshaler("GeoPointInput", ec.unmarshalInputGeoPointInput),
 			graphql.NewInputUnmarshaler("GiftInput", ec.unmarshalInputGiftInput),
 			graphql.NewInputUnmarshaler("OrderAutoApprovalInput", ec.unmarshalInputOrderAutoApprovalInput),
@@ -5133,6 +5406,95 @@ extend type Mutation {
   stockReceive(input: StockReceiveInput!): StockPayload! @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN])
   "Correct one SKU's stock with a reason. Roles: HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN."
   stockAdjust(input: StockAdjustInput!): StockPayload! @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN])
+}
+`, BuiltIn: false},
+	{Name: "../schema/notify.graphqls", Input: `enum NotificationCategory {
+  ORDER
+  CREDIT
+  SHIPMENT
+}
+
+"One entry of the viewer's inbox. Texts are in Chinese; ` + "`" + `target` + "`" + ` is the app's deep link, e.g. order/<id>."
+type Notification implements Node {
+  id: ID!
+  category: NotificationCategory!
+  title: String!
+  body: String!
+  target: String!
+  read: Boolean!
+  createdAt: DateTime!
+}
+
+type NotificationEdge {
+  node: Notification!
+  cursor: String!
+}
+
+type NotificationConnection {
+  edges: [NotificationEdge!]!
+  pageInfo: PageInfo!
+}
+
+enum DevicePlatform {
+  ANDROID
+  IOS
+}
+
+input DeviceRegisterInput {
+  "The FCM registration token, 1..4096 characters. Bound to this sign-in: it receives pushes until the session ends or is unregistered. A token registered again belongs to its last user."
+  token: String!
+  platform: DevicePlatform!
+}
+
+enum NotifyErrorCode {
+  INVALID_INPUT
+}
+
+type NotifyError {
+  field: [String!]
+  message: String!
+  code: NotifyErrorCode!
+}
+
+type InboxPayload {
+  unreadCount: Int!
+  errors: [NotifyError!]!
+}
+
+type NotificationMutesPayload {
+  "The categories muted now: their notifications still fill the inbox but do not push."
+  muted: [NotificationCategory!]!
+  errors: [NotifyError!]!
+}
+
+type DevicePayload {
+  "The viewer's registered devices."
+  devices: Int!
+  errors: [NotifyError!]!
+}
+
+extend type Query {
+  "The viewer's inbox, newest first; at most 100 a page."
+  notifications(first: Int = 20, after: String, unreadOnly: Boolean = false): NotificationConnection! @authenticated
+  notificationUnreadCount: Int! @authenticated
+  "Categories the viewer muted."
+  notificationMutes: [NotificationCategory!]! @authenticated
+}
+
+extend type Mutation {
+  "Mark up to 100 of the viewer's notifications read; other ids are ignored."
+  notificationsMarkRead(ids: [ID!]!): InboxPayload! @authenticated
+  notificationsMarkAllRead: InboxPayload! @authenticated
+  "Mute or unmute a category's pushes."
+  notificationMuteSet(category: NotificationCategory!, muted: Boolean!): NotificationMutesPayload! @authenticated
+  deviceRegister(input: DeviceRegisterInput!): DevicePayload! @authenticated
+  "Forget one of the viewer's device tokens."
+  deviceUnregister(token: String!): DevicePayload! @authenticated
+}
+
+extend type Subscription {
+  "Each new notification of the viewer, as it lands in the inbox."
+  notificationReceived: Notification! @authenticated
 }
 `, BuiltIn: false},
 	{Name: "../schema/order.graphqls", Input: `enum OrderKind {
@@ -6466,6 +6828,16 @@ func (ec *executionContext) childFields_CreditSummary(ctx context.Context, field
 	return nil, fmt.Errorf("no field named %q was found under type CreditSummary", field.Name)
 }
 
+func (ec *executionContext) childFields_DevicePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "devices":
+		return ec.fieldContext_DevicePayload_devices(ctx, field)
+	case "errors":
+		return ec.fieldContext_DevicePayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DevicePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_FavouritePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "sku":
@@ -6484,6 +6856,16 @@ func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field grap
 		return ec.fieldContext_GeoPoint_longitude(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type GeoPoint", field.Name)
+}
+
+func (ec *executionContext) childFields_InboxPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "unreadCount":
+		return ec.fieldContext_InboxPayload_unreadCount(ctx, field)
+	case "errors":
+		return ec.fieldContext_InboxPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type InboxPayload", field.Name)
 }
 
 func (ec *executionContext) childFields_InventoryError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6506,6 +6888,68 @@ func (ec *executionContext) childFields_Money(ctx context.Context, field graphql
 		return ec.fieldContext_Money_currency(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Money", field.Name)
+}
+
+func (ec *executionContext) childFields_Notification(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Notification_id(ctx, field)
+	case "category":
+		return ec.fieldContext_Notification_category(ctx, field)
+	case "title":
+		return ec.fieldContext_Notification_title(ctx, field)
+	case "body":
+		return ec.fieldContext_Notification_body(ctx, field)
+	case "target":
+		return ec.fieldContext_Notification_target(ctx, field)
+	case "read":
+		return ec.fieldContext_Notification_read(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Notification_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Notification", field.Name)
+}
+
+func (ec *executionContext) childFields_NotificationConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_NotificationConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_NotificationConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NotificationConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_NotificationEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_NotificationEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_NotificationEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NotificationEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_NotificationMutesPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "muted":
+		return ec.fieldContext_NotificationMutesPayload_muted(ctx, field)
+	case "errors":
+		return ec.fieldContext_NotificationMutesPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NotificationMutesPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_NotifyError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_NotifyError_field(ctx, field)
+	case "message":
+		return ec.fieldContext_NotifyError_message(ctx, field)
+	case "code":
+		return ec.fieldContext_NotifyError_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type NotifyError", field.Name)
 }
 
 func (ec *executionContext) childFields_Order(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7746,6 +8190,34 @@ func (ec *executionContext) field_Mutation_creditStopSet_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_deviceRegister_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DeviceRegisterInput, error) {
+			return ec.unmarshalNDeviceRegisterInput2channelhubᚋgraphᚋmodelᚐDeviceRegisterInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_deviceUnregister_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "token",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["token"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_favouriteAdd_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -7771,6 +8243,42 @@ func (ec *executionContext) field_Mutation_favouriteRemove_args(ctx context.Cont
 		return nil, err
 	}
 	args["skuId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_notificationMuteSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "category",
+		func(ctx context.Context, v any) (notify.Category, error) {
+			return ec.unmarshalNNotificationCategory2channelhubᚋinternalᚋnotifyᚐCategory(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["category"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "muted",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["muted"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_notificationsMarkRead_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "ids",
+		func(ctx context.Context, v any) ([]string, error) {
+			return ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["ids"] = arg0
 	return args, nil
 }
 
@@ -8457,6 +8965,36 @@ func (ec *executionContext) field_Query_node_args(ctx context.Context, rawArgs m
 		return nil, err
 	}
 	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_notifications_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "unreadOnly",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["unreadOnly"] = arg2
 	return args, nil
 }
 
@@ -11600,6 +12138,61 @@ func (ec *executionContext) fieldContext_CreditSummary_viewerCanManage(_ context
 	return graphql.NewScalarFieldContext("CreditSummary", field, true, true, "Boolean")
 }
 
+func (ec *executionContext) _DevicePayload_devices(ctx context.Context, field graphql.CollectedField, obj *model.DevicePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DevicePayload_devices(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Devices, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DevicePayload_devices(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DevicePayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _DevicePayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.DevicePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DevicePayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.NotifyError) graphql.Marshaler {
+			return ec.marshalNNotifyError2ᚕchannelhubᚋgraphᚋmodelᚐNotifyErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DevicePayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DevicePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NotifyError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _FavouritePayload_sku(ctx context.Context, field graphql.CollectedField, obj *model.FavouritePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -11708,6 +12301,61 @@ func (ec *executionContext) _GeoPoint_longitude(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_GeoPoint_longitude(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("GeoPoint", field, false, false, "Float")
+}
+
+func (ec *executionContext) _InboxPayload_unreadCount(ctx context.Context, field graphql.CollectedField, obj *model.InboxPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InboxPayload_unreadCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UnreadCount, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InboxPayload_unreadCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("InboxPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _InboxPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.InboxPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_InboxPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.NotifyError) graphql.Marshaler {
+			return ec.marshalNNotifyError2ᚕchannelhubᚋgraphᚋmodelᚐNotifyErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_InboxPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "InboxPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NotifyError(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _InventoryError_field(ctx context.Context, field graphql.CollectedField, obj *model.InventoryError) (ret graphql.Marshaler) {
@@ -13564,6 +14212,279 @@ func (ec *executionContext) fieldContext_Mutation_stockAdjust(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_notificationsMarkRead(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_notificationsMarkRead(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().NotificationsMarkRead(ctx, fc.Args["ids"].([]string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.InboxPayload
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InboxPayload) graphql.Marshaler {
+			return ec.marshalNInboxPayload2ᚖchannelhubᚋgraphᚋmodelᚐInboxPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_notificationsMarkRead(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InboxPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_notificationsMarkRead_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_notificationsMarkAllRead(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_notificationsMarkAllRead(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Mutation().NotificationsMarkAllRead(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.InboxPayload
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.InboxPayload) graphql.Marshaler {
+			return ec.marshalNInboxPayload2ᚖchannelhubᚋgraphᚋmodelᚐInboxPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_notificationsMarkAllRead(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_InboxPayload(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_notificationMuteSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_notificationMuteSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().NotificationMuteSet(ctx, fc.Args["category"].(notify.Category), fc.Args["muted"].(bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.NotificationMutesPayload
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.NotificationMutesPayload) graphql.Marshaler {
+			return ec.marshalNNotificationMutesPayload2ᚖchannelhubᚋgraphᚋmodelᚐNotificationMutesPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_notificationMuteSet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NotificationMutesPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_notificationMuteSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deviceRegister(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deviceRegister(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeviceRegister(ctx, fc.Args["input"].(model.DeviceRegisterInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.DevicePayload
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DevicePayload) graphql.Marshaler {
+			return ec.marshalNDevicePayload2ᚖchannelhubᚋgraphᚋmodelᚐDevicePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deviceRegister(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DevicePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deviceRegister_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_deviceUnregister(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_deviceUnregister(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DeviceUnregister(ctx, fc.Args["token"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.DevicePayload
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DevicePayload) graphql.Marshaler {
+			return ec.marshalNDevicePayload2ᚖchannelhubᚋgraphᚋmodelᚐDevicePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_deviceUnregister(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DevicePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_deviceUnregister_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_orderSubmit(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -14988,6 +15909,410 @@ func (ec *executionContext) fieldContext_Mutation_promotionActiveSet(ctx context
 		return fc, err
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.CollectedField, obj *notify.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Notification().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Notification_category(ctx context.Context, field graphql.CollectedField, obj *notify.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_category(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Category, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v notify.Category) graphql.Marshaler {
+			return ec.marshalNNotificationCategory2channelhubᚋinternalᚋnotifyᚐCategory(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_category(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "NotificationCategory")
+}
+
+func (ec *executionContext) _Notification_title(ctx context.Context, field graphql.CollectedField, obj *notify.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "String")
+}
+
+func (ec *executionContext) _Notification_body(ctx context.Context, field graphql.CollectedField, obj *notify.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_body(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Body, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "String")
+}
+
+func (ec *executionContext) _Notification_target(ctx context.Context, field graphql.CollectedField, obj *notify.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_target(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Target, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "String")
+}
+
+func (ec *executionContext) _Notification_read(ctx context.Context, field graphql.CollectedField, obj *notify.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_read(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Notification().Read(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_read(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Notification_createdAt(ctx context.Context, field graphql.CollectedField, obj *notify.Notification) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Notification_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Notification_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Notification", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _NotificationConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.NotificationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.NotificationEdge) graphql.Marshaler {
+			return ec.marshalNNotificationEdge2ᚕchannelhubᚋgraphᚋmodelᚐNotificationEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NotificationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NotificationEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NotificationConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.NotificationConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖchannelhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NotificationConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NotificationEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.NotificationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *notify.Notification) graphql.Marshaler {
+			return ec.marshalNNotification2ᚖchannelhubᚋinternalᚋnotifyᚐNotification(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NotificationEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Notification(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NotificationEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.NotificationEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NotificationEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _NotificationMutesPayload_muted(ctx context.Context, field graphql.CollectedField, obj *model.NotificationMutesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationMutesPayload_muted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Muted, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []notify.Category) graphql.Marshaler {
+			return ec.marshalNNotificationCategory2ᚕchannelhubᚋinternalᚋnotifyᚐCategoryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationMutesPayload_muted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NotificationMutesPayload", field, false, false, "NotificationCategory")
+}
+
+func (ec *executionContext) _NotificationMutesPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.NotificationMutesPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotificationMutesPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.NotifyError) graphql.Marshaler {
+			return ec.marshalNNotifyError2ᚕchannelhubᚋgraphᚋmodelᚐNotifyErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotificationMutesPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "NotificationMutesPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NotifyError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _NotifyError_field(ctx context.Context, field graphql.CollectedField, obj *model.NotifyError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotifyError_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_NotifyError_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NotifyError", field, false, false, "String")
+}
+
+func (ec *executionContext) _NotifyError_message(ctx context.Context, field graphql.CollectedField, obj *model.NotifyError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotifyError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotifyError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NotifyError", field, false, false, "String")
+}
+
+func (ec *executionContext) _NotifyError_code(ctx context.Context, field graphql.CollectedField, obj *model.NotifyError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_NotifyError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.NotifyErrorCode) graphql.Marshaler {
+			return ec.marshalNNotifyErrorCode2channelhubᚋgraphᚋmodelᚐNotifyErrorCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_NotifyError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("NotifyError", field, false, false, "NotifyErrorCode")
 }
 
 func (ec *executionContext) _Order_id(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
@@ -19529,6 +20854,135 @@ func (ec *executionContext) fieldContext_Query_warehouses(_ context.Context, fie
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_notifications(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_notifications(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Notifications(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["unreadOnly"].(*bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.NotificationConnection
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.NotificationConnection) graphql.Marshaler {
+			return ec.marshalNNotificationConnection2ᚖchannelhubᚋgraphᚋmodelᚐNotificationConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_notifications(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_NotificationConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_notifications_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_notificationUnreadCount(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_notificationUnreadCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().NotificationUnreadCount(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal int
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_notificationUnreadCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Query_notificationMutes(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_notificationMutes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().NotificationMutes(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal []notify.Category
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []notify.Category) graphql.Marshaler {
+			return ec.marshalNNotificationCategory2ᚕchannelhubᚋinternalᚋnotifyᚐCategoryᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_notificationMutes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Query", field, true, true, "NotificationCategory")
+}
+
 func (ec *executionContext) _Query_orders(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22114,6 +23568,51 @@ func (ec *executionContext) fieldContext_Subscription_creditUpdated(ctx context.
 	if fc.Args, err = ec.field_Subscription_creditUpdated_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Subscription_notificationReceived(ctx context.Context, field graphql.CollectedField) (ret func(ctx context.Context) graphql.Marshaler) {
+	return graphql.ResolveFieldStream(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Subscription_notificationReceived(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Subscription().NotificationReceived(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *notify.Notification
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *notify.Notification) graphql.Marshaler {
+			return ec.marshalNNotification2ᚖchannelhubᚋinternalᚋnotifyᚐNotification(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Subscription_notificationReceived(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Subscription",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Notification(ctx, field)
+		},
 	}
 	return fc, nil
 }
@@ -25263,6 +26762,55 @@ func UnmarshalCreditStopInput(ctx context.Context, raw any) (model.CreditStopInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputDeviceRegisterInput(ctx context.Context, obj any) (model.DeviceRegisterInput, error) {
+	var it model.DeviceRegisterInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"token", "platform"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "token":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("token"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Token = data
+		case "platform":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("platform"))
+			data, err := ec.unmarshalNDevicePlatform2channelhubᚋgraphᚋmodelᚐDevicePlatform(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Platform = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDeviceRegisterInput unmarshals raw into the DeviceRegisterInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDeviceRegisterInput(ctx context.Context, raw any) (model.DeviceRegisterInput, error) {
+	var out model.DeviceRegisterInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DeviceRegisterInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputGeoPointInput(ctx context.Context, obj any) (model.GeoPointInput, error) {
 	var it model.GeoPointInput
 	if obj == nil {
@@ -27682,6 +29230,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Order(ctx, sel, obj)
+	case notify.Notification:
+		return ec._Notification(ctx, sel, &obj)
+	case *notify.Notification:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Notification(ctx, sel, obj)
 	case credit.LimitRequest:
 		return ec._CreditLimitRequest(ctx, sel, &obj)
 	case *credit.LimitRequest:
@@ -28994,6 +30549,44 @@ func (ec *executionContext) _CreditSummary(ctx context.Context, sel ast.Selectio
 	return out
 }
 
+var devicePayloadImplementors = []string{"DevicePayload"}
+
+func (ec *executionContext) _DevicePayload(ctx context.Context, sel ast.SelectionSet, obj *model.DevicePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, devicePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DevicePayload")
+		case "devices":
+			out.Values[i] = ec._DevicePayload_devices(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._DevicePayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var favouritePayloadImplementors = []string{"FavouritePayload"}
 
 func (ec *executionContext) _FavouritePayload(ctx context.Context, sel ast.SelectionSet, obj *model.FavouritePayload) graphql.Marshaler {
@@ -29050,6 +30643,44 @@ func (ec *executionContext) _GeoPoint(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "longitude":
 			out.Values[i] = ec._GeoPoint_longitude(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var inboxPayloadImplementors = []string{"InboxPayload"}
+
+func (ec *executionContext) _InboxPayload(ctx context.Context, sel ast.SelectionSet, obj *model.InboxPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, inboxPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("InboxPayload")
+		case "unreadCount":
+			out.Values[i] = ec._InboxPayload_unreadCount(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._InboxPayload_errors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -29373,6 +31004,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "notificationsMarkRead":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_notificationsMarkRead(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "notificationsMarkAllRead":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_notificationsMarkAllRead(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "notificationMuteSet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_notificationMuteSet(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deviceRegister":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deviceRegister(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "deviceUnregister":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_deviceUnregister(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "orderSubmit":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_orderSubmit(ctx, field)
@@ -29531,6 +31197,228 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_promotionActiveSet(ctx, field)
 			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var notificationImplementors = []string{"Notification", "Node"}
+
+func (ec *executionContext) _Notification(ctx context.Context, sel ast.SelectionSet, obj *notify.Notification) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, notificationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Notification")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Notification_id(ctx, field, obj)
+				})
+		case "category":
+			out.Values[i] = ec._Notification_category(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "title":
+			out.Values[i] = ec._Notification_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "body":
+			out.Values[i] = ec._Notification_body(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "target":
+			out.Values[i] = ec._Notification_target(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "read":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Notification_read(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._Notification_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var notificationConnectionImplementors = []string{"NotificationConnection"}
+
+func (ec *executionContext) _NotificationConnection(ctx context.Context, sel ast.SelectionSet, obj *model.NotificationConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, notificationConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NotificationConnection")
+		case "edges":
+			out.Values[i] = ec._NotificationConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._NotificationConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var notificationEdgeImplementors = []string{"NotificationEdge"}
+
+func (ec *executionContext) _NotificationEdge(ctx context.Context, sel ast.SelectionSet, obj *model.NotificationEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, notificationEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NotificationEdge")
+		case "node":
+			out.Values[i] = ec._NotificationEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._NotificationEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var notificationMutesPayloadImplementors = []string{"NotificationMutesPayload"}
+
+func (ec *executionContext) _NotificationMutesPayload(ctx context.Context, sel ast.SelectionSet, obj *model.NotificationMutesPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, notificationMutesPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NotificationMutesPayload")
+		case "muted":
+			out.Values[i] = ec._NotificationMutesPayload_muted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._NotificationMutesPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var notifyErrorImplementors = []string{"NotifyError"}
+
+func (ec *executionContext) _NotifyError(ctx context.Context, sel ast.SelectionSet, obj *model.NotifyError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, notifyErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("NotifyError")
+		case "field":
+			out.Values[i] = ec._NotifyError_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._NotifyError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._NotifyError_code(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -31246,6 +33134,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_warehouses(ctx, field)
 				})
+		case "notifications":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_notifications(ctx, field)
+				})
+		case "notificationUnreadCount":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_notificationUnreadCount(ctx, field)
+				})
+		case "notificationMutes":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_notificationMutes(ctx, field)
+				})
 		case "orders":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -32124,6 +34030,8 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	switch fields[0].Name {
 	case "creditUpdated":
 		return ec._Subscription_creditUpdated(ctx, fields[0])
+	case "notificationReceived":
+		return ec._Subscription_notificationReceived(ctx, fields[0])
 	case "orderUpdated":
 		return ec._Subscription_orderUpdated(ctx, fields[0])
 	case "myOrdersUpdated":
@@ -33611,6 +35519,29 @@ func (ec *executionContext) marshalNDecimal2channelhubᚋgraphᚋmodelᚐDecimal
 	return v
 }
 
+func (ec *executionContext) marshalNDevicePayload2ᚖchannelhubᚋgraphᚋmodelᚐDevicePayload(ctx context.Context, sel ast.SelectionSet, v *model.DevicePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DevicePayload!")
+		return graphql.Null
+	}
+	return ec._DevicePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDevicePlatform2channelhubᚋgraphᚋmodelᚐDevicePlatform(ctx context.Context, v any) (model.DevicePlatform, error) {
+	var res model.DevicePlatform
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDevicePlatform2channelhubᚋgraphᚋmodelᚐDevicePlatform(ctx context.Context, sel ast.SelectionSet, v model.DevicePlatform) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNDeviceRegisterInput2channelhubᚋgraphᚋmodelᚐDeviceRegisterInput(ctx context.Context, v any) (model.DeviceRegisterInput, error) {
+	res, err := ec.unmarshalInputDeviceRegisterInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
 func (ec *executionContext) marshalNFavouritePayload2ᚖchannelhubᚋgraphᚋmodelᚐFavouritePayload(ctx context.Context, sel ast.SelectionSet, v *model.FavouritePayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "FavouritePayload!")
@@ -33674,6 +35605,14 @@ func (ec *executionContext) marshalNID2ᚕstringᚄ(ctx context.Context, sel ast
 	}
 
 	return ret
+}
+
+func (ec *executionContext) marshalNInboxPayload2ᚖchannelhubᚋgraphᚋmodelᚐInboxPayload(ctx context.Context, sel ast.SelectionSet, v *model.InboxPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "InboxPayload!")
+		return graphql.Null
+	}
+	return ec._InboxPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNInt2int(ctx context.Context, v any) (int, error) {
@@ -33740,6 +35679,138 @@ func (ec *executionContext) marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(
 		return graphql.Null
 	}
 	return ec._Money(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNNotification2ᚖchannelhubᚋinternalᚋnotifyᚐNotification(ctx context.Context, sel ast.SelectionSet, v *notify.Notification) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Notification!")
+		return graphql.Null
+	}
+	return ec._Notification(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNNotificationCategory2channelhubᚋinternalᚋnotifyᚐCategory(ctx context.Context, v any) (notify.Category, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNNotificationCategory2channelhubᚋinternalᚋnotifyᚐCategory[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNNotificationCategory2channelhubᚋinternalᚋnotifyᚐCategory(ctx context.Context, sel ast.SelectionSet, v notify.Category) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNNotificationCategory2channelhubᚋinternalᚋnotifyᚐCategory[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "NotificationCategory!")
+	}
+	return res
+}
+
+var (
+	unmarshalNNotificationCategory2channelhubᚋinternalᚋnotifyᚐCategory = map[string]notify.Category{
+		"ORDER":    notify.CategoryOrder,
+		"CREDIT":   notify.CategoryCredit,
+		"SHIPMENT": notify.CategoryShipment,
+	}
+	marshalNNotificationCategory2channelhubᚋinternalᚋnotifyᚐCategory = map[notify.Category]string{
+		notify.CategoryOrder:    "ORDER",
+		notify.CategoryCredit:   "CREDIT",
+		notify.CategoryShipment: "SHIPMENT",
+	}
+)
+
+func (ec *executionContext) unmarshalNNotificationCategory2ᚕchannelhubᚋinternalᚋnotifyᚐCategoryᚄ(ctx context.Context, v any) ([]notify.Category, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]notify.Category, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNNotificationCategory2channelhubᚋinternalᚋnotifyᚐCategory(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNNotificationCategory2ᚕchannelhubᚋinternalᚋnotifyᚐCategoryᚄ(ctx context.Context, sel ast.SelectionSet, v []notify.Category) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNotificationCategory2channelhubᚋinternalᚋnotifyᚐCategory(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNNotificationConnection2ᚖchannelhubᚋgraphᚋmodelᚐNotificationConnection(ctx context.Context, sel ast.SelectionSet, v *model.NotificationConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "NotificationConnection!")
+		return graphql.Null
+	}
+	return ec._NotificationConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNNotificationEdge2channelhubᚋgraphᚋmodelᚐNotificationEdge(ctx context.Context, sel ast.SelectionSet, v model.NotificationEdge) graphql.Marshaler {
+	return ec._NotificationEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNNotificationEdge2ᚕchannelhubᚋgraphᚋmodelᚐNotificationEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.NotificationEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNotificationEdge2channelhubᚋgraphᚋmodelᚐNotificationEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNNotificationMutesPayload2ᚖchannelhubᚋgraphᚋmodelᚐNotificationMutesPayload(ctx context.Context, sel ast.SelectionSet, v *model.NotificationMutesPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "NotificationMutesPayload!")
+		return graphql.Null
+	}
+	return ec._NotificationMutesPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNNotifyError2channelhubᚋgraphᚋmodelᚐNotifyError(ctx context.Context, sel ast.SelectionSet, v model.NotifyError) graphql.Marshaler {
+	return ec._NotifyError(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNNotifyError2ᚕchannelhubᚋgraphᚋmodelᚐNotifyErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []model.NotifyError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNNotifyError2channelhubᚋgraphᚋmodelᚐNotifyError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNNotifyErrorCode2channelhubᚋgraphᚋmodelᚐNotifyErrorCode(ctx context.Context, v any) (model.NotifyErrorCode, error) {
+	var res model.NotifyErrorCode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNNotifyErrorCode2channelhubᚋgraphᚋmodelᚐNotifyErrorCode(ctx context.Context, sel ast.SelectionSet, v model.NotifyErrorCode) graphql.Marshaler {
+	return v
 }
 
 func (ec *executionContext) marshalNOrder2ᚖchannelhubᚋinternalᚋorderᚐOrder(ctx context.Context, sel ast.SelectionSet, v *order.Order) graphql.Marshaler {

@@ -8,6 +8,7 @@ import (
 	"channelhub/internal/catalog"
 	"channelhub/internal/credit"
 	"channelhub/internal/inventory"
+	"channelhub/internal/notify"
 	"channelhub/internal/order"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
@@ -24,6 +25,7 @@ type Resolver struct {
 	CreditService    *credit.Service
 	OrderService     *order.Service
 	Broker           Subscriber
+	NotifyService    *notify.Service
 	Currency         string
 	Log              *slog.Logger
 }

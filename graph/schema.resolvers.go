@@ -8,6 +8,7 @@ package graph
 import (
 	"channelhub/graph/model"
 	"channelhub/internal/auth"
+	"channelhub/internal/notify"
 	"context"
 	"errors"
 	"strings"
@@ -41,6 +42,16 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 		return r.catalogNode(ctx, p, typ, id)
 	case typeOrder, typeReturn, typeLimitRequest:
 		return r.orderNode(ctx, p, typ, id)
+	case typeNotification:
+		nid, err := parseID(typeNotification, id)
+		if err != nil {
+			return nil, err
+		}
+		n, err := r.NotifyService.Get(ctx, p, nid)
+		if errors.Is(err, notify.ErrNotFound) {
+			return nil, nil
+		}
+		return n, err
 	}
 	return nil, errInvalidID
 }

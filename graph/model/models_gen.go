@@ -8,6 +8,7 @@ import (
 	"channelhub/internal/catalog"
 	"channelhub/internal/credit"
 	"channelhub/internal/inventory"
+	"channelhub/internal/notify"
 	"channelhub/internal/order"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
@@ -273,6 +274,18 @@ type CreditStopInput struct {
 	Reason  string `json:"reason"`
 }
 
+type DevicePayload struct {
+	// The viewer's registered devices.
+	Devices int           `json:"devices"`
+	Errors  []NotifyError `json:"errors"`
+}
+
+type DeviceRegisterInput struct {
+	// The FCM registration token, 1..4096 characters. Bound to this sign-in: it receives pushes until the session ends or is unregistered. A token registered again belongs to its last user.
+	Token    string         `json:"token"`
+	Platform DevicePlatform `json:"platform"`
+}
+
 type FavouritePayload struct {
 	Sku    *SKUView    `json:"sku,omitempty"`
 	Errors []CartError `json:"errors"`
@@ -296,6 +309,11 @@ type GiftInput struct {
 	Pool int `json:"pool"`
 }
 
+type InboxPayload struct {
+	UnreadCount int           `json:"unreadCount"`
+	Errors      []NotifyError `json:"errors"`
+}
+
 type InventoryError struct {
 	Field   []string           `json:"field,omitempty"`
 	Message string             `json:"message"`
@@ -303,6 +321,28 @@ type InventoryError struct {
 }
 
 type Mutation struct {
+}
+
+type NotificationConnection struct {
+	Edges    []NotificationEdge `json:"edges"`
+	PageInfo *PageInfo          `json:"pageInfo"`
+}
+
+type NotificationEdge struct {
+	Node   *notify.Notification `json:"node"`
+	Cursor string               `json:"cursor"`
+}
+
+type NotificationMutesPayload struct {
+	// The categories muted now: their notifications still fill the inbox but do not push.
+	Muted  []notify.Category `json:"muted"`
+	Errors []NotifyError     `json:"errors"`
+}
+
+type NotifyError struct {
+	Field   []string        `json:"field,omitempty"`
+	Message string          `json:"message"`
+	Code    NotifyErrorCode `json:"code"`
 }
 
 type OrderAutoApprovalInput struct {
@@ -1201,6 +1241,61 @@ func (e CreditLimitRequestStatus) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+type DevicePlatform string
+
+const (
+	DevicePlatformAndroid DevicePlatform = "ANDROID"
+	DevicePlatformIos     DevicePlatform = "IOS"
+)
+
+var AllDevicePlatform = []DevicePlatform{
+	DevicePlatformAndroid,
+	DevicePlatformIos,
+}
+
+func (e DevicePlatform) IsValid() bool {
+	switch e {
+	case DevicePlatformAndroid, DevicePlatformIos:
+		return true
+	}
+	return false
+}
+
+func (e DevicePlatform) String() string {
+	return string(e)
+}
+
+func (e *DevicePlatform) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DevicePlatform(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DevicePlatform", str)
+	}
+	return nil
+}
+
+func (e DevicePlatform) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DevicePlatform) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DevicePlatform) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // Codes of the top-level `errors[].extensions.code`.
 type ErrorCode string
 
@@ -1331,6 +1426,59 @@ func (e *InventoryErrorCode) UnmarshalJSON(b []byte) error {
 }
 
 func (e InventoryErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type NotifyErrorCode string
+
+const (
+	NotifyErrorCodeInvalidInput NotifyErrorCode = "INVALID_INPUT"
+)
+
+var AllNotifyErrorCode = []NotifyErrorCode{
+	NotifyErrorCodeInvalidInput,
+}
+
+func (e NotifyErrorCode) IsValid() bool {
+	switch e {
+	case NotifyErrorCodeInvalidInput:
+		return true
+	}
+	return false
+}
+
+func (e NotifyErrorCode) String() string {
+	return string(e)
+}
+
+func (e *NotifyErrorCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = NotifyErrorCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid NotifyErrorCode", str)
+	}
+	return nil
+}
+
+func (e NotifyErrorCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *NotifyErrorCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e NotifyErrorCode) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

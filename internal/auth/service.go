@@ -329,6 +329,10 @@ func revokeSession(ctx context.Context, db bun.IDB, sid uuid.UUID, now time.Time
 	if err != nil {
 		return fmt.Errorf("auth: revoke session: %w", err)
 	}
+	// A device registered for pushes goes with the session it signed in with.
+	if _, err := db.NewDelete().Table("device_tokens").Where("session_id = ?", sid).Exec(ctx); err != nil {
+		return fmt.Errorf("auth: drop device tokens: %w", err)
+	}
 	return nil
 }
 

@@ -27,7 +27,9 @@ type Config struct {
 	DatabaseURL           string // "" = SQLite file under DataDir; see DatabaseDSN
 	RedisURL              string // "" = in-process broker and cache
 	S3                    S3Config
-	FCMCredentialsFile    string   // "" = push messages are only logged
+	FCMCredentialsFile    string // "" = push messages are only logged
+	FCMProjectID          string
+	FCMEndpoint           string   // "" = Google's; an emulator or a test server otherwise
 	JWTSigningKeyFile     string   // generated on first start if absent
 	JWTVerifyKeyFiles     []string // extra public keys still accepted during key rotation
 	AccessTokenTTL        time.Duration
@@ -90,6 +92,8 @@ func Load(getenv func(string) string) (Config, error) {
 			UseSSL:         l.bool("S3_USE_SSL", false),
 		},
 		FCMCredentialsFile:    l.str("FCM_CREDENTIALS_FILE", ""),
+		FCMProjectID:          l.str("FCM_PROJECT_ID", ""),
+		FCMEndpoint:           l.str("FCM_ENDPOINT", ""),
 		JWTVerifyKeyFiles:     l.list("JWT_VERIFY_KEY_FILES"),
 		AccessTokenTTL:        l.duration("ACCESS_TOKEN_TTL", 15*time.Minute, time.Minute, 24*time.Hour),
 		RefreshTokenTTL:       l.duration("REFRESH_TOKEN_TTL", 720*time.Hour, time.Second, 10*365*24*time.Hour),
@@ -200,6 +204,8 @@ func (c Config) LogValue() slog.Value {
 			slog.Bool("use_ssl", c.S3.UseSSL),
 		),
 		slog.String("fcm_credentials_file", c.FCMCredentialsFile),
+		slog.String("fcm_project_id", c.FCMProjectID),
+		slog.String("fcm_endpoint", c.FCMEndpoint),
 		slog.String("jwt_signing_key_file", c.JWTSigningKeyFile),
 		slog.Any("jwt_verify_key_files", c.JWTVerifyKeyFiles),
 		slog.Duration("access_token_ttl", c.AccessTokenTTL),

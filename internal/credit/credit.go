@@ -333,9 +333,20 @@ func (l Ledger) after(ctx context.Context, tx bun.IDB, a *Account, fund Fund, ki
 		}
 		m.Events = append(m.Events, ev)
 	}
+	was := *a
+	switch fund {
+	case FundReserved:
+		was.Reserved -= amount
+	case FundReceivable:
+		was.Receivable -= amount
+	case FundCash:
+		was.Cash -= amount
+	case FundCredit:
+		was.Limit -= amount
+	}
 	ev, err := outbox.New(Topic(a.BuyerID), "CreditAccount", a.BuyerID.String()+"/"+a.SellerID.String(), EventUpdated,
 		Change{BuyerID: a.BuyerID, SellerID: a.SellerID, Fund: fund, Kind: kind, Amount: amount, Available: a.Available(), UseBP: a.UseBP(),
-			SourceType: src.Type, SourceID: src.ID}, now)
+			UseBPWas: was.UseBP(), SourceType: src.Type, SourceID: src.ID}, now)
 	if err != nil {
 		return nil, err
 	}
@@ -362,6 +373,7 @@ type Change struct {
 	Amount     int64     `json:"amount"`
 	Available  int64     `json:"available"`
 	UseBP      int64     `json:"useBp"`
+	UseBPWas   int64     `json:"useBpWas"` // before the change, to spot a threshold crossed
 	SourceType string    `json:"sourceType"`
 	SourceID   string    `json:"sourceId"`
 }

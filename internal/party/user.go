@@ -473,3 +473,19 @@ func (s *Service) Path(ctx context.Context, id uuid.UUID) (string, error) {
 	}
 	return path, nil
 }
+
+// Recipients lists the active users of a party holding any of roles, for alerts.
+func (s *Service) Recipients(ctx context.Context, partyID uuid.UUID, roles ...auth.Role) ([]uuid.UUID, error) {
+	q := s.db.NewSelect().Table("users").Column("id").Where("party_id = ? AND status = 'ACTIVE'", partyID).OrderExpr("id")
+	q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+		for _, r := range roles {
+			q = q.WhereOr("roles LIKE ?", `%"`+string(r)+`"%`)
+		}
+		return q
+	})
+	var ids []uuid.UUID
+	if err := q.Scan(ctx, &ids); err != nil {
+		return nil, fmt.Errorf("party: recipients: %w", err)
+	}
+	return ids, nil
+}

@@ -40,7 +40,7 @@ func (s *Server) newDispatcher(reg prometheus.Registerer) *outbox.Dispatcher {
 		return float64(n)
 	})
 	reg.MustRegister(outcomes, parked)
-	return &outbox.Dispatcher{DB: s.DB, Log: s.log, Handlers: []outbox.Handler{s.publish},
+	return &outbox.Dispatcher{DB: s.DB, Log: s.log, Handlers: []outbox.Handler{s.publish, s.alert},
 		Observe: func(o string) { outcomes.WithLabelValues(o).Inc() }}
 }
 

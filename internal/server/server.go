@@ -31,6 +31,7 @@ import (
 	"channelhub/internal/database"
 	"channelhub/internal/epoch"
 	"channelhub/internal/inventory"
+	"channelhub/internal/notify"
 	"channelhub/internal/order"
 	"channelhub/internal/outbox"
 	"channelhub/internal/party"
@@ -62,6 +63,7 @@ type Server struct {
 	Credit    *credit.Service
 	Orders    *order.Service
 	Broker    broker.Broker
+	Notify    *notify.Service
 	Handler   http.Handler
 	Seeded    bool // this start seeded the demo channel
 
@@ -129,6 +131,11 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 	if s.Broker, err = s.openBroker(); err != nil {
 		return nil, err
 	}
+	sender, err := s.openSender(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.Notify = notify.NewService(s.DB, sender, s.Broker, d.Log)
 	s.Handler = s.routes(d.Log)
 	// Start-up garbage (migrations, the seed's 19 MiB password hash) goes back
 	// to the OS now rather than minutes later, so an idle instance stays small.
@@ -153,7 +160,7 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 	gql := graph.NewHandler(graph.Options{
 		Resolver: &graph.Resolver{AuthService: s.Auth, PartyService: s.Parties, CatalogService: s.Catalog,
 			PricingService: s.Pricing, CartService: s.Cart, InventoryService: s.Inventory,
-			CreditService: s.Credit, OrderService: s.Orders, Broker: s.Broker,
+			CreditService: s.Credit, OrderService: s.Orders, Broker: s.Broker, NotifyService: s.Notify,
 			Currency: s.Config.Currency, Log: log},
 		Development:     s.Config.Development(),
 		DepthLimit:      s.Config.QueryDepthLimit,
