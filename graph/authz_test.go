@@ -89,6 +89,15 @@ var (
 // authzMatrix has one entry per root field, keyed "Query.<field>" or
 // "Mutation.<field>". TestAuthzMatrixCoversSchema fails when a field lacks one.
 var authzMatrix = map[string]authzCase{
+	"Query.parkedEvents": {
+		doc:     `{ parkedEvents(first: 5) { id type attempts lastError } }`,
+		allowed: authzHQAdmin,
+	},
+	"Mutation.parkedEventRetry": {
+		doc:           `mutation { parkedEventRetry(id: "ParkedEvent:` + authzNoSuchID + `") { retried } }`,
+		allowed:       authzHQAdmin,
+		payloadErrors: nil,
+	},
 	"Query.notifications": {
 		doc:     `{ notifications(first: 5) { edges { node { id title read } } } }`,
 		allowed: authzSignedIn,

@@ -11,6 +11,7 @@ import (
 	"channelhub/internal/inventory"
 	"channelhub/internal/notify"
 	"channelhub/internal/order"
+	"channelhub/internal/outbox"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
 	"context"
@@ -50,6 +51,7 @@ type ResolverRoot interface {
 	OrderEvent() OrderEventResolver
 	OrderLine() OrderLineResolver
 	OrderReservation() OrderReservationResolver
+	ParkedEvent() ParkedEventResolver
 	Party() PartyResolver
 	PartyConnection() PartyConnectionResolver
 	PriceList() PriceListResolver
@@ -322,6 +324,7 @@ type ComplexityRoot struct {
 		OrderCreditRelease       func(childComplexity int, id string, input model.OrderCreditReleaseInput) int
 		OrderReject              func(childComplexity int, id string, input model.OrderDecisionInput) int
 		OrderSubmit              func(childComplexity int, input model.OrderSubmitInput) int
+		ParkedEventRetry         func(childComplexity int, id string) int
 		PartyCreate              func(childComplexity int, input model.PartyCreateInput) int
 		PartyStatusChange        func(childComplexity int, id string, input model.PartyStatusChangeInput) int
 		PartyUpdate              func(childComplexity int, id string, input model.PartyUpdateInput) int
@@ -484,6 +487,20 @@ type ComplexityRoot struct {
 		HasNextPage func(childComplexity int) int
 	}
 
+	ParkedEvent struct {
+		Attempts  func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		LastError func(childComplexity int) int
+		ParkedAt  func(childComplexity int) int
+		Topic     func(childComplexity int) int
+		Type      func(childComplexity int) int
+	}
+
+	ParkedEventPayload struct {
+		Retried func(childComplexity int) int
+	}
+
 	Party struct {
 		Address      func(childComplexity int) int
 		ChannelType  func(childComplexity int) int
@@ -633,6 +650,7 @@ type ComplexityRoot struct {
 		Order                   func(childComplexity int, id string) int
 		OrderAutoApproval       func(childComplexity int) int
 		Orders                  func(childComplexity int, first *int, after *string, filter *model.OrderFilter, orderBy *model.OrderOrderBy) int
+		ParkedEvents            func(childComplexity int, first *int) int
 		Parties                 func(childComplexity int, first *int, after *string, filter *model.PartyFilter) int
 		Party                   func(childComplexity int, id string) int
 		PriceLists              func(childComplexity int) int
@@ -915,6 +933,7 @@ type MutationResolver interface {
 	ReturnApprove(ctx context.Context, id string, input model.OrderDecisionInput) (*model.ReturnPayload, error)
 	ReturnReject(ctx context.Context, id string, input model.OrderDecisionInput) (*model.ReturnPayload, error)
 	ReturnReceive(ctx context.Context, id string) (*model.ReturnPayload, error)
+	ParkedEventRetry(ctx context.Context, id string) (*model.ParkedEventPayload, error)
 	PartyCreate(ctx context.Context, input model.PartyCreateInput) (*model.PartyPayload, error)
 	PartyUpdate(ctx context.Context, id string, input model.PartyUpdateInput) (*model.PartyPayload, error)
 	PartyStatusChange(ctx context.Context, id string, input model.PartyStatusChangeInput) (*model.PartyPayload, error)
@@ -982,6 +1001,11 @@ type OrderLineResolver interface {
 type OrderReservationResolver interface {
 	Sku(ctx context.Context, obj *order.Reservation) (*model.SKUView, error)
 }
+type ParkedEventResolver interface {
+	ID(ctx context.Context, obj *outbox.Event) (string, error)
+
+	ParkedAt(ctx context.Context, obj *outbox.Event) (*time.Time, error)
+}
 type PartyResolver interface {
 	ID(ctx context.Context, obj *party.Party) (string, error)
 
@@ -1027,6 +1051,7 @@ type QueryResolver interface {
 	Orders(ctx context.Context, first *int, after *string, filter *model.OrderFilter, orderBy *model.OrderOrderBy) (*model.OrderConnection, error)
 	Order(ctx context.Context, id string) (*order.Order, error)
 	OrderAutoApproval(ctx context.Context) (*model.Money, error)
+	ParkedEvents(ctx context.Context, first *int) ([]outbox.Event, error)
 	Parties(ctx context.Context, first *int, after *string, filter *model.PartyFilter) (*model.PartyConnection, error)
 	Party(ctx context.Context, id string) (*party.Party, error)
 	Users(ctx context.Context, first *int, after *string, filter *model.UserFilter) (*model.UserConnection, error)
@@ -2198,6 +2223,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.OrderSubmit(childComplexity, args["input"].(model.OrderSubmitInput)), true
+	case "Mutation.parkedEventRetry":
+		if e.ComplexityRoot.Mutation.ParkedEventRetry == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_parkedEventRetry_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ParkedEventRetry(childComplexity, args["id"].(string)), true
 	case "Mutation.partyCreate":
 		if e.ComplexityRoot.Mutation.PartyCreate == nil {
 			break
@@ -2995,6 +3031,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
 
+	case "ParkedEvent.attempts":
+		if e.ComplexityRoot.ParkedEvent.Attempts == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkedEvent.Attempts(childComplexity), true
+	case "ParkedEvent.createdAt":
+		if e.ComplexityRoot.ParkedEvent.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkedEvent.CreatedAt(childComplexity), true
+	case "ParkedEvent.id":
+		if e.ComplexityRoot.ParkedEvent.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkedEvent.ID(childComplexity), true
+	case "ParkedEvent.lastError":
+		if e.ComplexityRoot.ParkedEvent.LastError == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkedEvent.LastError(childComplexity), true
+	case "ParkedEvent.parkedAt":
+		if e.ComplexityRoot.ParkedEvent.ParkedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkedEvent.ParkedAt(childComplexity), true
+	case "ParkedEvent.topic":
+		if e.ComplexityRoot.ParkedEvent.Topic == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkedEvent.Topic(childComplexity), true
+	case "ParkedEvent.type":
+		if e.ComplexityRoot.ParkedEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkedEvent.Type(childComplexity), true
+
+	case "ParkedEventPayload.retried":
+		if e.ComplexityRoot.ParkedEventPayload.Retried == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ParkedEventPayload.Retried(childComplexity), true
+
 	case "Party.address":
 		if e.ComplexityRoot.Party.Address == nil {
 			break
@@ -3630,6 +3716,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Orders(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.OrderFilter), args["orderBy"].(*model.OrderOrderBy)), true
+	case "Query.parkedEvents":
+		if e.ComplexityRoot.Query.ParkedEvents == nil {
+			break
+		}
+
+		args, err := ec.field_Query_parkedEvents_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ParkedEvents(childComplexity, args["first"].(*int)), true
 	case "Query.parties":
 		if e.ComplexityRoot.Query.Parties == nil {
 			break
@@ -5836,6 +5933,32 @@ extend type Subscription {
   myOrdersUpdated: OrderUpdate! @authenticated
 }
 `, BuiltIn: false},
+	{Name: "../schema/outbox.graphqls", Input: `"An event the dispatcher gave up on after its last attempt: its subscribers and pushes never got it."
+type ParkedEvent {
+  id: ID!
+  type: String!
+  topic: String!
+  attempts: Int!
+  lastError: String!
+  createdAt: DateTime!
+  parkedAt: DateTime!
+}
+
+type ParkedEventPayload {
+  "false when the event is no longer parked (retried already, or unknown)."
+  retried: Boolean!
+}
+
+extend type Query {
+  "Parked events, newest first (at most 100). Roles: HQ_ADMIN."
+  parkedEvents(first: Int = 20): [ParkedEvent!]! @hasRole(any: [HQ_ADMIN])
+}
+
+extend type Mutation {
+  "Queue a parked event again with fresh attempts. Roles: HQ_ADMIN."
+  parkedEventRetry(id: ID!): ParkedEventPayload! @hasRole(any: [HQ_ADMIN])
+}
+`, BuiltIn: false},
 	{Name: "../schema/party.graphqls", Input: `"What a party is in the channel tree: HQ at the top, then branches, distributors (level 1 or 2) and stores."
 enum PartyKind @goModel(model: "channelhub/internal/party.Kind") {
   HQ @goEnum(value: "channelhub/internal/party.KindHQ")
@@ -7160,6 +7283,34 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	return nil, fmt.Errorf("no field named %q was found under type PageInfo", field.Name)
 }
 
+func (ec *executionContext) childFields_ParkedEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ParkedEvent_id(ctx, field)
+	case "type":
+		return ec.fieldContext_ParkedEvent_type(ctx, field)
+	case "topic":
+		return ec.fieldContext_ParkedEvent_topic(ctx, field)
+	case "attempts":
+		return ec.fieldContext_ParkedEvent_attempts(ctx, field)
+	case "lastError":
+		return ec.fieldContext_ParkedEvent_lastError(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ParkedEvent_createdAt(ctx, field)
+	case "parkedAt":
+		return ec.fieldContext_ParkedEvent_parkedAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ParkedEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_ParkedEventPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "retried":
+		return ec.fieldContext_ParkedEventPayload_retried(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ParkedEventPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Party(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -8420,6 +8571,20 @@ func (ec *executionContext) field_Mutation_orderSubmit_args(ctx context.Context,
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_parkedEventRetry_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_partyCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9047,6 +9212,20 @@ func (ec *executionContext) field_Query_orders_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["orderBy"] = arg3
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_parkedEvents_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
 	return args, nil
 }
 
@@ -15167,6 +15346,68 @@ func (ec *executionContext) fieldContext_Mutation_returnReceive(ctx context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_parkedEventRetry(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_parkedEventRetry(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ParkedEventRetry(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN"})
+				if err != nil {
+					var zeroVal *model.ParkedEventPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ParkedEventPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ParkedEventPayload) graphql.Marshaler {
+			return ec.marshalNParkedEventPayload2ᚖchannelhubᚋgraphᚋmodelᚐParkedEventPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_parkedEventRetry(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ParkedEventPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_parkedEventRetry_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_partyCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -18138,6 +18379,190 @@ func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graph
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
+func (ec *executionContext) _ParkedEvent_id(ctx context.Context, field graphql.CollectedField, obj *outbox.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkedEvent_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ParkedEvent().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkedEvent_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkedEvent", field, true, true, "ID")
+}
+
+func (ec *executionContext) _ParkedEvent_type(ctx context.Context, field graphql.CollectedField, obj *outbox.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkedEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkedEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkedEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ParkedEvent_topic(ctx context.Context, field graphql.CollectedField, obj *outbox.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkedEvent_topic(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Topic, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkedEvent_topic(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkedEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ParkedEvent_attempts(ctx context.Context, field graphql.CollectedField, obj *outbox.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkedEvent_attempts(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Attempts, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkedEvent_attempts(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkedEvent", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ParkedEvent_lastError(ctx context.Context, field graphql.CollectedField, obj *outbox.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkedEvent_lastError(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastError, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkedEvent_lastError(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkedEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ParkedEvent_createdAt(ctx context.Context, field graphql.CollectedField, obj *outbox.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkedEvent_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkedEvent_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkedEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ParkedEvent_parkedAt(ctx context.Context, field graphql.CollectedField, obj *outbox.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkedEvent_parkedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ParkedEvent().ParkedAt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkedEvent_parkedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkedEvent", field, true, true, "DateTime")
+}
+
+func (ec *executionContext) _ParkedEventPayload_retried(ctx context.Context, field graphql.CollectedField, obj *model.ParkedEventPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ParkedEventPayload_retried(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Retried, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ParkedEventPayload_retried(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ParkedEventPayload", field, false, false, "Boolean")
 }
 
 func (ec *executionContext) _Party_id(ctx context.Context, field graphql.CollectedField, obj *party.Party) (ret graphql.Marshaler) {
@@ -21143,6 +21568,68 @@ func (ec *executionContext) fieldContext_Query_orderAutoApproval(_ context.Conte
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Money(ctx, field)
 		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_parkedEvents(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_parkedEvents(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ParkedEvents(ctx, fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN"})
+				if err != nil {
+					var zeroVal []outbox.Event
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []outbox.Event
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []outbox.Event) graphql.Marshaler {
+			return ec.marshalNParkedEvent2ᚕchannelhubᚋinternalᚋoutboxᚐEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_parkedEvents(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ParkedEvent(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_parkedEvents_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
 	}
 	return fc, nil
 }
@@ -31116,6 +31603,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "parkedEventRetry":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_parkedEventRetry(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "partyCreate":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_partyCreate(ctx, field)
@@ -32128,6 +32622,104 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var parkedEventImplementors = []string{"ParkedEvent"}
+
+func (ec *executionContext) _ParkedEvent(ctx context.Context, sel ast.SelectionSet, obj *outbox.Event) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, parkedEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ParkedEvent")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ParkedEvent_id(ctx, field, obj)
+				})
+		case "type":
+			out.Values[i] = ec._ParkedEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "topic":
+			out.Values[i] = ec._ParkedEvent_topic(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "attempts":
+			out.Values[i] = ec._ParkedEvent_attempts(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastError":
+			out.Values[i] = ec._ParkedEvent_lastError(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ParkedEvent_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "parkedAt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ParkedEvent_parkedAt(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var parkedEventPayloadImplementors = []string{"ParkedEventPayload"}
+
+func (ec *executionContext) _ParkedEventPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ParkedEventPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, parkedEventPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ParkedEventPayload")
+		case "retried":
+			out.Values[i] = ec._ParkedEventPayload_retried(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
 		default:
@@ -33169,6 +33761,12 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_orderAutoApproval(ctx, field)
+				})
+		case "parkedEvents":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_parkedEvents(ctx, field)
 				})
 		case "parties":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
@@ -36109,6 +36707,34 @@ func (ec *executionContext) marshalNPageInfo2ᚖchannelhubᚋgraphᚋmodelᚐPag
 		return graphql.Null
 	}
 	return ec._PageInfo(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNParkedEvent2channelhubᚋinternalᚋoutboxᚐEvent(ctx context.Context, sel ast.SelectionSet, v outbox.Event) graphql.Marshaler {
+	return ec._ParkedEvent(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNParkedEvent2ᚕchannelhubᚋinternalᚋoutboxᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []outbox.Event) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNParkedEvent2channelhubᚋinternalᚋoutboxᚐEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNParkedEventPayload2ᚖchannelhubᚋgraphᚋmodelᚐParkedEventPayload(ctx context.Context, sel ast.SelectionSet, v *model.ParkedEventPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ParkedEventPayload!")
+		return graphql.Null
+	}
+	return ec._ParkedEventPayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx context.Context, sel ast.SelectionSet, v *party.Party) graphql.Marshaler {

@@ -18,6 +18,7 @@ const (
 	typePriceList   = "PriceList"
 	typePromotion   = "Promotion"
 	typeWarehouse   = "Warehouse"
+	typeParkedEvent = "ParkedEvent"
 )
 
 var errInvalidID = errors.New("graph: malformed id")

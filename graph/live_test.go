@@ -14,6 +14,7 @@ import (
 	"channelhub/internal/apitest"
 	"channelhub/internal/auth"
 	"channelhub/internal/database/dbtest"
+	"channelhub/internal/outbox"
 )
 
 // liveConn is a graphql-transport-ws client of one socket.
@@ -235,5 +236,56 @@ func TestLiveSessionEnds(t *testing.T) {
 			_, err = l.next(10 * time.Second)
 		}
 		require.Equal(t, websocket.StatusNormalClosure, websocket.CloseStatus(err), "a disabled user's socket closes: %v", err)
+	})
+}
+
+// HQ admins see parked events and queue them again; the dispatcher then delivers.
+func TestLiveParkedEvents(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		ctx := context.Background()
+		ev, err := outbox.New("test:parked", "Test", "1", "test.parked", map[string]int{"n": 1}, time.Now().UTC())
+		require.NoError(t, err)
+		now := time.Now().UTC()
+		ev.Attempts, ev.ParkedAt, ev.LastError = 10, &now, "downstream down"
+		require.NoError(t, outbox.Add(ctx, e.Server.DB, ev))
+		adm := e.As(auth.RoleHQAdmin)
+		var d struct {
+			ParkedEvents []struct {
+				ID, Type, LastError string
+				Attempts            int
+			}
+		}
+		e.Query(adm, `{ parkedEvents { id type attempts lastError } }`, nil).Decode(t, &d)
+		require.Len(t, d.ParkedEvents, 1)
+		require.Equal(t, "downstream down", d.ParkedEvents[0].LastError)
+		r := e.Query(adm, `mutation($id: ID!) { parkedEventRetry(id: $id) { retried } }`, map[string]any{"id": d.ParkedEvents[0].ID})
+		require.JSONEq(t, `{"parkedEventRetry":{"retried":true}}`, string(r.Data))
+		drained(t, e)
+		r = e.Query(adm, `mutation($id: ID!) { parkedEventRetry(id: $id) { retried } }`, map[string]any{"id": d.ParkedEvents[0].ID})
+		require.JSONEq(t, `{"parkedEventRetry":{"retried":false}}`, string(r.Data), "delivered, no longer parked")
+	})
+}
+
+// The legacy graphql-ws subprotocol still works for old apps.
+func TestLiveLegacyProtocol(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(e.URL, "http")+"/graphql", &websocket.DialOptions{Subprotocols: []string{"graphql-ws"}})
+		require.NoError(t, err)
+		defer c.CloseNow()
+		require.Equal(t, "graphql-ws", c.Subprotocol())
+		require.NoError(t, wsjson.Write(ctx, c, map[string]any{"type": "connection_init", "payload": map[string]any{"authorization": "Bearer " + e.As(auth.RoleStoreManager)}}))
+		var msg map[string]any
+		require.NoError(t, wsjson.Read(ctx, c, &msg))
+		require.Equal(t, "connection_ack", msg["type"])
+		require.NoError(t, wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "start", "payload": map[string]any{"query": "subscription { creditUpdated { status } }"}}))
+		require.NoError(t, wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "stop"}))
+		for msg["type"] != "complete" {
+			require.NoError(t, wsjson.Read(ctx, c, &msg))
+			require.NotEqual(t, "error", msg["type"], "%v", msg)
+		}
 	})
 }

@@ -11,6 +11,7 @@ import (
 	"channelhub/internal/broker"
 	"channelhub/internal/notify"
 	"context"
+
 	"github.com/google/uuid"
 )
 

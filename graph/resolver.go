@@ -10,6 +10,7 @@ import (
 	"channelhub/internal/inventory"
 	"channelhub/internal/notify"
 	"channelhub/internal/order"
+	"channelhub/internal/outbox"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
 )
@@ -26,6 +27,7 @@ type Resolver struct {
 	OrderService     *order.Service
 	Broker           Subscriber
 	NotifyService    *notify.Service
+	Outbox           outbox.Admin
 	Currency         string
 	Log              *slog.Logger
 }

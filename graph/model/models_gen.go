@@ -442,6 +442,11 @@ type PageInfo struct {
 	EndCursor   *string `json:"endCursor,omitempty"`
 }
 
+type ParkedEventPayload struct {
+	// false when the event is no longer parked (retried already, or unknown).
+	Retried bool `json:"retried"`
+}
+
 type PartyCreateInput struct {
 	// 1..32 characters of A-Z, 0-9 and '-'; unique.
 	Code string `json:"code"`
