@@ -149,3 +149,8 @@ func IsCheckViolation(err error) bool {
 	msg := err.Error()
 	return strings.Contains(msg, "SQLSTATE 23514") || strings.Contains(msg, "CHECK constraint failed")
 }
+
+// IsLockTimeout reports whether err is PostgreSQL giving up on a lock (lock_timeout, NOWAIT).
+func IsLockTimeout(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "SQLSTATE 55P03")
+}
