@@ -9,6 +9,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
 	"channelhub/internal/database"
@@ -93,16 +94,33 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	var delivered []uuid.UUID
 	for _, e := range events {
 		err := d.handle(ctx, e)
 		if ctx.Err() != nil {
-			return len(events), ctx.Err() // the lease runs out and another claim retries it
+			break // the lease runs out and another claim retries what is left
+		}
+		if err == nil {
+			delivered = append(delivered, e.ID)
+			continue
 		}
 		if err := d.settle(ctx, e, err); err != nil {
 			return len(events), err
 		}
 	}
-	return len(events), nil
+	// One statement (one commit) for the batch's deliveries, not one per event.
+	if len(delivered) > 0 {
+		if _, err := d.DB.NewUpdate().Model((*Event)(nil)).Set("delivered_at = ?, last_error = ''", d.Now()).
+			Where("id IN (?)", bun.List(delivered)).Exec(context.WithoutCancel(ctx)); err != nil {
+			return len(events), fmt.Errorf("outbox: settle: %w", err)
+		}
+		if d.Observe != nil {
+			for range delivered {
+				d.Observe("delivered")
+			}
+		}
+	}
+	return len(events), ctx.Err()
 }
 
 // claim leases a batch of due events: each claim counts as an attempt.
@@ -140,14 +158,12 @@ func (d *Dispatcher) handle(ctx context.Context, e *Event) (err error) {
 	return errors.Join(errs...)
 }
 
-// settle records the outcome: delivered, retried after a backoff, or parked.
+// settle records a failure: retried after a backoff, or parked.
 func (d *Dispatcher) settle(ctx context.Context, e *Event, herr error) error {
 	now := d.Now()
 	q := d.DB.NewUpdate().Model((*Event)(nil)).Where("id = ?", e.ID)
-	outcome := "delivered"
+	var outcome string
 	switch {
-	case herr == nil:
-		q = q.Set("delivered_at = ?, last_error = ''", now)
 	case e.Attempts >= d.MaxAttempts:
 		outcome = "parked"
 		q = q.Set("parked_at = ?, last_error = ?", now, truncate(herr.Error()))
