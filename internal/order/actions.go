@@ -1,6 +1,7 @@
 package order
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -383,8 +384,21 @@ func (s *Service) ShipTx(ctx context.Context, tx bun.IDB, p auth.Principal, id u
 	if err := tx.NewSelect().Model(&ls).Where("ol.order_id = ?", id).OrderExpr("ol.line_no").Scan(ctx); err != nil {
 		return nil, fmt.Errorf("order: lines: %w", err)
 	}
+	// Stock rows are taken in SKU order, as every writer of them does.
+	sku := func(no int) []byte {
+		if j := slices.IndexFunc(ls, func(l Line) bool { return l.LineNo == no }); j >= 0 {
+			return ls[j].SKUID[:]
+		}
+		return nil
+	}
+	at := make([]int, len(lines))
+	for i := range at {
+		at[i] = i
+	}
+	slices.SortStableFunc(at, func(a, b int) int { return bytes.Compare(sku(lines[a].LineNo), sku(lines[b].LineNo)) })
 	var value int64
-	for i, sl := range lines {
+	for _, i := range at {
+		sl := lines[i]
 		j := slices.IndexFunc(ls, func(l Line) bool { return l.LineNo == sl.LineNo })
 		if j < 0 || sl.Qty < 1 || ls[j].ShippedQty+sl.Qty > ls[j].Qty {
 			return nil, field.Err(ErrInvalidQuantity, "lines", fmt.Sprint(i), "qty")
