@@ -154,3 +154,8 @@ func IsCheckViolation(err error) bool {
 func IsLockTimeout(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "SQLSTATE 55P03")
 }
+
+// IsDeadlock reports whether PostgreSQL aborted err's transaction to break a deadlock.
+func IsDeadlock(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "SQLSTATE 40P01")
+}

@@ -134,7 +134,7 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) 
 		return nil, err
 	}
 	var replayed bool
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err = s.retryDeadlock(ctx, func(ctx context.Context, tx bun.Tx) error {
 		stored, replay, err := idempotency.Claim(ctx, tx, p.UserID, "orderSubmit", in.IdempotencyKey, hash, now)
 		if err := keyErr(err); err != nil {
 			return err
@@ -200,6 +200,19 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) 
 		return s.get(ctx, s.db, o.ID)
 	}
 	return o, nil
+}
+
+// retryDeadlock runs fn in a transaction, again (at most twice more) when
+// PostgreSQL chose it as a deadlock victim: an order racing a change or a
+// cancel over the same stock rows should not fail for that.
+func (s *Service) retryDeadlock(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+	var err error
+	for range 3 {
+		if err = s.db.RunInTx(ctx, nil, fn); !database.IsDeadlock(err) {
+			return err
+		}
+	}
+	return err
 }
 
 // batch is writes a transaction sends in one round trip. Statements are
