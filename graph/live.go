@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
 	"sync/atomic"
 	"time"
 
@@ -80,7 +81,8 @@ func orderOf(m broker.Message) (uuid.UUID, bool) {
 
 // liveSession bounds a socket by its access token and session: the
 // connection's context ends when the token expires or, checked every
-// interval, the session is revoked or the user disabled.
+// interval, the session is revoked or the user disabled. Timers, not a
+// goroutine per socket: ten thousand idle phones must stay cheap.
 func liveSession(ctx context.Context, a *auth.Service, p auth.Principal, token string, every time.Duration) context.Context {
 	ctx = context.WithValue(ctx, subCountKey{}, new(atomic.Int32))
 	ctx = transport.AppendCloseReason(ctx, "session ended: sign in again and resubscribe")
@@ -90,20 +92,21 @@ func liveSession(ctx context.Context, a *auth.Service, p auth.Principal, token s
 	} else {
 		ctx, cancel = context.WithDeadline(ctx, p.ExpiresAt)
 	}
-	go func() {
-		defer cancel()
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				if _, err := a.Authenticate(ctx, token); errors.Is(err, auth.ErrUnauthenticated) {
-					return
-				}
-			}
+	var t *time.Timer
+	t = time.AfterFunc(time.Duration(math.MaxInt64), func() {
+		if ctx.Err() != nil {
+			return
 		}
-	}()
+		if _, err := a.Authenticate(ctx, token); errors.Is(err, auth.ErrUnauthenticated) {
+			cancel()
+			return
+		}
+		t.Reset(every)
+	})
+	t.Reset(every) // armed once t is set, which the callback reads
+	context.AfterFunc(ctx, func() {
+		t.Stop()
+		cancel()
+	})
 	return ctx
 }
