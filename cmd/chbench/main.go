@@ -15,6 +15,13 @@
 //
 //	chbench -c 32 -d 20s -scenarios typename,order \
 //	  -pgbench-url 'postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable'
+//
+// The live scenario opens WebSocket subscriptions (one socket per simulated
+// phone), reads the server's memory per idle subscription from its /metrics,
+// then changes orders and measures how long each subscriber waits for the
+// change; see live.go:
+//
+//	chbench -scenarios live -live-subs 1000,10000
 package main
 
 import (
@@ -46,7 +53,7 @@ var readScenarios = map[string]string{
 
 // scenarioNames lists every scenario for the usage text.
 func scenarioNames() string {
-	return strings.Join(slices.Sorted(maps.Keys(readScenarios)), ", ") + ", order"
+	return strings.Join(slices.Sorted(maps.Keys(readScenarios)), ", ") + ", order, live"
 }
 
 // load is a prepared scenario: a request source per client and a judge of answers.
@@ -109,6 +116,7 @@ type options struct {
 	duration, warmup          time.Duration
 	names                     string
 	order                     orderOptions
+	live                      liveOptions
 	pgbench                   pgbenchOptions
 }
 
@@ -124,6 +132,7 @@ func parseFlags(args []string) (*options, error) {
 	fs.DurationVar(&o.warmup, "warmup", 2*time.Second, "warm-up before each scenario")
 	fs.StringVar(&o.names, "scenarios", "typename,catalog", "comma-separated scenarios: "+scenarioNames())
 	o.order.flags(fs)
+	o.live.flags(fs)
 	o.pgbench.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -132,11 +141,11 @@ func parseFlags(args []string) (*options, error) {
 		return nil, fmt.Errorf("-c %d: want 1..1000", o.clients)
 	}
 	for name := range strings.SplitSeq(o.names, ",") {
-		if _, ok := readScenarios[name]; !ok && name != "order" {
+		if _, ok := readScenarios[name]; !ok && name != "order" && name != "live" {
 			return nil, fmt.Errorf("unknown scenario %q", name)
 		}
 	}
-	return o, o.order.validate()
+	return o, errors.Join(o.order.validate(), o.live.validate())
 }
 
 func run(args []string, out io.Writer) error {
@@ -152,7 +161,18 @@ func run(args []string, out io.Writer) error {
 		return err
 	}
 	var results []result
+	var lives []*liveResult
 	for name := range strings.SplitSeq(o.names, ",") {
+		if name == "live" {
+			// Its own setup and rounds; its tables come after the others.
+			r, err := runLive(api, o, out)
+			lives = append(lives, r...)
+			if err != nil {
+				reportLive(out, lives)
+				return err
+			}
+			continue
+		}
 		var l load
 		if q, ok := readScenarios[name]; ok {
 			body, _ := json.Marshal(map[string]any{"query": q})
@@ -174,7 +194,10 @@ func run(args []string, out io.Writer) error {
 			return fmt.Errorf("pgbench: %w", err)
 		}
 	}
-	report(out, results, pg, o.clients)
+	if len(results) > 0 || pg != nil {
+		report(out, results, pg, o.clients)
+	}
+	reportLive(out, lives)
 	return nil
 }
 

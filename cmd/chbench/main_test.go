@@ -109,3 +109,38 @@ tps = 1200.000000 (without initial connection time)
 	_, err = parsePgbench("nothing")
 	require.Error(t, err)
 }
+
+// The live scenario opens sockets that follow the bench buyers' orders (and
+// their buyers' myOrdersUpdated), changes orders, and hears of every change.
+func TestChbenchLive(t *testing.T) {
+	t.Parallel()
+	e := apitest.Start(t, dbtest.Backends(t)[0], apitest.Options{})
+	var out bytes.Buffer
+	done := make(chan error, 1)
+	go func() {
+		done <- run([]string{"-url", e.URL + "/graphql", "-c", "2", "-buyers", "2", "-stock", "5000",
+			"-scenarios", "live", "-live-subs", "20", "-live-my-orders", "-live-orders", "4", "-live-changes", "10",
+			"-live-rate", "20", "-live-idle", "200ms", "-live-open", "5", "-live-wait", "10s"}, &out)
+	}()
+	select {
+	case err := <-done:
+		require.NoError(t, err, out.String())
+	case <-time.After(2 * time.Minute):
+		t.Fatal("the live scenario did not finish in 2 minutes")
+	}
+	t.Log(out.String())
+	require.Contains(t, out.String(), "live setup: 4 orders of 2 lines placed")
+	require.Contains(t, out.String(), "live 20: opening 10 sockets (10 orderUpdated over 4 orders, 2.5 per order; 10 myOrdersUpdated)")
+	m := regexp.MustCompile(`live 20: deliveries (\d+)/(\d+) \(missed 0\); changes 10 \(0 failed\)`).FindStringSubmatch(out.String())
+	require.NotNil(t, m, out.String())
+	require.Equal(t, m[1], m[2])
+	got, _ := strconv.Atoi(m[1])
+	// Each change reaches the order's 2 or 3 followers and the 5 phones of its buyer.
+	require.GreaterOrEqual(t, got, 10*(2+5), out.String())
+	require.Regexp(t, `(?m)^\s+20\s+\S+\s+orderUpdated\s+10\s+2\d\s`, out.String())
+	require.Regexp(t, `(?m)^\s+20\s+\S+\s+myOrdersUpdated\s+10\s+50\s`, out.String())
+	require.NotContains(t, out.String(), "troubles")
+
+	require.Error(t, run([]string{"-url", e.URL + "/graphql", "-scenarios", "live", "-live-subs", "0"}, &out))
+	require.Error(t, run([]string{"-url", e.URL + "/graphql", "-scenarios", "live", "-live-per-socket", "100", "-live-my-orders"}, &out))
+}

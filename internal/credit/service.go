@@ -63,7 +63,7 @@ func (s *Service) Summary(ctx context.Context, p auth.Principal, buyer *uuid.UUI
 	if err != nil {
 		return nil, err
 	}
-	if p.Has(auth.RoleSalesman) && !p.IsHQ() && b.ID == p.PartyID && !p.Has(auth.RoleDistributorAdmin, auth.RoleDistributorStaff, auth.RoleStoreManager, auth.RoleStoreStaff, auth.RoleBranchManager) {
+	if len(p.Roles) == 1 && p.Has(auth.RoleSalesman) && b.ID == p.PartyID {
 		return nil, party.ErrNotFound // a salesman sees its stores' lines, not its employer's
 	}
 	sup, err := s.parties.Supplier(ctx, b)
