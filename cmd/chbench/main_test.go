@@ -120,7 +120,7 @@ func TestChbenchLive(t *testing.T) {
 	go func() {
 		done <- run([]string{"-url", e.URL + "/graphql", "-c", "2", "-buyers", "2", "-stock", "5000",
 			"-scenarios", "live", "-live-subs", "20", "-live-my-orders", "-live-orders", "4", "-live-changes", "10",
-			"-live-rate", "20", "-live-idle", "200ms", "-live-open", "5", "-live-wait", "10s"}, &out)
+			"-live-rate", "20", "-live-idle", "200ms", "-live-open", "5", "-live-open-over", "100ms", "-live-wait", "10s"}, &out)
 	}()
 	select {
 	case err := <-done:
@@ -143,4 +143,18 @@ func TestChbenchLive(t *testing.T) {
 
 	require.Error(t, run([]string{"-url", e.URL + "/graphql", "-scenarios", "live", "-live-subs", "0"}, &out))
 	require.Error(t, run([]string{"-url", e.URL + "/graphql", "-scenarios", "live", "-live-per-socket", "100", "-live-my-orders"}, &out))
+}
+
+// -live-fanout keeps the followers per order whatever the round's size.
+func TestLiveFollowed(t *testing.T) {
+	t.Parallel()
+	orders := make([]liveOrder, 5000)
+	o := liveOptions{perSocket: 1, fanout: 2}
+	require.Len(t, o.followed(orders, 1000), 500)
+	require.Len(t, o.followed(orders, 10000), 5000)
+	require.Len(t, o.followed(orders, 20000), 5000, "no more than were placed")
+	o.myOrders = true // 2 subscriptions a socket, one of them myOrdersUpdated
+	require.Len(t, o.followed(orders, 1000), 250)
+	o.fanout = 0
+	require.Len(t, o.followed(orders, 10), 5000)
 }
