@@ -8,8 +8,11 @@ package main
 // turn (order k belongs to buyer k mod -buyers). Then, for each count N in
 // -live-subs, one round:
 //
-//  1. The server's RSS, Go heap in use and goroutines are read from its
-//     /metrics (process_resident_memory_bytes, go_memstats_heap_inuse_bytes,
+//  1. Once the outbox dispatcher has gone quiet (channelhub_outbox_events_total
+//     still for a second, so the setup's events neither reach the sockets nor
+//     queue ahead of the changes), the server's RSS, Go heap in use, stacks and
+//     goroutines are read from its /metrics (process_resident_memory_bytes,
+//     go_memstats_heap_inuse_bytes, go_memstats_stack_inuse_bytes,
 //     go_goroutines).
 //  2. N subscriptions are opened over ceil(N / k) sockets, k = -live-per-socket
 //     (+1 with -live-my-orders), -live-open sockets at a time, spread over
@@ -1036,22 +1039,24 @@ func reportLive(out io.Writer, results []*liveResult) {
 	fmt.Fprintln(out, " heap = go_memstats_heap_inuse_bytes, which holds garbage until the next GC: idleGCs = GCs between the last socket opening and")
 	fmt.Fprintln(out, " \"after\" (the runtime forces one every 2 minutes); gor/sub = server goroutines per subscription)")
 	fmt.Fprintln(out, "\nlive: CPU (100% = one core), server from its process_cpu_seconds_total, chbench its own")
-	fmt.Fprintf(out, "%7s %12s %15s %16s\n", "subs", "server idle", "server changes", "chbench changes")
+	fmt.Fprintf(out, "%7s %12s %15s %16s %12s\n", "subs", "server idle", "server changes", "chbench changes", "GCs changes")
 	for _, r := range results {
-		idle, busy, client := "n/a", "n/a", "n/a"
+		idle, busy, client, gcs := "n/a", "n/a", "n/a", "n/a"
 		if r.mid.err == nil && r.after.err == nil && r.after.at.After(r.mid.at) {
 			idle = fmt.Sprintf("%.0f%%", 100*(r.after.cpuS-r.mid.cpuS)/r.after.at.Sub(r.mid.at).Seconds())
 		}
 		if r.after.err == nil && r.end.err == nil && r.end.at.After(r.after.at) {
 			d := r.end.at.Sub(r.after.at)
 			busy = fmt.Sprintf("%.0f%%", 100*(r.end.cpuS-r.after.cpuS)/d.Seconds())
+			gcs = fmt.Sprintf("%.0f", r.end.gcs-r.after.gcs)
 			if r.clientCPU[1] > 0 {
 				client = fmt.Sprintf("%.0f%%", 100*(r.clientCPU[1]-r.clientCPU[0]).Seconds()/d.Seconds())
 			}
 		}
-		fmt.Fprintf(out, "%7d %12s %15s %16s\n", r.subs, idle, busy, client)
+		fmt.Fprintf(out, "%7d %12s %15s %16s %12s\n", r.subs, idle, busy, client, gcs)
 	}
-	fmt.Fprintln(out, "(idle = the second half of the idle wait; changes = from the first change until every delivery arrived or -live-wait ran out)")
+	fmt.Fprintln(out, "(idle = the second half of the idle wait; changes = from the first change until every delivery arrived or -live-wait ran out;")
+	fmt.Fprintln(out, " GCs changes = the server's garbage collections in that time)")
 	fmt.Fprintln(out, "\nlive: order change → `next` on each subscribed socket")
 	fmt.Fprintf(out, "%7s %8s %-16s %7s %10s %9s %9s %9s %9s %7s\n", "subs", "setup", "subscription", "changes", "deliveries",
 		"p50", "p95", "p99", "max", "missed")
