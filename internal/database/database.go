@@ -150,11 +150,6 @@ func IsCheckViolation(err error) bool {
 	return strings.Contains(msg, "SQLSTATE 23514") || strings.Contains(msg, "CHECK constraint failed")
 }
 
-// IsLockTimeout reports whether err is PostgreSQL giving up on a lock (lock_timeout, NOWAIT).
-func IsLockTimeout(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "SQLSTATE 55P03")
-}
-
 // IsDeadlock reports whether PostgreSQL aborted err's transaction to break a deadlock.
 func IsDeadlock(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "SQLSTATE 40P01")

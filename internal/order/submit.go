@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -475,14 +474,9 @@ func (e *shortage) Unwrap() error { return ErrInsufficientStock }
 // order, warehouses by priority. It plans from the levels as committed and
 // sends one update per level in that order, with the reservation rows, in
 // one round trip; the stock table's CHECK (reserved <= on hand) refuses a
-// plan a concurrent order made stale. On PostgreSQL the first tries wait at
-// most a few milliseconds for a row another order holds, then let go of
-// everything and try again after a short random pause: an order never sits
-// on nine rows while it queues for the tenth, which is what made concurrent
-// orders queue behind each other. The last tries wait as long as it takes,
-// the very last under lock (FOR UPDATE), so every order ends. SQLite's single
-// writer makes the first plan exact. A seller without warehouses does not
-// track stock and reserves nothing.
+// plan a concurrent order made stale. Then it plans again under lock
+// (PostgreSQL: FOR UPDATE; SQLite's writer holds the lock already). A seller
+// without warehouses does not track stock and reserves nothing.
 func (s *Service) reserveStock(ctx context.Context, tx bun.Tx, orderID uuid.UUID, whs []uuid.UUID, need map[uuid.UUID]int64) error {
 	if len(whs) == 0 || len(need) == 0 {
 		return nil
@@ -492,20 +486,16 @@ func (s *Service) reserveStock(ctx context.Context, tx bun.Tx, orderID uuid.UUID
 		skus = append(skus, id)
 	}
 	slices.SortFunc(skus, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
-	tries := []try{patient}
-	if s.db.IsPostgres() {
-		tries = []try{quick, quick, quick, quick, quick, patient, locked}
-	}
-	for i, t := range tries {
-		avail, err := s.levels(ctx, tx, whs, skus, t == locked)
+	for _, lock := range []bool{false, true} {
+		if lock && !s.db.IsPostgres() {
+			break // SQLite's plan cannot go stale
+		}
+		avail, err := s.levels(ctx, tx, whs, skus, lock)
 		if err != nil {
 			return err
 		}
 		var b batch
 		b.add(tx.NewRaw("SAVEPOINT stock"))
-		if t == quick {
-			b.add(tx.NewRaw("SET LOCAL lock_timeout = '5ms'"))
-		}
 		var res []Reservation
 		for _, sku := range skus {
 			left := need[sku]
@@ -523,36 +513,16 @@ func (s *Service) reserveStock(ctx context.Context, tx bun.Tx, orderID uuid.UUID
 			}
 		}
 		b.add(tx.NewInsert().Model(&res))
-		if t == quick {
-			b.add(tx.NewRaw("SET LOCAL lock_timeout = 0"))
-		}
 		err = b.exec(ctx, tx)
-		busy := t == quick && database.IsLockTimeout(err)
-		if err == nil || !(busy || database.IsCheckViolation(err)) {
+		if err == nil || !database.IsCheckViolation(err) {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT stock"); err != nil { // also undoes SET LOCAL
+		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT stock"); err != nil {
 			return fmt.Errorf("order: stock savepoint: %w", err)
-		}
-		if busy {
-			select {
-			case <-time.After(time.Duration(rand.Int64N(int64(2<<i))+1) * time.Millisecond):
-			case <-ctx.Done():
-				return ctx.Err()
-			}
 		}
 	}
 	return errStockRace
 }
-
-// try is how one attempt at the stock treats rows other orders hold.
-type try int
-
-const (
-	quick   try = iota // wait a few milliseconds at most, then start over
-	patient            // wait as long as it takes
-	locked             // read the levels under lock first: the plan cannot go stale
-)
 
 // errStockRace is a plan made stale under lock, which cannot happen unless a
 // writer of stock levels skips the lock order.
