@@ -197,11 +197,6 @@ func (l Ledger) load(ctx context.Context, tx bun.IDB, buyer, seller uuid.UUID) (
 	return a, nil
 }
 
-// Get reads an account, creating the default one if absent.
-func (l Ledger) Get(ctx context.Context, tx bun.IDB, buyer, seller uuid.UUID) (*Account, error) {
-	return l.load(ctx, tx, buyer, seller)
-}
-
 // Reserve holds amount for an order when the line (and the policy's
 // tolerance) covers it, with one conditional update. Over and Stopped
 // reserve nothing and return the account as it stands.

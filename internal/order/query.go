@@ -81,19 +81,6 @@ func (s *Service) isHQ(ctx context.Context, seller uuid.UUID) (bool, error) {
 	return party.Kind(kind) == party.KindHQ, nil
 }
 
-// SellersHQ answers, for each seller id, whether it is HQ (for the viewerCan* flags of a page).
-func (s *Service) SellersHQ(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]bool, error) {
-	var rows []party.Party
-	if err := s.db.NewSelect().Model(&rows).Column("p.id", "p.kind").Where("p.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("order: seller kinds: %w", err)
-	}
-	out := make(map[uuid.UUID]bool, len(rows))
-	for _, r := range rows {
-		out[r.ID] = r.Kind == party.KindHQ
-	}
-	return out, nil
-}
-
 // Filter narrows a list of orders.
 type Filter struct {
 	Statuses []Status
