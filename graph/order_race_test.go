@@ -215,3 +215,36 @@ func TestOrderCreditWarnTolerance(t *testing.T) {
 		require.Equal(t, "CREDIT_LIMIT_EXCEEDED", errs[0].Code, "beyond the tolerance WARN refuses")
 	})
 }
+
+// Twenty orders race for the last three gifts of a pool: no more gifts are
+// given than the pool holds, and the pool's count matches the gift lines of
+// the orders that stand.
+func TestOrderGiftPoolRace(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		ctx, db := context.Background(), e.Server.DB
+		dist := e.As(auth.RoleDistributorAdmin)
+		ids := cartSKUs(t, e, dist, "PH01-2-1")
+		_, err := db.NewRaw(`UPDATE stock_levels SET on_hand = 100000`).Exec(ctx)
+		require.NoError(t, err)
+		_, err = db.NewRaw(`UPDATE credit_accounts SET credit_limit = 100000000000`).Exec(ctx)
+		require.NoError(t, err)
+		_, err = db.NewRaw(`UPDATE promotions SET gifts_given = 497 WHERE kind = 'GIFT'`).Exec(ctx)
+		require.NoError(t, err)
+
+		orders, codes := race(t, e, dist, 20, "", []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 5}})
+		require.Equal(t, 20, len(orders)+len(codes), "codes %v", codes)
+		for _, c := range codes {
+			require.Equal(t, "PROMOTION_CHANGED", c)
+		}
+		var given, giftLines int64
+		require.NoError(t, db.NewRaw(`SELECT gifts_given FROM promotions WHERE kind = 'GIFT'`).Scan(ctx, &given))
+		require.NoError(t, db.NewRaw(`SELECT COALESCE(SUM(qty), 0) FROM order_lines WHERE gift`).Scan(ctx, &giftLines))
+		require.LessOrEqual(t, given, int64(500))
+		require.Equal(t, given-497, giftLines)
+		require.Positive(t, giftLines, "someone got a gift")
+		account, held, ledger := creditBooks(t, e)
+		require.Equal(t, account, held)
+		require.Equal(t, account, ledger)
+	})
+}

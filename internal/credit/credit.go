@@ -178,6 +178,10 @@ type Movement struct {
 // Ledger applies changes to accounts inside a caller's transaction.
 type Ledger struct {
 	Now func() time.Time
+	// Queue, when set, takes the writes that follow a change (the ledger
+	// entry, a status move) for the caller to send in its own batch, which
+	// saves a round trip while the account row is locked.
+	Queue func(fmt.Stringer)
 }
 
 // load reads an account, creating the default one (no line, HOLD) if absent.
@@ -310,14 +314,14 @@ func (l Ledger) after(ctx context.Context, tx bun.IDB, a *Account, fund Fund, ki
 	if src.Actor != uuid.Nil {
 		e.ActorUserID = &src.Actor
 	}
-	if _, err := tx.NewInsert().Model(e).Exec(ctx); err != nil {
+	if err := l.write(ctx, tx.NewInsert().Model(e)); err != nil {
 		return nil, fmt.Errorf("credit: ledger: %w", err)
 	}
 	m := &Movement{Account: a}
 	before := a.Status
 	if rung := a.Rung(); rung != before {
-		if _, err := tx.NewUpdate().Model((*Account)(nil)).Set("status = ?", rung).
-			Where("buyer_party_id = ? AND seller_party_id = ?", a.BuyerID, a.SellerID).Exec(ctx); err != nil {
+		if err := l.write(ctx, tx.NewUpdate().Model((*Account)(nil)).Set("status = ?", rung).
+			Where("buyer_party_id = ? AND seller_party_id = ?", a.BuyerID, a.SellerID)); err != nil {
 			return nil, fmt.Errorf("credit: status: %w", err)
 		}
 		a.Status = rung
@@ -347,6 +351,19 @@ func (l Ledger) after(ctx context.Context, tx bun.IDB, a *Account, fund Fund, ki
 	}
 	m.Events = append(m.Events, ev)
 	return m, nil
+}
+
+// write runs q now, or queues it when the caller batches.
+func (l Ledger) write(ctx context.Context, q interface {
+	fmt.Stringer
+	Exec(context.Context, ...any) (sql.Result, error)
+}) error {
+	if l.Queue != nil {
+		l.Queue(q)
+		return nil
+	}
+	_, err := q.Exec(ctx)
+	return err
 }
 
 // Event types of credit.

@@ -327,7 +327,7 @@ func (s *Service) Change(ctx context.Context, p auth.Principal, id uuid.UUID, in
 			return "", "", nil, err
 		}
 		o.setQuote(q)
-		steps, evs, err := s.reserveCredit(ctx, tx, o, o.BuyerID, autoMax, p.UserID)
+		steps, evs, err := s.reserveCredit(ctx, tx, o, o.BuyerID, autoMax, p.UserID, nil)
 		if err != nil {
 			return "", "", nil, err
 		}
@@ -347,7 +347,7 @@ func (s *Service) Change(ctx context.Context, p auth.Principal, id uuid.UUID, in
 		if err := b.exec(ctx, tx); err != nil {
 			return "", "", nil, err
 		}
-		if err := s.reserveStock(ctx, tx, o.ID, whs, q.stockNeed()); err != nil {
+		if err := s.reserveStock(ctx, txOf(tx), o.ID, whs, q.stockNeed(), nil, nil, nil); err != nil {
 			return "", "", nil, q.stockErr(err)
 		}
 		data["totalAfter"] = o.Total

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -132,9 +133,14 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) 
 	if o.Number, err = s.sequenceNumber(ctx, "SO", now); err != nil {
 		return nil, err
 	}
+	need := q.stockNeed()
+	plan, err := s.levels(ctx, s.db, whs, need, false)
+	if err != nil {
+		return nil, err
+	}
 	var replayed bool
-	err = s.retryDeadlock(ctx, func(ctx context.Context, tx bun.Tx) error {
-		stored, replay, err := idempotency.Claim(ctx, tx, p.UserID, "orderSubmit", in.IdempotencyKey, hash, now)
+	err = s.retryDeadlock(ctx, func(ctx context.Context, t *txn) error {
+		stored, replay, err := idempotency.Claim(ctx, t, p.UserID, "orderSubmit", in.IdempotencyKey, hash, now)
 		if err := keyErr(err); err != nil {
 			return err
 		}
@@ -142,49 +148,57 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) 
 			return json.Unmarshal(stored, &o.ID)
 		}
 		if o.Number == "" {
-			if o.Number, err = s.tableNumber(ctx, tx, "SO", now); err != nil {
+			if o.Number, err = s.tableNumber(ctx, t, "SO", now); err != nil {
 				return err
 			}
 		}
 		var b batch
-		to, events, err := s.reserveCredit(ctx, tx, o, buyer.ID, autoMax, p.UserID)
+		to, events, err := s.reserveCredit(ctx, t, o, buyer.ID, autoMax, p.UserID, b.add)
 		if err != nil {
 			return err
 		}
 		o.Status = to[len(to)-1].status
-		b.add(tx.NewInsert().Model(o))
-		b.add(linesInsert(tx, o.ID, q.lines))
+		b.add(t.NewInsert().Model(o))
+		b.add(linesInsert(t, o.ID, q.lines))
 		from := Status("")
 		var timeline []*Event
-		for _, t := range to {
-			ev, oev, err := s.event(o, t.typ, from, t.status, &p.UserID, t.reason, map[string]any{"total": o.Total})
+		for _, st := range to {
+			ev, oev, err := s.event(o, st.typ, from, st.status, &p.UserID, st.reason, map[string]any{"total": o.Total})
 			if err != nil {
 				return err
 			}
 			timeline = append(timeline, ev)
 			events = append(events, oev)
-			from = t.status
+			from = st.status
 		}
-		b.add(tx.NewInsert().Model(&timeline))
-		b.add(outbox.Insert(tx, events))
+		b.add(t.NewInsert().Model(&timeline))
+		b.add(outbox.Insert(t, events))
 		if in.FromCart {
-			b.add(cart.ClearQuery(tx, p, buyer.ID))
+			b.add(cart.ClearQuery(t, p, buyer.ID))
 		}
-		done, err := idempotency.CompleteQuery(tx, p.UserID, "orderSubmit", in.IdempotencyKey, o.ID)
+		done, err := idempotency.CompleteQuery(t, p.UserID, "orderSubmit", in.IdempotencyKey, o.ID)
 		if err != nil {
 			return err
 		}
 		b.add(done)
-		if err := b.exec(ctx, tx); err != nil {
+		// The rows every order shares go last: stock levels, then a gift
+		// promotion's pool, the single hottest row. On PostgreSQL they travel
+		// with the writes above and the COMMIT in one round trip, so they are
+		// held for little more than the commit itself.
+		var tail []string
+		if t.commits {
+			tail = pricing.TakeStatements(t, buyer.ID, o.Promotions)
+		}
+		if err := q.stockErr(s.reserveStock(ctx, t, o.ID, whs, need, plan, &b, tail)); err != nil {
+			if pricing.IsUsedUp(err) {
+				return ErrPromotionChanged
+			}
 			return err
 		}
-		// The rows every order shares are locked last, so they are held for
-		// little more than the commit: stock levels (one round trip), then a
-		// gift promotion's pool, the single hottest row.
-		if err := q.stockErr(s.reserveStock(ctx, tx, o.ID, whs, q.stockNeed())); err != nil {
-			return err
+		if t.commits {
+			return nil
 		}
-		if err := s.pricing.Take(ctx, tx, buyer.ID, o.Promotions); err != nil {
+		if err := s.pricing.Take(ctx, t, buyer.ID, o.Promotions); err != nil {
 			if errors.Is(err, pricing.ErrPromotionUsedUp) {
 				return ErrPromotionChanged
 			}
@@ -204,11 +218,73 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) 
 // retryDeadlock runs fn in a transaction, again (at most twice more) when
 // PostgreSQL chose it as a deadlock victim: an order racing a change or a
 // cancel over the same stock rows should not fail for that.
-func (s *Service) retryDeadlock(ctx context.Context, fn func(ctx context.Context, tx bun.Tx) error) error {
+func (s *Service) retryDeadlock(ctx context.Context, fn func(ctx context.Context, t *txn) error) error {
 	var err error
 	for range 3 {
-		if err = s.db.RunInTx(ctx, nil, fn); !database.IsDeadlock(err) {
+		if err = s.inTx(ctx, fn); !database.IsDeadlock(err) {
 			return err
+		}
+	}
+	return err
+}
+
+// txn is the transaction an order is placed in. On PostgreSQL it is an
+// explicit BEGIN on one connection, and the last batch carries the COMMIT
+// (commits), so no lock waits for a round trip to the server and back.
+type txn struct {
+	bun.IDB
+	raw       func(ctx context.Context, query string) error // runs formatted statements as they are
+	commits   bool                                          // the final batch must end with COMMIT
+	committed bool
+}
+
+func (t *txn) exec(ctx context.Context, stmts []string) error {
+	if len(stmts) == 0 {
+		return nil
+	}
+	if err := t.raw(ctx, strings.Join(stmts, ";\n")); err != nil {
+		return fmt.Errorf("order: write: %w", err)
+	}
+	return nil
+}
+
+// txOf wraps a bun transaction (which commits itself) for the helpers.
+func txOf(tx bun.Tx) *txn {
+	return &txn{IDB: tx, raw: func(ctx context.Context, q string) error {
+		_, err := tx.Tx.ExecContext(ctx, q)
+		return err
+	}}
+}
+
+// inTx runs fn in a transaction: bun's on SQLite, an explicit one on
+// PostgreSQL, rolled back when fn fails and committed when fn's last batch
+// did not. A connection left in an unknown state is thrown away.
+func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, t *txn) error) error {
+	if !s.db.IsPostgres() {
+		return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return fn(ctx, txOf(tx)) })
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("order: connection: %w", err)
+	}
+	defer conn.Close()
+	raw := func(ctx context.Context, q string) error {
+		_, err := conn.Conn.ExecContext(ctx, q)
+		return err
+	}
+	if err := raw(ctx, "BEGIN"); err != nil {
+		return fmt.Errorf("order: begin: %w", err)
+	}
+	t := &txn{IDB: conn, raw: raw, commits: true}
+	err = fn(ctx, t)
+	if err == nil && !t.committed {
+		if err = raw(ctx, "COMMIT"); err != nil {
+			err = fmt.Errorf("order: commit: %w", err)
+		}
+	}
+	if err != nil && !t.committed {
+		if rerr := raw(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 	}
 	return err
@@ -220,15 +296,7 @@ type batch struct{ stmts []string }
 
 func (b *batch) add(q fmt.Stringer) { b.stmts = append(b.stmts, q.String()) }
 
-func (b *batch) exec(ctx context.Context, tx bun.Tx) error {
-	if len(b.stmts) == 0 {
-		return nil
-	}
-	if _, err := tx.Tx.ExecContext(ctx, strings.Join(b.stmts, ";\n")); err != nil {
-		return fmt.Errorf("order: write: %w", err)
-	}
-	return nil
-}
+func (b *batch) exec(ctx context.Context, tx bun.Tx) error { return txOf(tx).exec(ctx, b.stmts) }
 
 // step is one transition an action makes.
 type step struct {
@@ -241,8 +309,11 @@ type step struct {
 // the order lands: SUBMITTED, APPROVED by the seller's auto-approval rule, or
 // CREDIT_HOLD when the line does not cover it and the policy holds. Under
 // BLOCK and WARN an uncovered order is refused.
-func (s *Service) reserveCredit(ctx context.Context, tx bun.IDB, o *Order, buyer uuid.UUID, autoMax *int64, actor uuid.UUID) ([]step, []*outbox.Event, error) {
-	out, m, err := s.ledger.Reserve(ctx, tx, buyer, o.SellerID, o.Total, credit.Source{Type: "ORDER", ID: o.ID.String(), Actor: actor})
+// With queue set, the ledger's writes join the caller's batch.
+func (s *Service) reserveCredit(ctx context.Context, tx bun.IDB, o *Order, buyer uuid.UUID, autoMax *int64, actor uuid.UUID, queue func(fmt.Stringer)) ([]step, []*outbox.Event, error) {
+	l := s.ledger
+	l.Queue = queue
+	out, m, err := l.Reserve(ctx, tx, buyer, o.SellerID, o.Total, credit.Source{Type: "ORDER", ID: o.ID.String(), Actor: actor})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -470,70 +541,106 @@ type shortage struct{ sku uuid.UUID }
 func (e *shortage) Error() string { return "order: insufficient stock of " + e.sku.String() }
 func (e *shortage) Unwrap() error { return ErrInsufficientStock }
 
-// reserveStock holds need across the warehouses (priority order): SKUs in id
-// order, warehouses by priority. It plans from the levels as committed and
-// sends one update per level in that order, with the reservation rows, in
-// one round trip; the stock table's CHECK (reserved <= on hand) refuses a
-// plan a concurrent order made stale. Then it plans again under lock
-// (PostgreSQL: FOR UPDATE; SQLite's writer holds the lock already). A seller
-// without warehouses does not track stock and reserves nothing.
-func (s *Service) reserveStock(ctx context.Context, tx bun.Tx, orderID uuid.UUID, whs []uuid.UUID, need map[uuid.UUID]int64) error {
-	if len(whs) == 0 || len(need) == 0 {
-		return nil
+// reserveStock holds need across the seller's warehouses (priority order),
+// SKUs in id order. plan is the levels as committed before the transaction
+// (nil: read them now). One round trip carries head (the transaction's
+// other writes), a savepoint, one update per level with the reservation
+// rows, tail, and the COMMIT when t commits. The stock table's CHECK
+// (reserved <= on hand) refuses a plan a concurrent order made stale; then
+// it plans again under lock (PostgreSQL: FOR UPDATE; SQLite's writer holds
+// the lock already) and sends the rest again. A seller without warehouses
+// does not track stock and reserves nothing.
+func (s *Service) reserveStock(ctx context.Context, t *txn, orderID uuid.UUID, whs []uuid.UUID, need map[uuid.UUID]int64,
+	plan map[[2]uuid.UUID]int64, head *batch, tail []string) error {
+	if len(whs) == 0 {
+		need = nil
 	}
 	skus := make([]uuid.UUID, 0, len(need))
 	for id := range need {
 		skus = append(skus, id)
 	}
 	slices.SortFunc(skus, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
-	for _, lock := range []bool{false, true} {
-		if lock && !s.db.IsPostgres() {
-			break // SQLite's plan cannot go stale
+	var base []string // sent with the first attempt only
+	if head != nil {
+		base = head.stmts
+	}
+	if len(skus) > 0 {
+		base = append(base, "SAVEPOINT stock")
+	}
+	for locked := false; ; locked = true {
+		if plan == nil || locked {
+			var err error
+			if plan, err = s.levels(ctx, t, whs, need, locked); err != nil {
+				return err
+			}
 		}
-		avail, err := s.levels(ctx, tx, whs, skus, lock)
+		stmts, err := s.allocate(t, orderID, whs, skus, need, plan)
 		if err != nil {
+			if locked {
+				return err
+			}
+			continue // short on a plan read before the transaction: look again under lock
+		}
+		stmts = append(append(base, stmts...), tail...)
+		if t.commits {
+			stmts = append(stmts, "COMMIT")
+		}
+		err = t.exec(ctx, stmts)
+		if err == nil {
+			t.committed = t.commits
+			return nil
+		}
+		if locked || len(skus) == 0 || !database.IsCheckViolation(err) {
 			return err
 		}
-		var b batch
-		b.add(tx.NewRaw("SAVEPOINT stock"))
-		var res []Reservation
-		for _, sku := range skus {
-			left := need[sku]
-			for _, w := range whs {
-				take := min(left, avail[[2]uuid.UUID{w, sku}])
-				if take <= 0 {
-					continue
-				}
-				left -= take
-				res = append(res, Reservation{OrderID: orderID, WarehouseID: w, SKUID: sku, Qty: take})
-				b.add(tx.NewRaw("UPDATE stock_levels SET reserved = reserved + ? WHERE warehouse_id = ? AND sku_id = ?", take, w, sku))
-			}
-			if left > 0 {
-				return &shortage{sku: sku}
-			}
-		}
-		b.add(tx.NewInsert().Model(&res))
-		err = b.exec(ctx, tx)
-		if err == nil || !database.IsCheckViolation(err) {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT stock"); err != nil {
+		// A stale plan: what base wrote stays, the stock part goes.
+		if err := t.raw(ctx, "ROLLBACK TO SAVEPOINT stock"); err != nil {
 			return fmt.Errorf("order: stock savepoint: %w", err)
 		}
+		base = nil
 	}
-	return errStockRace
 }
 
-// errStockRace is a plan made stale under lock, which cannot happen unless a
-// writer of stock levels skips the lock order.
-var errStockRace = errors.New("order: stock changed under lock")
+// allocate turns a plan into the updates of the levels and the reservation
+// rows, or names the first SKU the plan cannot cover.
+func (s *Service) allocate(t *txn, orderID uuid.UUID, whs, skus []uuid.UUID, need map[uuid.UUID]int64, plan map[[2]uuid.UUID]int64) ([]string, error) {
+	var stmts []string
+	var res []Reservation
+	for _, sku := range skus {
+		left := need[sku]
+		for _, w := range whs {
+			take := min(left, plan[[2]uuid.UUID{w, sku}])
+			if take <= 0 {
+				continue
+			}
+			left -= take
+			res = append(res, Reservation{OrderID: orderID, WarehouseID: w, SKUID: sku, Qty: take})
+			stmts = append(stmts, t.NewRaw("UPDATE stock_levels SET reserved = reserved + ? WHERE warehouse_id = ? AND sku_id = ?", take, w, sku).String())
+		}
+		if left > 0 {
+			return nil, &shortage{sku: sku}
+		}
+	}
+	if len(res) > 0 {
+		stmts = append(stmts, t.NewInsert().Model(&res).String())
+	}
+	return stmts, nil
+}
 
-// levels reads what each (warehouse, SKU) can still promise, locking the rows when lock.
-func (s *Service) levels(ctx context.Context, tx bun.IDB, whs, skus []uuid.UUID, lock bool) (map[[2]uuid.UUID]int64, error) {
+// levels reads what each (warehouse, SKU) can still promise, locking the
+// rows when lock (PostgreSQL only: SQLite's writer holds the database).
+func (s *Service) levels(ctx context.Context, db bun.IDB, whs []uuid.UUID, need map[uuid.UUID]int64, lock bool) (map[[2]uuid.UUID]int64, error) {
+	if len(whs) == 0 || len(need) == 0 {
+		return map[[2]uuid.UUID]int64{}, nil
+	}
+	skus := make([]uuid.UUID, 0, len(need))
+	for id := range need {
+		skus = append(skus, id)
+	}
 	var rows []inventory.Level
-	q := tx.NewSelect().Model(&rows).Column("sl.warehouse_id", "sl.sku_id", "sl.on_hand", "sl.reserved").
+	q := db.NewSelect().Model(&rows).Column("sl.warehouse_id", "sl.sku_id", "sl.on_hand", "sl.reserved").
 		Where("sl.warehouse_id IN (?) AND sl.sku_id IN (?)", bun.List(whs), bun.List(skus)).OrderExpr("sl.sku_id, sl.warehouse_id")
-	if lock {
+	if lock && s.db.IsPostgres() {
 		q = q.For("UPDATE")
 	}
 	if err := q.Scan(ctx); err != nil {

@@ -872,6 +872,37 @@ func (s *Service) Take(ctx context.Context, tx bun.IDB, buyer uuid.UUID, uses []
 	return nil
 }
 
+// TakeStatements are Take's updates for a PostgreSQL batch, which cannot
+// look at each statement's affected rows: each statement fails with
+// division_by_zero when its conditional update matches no row (see
+// IsUsedUp), which aborts the batch and its transaction.
+func TakeStatements(tx bun.IDB, buyer uuid.UUID, uses []Use) []string {
+	uses = slices.Clone(uses)
+	slices.SortFunc(uses, func(a, b Use) int { return compareID(a.PromotionID, b.PromotionID) })
+	var out []string
+	must := func(update string, args ...any) {
+		out = append(out, tx.NewRaw("WITH u AS ("+update+" RETURNING 1) SELECT 1 / (SELECT count(*) FROM u)::int", args...).String())
+	}
+	for _, u := range uses {
+		if u.Limit != nil {
+			must(`INSERT INTO promotion_uses (promotion_id, party_id, uses) VALUES (?, ?, 1)
+				ON CONFLICT (promotion_id, party_id) DO UPDATE SET uses = promotion_uses.uses + 1 WHERE promotion_uses.uses < ?`,
+				u.PromotionID, buyer, *u.Limit)
+		}
+		if u.Gifts > 0 {
+			must(`UPDATE promotions SET gifts_given = gifts_given + ? WHERE id = ? AND gifts_given + ? <= ?`,
+				u.Gifts, u.PromotionID, u.Gifts, u.Pool)
+		}
+	}
+	return out
+}
+
+// IsUsedUp tells whether a batch with TakeStatements failed on a use.
+func IsUsedUp(err error) bool {
+	var pe interface{ SQLState() string }
+	return errors.As(err, &pe) && pe.SQLState() == "22012"
+}
+
 // GiveBack returns what a cancelled order took from its promotions.
 func (s *Service) GiveBack(ctx context.Context, tx bun.IDB, buyer uuid.UUID, uses []Use) error {
 	uses = slices.Clone(uses)
