@@ -12,6 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 
 	"channelhub/graph"
+	"channelhub/internal/persisted"
 	contracts "channelhub/mobile-contracts"
 )
 
@@ -75,6 +76,9 @@ func TestManifestUpToDate(t *testing.T) {
 	got, err := contracts.NewManifest(ops).Marshal()
 	require.NoError(t, err)
 	if *update {
+		if old, err := contracts.Manifest(); err == nil && !*acceptBreaking {
+			require.Empty(t, changedOperations(old, contracts.NewManifest(ops)), "released app builds send these operations' old hashes: add a new operation instead, or rerun with -accept-breaking if they were never released")
+		}
 		require.NoError(t, os.WriteFile("manifest.json", got, 0o644))
 	}
 	want, err := os.ReadFile("manifest.json")
@@ -85,6 +89,32 @@ func TestManifestUpToDate(t *testing.T) {
 	m, err := contracts.Manifest()
 	require.NoError(t, err)
 	require.Equal(t, len(ops), m.Len())
+}
+
+// changedOperations names the operations of old whose text changed or that
+// are gone in new.
+func changedOperations(old, new *persisted.Manifest) []string {
+	ids := map[string]string{}
+	for _, op := range new.Operations {
+		ids[op.Name] = op.ID
+	}
+	var changed []string
+	for _, op := range old.Operations {
+		if ids[op.Name] != op.ID {
+			changed = append(changed, op.Name)
+		}
+	}
+	return changed
+}
+
+func TestChangedOperations(t *testing.T) {
+	t.Parallel()
+	op := func(name, body string) persisted.Operation {
+		return persisted.Operation{ID: persisted.Hash(body), Name: name, Type: "query", Body: body}
+	}
+	old := &persisted.Manifest{Operations: []persisted.Operation{op("A", "query A { a }"), op("B", "query B { b }"), op("C", "query C { c }")}}
+	new := &persisted.Manifest{Operations: []persisted.Operation{op("A", "query A { a }"), op("B", "query B { b x }"), op("D", "query D { d }")}}
+	require.Equal(t, []string{"B", "C"}, changedOperations(old, new))
 }
 
 // firstDiff shows where two texts part, with a little context; "" if equal.

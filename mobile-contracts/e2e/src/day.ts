@@ -1,6 +1,6 @@
 // A day of the channel, played by the apps' own contract operations.
 import { randomUUID } from "node:crypto";
-import { App, GraphQLFailure, type Mode, socket, subscribe } from "./client.js";
+import { App, type Mode, socket, subscribe } from "./client.js";
 import {
   ConsoleLoginDocument,
   ConsoleOrderApproveDocument,
@@ -154,5 +154,3 @@ export async function playDay(mode: Mode): Promise<void> {
   // TODO(shipments, issue 6): the steps listed in README.md under "Next steps"
   // come here once their operations are in the contract.
 }
-
-export { GraphQLFailure };
