@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/coder/websocket/wsjson"
 	"github.com/stretchr/testify/require"
 
 	"channelhub/internal/apitest"
@@ -145,5 +146,38 @@ func TestPersistedQueriesOff(t *testing.T) {
 		require.NotEmpty(t, r.Codes())
 		require.NotEqual(t, "INTERNAL", r.Codes()[0])
 		require.Empty(t, pq(e, "", home.Body, "", map[string]any{"phone": "13800000001", "password": seed.DemoPassword}).Errors)
+	})
+}
+
+// Enforcement holds on the WebSocket too: a subscription outside the manifest
+// is refused with the code, one from it runs by hash.
+func TestPersistedQueriesEnforcedOnWebSocket(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{Env: map[string]string{"CHANNELHUB_PERSISTED_QUERIES": "enforce"}}, func(t *testing.T, e *apitest.Env) {
+		token := contractLogin(t, e, "DistributorLogin", "13800000001")
+		c, ctx := wsDial(t, e)
+		require.NoError(t, wsjson.Write(ctx, c, map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + token}}))
+		var msg struct {
+			ID      string          `json:"id"`
+			Type    string          `json:"type"`
+			Payload json.RawMessage `json:"payload"`
+		}
+		require.NoError(t, wsjson.Read(ctx, c, &msg))
+		require.Equal(t, "connection_ack", msg.Type)
+
+		require.NoError(t, wsjson.Write(ctx, c, map[string]any{"id": "1", "type": "subscribe",
+			"payload": map[string]any{"query": "subscription AdHoc { myOrdersUpdated { refetch } }"}}))
+		require.NoError(t, wsjson.Read(ctx, c, &msg))
+		require.Equal(t, "next", msg.Type, string(msg.Payload)) // gqlgen answers a refused operation as a result with errors
+		require.JSONEq(t, `{"data":null,"errors":[{"message":"当前应用版本不再受支持，请更新应用","extensions":{"code":"PERSISTED_QUERY_NOT_ALLOWED"}}]}`, string(msg.Payload))
+		require.NoError(t, wsjson.Read(ctx, c, &msg))
+		require.Equal(t, "complete", msg.Type)
+
+		home := manifestOp(t, "DistributorHome") // a query over the socket, by hash only
+		require.NoError(t, wsjson.Write(ctx, c, map[string]any{"id": "2", "type": "subscribe", "payload": map[string]any{"query": "",
+			"extensions": map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": home.ID}}}}))
+		require.NoError(t, wsjson.Read(ctx, c, &msg))
+		require.Equal(t, "next", msg.Type, string(msg.Payload))
+		require.Contains(t, string(msg.Payload), `"app":"DISTRIBUTOR"`)
 	})
 }

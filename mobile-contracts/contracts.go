@@ -57,7 +57,7 @@ func (p Problem) String() string {
 
 // Check parses every document, validates it against schema and returns its
 // operations with the problems found: a parse or validation error, an
-// unnamed operation, or a name used twice.
+// unnamed operation, or an operation or fragment name used twice.
 func Check(schema *ast.Schema) ([]Operation, []Problem) {
 	var ops []Operation
 	var probs []Problem
@@ -79,6 +79,12 @@ func Check(schema *ast.Schema) ([]Operation, []Problem) {
 				seen[p] = true
 				probs = append(probs, p)
 			}
+		}
+		for _, f := range doc.Fragments { // generated client code keeps one namespace for all apps
+			if prev, dup := where["fragment "+f.Name]; dup {
+				probs = append(probs, Problem{File: path, Operation: "fragment " + f.Name, Message: "name also used in " + prev})
+			}
+			where["fragment "+f.Name] = path
 		}
 		for _, op := range doc.Operations {
 			if op.Name == "" {
