@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/vektah/gqlparser/v2"
 	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/parser"
 
 	"channelhub/graph"
 	"channelhub/internal/persisted"
@@ -282,4 +283,29 @@ type Mutation { m(in: In, e: [E]): Int }
 			require.Equal(t, tc.want, contracts.Breaking(old, changed))
 		})
 	}
+}
+
+// What enforcement costs per request for the largest contract operation: a
+// hash of the text sent (the fast path), or the canonical print of the parsed
+// document (a text laid out otherwise).
+func BenchmarkEnforcement(b *testing.B) {
+	ops, _ := contracts.Check(live())
+	big := ops[0]
+	for _, op := range ops {
+		if len(op.Body) > len(big.Body) {
+			big = op
+		}
+	}
+	doc, err := parser.ParseQuery(&ast.Source{Input: big.Body})
+	require.NoError(b, err)
+	b.Run("hash", func(b *testing.B) {
+		for b.Loop() {
+			persisted.Hash(big.Body)
+		}
+	})
+	b.Run("canonical", func(b *testing.B) {
+		for b.Loop() {
+			persisted.Hash(persisted.Canonical(doc, doc.Operations[0]))
+		}
+	})
 }
