@@ -36,19 +36,20 @@ type Options struct {
 	DepthLimit      int
 	ComplexityLimit int
 	APQCache        graphql.Cache[string]
+	Registerer      prometheus.Registerer
+	AllowedOrigins  []string
+	MaxBodyBytes    int64
+	SessionCheck    time.Duration // how often a WebSocket re-checks its session (default 30 s)
+	Limiter         ratelimit.Limiter
+	CatalogEpoch    func(context.Context) (int64, error) // nil: no response cache
+	CacheTTL        time.Duration
+	LoginLimit      ratelimit.Limit // sign-in mutations, per client IP
+	MutationLimit   ratelimit.Limit // other mutations, per user (per IP when anonymous)
+
 	// PersistedQueries is off, allow ("", today's default) or enforce; Manifest
 	// holds the apps' operations (see mobile-contracts).
 	PersistedQueries persisted.Mode
 	Manifest         *persisted.Manifest
-	Registerer       prometheus.Registerer
-	AllowedOrigins   []string
-	MaxBodyBytes     int64
-	SessionCheck     time.Duration // how often a WebSocket re-checks its session (default 30 s)
-	Limiter          ratelimit.Limiter
-	CatalogEpoch     func(context.Context) (int64, error) // nil: no response cache
-	CacheTTL         time.Duration
-	LoginLimit       ratelimit.Limit // sign-in mutations, per client IP
-	MutationLimit    ratelimit.Limit // other mutations, per user (per IP when anonymous)
 }
 
 // NewHandler builds the /graphql endpoint: POST, GET, and WebSocket
