@@ -79,7 +79,8 @@ func presenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 }
 
 // protocolCodes are gqlgen's own codes that clients act on; they pass unchanged.
-var protocolCodes = map[any]bool{"PERSISTED_QUERY_NOT_FOUND": true, "PERSISTED_QUERY_NOT_SUPPORTED": true}
+var protocolCodes = map[any]bool{"PERSISTED_QUERY_NOT_FOUND": true, "PERSISTED_QUERY_NOT_SUPPORTED": true,
+	codePersistedQueryNotAllowed: true}
 
 // requestError gives gqlgen's parse, validation and limit errors our code,
 // keeping gqlgen's code as the reason.

@@ -24,6 +24,7 @@ import (
 	"channelhub/internal/auth"
 	"channelhub/internal/clientip"
 	"channelhub/internal/i18n"
+	"channelhub/internal/persisted"
 	"channelhub/internal/ratelimit"
 	"channelhub/internal/requestid"
 )
@@ -44,6 +45,11 @@ type Options struct {
 	CacheTTL        time.Duration
 	LoginLimit      ratelimit.Limit // sign-in mutations, per client IP
 	MutationLimit   ratelimit.Limit // other mutations, per user (per IP when anonymous)
+
+	// PersistedQueries is off, allow ("", today's default) or enforce; Manifest
+	// holds the apps' operations (see mobile-contracts).
+	PersistedQueries persisted.Mode
+	Manifest         *persisted.Manifest
 }
 
 // NewHandler builds the /graphql endpoint: POST, GET, and WebSocket
@@ -72,7 +78,7 @@ func NewHandler(o Options) *handler.Server {
 	} else {
 		srv.Use(noIntrospection{})
 	}
-	srv.Use(extension.AutomaticPersistedQuery{Cache: o.APQCache})
+	usePersisted(srv, o)
 	srv.Use(extension.FixedComplexityLimit(o.ComplexityLimit))
 	srv.Use(depthLimit(o.DepthLimit))
 	srv.Use(textGuard{})

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // CHANNELHUB_TIME_ZONE must resolve on machines without a zoneinfo database.
+
+	"channelhub/internal/persisted"
 )
 
 // Config is the validated server configuration. Build it with Load.
@@ -48,6 +50,7 @@ type Config struct {
 	TrustedProxies        []netip.Prefix // proxies whose X-Forwarded-For is believed
 	LoginRatePerMinute    int            // sign-in attempts per client IP
 	MutationRatePerMinute int            // mutations per user (or per IP when anonymous)
+	PersistedQueries      persisted.Mode // off, allow or enforce; enforce by default in production
 }
 
 // S3Config selects the media store. An empty Endpoint means a local media
@@ -115,6 +118,17 @@ func Load(getenv func(string) string) (Config, error) {
 		l.failf("ENV", "%q is not %q or %q", c.Env, EnvDevelopment, EnvProduction)
 	}
 	c.SeedDemo = l.bool("SEED_DEMO", c.Env == EnvDevelopment)
+	c.PersistedQueries = persisted.Allow
+	if c.Env == EnvProduction {
+		c.PersistedQueries = persisted.Enforce
+	}
+	if v := l.str("PERSISTED_QUERIES", ""); v != "" {
+		m, err := persisted.ParseMode(v)
+		l.check("PERSISTED_QUERIES", err)
+		if err == nil {
+			c.PersistedQueries = m
+		}
+	}
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		l.failf("HTTP_ADDR", "%q is not host:port", c.HTTPAddr)
 	}
@@ -224,6 +238,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.Int("rate_login_per_minute", c.LoginRatePerMinute),
 		slog.Int("rate_mutations_per_minute", c.MutationRatePerMinute),
+		slog.String("persisted_queries", string(c.PersistedQueries)),
 	)
 }
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"channelhub/internal/persisted"
 )
 
 func env(m map[string]string) func(string) string {
@@ -238,4 +240,24 @@ func TestTrustedProxies(t *testing.T) {
 	require.Equal(t, []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("192.168.1.7/32")}, c.TrustedProxies)
 	_, err = Load(func(k string) string { return map[string]string{"CHANNELHUB_TRUSTED_PROXIES": "nope"}[k] })
 	require.ErrorContains(t, err, "CHANNELHUB_TRUSTED_PROXIES")
+}
+
+func TestPersistedQueriesMode(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env  map[string]string
+		want persisted.Mode
+	}{
+		{map[string]string{}, persisted.Allow},
+		{map[string]string{"CHANNELHUB_ENV": "production"}, persisted.Enforce},
+		{map[string]string{"CHANNELHUB_ENV": "production", "CHANNELHUB_PERSISTED_QUERIES": "allow"}, persisted.Allow},
+		{map[string]string{"CHANNELHUB_PERSISTED_QUERIES": "Enforce"}, persisted.Enforce},
+		{map[string]string{"CHANNELHUB_PERSISTED_QUERIES": "off"}, persisted.Off},
+	} {
+		c, err := Load(env(tc.env))
+		require.NoError(t, err)
+		require.Equal(t, tc.want, c.PersistedQueries, tc.env)
+	}
+	_, err := Load(env(map[string]string{"CHANNELHUB_PERSISTED_QUERIES": "strict"}))
+	require.ErrorContains(t, err, "CHANNELHUB_PERSISTED_QUERIES")
 }

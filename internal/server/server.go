@@ -35,9 +35,11 @@ import (
 	"channelhub/internal/order"
 	"channelhub/internal/outbox"
 	"channelhub/internal/party"
+	"channelhub/internal/persisted"
 	"channelhub/internal/pricing"
 	"channelhub/internal/ratelimit"
 	"channelhub/internal/seed"
+	contracts "channelhub/mobile-contracts"
 )
 
 // Deps are the parts a test may swap; zero values take production defaults.
@@ -70,6 +72,7 @@ type Server struct {
 	log         *slog.Logger
 	redisPrefix string
 	dispatcher  *outbox.Dispatcher
+	manifest    *persisted.Manifest // the apps' operations, for persisted queries
 }
 
 // New opens everything cfg names, applies migrations, seeds the demo channel
@@ -136,6 +139,9 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 		return nil, err
 	}
 	s.Notify = notify.NewService(s.DB, sender, s.Broker, d.Log)
+	if s.manifest, err = contracts.Manifest(); err != nil {
+		return nil, err
+	}
 	s.Handler = s.routes(d.Log)
 	// Start-up garbage (migrations, the seed's 19 MiB password hash) goes back
 	// to the OS now rather than minutes later, so an idle instance stays small.
@@ -176,6 +182,9 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 		CacheTTL:        s.Config.ResponseCacheTTL,
 		LoginLimit:      ratelimit.PerMinute(s.Config.LoginRatePerMinute, max(1, s.Config.LoginRatePerMinute/3)),
 		MutationLimit:   ratelimit.PerMinute(s.Config.MutationRatePerMinute, max(1, s.Config.MutationRatePerMinute/6)),
+
+		PersistedQueries: s.Config.PersistedQueries,
+		Manifest:         s.manifest,
 	})
 	mux := http.NewServeMux()
 	var api http.Handler = limitBody(s.Config.MaxBodyBytes, graph.AuthMiddleware(s.Auth, gql))
