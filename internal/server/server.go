@@ -31,6 +31,7 @@ import (
 	"channelhub/internal/database"
 	"channelhub/internal/epoch"
 	"channelhub/internal/inventory"
+	"channelhub/internal/media"
 	"channelhub/internal/notify"
 	"channelhub/internal/order"
 	"channelhub/internal/outbox"
@@ -64,6 +65,7 @@ type Server struct {
 	Orders    *order.Service
 	Broker    broker.Broker
 	Notify    *notify.Service
+	Media     media.Store // S3 when CHANNELHUB_S3_ENDPOINT is set, else the local directory
 	Handler   http.Handler
 	Seeded    bool // this start seeded the demo channel
 
@@ -136,6 +138,9 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 		return nil, err
 	}
 	s.Notify = notify.NewService(s.DB, sender, s.Broker, d.Log)
+	if s.Media, err = openMedia(ctx, cfg); err != nil {
+		return nil, err
+	}
 	s.Handler = s.routes(d.Log)
 	// Start-up garbage (migrations, the seed's 19 MiB password hash) goes back
 	// to the OS now rather than minutes later, so an idle instance stays small.
@@ -193,6 +198,9 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if h, ok := s.Media.(media.Handler); ok {
+		h.Routes(mux)
+	}
 	if s.Config.Development() {
 		mux.Handle("GET /{$}", playground.Handler("Channelhub GraphiQL", "/graphql"))
 	}
