@@ -39,6 +39,7 @@ import (
 	"channelhub/internal/pricing"
 	"channelhub/internal/ratelimit"
 	"channelhub/internal/seed"
+	"channelhub/internal/visit"
 )
 
 // Deps are the parts a test may swap; zero values take production defaults.
@@ -66,6 +67,7 @@ type Server struct {
 	Broker    broker.Broker
 	Notify    *notify.Service
 	Media     media.Store // S3 when CHANNELHUB_S3_ENDPOINT is set, else the local directory
+	Visits    *visit.Service
 	Handler   http.Handler
 	Seeded    bool // this start seeded the demo channel
 
@@ -141,6 +143,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 	if s.Media, err = openMedia(ctx, cfg); err != nil {
 		return nil, err
 	}
+	s.Visits = visit.NewService(s.DB, s.Media, cfg.TimeZone)
 	s.Handler = s.routes(d.Log)
 	// Start-up garbage (migrations, the seed's 19 MiB password hash) goes back
 	// to the OS now rather than minutes later, so an idle instance stays small.
@@ -166,7 +169,7 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 		Resolver: &graph.Resolver{AuthService: s.Auth, PartyService: s.Parties, CatalogService: s.Catalog,
 			PricingService: s.Pricing, CartService: s.Cart, InventoryService: s.Inventory,
 			CreditService: s.Credit, OrderService: s.Orders, Broker: s.Broker, NotifyService: s.Notify,
-			Outbox:   outbox.Admin{DB: s.DB},
+			Outbox: outbox.Admin{DB: s.DB}, VisitService: s.Visits,
 			Currency: s.Config.Currency, Log: log},
 		Development:     s.Config.Development(),
 		DepthLimit:      s.Config.QueryDepthLimit,
