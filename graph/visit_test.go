@@ -1,6 +1,7 @@
 package graph_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,12 +12,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
 
 	"channelhub/internal/apitest"
 	"channelhub/internal/auth"
 	"channelhub/internal/media"
 	"channelhub/internal/media/mediatest"
+	"channelhub/internal/party"
 )
 
 // visitEnv is a signed-in salesman with the ids a visit test needs.
@@ -415,5 +418,62 @@ func TestVisitCheckInRace(t *testing.T) {
 			}
 		}
 		require.Equal(t, 1, ok, "%v", results)
+	})
+}
+
+// TestVisitRouteQueryCount: a route of 40 stores with their last audit scores
+// costs the same statements as a route of 5.
+func TestVisitRouteQueryCount(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		v := newVisitEnv(t, e)
+		ctx := context.Background()
+		var salesman, d1 uuid.UUID
+		require.NoError(t, e.Server.DB.NewSelect().Table("users").Column("id").Where("phone = ?", "13800000021").Scan(ctx, &salesman))
+		require.NoError(t, e.Server.DB.NewSelect().Table("parties").Column("id").Where("code = ?", "D-0001").Scan(ctx, &d1))
+		parent := new(party.Party)
+		require.NoError(t, e.Server.DB.NewSelect().Model(parent).Where("p.id = ?", d1).Scan(ctx))
+		var ids []string
+		for _, c := range []string{"S-0001", "S-0007", "S-0010", "S-0013", "S-0019"} {
+			ids = append(ids, v.stores[c].ID)
+		}
+		now := time.Now().UTC()
+		for i := range 35 { // more assigned stores, written directly: the API path is tested elsewhere
+			id := uuid.Must(uuid.NewV7())
+			lat, lng := 30.2+float64(i)*0.001, 120.1
+			p := &party.Party{ID: id, Kind: party.KindStore, Code: fmt.Sprintf("S-9%03d", i), Name: fmt.Sprintf("Bench store %d", i),
+				ParentID: &d1, Path: parent.Path + id.String() + "/", ChannelType: party.ChannelRetailer, Grade: "A", Region: "华东",
+				Province: "浙江省", City: "杭州市", District: "西湖区", Street: "x", Latitude: &lat, Longitude: &lng,
+				Status: party.StatusActive, CreatedAt: now, UpdatedAt: now}
+			_, err := e.Server.DB.NewInsert().Model(p).Exec(ctx)
+			require.NoError(t, err)
+			_, err = e.Server.DB.NewInsert().Table("salesman_stores").Model(&map[string]any{"user_id": salesman, "store_id": id, "created_at": now}).Exec(ctx)
+			require.NoError(t, err)
+			ids = append(ids, "Party:"+id.String())
+		}
+		setRoute := func(day string, stores []string) {
+			r := e.Query(v.salesman, `mutation($d: String!, $s: [ID!]!) { visitRouteSet(input: {date: $d, storeIds: $s}) { errors { code } } }`,
+				map[string]any{"d": day, "s": stores})
+			require.JSONEq(t, `{"visitRouteSet":{"errors":[]}}`, string(r.Data))
+		}
+		setRoute("2026-12-01", ids[:5])
+		setRoute("2026-12-02", ids)
+		cost := func(day string, want int) int64 {
+			best := int64(-1)
+			for range 3 {
+				before := e.Server.DB.Queries()
+				r := e.Query(v.salesman, `query($d: String) { myRoute(date: $d) { stops { seq lastAuditScore lastAuditAt store { code name geo { latitude longitude } } visit { id } } } }`,
+					map[string]any{"d": day})
+				require.Empty(t, r.Errors)
+				require.Equal(t, want, strings.Count(string(r.Data), `"seq"`))
+				if n := e.Server.DB.Queries() - before; best < 0 || n < best {
+					best = n
+				}
+			}
+			return best
+		}
+		five, forty := cost("2026-12-01", 5), cost("2026-12-02", 40)
+		require.Equal(t, five, forty)
+		require.LessOrEqual(t, forty, int64(5)) // session, stops with scores, the day's visits, stores (batched)
 	})
 }
