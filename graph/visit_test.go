@@ -311,6 +311,11 @@ func TestVisitBadInput(t *testing.T) {
 	t.Parallel()
 	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
 		v := newVisitEnv(t, e)
+		// The demo seed: today's route over the salesman's five stores, and HQ's template.
+		r := e.Query(v.salesman, `{ myRoute { fromPattern stops { seq } } auditTemplates { sections { questions { id } } } }`, nil)
+		require.Empty(t, r.Errors)
+		require.Equal(t, 5, strings.Count(string(r.Data), `"seq"`), "%s", r.Data)
+		require.Equal(t, 7, strings.Count(string(r.Data), `"id"`), "%s", r.Data)
 		good := v.upload(t, v.salesman, "CHECK_IN", mediatest.PNG(20))
 		never := v.upload(t, v.salesman, "CHECK_IN", nil)
 		text := v.upload(t, v.salesman, "CHECK_IN", []byte("not a picture, just some words of text"))
@@ -349,7 +354,7 @@ func TestVisitBadInput(t *testing.T) {
 			require.Equal(t, c.field, errs[0].Field, c.name)
 		}
 		// Nothing was written: the salesman has no open visit, and a good check-in still works.
-		r := e.Query(v.salesman, `{ myOpenVisit { id } }`, nil)
+		r = e.Query(v.salesman, `{ myOpenVisit { id } }`, nil)
 		require.JSONEq(t, `{"myOpenVisit":null}`, string(r.Data))
 		_, errs := v.checkIn(t, v.salesman, v.at("S-0001", good, "good"))
 		require.Empty(t, errs)
