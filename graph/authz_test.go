@@ -135,6 +135,92 @@ var authzMatrix = map[string]authzCase{
 		allowed:       authzSignedIn,
 		payloadErrors: []string{},
 	},
+	// Field visits (issue 8).
+	"Query.myRoute": {
+		doc:     `{ myRoute { date stops { seq } } }`,
+		allowed: authzRoles(auth.RoleSalesman),
+	},
+	"Query.visitRoute": {
+		doc:     `{ visitRoute(salesmanId: "User:` + authzNoSuchID + `", date: "2026-11-23") { date } }`,
+		allowed: authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleBranchManager, auth.RoleSalesman),
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Query.myOpenVisit": {
+		doc:     `{ myOpenVisit { id } }`,
+		allowed: authzRoles(auth.RoleSalesman),
+	},
+	"Query.visit": {
+		doc:     `{ visit(id: "Visit:` + authzNoSuchID + `") { id } }`,
+		allowed: authzSignedIn,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Query.visits": {
+		doc:     `{ visits(first: 5) { edges { node { id } } } }`,
+		allowed: authzSignedIn,
+	},
+	"Query.auditTemplates": {
+		doc:     `{ auditTemplates { id name } }`,
+		allowed: authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleBranchManager, auth.RoleSalesman),
+	},
+	"Query.actionItems": {
+		doc:     `{ actionItems(first: 5) { edges { node { id } } } }`,
+		allowed: authzSignedIn,
+	},
+	"Query.fieldKpis": {
+		doc:     `{ fieldKpis(filter: {from: "2026-11-01", to: "2026-11-23"}) { edges { node { visits } } } }`,
+		allowed: authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleBranchManager, auth.RoleSalesman),
+	},
+	"Mutation.visitRouteSet": {
+		doc:           `mutation { visitRouteSet(input: {date: "not-a-day", storeIds: []}) { route { date } errors { code } } }`,
+		allowed:       authzRoles(auth.RoleSalesman, auth.RoleBranchManager, auth.RoleHQAdmin, auth.RoleSalesOps),
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.visitPatternSet": {
+		doc:           `mutation { visitPatternSet(input: {weekday: 9, storeIds: []}) { route { fromPattern } errors { code } } }`,
+		allowed:       authzRoles(auth.RoleSalesman, auth.RoleBranchManager, auth.RoleHQAdmin, auth.RoleSalesOps),
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.visitGeofenceSet": {
+		doc:           `mutation { visitGeofenceSet(branchId: "Party:` + authzNoSuchID + `", radiusMeters: 1) { radiusMeters errors { code } } }`,
+		allowed:       authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleBranchManager),
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.visitPhotoUploadCreate": {
+		doc:           `mutation { visitPhotoUploadCreate(input: {contentType: "text/plain"}) { upload { key } errors { code } } }`,
+		allowed:       authzRoles(auth.RoleSalesman),
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.visitCheckIn": {
+		doc: `mutation { visitCheckIn(input: {storeId: "Party:` + authzNoSuchID + `", position: {lat: 91, lng: 0, accuracyMeters: 5},
+			photoKey: "x", capturedAt: "2026-11-23T00:00:00Z", idempotencyKey: "k1"}) { visit { id } errors { code } } }`,
+		allowed:       authzRoles(auth.RoleSalesman),
+		payloadErrors: []string{"POSITION_OUT_OF_RANGE"},
+	},
+	"Mutation.visitCheckOut": {
+		doc:           `mutation { visitCheckOut(id: "Visit:` + authzNoSuchID + `") { visit { id } errors { code } } }`,
+		allowed:       authzRoles(auth.RoleSalesman),
+		payloadErrors: []string{"NOT_FOUND"},
+	},
+	"Mutation.auditTemplateCreate": {
+		doc:           `mutation { auditTemplateCreate(input: {name: "", sections: [{title: "s", questions: [{text: "q", type: YES_NO}]}]}) { template { id } errors { code } } }`,
+		allowed:       authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps),
+		payloadErrors: []string{"INVALID_INPUT"},
+	},
+	"Mutation.auditTemplateActiveSet": {
+		doc:           `mutation { auditTemplateActiveSet(id: "AuditTemplate:` + authzNoSuchID + `", active: false) { template { id } errors { code } } }`,
+		allowed:       authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps),
+		payloadErrors: []string{"NOT_FOUND"},
+	},
+	"Mutation.shelfAuditSubmit": {
+		doc:           `mutation { shelfAuditSubmit(input: {visitId: "Visit:` + authzNoSuchID + `", templateId: "AuditTemplate:` + authzNoSuchID + `", answers: []}) { audit { id } errors { code } } }`,
+		allowed:       authzRoles(auth.RoleSalesman),
+		payloadErrors: []string{"NOT_FOUND"},
+	},
+	"Mutation.actionItemClose": {
+		doc:     `mutation { actionItemClose(id: "ActionItem:` + authzNoSuchID + `") { actionItem { id } errors { code } } }`,
+		allowed: authzRoles(auth.RoleStoreManager, auth.RoleStoreStaff),
+		okCodes: []string{"NOT_FOUND"},
+	},
 	"Query.orders": {
 		doc:     `{ orders(first: 1) { totalCount edges { node { id number } } } }`,
 		allowed: authzSignedIn,

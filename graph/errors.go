@@ -19,6 +19,7 @@ import (
 	"channelhub/internal/page"
 	"channelhub/internal/party"
 	"channelhub/internal/requestid"
+	"channelhub/internal/visit"
 )
 
 // topLevel maps the errors allowed in the top-level list to their codes;
@@ -46,6 +47,8 @@ var topLevel = []struct {
 	{errInvalidID, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.id"},
 	{errTooManySubscriptions, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.subscriptions"},
 	{model.ErrDecimal, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.decimal"},
+	{visit.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
+	{visit.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"}, // a query's date or filter
 }
 
 // newError builds a top-level error with a code and a catalogued message.

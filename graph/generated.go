@@ -9,11 +9,13 @@ import (
 	"channelhub/internal/catalog"
 	"channelhub/internal/credit"
 	"channelhub/internal/inventory"
+	"channelhub/internal/media"
 	"channelhub/internal/notify"
 	"channelhub/internal/order"
 	"channelhub/internal/outbox"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
+	"channelhub/internal/visit"
 	"context"
 	"errors"
 	"fmt"
@@ -38,12 +40,17 @@ func NewExecutableSchema(cfg Config) graphql.ExecutableSchema {
 type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
+	ActionItem() ActionItemResolver
+	AuditAnswer() AuditAnswerResolver
+	AuditQuestion() AuditQuestionResolver
+	AuditTemplate() AuditTemplateResolver
 	CartLine() CartLineResolver
 	CatalogRule() CatalogRuleResolver
 	Category() CategoryResolver
 	CreditEntry() CreditEntryResolver
 	CreditLimitRequest() CreditLimitRequestResolver
 	CreditSummary() CreditSummaryResolver
+	FieldKpi() FieldKpiResolver
 	Mutation() MutationResolver
 	Notification() NotificationResolver
 	Order() OrderResolver
@@ -54,6 +61,7 @@ type ResolverRoot interface {
 	ParkedEvent() ParkedEventResolver
 	Party() PartyResolver
 	PartyConnection() PartyConnectionResolver
+	PhotoUpload() PhotoUploadResolver
 	PriceList() PriceListResolver
 	PricingStep() PricingStepResolver
 	Product() ProductResolver
@@ -64,11 +72,15 @@ type ResolverRoot interface {
 	ReturnLine() ReturnLineResolver
 	SKU() SKUResolver
 	SKUConnection() SKUConnectionResolver
+	ShelfAudit() ShelfAuditResolver
 	StockLevel() StockLevelResolver
 	Subscription() SubscriptionResolver
 	User() UserResolver
 	UserConnection() UserConnectionResolver
 	Viewer() ViewerResolver
+	Visit() VisitResolver
+	VisitRoute() VisitRouteResolver
+	VisitStop() VisitStopResolver
 	Warehouse() WarehouseResolver
 }
 
@@ -78,6 +90,32 @@ type DirectiveRoot struct {
 }
 
 type ComplexityRoot struct {
+	ActionItem struct {
+		CloseNote func(childComplexity int) int
+		ClosedAt  func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Reason    func(childComplexity int) int
+		Status    func(childComplexity int) int
+		Store     func(childComplexity int) int
+		Title     func(childComplexity int) int
+	}
+
+	ActionItemConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ActionItemEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ActionItemPayload struct {
+		ActionItem func(childComplexity int) int
+		Errors     func(childComplexity int) int
+	}
+
 	Address struct {
 		City     func(childComplexity int) int
 		District func(childComplexity int) int
@@ -88,6 +126,46 @@ type ComplexityRoot struct {
 	Attribute struct {
 		Name  func(childComplexity int) int
 		Value func(childComplexity int) int
+	}
+
+	AuditAnswer struct {
+		Note       func(childComplexity int) int
+		Number     func(childComplexity int) int
+		PhotoURL   func(childComplexity int) int
+		Points     func(childComplexity int) int
+		Price      func(childComplexity int) int
+		QuestionID func(childComplexity int) int
+		Score      func(childComplexity int) int
+		Yes        func(childComplexity int) int
+	}
+
+	AuditQuestion struct {
+		ID               func(childComplexity int) int
+		Required         func(childComplexity int) int
+		SuggestedPrice   func(childComplexity int) int
+		Target           func(childComplexity int) int
+		Text             func(childComplexity int) int
+		TolerancePercent func(childComplexity int) int
+		Type             func(childComplexity int) int
+		Weight           func(childComplexity int) int
+	}
+
+	AuditSection struct {
+		Questions func(childComplexity int) int
+		Title     func(childComplexity int) int
+	}
+
+	AuditTemplate struct {
+		Active    func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Name      func(childComplexity int) int
+		Sections  func(childComplexity int) int
+	}
+
+	AuditTemplatePayload struct {
+		Errors   func(childComplexity int) int
+		Template func(childComplexity int) int
 	}
 
 	AuthError struct {
@@ -270,6 +348,30 @@ type ComplexityRoot struct {
 		Sku    func(childComplexity int) int
 	}
 
+	FieldKpi struct {
+		Audits             func(childComplexity int) int
+		AverageAuditScore  func(childComplexity int) int
+		DoneVisits         func(childComplexity int) int
+		Flags              func(childComplexity int) int
+		OrdersTaken        func(childComplexity int) int
+		OrdersTotal        func(childComplexity int) int
+		PlannedVisits      func(childComplexity int) int
+		Salesman           func(childComplexity int) int
+		TimeInStoreSeconds func(childComplexity int) int
+		UnplannedVisits    func(childComplexity int) int
+		Visits             func(childComplexity int) int
+	}
+
+	FieldKpiConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	FieldKpiEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
 	GeoPoint struct {
 		Latitude  func(childComplexity int) int
 		Longitude func(childComplexity int) int
@@ -292,6 +394,9 @@ type ComplexityRoot struct {
 	}
 
 	Mutation struct {
+		ActionItemClose          func(childComplexity int, id string, input *model.ActionItemCloseInput) int
+		AuditTemplateActiveSet   func(childComplexity int, id string, active bool) int
+		AuditTemplateCreate      func(childComplexity int, input model.AuditTemplateInput) int
 		AuthLogin                func(childComplexity int, input model.AuthLoginInput) int
 		AuthLogout               func(childComplexity int, input model.AuthLogoutInput) int
 		AuthPasswordChange       func(childComplexity int, input model.AuthPasswordChangeInput) int
@@ -340,6 +445,7 @@ type ComplexityRoot struct {
 		ReturnReceive            func(childComplexity int, id string) int
 		ReturnReject             func(childComplexity int, id string, input model.OrderDecisionInput) int
 		ReturnRequest            func(childComplexity int, input model.ReturnRequestInput) int
+		ShelfAuditSubmit         func(childComplexity int, input model.ShelfAuditInput) int
 		SkuBasePriceImport       func(childComplexity int, input model.SKUBasePriceImportInput) int
 		SkuCreate                func(childComplexity int, input model.SKUCreateInput) int
 		SkuImport                func(childComplexity int, input model.SKUImportInput) int
@@ -349,6 +455,12 @@ type ComplexityRoot struct {
 		UserAssignedStoresSet    func(childComplexity int, id string, input model.UserAssignedStoresSetInput) int
 		UserCreate               func(childComplexity int, input model.UserCreateInput) int
 		UserUpdate               func(childComplexity int, id string, input model.UserUpdateInput) int
+		VisitCheckIn             func(childComplexity int, input model.VisitCheckInInput) int
+		VisitCheckOut            func(childComplexity int, id string, input *model.VisitCheckOutInput) int
+		VisitGeofenceSet         func(childComplexity int, branchID string, radiusMeters int) int
+		VisitPatternSet          func(childComplexity int, input model.VisitPatternSetInput) int
+		VisitPhotoUploadCreate   func(childComplexity int, input model.VisitPhotoUploadInput) int
+		VisitRouteSet            func(childComplexity int, input model.VisitRouteSetInput) int
 		WarehouseCreate          func(childComplexity int, input model.WarehouseCreateInput) int
 	}
 
@@ -541,6 +653,20 @@ type ComplexityRoot struct {
 		Party  func(childComplexity int) int
 	}
 
+	PhotoUpload struct {
+		ContentType func(childComplexity int) int
+		ExpiresAt   func(childComplexity int) int
+		Fields      func(childComplexity int) int
+		Key         func(childComplexity int) int
+		MaxBytes    func(childComplexity int) int
+		URL         func(childComplexity int) int
+	}
+
+	PhotoUploadPayload struct {
+		Errors func(childComplexity int) int
+		Upload func(childComplexity int) int
+	}
+
 	PriceExplanation struct {
 		PriceListID   func(childComplexity int) int
 		PriceListName func(childComplexity int) int
@@ -636,6 +762,8 @@ type ComplexityRoot struct {
 	}
 
 	Query struct {
+		ActionItems             func(childComplexity int, first *int, after *string, filter *model.ActionItemFilter) int
+		AuditTemplates          func(childComplexity int, includeInactive *bool) int
 		Cart                    func(childComplexity int, asPartyID *string) int
 		Catalog                 func(childComplexity int, first *int, after *string, filter *model.CatalogFilter, asPartyID *string) int
 		CatalogRules            func(childComplexity int) int
@@ -643,6 +771,9 @@ type ComplexityRoot struct {
 		CreditLimitRequests     func(childComplexity int) int
 		CreditSummary           func(childComplexity int, buyerID *string) int
 		Favourites              func(childComplexity int) int
+		FieldKpis               func(childComplexity int, filter model.FieldKpiFilter, first *int, after *string) int
+		MyOpenVisit             func(childComplexity int) int
+		MyRoute                 func(childComplexity int, date *string) int
 		Node                    func(childComplexity int, id string) int
 		NotificationMutes       func(childComplexity int) int
 		NotificationUnreadCount func(childComplexity int) int
@@ -660,6 +791,9 @@ type ComplexityRoot struct {
 		User                    func(childComplexity int, id string) int
 		Users                   func(childComplexity int, first *int, after *string, filter *model.UserFilter) int
 		Viewer                  func(childComplexity int) int
+		Visit                   func(childComplexity int, id string) int
+		VisitRoute              func(childComplexity int, salesmanID string, date string) int
+		Visits                  func(childComplexity int, first *int, after *string, filter *model.VisitFilter) int
 		Warehouses              func(childComplexity int) int
 	}
 
@@ -752,6 +886,20 @@ type ComplexityRoot struct {
 		Sku    func(childComplexity int) int
 	}
 
+	ShelfAudit struct {
+		Answers   func(childComplexity int) int
+		CreatedAt func(childComplexity int) int
+		ID        func(childComplexity int) int
+		Score     func(childComplexity int) int
+		Store     func(childComplexity int) int
+		Template  func(childComplexity int) int
+	}
+
+	ShelfAuditPayload struct {
+		Audit  func(childComplexity int) int
+		Errors func(childComplexity int) int
+	}
+
 	StockLevel struct {
 		Available func(childComplexity int) int
 		OnHand    func(childComplexity int) int
@@ -780,6 +928,11 @@ type ComplexityRoot struct {
 		MyOrdersUpdated      func(childComplexity int) int
 		NotificationReceived func(childComplexity int) int
 		OrderUpdated         func(childComplexity int, id string) int
+	}
+
+	UploadField struct {
+		Name  func(childComplexity int) int
+		Value func(childComplexity int) int
 	}
 
 	User struct {
@@ -823,6 +976,83 @@ type ComplexityRoot struct {
 		User  func(childComplexity int) int
 	}
 
+	Visit struct {
+		Audits          func(childComplexity int) int
+		CapturedAt      func(childComplexity int) int
+		CheckedInAt     func(childComplexity int) int
+		CheckedOutAt    func(childComplexity int) int
+		Day             func(childComplexity int) int
+		DistanceMeters  func(childComplexity int) int
+		DurationSeconds func(childComplexity int) int
+		Flags           func(childComplexity int) int
+		GeofenceMeters  func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Note            func(childComplexity int) int
+		Open            func(childComplexity int) int
+		PhotoURL        func(childComplexity int) int
+		Planned         func(childComplexity int) int
+		Position        func(childComplexity int) int
+		Salesman        func(childComplexity int) int
+		Store           func(childComplexity int) int
+	}
+
+	VisitConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	VisitEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	VisitError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	VisitFlagCount struct {
+		Count func(childComplexity int) int
+		Flag  func(childComplexity int) int
+	}
+
+	VisitGeofencePayload struct {
+		Errors       func(childComplexity int) int
+		RadiusMeters func(childComplexity int) int
+	}
+
+	VisitPayload struct {
+		Errors func(childComplexity int) int
+		Visit  func(childComplexity int) int
+	}
+
+	VisitPosition struct {
+		AccuracyMeters func(childComplexity int) int
+		Lat            func(childComplexity int) int
+		Lng            func(childComplexity int) int
+	}
+
+	VisitRoute struct {
+		Date        func(childComplexity int) int
+		FromPattern func(childComplexity int) int
+		Salesman    func(childComplexity int) int
+		Stops       func(childComplexity int) int
+	}
+
+	VisitRoutePayload struct {
+		Errors func(childComplexity int) int
+		Route  func(childComplexity int) int
+	}
+
+	VisitStop struct {
+		LastAuditAt    func(childComplexity int) int
+		LastAuditScore func(childComplexity int) int
+		Seq            func(childComplexity int) int
+		Store          func(childComplexity int) int
+		Visit          func(childComplexity int) int
+	}
+
 	Warehouse struct {
 		Active   func(childComplexity int) int
 		Code     func(childComplexity int) int
@@ -842,6 +1072,26 @@ type ComplexityRoot struct {
 
 // region    ************************** generated!.gotpl **************************
 
+type ActionItemResolver interface {
+	ID(ctx context.Context, obj *visit.ActionItem) (string, error)
+	Store(ctx context.Context, obj *visit.ActionItem) (*party.Party, error)
+
+	Reason(ctx context.Context, obj *visit.ActionItem) (model.ActionItemReason, error)
+	Status(ctx context.Context, obj *visit.ActionItem) (model.ActionItemStatus, error)
+}
+type AuditAnswerResolver interface {
+	Price(ctx context.Context, obj *visit.Answer) (*model.Money, error)
+	PhotoURL(ctx context.Context, obj *visit.Answer) (*string, error)
+}
+type AuditQuestionResolver interface {
+	Type(ctx context.Context, obj *visit.Question) (model.AuditQuestionType, error)
+
+	SuggestedPrice(ctx context.Context, obj *visit.Question) (*model.Money, error)
+	TolerancePercent(ctx context.Context, obj *visit.Question) (*int, error)
+}
+type AuditTemplateResolver interface {
+	ID(ctx context.Context, obj *visit.Template) (string, error)
+}
 type CartLineResolver interface {
 	Sku(ctx context.Context, obj *model.CartLine) (*model.SKUView, error)
 	SkuID(ctx context.Context, obj *model.CartLine) (string, error)
@@ -886,6 +1136,19 @@ type CreditSummaryResolver interface {
 	Accounts(ctx context.Context, obj *credit.Line) ([]model.CreditAccount, error)
 	Entries(ctx context.Context, obj *credit.Line, first *int, after *string) (*model.CreditEntryConnection, error)
 	ViewerCanManage(ctx context.Context, obj *credit.Line) (bool, error)
+}
+type FieldKpiResolver interface {
+	Salesman(ctx context.Context, obj *visit.KPI) (*party.User, error)
+	PlannedVisits(ctx context.Context, obj *visit.KPI) (int, error)
+	DoneVisits(ctx context.Context, obj *visit.KPI) (int, error)
+	UnplannedVisits(ctx context.Context, obj *visit.KPI) (int, error)
+
+	TimeInStoreSeconds(ctx context.Context, obj *visit.KPI) (int, error)
+	Flags(ctx context.Context, obj *visit.KPI) ([]model.VisitFlagCount, error)
+
+	AverageAuditScore(ctx context.Context, obj *visit.KPI) (*float64, error)
+
+	OrdersTotal(ctx context.Context, obj *visit.KPI) (*model.Money, error)
 }
 type MutationResolver interface {
 	AuthLogin(ctx context.Context, input model.AuthLoginInput) (*model.AuthPayload, error)
@@ -946,6 +1209,16 @@ type MutationResolver interface {
 	PromotionCreate(ctx context.Context, input model.PromotionCreateInput) (*model.PromotionPayload, error)
 	PromotionUpdate(ctx context.Context, id string, input model.PromotionCreateInput) (*model.PromotionPayload, error)
 	PromotionActiveSet(ctx context.Context, id string, active bool, reason string) (*model.PromotionPayload, error)
+	VisitRouteSet(ctx context.Context, input model.VisitRouteSetInput) (*model.VisitRoutePayload, error)
+	VisitPatternSet(ctx context.Context, input model.VisitPatternSetInput) (*model.VisitRoutePayload, error)
+	VisitGeofenceSet(ctx context.Context, branchID string, radiusMeters int) (*model.VisitGeofencePayload, error)
+	VisitPhotoUploadCreate(ctx context.Context, input model.VisitPhotoUploadInput) (*model.PhotoUploadPayload, error)
+	VisitCheckIn(ctx context.Context, input model.VisitCheckInInput) (*model.VisitPayload, error)
+	VisitCheckOut(ctx context.Context, id string, input *model.VisitCheckOutInput) (*model.VisitPayload, error)
+	AuditTemplateCreate(ctx context.Context, input model.AuditTemplateInput) (*model.AuditTemplatePayload, error)
+	AuditTemplateActiveSet(ctx context.Context, id string, active bool) (*model.AuditTemplatePayload, error)
+	ShelfAuditSubmit(ctx context.Context, input model.ShelfAuditInput) (*model.ShelfAuditPayload, error)
+	ActionItemClose(ctx context.Context, id string, input *model.ActionItemCloseInput) (*model.ActionItemPayload, error)
 }
 type NotificationResolver interface {
 	ID(ctx context.Context, obj *notify.Notification) (string, error)
@@ -1014,6 +1287,9 @@ type PartyResolver interface {
 type PartyConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.PartyConnection) (int, error)
 }
+type PhotoUploadResolver interface {
+	Fields(ctx context.Context, obj *media.Upload) ([]model.UploadField, error)
+}
 type PriceListResolver interface {
 	ID(ctx context.Context, obj *pricing.PriceListRecord) (string, error)
 
@@ -1059,6 +1335,14 @@ type QueryResolver interface {
 	PriceLists(ctx context.Context) ([]pricing.PriceListRecord, error)
 	Promotions(ctx context.Context) ([]pricing.PromotionRecord, error)
 	RunningPromotions(ctx context.Context, asPartyID *string) ([]pricing.PromotionRecord, error)
+	MyRoute(ctx context.Context, date *string) (*visit.Route, error)
+	VisitRoute(ctx context.Context, salesmanID string, date string) (*visit.Route, error)
+	MyOpenVisit(ctx context.Context) (*visit.Visit, error)
+	Visit(ctx context.Context, id string) (*visit.Visit, error)
+	Visits(ctx context.Context, first *int, after *string, filter *model.VisitFilter) (*model.VisitConnection, error)
+	AuditTemplates(ctx context.Context, includeInactive *bool) ([]visit.Template, error)
+	ActionItems(ctx context.Context, first *int, after *string, filter *model.ActionItemFilter) (*model.ActionItemConnection, error)
+	FieldKpis(ctx context.Context, filter model.FieldKpiFilter, first *int, after *string) (*model.FieldKpiConnection, error)
 }
 type QuoteLineResolver interface {
 	Sku(ctx context.Context, obj *model.QuoteLine) (*model.SKUView, error)
@@ -1089,6 +1373,11 @@ type SKUResolver interface {
 type SKUConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.SKUConnection) (int, error)
 }
+type ShelfAuditResolver interface {
+	ID(ctx context.Context, obj *visit.Audit) (string, error)
+	Template(ctx context.Context, obj *visit.Audit) (*visit.Template, error)
+	Store(ctx context.Context, obj *visit.Audit) (*party.Party, error)
+}
 type StockLevelResolver interface {
 	Sku(ctx context.Context, obj *inventory.Level) (*model.SKUView, error)
 
@@ -1113,6 +1402,28 @@ type ViewerResolver interface {
 	User(ctx context.Context, obj *model.Viewer) (*party.User, error)
 	Party(ctx context.Context, obj *model.Viewer) (*party.Party, error)
 }
+type VisitResolver interface {
+	ID(ctx context.Context, obj *visit.Visit) (string, error)
+	Salesman(ctx context.Context, obj *visit.Visit) (*party.User, error)
+	Store(ctx context.Context, obj *visit.Visit) (*party.Party, error)
+
+	DurationSeconds(ctx context.Context, obj *visit.Visit) (*int, error)
+	Position(ctx context.Context, obj *visit.Visit) (*model.VisitPosition, error)
+	DistanceMeters(ctx context.Context, obj *visit.Visit) (*float64, error)
+	GeofenceMeters(ctx context.Context, obj *visit.Visit) (int, error)
+	Flags(ctx context.Context, obj *visit.Visit) ([]model.VisitFlag, error)
+
+	PhotoURL(ctx context.Context, obj *visit.Visit) (string, error)
+
+	Audits(ctx context.Context, obj *visit.Visit) ([]visit.Audit, error)
+}
+type VisitRouteResolver interface {
+	Salesman(ctx context.Context, obj *visit.Route) (*party.User, error)
+	Date(ctx context.Context, obj *visit.Route) (string, error)
+}
+type VisitStopResolver interface {
+	Store(ctx context.Context, obj *visit.Stop) (*party.Party, error)
+}
 type WarehouseResolver interface {
 	ID(ctx context.Context, obj *inventory.Warehouse) (string, error)
 
@@ -1136,6 +1447,94 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 	ec := newExecutionContext(nil, e, nil)
 	_ = ec
 	switch typeName + "." + field {
+
+	case "ActionItem.closeNote":
+		if e.ComplexityRoot.ActionItem.CloseNote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionItem.CloseNote(childComplexity), true
+	case "ActionItem.closedAt":
+		if e.ComplexityRoot.ActionItem.ClosedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionItem.ClosedAt(childComplexity), true
+	case "ActionItem.createdAt":
+		if e.ComplexityRoot.ActionItem.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionItem.CreatedAt(childComplexity), true
+	case "ActionItem.id":
+		if e.ComplexityRoot.ActionItem.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionItem.ID(childComplexity), true
+	case "ActionItem.reason":
+		if e.ComplexityRoot.ActionItem.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionItem.Reason(childComplexity), true
+	case "ActionItem.status":
+		if e.ComplexityRoot.ActionItem.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionItem.Status(childComplexity), true
+	case "ActionItem.store":
+		if e.ComplexityRoot.ActionItem.Store == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionItem.Store(childComplexity), true
+	case "ActionItem.title":
+		if e.ComplexityRoot.ActionItem.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionItem.Title(childComplexity), true
+
+	case "ActionItemConnection.edges":
+		if e.ComplexityRoot.ActionItemConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionItemConnection.Edges(childComplexity), true
+	case "ActionItemConnection.pageInfo":
+		if e.ComplexityRoot.ActionItemConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionItemConnection.PageInfo(childComplexity), true
+
+	case "ActionItemEdge.cursor":
+		if e.ComplexityRoot.ActionItemEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionItemEdge.Cursor(childComplexity), true
+	case "ActionItemEdge.node":
+		if e.ComplexityRoot.ActionItemEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionItemEdge.Node(childComplexity), true
+
+	case "ActionItemPayload.actionItem":
+		if e.ComplexityRoot.ActionItemPayload.ActionItem == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionItemPayload.ActionItem(childComplexity), true
+	case "ActionItemPayload.errors":
+		if e.ComplexityRoot.ActionItemPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionItemPayload.Errors(childComplexity), true
 
 	case "Address.city":
 		if e.ComplexityRoot.Address.City == nil {
@@ -1174,6 +1573,161 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Attribute.Value(childComplexity), true
+
+	case "AuditAnswer.note":
+		if e.ComplexityRoot.AuditAnswer.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditAnswer.Note(childComplexity), true
+	case "AuditAnswer.number":
+		if e.ComplexityRoot.AuditAnswer.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditAnswer.Number(childComplexity), true
+	case "AuditAnswer.photoUrl":
+		if e.ComplexityRoot.AuditAnswer.PhotoURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditAnswer.PhotoURL(childComplexity), true
+	case "AuditAnswer.points":
+		if e.ComplexityRoot.AuditAnswer.Points == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditAnswer.Points(childComplexity), true
+	case "AuditAnswer.price":
+		if e.ComplexityRoot.AuditAnswer.Price == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditAnswer.Price(childComplexity), true
+	case "AuditAnswer.questionId":
+		if e.ComplexityRoot.AuditAnswer.QuestionID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditAnswer.QuestionID(childComplexity), true
+	case "AuditAnswer.score":
+		if e.ComplexityRoot.AuditAnswer.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditAnswer.Score(childComplexity), true
+	case "AuditAnswer.yes":
+		if e.ComplexityRoot.AuditAnswer.Yes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditAnswer.Yes(childComplexity), true
+
+	case "AuditQuestion.id":
+		if e.ComplexityRoot.AuditQuestion.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditQuestion.ID(childComplexity), true
+	case "AuditQuestion.required":
+		if e.ComplexityRoot.AuditQuestion.Required == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditQuestion.Required(childComplexity), true
+	case "AuditQuestion.suggestedPrice":
+		if e.ComplexityRoot.AuditQuestion.SuggestedPrice == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditQuestion.SuggestedPrice(childComplexity), true
+	case "AuditQuestion.target":
+		if e.ComplexityRoot.AuditQuestion.Target == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditQuestion.Target(childComplexity), true
+	case "AuditQuestion.text":
+		if e.ComplexityRoot.AuditQuestion.Text == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditQuestion.Text(childComplexity), true
+	case "AuditQuestion.tolerancePercent":
+		if e.ComplexityRoot.AuditQuestion.TolerancePercent == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditQuestion.TolerancePercent(childComplexity), true
+	case "AuditQuestion.type":
+		if e.ComplexityRoot.AuditQuestion.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditQuestion.Type(childComplexity), true
+	case "AuditQuestion.weight":
+		if e.ComplexityRoot.AuditQuestion.Weight == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditQuestion.Weight(childComplexity), true
+
+	case "AuditSection.questions":
+		if e.ComplexityRoot.AuditSection.Questions == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditSection.Questions(childComplexity), true
+	case "AuditSection.title":
+		if e.ComplexityRoot.AuditSection.Title == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditSection.Title(childComplexity), true
+
+	case "AuditTemplate.active":
+		if e.ComplexityRoot.AuditTemplate.Active == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditTemplate.Active(childComplexity), true
+	case "AuditTemplate.createdAt":
+		if e.ComplexityRoot.AuditTemplate.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditTemplate.CreatedAt(childComplexity), true
+	case "AuditTemplate.id":
+		if e.ComplexityRoot.AuditTemplate.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditTemplate.ID(childComplexity), true
+	case "AuditTemplate.name":
+		if e.ComplexityRoot.AuditTemplate.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditTemplate.Name(childComplexity), true
+	case "AuditTemplate.sections":
+		if e.ComplexityRoot.AuditTemplate.Sections == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditTemplate.Sections(childComplexity), true
+
+	case "AuditTemplatePayload.errors":
+		if e.ComplexityRoot.AuditTemplatePayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditTemplatePayload.Errors(childComplexity), true
+	case "AuditTemplatePayload.template":
+		if e.ComplexityRoot.AuditTemplatePayload.Template == nil {
+			break
+		}
+
+		return e.ComplexityRoot.AuditTemplatePayload.Template(childComplexity), true
 
 	case "AuthError.code":
 		if e.ComplexityRoot.AuthError.Code == nil {
@@ -1818,6 +2372,99 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.FavouritePayload.Sku(childComplexity), true
 
+	case "FieldKpi.audits":
+		if e.ComplexityRoot.FieldKpi.Audits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldKpi.Audits(childComplexity), true
+	case "FieldKpi.averageAuditScore":
+		if e.ComplexityRoot.FieldKpi.AverageAuditScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldKpi.AverageAuditScore(childComplexity), true
+	case "FieldKpi.doneVisits":
+		if e.ComplexityRoot.FieldKpi.DoneVisits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldKpi.DoneVisits(childComplexity), true
+	case "FieldKpi.flags":
+		if e.ComplexityRoot.FieldKpi.Flags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldKpi.Flags(childComplexity), true
+	case "FieldKpi.ordersTaken":
+		if e.ComplexityRoot.FieldKpi.OrdersTaken == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldKpi.OrdersTaken(childComplexity), true
+	case "FieldKpi.ordersTotal":
+		if e.ComplexityRoot.FieldKpi.OrdersTotal == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldKpi.OrdersTotal(childComplexity), true
+	case "FieldKpi.plannedVisits":
+		if e.ComplexityRoot.FieldKpi.PlannedVisits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldKpi.PlannedVisits(childComplexity), true
+	case "FieldKpi.salesman":
+		if e.ComplexityRoot.FieldKpi.Salesman == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldKpi.Salesman(childComplexity), true
+	case "FieldKpi.timeInStoreSeconds":
+		if e.ComplexityRoot.FieldKpi.TimeInStoreSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldKpi.TimeInStoreSeconds(childComplexity), true
+	case "FieldKpi.unplannedVisits":
+		if e.ComplexityRoot.FieldKpi.UnplannedVisits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldKpi.UnplannedVisits(childComplexity), true
+	case "FieldKpi.visits":
+		if e.ComplexityRoot.FieldKpi.Visits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldKpi.Visits(childComplexity), true
+
+	case "FieldKpiConnection.edges":
+		if e.ComplexityRoot.FieldKpiConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldKpiConnection.Edges(childComplexity), true
+	case "FieldKpiConnection.pageInfo":
+		if e.ComplexityRoot.FieldKpiConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldKpiConnection.PageInfo(childComplexity), true
+
+	case "FieldKpiEdge.cursor":
+		if e.ComplexityRoot.FieldKpiEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldKpiEdge.Cursor(childComplexity), true
+	case "FieldKpiEdge.node":
+		if e.ComplexityRoot.FieldKpiEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldKpiEdge.Node(childComplexity), true
+
 	case "GeoPoint.latitude":
 		if e.ComplexityRoot.GeoPoint.Latitude == nil {
 			break
@@ -1876,6 +2523,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Money.Currency(childComplexity), true
 
+	case "Mutation.actionItemClose":
+		if e.ComplexityRoot.Mutation.ActionItemClose == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_actionItemClose_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ActionItemClose(childComplexity, args["id"].(string), args["input"].(*model.ActionItemCloseInput)), true
+	case "Mutation.auditTemplateActiveSet":
+		if e.ComplexityRoot.Mutation.AuditTemplateActiveSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_auditTemplateActiveSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AuditTemplateActiveSet(childComplexity, args["id"].(string), args["active"].(bool)), true
+	case "Mutation.auditTemplateCreate":
+		if e.ComplexityRoot.Mutation.AuditTemplateCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_auditTemplateCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.AuditTemplateCreate(childComplexity, args["input"].(model.AuditTemplateInput)), true
 	case "Mutation.authLogin":
 		if e.ComplexityRoot.Mutation.AuthLogin == nil {
 			break
@@ -2399,6 +3079,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReturnRequest(childComplexity, args["input"].(model.ReturnRequestInput)), true
+	case "Mutation.shelfAuditSubmit":
+		if e.ComplexityRoot.Mutation.ShelfAuditSubmit == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_shelfAuditSubmit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ShelfAuditSubmit(childComplexity, args["input"].(model.ShelfAuditInput)), true
 	case "Mutation.skuBasePriceImport":
 		if e.ComplexityRoot.Mutation.SkuBasePriceImport == nil {
 			break
@@ -2498,6 +3189,72 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.UserUpdate(childComplexity, args["id"].(string), args["input"].(model.UserUpdateInput)), true
+	case "Mutation.visitCheckIn":
+		if e.ComplexityRoot.Mutation.VisitCheckIn == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_visitCheckIn_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VisitCheckIn(childComplexity, args["input"].(model.VisitCheckInInput)), true
+	case "Mutation.visitCheckOut":
+		if e.ComplexityRoot.Mutation.VisitCheckOut == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_visitCheckOut_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VisitCheckOut(childComplexity, args["id"].(string), args["input"].(*model.VisitCheckOutInput)), true
+	case "Mutation.visitGeofenceSet":
+		if e.ComplexityRoot.Mutation.VisitGeofenceSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_visitGeofenceSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VisitGeofenceSet(childComplexity, args["branchId"].(string), args["radiusMeters"].(int)), true
+	case "Mutation.visitPatternSet":
+		if e.ComplexityRoot.Mutation.VisitPatternSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_visitPatternSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VisitPatternSet(childComplexity, args["input"].(model.VisitPatternSetInput)), true
+	case "Mutation.visitPhotoUploadCreate":
+		if e.ComplexityRoot.Mutation.VisitPhotoUploadCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_visitPhotoUploadCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VisitPhotoUploadCreate(childComplexity, args["input"].(model.VisitPhotoUploadInput)), true
+	case "Mutation.visitRouteSet":
+		if e.ComplexityRoot.Mutation.VisitRouteSet == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_visitRouteSet_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.VisitRouteSet(childComplexity, args["input"].(model.VisitRouteSetInput)), true
 	case "Mutation.warehouseCreate":
 		if e.ComplexityRoot.Mutation.WarehouseCreate == nil {
 			break
@@ -3236,6 +3993,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PartyPayload.Party(childComplexity), true
 
+	case "PhotoUpload.contentType":
+		if e.ComplexityRoot.PhotoUpload.ContentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhotoUpload.ContentType(childComplexity), true
+	case "PhotoUpload.expiresAt":
+		if e.ComplexityRoot.PhotoUpload.ExpiresAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhotoUpload.ExpiresAt(childComplexity), true
+	case "PhotoUpload.fields":
+		if e.ComplexityRoot.PhotoUpload.Fields == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhotoUpload.Fields(childComplexity), true
+	case "PhotoUpload.key":
+		if e.ComplexityRoot.PhotoUpload.Key == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhotoUpload.Key(childComplexity), true
+	case "PhotoUpload.maxBytes":
+		if e.ComplexityRoot.PhotoUpload.MaxBytes == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhotoUpload.MaxBytes(childComplexity), true
+	case "PhotoUpload.url":
+		if e.ComplexityRoot.PhotoUpload.URL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhotoUpload.URL(childComplexity), true
+
+	case "PhotoUploadPayload.errors":
+		if e.ComplexityRoot.PhotoUploadPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhotoUploadPayload.Errors(childComplexity), true
+	case "PhotoUploadPayload.upload":
+		if e.ComplexityRoot.PhotoUploadPayload.Upload == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PhotoUploadPayload.Upload(childComplexity), true
+
 	case "PriceExplanation.priceListId":
 		if e.ComplexityRoot.PriceExplanation.PriceListID == nil {
 			break
@@ -3596,6 +4403,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.PromotionPayload.Promotion(childComplexity), true
 
+	case "Query.actionItems":
+		if e.ComplexityRoot.Query.ActionItems == nil {
+			break
+		}
+
+		args, err := ec.field_Query_actionItems_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ActionItems(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.ActionItemFilter)), true
+	case "Query.auditTemplates":
+		if e.ComplexityRoot.Query.AuditTemplates == nil {
+			break
+		}
+
+		args, err := ec.field_Query_auditTemplates_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.AuditTemplates(childComplexity, args["includeInactive"].(*bool)), true
 	case "Query.cart":
 		if e.ComplexityRoot.Query.Cart == nil {
 			break
@@ -3653,7 +4482,35 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Favourites(childComplexity), true
+	case "Query.fieldKpis":
+		if e.ComplexityRoot.Query.FieldKpis == nil {
+			break
+		}
 
+		args, err := ec.field_Query_fieldKpis_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.FieldKpis(childComplexity, args["filter"].(model.FieldKpiFilter), args["first"].(*int), args["after"].(*string)), true
+
+	case "Query.myOpenVisit":
+		if e.ComplexityRoot.Query.MyOpenVisit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Query.MyOpenVisit(childComplexity), true
+	case "Query.myRoute":
+		if e.ComplexityRoot.Query.MyRoute == nil {
+			break
+		}
+
+		args, err := ec.field_Query_myRoute_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.MyRoute(childComplexity, args["date"].(*string)), true
 	case "Query.node":
 		if e.ComplexityRoot.Query.Node == nil {
 			break
@@ -3811,6 +4668,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Viewer(childComplexity), true
+	case "Query.visit":
+		if e.ComplexityRoot.Query.Visit == nil {
+			break
+		}
+
+		args, err := ec.field_Query_visit_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Visit(childComplexity, args["id"].(string)), true
+	case "Query.visitRoute":
+		if e.ComplexityRoot.Query.VisitRoute == nil {
+			break
+		}
+
+		args, err := ec.field_Query_visitRoute_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.VisitRoute(childComplexity, args["salesmanId"].(string), args["date"].(string)), true
+	case "Query.visits":
+		if e.ComplexityRoot.Query.Visits == nil {
+			break
+		}
+
+		args, err := ec.field_Query_visits_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Visits(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.VisitFilter)), true
 	case "Query.warehouses":
 		if e.ComplexityRoot.Query.Warehouses == nil {
 			break
@@ -4165,6 +5055,56 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SKUPayload.Sku(childComplexity), true
 
+	case "ShelfAudit.answers":
+		if e.ComplexityRoot.ShelfAudit.Answers == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShelfAudit.Answers(childComplexity), true
+	case "ShelfAudit.createdAt":
+		if e.ComplexityRoot.ShelfAudit.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShelfAudit.CreatedAt(childComplexity), true
+	case "ShelfAudit.id":
+		if e.ComplexityRoot.ShelfAudit.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShelfAudit.ID(childComplexity), true
+	case "ShelfAudit.score":
+		if e.ComplexityRoot.ShelfAudit.Score == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShelfAudit.Score(childComplexity), true
+	case "ShelfAudit.store":
+		if e.ComplexityRoot.ShelfAudit.Store == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShelfAudit.Store(childComplexity), true
+	case "ShelfAudit.template":
+		if e.ComplexityRoot.ShelfAudit.Template == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShelfAudit.Template(childComplexity), true
+
+	case "ShelfAuditPayload.audit":
+		if e.ComplexityRoot.ShelfAuditPayload.Audit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShelfAuditPayload.Audit(childComplexity), true
+	case "ShelfAuditPayload.errors":
+		if e.ComplexityRoot.ShelfAuditPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShelfAuditPayload.Errors(childComplexity), true
+
 	case "StockLevel.available":
 		if e.ComplexityRoot.StockLevel.Available == nil {
 			break
@@ -4269,6 +5209,19 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.OrderUpdated(childComplexity, args["id"].(string)), true
+
+	case "UploadField.name":
+		if e.ComplexityRoot.UploadField.Name == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadField.Name(childComplexity), true
+	case "UploadField.value":
+		if e.ComplexityRoot.UploadField.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.UploadField.Value(childComplexity), true
 
 	case "User.assignedStores":
 		if e.ComplexityRoot.User.AssignedStores == nil {
@@ -4419,6 +5372,281 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Viewer.User(childComplexity), true
 
+	case "Visit.audits":
+		if e.ComplexityRoot.Visit.Audits == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Visit.Audits(childComplexity), true
+	case "Visit.capturedAt":
+		if e.ComplexityRoot.Visit.CapturedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Visit.CapturedAt(childComplexity), true
+	case "Visit.checkedInAt":
+		if e.ComplexityRoot.Visit.CheckedInAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Visit.CheckedInAt(childComplexity), true
+	case "Visit.checkedOutAt":
+		if e.ComplexityRoot.Visit.CheckedOutAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Visit.CheckedOutAt(childComplexity), true
+	case "Visit.day":
+		if e.ComplexityRoot.Visit.Day == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Visit.Day(childComplexity), true
+	case "Visit.distanceMeters":
+		if e.ComplexityRoot.Visit.DistanceMeters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Visit.DistanceMeters(childComplexity), true
+	case "Visit.durationSeconds":
+		if e.ComplexityRoot.Visit.DurationSeconds == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Visit.DurationSeconds(childComplexity), true
+	case "Visit.flags":
+		if e.ComplexityRoot.Visit.Flags == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Visit.Flags(childComplexity), true
+	case "Visit.geofenceMeters":
+		if e.ComplexityRoot.Visit.GeofenceMeters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Visit.GeofenceMeters(childComplexity), true
+	case "Visit.id":
+		if e.ComplexityRoot.Visit.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Visit.ID(childComplexity), true
+	case "Visit.note":
+		if e.ComplexityRoot.Visit.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Visit.Note(childComplexity), true
+	case "Visit.open":
+		if e.ComplexityRoot.Visit.Open == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Visit.Open(childComplexity), true
+	case "Visit.photoUrl":
+		if e.ComplexityRoot.Visit.PhotoURL == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Visit.PhotoURL(childComplexity), true
+	case "Visit.planned":
+		if e.ComplexityRoot.Visit.Planned == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Visit.Planned(childComplexity), true
+	case "Visit.position":
+		if e.ComplexityRoot.Visit.Position == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Visit.Position(childComplexity), true
+	case "Visit.salesman":
+		if e.ComplexityRoot.Visit.Salesman == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Visit.Salesman(childComplexity), true
+	case "Visit.store":
+		if e.ComplexityRoot.Visit.Store == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Visit.Store(childComplexity), true
+
+	case "VisitConnection.edges":
+		if e.ComplexityRoot.VisitConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitConnection.Edges(childComplexity), true
+	case "VisitConnection.pageInfo":
+		if e.ComplexityRoot.VisitConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitConnection.PageInfo(childComplexity), true
+
+	case "VisitEdge.cursor":
+		if e.ComplexityRoot.VisitEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitEdge.Cursor(childComplexity), true
+	case "VisitEdge.node":
+		if e.ComplexityRoot.VisitEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitEdge.Node(childComplexity), true
+
+	case "VisitError.code":
+		if e.ComplexityRoot.VisitError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitError.Code(childComplexity), true
+	case "VisitError.field":
+		if e.ComplexityRoot.VisitError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitError.Field(childComplexity), true
+	case "VisitError.message":
+		if e.ComplexityRoot.VisitError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitError.Message(childComplexity), true
+
+	case "VisitFlagCount.count":
+		if e.ComplexityRoot.VisitFlagCount.Count == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitFlagCount.Count(childComplexity), true
+	case "VisitFlagCount.flag":
+		if e.ComplexityRoot.VisitFlagCount.Flag == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitFlagCount.Flag(childComplexity), true
+
+	case "VisitGeofencePayload.errors":
+		if e.ComplexityRoot.VisitGeofencePayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitGeofencePayload.Errors(childComplexity), true
+	case "VisitGeofencePayload.radiusMeters":
+		if e.ComplexityRoot.VisitGeofencePayload.RadiusMeters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitGeofencePayload.RadiusMeters(childComplexity), true
+
+	case "VisitPayload.errors":
+		if e.ComplexityRoot.VisitPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitPayload.Errors(childComplexity), true
+	case "VisitPayload.visit":
+		if e.ComplexityRoot.VisitPayload.Visit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitPayload.Visit(childComplexity), true
+
+	case "VisitPosition.accuracyMeters":
+		if e.ComplexityRoot.VisitPosition.AccuracyMeters == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitPosition.AccuracyMeters(childComplexity), true
+	case "VisitPosition.lat":
+		if e.ComplexityRoot.VisitPosition.Lat == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitPosition.Lat(childComplexity), true
+	case "VisitPosition.lng":
+		if e.ComplexityRoot.VisitPosition.Lng == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitPosition.Lng(childComplexity), true
+
+	case "VisitRoute.date":
+		if e.ComplexityRoot.VisitRoute.Date == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitRoute.Date(childComplexity), true
+	case "VisitRoute.fromPattern":
+		if e.ComplexityRoot.VisitRoute.FromPattern == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitRoute.FromPattern(childComplexity), true
+	case "VisitRoute.salesman":
+		if e.ComplexityRoot.VisitRoute.Salesman == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitRoute.Salesman(childComplexity), true
+	case "VisitRoute.stops":
+		if e.ComplexityRoot.VisitRoute.Stops == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitRoute.Stops(childComplexity), true
+
+	case "VisitRoutePayload.errors":
+		if e.ComplexityRoot.VisitRoutePayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitRoutePayload.Errors(childComplexity), true
+	case "VisitRoutePayload.route":
+		if e.ComplexityRoot.VisitRoutePayload.Route == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitRoutePayload.Route(childComplexity), true
+
+	case "VisitStop.lastAuditAt":
+		if e.ComplexityRoot.VisitStop.LastAuditAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitStop.LastAuditAt(childComplexity), true
+	case "VisitStop.lastAuditScore":
+		if e.ComplexityRoot.VisitStop.LastAuditScore == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitStop.LastAuditScore(childComplexity), true
+	case "VisitStop.seq":
+		if e.ComplexityRoot.VisitStop.Seq == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitStop.Seq(childComplexity), true
+	case "VisitStop.store":
+		if e.ComplexityRoot.VisitStop.Store == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitStop.Store(childComplexity), true
+	case "VisitStop.visit":
+		if e.ComplexityRoot.VisitStop.Visit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitStop.Visit(childComplexity), true
+
 	case "Warehouse.active":
 		if e.ComplexityRoot.Warehouse.Active == nil {
 			break
@@ -4483,8 +5711,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 	ec := newExecutionContext(opCtx, e, make(chan graphql.DeferredResult))
 	inputUnmarshalers := func() *graphql.InputUnmarshalerIndex {
 		return graphql.NewInputUnmarshalerIndex(
+			graphql.NewInputUnmarshaler("ActionItemCloseInput", ec.unmarshalInputActionItemCloseInput),
+			graphql.NewInputUnmarshaler("ActionItemFilter", ec.unmarshalInputActionItemFilter),
 			graphql.NewInputUnmarshaler("AddressInput", ec.unmarshalInputAddressInput),
 			graphql.NewInputUnmarshaler("AttributeInput", ec.unmarshalInputAttributeInput),
+			graphql.NewInputUnmarshaler("AuditAnswerInput", ec.unmarshalInputAuditAnswerInput),
+			graphql.NewInputUnmarshaler("AuditQuestionInput", ec.unmarshalInputAuditQuestionInput),
+			graphql.NewInputUnmarshaler("AuditSectionInput", ec.unmarshalInputAuditSectionInput),
+			graphql.NewInputUnmarshaler("AuditTemplateInput", ec.unmarshalInputAuditTemplateInput),
 			graphql.NewInputUnmarshaler("AuthLoginInput", ec.unmarshalInputAuthLoginInput),
 			graphql.NewInputUnmarshaler("AuthLogoutInput", ec.unmarshalInputAuthLogoutInput),
 			graphql.NewInputUnmarshaler("AuthPasswordChangeInput", ec.unmarshalInputAuthPasswordChangeInput),
@@ -4505,6 +5739,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreditPolicyInput", ec.unmarshalInputCreditPolicyInput),
 			graphql.NewInputUnmarshaler("CreditStopInput", ec.unmarshalInputCreditStopInput),
 			graphql.NewInputUnmarshaler("DeviceRegisterInput", ec.unmarshalInputDeviceRegisterInput),
+			graphql.NewInputUnmarshaler("FieldKpiFilter", ec.unmarshalInputFieldKpiFilter),
 			graphql.NewInputUnmarshaler("GeoPointInput", ec.unmarshalInputGeoPointInput),
 			graphql.NewInputUnmarshaler("GiftInput", ec.unmarshalInputGiftInput),
 			graphql.NewInputUnmarshaler("OrderAutoApprovalInput", ec.unmarshalInputOrderAutoApprovalInput),
@@ -4531,6 +5766,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SKUImportInput", ec.unmarshalInputSKUImportInput),
 			graphql.NewInputUnmarshaler("SKUImportRow", ec.unmarshalInputSKUImportRow),
 			graphql.NewInputUnmarshaler("SKUUpdateInput", ec.unmarshalInputSKUUpdateInput),
+			graphql.NewInputUnmarshaler("ShelfAuditInput", ec.unmarshalInputShelfAuditInput),
 			graphql.NewInputUnmarshaler("StockAdjustInput", ec.unmarshalInputStockAdjustInput),
 			graphql.NewInputUnmarshaler("StockLineInput", ec.unmarshalInputStockLineInput),
 			graphql.NewInputUnmarshaler("StockReceiveInput", ec.unmarshalInputStockReceiveInput),
@@ -4539,6 +5775,13 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("UserCreateInput", ec.unmarshalInputUserCreateInput),
 			graphql.NewInputUnmarshaler("UserFilter", ec.unmarshalInputUserFilter),
 			graphql.NewInputUnmarshaler("UserUpdateInput", ec.unmarshalInputUserUpdateInput),
+			graphql.NewInputUnmarshaler("VisitCheckInInput", ec.unmarshalInputVisitCheckInInput),
+			graphql.NewInputUnmarshaler("VisitCheckOutInput", ec.unmarshalInputVisitCheckOutInput),
+			graphql.NewInputUnmarshaler("VisitFilter", ec.unmarshalInputVisitFilter),
+			graphql.NewInputUnmarshaler("VisitPatternSetInput", ec.unmarshalInputVisitPatternSetInput),
+			graphql.NewInputUnmarshaler("VisitPhotoUploadInput", ec.unmarshalInputVisitPhotoUploadInput),
+			graphql.NewInputUnmarshaler("VisitPositionInput", ec.unmarshalInputVisitPositionInput),
+			graphql.NewInputUnmarshaler("VisitRouteSetInput", ec.unmarshalInputVisitRouteSetInput),
 			graphql.NewInputUnmarshaler("WarehouseCreateInput", ec.unmarshalInputWarehouseCreateInput),
 		)
 	}
@@ -6580,12 +7823,533 @@ not a diff.
 """
 type Subscription
 `, BuiltIn: false},
+	{Name: "../schema/visit.graphqls", Input: `"""
+A salesman's check-in at a store: GPS position and a photo that proves presence. The server measures the distance
+to the store and records flags; it never refuses a check-in for them. Visible to the salesman, and to the parties
+whose scope covers the store (the store, its supplier, its branch, HQ).
+"""
+type Visit @goModel(model: "channelhub/internal/visit.Visit") {
+  id: ID! @goField(forceResolver: true)
+  salesman: User @goField(forceResolver: true)
+  store: Party @goField(forceResolver: true)
+  "Business day (YYYY-MM-DD in CHANNELHUB_TIME_ZONE) of the check-in."
+  day: String!
+  "The store was on the salesman's plan for the day."
+  planned: Boolean!
+  "Not checked out yet."
+  open: Boolean!
+  checkedInAt: DateTime!
+  checkedOutAt: DateTime
+  "Seconds between check-in and check-out."
+  durationSeconds: Int @goField(forceResolver: true)
+  position: VisitPosition! @goField(forceResolver: true)
+  "Distance from the store's position; null when the store has none (flag NO_STORE_POSITION)."
+  distanceMeters: Float @goField(forceResolver: true)
+  "The geofence radius in force: the store's branch's, 200 m by default."
+  geofenceMeters: Int! @goField(forceResolver: true)
+  flags: [VisitFlag!]! @goField(forceResolver: true)
+  "When the phone says the photo was taken."
+  capturedAt: DateTime!
+  "A signed URL of the check-in photo, valid for 5 minutes."
+  photoUrl: String! @goField(forceResolver: true)
+  note: String!
+  audits: [ShelfAudit!]! @goField(forceResolver: true)
+}
+
+type VisitPosition {
+  lat: Float!
+  lng: Float!
+  accuracyMeters: Float!
+}
+
+"What a check-in looked like. Recorded for review, never a refusal."
+enum VisitFlag {
+  "Farther from the store than its branch's geofence radius."
+  OUT_OF_FENCE
+  "The phone's GPS accuracy was worse than 100 m."
+  LOW_ACCURACY
+  "capturedAt is more than 10 minutes from server time."
+  STALE_PHOTO
+  "The same photo (by SHA-256) was used in another check-in."
+  DUPLICATE_PHOTO
+  "The store is not on the salesman's plan for the day."
+  UNPLANNED_STORE
+  "The store has no geo position, so the distance is unknown."
+  NO_STORE_POSITION
+}
+
+"A salesman's plan for one day, in visiting order."
+type VisitRoute @goModel(model: "channelhub/internal/visit.Route") {
+  salesman: User @goField(forceResolver: true)
+  date: String! @goField(forceResolver: true)
+  "No route was set for the day, so the weekday pattern applies."
+  fromPattern: Boolean!
+  stops: [VisitStop!]!
+}
+
+type VisitStop @goModel(model: "channelhub/internal/visit.Stop") {
+  "1-based visiting order."
+  seq: Int!
+  store: Party @goField(forceResolver: true)
+  "Score (0-100) of the store's latest shelf audit by anyone."
+  lastAuditScore: Int
+  lastAuditAt: DateTime
+  "The salesman's latest visit there that day, if any."
+  visit: Visit
+}
+
+"How a phone uploads one photo: a multipart/form-data POST to url with every field, then the file in a part named \"file\" (last). A relative url is relative to the API's origin."
+type PhotoUpload @goModel(model: "channelhub/internal/media.Upload") {
+  "The object key to send as photoKey."
+  key: String!
+  url: String!
+  fields: [UploadField!]! @goField(forceResolver: true)
+  contentType: String!
+  "The largest file accepted, in bytes (8 MiB)."
+  maxBytes: Int!
+  expiresAt: DateTime!
+}
+
+type UploadField {
+  name: String!
+  value: String!
+}
+
+enum VisitPhotoPurpose {
+  CHECK_IN
+  AUDIT
+}
+
+"A shelf audit form. Templates are not edited: HQ creates a new one and deactivates the old, so past audits keep their meaning."
+type AuditTemplate @goModel(model: "channelhub/internal/visit.Template") {
+  id: ID! @goField(forceResolver: true)
+  name: String!
+  active: Boolean!
+  sections: [AuditSection!]!
+  createdAt: DateTime!
+}
+
+type AuditSection @goModel(model: "channelhub/internal/visit.Section") {
+  title: String!
+  questions: [AuditQuestion!]!
+}
+
+type AuditQuestion @goModel(model: "channelhub/internal/visit.Question") {
+  "Stable within the template: q1, q2, ..."
+  id: String!
+  text: String!
+  type: AuditQuestionType! @goField(forceResolver: true)
+  "Weight in the score, 1-10."
+  weight: Int!
+  required: Boolean!
+  "NUMBER: the minimum expected (e.g. facings)."
+  target: Int
+  "PRICE: the suggested retail price."
+  suggestedPrice: Money @goField(forceResolver: true)
+  "PRICE: allowed deviation from the suggested price, percent."
+  tolerancePercent: Int @goField(forceResolver: true)
+}
+
+"""
+Which answer field a question takes: YES_NO, OUT_OF_STOCK and COMPETITOR take ` + "`" + `yes` + "`" + `; SCORE_1_5 takes ` + "`" + `score` + "`" + `
+(1-5); NUMBER takes ` + "`" + `number` + "`" + ` (0-1,000,000); PRICE takes ` + "`" + `price` + "`" + `; PHOTO takes ` + "`" + `photoKey` + "`" + ` (an AUDIT upload).
+"""
+enum AuditQuestionType {
+  YES_NO
+  SCORE_1_5
+  NUMBER
+  PRICE
+  OUT_OF_STOCK
+  COMPETITOR
+  PHOTO
+}
+
+"A template filled during a visit."
+type ShelfAudit @goModel(model: "channelhub/internal/visit.Audit") {
+  id: ID! @goField(forceResolver: true)
+  template: AuditTemplate @goField(forceResolver: true)
+  store: Party @goField(forceResolver: true)
+  "0-100: the weighted share of points; unanswered optional questions earn none."
+  score: Int!
+  answers: [AuditAnswer!]!
+  createdAt: DateTime!
+}
+
+type AuditAnswer @goModel(model: "channelhub/internal/visit.Answer") {
+  questionId: String!
+  yes: Boolean
+  score: Int
+  number: Int
+  price: Money @goField(forceResolver: true)
+  "A signed URL of the answer's photo, valid for 5 minutes."
+  photoUrl: String @goField(forceResolver: true)
+  note: String!
+  "0-1, before the question's weight."
+  points: Float!
+}
+
+"An issue a shelf audit found, for the store to fix and close."
+type ActionItem @goModel(model: "channelhub/internal/visit.ActionItem") {
+  id: ID! @goField(forceResolver: true)
+  store: Party @goField(forceResolver: true)
+  "The question's text."
+  title: String!
+  reason: ActionItemReason! @goField(forceResolver: true)
+  status: ActionItemStatus! @goField(forceResolver: true)
+  createdAt: DateTime!
+  closedAt: DateTime
+  closeNote: String!
+}
+
+enum ActionItemReason {
+  ANSWERED_NO
+  LOW_SCORE
+  BELOW_TARGET
+  PRICE_DEVIATION
+  OUT_OF_STOCK
+}
+
+enum ActionItemStatus {
+  OPEN
+  CLOSED
+}
+
+"One salesman's field figures over a period."
+type FieldKpi @goModel(model: "channelhub/internal/visit.KPI") {
+  salesman: User @goField(forceResolver: true)
+  "Stops planned: each day's route, or the weekday pattern on days without one."
+  plannedVisits: Int! @goField(forceResolver: true)
+  "Planned stops visited (two visits to one stop count once)."
+  doneVisits: Int! @goField(forceResolver: true)
+  "Visits to stores off the plan."
+  unplannedVisits: Int! @goField(forceResolver: true)
+  visits: Int!
+  "Sum of checked-out visits' durations."
+  timeInStoreSeconds: Int! @goField(forceResolver: true)
+  flags: [VisitFlagCount!]! @goField(forceResolver: true)
+  audits: Int!
+  averageAuditScore: Float @goField(forceResolver: true)
+  "Orders the salesman submitted for its stores, not rejected or cancelled."
+  ordersTaken: Int!
+  ordersTotal: Money! @goField(forceResolver: true)
+}
+
+type VisitFlagCount {
+  flag: VisitFlag!
+  count: Int!
+}
+
+type VisitConnection {
+  edges: [VisitEdge!]!
+  pageInfo: PageInfo!
+}
+
+type VisitEdge {
+  node: Visit!
+  cursor: String!
+}
+
+type ActionItemConnection {
+  edges: [ActionItemEdge!]!
+  pageInfo: PageInfo!
+}
+
+type ActionItemEdge {
+  node: ActionItem!
+  cursor: String!
+}
+
+type FieldKpiConnection {
+  edges: [FieldKpiEdge!]!
+  pageInfo: PageInfo!
+}
+
+type FieldKpiEdge {
+  node: FieldKpi!
+  cursor: String!
+}
+
+input VisitFilter {
+  salesmanId: ID
+  storeId: ID
+}
+
+input ActionItemFilter {
+  status: ActionItemStatus
+  storeId: ID
+}
+
+input FieldKpiFilter {
+  "First business day, YYYY-MM-DD."
+  from: String!
+  "Last business day, inclusive; at most 92 days after from."
+  to: String!
+  "At most 100; default: every salesman in scope."
+  salesmanIds: [ID!]
+}
+
+input VisitRouteSetInput {
+  "Default: the viewer (a salesman)."
+  salesmanId: ID
+  "YYYY-MM-DD."
+  date: String!
+  "In visiting order; at most 60, each assigned to the salesman. Empty: no visits planned that day."
+  storeIds: [ID!]!
+}
+
+input VisitPatternSetInput {
+  "Default: the viewer (a salesman)."
+  salesmanId: ID
+  "1 Monday .. 7 Sunday."
+  weekday: Int!
+  "In visiting order; at most 60, each assigned to the salesman. Empty clears the weekday."
+  storeIds: [ID!]!
+}
+
+input VisitPhotoUploadInput {
+  purpose: VisitPhotoPurpose! = CHECK_IN
+  "image/jpeg, image/png or image/webp."
+  contentType: String!
+}
+
+input VisitPositionInput {
+  "-90..90"
+  lat: Float!
+  "-180..180"
+  lng: Float!
+  "0..100000 metres, as the phone reports it."
+  accuracyMeters: Float!
+}
+
+input VisitCheckInInput {
+  storeId: ID!
+  position: VisitPositionInput!
+  "The key of a CHECK_IN upload of this salesman."
+  photoKey: String!
+  capturedAt: DateTime!
+  "1-64 characters; a retry with the same key returns the first visit."
+  idempotencyKey: String!
+  "At most 500 characters."
+  note: String
+}
+
+input VisitCheckOutInput {
+  "At most 500 characters."
+  note: String
+}
+
+input AuditTemplateInput {
+  "1-200 characters."
+  name: String!
+  "1-20 sections, at most 100 questions in all."
+  sections: [AuditSectionInput!]!
+}
+
+input AuditSectionInput {
+  title: String!
+  questions: [AuditQuestionInput!]!
+}
+
+input AuditQuestionInput {
+  "1-200 characters."
+  text: String!
+  type: AuditQuestionType!
+  "1-10, default 1."
+  weight: Int
+  required: Boolean
+  "NUMBER: required, the minimum expected."
+  target: Int
+  "PRICE: required."
+  suggestedPrice: Decimal
+  "PRICE: default 5."
+  tolerancePercent: Int
+}
+
+input ShelfAuditInput {
+  "The salesman's open visit."
+  visitId: ID!
+  templateId: ID!
+  "One per question; exactly the field the question's type takes."
+  answers: [AuditAnswerInput!]!
+}
+
+input AuditAnswerInput {
+  questionId: String!
+  yes: Boolean
+  score: Int
+  number: Int
+  price: Decimal
+  photoKey: String
+  note: String
+}
+
+input ActionItemCloseInput {
+  "At most 500 characters."
+  note: String
+}
+
+enum VisitErrorCode {
+  INVALID_INPUT
+  NOT_FOUND
+  STORE_NOT_ASSIGNED
+  TOO_MANY_STOPS
+  POSITION_OUT_OF_RANGE
+  PHOTO_NOT_FOUND
+  PHOTO_TOO_LARGE
+  PHOTO_NOT_AN_IMAGE
+  ALREADY_CHECKED_IN
+  VISIT_NOT_OPEN
+  IDEMPOTENCY_KEY_REUSED
+  TEMPLATE_INACTIVE
+  ALREADY_AUDITED
+  UNKNOWN_QUESTION
+  ANSWER_TYPE_MISMATCH
+  ANSWER_OUT_OF_RANGE
+  ANSWER_REQUIRED
+  ACTION_ITEM_CLOSED
+}
+
+type VisitError {
+  field: [String!]
+  message: String!
+  code: VisitErrorCode!
+}
+
+type VisitPayload {
+  visit: Visit
+  errors: [VisitError!]!
+}
+
+type VisitRoutePayload {
+  route: VisitRoute
+  errors: [VisitError!]!
+}
+
+type VisitGeofencePayload {
+  radiusMeters: Int
+  errors: [VisitError!]!
+}
+
+type PhotoUploadPayload {
+  upload: PhotoUpload
+  errors: [VisitError!]!
+}
+
+type AuditTemplatePayload {
+  template: AuditTemplate
+  errors: [VisitError!]!
+}
+
+type ShelfAuditPayload {
+  audit: ShelfAudit
+  errors: [VisitError!]!
+}
+
+type ActionItemPayload {
+  actionItem: ActionItem
+  errors: [VisitError!]!
+}
+
+extend type Query {
+  "The viewer's route for date (YYYY-MM-DD; today in CHANNELHUB_TIME_ZONE when omitted), with each store's last audit score."
+  myRoute(date: String): VisitRoute! @hasRole(any: [SALESMAN])
+  "A salesman's route: its branch manager's and HQ's view, or the salesman's own."
+  visitRoute(salesmanId: ID!, date: String!): VisitRoute! @hasRole(any: [HQ_ADMIN, SALES_OPS, BRANCH_MANAGER, SALESMAN])
+  "The viewer's open visit, if any."
+  myOpenVisit: Visit @hasRole(any: [SALESMAN])
+  "A visit in the viewer's scope (a salesman: its own)."
+  visit(id: ID!): Visit @authenticated
+  "Visits in the viewer's scope, newest first; at most 100 a page."
+  visits(first: Int = 20, after: String, filter: VisitFilter): VisitConnection! @authenticated
+  "Shelf audit templates, newest first (at most 100); active ones unless includeInactive."
+  auditTemplates(includeInactive: Boolean = false): [AuditTemplate!]! @hasRole(any: [HQ_ADMIN, SALES_OPS, BRANCH_MANAGER, SALESMAN])
+  "Action items of stores in the viewer's scope, newest first; at most 100 a page."
+  actionItems(first: Int = 20, after: String, filter: ActionItemFilter): ActionItemConnection! @authenticated
+  "Field KPIs per salesman: HQ over all, a branch manager over its branch's salesmen, a salesman over itself."
+  fieldKpis(filter: FieldKpiFilter!, first: Int = 50, after: String): FieldKpiConnection! @hasRole(any: [HQ_ADMIN, SALES_OPS, BRANCH_MANAGER, SALESMAN])
+}
+
+extend type Mutation {
+  "Set a salesman's route for a day. The salesman for itself, its branch manager, HQ admin or sales ops."
+  visitRouteSet(input: VisitRouteSetInput!): VisitRoutePayload! @hasRole(any: [SALESMAN, BRANCH_MANAGER, HQ_ADMIN, SALES_OPS])
+  "Set a salesman's weekly pattern for one weekday, used on days without a route."
+  visitPatternSet(input: VisitPatternSetInput!): VisitRoutePayload! @hasRole(any: [SALESMAN, BRANCH_MANAGER, HQ_ADMIN, SALES_OPS])
+  "Set a branch's geofence radius (20-5000 m). HQ admin, sales ops, or the branch's manager."
+  visitGeofenceSet(branchId: ID!, radiusMeters: Int!): VisitGeofencePayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, BRANCH_MANAGER])
+  "A presigned upload for one photo (valid 10 minutes, at most 8 MiB)."
+  visitPhotoUploadCreate(input: VisitPhotoUploadInput!): PhotoUploadPayload! @hasRole(any: [SALESMAN])
+  "Check in at an assigned store with a position and an uploaded photo. One open visit per salesman."
+  visitCheckIn(input: VisitCheckInInput!): VisitPayload! @hasRole(any: [SALESMAN])
+  "Check out of the viewer's open visit."
+  visitCheckOut(id: ID!, input: VisitCheckOutInput): VisitPayload! @hasRole(any: [SALESMAN])
+  "Create an active shelf audit template."
+  auditTemplateCreate(input: AuditTemplateInput!): AuditTemplatePayload! @hasRole(any: [HQ_ADMIN, SALES_OPS])
+  "Turn a template on or off for new audits."
+  auditTemplateActiveSet(id: ID!, active: Boolean!): AuditTemplatePayload! @hasRole(any: [HQ_ADMIN, SALES_OPS])
+  "Submit a shelf audit during the viewer's open visit; issues found become the store's action items."
+  shelfAuditSubmit(input: ShelfAuditInput!): ShelfAuditPayload! @hasRole(any: [SALESMAN])
+  "The store closes an action item it fixed."
+  actionItemClose(id: ID!, input: ActionItemCloseInput): ActionItemPayload! @hasRole(any: [STORE_MANAGER, STORE_STAFF])
+}
+`, BuiltIn: false},
 }
 var parsedSchema = gqlparser.MustLoadSchema(sources...)
 
 // childFields_* functions provide shared child field context lookups.
 // Each function is generated once per unique object type, deduplicating the
 // switch statements that were previously inlined in every fieldContext_* function.
+
+func (ec *executionContext) childFields_ActionItem(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ActionItem_id(ctx, field)
+	case "store":
+		return ec.fieldContext_ActionItem_store(ctx, field)
+	case "title":
+		return ec.fieldContext_ActionItem_title(ctx, field)
+	case "reason":
+		return ec.fieldContext_ActionItem_reason(ctx, field)
+	case "status":
+		return ec.fieldContext_ActionItem_status(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ActionItem_createdAt(ctx, field)
+	case "closedAt":
+		return ec.fieldContext_ActionItem_closedAt(ctx, field)
+	case "closeNote":
+		return ec.fieldContext_ActionItem_closeNote(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActionItem", field.Name)
+}
+
+func (ec *executionContext) childFields_ActionItemConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ActionItemConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ActionItemConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActionItemConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ActionItemEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ActionItemEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ActionItemEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActionItemEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ActionItemPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "actionItem":
+		return ec.fieldContext_ActionItemPayload_actionItem(ctx, field)
+	case "errors":
+		return ec.fieldContext_ActionItemPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ActionItemPayload", field.Name)
+}
 
 func (ec *executionContext) childFields_Address(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
@@ -6609,6 +8373,86 @@ func (ec *executionContext) childFields_Attribute(ctx context.Context, field gra
 		return ec.fieldContext_Attribute_value(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Attribute", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditAnswer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "questionId":
+		return ec.fieldContext_AuditAnswer_questionId(ctx, field)
+	case "yes":
+		return ec.fieldContext_AuditAnswer_yes(ctx, field)
+	case "score":
+		return ec.fieldContext_AuditAnswer_score(ctx, field)
+	case "number":
+		return ec.fieldContext_AuditAnswer_number(ctx, field)
+	case "price":
+		return ec.fieldContext_AuditAnswer_price(ctx, field)
+	case "photoUrl":
+		return ec.fieldContext_AuditAnswer_photoUrl(ctx, field)
+	case "note":
+		return ec.fieldContext_AuditAnswer_note(ctx, field)
+	case "points":
+		return ec.fieldContext_AuditAnswer_points(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditAnswer", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditQuestion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AuditQuestion_id(ctx, field)
+	case "text":
+		return ec.fieldContext_AuditQuestion_text(ctx, field)
+	case "type":
+		return ec.fieldContext_AuditQuestion_type(ctx, field)
+	case "weight":
+		return ec.fieldContext_AuditQuestion_weight(ctx, field)
+	case "required":
+		return ec.fieldContext_AuditQuestion_required(ctx, field)
+	case "target":
+		return ec.fieldContext_AuditQuestion_target(ctx, field)
+	case "suggestedPrice":
+		return ec.fieldContext_AuditQuestion_suggestedPrice(ctx, field)
+	case "tolerancePercent":
+		return ec.fieldContext_AuditQuestion_tolerancePercent(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditQuestion", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditSection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "title":
+		return ec.fieldContext_AuditSection_title(ctx, field)
+	case "questions":
+		return ec.fieldContext_AuditSection_questions(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditSection", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditTemplate(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_AuditTemplate_id(ctx, field)
+	case "name":
+		return ec.fieldContext_AuditTemplate_name(ctx, field)
+	case "active":
+		return ec.fieldContext_AuditTemplate_active(ctx, field)
+	case "sections":
+		return ec.fieldContext_AuditTemplate_sections(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_AuditTemplate_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditTemplate", field.Name)
+}
+
+func (ec *executionContext) childFields_AuditTemplatePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "template":
+		return ec.fieldContext_AuditTemplatePayload_template(ctx, field)
+	case "errors":
+		return ec.fieldContext_AuditTemplatePayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type AuditTemplatePayload", field.Name)
 }
 
 func (ec *executionContext) childFields_AuthError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -6969,6 +8813,54 @@ func (ec *executionContext) childFields_FavouritePayload(ctx context.Context, fi
 		return ec.fieldContext_FavouritePayload_errors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FavouritePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_FieldKpi(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "salesman":
+		return ec.fieldContext_FieldKpi_salesman(ctx, field)
+	case "plannedVisits":
+		return ec.fieldContext_FieldKpi_plannedVisits(ctx, field)
+	case "doneVisits":
+		return ec.fieldContext_FieldKpi_doneVisits(ctx, field)
+	case "unplannedVisits":
+		return ec.fieldContext_FieldKpi_unplannedVisits(ctx, field)
+	case "visits":
+		return ec.fieldContext_FieldKpi_visits(ctx, field)
+	case "timeInStoreSeconds":
+		return ec.fieldContext_FieldKpi_timeInStoreSeconds(ctx, field)
+	case "flags":
+		return ec.fieldContext_FieldKpi_flags(ctx, field)
+	case "audits":
+		return ec.fieldContext_FieldKpi_audits(ctx, field)
+	case "averageAuditScore":
+		return ec.fieldContext_FieldKpi_averageAuditScore(ctx, field)
+	case "ordersTaken":
+		return ec.fieldContext_FieldKpi_ordersTaken(ctx, field)
+	case "ordersTotal":
+		return ec.fieldContext_FieldKpi_ordersTotal(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FieldKpi", field.Name)
+}
+
+func (ec *executionContext) childFields_FieldKpiConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_FieldKpiConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_FieldKpiConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FieldKpiConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_FieldKpiEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_FieldKpiEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_FieldKpiEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type FieldKpiEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_GeoPoint(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7391,6 +9283,34 @@ func (ec *executionContext) childFields_PartyPayload(ctx context.Context, field 
 	return nil, fmt.Errorf("no field named %q was found under type PartyPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_PhotoUpload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "key":
+		return ec.fieldContext_PhotoUpload_key(ctx, field)
+	case "url":
+		return ec.fieldContext_PhotoUpload_url(ctx, field)
+	case "fields":
+		return ec.fieldContext_PhotoUpload_fields(ctx, field)
+	case "contentType":
+		return ec.fieldContext_PhotoUpload_contentType(ctx, field)
+	case "maxBytes":
+		return ec.fieldContext_PhotoUpload_maxBytes(ctx, field)
+	case "expiresAt":
+		return ec.fieldContext_PhotoUpload_expiresAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PhotoUpload", field.Name)
+}
+
+func (ec *executionContext) childFields_PhotoUploadPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "upload":
+		return ec.fieldContext_PhotoUploadPayload_upload(ctx, field)
+	case "errors":
+		return ec.fieldContext_PhotoUploadPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type PhotoUploadPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_PriceExplanation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "source":
@@ -7757,6 +9677,34 @@ func (ec *executionContext) childFields_SKUPayload(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type SKUPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ShelfAudit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_ShelfAudit_id(ctx, field)
+	case "template":
+		return ec.fieldContext_ShelfAudit_template(ctx, field)
+	case "store":
+		return ec.fieldContext_ShelfAudit_store(ctx, field)
+	case "score":
+		return ec.fieldContext_ShelfAudit_score(ctx, field)
+	case "answers":
+		return ec.fieldContext_ShelfAudit_answers(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_ShelfAudit_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShelfAudit", field.Name)
+}
+
+func (ec *executionContext) childFields_ShelfAuditPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "audit":
+		return ec.fieldContext_ShelfAuditPayload_audit(ctx, field)
+	case "errors":
+		return ec.fieldContext_ShelfAuditPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShelfAuditPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_StockLevel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "sku":
@@ -7801,6 +9749,16 @@ func (ec *executionContext) childFields_StockPayload(ctx context.Context, field 
 		return ec.fieldContext_StockPayload_errors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StockPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_UploadField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "name":
+		return ec.fieldContext_UploadField_name(ctx, field)
+	case "value":
+		return ec.fieldContext_UploadField_value(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type UploadField", field.Name)
 }
 
 func (ec *executionContext) childFields_User(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -7883,6 +9841,160 @@ func (ec *executionContext) childFields_Viewer(ctx context.Context, field graphq
 		return ec.fieldContext_Viewer_app(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Viewer", field.Name)
+}
+
+func (ec *executionContext) childFields_Visit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Visit_id(ctx, field)
+	case "salesman":
+		return ec.fieldContext_Visit_salesman(ctx, field)
+	case "store":
+		return ec.fieldContext_Visit_store(ctx, field)
+	case "day":
+		return ec.fieldContext_Visit_day(ctx, field)
+	case "planned":
+		return ec.fieldContext_Visit_planned(ctx, field)
+	case "open":
+		return ec.fieldContext_Visit_open(ctx, field)
+	case "checkedInAt":
+		return ec.fieldContext_Visit_checkedInAt(ctx, field)
+	case "checkedOutAt":
+		return ec.fieldContext_Visit_checkedOutAt(ctx, field)
+	case "durationSeconds":
+		return ec.fieldContext_Visit_durationSeconds(ctx, field)
+	case "position":
+		return ec.fieldContext_Visit_position(ctx, field)
+	case "distanceMeters":
+		return ec.fieldContext_Visit_distanceMeters(ctx, field)
+	case "geofenceMeters":
+		return ec.fieldContext_Visit_geofenceMeters(ctx, field)
+	case "flags":
+		return ec.fieldContext_Visit_flags(ctx, field)
+	case "capturedAt":
+		return ec.fieldContext_Visit_capturedAt(ctx, field)
+	case "photoUrl":
+		return ec.fieldContext_Visit_photoUrl(ctx, field)
+	case "note":
+		return ec.fieldContext_Visit_note(ctx, field)
+	case "audits":
+		return ec.fieldContext_Visit_audits(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Visit", field.Name)
+}
+
+func (ec *executionContext) childFields_VisitConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_VisitConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_VisitConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VisitConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_VisitEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_VisitEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_VisitEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VisitEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_VisitError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_VisitError_field(ctx, field)
+	case "message":
+		return ec.fieldContext_VisitError_message(ctx, field)
+	case "code":
+		return ec.fieldContext_VisitError_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VisitError", field.Name)
+}
+
+func (ec *executionContext) childFields_VisitFlagCount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "flag":
+		return ec.fieldContext_VisitFlagCount_flag(ctx, field)
+	case "count":
+		return ec.fieldContext_VisitFlagCount_count(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VisitFlagCount", field.Name)
+}
+
+func (ec *executionContext) childFields_VisitGeofencePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "radiusMeters":
+		return ec.fieldContext_VisitGeofencePayload_radiusMeters(ctx, field)
+	case "errors":
+		return ec.fieldContext_VisitGeofencePayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VisitGeofencePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_VisitPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "visit":
+		return ec.fieldContext_VisitPayload_visit(ctx, field)
+	case "errors":
+		return ec.fieldContext_VisitPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VisitPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_VisitPosition(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lat":
+		return ec.fieldContext_VisitPosition_lat(ctx, field)
+	case "lng":
+		return ec.fieldContext_VisitPosition_lng(ctx, field)
+	case "accuracyMeters":
+		return ec.fieldContext_VisitPosition_accuracyMeters(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VisitPosition", field.Name)
+}
+
+func (ec *executionContext) childFields_VisitRoute(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "salesman":
+		return ec.fieldContext_VisitRoute_salesman(ctx, field)
+	case "date":
+		return ec.fieldContext_VisitRoute_date(ctx, field)
+	case "fromPattern":
+		return ec.fieldContext_VisitRoute_fromPattern(ctx, field)
+	case "stops":
+		return ec.fieldContext_VisitRoute_stops(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VisitRoute", field.Name)
+}
+
+func (ec *executionContext) childFields_VisitRoutePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "route":
+		return ec.fieldContext_VisitRoutePayload_route(ctx, field)
+	case "errors":
+		return ec.fieldContext_VisitRoutePayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VisitRoutePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_VisitStop(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "seq":
+		return ec.fieldContext_VisitStop_seq(ctx, field)
+	case "store":
+		return ec.fieldContext_VisitStop_store(ctx, field)
+	case "lastAuditScore":
+		return ec.fieldContext_VisitStop_lastAuditScore(ctx, field)
+	case "lastAuditAt":
+		return ec.fieldContext_VisitStop_lastAuditAt(ctx, field)
+	case "visit":
+		return ec.fieldContext_VisitStop_visit(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type VisitStop", field.Name)
 }
 
 func (ec *executionContext) childFields_Warehouse(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -8062,6 +10174,64 @@ func (ec *executionContext) field_CreditSummary_entries_args(ctx context.Context
 		return nil, err
 	}
 	args["after"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_actionItemClose_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*model.ActionItemCloseInput, error) {
+			return ec.unmarshalOActionItemCloseInput2ᚖchannelhubᚋgraphᚋmodelᚐActionItemCloseInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_auditTemplateActiveSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "active",
+		func(ctx context.Context, v any) (bool, error) {
+			return ec.unmarshalNBoolean2bool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["active"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_auditTemplateCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.AuditTemplateInput, error) {
+			return ec.unmarshalNAuditTemplateInput2channelhubᚋgraphᚋmodelᚐAuditTemplateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
 	return args, nil
 }
 
@@ -8875,6 +11045,20 @@ func (ec *executionContext) field_Mutation_returnRequest_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_shelfAuditSubmit_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ShelfAuditInput, error) {
+			return ec.unmarshalNShelfAuditInput2channelhubᚋgraphᚋmodelᚐShelfAuditInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_skuBasePriceImport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9025,6 +11209,106 @@ func (ec *executionContext) field_Mutation_userUpdate_args(ctx context.Context, 
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_visitCheckIn_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.VisitCheckInInput, error) {
+			return ec.unmarshalNVisitCheckInInput2channelhubᚋgraphᚋmodelᚐVisitCheckInInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_visitCheckOut_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*model.VisitCheckOutInput, error) {
+			return ec.unmarshalOVisitCheckOutInput2ᚖchannelhubᚋgraphᚋmodelᚐVisitCheckOutInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_visitGeofenceSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "branchId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["branchId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "radiusMeters",
+		func(ctx context.Context, v any) (int, error) {
+			return ec.unmarshalNInt2int(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["radiusMeters"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_visitPatternSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.VisitPatternSetInput, error) {
+			return ec.unmarshalNVisitPatternSetInput2channelhubᚋgraphᚋmodelᚐVisitPatternSetInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_visitPhotoUploadCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.VisitPhotoUploadInput, error) {
+			return ec.unmarshalNVisitPhotoUploadInput2channelhubᚋgraphᚋmodelᚐVisitPhotoUploadInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_visitRouteSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.VisitRouteSetInput, error) {
+			return ec.unmarshalNVisitRouteSetInput2channelhubᚋgraphᚋmodelᚐVisitRouteSetInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_warehouseCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9050,6 +11334,50 @@ func (ec *executionContext) field_Query___type_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["name"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_actionItems_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.ActionItemFilter, error) {
+			return ec.unmarshalOActionItemFilter2ᚖchannelhubᚋgraphᚋmodelᚐActionItemFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_auditTemplates_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "includeInactive",
+		func(ctx context.Context, v any) (*bool, error) {
+			return ec.unmarshalOBoolean2ᚖbool(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["includeInactive"] = arg0
 	return args, nil
 }
 
@@ -9116,6 +11444,50 @@ func (ec *executionContext) field_Query_creditSummary_args(ctx context.Context, 
 		return nil, err
 	}
 	args["buyerId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_fieldKpis_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (model.FieldKpiFilter, error) {
+			return ec.unmarshalNFieldKpiFilter2channelhubᚋgraphᚋmodelᚐFieldKpiFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_myRoute_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "date",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["date"] = arg0
 	return args, nil
 }
 
@@ -9353,6 +11725,72 @@ func (ec *executionContext) field_Query_users_args(ctx context.Context, rawArgs 
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_visitRoute_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "salesmanId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["salesmanId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "date",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["date"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_visit_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_visits_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.VisitFilter, error) {
+			return ec.unmarshalOVisitFilter2ᚖchannelhubᚋgraphᚋmodelᚐVisitFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Subscription_creditUpdated_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -9499,6 +11937,382 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 
 // region    **************************** field.gotpl *****************************
 
+func (ec *executionContext) _ActionItem_id(ctx context.Context, field graphql.CollectedField, obj *visit.ActionItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionItem_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ActionItem().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionItem_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionItem", field, true, true, "ID")
+}
+
+func (ec *executionContext) _ActionItem_store(ctx context.Context, field graphql.CollectedField, obj *visit.ActionItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionItem_store(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ActionItem().Store(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalOParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActionItem_store(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActionItem",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActionItem_title(ctx context.Context, field graphql.CollectedField, obj *visit.ActionItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionItem_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionItem_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActionItem_reason(ctx context.Context, field graphql.CollectedField, obj *visit.ActionItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionItem_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ActionItem().Reason(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ActionItemReason) graphql.Marshaler {
+			return ec.marshalNActionItemReason2channelhubᚋgraphᚋmodelᚐActionItemReason(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionItem_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionItem", field, true, true, "ActionItemReason")
+}
+
+func (ec *executionContext) _ActionItem_status(ctx context.Context, field graphql.CollectedField, obj *visit.ActionItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionItem_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ActionItem().Status(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ActionItemStatus) graphql.Marshaler {
+			return ec.marshalNActionItemStatus2channelhubᚋgraphᚋmodelᚐActionItemStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionItem_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionItem", field, true, true, "ActionItemStatus")
+}
+
+func (ec *executionContext) _ActionItem_createdAt(ctx context.Context, field graphql.CollectedField, obj *visit.ActionItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionItem_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionItem_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionItem", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ActionItem_closedAt(ctx context.Context, field graphql.CollectedField, obj *visit.ActionItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionItem_closedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ClosedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActionItem_closedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionItem", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ActionItem_closeNote(ctx context.Context, field graphql.CollectedField, obj *visit.ActionItem) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionItem_closeNote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CloseNote, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionItem_closeNote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionItem", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActionItemConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ActionItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionItemConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ActionItemEdge) graphql.Marshaler {
+			return ec.marshalNActionItemEdge2ᚕchannelhubᚋgraphᚋmodelᚐActionItemEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionItemConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActionItemConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActionItemEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActionItemConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ActionItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionItemConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖchannelhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionItemConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActionItemConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActionItemEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ActionItemEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionItemEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *visit.ActionItem) graphql.Marshaler {
+			return ec.marshalNActionItem2ᚖchannelhubᚋinternalᚋvisitᚐActionItem(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionItemEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActionItemEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActionItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActionItemEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ActionItemEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionItemEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionItemEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionItemEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ActionItemPayload_actionItem(ctx context.Context, field graphql.CollectedField, obj *model.ActionItemPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionItemPayload_actionItem(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ActionItem, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *visit.ActionItem) graphql.Marshaler {
+			return ec.marshalOActionItem2ᚖchannelhubᚋinternalᚋvisitᚐActionItem(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ActionItemPayload_actionItem(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActionItemPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActionItem(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ActionItemPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.ActionItemPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionItemPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.VisitError) graphql.Marshaler {
+			return ec.marshalNVisitError2ᚕchannelhubᚋgraphᚋmodelᚐVisitErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionItemPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ActionItemPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Address_province(ctx context.Context, field graphql.CollectedField, obj *party.Address) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -9635,6 +12449,635 @@ func (ec *executionContext) _Attribute_value(ctx context.Context, field graphql.
 }
 func (ec *executionContext) fieldContext_Attribute_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Attribute", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditAnswer_questionId(ctx context.Context, field graphql.CollectedField, obj *visit.Answer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditAnswer_questionId(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.QuestionID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditAnswer_questionId(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditAnswer", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditAnswer_yes(ctx context.Context, field graphql.CollectedField, obj *visit.Answer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditAnswer_yes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Yes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *bool) graphql.Marshaler {
+			return ec.marshalOBoolean2ᚖbool(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditAnswer_yes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditAnswer", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _AuditAnswer_score(ctx context.Context, field graphql.CollectedField, obj *visit.Answer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditAnswer_score(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Score, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditAnswer_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditAnswer", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AuditAnswer_number(ctx context.Context, field graphql.CollectedField, obj *visit.Answer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditAnswer_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditAnswer_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditAnswer", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AuditAnswer_price(ctx context.Context, field graphql.CollectedField, obj *visit.Answer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditAnswer_price(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AuditAnswer().Price(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditAnswer_price(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditAnswer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditAnswer_photoUrl(ctx context.Context, field graphql.CollectedField, obj *visit.Answer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditAnswer_photoUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AuditAnswer().PhotoURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditAnswer_photoUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditAnswer", field, true, true, "String")
+}
+
+func (ec *executionContext) _AuditAnswer_note(ctx context.Context, field graphql.CollectedField, obj *visit.Answer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditAnswer_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditAnswer_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditAnswer", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditAnswer_points(ctx context.Context, field graphql.CollectedField, obj *visit.Answer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditAnswer_points(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Points, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditAnswer_points(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditAnswer", field, false, false, "Float")
+}
+
+func (ec *executionContext) _AuditQuestion_id(ctx context.Context, field graphql.CollectedField, obj *visit.Question) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditQuestion_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ID, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditQuestion_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditQuestion", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditQuestion_text(ctx context.Context, field graphql.CollectedField, obj *visit.Question) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditQuestion_text(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Text, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditQuestion_text(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditQuestion", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditQuestion_type(ctx context.Context, field graphql.CollectedField, obj *visit.Question) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditQuestion_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AuditQuestion().Type(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.AuditQuestionType) graphql.Marshaler {
+			return ec.marshalNAuditQuestionType2channelhubᚋgraphᚋmodelᚐAuditQuestionType(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditQuestion_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditQuestion", field, true, true, "AuditQuestionType")
+}
+
+func (ec *executionContext) _AuditQuestion_weight(ctx context.Context, field graphql.CollectedField, obj *visit.Question) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditQuestion_weight(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Weight, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditQuestion_weight(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditQuestion", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AuditQuestion_required(ctx context.Context, field graphql.CollectedField, obj *visit.Question) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditQuestion_required(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Required, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditQuestion_required(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditQuestion", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _AuditQuestion_target(ctx context.Context, field graphql.CollectedField, obj *visit.Question) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditQuestion_target(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Target, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int64) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditQuestion_target(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditQuestion", field, false, false, "Int")
+}
+
+func (ec *executionContext) _AuditQuestion_suggestedPrice(ctx context.Context, field graphql.CollectedField, obj *visit.Question) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditQuestion_suggestedPrice(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AuditQuestion().SuggestedPrice(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalOMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditQuestion_suggestedPrice(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditQuestion",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditQuestion_tolerancePercent(ctx context.Context, field graphql.CollectedField, obj *visit.Question) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditQuestion_tolerancePercent(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AuditQuestion().TolerancePercent(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditQuestion_tolerancePercent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditQuestion", field, true, true, "Int")
+}
+
+func (ec *executionContext) _AuditSection_title(ctx context.Context, field graphql.CollectedField, obj *visit.Section) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditSection_title(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Title, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditSection_title(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditSection", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditSection_questions(ctx context.Context, field graphql.CollectedField, obj *visit.Section) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditSection_questions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Questions, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []visit.Question) graphql.Marshaler {
+			return ec.marshalNAuditQuestion2ᚕchannelhubᚋinternalᚋvisitᚐQuestionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditSection_questions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditSection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditQuestion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditTemplate_id(ctx context.Context, field graphql.CollectedField, obj *visit.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditTemplate_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.AuditTemplate().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditTemplate_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditTemplate", field, true, true, "ID")
+}
+
+func (ec *executionContext) _AuditTemplate_name(ctx context.Context, field graphql.CollectedField, obj *visit.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditTemplate_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditTemplate_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditTemplate", field, false, false, "String")
+}
+
+func (ec *executionContext) _AuditTemplate_active(ctx context.Context, field graphql.CollectedField, obj *visit.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditTemplate_active(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Active, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditTemplate_active(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditTemplate", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _AuditTemplate_sections(ctx context.Context, field graphql.CollectedField, obj *visit.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditTemplate_sections(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sections, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []visit.Section) graphql.Marshaler {
+			return ec.marshalNAuditSection2ᚕchannelhubᚋinternalᚋvisitᚐSectionᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditTemplate_sections(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditTemplate",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditSection(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditTemplate_createdAt(ctx context.Context, field graphql.CollectedField, obj *visit.Template) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditTemplate_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditTemplate_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("AuditTemplate", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _AuditTemplatePayload_template(ctx context.Context, field graphql.CollectedField, obj *model.AuditTemplatePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditTemplatePayload_template(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Template, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *visit.Template) graphql.Marshaler {
+			return ec.marshalOAuditTemplate2ᚖchannelhubᚋinternalᚋvisitᚐTemplate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_AuditTemplatePayload_template(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditTemplatePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditTemplate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _AuditTemplatePayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.AuditTemplatePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_AuditTemplatePayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.VisitError) graphql.Marshaler {
+			return ec.marshalNVisitError2ᚕchannelhubᚋgraphᚋmodelᚐVisitErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_AuditTemplatePayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "AuditTemplatePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitError(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _AuthError_field(ctx context.Context, field graphql.CollectedField, obj *model.AuthError) (ret graphql.Marshaler) {
@@ -12434,6 +15877,405 @@ func (ec *executionContext) fieldContext_FavouritePayload_errors(_ context.Conte
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _FieldKpi_salesman(ctx context.Context, field graphql.CollectedField, obj *visit.KPI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldKpi_salesman(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FieldKpi().Salesman(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖchannelhubᚋinternalᚋpartyᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FieldKpi_salesman(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FieldKpi",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FieldKpi_plannedVisits(ctx context.Context, field graphql.CollectedField, obj *visit.KPI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldKpi_plannedVisits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FieldKpi().PlannedVisits(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldKpi_plannedVisits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldKpi", field, true, true, "Int")
+}
+
+func (ec *executionContext) _FieldKpi_doneVisits(ctx context.Context, field graphql.CollectedField, obj *visit.KPI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldKpi_doneVisits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FieldKpi().DoneVisits(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldKpi_doneVisits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldKpi", field, true, true, "Int")
+}
+
+func (ec *executionContext) _FieldKpi_unplannedVisits(ctx context.Context, field graphql.CollectedField, obj *visit.KPI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldKpi_unplannedVisits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FieldKpi().UnplannedVisits(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldKpi_unplannedVisits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldKpi", field, true, true, "Int")
+}
+
+func (ec *executionContext) _FieldKpi_visits(ctx context.Context, field graphql.CollectedField, obj *visit.KPI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldKpi_visits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Visits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldKpi_visits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldKpi", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FieldKpi_timeInStoreSeconds(ctx context.Context, field graphql.CollectedField, obj *visit.KPI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldKpi_timeInStoreSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FieldKpi().TimeInStoreSeconds(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldKpi_timeInStoreSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldKpi", field, true, true, "Int")
+}
+
+func (ec *executionContext) _FieldKpi_flags(ctx context.Context, field graphql.CollectedField, obj *visit.KPI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldKpi_flags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FieldKpi().Flags(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.VisitFlagCount) graphql.Marshaler {
+			return ec.marshalNVisitFlagCount2ᚕchannelhubᚋgraphᚋmodelᚐVisitFlagCountᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldKpi_flags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FieldKpi",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitFlagCount(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FieldKpi_audits(ctx context.Context, field graphql.CollectedField, obj *visit.KPI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldKpi_audits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Audits, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldKpi_audits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldKpi", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FieldKpi_averageAuditScore(ctx context.Context, field graphql.CollectedField, obj *visit.KPI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldKpi_averageAuditScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FieldKpi().AverageAuditScore(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_FieldKpi_averageAuditScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldKpi", field, true, true, "Float")
+}
+
+func (ec *executionContext) _FieldKpi_ordersTaken(ctx context.Context, field graphql.CollectedField, obj *visit.KPI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldKpi_ordersTaken(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrdersTaken, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldKpi_ordersTaken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldKpi", field, false, false, "Int")
+}
+
+func (ec *executionContext) _FieldKpi_ordersTotal(ctx context.Context, field graphql.CollectedField, obj *visit.KPI) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldKpi_ordersTotal(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FieldKpi().OrdersTotal(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldKpi_ordersTotal(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FieldKpi",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FieldKpiConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.FieldKpiConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldKpiConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.FieldKpiEdge) graphql.Marshaler {
+			return ec.marshalNFieldKpiEdge2ᚕchannelhubᚋgraphᚋmodelᚐFieldKpiEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldKpiConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FieldKpiConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldKpiEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FieldKpiConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.FieldKpiConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldKpiConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖchannelhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldKpiConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FieldKpiConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FieldKpiEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.FieldKpiEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldKpiEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *visit.KPI) graphql.Marshaler {
+			return ec.marshalNFieldKpi2ᚖchannelhubᚋinternalᚋvisitᚐKPI(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldKpiEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "FieldKpiEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldKpi(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _FieldKpiEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.FieldKpiEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldKpiEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldKpiEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldKpiEdge", field, false, false, "String")
 }
 
 func (ec *executionContext) _GeoPoint_latitude(ctx context.Context, field graphql.CollectedField, obj *party.GeoPoint) (ret graphql.Marshaler) {
@@ -16152,6 +19994,626 @@ func (ec *executionContext) fieldContext_Mutation_promotionActiveSet(ctx context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_visitRouteSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_visitRouteSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VisitRouteSet(ctx, fc.Args["input"].(model.VisitRouteSetInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"SALESMAN", "BRANCH_MANAGER", "HQ_ADMIN", "SALES_OPS"})
+				if err != nil {
+					var zeroVal *model.VisitRoutePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.VisitRoutePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VisitRoutePayload) graphql.Marshaler {
+			return ec.marshalNVisitRoutePayload2ᚖchannelhubᚋgraphᚋmodelᚐVisitRoutePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_visitRouteSet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitRoutePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_visitRouteSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_visitPatternSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_visitPatternSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VisitPatternSet(ctx, fc.Args["input"].(model.VisitPatternSetInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"SALESMAN", "BRANCH_MANAGER", "HQ_ADMIN", "SALES_OPS"})
+				if err != nil {
+					var zeroVal *model.VisitRoutePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.VisitRoutePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VisitRoutePayload) graphql.Marshaler {
+			return ec.marshalNVisitRoutePayload2ᚖchannelhubᚋgraphᚋmodelᚐVisitRoutePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_visitPatternSet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitRoutePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_visitPatternSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_visitGeofenceSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_visitGeofenceSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VisitGeofenceSet(ctx, fc.Args["branchId"].(string), fc.Args["radiusMeters"].(int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "BRANCH_MANAGER"})
+				if err != nil {
+					var zeroVal *model.VisitGeofencePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.VisitGeofencePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VisitGeofencePayload) graphql.Marshaler {
+			return ec.marshalNVisitGeofencePayload2ᚖchannelhubᚋgraphᚋmodelᚐVisitGeofencePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_visitGeofenceSet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitGeofencePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_visitGeofenceSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_visitPhotoUploadCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_visitPhotoUploadCreate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VisitPhotoUploadCreate(ctx, fc.Args["input"].(model.VisitPhotoUploadInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"SALESMAN"})
+				if err != nil {
+					var zeroVal *model.PhotoUploadPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.PhotoUploadPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PhotoUploadPayload) graphql.Marshaler {
+			return ec.marshalNPhotoUploadPayload2ᚖchannelhubᚋgraphᚋmodelᚐPhotoUploadPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_visitPhotoUploadCreate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PhotoUploadPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_visitPhotoUploadCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_visitCheckIn(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_visitCheckIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VisitCheckIn(ctx, fc.Args["input"].(model.VisitCheckInInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"SALESMAN"})
+				if err != nil {
+					var zeroVal *model.VisitPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.VisitPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VisitPayload) graphql.Marshaler {
+			return ec.marshalNVisitPayload2ᚖchannelhubᚋgraphᚋmodelᚐVisitPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_visitCheckIn(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_visitCheckIn_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_visitCheckOut(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_visitCheckOut(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().VisitCheckOut(ctx, fc.Args["id"].(string), fc.Args["input"].(*model.VisitCheckOutInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"SALESMAN"})
+				if err != nil {
+					var zeroVal *model.VisitPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.VisitPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VisitPayload) graphql.Marshaler {
+			return ec.marshalNVisitPayload2ᚖchannelhubᚋgraphᚋmodelᚐVisitPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_visitCheckOut(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_visitCheckOut_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_auditTemplateCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_auditTemplateCreate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AuditTemplateCreate(ctx, fc.Args["input"].(model.AuditTemplateInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS"})
+				if err != nil {
+					var zeroVal *model.AuditTemplatePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.AuditTemplatePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditTemplatePayload) graphql.Marshaler {
+			return ec.marshalNAuditTemplatePayload2ᚖchannelhubᚋgraphᚋmodelᚐAuditTemplatePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_auditTemplateCreate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditTemplatePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_auditTemplateCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_auditTemplateActiveSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_auditTemplateActiveSet(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().AuditTemplateActiveSet(ctx, fc.Args["id"].(string), fc.Args["active"].(bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS"})
+				if err != nil {
+					var zeroVal *model.AuditTemplatePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.AuditTemplatePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.AuditTemplatePayload) graphql.Marshaler {
+			return ec.marshalNAuditTemplatePayload2ᚖchannelhubᚋgraphᚋmodelᚐAuditTemplatePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_auditTemplateActiveSet(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditTemplatePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_auditTemplateActiveSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_shelfAuditSubmit(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_shelfAuditSubmit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ShelfAuditSubmit(ctx, fc.Args["input"].(model.ShelfAuditInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"SALESMAN"})
+				if err != nil {
+					var zeroVal *model.ShelfAuditPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ShelfAuditPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ShelfAuditPayload) graphql.Marshaler {
+			return ec.marshalNShelfAuditPayload2ᚖchannelhubᚋgraphᚋmodelᚐShelfAuditPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_shelfAuditSubmit(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShelfAuditPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_shelfAuditSubmit_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_actionItemClose(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_actionItemClose(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ActionItemClose(ctx, fc.Args["id"].(string), fc.Args["input"].(*model.ActionItemCloseInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"STORE_MANAGER", "STORE_STAFF"})
+				if err != nil {
+					var zeroVal *model.ActionItemPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ActionItemPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ActionItemPayload) graphql.Marshaler {
+			return ec.marshalNActionItemPayload2ᚖchannelhubᚋgraphᚋmodelᚐActionItemPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_actionItemClose(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActionItemPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_actionItemClose_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Notification_id(ctx context.Context, field graphql.CollectedField, obj *notify.Notification) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19212,6 +23674,217 @@ func (ec *executionContext) fieldContext_PartyPayload_errors(_ context.Context, 
 	return fc, nil
 }
 
+func (ec *executionContext) _PhotoUpload_key(ctx context.Context, field graphql.CollectedField, obj *media.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhotoUpload_key(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Key, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhotoUpload_key(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhotoUpload", field, false, false, "String")
+}
+
+func (ec *executionContext) _PhotoUpload_url(ctx context.Context, field graphql.CollectedField, obj *media.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhotoUpload_url(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.URL, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhotoUpload_url(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhotoUpload", field, false, false, "String")
+}
+
+func (ec *executionContext) _PhotoUpload_fields(ctx context.Context, field graphql.CollectedField, obj *media.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhotoUpload_fields(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.PhotoUpload().Fields(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.UploadField) graphql.Marshaler {
+			return ec.marshalNUploadField2ᚕchannelhubᚋgraphᚋmodelᚐUploadFieldᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhotoUpload_fields(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PhotoUpload",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_UploadField(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PhotoUpload_contentType(ctx context.Context, field graphql.CollectedField, obj *media.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhotoUpload_contentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ContentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhotoUpload_contentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhotoUpload", field, false, false, "String")
+}
+
+func (ec *executionContext) _PhotoUpload_maxBytes(ctx context.Context, field graphql.CollectedField, obj *media.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhotoUpload_maxBytes(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.MaxBytes, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhotoUpload_maxBytes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhotoUpload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _PhotoUpload_expiresAt(ctx context.Context, field graphql.CollectedField, obj *media.Upload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhotoUpload_expiresAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ExpiresAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhotoUpload_expiresAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PhotoUpload", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _PhotoUploadPayload_upload(ctx context.Context, field graphql.CollectedField, obj *model.PhotoUploadPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhotoUploadPayload_upload(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Upload, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *media.Upload) graphql.Marshaler {
+			return ec.marshalOPhotoUpload2ᚖchannelhubᚋinternalᚋmediaᚐUpload(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PhotoUploadPayload_upload(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PhotoUploadPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PhotoUpload(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _PhotoUploadPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.PhotoUploadPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PhotoUploadPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.VisitError) graphql.Marshaler {
+			return ec.marshalNVisitError2ᚕchannelhubᚋgraphᚋmodelᚐVisitErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PhotoUploadPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "PhotoUploadPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _PriceExplanation_source(ctx context.Context, field graphql.CollectedField, obj *model.PriceExplanation) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -22034,6 +26707,475 @@ func (ec *executionContext) fieldContext_Query_runningPromotions(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_myRoute(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myRoute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().MyRoute(ctx, fc.Args["date"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"SALESMAN"})
+				if err != nil {
+					var zeroVal *visit.Route
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *visit.Route
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *visit.Route) graphql.Marshaler {
+			return ec.marshalNVisitRoute2ᚖchannelhubᚋinternalᚋvisitᚐRoute(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myRoute(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitRoute(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_myRoute_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_visitRoute(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_visitRoute(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().VisitRoute(ctx, fc.Args["salesmanId"].(string), fc.Args["date"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "BRANCH_MANAGER", "SALESMAN"})
+				if err != nil {
+					var zeroVal *visit.Route
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *visit.Route
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *visit.Route) graphql.Marshaler {
+			return ec.marshalNVisitRoute2ᚖchannelhubᚋinternalᚋvisitᚐRoute(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_visitRoute(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitRoute(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_visitRoute_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_myOpenVisit(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_myOpenVisit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Query().MyOpenVisit(ctx)
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"SALESMAN"})
+				if err != nil {
+					var zeroVal *visit.Visit
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *visit.Visit
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *visit.Visit) graphql.Marshaler {
+			return ec.marshalOVisit2ᚖchannelhubᚋinternalᚋvisitᚐVisit(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_myOpenVisit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Visit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_visit(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_visit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Visit(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *visit.Visit
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *visit.Visit) graphql.Marshaler {
+			return ec.marshalOVisit2ᚖchannelhubᚋinternalᚋvisitᚐVisit(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_visit(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Visit(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_visit_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_visits(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_visits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Visits(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["filter"].(*model.VisitFilter))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.VisitConnection
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VisitConnection) graphql.Marshaler {
+			return ec.marshalNVisitConnection2ᚖchannelhubᚋgraphᚋmodelᚐVisitConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_visits(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_visits_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_auditTemplates(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_auditTemplates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().AuditTemplates(ctx, fc.Args["includeInactive"].(*bool))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "BRANCH_MANAGER", "SALESMAN"})
+				if err != nil {
+					var zeroVal []visit.Template
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []visit.Template
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []visit.Template) graphql.Marshaler {
+			return ec.marshalNAuditTemplate2ᚕchannelhubᚋinternalᚋvisitᚐTemplateᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_auditTemplates(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditTemplate(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_auditTemplates_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_actionItems(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_actionItems(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ActionItems(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["filter"].(*model.ActionItemFilter))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.ActionItemConnection
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ActionItemConnection) graphql.Marshaler {
+			return ec.marshalNActionItemConnection2ᚖchannelhubᚋgraphᚋmodelᚐActionItemConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_actionItems(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ActionItemConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_actionItems_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_fieldKpis(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_fieldKpis(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().FieldKpis(ctx, fc.Args["filter"].(model.FieldKpiFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "BRANCH_MANAGER", "SALESMAN"})
+				if err != nil {
+					var zeroVal *model.FieldKpiConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.FieldKpiConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.FieldKpiConnection) graphql.Marshaler {
+			return ec.marshalNFieldKpiConnection2ᚖchannelhubᚋgraphᚋmodelᚐFieldKpiConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_fieldKpis(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_FieldKpiConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_fieldKpis_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query___type(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -23695,6 +28837,235 @@ func (ec *executionContext) fieldContext_SKUPayload_errors(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _ShelfAudit_id(ctx context.Context, field graphql.CollectedField, obj *visit.Audit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShelfAudit_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ShelfAudit().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShelfAudit_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShelfAudit", field, true, true, "ID")
+}
+
+func (ec *executionContext) _ShelfAudit_template(ctx context.Context, field graphql.CollectedField, obj *visit.Audit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShelfAudit_template(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ShelfAudit().Template(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *visit.Template) graphql.Marshaler {
+			return ec.marshalOAuditTemplate2ᚖchannelhubᚋinternalᚋvisitᚐTemplate(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ShelfAudit_template(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShelfAudit",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditTemplate(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShelfAudit_store(ctx context.Context, field graphql.CollectedField, obj *visit.Audit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShelfAudit_store(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ShelfAudit().Store(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalOParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ShelfAudit_store(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShelfAudit",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShelfAudit_score(ctx context.Context, field graphql.CollectedField, obj *visit.Audit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShelfAudit_score(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Score, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShelfAudit_score(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShelfAudit", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ShelfAudit_answers(ctx context.Context, field graphql.CollectedField, obj *visit.Audit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShelfAudit_answers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Answers, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []visit.Answer) graphql.Marshaler {
+			return ec.marshalNAuditAnswer2ᚕchannelhubᚋinternalᚋvisitᚐAnswerᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShelfAudit_answers(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShelfAudit",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_AuditAnswer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShelfAudit_createdAt(ctx context.Context, field graphql.CollectedField, obj *visit.Audit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShelfAudit_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShelfAudit_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShelfAudit", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ShelfAuditPayload_audit(ctx context.Context, field graphql.CollectedField, obj *model.ShelfAuditPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShelfAuditPayload_audit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Audit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *visit.Audit) graphql.Marshaler {
+			return ec.marshalOShelfAudit2ᚖchannelhubᚋinternalᚋvisitᚐAudit(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ShelfAuditPayload_audit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShelfAuditPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShelfAudit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShelfAuditPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.ShelfAuditPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShelfAuditPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.VisitError) graphql.Marshaler {
+			return ec.marshalNVisitError2ᚕchannelhubᚋgraphᚋmodelᚐVisitErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShelfAuditPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShelfAuditPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _StockLevel_sku(ctx context.Context, field graphql.CollectedField, obj *inventory.Level) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -24204,6 +29575,52 @@ func (ec *executionContext) fieldContext_Subscription_myOrdersUpdated(_ context.
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _UploadField_name(ctx context.Context, field graphql.CollectedField, obj *model.UploadField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadField_name(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Name, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadField_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadField", field, false, false, "String")
+}
+
+func (ec *executionContext) _UploadField_value(ctx context.Context, field graphql.CollectedField, obj *model.UploadField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_UploadField_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Value, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_UploadField_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("UploadField", field, false, false, "String")
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *party.User) (ret graphql.Marshaler) {
@@ -24826,6 +30243,1162 @@ func (ec *executionContext) _Viewer_app(ctx context.Context, field graphql.Colle
 }
 func (ec *executionContext) fieldContext_Viewer_app(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Viewer", field, true, false, "App")
+}
+
+func (ec *executionContext) _Visit_id(ctx context.Context, field graphql.CollectedField, obj *visit.Visit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Visit_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Visit().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Visit_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Visit", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Visit_salesman(ctx context.Context, field graphql.CollectedField, obj *visit.Visit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Visit_salesman(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Visit().Salesman(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖchannelhubᚋinternalᚋpartyᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Visit_salesman(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Visit",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Visit_store(ctx context.Context, field graphql.CollectedField, obj *visit.Visit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Visit_store(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Visit().Store(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalOParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Visit_store(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Visit",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Visit_day(ctx context.Context, field graphql.CollectedField, obj *visit.Visit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Visit_day(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Day, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Visit_day(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Visit", field, false, false, "String")
+}
+
+func (ec *executionContext) _Visit_planned(ctx context.Context, field graphql.CollectedField, obj *visit.Visit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Visit_planned(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Planned, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Visit_planned(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Visit", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Visit_open(ctx context.Context, field graphql.CollectedField, obj *visit.Visit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Visit_open(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Open(), nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Visit_open(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Visit", field, true, false, "Boolean")
+}
+
+func (ec *executionContext) _Visit_checkedInAt(ctx context.Context, field graphql.CollectedField, obj *visit.Visit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Visit_checkedInAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CheckedInAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Visit_checkedInAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Visit", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Visit_checkedOutAt(ctx context.Context, field graphql.CollectedField, obj *visit.Visit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Visit_checkedOutAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CheckedOutAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Visit_checkedOutAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Visit", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Visit_durationSeconds(ctx context.Context, field graphql.CollectedField, obj *visit.Visit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Visit_durationSeconds(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Visit().DurationSeconds(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Visit_durationSeconds(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Visit", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Visit_position(ctx context.Context, field graphql.CollectedField, obj *visit.Visit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Visit_position(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Visit().Position(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.VisitPosition) graphql.Marshaler {
+			return ec.marshalNVisitPosition2ᚖchannelhubᚋgraphᚋmodelᚐVisitPosition(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Visit_position(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Visit",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitPosition(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Visit_distanceMeters(ctx context.Context, field graphql.CollectedField, obj *visit.Visit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Visit_distanceMeters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Visit().DistanceMeters(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *float64) graphql.Marshaler {
+			return ec.marshalOFloat2ᚖfloat64(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Visit_distanceMeters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Visit", field, true, true, "Float")
+}
+
+func (ec *executionContext) _Visit_geofenceMeters(ctx context.Context, field graphql.CollectedField, obj *visit.Visit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Visit_geofenceMeters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Visit().GeofenceMeters(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Visit_geofenceMeters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Visit", field, true, true, "Int")
+}
+
+func (ec *executionContext) _Visit_flags(ctx context.Context, field graphql.CollectedField, obj *visit.Visit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Visit_flags(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Visit().Flags(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.VisitFlag) graphql.Marshaler {
+			return ec.marshalNVisitFlag2ᚕchannelhubᚋgraphᚋmodelᚐVisitFlagᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Visit_flags(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Visit", field, true, true, "VisitFlag")
+}
+
+func (ec *executionContext) _Visit_capturedAt(ctx context.Context, field graphql.CollectedField, obj *visit.Visit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Visit_capturedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CapturedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Visit_capturedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Visit", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Visit_photoUrl(ctx context.Context, field graphql.CollectedField, obj *visit.Visit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Visit_photoUrl(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Visit().PhotoURL(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Visit_photoUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Visit", field, true, true, "String")
+}
+
+func (ec *executionContext) _Visit_note(ctx context.Context, field graphql.CollectedField, obj *visit.Visit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Visit_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Visit_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Visit", field, false, false, "String")
+}
+
+func (ec *executionContext) _Visit_audits(ctx context.Context, field graphql.CollectedField, obj *visit.Visit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Visit_audits(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Visit().Audits(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []visit.Audit) graphql.Marshaler {
+			return ec.marshalNShelfAudit2ᚕchannelhubᚋinternalᚋvisitᚐAuditᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Visit_audits(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Visit",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShelfAudit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VisitConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.VisitConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.VisitEdge) graphql.Marshaler {
+			return ec.marshalNVisitEdge2ᚕchannelhubᚋgraphᚋmodelᚐVisitEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VisitConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VisitConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.VisitConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖchannelhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VisitConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VisitEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.VisitEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *visit.Visit) graphql.Marshaler {
+			return ec.marshalNVisit2ᚖchannelhubᚋinternalᚋvisitᚐVisit(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VisitEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Visit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VisitEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.VisitEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _VisitError_field(ctx context.Context, field graphql.CollectedField, obj *model.VisitError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitError_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VisitError_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitError", field, false, false, "String")
+}
+
+func (ec *executionContext) _VisitError_message(ctx context.Context, field graphql.CollectedField, obj *model.VisitError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitError", field, false, false, "String")
+}
+
+func (ec *executionContext) _VisitError_code(ctx context.Context, field graphql.CollectedField, obj *model.VisitError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.VisitErrorCode) graphql.Marshaler {
+			return ec.marshalNVisitErrorCode2channelhubᚋgraphᚋmodelᚐVisitErrorCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitError", field, false, false, "VisitErrorCode")
+}
+
+func (ec *executionContext) _VisitFlagCount_flag(ctx context.Context, field graphql.CollectedField, obj *model.VisitFlagCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitFlagCount_flag(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Flag, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.VisitFlag) graphql.Marshaler {
+			return ec.marshalNVisitFlag2channelhubᚋgraphᚋmodelᚐVisitFlag(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitFlagCount_flag(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitFlagCount", field, false, false, "VisitFlag")
+}
+
+func (ec *executionContext) _VisitFlagCount_count(ctx context.Context, field graphql.CollectedField, obj *model.VisitFlagCount) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitFlagCount_count(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Count, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitFlagCount_count(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitFlagCount", field, false, false, "Int")
+}
+
+func (ec *executionContext) _VisitGeofencePayload_radiusMeters(ctx context.Context, field graphql.CollectedField, obj *model.VisitGeofencePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitGeofencePayload_radiusMeters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RadiusMeters, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VisitGeofencePayload_radiusMeters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitGeofencePayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _VisitGeofencePayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.VisitGeofencePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitGeofencePayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.VisitError) graphql.Marshaler {
+			return ec.marshalNVisitError2ᚕchannelhubᚋgraphᚋmodelᚐVisitErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitGeofencePayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VisitGeofencePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VisitPayload_visit(ctx context.Context, field graphql.CollectedField, obj *model.VisitPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitPayload_visit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Visit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *visit.Visit) graphql.Marshaler {
+			return ec.marshalOVisit2ᚖchannelhubᚋinternalᚋvisitᚐVisit(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VisitPayload_visit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VisitPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Visit(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VisitPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.VisitPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.VisitError) graphql.Marshaler {
+			return ec.marshalNVisitError2ᚕchannelhubᚋgraphᚋmodelᚐVisitErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VisitPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VisitPosition_lat(ctx context.Context, field graphql.CollectedField, obj *model.VisitPosition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitPosition_lat(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lat, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitPosition_lat(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitPosition", field, false, false, "Float")
+}
+
+func (ec *executionContext) _VisitPosition_lng(ctx context.Context, field graphql.CollectedField, obj *model.VisitPosition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitPosition_lng(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Lng, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitPosition_lng(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitPosition", field, false, false, "Float")
+}
+
+func (ec *executionContext) _VisitPosition_accuracyMeters(ctx context.Context, field graphql.CollectedField, obj *model.VisitPosition) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitPosition_accuracyMeters(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AccuracyMeters, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v float64) graphql.Marshaler {
+			return ec.marshalNFloat2float64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitPosition_accuracyMeters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitPosition", field, false, false, "Float")
+}
+
+func (ec *executionContext) _VisitRoute_salesman(ctx context.Context, field graphql.CollectedField, obj *visit.Route) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitRoute_salesman(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.VisitRoute().Salesman(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖchannelhubᚋinternalᚋpartyᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VisitRoute_salesman(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VisitRoute",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VisitRoute_date(ctx context.Context, field graphql.CollectedField, obj *visit.Route) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitRoute_date(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.VisitRoute().Date(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitRoute_date(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitRoute", field, true, true, "String")
+}
+
+func (ec *executionContext) _VisitRoute_fromPattern(ctx context.Context, field graphql.CollectedField, obj *visit.Route) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitRoute_fromPattern(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.FromPattern, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitRoute_fromPattern(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitRoute", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _VisitRoute_stops(ctx context.Context, field graphql.CollectedField, obj *visit.Route) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitRoute_stops(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Stops, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []visit.Stop) graphql.Marshaler {
+			return ec.marshalNVisitStop2ᚕchannelhubᚋinternalᚋvisitᚐStopᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitRoute_stops(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VisitRoute",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitStop(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VisitRoutePayload_route(ctx context.Context, field graphql.CollectedField, obj *model.VisitRoutePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitRoutePayload_route(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Route, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *visit.Route) graphql.Marshaler {
+			return ec.marshalOVisitRoute2ᚖchannelhubᚋinternalᚋvisitᚐRoute(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VisitRoutePayload_route(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VisitRoutePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitRoute(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VisitRoutePayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.VisitRoutePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitRoutePayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.VisitError) graphql.Marshaler {
+			return ec.marshalNVisitError2ᚕchannelhubᚋgraphᚋmodelᚐVisitErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitRoutePayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VisitRoutePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_VisitError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VisitStop_seq(ctx context.Context, field graphql.CollectedField, obj *visit.Stop) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitStop_seq(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Seq, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitStop_seq(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitStop", field, false, false, "Int")
+}
+
+func (ec *executionContext) _VisitStop_store(ctx context.Context, field graphql.CollectedField, obj *visit.Stop) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitStop_store(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.VisitStop().Store(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalOParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VisitStop_store(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VisitStop",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _VisitStop_lastAuditScore(ctx context.Context, field graphql.CollectedField, obj *visit.Stop) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitStop_lastAuditScore(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastAuditScore, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VisitStop_lastAuditScore(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitStop", field, false, false, "Int")
+}
+
+func (ec *executionContext) _VisitStop_lastAuditAt(ctx context.Context, field graphql.CollectedField, obj *visit.Stop) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitStop_lastAuditAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LastAuditAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VisitStop_lastAuditAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitStop", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _VisitStop_visit(ctx context.Context, field graphql.CollectedField, obj *visit.Stop) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitStop_visit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Visit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *visit.Visit) graphql.Marshaler {
+			return ec.marshalOVisit2ᚖchannelhubᚋinternalᚋvisitᚐVisit(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_VisitStop_visit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "VisitStop",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Visit(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Warehouse_id(ctx context.Context, field graphql.CollectedField, obj *inventory.Warehouse) (ret graphql.Marshaler) {
@@ -26124,6 +32697,97 @@ func (ec *executionContext) fieldContext___Type_isOneOf(_ context.Context, field
 
 // region    **************************** input.gotpl *****************************
 
+func (ec *executionContext) unmarshalInputActionItemCloseInput(ctx context.Context, obj any) (model.ActionItemCloseInput, error) {
+	var it model.ActionItemCloseInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"note"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalActionItemCloseInput unmarshals raw into the ActionItemCloseInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalActionItemCloseInput(ctx context.Context, raw any) (model.ActionItemCloseInput, error) {
+	var out model.ActionItemCloseInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ActionItemCloseInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputActionItemFilter(ctx context.Context, obj any) (model.ActionItemFilter, error) {
+	var it model.ActionItemFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"status", "storeId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalOActionItemStatus2ᚖchannelhubᚋgraphᚋmodelᚐActionItemStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "storeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalActionItemFilter unmarshals raw into the ActionItemFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalActionItemFilter(ctx context.Context, raw any) (model.ActionItemFilter, error) {
+	var out model.ActionItemFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ActionItemFilter", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputAddressInput(ctx context.Context, obj any) (model.AddressInput, error) {
 	var it model.AddressInput
 	if obj == nil {
@@ -26233,6 +32897,272 @@ func (ec *executionContext) unmarshalInputAttributeInput(ctx context.Context, ob
 func UnmarshalAttributeInput(ctx context.Context, raw any) (model.AttributeInput, error) {
 	var out model.AttributeInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "AttributeInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputAuditAnswerInput(ctx context.Context, obj any) (model.AuditAnswerInput, error) {
+	var it model.AuditAnswerInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"questionId", "yes", "score", "number", "price", "photoKey", "note"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "questionId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("questionId"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.QuestionID = data
+		case "yes":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("yes"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Yes = data
+		case "score":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("score"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Score = data
+		case "number":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("number"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Number = data
+		case "price":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("price"))
+			data, err := ec.unmarshalODecimal2ᚖchannelhubᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Price = data
+		case "photoKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("photoKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhotoKey = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAuditAnswerInput unmarshals raw into the AuditAnswerInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAuditAnswerInput(ctx context.Context, raw any) (model.AuditAnswerInput, error) {
+	var out model.AuditAnswerInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AuditAnswerInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputAuditQuestionInput(ctx context.Context, obj any) (model.AuditQuestionInput, error) {
+	var it model.AuditQuestionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"text", "type", "weight", "required", "target", "suggestedPrice", "tolerancePercent"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "text":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("text"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Text = data
+		case "type":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("type"))
+			data, err := ec.unmarshalNAuditQuestionType2channelhubᚋgraphᚋmodelᚐAuditQuestionType(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Type = data
+		case "weight":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weight"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Weight = data
+		case "required":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("required"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Required = data
+		case "target":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("target"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Target = data
+		case "suggestedPrice":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("suggestedPrice"))
+			data, err := ec.unmarshalODecimal2ᚖchannelhubᚋgraphᚋmodelᚐDecimal(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SuggestedPrice = data
+		case "tolerancePercent":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("tolerancePercent"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TolerancePercent = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAuditQuestionInput unmarshals raw into the AuditQuestionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAuditQuestionInput(ctx context.Context, raw any) (model.AuditQuestionInput, error) {
+	var out model.AuditQuestionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AuditQuestionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputAuditSectionInput(ctx context.Context, obj any) (model.AuditSectionInput, error) {
+	var it model.AuditSectionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"title", "questions"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "title":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("title"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Title = data
+		case "questions":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("questions"))
+			data, err := ec.unmarshalNAuditQuestionInput2ᚕchannelhubᚋgraphᚋmodelᚐAuditQuestionInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Questions = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAuditSectionInput unmarshals raw into the AuditSectionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAuditSectionInput(ctx context.Context, raw any) (model.AuditSectionInput, error) {
+	var out model.AuditSectionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AuditSectionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputAuditTemplateInput(ctx context.Context, obj any) (model.AuditTemplateInput, error) {
+	var it model.AuditTemplateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"name", "sections"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "name":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("name"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Name = data
+		case "sections":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("sections"))
+			data, err := ec.unmarshalNAuditSectionInput2ᚕchannelhubᚋgraphᚋmodelᚐAuditSectionInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Sections = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalAuditTemplateInput unmarshals raw into the AuditTemplateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalAuditTemplateInput(ctx context.Context, raw any) (model.AuditTemplateInput, error) {
+	var out model.AuditTemplateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "AuditTemplateInput", raw, &out)
 	return out, err
 }
 
@@ -27295,6 +34225,62 @@ func (ec *executionContext) unmarshalInputDeviceRegisterInput(ctx context.Contex
 func UnmarshalDeviceRegisterInput(ctx context.Context, raw any) (model.DeviceRegisterInput, error) {
 	var out model.DeviceRegisterInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "DeviceRegisterInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputFieldKpiFilter(ctx context.Context, obj any) (model.FieldKpiFilter, error) {
+	var it model.FieldKpiFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"from", "to", "salesmanIds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		case "salesmanIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("salesmanIds"))
+			data, err := ec.unmarshalOID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SalesmanIds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalFieldKpiFilter unmarshals raw into the FieldKpiFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalFieldKpiFilter(ctx context.Context, raw any) (model.FieldKpiFilter, error) {
+	var out model.FieldKpiFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "FieldKpiFilter", raw, &out)
 	return out, err
 }
 
@@ -29110,6 +36096,62 @@ func UnmarshalSKUUpdateInput(ctx context.Context, raw any) (model.SKUUpdateInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputShelfAuditInput(ctx context.Context, obj any) (model.ShelfAuditInput, error) {
+	var it model.ShelfAuditInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"visitId", "templateId", "answers"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "visitId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("visitId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.VisitID = data
+		case "templateId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("templateId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TemplateID = data
+		case "answers":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("answers"))
+			data, err := ec.unmarshalNAuditAnswerInput2ᚕchannelhubᚋgraphᚋmodelᚐAuditAnswerInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Answers = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalShelfAuditInput unmarshals raw into the ShelfAuditInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalShelfAuditInput(ctx context.Context, raw any) (model.ShelfAuditInput, error) {
+	var out model.ShelfAuditInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ShelfAuditInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputStockAdjustInput(ctx context.Context, obj any) (model.StockAdjustInput, error) {
 	var it model.StockAdjustInput
 	if obj == nil {
@@ -29586,6 +36628,395 @@ func UnmarshalUserUpdateInput(ctx context.Context, raw any) (model.UserUpdateInp
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputVisitCheckInInput(ctx context.Context, obj any) (model.VisitCheckInInput, error) {
+	var it model.VisitCheckInInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"storeId", "position", "photoKey", "capturedAt", "idempotencyKey", "note"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "storeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreID = data
+		case "position":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("position"))
+			data, err := ec.unmarshalNVisitPositionInput2ᚖchannelhubᚋgraphᚋmodelᚐVisitPositionInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Position = data
+		case "photoKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("photoKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PhotoKey = data
+		case "capturedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("capturedAt"))
+			data, err := ec.unmarshalNDateTime2timeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CapturedAt = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalVisitCheckInInput unmarshals raw into the VisitCheckInInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalVisitCheckInInput(ctx context.Context, raw any) (model.VisitCheckInInput, error) {
+	var out model.VisitCheckInInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "VisitCheckInInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputVisitCheckOutInput(ctx context.Context, obj any) (model.VisitCheckOutInput, error) {
+	var it model.VisitCheckOutInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"note"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalVisitCheckOutInput unmarshals raw into the VisitCheckOutInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalVisitCheckOutInput(ctx context.Context, raw any) (model.VisitCheckOutInput, error) {
+	var out model.VisitCheckOutInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "VisitCheckOutInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputVisitFilter(ctx context.Context, obj any) (model.VisitFilter, error) {
+	var it model.VisitFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"salesmanId", "storeId"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "salesmanId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("salesmanId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SalesmanID = data
+		case "storeId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreID = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalVisitFilter unmarshals raw into the VisitFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalVisitFilter(ctx context.Context, raw any) (model.VisitFilter, error) {
+	var out model.VisitFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "VisitFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputVisitPatternSetInput(ctx context.Context, obj any) (model.VisitPatternSetInput, error) {
+	var it model.VisitPatternSetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"salesmanId", "weekday", "storeIds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "salesmanId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("salesmanId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SalesmanID = data
+		case "weekday":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("weekday"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Weekday = data
+		case "storeIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIds"))
+			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalVisitPatternSetInput unmarshals raw into the VisitPatternSetInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalVisitPatternSetInput(ctx context.Context, raw any) (model.VisitPatternSetInput, error) {
+	var out model.VisitPatternSetInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "VisitPatternSetInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputVisitPhotoUploadInput(ctx context.Context, obj any) (model.VisitPhotoUploadInput, error) {
+	var it model.VisitPhotoUploadInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["purpose"]; !present {
+		asMap["purpose"] = "CHECK_IN"
+	}
+
+	fieldsInOrder := [...]string{"purpose", "contentType"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "purpose":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("purpose"))
+			data, err := ec.unmarshalNVisitPhotoPurpose2channelhubᚋgraphᚋmodelᚐVisitPhotoPurpose(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Purpose = data
+		case "contentType":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("contentType"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ContentType = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalVisitPhotoUploadInput unmarshals raw into the VisitPhotoUploadInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalVisitPhotoUploadInput(ctx context.Context, raw any) (model.VisitPhotoUploadInput, error) {
+	var out model.VisitPhotoUploadInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "VisitPhotoUploadInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputVisitPositionInput(ctx context.Context, obj any) (model.VisitPositionInput, error) {
+	var it model.VisitPositionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"lat", "lng", "accuracyMeters"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "lat":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lat"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lat = data
+		case "lng":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lng"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lng = data
+		case "accuracyMeters":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accuracyMeters"))
+			data, err := ec.unmarshalNFloat2float64(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.AccuracyMeters = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalVisitPositionInput unmarshals raw into the VisitPositionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalVisitPositionInput(ctx context.Context, raw any) (model.VisitPositionInput, error) {
+	var out model.VisitPositionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "VisitPositionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputVisitRouteSetInput(ctx context.Context, obj any) (model.VisitRouteSetInput, error) {
+	var it model.VisitRouteSetInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"salesmanId", "date", "storeIds"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "salesmanId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("salesmanId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SalesmanID = data
+		case "date":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("date"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Date = data
+		case "storeIds":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("storeIds"))
+			data, err := ec.unmarshalNID2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.StoreIds = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalVisitRouteSetInput unmarshals raw into the VisitRouteSetInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalVisitRouteSetInput(ctx context.Context, raw any) (model.VisitRouteSetInput, error) {
+	var out model.VisitRouteSetInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "VisitRouteSetInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputWarehouseCreateInput(ctx context.Context, obj any) (model.WarehouseCreateInput, error) {
 	var it model.WarehouseCreateInput
 	if obj == nil {
@@ -29758,6 +37189,192 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 // region    **************************** object.gotpl ****************************
 
+var actionItemImplementors = []string{"ActionItem"}
+
+func (ec *executionContext) _ActionItem(ctx context.Context, sel ast.SelectionSet, obj *visit.ActionItem) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, actionItemImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActionItem")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ActionItem_id(ctx, field, obj)
+				})
+		case "store":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ActionItem_store(ctx, field, obj)
+				})
+		case "title":
+			out.Values[i] = ec._ActionItem_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ActionItem_reason(ctx, field, obj)
+				})
+		case "status":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ActionItem_status(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._ActionItem_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "closedAt":
+			out.Values[i] = ec._ActionItem_closedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "closeNote":
+			out.Values[i] = ec._ActionItem_closeNote(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var actionItemConnectionImplementors = []string{"ActionItemConnection"}
+
+func (ec *executionContext) _ActionItemConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ActionItemConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, actionItemConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActionItemConnection")
+		case "edges":
+			out.Values[i] = ec._ActionItemConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ActionItemConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var actionItemEdgeImplementors = []string{"ActionItemEdge"}
+
+func (ec *executionContext) _ActionItemEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ActionItemEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, actionItemEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActionItemEdge")
+		case "node":
+			out.Values[i] = ec._ActionItemEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._ActionItemEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var actionItemPayloadImplementors = []string{"ActionItemPayload"}
+
+func (ec *executionContext) _ActionItemPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ActionItemPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, actionItemPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ActionItemPayload")
+		case "actionItem":
+			out.Values[i] = ec._ActionItemPayload_actionItem(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._ActionItemPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var addressImplementors = []string{"Address"}
 
 func (ec *executionContext) _Address(ctx context.Context, sel ast.SelectionSet, obj *party.Address) graphql.Marshaler {
@@ -29824,6 +37441,277 @@ func (ec *executionContext) _Attribute(ctx context.Context, sel ast.SelectionSet
 			}
 		case "value":
 			out.Values[i] = ec._Attribute_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var auditAnswerImplementors = []string{"AuditAnswer"}
+
+func (ec *executionContext) _AuditAnswer(ctx context.Context, sel ast.SelectionSet, obj *visit.Answer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditAnswerImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditAnswer")
+		case "questionId":
+			out.Values[i] = ec._AuditAnswer_questionId(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "yes":
+			out.Values[i] = ec._AuditAnswer_yes(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "score":
+			out.Values[i] = ec._AuditAnswer_score(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "number":
+			out.Values[i] = ec._AuditAnswer_number(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "price":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AuditAnswer_price(ctx, field, obj)
+				})
+		case "photoUrl":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AuditAnswer_photoUrl(ctx, field, obj)
+				})
+		case "note":
+			out.Values[i] = ec._AuditAnswer_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "points":
+			out.Values[i] = ec._AuditAnswer_points(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var auditQuestionImplementors = []string{"AuditQuestion"}
+
+func (ec *executionContext) _AuditQuestion(ctx context.Context, sel ast.SelectionSet, obj *visit.Question) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditQuestionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditQuestion")
+		case "id":
+			out.Values[i] = ec._AuditQuestion_id(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "text":
+			out.Values[i] = ec._AuditQuestion_text(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "type":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AuditQuestion_type(ctx, field, obj)
+				})
+		case "weight":
+			out.Values[i] = ec._AuditQuestion_weight(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "required":
+			out.Values[i] = ec._AuditQuestion_required(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "target":
+			out.Values[i] = ec._AuditQuestion_target(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "suggestedPrice":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AuditQuestion_suggestedPrice(ctx, field, obj)
+				})
+		case "tolerancePercent":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AuditQuestion_tolerancePercent(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var auditSectionImplementors = []string{"AuditSection"}
+
+func (ec *executionContext) _AuditSection(ctx context.Context, sel ast.SelectionSet, obj *visit.Section) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditSectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditSection")
+		case "title":
+			out.Values[i] = ec._AuditSection_title(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "questions":
+			out.Values[i] = ec._AuditSection_questions(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var auditTemplateImplementors = []string{"AuditTemplate"}
+
+func (ec *executionContext) _AuditTemplate(ctx context.Context, sel ast.SelectionSet, obj *visit.Template) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditTemplateImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditTemplate")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._AuditTemplate_id(ctx, field, obj)
+				})
+		case "name":
+			out.Values[i] = ec._AuditTemplate_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "active":
+			out.Values[i] = ec._AuditTemplate_active(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sections":
+			out.Values[i] = ec._AuditTemplate_sections(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._AuditTemplate_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var auditTemplatePayloadImplementors = []string{"AuditTemplatePayload"}
+
+func (ec *executionContext) _AuditTemplatePayload(ctx context.Context, sel ast.SelectionSet, obj *model.AuditTemplatePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, auditTemplatePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("AuditTemplatePayload")
+		case "template":
+			out.Values[i] = ec._AuditTemplatePayload_template(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._AuditTemplatePayload_errors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -31112,6 +39000,173 @@ func (ec *executionContext) _FavouritePayload(ctx context.Context, sel ast.Selec
 	return out
 }
 
+var fieldKpiImplementors = []string{"FieldKpi"}
+
+func (ec *executionContext) _FieldKpi(ctx context.Context, sel ast.SelectionSet, obj *visit.KPI) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fieldKpiImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FieldKpi")
+		case "salesman":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FieldKpi_salesman(ctx, field, obj)
+				})
+		case "plannedVisits":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FieldKpi_plannedVisits(ctx, field, obj)
+				})
+		case "doneVisits":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FieldKpi_doneVisits(ctx, field, obj)
+				})
+		case "unplannedVisits":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FieldKpi_unplannedVisits(ctx, field, obj)
+				})
+		case "visits":
+			out.Values[i] = ec._FieldKpi_visits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "timeInStoreSeconds":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FieldKpi_timeInStoreSeconds(ctx, field, obj)
+				})
+		case "flags":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FieldKpi_flags(ctx, field, obj)
+				})
+		case "audits":
+			out.Values[i] = ec._FieldKpi_audits(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "averageAuditScore":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FieldKpi_averageAuditScore(ctx, field, obj)
+				})
+		case "ordersTaken":
+			out.Values[i] = ec._FieldKpi_ordersTaken(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "ordersTotal":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FieldKpi_ordersTotal(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var fieldKpiConnectionImplementors = []string{"FieldKpiConnection"}
+
+func (ec *executionContext) _FieldKpiConnection(ctx context.Context, sel ast.SelectionSet, obj *model.FieldKpiConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fieldKpiConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FieldKpiConnection")
+		case "edges":
+			out.Values[i] = ec._FieldKpiConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._FieldKpiConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var fieldKpiEdgeImplementors = []string{"FieldKpiEdge"}
+
+func (ec *executionContext) _FieldKpiEdge(ctx context.Context, sel ast.SelectionSet, obj *model.FieldKpiEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, fieldKpiEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("FieldKpiEdge")
+		case "node":
+			out.Values[i] = ec._FieldKpiEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._FieldKpiEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var geoPointImplementors = []string{"GeoPoint"}
 
 func (ec *executionContext) _GeoPoint(ctx context.Context, sel ast.SelectionSet, obj *party.GeoPoint) graphql.Marshaler {
@@ -31690,6 +39745,76 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "promotionActiveSet":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_promotionActiveSet(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "visitRouteSet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_visitRouteSet(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "visitPatternSet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_visitPatternSet(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "visitGeofenceSet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_visitGeofenceSet(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "visitPhotoUploadCreate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_visitPhotoUploadCreate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "visitCheckIn":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_visitCheckIn(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "visitCheckOut":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_visitCheckOut(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "auditTemplateCreate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_auditTemplateCreate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "auditTemplateActiveSet":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_auditTemplateActiveSet(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "shelfAuditSubmit":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_shelfAuditSubmit(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "actionItemClose":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_actionItemClose(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -33007,6 +41132,103 @@ func (ec *executionContext) _PartyPayload(ctx context.Context, sel ast.Selection
 	return out
 }
 
+var photoUploadImplementors = []string{"PhotoUpload"}
+
+func (ec *executionContext) _PhotoUpload(ctx context.Context, sel ast.SelectionSet, obj *media.Upload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, photoUploadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PhotoUpload")
+		case "key":
+			out.Values[i] = ec._PhotoUpload_key(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "url":
+			out.Values[i] = ec._PhotoUpload_url(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fields":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._PhotoUpload_fields(ctx, field, obj)
+				})
+		case "contentType":
+			out.Values[i] = ec._PhotoUpload_contentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "maxBytes":
+			out.Values[i] = ec._PhotoUpload_maxBytes(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "expiresAt":
+			out.Values[i] = ec._PhotoUpload_expiresAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var photoUploadPayloadImplementors = []string{"PhotoUploadPayload"}
+
+func (ec *executionContext) _PhotoUploadPayload(ctx context.Context, sel ast.SelectionSet, obj *model.PhotoUploadPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, photoUploadPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("PhotoUploadPayload")
+		case "upload":
+			out.Values[i] = ec._PhotoUploadPayload_upload(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._PhotoUploadPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var priceExplanationImplementors = []string{"PriceExplanation"}
 
 func (ec *executionContext) _PriceExplanation(ctx context.Context, sel ast.SelectionSet, obj *model.PriceExplanation) graphql.Marshaler {
@@ -33810,6 +42032,54 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_runningPromotions(ctx, field)
 				})
+		case "myRoute":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myRoute(ctx, field)
+				})
+		case "visitRoute":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_visitRoute(ctx, field)
+				})
+		case "myOpenVisit":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_myOpenVisit(ctx, field)
+				})
+		case "visit":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_visit(ctx, field)
+				})
+		case "visits":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_visits(ctx, field)
+				})
+		case "auditTemplates":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_auditTemplates(ctx, field)
+				})
+		case "actionItems":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_actionItems(ctx, field)
+				})
+		case "fieldKpis":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_fieldKpis(ctx, field)
+				})
 		case "__type":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Query___type(ctx, field)
@@ -34444,6 +42714,105 @@ func (ec *executionContext) _SKUPayload(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var shelfAuditImplementors = []string{"ShelfAudit"}
+
+func (ec *executionContext) _ShelfAudit(ctx context.Context, sel ast.SelectionSet, obj *visit.Audit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shelfAuditImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ShelfAudit")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ShelfAudit_id(ctx, field, obj)
+				})
+		case "template":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ShelfAudit_template(ctx, field, obj)
+				})
+		case "store":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ShelfAudit_store(ctx, field, obj)
+				})
+		case "score":
+			out.Values[i] = ec._ShelfAudit_score(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "answers":
+			out.Values[i] = ec._ShelfAudit_answers(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._ShelfAudit_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var shelfAuditPayloadImplementors = []string{"ShelfAuditPayload"}
+
+func (ec *executionContext) _ShelfAuditPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ShelfAuditPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shelfAuditPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ShelfAuditPayload")
+		case "audit":
+			out.Values[i] = ec._ShelfAuditPayload_audit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._ShelfAuditPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var stockLevelImplementors = []string{"StockLevel"}
 
 func (ec *executionContext) _StockLevel(ctx context.Context, sel ast.SelectionSet, obj *inventory.Level) graphql.Marshaler {
@@ -34637,6 +43006,44 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
+}
+
+var uploadFieldImplementors = []string{"UploadField"}
+
+func (ec *executionContext) _UploadField(ctx context.Context, sel ast.SelectionSet, obj *model.UploadField) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, uploadFieldImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("UploadField")
+		case "name":
+			out.Values[i] = ec._UploadField_name(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "value":
+			out.Values[i] = ec._UploadField_value(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
 }
 
 var userImplementors = []string{"User", "Node"}
@@ -34909,6 +43316,547 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 		case "app":
 			out.Values[i] = ec._Viewer_app(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var visitImplementors = []string{"Visit"}
+
+func (ec *executionContext) _Visit(ctx context.Context, sel ast.SelectionSet, obj *visit.Visit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, visitImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Visit")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Visit_id(ctx, field, obj)
+				})
+		case "salesman":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Visit_salesman(ctx, field, obj)
+				})
+		case "store":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Visit_store(ctx, field, obj)
+				})
+		case "day":
+			out.Values[i] = ec._Visit_day(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "planned":
+			out.Values[i] = ec._Visit_planned(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "open":
+			out.Values[i] = ec._Visit_open(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "checkedInAt":
+			out.Values[i] = ec._Visit_checkedInAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "checkedOutAt":
+			out.Values[i] = ec._Visit_checkedOutAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "durationSeconds":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Visit_durationSeconds(ctx, field, obj)
+				})
+		case "position":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Visit_position(ctx, field, obj)
+				})
+		case "distanceMeters":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Visit_distanceMeters(ctx, field, obj)
+				})
+		case "geofenceMeters":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Visit_geofenceMeters(ctx, field, obj)
+				})
+		case "flags":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Visit_flags(ctx, field, obj)
+				})
+		case "capturedAt":
+			out.Values[i] = ec._Visit_capturedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "photoUrl":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Visit_photoUrl(ctx, field, obj)
+				})
+		case "note":
+			out.Values[i] = ec._Visit_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "audits":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Visit_audits(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var visitConnectionImplementors = []string{"VisitConnection"}
+
+func (ec *executionContext) _VisitConnection(ctx context.Context, sel ast.SelectionSet, obj *model.VisitConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, visitConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VisitConnection")
+		case "edges":
+			out.Values[i] = ec._VisitConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._VisitConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var visitEdgeImplementors = []string{"VisitEdge"}
+
+func (ec *executionContext) _VisitEdge(ctx context.Context, sel ast.SelectionSet, obj *model.VisitEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, visitEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VisitEdge")
+		case "node":
+			out.Values[i] = ec._VisitEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._VisitEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var visitErrorImplementors = []string{"VisitError"}
+
+func (ec *executionContext) _VisitError(ctx context.Context, sel ast.SelectionSet, obj *model.VisitError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, visitErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VisitError")
+		case "field":
+			out.Values[i] = ec._VisitError_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._VisitError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._VisitError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var visitFlagCountImplementors = []string{"VisitFlagCount"}
+
+func (ec *executionContext) _VisitFlagCount(ctx context.Context, sel ast.SelectionSet, obj *model.VisitFlagCount) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, visitFlagCountImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VisitFlagCount")
+		case "flag":
+			out.Values[i] = ec._VisitFlagCount_flag(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "count":
+			out.Values[i] = ec._VisitFlagCount_count(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var visitGeofencePayloadImplementors = []string{"VisitGeofencePayload"}
+
+func (ec *executionContext) _VisitGeofencePayload(ctx context.Context, sel ast.SelectionSet, obj *model.VisitGeofencePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, visitGeofencePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VisitGeofencePayload")
+		case "radiusMeters":
+			out.Values[i] = ec._VisitGeofencePayload_radiusMeters(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._VisitGeofencePayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var visitPayloadImplementors = []string{"VisitPayload"}
+
+func (ec *executionContext) _VisitPayload(ctx context.Context, sel ast.SelectionSet, obj *model.VisitPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, visitPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VisitPayload")
+		case "visit":
+			out.Values[i] = ec._VisitPayload_visit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._VisitPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var visitPositionImplementors = []string{"VisitPosition"}
+
+func (ec *executionContext) _VisitPosition(ctx context.Context, sel ast.SelectionSet, obj *model.VisitPosition) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, visitPositionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VisitPosition")
+		case "lat":
+			out.Values[i] = ec._VisitPosition_lat(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lng":
+			out.Values[i] = ec._VisitPosition_lng(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "accuracyMeters":
+			out.Values[i] = ec._VisitPosition_accuracyMeters(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var visitRouteImplementors = []string{"VisitRoute"}
+
+func (ec *executionContext) _VisitRoute(ctx context.Context, sel ast.SelectionSet, obj *visit.Route) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, visitRouteImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VisitRoute")
+		case "salesman":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._VisitRoute_salesman(ctx, field, obj)
+				})
+		case "date":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._VisitRoute_date(ctx, field, obj)
+				})
+		case "fromPattern":
+			out.Values[i] = ec._VisitRoute_fromPattern(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "stops":
+			out.Values[i] = ec._VisitRoute_stops(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var visitRoutePayloadImplementors = []string{"VisitRoutePayload"}
+
+func (ec *executionContext) _VisitRoutePayload(ctx context.Context, sel ast.SelectionSet, obj *model.VisitRoutePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, visitRoutePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VisitRoutePayload")
+		case "route":
+			out.Values[i] = ec._VisitRoutePayload_route(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._VisitRoutePayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var visitStopImplementors = []string{"VisitStop"}
+
+func (ec *executionContext) _VisitStop(ctx context.Context, sel ast.SelectionSet, obj *visit.Stop) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, visitStopImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("VisitStop")
+		case "seq":
+			out.Values[i] = ec._VisitStop_seq(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "store":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._VisitStop_store(ctx, field, obj)
+				})
+		case "lastAuditScore":
+			out.Values[i] = ec._VisitStop_lastAuditScore(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lastAuditAt":
+			out.Values[i] = ec._VisitStop_lastAuditAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "visit":
+			out.Values[i] = ec._VisitStop_visit(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		default:
@@ -35388,6 +44336,70 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 
 // region    ***************************** type.gotpl *****************************
 
+func (ec *executionContext) marshalNActionItem2ᚖchannelhubᚋinternalᚋvisitᚐActionItem(ctx context.Context, sel ast.SelectionSet, v *visit.ActionItem) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActionItem!")
+		return graphql.Null
+	}
+	return ec._ActionItem(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNActionItemConnection2ᚖchannelhubᚋgraphᚋmodelᚐActionItemConnection(ctx context.Context, sel ast.SelectionSet, v *model.ActionItemConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActionItemConnection!")
+		return graphql.Null
+	}
+	return ec._ActionItemConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNActionItemEdge2channelhubᚋgraphᚋmodelᚐActionItemEdge(ctx context.Context, sel ast.SelectionSet, v model.ActionItemEdge) graphql.Marshaler {
+	return ec._ActionItemEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNActionItemEdge2ᚕchannelhubᚋgraphᚋmodelᚐActionItemEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ActionItemEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNActionItemEdge2channelhubᚋgraphᚋmodelᚐActionItemEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNActionItemPayload2ᚖchannelhubᚋgraphᚋmodelᚐActionItemPayload(ctx context.Context, sel ast.SelectionSet, v *model.ActionItemPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ActionItemPayload!")
+		return graphql.Null
+	}
+	return ec._ActionItemPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNActionItemReason2channelhubᚋgraphᚋmodelᚐActionItemReason(ctx context.Context, v any) (model.ActionItemReason, error) {
+	var res model.ActionItemReason
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNActionItemReason2channelhubᚋgraphᚋmodelᚐActionItemReason(ctx context.Context, sel ast.SelectionSet, v model.ActionItemReason) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNActionItemStatus2channelhubᚋgraphᚋmodelᚐActionItemStatus(ctx context.Context, v any) (model.ActionItemStatus, error) {
+	var res model.ActionItemStatus
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNActionItemStatus2channelhubᚋgraphᚋmodelᚐActionItemStatus(ctx context.Context, sel ast.SelectionSet, v model.ActionItemStatus) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNAddress2channelhubᚋinternalᚋpartyᚐAddress(ctx context.Context, sel ast.SelectionSet, v party.Address) graphql.Marshaler {
 	return ec._Address(ctx, sel, &v)
 }
@@ -35445,6 +44457,166 @@ func (ec *executionContext) marshalNAttribute2ᚕchannelhubᚋgraphᚋmodelᚐAt
 func (ec *executionContext) unmarshalNAttributeInput2channelhubᚋgraphᚋmodelᚐAttributeInput(ctx context.Context, v any) (model.AttributeInput, error) {
 	res, err := ec.unmarshalInputAttributeInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAuditAnswer2channelhubᚋinternalᚋvisitᚐAnswer(ctx context.Context, sel ast.SelectionSet, v visit.Answer) graphql.Marshaler {
+	return ec._AuditAnswer(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAuditAnswer2ᚕchannelhubᚋinternalᚋvisitᚐAnswerᚄ(ctx context.Context, sel ast.SelectionSet, v []visit.Answer) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuditAnswer2channelhubᚋinternalᚋvisitᚐAnswer(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNAuditAnswerInput2channelhubᚋgraphᚋmodelᚐAuditAnswerInput(ctx context.Context, v any) (model.AuditAnswerInput, error) {
+	res, err := ec.unmarshalInputAuditAnswerInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNAuditAnswerInput2ᚕchannelhubᚋgraphᚋmodelᚐAuditAnswerInputᚄ(ctx context.Context, v any) ([]model.AuditAnswerInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.AuditAnswerInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAuditAnswerInput2channelhubᚋgraphᚋmodelᚐAuditAnswerInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNAuditQuestion2channelhubᚋinternalᚋvisitᚐQuestion(ctx context.Context, sel ast.SelectionSet, v visit.Question) graphql.Marshaler {
+	return ec._AuditQuestion(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAuditQuestion2ᚕchannelhubᚋinternalᚋvisitᚐQuestionᚄ(ctx context.Context, sel ast.SelectionSet, v []visit.Question) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuditQuestion2channelhubᚋinternalᚋvisitᚐQuestion(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNAuditQuestionInput2channelhubᚋgraphᚋmodelᚐAuditQuestionInput(ctx context.Context, v any) (model.AuditQuestionInput, error) {
+	res, err := ec.unmarshalInputAuditQuestionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNAuditQuestionInput2ᚕchannelhubᚋgraphᚋmodelᚐAuditQuestionInputᚄ(ctx context.Context, v any) ([]model.AuditQuestionInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.AuditQuestionInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAuditQuestionInput2channelhubᚋgraphᚋmodelᚐAuditQuestionInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNAuditQuestionType2channelhubᚋgraphᚋmodelᚐAuditQuestionType(ctx context.Context, v any) (model.AuditQuestionType, error) {
+	var res model.AuditQuestionType
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAuditQuestionType2channelhubᚋgraphᚋmodelᚐAuditQuestionType(ctx context.Context, sel ast.SelectionSet, v model.AuditQuestionType) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNAuditSection2channelhubᚋinternalᚋvisitᚐSection(ctx context.Context, sel ast.SelectionSet, v visit.Section) graphql.Marshaler {
+	return ec._AuditSection(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAuditSection2ᚕchannelhubᚋinternalᚋvisitᚐSectionᚄ(ctx context.Context, sel ast.SelectionSet, v []visit.Section) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuditSection2channelhubᚋinternalᚋvisitᚐSection(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNAuditSectionInput2channelhubᚋgraphᚋmodelᚐAuditSectionInput(ctx context.Context, v any) (model.AuditSectionInput, error) {
+	res, err := ec.unmarshalInputAuditSectionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNAuditSectionInput2ᚕchannelhubᚋgraphᚋmodelᚐAuditSectionInputᚄ(ctx context.Context, v any) ([]model.AuditSectionInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.AuditSectionInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNAuditSectionInput2channelhubᚋgraphᚋmodelᚐAuditSectionInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNAuditTemplate2channelhubᚋinternalᚋvisitᚐTemplate(ctx context.Context, sel ast.SelectionSet, v visit.Template) graphql.Marshaler {
+	return ec._AuditTemplate(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNAuditTemplate2ᚕchannelhubᚋinternalᚋvisitᚐTemplateᚄ(ctx context.Context, sel ast.SelectionSet, v []visit.Template) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNAuditTemplate2channelhubᚋinternalᚋvisitᚐTemplate(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNAuditTemplateInput2channelhubᚋgraphᚋmodelᚐAuditTemplateInput(ctx context.Context, v any) (model.AuditTemplateInput, error) {
+	res, err := ec.unmarshalInputAuditTemplateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAuditTemplatePayload2ᚖchannelhubᚋgraphᚋmodelᚐAuditTemplatePayload(ctx context.Context, sel ast.SelectionSet, v *model.AuditTemplatePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "AuditTemplatePayload!")
+		return graphql.Null
+	}
+	return ec._AuditTemplatePayload(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalNAuthError2channelhubᚋgraphᚋmodelᚐAuthError(ctx context.Context, sel ast.SelectionSet, v model.AuthError) graphql.Marshaler {
@@ -36146,6 +45318,47 @@ func (ec *executionContext) marshalNFavouritePayload2ᚖchannelhubᚋgraphᚋmod
 		return graphql.Null
 	}
 	return ec._FavouritePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFieldKpi2ᚖchannelhubᚋinternalᚋvisitᚐKPI(ctx context.Context, sel ast.SelectionSet, v *visit.KPI) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FieldKpi!")
+		return graphql.Null
+	}
+	return ec._FieldKpi(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFieldKpiConnection2ᚖchannelhubᚋgraphᚋmodelᚐFieldKpiConnection(ctx context.Context, sel ast.SelectionSet, v *model.FieldKpiConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "FieldKpiConnection!")
+		return graphql.Null
+	}
+	return ec._FieldKpiConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNFieldKpiEdge2channelhubᚋgraphᚋmodelᚐFieldKpiEdge(ctx context.Context, sel ast.SelectionSet, v model.FieldKpiEdge) graphql.Marshaler {
+	return ec._FieldKpiEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNFieldKpiEdge2ᚕchannelhubᚋgraphᚋmodelᚐFieldKpiEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.FieldKpiEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNFieldKpiEdge2channelhubᚋgraphᚋmodelᚐFieldKpiEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNFieldKpiFilter2channelhubᚋgraphᚋmodelᚐFieldKpiFilter(ctx context.Context, v any) (model.FieldKpiFilter, error) {
+	res, err := ec.unmarshalInputFieldKpiFilter(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
 }
 
 func (ec *executionContext) unmarshalNFloat2float64(ctx context.Context, v any) (float64, error) {
@@ -36886,6 +46099,14 @@ func (ec *executionContext) unmarshalNPartyUpdateInput2channelhubᚋgraphᚋmode
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNPhotoUploadPayload2ᚖchannelhubᚋgraphᚋmodelᚐPhotoUploadPayload(ctx context.Context, sel ast.SelectionSet, v *model.PhotoUploadPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "PhotoUploadPayload!")
+		return graphql.Null
+	}
+	return ec._PhotoUploadPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNPriceList2channelhubᚋinternalᚋpricingᚐPriceListRecord(ctx context.Context, sel ast.SelectionSet, v pricing.PriceListRecord) graphql.Marshaler {
 	return ec._PriceList(ctx, sel, &v)
 }
@@ -37509,6 +46730,39 @@ func (ec *executionContext) unmarshalNSKUUpdateInput2channelhubᚋgraphᚋmodel�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNShelfAudit2channelhubᚋinternalᚋvisitᚐAudit(ctx context.Context, sel ast.SelectionSet, v visit.Audit) graphql.Marshaler {
+	return ec._ShelfAudit(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNShelfAudit2ᚕchannelhubᚋinternalᚋvisitᚐAuditᚄ(ctx context.Context, sel ast.SelectionSet, v []visit.Audit) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNShelfAudit2channelhubᚋinternalᚋvisitᚐAudit(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNShelfAuditInput2channelhubᚋgraphᚋmodelᚐShelfAuditInput(ctx context.Context, v any) (model.ShelfAuditInput, error) {
+	res, err := ec.unmarshalInputShelfAuditInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNShelfAuditPayload2ᚖchannelhubᚋgraphᚋmodelᚐShelfAuditPayload(ctx context.Context, sel ast.SelectionSet, v *model.ShelfAuditPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ShelfAuditPayload!")
+		return graphql.Null
+	}
+	return ec._ShelfAuditPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNStockAdjustInput2channelhubᚋgraphᚋmodelᚐStockAdjustInput(ctx context.Context, v any) (model.StockAdjustInput, error) {
 	res, err := ec.unmarshalInputStockAdjustInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
@@ -37682,6 +46936,26 @@ func (ec *executionContext) unmarshalNTierInput2channelhubᚋgraphᚋmodelᚐTie
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNUploadField2channelhubᚋgraphᚋmodelᚐUploadField(ctx context.Context, sel ast.SelectionSet, v model.UploadField) graphql.Marshaler {
+	return ec._UploadField(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNUploadField2ᚕchannelhubᚋgraphᚋmodelᚐUploadFieldᚄ(ctx context.Context, sel ast.SelectionSet, v []model.UploadField) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNUploadField2channelhubᚋgraphᚋmodelᚐUploadField(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNUser2ᚖchannelhubᚋinternalᚋpartyᚐUser(ctx context.Context, sel ast.SelectionSet, v *party.User) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "User!")
@@ -37803,6 +47077,227 @@ func (ec *executionContext) marshalNViewer2ᚖchannelhubᚋgraphᚋmodelᚐViewe
 		return graphql.Null
 	}
 	return ec._Viewer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNVisit2ᚖchannelhubᚋinternalᚋvisitᚐVisit(ctx context.Context, sel ast.SelectionSet, v *visit.Visit) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Visit!")
+		return graphql.Null
+	}
+	return ec._Visit(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNVisitCheckInInput2channelhubᚋgraphᚋmodelᚐVisitCheckInInput(ctx context.Context, v any) (model.VisitCheckInInput, error) {
+	res, err := ec.unmarshalInputVisitCheckInInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVisitConnection2ᚖchannelhubᚋgraphᚋmodelᚐVisitConnection(ctx context.Context, sel ast.SelectionSet, v *model.VisitConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VisitConnection!")
+		return graphql.Null
+	}
+	return ec._VisitConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNVisitEdge2channelhubᚋgraphᚋmodelᚐVisitEdge(ctx context.Context, sel ast.SelectionSet, v model.VisitEdge) graphql.Marshaler {
+	return ec._VisitEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNVisitEdge2ᚕchannelhubᚋgraphᚋmodelᚐVisitEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.VisitEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNVisitEdge2channelhubᚋgraphᚋmodelᚐVisitEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNVisitError2channelhubᚋgraphᚋmodelᚐVisitError(ctx context.Context, sel ast.SelectionSet, v model.VisitError) graphql.Marshaler {
+	return ec._VisitError(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNVisitError2ᚕchannelhubᚋgraphᚋmodelᚐVisitErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []model.VisitError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNVisitError2channelhubᚋgraphᚋmodelᚐVisitError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNVisitErrorCode2channelhubᚋgraphᚋmodelᚐVisitErrorCode(ctx context.Context, v any) (model.VisitErrorCode, error) {
+	var res model.VisitErrorCode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVisitErrorCode2channelhubᚋgraphᚋmodelᚐVisitErrorCode(ctx context.Context, sel ast.SelectionSet, v model.VisitErrorCode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNVisitFlag2channelhubᚋgraphᚋmodelᚐVisitFlag(ctx context.Context, v any) (model.VisitFlag, error) {
+	var res model.VisitFlag
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVisitFlag2channelhubᚋgraphᚋmodelᚐVisitFlag(ctx context.Context, sel ast.SelectionSet, v model.VisitFlag) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNVisitFlag2ᚕchannelhubᚋgraphᚋmodelᚐVisitFlagᚄ(ctx context.Context, v any) ([]model.VisitFlag, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.VisitFlag, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNVisitFlag2channelhubᚋgraphᚋmodelᚐVisitFlag(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNVisitFlag2ᚕchannelhubᚋgraphᚋmodelᚐVisitFlagᚄ(ctx context.Context, sel ast.SelectionSet, v []model.VisitFlag) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNVisitFlag2channelhubᚋgraphᚋmodelᚐVisitFlag(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNVisitFlagCount2channelhubᚋgraphᚋmodelᚐVisitFlagCount(ctx context.Context, sel ast.SelectionSet, v model.VisitFlagCount) graphql.Marshaler {
+	return ec._VisitFlagCount(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNVisitFlagCount2ᚕchannelhubᚋgraphᚋmodelᚐVisitFlagCountᚄ(ctx context.Context, sel ast.SelectionSet, v []model.VisitFlagCount) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNVisitFlagCount2channelhubᚋgraphᚋmodelᚐVisitFlagCount(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNVisitGeofencePayload2ᚖchannelhubᚋgraphᚋmodelᚐVisitGeofencePayload(ctx context.Context, sel ast.SelectionSet, v *model.VisitGeofencePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VisitGeofencePayload!")
+		return graphql.Null
+	}
+	return ec._VisitGeofencePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNVisitPatternSetInput2channelhubᚋgraphᚋmodelᚐVisitPatternSetInput(ctx context.Context, v any) (model.VisitPatternSetInput, error) {
+	res, err := ec.unmarshalInputVisitPatternSetInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVisitPayload2ᚖchannelhubᚋgraphᚋmodelᚐVisitPayload(ctx context.Context, sel ast.SelectionSet, v *model.VisitPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VisitPayload!")
+		return graphql.Null
+	}
+	return ec._VisitPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNVisitPhotoPurpose2channelhubᚋgraphᚋmodelᚐVisitPhotoPurpose(ctx context.Context, v any) (model.VisitPhotoPurpose, error) {
+	var res model.VisitPhotoPurpose
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVisitPhotoPurpose2channelhubᚋgraphᚋmodelᚐVisitPhotoPurpose(ctx context.Context, sel ast.SelectionSet, v model.VisitPhotoPurpose) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNVisitPhotoUploadInput2channelhubᚋgraphᚋmodelᚐVisitPhotoUploadInput(ctx context.Context, v any) (model.VisitPhotoUploadInput, error) {
+	res, err := ec.unmarshalInputVisitPhotoUploadInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVisitPosition2ᚖchannelhubᚋgraphᚋmodelᚐVisitPosition(ctx context.Context, sel ast.SelectionSet, v *model.VisitPosition) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VisitPosition!")
+		return graphql.Null
+	}
+	return ec._VisitPosition(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNVisitPositionInput2ᚖchannelhubᚋgraphᚋmodelᚐVisitPositionInput(ctx context.Context, v any) (*model.VisitPositionInput, error) {
+	res, err := ec.unmarshalInputVisitPositionInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVisitRoute2ᚖchannelhubᚋinternalᚋvisitᚐRoute(ctx context.Context, sel ast.SelectionSet, v *visit.Route) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VisitRoute!")
+		return graphql.Null
+	}
+	return ec._VisitRoute(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNVisitRoutePayload2ᚖchannelhubᚋgraphᚋmodelᚐVisitRoutePayload(ctx context.Context, sel ast.SelectionSet, v *model.VisitRoutePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "VisitRoutePayload!")
+		return graphql.Null
+	}
+	return ec._VisitRoutePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNVisitRouteSetInput2channelhubᚋgraphᚋmodelᚐVisitRouteSetInput(ctx context.Context, v any) (model.VisitRouteSetInput, error) {
+	res, err := ec.unmarshalInputVisitRouteSetInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNVisitStop2channelhubᚋinternalᚋvisitᚐStop(ctx context.Context, sel ast.SelectionSet, v visit.Stop) graphql.Marshaler {
+	return ec._VisitStop(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNVisitStop2ᚕchannelhubᚋinternalᚋvisitᚐStopᚄ(ctx context.Context, sel ast.SelectionSet, v []visit.Stop) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNVisitStop2channelhubᚋinternalᚋvisitᚐStop(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
 }
 
 func (ec *executionContext) marshalNWarehouse2channelhubᚋinternalᚋinventoryᚐWarehouse(ctx context.Context, sel ast.SelectionSet, v inventory.Warehouse) graphql.Marshaler {
@@ -37980,6 +47475,45 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 	return res
 }
 
+func (ec *executionContext) marshalOActionItem2ᚖchannelhubᚋinternalᚋvisitᚐActionItem(ctx context.Context, sel ast.SelectionSet, v *visit.ActionItem) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ActionItem(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOActionItemCloseInput2ᚖchannelhubᚋgraphᚋmodelᚐActionItemCloseInput(ctx context.Context, v any) (*model.ActionItemCloseInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputActionItemCloseInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOActionItemFilter2ᚖchannelhubᚋgraphᚋmodelᚐActionItemFilter(ctx context.Context, v any) (*model.ActionItemFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputActionItemFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOActionItemStatus2ᚖchannelhubᚋgraphᚋmodelᚐActionItemStatus(ctx context.Context, v any) (*model.ActionItemStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.ActionItemStatus)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOActionItemStatus2ᚖchannelhubᚋgraphᚋmodelᚐActionItemStatus(ctx context.Context, sel ast.SelectionSet, v *model.ActionItemStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
+}
+
 func (ec *executionContext) unmarshalOAddressInput2ᚖchannelhubᚋgraphᚋmodelᚐAddressInput(ctx context.Context, v any) (*model.AddressInput, error) {
 	if v == nil {
 		return nil, nil
@@ -38003,6 +47537,13 @@ func (ec *executionContext) unmarshalOAttributeInput2ᚕchannelhubᚋgraphᚋmod
 		}
 	}
 	return res, nil
+}
+
+func (ec *executionContext) marshalOAuditTemplate2ᚖchannelhubᚋinternalᚋvisitᚐTemplate(ctx context.Context, sel ast.SelectionSet, v *visit.Template) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._AuditTemplate(ctx, sel, v)
 }
 
 func (ec *executionContext) marshalOAuthSession2ᚖchannelhubᚋgraphᚋmodelᚐAuthSession(ctx context.Context, sel ast.SelectionSet, v *model.AuthSession) graphql.Marshaler {
@@ -38221,6 +47762,23 @@ func (ec *executionContext) marshalODecimal2ᚖchannelhubᚋgraphᚋmodelᚐDeci
 	return v
 }
 
+func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalFloatContext(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOFloat2ᚖfloat64(ctx context.Context, sel ast.SelectionSet, v *float64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	res := graphql.MarshalFloatContext(*v)
+	return graphql.WrapContextMarshaler(ctx, res)
+}
+
 func (ec *executionContext) marshalOGeoPoint2ᚖchannelhubᚋinternalᚋpartyᚐGeoPoint(ctx context.Context, sel ast.SelectionSet, v *party.GeoPoint) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -38312,6 +47870,24 @@ func (ec *executionContext) marshalOInt2ᚖint(ctx context.Context, sel ast.Sele
 	_ = sel
 	_ = ctx
 	res := graphql.MarshalInt(*v)
+	return res
+}
+
+func (ec *executionContext) unmarshalOInt2ᚖint64(ctx context.Context, v any) (*int64, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := graphql.UnmarshalInt64(v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOInt2ᚖint64(ctx context.Context, sel ast.SelectionSet, v *int64) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalInt64(*v)
 	return res
 }
 
@@ -38568,6 +48144,13 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalOPhotoUpload2ᚖchannelhubᚋinternalᚋmediaᚐUpload(ctx context.Context, sel ast.SelectionSet, v *media.Upload) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._PhotoUpload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalOPriceExplanation2ᚖchannelhubᚋgraphᚋmodelᚐPriceExplanation(ctx context.Context, sel ast.SelectionSet, v *model.PriceExplanation) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -38692,6 +48275,13 @@ func (ec *executionContext) marshalOSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(
 	return ec._SKU(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOShelfAudit2ᚖchannelhubᚋinternalᚋvisitᚐAudit(ctx context.Context, sel ast.SelectionSet, v *visit.Audit) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._ShelfAudit(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {
 	if v == nil {
 		return nil, nil
@@ -38806,6 +48396,36 @@ var (
 		party.UserDisabled: "DISABLED",
 	}
 )
+
+func (ec *executionContext) marshalOVisit2ᚖchannelhubᚋinternalᚋvisitᚐVisit(ctx context.Context, sel ast.SelectionSet, v *visit.Visit) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Visit(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOVisitCheckOutInput2ᚖchannelhubᚋgraphᚋmodelᚐVisitCheckOutInput(ctx context.Context, v any) (*model.VisitCheckOutInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputVisitCheckOutInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOVisitFilter2ᚖchannelhubᚋgraphᚋmodelᚐVisitFilter(ctx context.Context, v any) (*model.VisitFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputVisitFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOVisitRoute2ᚖchannelhubᚋinternalᚋvisitᚐRoute(ctx context.Context, sel ast.SelectionSet, v *visit.Route) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._VisitRoute(ctx, sel, v)
+}
 
 func (ec *executionContext) marshalOWarehouse2ᚖchannelhubᚋinternalᚋinventoryᚐWarehouse(ctx context.Context, sel ast.SelectionSet, v *inventory.Warehouse) graphql.Marshaler {
 	if v == nil {

@@ -39,6 +39,7 @@ type loaders struct {
 	orderReturns  *dataloadgen.Loader[uuid.UUID, []*order.Return]
 	order         *dataloadgen.Loader[uuid.UUID, *order.Order]
 	counterparty  *dataloadgen.Loader[uuid.UUID, *party.Party] // unscoped: the other side of a document in scope
+	visit         *visitLoaders
 }
 
 // assignedKey asks for the first Size assigned stores of User.
@@ -109,6 +110,7 @@ func (r *Resolver) newLoaders() *loaders {
 			return out, nil
 		}, batchOpts...),
 		counterparty: byID(r.PartyService.Counterparties),
+		visit:        r.newVisitLoaders(),
 		orderLines:   grouped(r.OrderService.LinesOf),
 		orderEvents:  grouped(r.OrderService.EventsOf),
 		orderRes:     grouped(r.OrderService.ReservationsOf),

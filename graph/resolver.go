@@ -13,6 +13,7 @@ import (
 	"channelhub/internal/outbox"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
+	"channelhub/internal/visit"
 )
 
 // Resolver holds the services the thin resolvers call.
@@ -28,6 +29,7 @@ type Resolver struct {
 	Broker           Subscriber
 	NotifyService    *notify.Service
 	Outbox           outbox.Admin
+	VisitService     *visit.Service
 	Currency         string
 	Log              *slog.Logger
 }

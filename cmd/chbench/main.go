@@ -53,7 +53,7 @@ var readScenarios = map[string]string{
 
 // scenarioNames lists every scenario for the usage text.
 func scenarioNames() string {
-	return strings.Join(slices.Sorted(maps.Keys(readScenarios)), ", ") + ", order, live"
+	return strings.Join(slices.Sorted(maps.Keys(readScenarios)), ", ") + ", order, live, visit"
 }
 
 // load is a prepared scenario: a request source per client and a judge of answers.
@@ -141,7 +141,7 @@ func parseFlags(args []string) (*options, error) {
 		return nil, fmt.Errorf("-c %d: want 1..1000", o.clients)
 	}
 	for name := range strings.SplitSeq(o.names, ",") {
-		if _, ok := readScenarios[name]; !ok && name != "order" && name != "live" {
+		if _, ok := readScenarios[name]; !ok && name != "order" && name != "live" && name != "visit" {
 			return nil, fmt.Errorf("unknown scenario %q", name)
 		}
 	}
@@ -171,6 +171,18 @@ func run(args []string, out io.Writer) error {
 				reportLive(out, lives)
 				return err
 			}
+			continue
+		}
+		if name == "visit" {
+			// Its own driver: one cycle is several requests, of which presign + check-in are timed.
+			tokens, stores, err := prepareVisits(api, o.password, o.clients, out)
+			if err != nil {
+				return fmt.Errorf("visit setup: %w", err)
+			}
+			runVisits(api, tokens, stores, o.warmup)
+			r := runVisits(api, tokens, stores, o.duration)
+			r.name = name
+			results = append(results, r)
 			continue
 		}
 		var l load

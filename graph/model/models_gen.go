@@ -8,15 +8,42 @@ import (
 	"channelhub/internal/catalog"
 	"channelhub/internal/credit"
 	"channelhub/internal/inventory"
+	"channelhub/internal/media"
 	"channelhub/internal/notify"
 	"channelhub/internal/order"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
+	"channelhub/internal/visit"
 	"fmt"
 	"io"
 	"strconv"
 	"time"
 )
+
+type ActionItemCloseInput struct {
+	// At most 500 characters.
+	Note *string `json:"note,omitempty"`
+}
+
+type ActionItemConnection struct {
+	Edges    []ActionItemEdge `json:"edges"`
+	PageInfo *PageInfo        `json:"pageInfo"`
+}
+
+type ActionItemEdge struct {
+	Node   *visit.ActionItem `json:"node"`
+	Cursor string            `json:"cursor"`
+}
+
+type ActionItemFilter struct {
+	Status  *ActionItemStatus `json:"status,omitempty"`
+	StoreID *string           `json:"storeId,omitempty"`
+}
+
+type ActionItemPayload struct {
+	ActionItem *visit.ActionItem `json:"actionItem,omitempty"`
+	Errors     []VisitError      `json:"errors"`
+}
 
 type AddressInput struct {
 	// At most 32 characters each; street at most 128.
@@ -36,6 +63,48 @@ type AttributeInput struct {
 	Name string `json:"name"`
 	// 1..50 characters.
 	Value string `json:"value"`
+}
+
+type AuditAnswerInput struct {
+	QuestionID string   `json:"questionId"`
+	Yes        *bool    `json:"yes,omitempty"`
+	Score      *int     `json:"score,omitempty"`
+	Number     *int     `json:"number,omitempty"`
+	Price      *Decimal `json:"price,omitempty"`
+	PhotoKey   *string  `json:"photoKey,omitempty"`
+	Note       *string  `json:"note,omitempty"`
+}
+
+type AuditQuestionInput struct {
+	// 1-200 characters.
+	Text string            `json:"text"`
+	Type AuditQuestionType `json:"type"`
+	// 1-10, default 1.
+	Weight   *int  `json:"weight,omitempty"`
+	Required *bool `json:"required,omitempty"`
+	// NUMBER: required, the minimum expected.
+	Target *int `json:"target,omitempty"`
+	// PRICE: required.
+	SuggestedPrice *Decimal `json:"suggestedPrice,omitempty"`
+	// PRICE: default 5.
+	TolerancePercent *int `json:"tolerancePercent,omitempty"`
+}
+
+type AuditSectionInput struct {
+	Title     string               `json:"title"`
+	Questions []AuditQuestionInput `json:"questions"`
+}
+
+type AuditTemplateInput struct {
+	// 1-200 characters.
+	Name string `json:"name"`
+	// 1-20 sections, at most 100 questions in all.
+	Sections []AuditSectionInput `json:"sections"`
+}
+
+type AuditTemplatePayload struct {
+	Template *visit.Template `json:"template,omitempty"`
+	Errors   []VisitError    `json:"errors"`
 }
 
 type AuthError struct {
@@ -291,6 +360,25 @@ type FavouritePayload struct {
 	Errors []CartError `json:"errors"`
 }
 
+type FieldKpiConnection struct {
+	Edges    []FieldKpiEdge `json:"edges"`
+	PageInfo *PageInfo      `json:"pageInfo"`
+}
+
+type FieldKpiEdge struct {
+	Node   *visit.KPI `json:"node"`
+	Cursor string     `json:"cursor"`
+}
+
+type FieldKpiFilter struct {
+	// First business day, YYYY-MM-DD.
+	From string `json:"from"`
+	// Last business day, inclusive; at most 92 days after from.
+	To string `json:"to"`
+	// At most 100; default: every salesman in scope.
+	SalesmanIds []string `json:"salesmanIds,omitempty"`
+}
+
 type GeoPointInput struct {
 	// -90..90
 	Latitude float64 `json:"latitude"`
@@ -505,6 +593,11 @@ type PartyUpdateInput struct {
 	Address      *AddressInput      `json:"address,omitempty"`
 	Geo          *GeoPointInput     `json:"geo,omitempty"`
 	ContactPhone *string            `json:"contactPhone,omitempty"`
+}
+
+type PhotoUploadPayload struct {
+	Upload *media.Upload `json:"upload,omitempty"`
+	Errors []VisitError  `json:"errors"`
 }
 
 // Where a SKU's price comes from. Precedence: among the seller's price lists valid now that cover the buyer and price the
@@ -739,6 +832,19 @@ type SKUUpdateInput struct {
 	BasePrice *Decimal `json:"basePrice,omitempty"`
 }
 
+type ShelfAuditInput struct {
+	// The salesman's open visit.
+	VisitID    string `json:"visitId"`
+	TemplateID string `json:"templateId"`
+	// One per question; exactly the field the question's type takes.
+	Answers []AuditAnswerInput `json:"answers"`
+}
+
+type ShelfAuditPayload struct {
+	Audit  *visit.Audit `json:"audit,omitempty"`
+	Errors []VisitError `json:"errors"`
+}
+
 type StockAdjustInput struct {
 	WarehouseID string `json:"warehouseId"`
 	SkuID       string `json:"skuId"`
@@ -780,6 +886,11 @@ type Subscription struct {
 type TierInput struct {
 	Threshold Decimal `json:"threshold"`
 	Off       Decimal `json:"off"`
+}
+
+type UploadField struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
 }
 
 type UserAssignedStoresSetInput struct {
@@ -833,6 +944,103 @@ type UserUpdateInput struct {
 	Reason *string `json:"reason,omitempty"`
 }
 
+type VisitCheckInInput struct {
+	StoreID  string              `json:"storeId"`
+	Position *VisitPositionInput `json:"position"`
+	// The key of a CHECK_IN upload of this salesman.
+	PhotoKey   string    `json:"photoKey"`
+	CapturedAt time.Time `json:"capturedAt"`
+	// 1-64 characters; a retry with the same key returns the first visit.
+	IdempotencyKey string `json:"idempotencyKey"`
+	// At most 500 characters.
+	Note *string `json:"note,omitempty"`
+}
+
+type VisitCheckOutInput struct {
+	// At most 500 characters.
+	Note *string `json:"note,omitempty"`
+}
+
+type VisitConnection struct {
+	Edges    []VisitEdge `json:"edges"`
+	PageInfo *PageInfo   `json:"pageInfo"`
+}
+
+type VisitEdge struct {
+	Node   *visit.Visit `json:"node"`
+	Cursor string       `json:"cursor"`
+}
+
+type VisitError struct {
+	Field   []string       `json:"field,omitempty"`
+	Message string         `json:"message"`
+	Code    VisitErrorCode `json:"code"`
+}
+
+type VisitFilter struct {
+	SalesmanID *string `json:"salesmanId,omitempty"`
+	StoreID    *string `json:"storeId,omitempty"`
+}
+
+type VisitFlagCount struct {
+	Flag  VisitFlag `json:"flag"`
+	Count int       `json:"count"`
+}
+
+type VisitGeofencePayload struct {
+	RadiusMeters *int         `json:"radiusMeters,omitempty"`
+	Errors       []VisitError `json:"errors"`
+}
+
+type VisitPatternSetInput struct {
+	// Default: the viewer (a salesman).
+	SalesmanID *string `json:"salesmanId,omitempty"`
+	// 1 Monday .. 7 Sunday.
+	Weekday int `json:"weekday"`
+	// In visiting order; at most 60, each assigned to the salesman. Empty clears the weekday.
+	StoreIds []string `json:"storeIds"`
+}
+
+type VisitPayload struct {
+	Visit  *visit.Visit `json:"visit,omitempty"`
+	Errors []VisitError `json:"errors"`
+}
+
+type VisitPhotoUploadInput struct {
+	Purpose VisitPhotoPurpose `json:"purpose"`
+	// image/jpeg, image/png or image/webp.
+	ContentType string `json:"contentType"`
+}
+
+type VisitPosition struct {
+	Lat            float64 `json:"lat"`
+	Lng            float64 `json:"lng"`
+	AccuracyMeters float64 `json:"accuracyMeters"`
+}
+
+type VisitPositionInput struct {
+	// -90..90
+	Lat float64 `json:"lat"`
+	// -180..180
+	Lng float64 `json:"lng"`
+	// 0..100000 metres, as the phone reports it.
+	AccuracyMeters float64 `json:"accuracyMeters"`
+}
+
+type VisitRoutePayload struct {
+	Route  *visit.Route `json:"route,omitempty"`
+	Errors []VisitError `json:"errors"`
+}
+
+type VisitRouteSetInput struct {
+	// Default: the viewer (a salesman).
+	SalesmanID *string `json:"salesmanId,omitempty"`
+	// YYYY-MM-DD.
+	Date string `json:"date"`
+	// In visiting order; at most 60, each assigned to the salesman. Empty: no visits planned that day.
+	StoreIds []string `json:"storeIds"`
+}
+
 type WarehouseCreateInput struct {
 	// 1..20 characters of A-Z, 0-9 and '-'; unique within the party.
 	Code string `json:"code"`
@@ -845,6 +1053,189 @@ type WarehouseCreateInput struct {
 type WarehousePayload struct {
 	Warehouse *inventory.Warehouse `json:"warehouse,omitempty"`
 	Errors    []InventoryError     `json:"errors"`
+}
+
+type ActionItemReason string
+
+const (
+	ActionItemReasonAnsweredNo     ActionItemReason = "ANSWERED_NO"
+	ActionItemReasonLowScore       ActionItemReason = "LOW_SCORE"
+	ActionItemReasonBelowTarget    ActionItemReason = "BELOW_TARGET"
+	ActionItemReasonPriceDeviation ActionItemReason = "PRICE_DEVIATION"
+	ActionItemReasonOutOfStock     ActionItemReason = "OUT_OF_STOCK"
+)
+
+var AllActionItemReason = []ActionItemReason{
+	ActionItemReasonAnsweredNo,
+	ActionItemReasonLowScore,
+	ActionItemReasonBelowTarget,
+	ActionItemReasonPriceDeviation,
+	ActionItemReasonOutOfStock,
+}
+
+func (e ActionItemReason) IsValid() bool {
+	switch e {
+	case ActionItemReasonAnsweredNo, ActionItemReasonLowScore, ActionItemReasonBelowTarget, ActionItemReasonPriceDeviation, ActionItemReasonOutOfStock:
+		return true
+	}
+	return false
+}
+
+func (e ActionItemReason) String() string {
+	return string(e)
+}
+
+func (e *ActionItemReason) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ActionItemReason(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ActionItemReason", str)
+	}
+	return nil
+}
+
+func (e ActionItemReason) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ActionItemReason) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ActionItemReason) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type ActionItemStatus string
+
+const (
+	ActionItemStatusOpen   ActionItemStatus = "OPEN"
+	ActionItemStatusClosed ActionItemStatus = "CLOSED"
+)
+
+var AllActionItemStatus = []ActionItemStatus{
+	ActionItemStatusOpen,
+	ActionItemStatusClosed,
+}
+
+func (e ActionItemStatus) IsValid() bool {
+	switch e {
+	case ActionItemStatusOpen, ActionItemStatusClosed:
+		return true
+	}
+	return false
+}
+
+func (e ActionItemStatus) String() string {
+	return string(e)
+}
+
+func (e *ActionItemStatus) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ActionItemStatus(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ActionItemStatus", str)
+	}
+	return nil
+}
+
+func (e ActionItemStatus) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ActionItemStatus) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ActionItemStatus) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Which answer field a question takes: YES_NO, OUT_OF_STOCK and COMPETITOR take `yes`; SCORE_1_5 takes `score`
+// (1-5); NUMBER takes `number` (0-1,000,000); PRICE takes `price`; PHOTO takes `photoKey` (an AUDIT upload).
+type AuditQuestionType string
+
+const (
+	AuditQuestionTypeYesNo      AuditQuestionType = "YES_NO"
+	AuditQuestionTypeScore1_5   AuditQuestionType = "SCORE_1_5"
+	AuditQuestionTypeNumber     AuditQuestionType = "NUMBER"
+	AuditQuestionTypePrice      AuditQuestionType = "PRICE"
+	AuditQuestionTypeOutOfStock AuditQuestionType = "OUT_OF_STOCK"
+	AuditQuestionTypeCompetitor AuditQuestionType = "COMPETITOR"
+	AuditQuestionTypePhoto      AuditQuestionType = "PHOTO"
+)
+
+var AllAuditQuestionType = []AuditQuestionType{
+	AuditQuestionTypeYesNo,
+	AuditQuestionTypeScore1_5,
+	AuditQuestionTypeNumber,
+	AuditQuestionTypePrice,
+	AuditQuestionTypeOutOfStock,
+	AuditQuestionTypeCompetitor,
+	AuditQuestionTypePhoto,
+}
+
+func (e AuditQuestionType) IsValid() bool {
+	switch e {
+	case AuditQuestionTypeYesNo, AuditQuestionTypeScore1_5, AuditQuestionTypeNumber, AuditQuestionTypePrice, AuditQuestionTypeOutOfStock, AuditQuestionTypeCompetitor, AuditQuestionTypePhoto:
+		return true
+	}
+	return false
+}
+
+func (e AuditQuestionType) String() string {
+	return string(e)
+}
+
+func (e *AuditQuestionType) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AuditQuestionType(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AuditQuestionType", str)
+	}
+	return nil
+}
+
+func (e AuditQuestionType) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AuditQuestionType) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AuditQuestionType) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
 }
 
 type AuthErrorCode string
@@ -2126,6 +2517,218 @@ func (e *UserErrorCode) UnmarshalJSON(b []byte) error {
 }
 
 func (e UserErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type VisitErrorCode string
+
+const (
+	VisitErrorCodeInvalidInput         VisitErrorCode = "INVALID_INPUT"
+	VisitErrorCodeNotFound             VisitErrorCode = "NOT_FOUND"
+	VisitErrorCodeStoreNotAssigned     VisitErrorCode = "STORE_NOT_ASSIGNED"
+	VisitErrorCodeTooManyStops         VisitErrorCode = "TOO_MANY_STOPS"
+	VisitErrorCodePositionOutOfRange   VisitErrorCode = "POSITION_OUT_OF_RANGE"
+	VisitErrorCodePhotoNotFound        VisitErrorCode = "PHOTO_NOT_FOUND"
+	VisitErrorCodePhotoTooLarge        VisitErrorCode = "PHOTO_TOO_LARGE"
+	VisitErrorCodePhotoNotAnImage      VisitErrorCode = "PHOTO_NOT_AN_IMAGE"
+	VisitErrorCodeAlreadyCheckedIn     VisitErrorCode = "ALREADY_CHECKED_IN"
+	VisitErrorCodeVisitNotOpen         VisitErrorCode = "VISIT_NOT_OPEN"
+	VisitErrorCodeIdempotencyKeyReused VisitErrorCode = "IDEMPOTENCY_KEY_REUSED"
+	VisitErrorCodeTemplateInactive     VisitErrorCode = "TEMPLATE_INACTIVE"
+	VisitErrorCodeAlreadyAudited       VisitErrorCode = "ALREADY_AUDITED"
+	VisitErrorCodeUnknownQuestion      VisitErrorCode = "UNKNOWN_QUESTION"
+	VisitErrorCodeAnswerTypeMismatch   VisitErrorCode = "ANSWER_TYPE_MISMATCH"
+	VisitErrorCodeAnswerOutOfRange     VisitErrorCode = "ANSWER_OUT_OF_RANGE"
+	VisitErrorCodeAnswerRequired       VisitErrorCode = "ANSWER_REQUIRED"
+	VisitErrorCodeActionItemClosed     VisitErrorCode = "ACTION_ITEM_CLOSED"
+)
+
+var AllVisitErrorCode = []VisitErrorCode{
+	VisitErrorCodeInvalidInput,
+	VisitErrorCodeNotFound,
+	VisitErrorCodeStoreNotAssigned,
+	VisitErrorCodeTooManyStops,
+	VisitErrorCodePositionOutOfRange,
+	VisitErrorCodePhotoNotFound,
+	VisitErrorCodePhotoTooLarge,
+	VisitErrorCodePhotoNotAnImage,
+	VisitErrorCodeAlreadyCheckedIn,
+	VisitErrorCodeVisitNotOpen,
+	VisitErrorCodeIdempotencyKeyReused,
+	VisitErrorCodeTemplateInactive,
+	VisitErrorCodeAlreadyAudited,
+	VisitErrorCodeUnknownQuestion,
+	VisitErrorCodeAnswerTypeMismatch,
+	VisitErrorCodeAnswerOutOfRange,
+	VisitErrorCodeAnswerRequired,
+	VisitErrorCodeActionItemClosed,
+}
+
+func (e VisitErrorCode) IsValid() bool {
+	switch e {
+	case VisitErrorCodeInvalidInput, VisitErrorCodeNotFound, VisitErrorCodeStoreNotAssigned, VisitErrorCodeTooManyStops, VisitErrorCodePositionOutOfRange, VisitErrorCodePhotoNotFound, VisitErrorCodePhotoTooLarge, VisitErrorCodePhotoNotAnImage, VisitErrorCodeAlreadyCheckedIn, VisitErrorCodeVisitNotOpen, VisitErrorCodeIdempotencyKeyReused, VisitErrorCodeTemplateInactive, VisitErrorCodeAlreadyAudited, VisitErrorCodeUnknownQuestion, VisitErrorCodeAnswerTypeMismatch, VisitErrorCodeAnswerOutOfRange, VisitErrorCodeAnswerRequired, VisitErrorCodeActionItemClosed:
+		return true
+	}
+	return false
+}
+
+func (e VisitErrorCode) String() string {
+	return string(e)
+}
+
+func (e *VisitErrorCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = VisitErrorCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid VisitErrorCode", str)
+	}
+	return nil
+}
+
+func (e VisitErrorCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *VisitErrorCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e VisitErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// What a check-in looked like. Recorded for review, never a refusal.
+type VisitFlag string
+
+const (
+	// Farther from the store than its branch's geofence radius.
+	VisitFlagOutOfFence VisitFlag = "OUT_OF_FENCE"
+	// The phone's GPS accuracy was worse than 100 m.
+	VisitFlagLowAccuracy VisitFlag = "LOW_ACCURACY"
+	// capturedAt is more than 10 minutes from server time.
+	VisitFlagStalePhoto VisitFlag = "STALE_PHOTO"
+	// The same photo (by SHA-256) was used in another check-in.
+	VisitFlagDuplicatePhoto VisitFlag = "DUPLICATE_PHOTO"
+	// The store is not on the salesman's plan for the day.
+	VisitFlagUnplannedStore VisitFlag = "UNPLANNED_STORE"
+	// The store has no geo position, so the distance is unknown.
+	VisitFlagNoStorePosition VisitFlag = "NO_STORE_POSITION"
+)
+
+var AllVisitFlag = []VisitFlag{
+	VisitFlagOutOfFence,
+	VisitFlagLowAccuracy,
+	VisitFlagStalePhoto,
+	VisitFlagDuplicatePhoto,
+	VisitFlagUnplannedStore,
+	VisitFlagNoStorePosition,
+}
+
+func (e VisitFlag) IsValid() bool {
+	switch e {
+	case VisitFlagOutOfFence, VisitFlagLowAccuracy, VisitFlagStalePhoto, VisitFlagDuplicatePhoto, VisitFlagUnplannedStore, VisitFlagNoStorePosition:
+		return true
+	}
+	return false
+}
+
+func (e VisitFlag) String() string {
+	return string(e)
+}
+
+func (e *VisitFlag) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = VisitFlag(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid VisitFlag", str)
+	}
+	return nil
+}
+
+func (e VisitFlag) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *VisitFlag) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e VisitFlag) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type VisitPhotoPurpose string
+
+const (
+	VisitPhotoPurposeCheckIn VisitPhotoPurpose = "CHECK_IN"
+	VisitPhotoPurposeAudit   VisitPhotoPurpose = "AUDIT"
+)
+
+var AllVisitPhotoPurpose = []VisitPhotoPurpose{
+	VisitPhotoPurposeCheckIn,
+	VisitPhotoPurposeAudit,
+}
+
+func (e VisitPhotoPurpose) IsValid() bool {
+	switch e {
+	case VisitPhotoPurposeCheckIn, VisitPhotoPurposeAudit:
+		return true
+	}
+	return false
+}
+
+func (e VisitPhotoPurpose) String() string {
+	return string(e)
+}
+
+func (e *VisitPhotoPurpose) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = VisitPhotoPurpose(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid VisitPhotoPurpose", str)
+	}
+	return nil
+}
+
+func (e VisitPhotoPurpose) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *VisitPhotoPurpose) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e VisitPhotoPurpose) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

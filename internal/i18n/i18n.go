@@ -6,18 +6,22 @@ import (
 	"context"
 	"embed"
 	"encoding/json"
+	"io/fs"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
 )
 
-//go:embed messages.*.json
+// Each domain may keep its own <name>.<lang>.json beside the shared files.
+//
+//go:embed *.json
 var files embed.FS
 
 var bundle = func() *i18n.Bundle {
 	b := i18n.NewBundle(language.Make("zh-CN"))
 	b.RegisterUnmarshalFunc("json", json.Unmarshal)
-	for _, f := range []string{"messages.zh-CN.json", "messages.en.json"} {
+	names, _ := fs.Glob(files, "*.json")
+	for _, f := range names {
 		if _, err := b.LoadMessageFileFS(files, f); err != nil {
 			panic(err) // the catalogue is embedded; a broken file is a build defect caught by the tests
 		}

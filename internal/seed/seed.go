@@ -96,7 +96,7 @@ func Demo(ctx context.Context, db *database.DB, hasher *auth.PasswordHasher) (bo
 				return fmt.Errorf("seed: assignments: %w", err)
 			}
 		}
-		return nil
+		return b.insertVisits(ctx, tx)
 	})
 	return err == nil, err
 }

@@ -31,6 +31,7 @@ import (
 	"channelhub/internal/database"
 	"channelhub/internal/epoch"
 	"channelhub/internal/inventory"
+	"channelhub/internal/media"
 	"channelhub/internal/notify"
 	"channelhub/internal/order"
 	"channelhub/internal/outbox"
@@ -39,6 +40,7 @@ import (
 	"channelhub/internal/pricing"
 	"channelhub/internal/ratelimit"
 	"channelhub/internal/seed"
+	"channelhub/internal/visit"
 	contracts "channelhub/mobile-contracts"
 )
 
@@ -66,6 +68,8 @@ type Server struct {
 	Orders    *order.Service
 	Broker    broker.Broker
 	Notify    *notify.Service
+	Media     media.Store // S3 when CHANNELHUB_S3_ENDPOINT is set, else the local directory
+	Visits    *visit.Service
 	Handler   http.Handler
 	Seeded    bool // this start seeded the demo channel
 
@@ -142,6 +146,10 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 	if s.manifest, err = contracts.Manifest(); err != nil {
 		return nil, err
 	}
+	if s.Media, err = openMedia(ctx, cfg); err != nil {
+		return nil, err
+	}
+	s.Visits = visit.NewService(s.DB, s.Media, cfg.TimeZone)
 	s.Handler = s.routes(d.Log)
 	// Start-up garbage (migrations, the seed's 19 MiB password hash) goes back
 	// to the OS now rather than minutes later, so an idle instance stays small.
@@ -167,7 +175,7 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 		Resolver: &graph.Resolver{AuthService: s.Auth, PartyService: s.Parties, CatalogService: s.Catalog,
 			PricingService: s.Pricing, CartService: s.Cart, InventoryService: s.Inventory,
 			CreditService: s.Credit, OrderService: s.Orders, Broker: s.Broker, NotifyService: s.Notify,
-			Outbox:   outbox.Admin{DB: s.DB},
+			Outbox: outbox.Admin{DB: s.DB}, VisitService: s.Visits,
 			Currency: s.Config.Currency, Log: log},
 		Development:     s.Config.Development(),
 		DepthLimit:      s.Config.QueryDepthLimit,
@@ -202,6 +210,9 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if h, ok := s.Media.(media.Handler); ok {
+		h.Routes(mux)
+	}
 	if s.Config.Development() {
 		mux.Handle("GET /{$}", playground.Handler("Channelhub GraphiQL", "/graphql"))
 	}

@@ -1,0 +1,109 @@
+package media
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// S3Options name an S3-compatible server and bucket.
+type S3Options struct {
+	Endpoint       string // host[:port] the API reaches
+	PublicEndpoint string // host[:port] phones reach; "" = Endpoint
+	Region         string
+	Bucket         string
+	AccessKey      string
+	SecretKey      string
+	UseSSL         bool
+}
+
+// S3 keeps objects in an S3 bucket (MinIO in development and CI).
+type S3 struct {
+	c      *minio.Client // the API's own calls
+	pub    *minio.Client // signs URLs for the host phones reach; presigning makes no call
+	bucket string
+}
+
+// NewS3 connects and creates the bucket when it does not exist.
+func NewS3(ctx context.Context, o S3Options) (*S3, error) {
+	mk := func(endpoint string) (*minio.Client, error) {
+		return minio.New(endpoint, &minio.Options{
+			Creds:  credentials.NewStaticV4(o.AccessKey, o.SecretKey, ""),
+			Secure: o.UseSSL, Region: o.Region, BucketLookup: minio.BucketLookupPath,
+		})
+	}
+	c, err := mk(o.Endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("media: s3: %w", err)
+	}
+	pub := c
+	if o.PublicEndpoint != "" && o.PublicEndpoint != o.Endpoint {
+		if pub, err = mk(o.PublicEndpoint); err != nil {
+			return nil, fmt.Errorf("media: s3: %w", err)
+		}
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ok, err := c.BucketExists(cctx, o.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("media: s3: bucket %s: %w", o.Bucket, err)
+	}
+	if !ok {
+		err := c.MakeBucket(cctx, o.Bucket, minio.MakeBucketOptions{Region: o.Region})
+		if err != nil && minio.ToErrorResponse(err).Code != "BucketAlreadyOwnedByYou" {
+			return nil, fmt.Errorf("media: s3: create bucket %s: %w", o.Bucket, err)
+		}
+	}
+	return &S3{c: c, pub: pub, bucket: o.Bucket}, nil
+}
+
+// PresignUpload implements Store with a POST policy: the server itself
+// refuses another key, another content type or a size outside 1..maxBytes.
+func (s *S3) PresignUpload(ctx context.Context, key, contentType string, maxBytes int64, expires time.Time) (Upload, error) {
+	p := minio.NewPostPolicy()
+	for _, err := range []error{p.SetBucket(s.bucket), p.SetKey(key), p.SetContentType(contentType),
+		p.SetContentLengthRange(1, maxBytes), p.SetExpires(expires.UTC())} {
+		if err != nil {
+			return Upload{}, fmt.Errorf("media: policy: %w", err)
+		}
+	}
+	u, fields, err := s.pub.PresignedPostPolicy(ctx, p)
+	if err != nil {
+		return Upload{}, fmt.Errorf("media: presign: %w", err)
+	}
+	return Upload{URL: u.String(), Fields: fields, Key: key, ContentType: contentType, MaxBytes: maxBytes, ExpiresAt: expires}, nil
+}
+
+// Verify implements Store.
+func (s *S3) Verify(ctx context.Context, key string, maxBytes int64) (Object, error) {
+	obj, err := s.c.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	if err != nil {
+		return Object{}, fmt.Errorf("media: get: %w", err)
+	}
+	defer obj.Close()
+	st, err := obj.Stat()
+	if err != nil {
+		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
+			return Object{}, ErrNotFound
+		}
+		return Object{}, fmt.Errorf("media: stat: %w", err)
+	}
+	ct, sum, err := check(obj, st.Size, maxBytes)
+	if err != nil {
+		return Object{}, err
+	}
+	return Object{Key: key, Size: st.Size, ETag: `"` + st.ETag + `"`, ContentType: ct, SHA256: sum}, nil
+}
+
+// DownloadURL implements Store.
+func (s *S3) DownloadURL(ctx context.Context, key string, expires time.Time) (string, error) {
+	ttl := max(time.Until(expires).Round(time.Second), time.Second)
+	u, err := s.pub.PresignedGetObject(ctx, s.bucket, key, ttl, nil)
+	if err != nil {
+		return "", fmt.Errorf("media: presign: %w", err)
+	}
+	return u.String(), nil
+}

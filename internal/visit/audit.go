@@ -1,0 +1,559 @@
+package visit
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"channelhub/internal/auth"
+	"channelhub/internal/database"
+	"channelhub/internal/field"
+	"channelhub/internal/outbox"
+	"channelhub/internal/page"
+	"channelhub/internal/party"
+)
+
+// QuestionType is what an answer must hold.
+type QuestionType string
+
+const (
+	QYesNo       QuestionType = "YES_NO"       // yes is good
+	QScore       QuestionType = "SCORE_1_5"    // 1..5
+	QNumber      QuestionType = "NUMBER"       // e.g. facings of a SKU, against a target
+	QPrice       QuestionType = "PRICE"        // observed shelf price against the suggested retail price
+	QOutOfStock  QuestionType = "OUT_OF_STOCK" // yes = out of stock
+	QCompetitor  QuestionType = "COMPETITOR"   // yes = competitor present
+	QPhoto       QuestionType = "PHOTO"
+	maxSections               = 20
+	maxQuestions              = 100
+	maxTextRunes              = 200
+	maxNumber                 = 1_000_000
+)
+
+var questionTypes = []QuestionType{QYesNo, QScore, QNumber, QPrice, QOutOfStock, QCompetitor, QPhoto}
+
+// Managers of templates: HQ.
+var TemplateManagers = []auth.Role{auth.RoleHQAdmin, auth.RoleSalesOps}
+
+// Question is one item of a template.
+type Question struct {
+	ID             string       `json:"id"` // "q<N>", stable within the template
+	Text           string       `json:"text"`
+	Type           QuestionType `json:"type"`
+	Weight         int          `json:"weight"`
+	Required       bool         `json:"required"`
+	Target         *int64       `json:"target,omitempty"`         // NUMBER: the minimum expected
+	SuggestedPrice *int64       `json:"suggestedPrice,omitempty"` // PRICE: minor units
+	TolerancePct   int          `json:"tolerancePct,omitempty"`   // PRICE: allowed deviation
+	SKUID          *uuid.UUID   `json:"skuId,omitempty"`
+}
+
+// Section groups questions.
+type Section struct {
+	Title     string     `json:"title"`
+	Questions []Question `json:"questions"`
+}
+
+// Template is a shelf audit form. Templates are never edited once used:
+// HQ creates a new one and deactivates the old, so past audits keep their meaning.
+type Template struct {
+	bun.BaseModel `bun:"table:audit_templates,alias:t"`
+
+	ID        uuid.UUID `bun:"id,pk"`
+	Name      string    `bun:"name"`
+	Active    bool      `bun:"active"`
+	Sections  []Section `bun:"sections"`
+	CreatedBy uuid.UUID `bun:"created_by"`
+	CreatedAt time.Time `bun:"created_at"`
+	UpdatedAt time.Time `bun:"updated_at"`
+}
+
+func (t *Template) question(id string) *Question {
+	for i := range t.Sections {
+		for j := range t.Sections[i].Questions {
+			if t.Sections[i].Questions[j].ID == id {
+				return &t.Sections[i].Questions[j]
+			}
+		}
+	}
+	return nil
+}
+
+func badText(s string) bool { n := utf8.RuneCountInString(s); return n < 1 || n > maxTextRunes }
+
+// CreateTemplate stores a new active template; question ids are assigned here.
+func (s *Service) CreateTemplate(ctx context.Context, p auth.Principal, name string, sections []Section) (*Template, error) {
+	if err := p.Require(TemplateManagers...); err != nil {
+		return nil, err
+	}
+	var errs []error
+	if badText(name) {
+		errs = append(errs, field.Err(ErrInvalidInput, "name"))
+	}
+	if len(sections) < 1 || len(sections) > maxSections {
+		errs = append(errs, field.Err(ErrInvalidInput, "sections"))
+	}
+	n := 0
+	for i := range sections {
+		si := strconv.Itoa(i)
+		if badText(sections[i].Title) {
+			errs = append(errs, field.Err(ErrInvalidInput, "sections", si, "title"))
+		}
+		if len(sections[i].Questions) == 0 {
+			errs = append(errs, field.Err(ErrInvalidInput, "sections", si, "questions"))
+		}
+		for j := range sections[i].Questions {
+			n++
+			q := &sections[i].Questions[j]
+			q.ID = "q" + strconv.Itoa(n)
+			at := func(f string) error {
+				return field.Err(ErrInvalidInput, "sections", si, "questions", strconv.Itoa(j), f)
+			}
+			if badText(q.Text) {
+				errs = append(errs, at("text"))
+			}
+			if !isType(q.Type) {
+				errs = append(errs, at("type"))
+			}
+			if q.Weight == 0 {
+				q.Weight = 1
+			}
+			if q.Weight < 0 || q.Weight > 10 {
+				errs = append(errs, at("weight"))
+			}
+			if q.Type == QNumber && (q.Target == nil || *q.Target < 0 || *q.Target > maxNumber) {
+				errs = append(errs, at("target"))
+			}
+			if q.Type == QPrice {
+				if q.SuggestedPrice == nil || *q.SuggestedPrice <= 0 {
+					errs = append(errs, at("suggestedPrice"))
+				}
+				if q.TolerancePct == 0 {
+					q.TolerancePct = 5
+				}
+				if q.TolerancePct < 0 || q.TolerancePct > 100 {
+					errs = append(errs, at("tolerancePercent"))
+				}
+			}
+		}
+	}
+	if n > maxQuestions {
+		errs = append(errs, field.Err(ErrInvalidInput, "sections"))
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	now := s.Now()
+	t := &Template{ID: uuid.Must(uuid.NewV7()), Name: name, Active: true, Sections: sections, CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
+	if _, err := s.db.NewInsert().Model(t).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("visit: template: %w", err)
+	}
+	return t, nil
+}
+
+func isType(t QuestionType) bool {
+	for _, q := range questionTypes {
+		if q == t {
+			return true
+		}
+	}
+	return false
+}
+
+// SetTemplateActive turns a template on or off for new audits.
+func (s *Service) SetTemplateActive(ctx context.Context, p auth.Principal, id uuid.UUID, active bool) (*Template, error) {
+	if err := p.Require(TemplateManagers...); err != nil {
+		return nil, err
+	}
+	res, err := s.db.NewUpdate().Model((*Template)(nil)).Set("active = ?", active).Set("updated_at = ?", s.Now()).
+		Where("id = ?", id).Exec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("visit: template: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return nil, ErrNotFound
+	}
+	return s.template(ctx, s.db, id)
+}
+
+func (s *Service) template(ctx context.Context, db bun.IDB, id uuid.UUID) (*Template, error) {
+	t := new(Template)
+	err := db.NewSelect().Model(t).Where("id = ?", id).Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("visit: template: %w", err)
+	}
+	return t, nil
+}
+
+// Templates lists templates, newest first; only active ones unless all.
+// Every role that audits or plans may read them.
+func (s *Service) Templates(ctx context.Context, p auth.Principal, all bool) ([]*Template, error) {
+	if err := p.Require(append(TemplateManagers, auth.RoleBranchManager, auth.RoleSalesman)...); err != nil {
+		return nil, err
+	}
+	var ts []*Template
+	q := s.db.NewSelect().Model(&ts).Order("id DESC").Limit(page.MaxSize)
+	if !all {
+		q = q.Where("active")
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("visit: templates: %w", err)
+	}
+	return ts, nil
+}
+
+// Answer is one typed answer; exactly the field the question's type needs is set.
+type Answer struct {
+	QuestionID string  `json:"questionId"`
+	Yes        *bool   `json:"yes,omitempty"`
+	Score      *int    `json:"score,omitempty"`
+	Number     *int64  `json:"number,omitempty"`
+	Price      *int64  `json:"price,omitempty"` // minor units
+	PhotoKey   *string `json:"photoKey,omitempty"`
+	Note       string  `json:"note,omitempty"`
+	Points     float64 `json:"points"` // 0..1, set by the server
+}
+
+// Audit is a filled template.
+type Audit struct {
+	bun.BaseModel `bun:"table:shelf_audits,alias:a"`
+
+	ID         uuid.UUID `bun:"id,pk"`
+	VisitID    uuid.UUID `bun:"visit_id"`
+	TemplateID uuid.UUID `bun:"template_id"`
+	StoreID    uuid.UUID `bun:"store_id"`
+	SalesmanID uuid.UUID `bun:"salesman_id"`
+	Score      int       `bun:"score"` // 0..100
+	Answers    []Answer  `bun:"answers"`
+	CreatedAt  time.Time `bun:"created_at"`
+}
+
+// IssueKind says why an answer became an action item.
+type IssueKind string
+
+const (
+	IssueAnsweredNo     IssueKind = "ANSWERED_NO"
+	IssueLowScore       IssueKind = "LOW_SCORE"
+	IssueBelowTarget    IssueKind = "BELOW_TARGET"
+	IssuePriceDeviation IssueKind = "PRICE_DEVIATION"
+	IssueOutOfStock     IssueKind = "OUT_OF_STOCK"
+)
+
+// ActionItem is an issue an audit found, for the store to fix and close.
+type ActionItem struct {
+	bun.BaseModel `bun:"table:action_items,alias:ai"`
+
+	ID         uuid.UUID  `bun:"id,pk"`
+	StoreID    uuid.UUID  `bun:"store_id"`
+	AuditID    uuid.UUID  `bun:"audit_id"`
+	QuestionID string     `bun:"question_id"`
+	Title      string     `bun:"title"`
+	Detail     string     `bun:"detail"` // the IssueKind
+	Status     string     `bun:"status"` // OPEN, CLOSED
+	CreatedAt  time.Time  `bun:"created_at"`
+	ClosedAt   *time.Time `bun:"closed_at"`
+	ClosedBy   *uuid.UUID `bun:"closed_by"`
+	CloseNote  string     `bun:"close_note"`
+}
+
+// score checks a against q's type and returns its points and the issue it raises.
+func score(q *Question, a *Answer) (float64, IssueKind, error) {
+	set := 0
+	for _, b := range []bool{a.Yes != nil, a.Score != nil, a.Number != nil, a.Price != nil, a.PhotoKey != nil} {
+		if b {
+			set++
+		}
+	}
+	want := map[QuestionType]bool{QYesNo: a.Yes != nil, QOutOfStock: a.Yes != nil, QCompetitor: a.Yes != nil,
+		QScore: a.Score != nil, QNumber: a.Number != nil, QPrice: a.Price != nil, QPhoto: a.PhotoKey != nil}
+	if set != 1 || !want[q.Type] {
+		return 0, "", ErrAnswerType
+	}
+	switch q.Type {
+	case QYesNo:
+		if *a.Yes {
+			return 1, "", nil
+		}
+		return 0, IssueAnsweredNo, nil
+	case QOutOfStock:
+		if *a.Yes {
+			return 0, IssueOutOfStock, nil
+		}
+		return 1, "", nil
+	case QCompetitor:
+		if *a.Yes {
+			return 0, "", nil // noted for HQ, nothing the store fixes
+		}
+		return 1, "", nil
+	case QScore:
+		if *a.Score < 1 || *a.Score > 5 {
+			return 0, "", ErrAnswerOutOfRange
+		}
+		pts := float64(*a.Score-1) / 4
+		if *a.Score <= 2 {
+			return pts, IssueLowScore, nil
+		}
+		return pts, "", nil
+	case QNumber:
+		if *a.Number < 0 || *a.Number > maxNumber {
+			return 0, "", ErrAnswerOutOfRange
+		}
+		if *q.Target == 0 {
+			return 1, "", nil
+		}
+		if *a.Number < *q.Target {
+			return float64(*a.Number) / float64(*q.Target), IssueBelowTarget, nil
+		}
+		return 1, "", nil
+	case QPrice:
+		if *a.Price <= 0 || *a.Price > 1_000_000_000 {
+			return 0, "", ErrAnswerOutOfRange
+		}
+		dev := math.Abs(float64(*a.Price-*q.SuggestedPrice)) * 100 / float64(*q.SuggestedPrice)
+		if dev > float64(q.TolerancePct) {
+			return 0, IssuePriceDeviation, nil
+		}
+		return 1, "", nil
+	default: // QPhoto: checked by the caller against the salesman's uploads
+		return 1, "", nil
+	}
+}
+
+// SubmitAuditInput is an audit as the salesman fills it.
+type SubmitAuditInput struct {
+	VisitID    uuid.UUID
+	TemplateID uuid.UUID
+	Answers    []Answer
+}
+
+// SubmitAudit scores a template filled during the salesman's open visit and
+// turns the issues found into the store's action items, in one transaction.
+func (s *Service) SubmitAudit(ctx context.Context, p auth.Principal, in SubmitAuditInput) (*Audit, error) {
+	if err := requireSalesman(p); err != nil {
+		return nil, err
+	}
+	v, err := s.get(ctx, in.VisitID)
+	if err != nil || v.SalesmanID != p.UserID {
+		return nil, field.Err(ErrNotFound, "visitId")
+	}
+	if !v.Open() {
+		return nil, field.Err(ErrVisitNotOpen, "visitId")
+	}
+	t, err := s.template(ctx, s.db, in.TemplateID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, field.Err(ErrNotFound, "templateId")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !t.Active {
+		return nil, field.Err(ErrTemplateInactive, "templateId")
+	}
+	if len(in.Answers) > maxQuestions {
+		return nil, field.Err(ErrInvalidInput, "answers")
+	}
+	now := s.Now()
+	a := &Audit{ID: uuid.Must(uuid.NewV7()), VisitID: v.ID, TemplateID: t.ID, StoreID: v.StoreID, SalesmanID: p.UserID, CreatedAt: now}
+	var errs []error
+	var items []*ActionItem
+	seen := map[string]bool{}
+	var got, total float64
+	for i := range in.Answers {
+		ans := in.Answers[i]
+		at := []string{"answers", strconv.Itoa(i)}
+		q := t.question(ans.QuestionID)
+		if q == nil || seen[ans.QuestionID] {
+			errs = append(errs, field.Err(ErrUnknownQuestion, append(at, "questionId")...))
+			continue
+		}
+		seen[ans.QuestionID] = true
+		if utf8.RuneCountInString(ans.Note) > MaxNoteRunes {
+			errs = append(errs, field.Err(ErrInvalidInput, append(at, "note")...))
+			continue
+		}
+		pts, issue, err := score(q, &ans)
+		if err != nil {
+			errs = append(errs, field.Err(err, at...))
+			continue
+		}
+		if q.Type == QPhoto {
+			if _, err := s.photo(ctx, p.UserID, *ans.PhotoKey); err != nil {
+				errs = append(errs, field.Err(err, append(at, "photoKey")...))
+				continue
+			}
+		}
+		ans.Points = math.Round(pts*1000) / 1000
+		got += pts * float64(q.Weight)
+		a.Answers = append(a.Answers, ans)
+		if issue != "" {
+			items = append(items, &ActionItem{ID: uuid.Must(uuid.NewV7()), StoreID: v.StoreID, AuditID: a.ID, QuestionID: q.ID,
+				Title: q.Text, Detail: string(issue), Status: "OPEN", CreatedAt: now})
+		}
+	}
+	for _, sec := range t.Sections {
+		for _, q := range sec.Questions {
+			total += float64(q.Weight)
+			if q.Required && !seen[q.ID] {
+				errs = append(errs, field.Err(ErrAnswerRequired, "answers", q.ID))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	// Unanswered optional questions earn nothing: skipping cannot raise a score.
+	a.Score = int(math.Round(100 * got / total))
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if _, err := tx.NewInsert().Model(a).Exec(ctx); err != nil {
+			if database.IsUniqueViolation(err) {
+				return ErrAlreadyAudited
+			}
+			return fmt.Errorf("visit: audit: %w", err)
+		}
+		if len(items) > 0 {
+			if _, err := tx.NewInsert().Model(&items).Exec(ctx); err != nil {
+				return fmt.Errorf("visit: action items: %w", err)
+			}
+		}
+		if _, err := tx.NewRaw(`INSERT INTO store_audit_last (store_id, audit_id, score, audited_at) VALUES (?, ?, ?, ?)
+			ON CONFLICT (store_id) DO UPDATE SET audit_id = EXCLUDED.audit_id, score = EXCLUDED.score, audited_at = EXCLUDED.audited_at`,
+			a.StoreID, a.ID, a.Score, now).Exec(ctx); err != nil {
+			return fmt.Errorf("visit: last audit: %w", err)
+		}
+		ev, err := outbox.New("store:"+a.StoreID.String(), "ShelfAudit", a.ID.String(), "audit.submitted",
+			map[string]any{"auditId": a.ID, "storeId": a.StoreID, "score": a.Score, "actionItems": len(items)}, now)
+		if err != nil {
+			return err
+		}
+		return outbox.Add(ctx, tx, ev)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// AuditsOfVisits returns the audits of each visit, in key order (a loader's batch).
+func (s *Service) AuditsOfVisits(ctx context.Context, ids []uuid.UUID) ([][]*Audit, error) {
+	var rows []*Audit
+	if err := s.db.NewSelect().Model(&rows).Where("visit_id IN (?)", bun.In(ids)).Order("id").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("visit: audits: %w", err)
+	}
+	by := map[uuid.UUID][]*Audit{}
+	for _, a := range rows {
+		by[a.VisitID] = append(by[a.VisitID], a)
+	}
+	out := make([][]*Audit, len(ids))
+	for i, id := range ids {
+		out[i] = by[id]
+	}
+	return out, nil
+}
+
+// ActionItems lists the action items of stores in p's scope, newest first.
+func (s *Service) ActionItems(ctx context.Context, p auth.Principal, status string, store *uuid.UUID, pr page.Request) ([]*ActionItem, bool, error) {
+	size, err := pr.Size()
+	if err != nil {
+		return nil, false, err
+	}
+	key, err := page.Decode(pr.After, 1)
+	if err != nil {
+		return nil, false, err
+	}
+	var rows []*ActionItem
+	q := party.Scope(s.db.NewSelect().Model(&rows), p, "ai.store_id").OrderExpr("ai.id DESC").Limit(int64(size + 1))
+	if status != "" {
+		q = q.Where("ai.status = ?", status)
+	}
+	if store != nil {
+		q = q.Where("ai.store_id = ?", *store)
+	}
+	if key != nil {
+		id, err := uuid.Parse(key[0])
+		if err != nil {
+			return nil, false, page.ErrInvalid
+		}
+		q = q.Where("ai.id < ?", id)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, false, fmt.Errorf("visit: action items: %w", err)
+	}
+	if len(rows) > size {
+		return rows[:size], true, nil
+	}
+	return rows, false, nil
+}
+
+// CloseActionItem is the store saying it fixed the issue.
+func (s *Service) CloseActionItem(ctx context.Context, p auth.Principal, id uuid.UUID, note string) (*ActionItem, error) {
+	if err := p.Require(auth.RoleStoreManager, auth.RoleStoreStaff); err != nil {
+		return nil, err
+	}
+	if utf8.RuneCountInString(note) > MaxNoteRunes {
+		return nil, field.Err(ErrInvalidInput, "note")
+	}
+	it := new(ActionItem)
+	err := party.Scope(s.db.NewSelect().Model(it).Where("ai.id = ?", id), p, "ai.store_id").Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("visit: action item: %w", err)
+	}
+	now := s.Now()
+	res, err := s.db.NewUpdate().Model((*ActionItem)(nil)).Set("status = 'CLOSED'").Set("closed_at = ?", now).
+		Set("closed_by = ?", p.UserID).Set("close_note = ?", note).Where("id = ? AND status = 'OPEN'", id).Exec(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("visit: close: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return nil, ErrActionItemClosed
+	}
+	it.Status, it.ClosedAt, it.ClosedBy, it.CloseNote = "CLOSED", &now, &p.UserID, note
+	return it, nil
+}
+
+// TemplatesByID returns templates in key order (a loader's batch), nil where absent.
+func (s *Service) TemplatesByID(ctx context.Context, ids []uuid.UUID) ([]*Template, error) {
+	var rows []*Template
+	if err := s.db.NewSelect().Model(&rows).Where("id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("visit: templates: %w", err)
+	}
+	by := map[uuid.UUID]*Template{}
+	for _, t := range rows {
+		by[t.ID] = t
+	}
+	out := make([]*Template, len(ids))
+	for i, id := range ids {
+		out[i] = by[id]
+	}
+	return out, nil
+}
+
+// UsersByID returns users in key order (a loader's batch), for visits and KPIs already in scope.
+func (s *Service) UsersByID(ctx context.Context, ids []uuid.UUID) ([]*party.User, error) {
+	var rows []*party.User
+	if err := s.db.NewSelect().Model(&rows).Where("u.id IN (?)", bun.In(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("visit: users: %w", err)
+	}
+	by := map[uuid.UUID]*party.User{}
+	for _, u := range rows {
+		by[u.ID] = u
+	}
+	out := make([]*party.User, len(ids))
+	for i, id := range ids {
+		out[i] = by[id]
+	}
+	return out, nil
+}
