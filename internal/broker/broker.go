@@ -33,6 +33,10 @@ type Broker interface {
 	// Publish sends payload to the current subscribers of topic, on every
 	// instance for Redis. It never waits for a slow subscriber.
 	Publish(ctx context.Context, topic string, payload []byte) error
+	// PublishMany publishes each message's Payload to its Topic, in order,
+	// as Publish would; Redis sends them all in one round trip. On an error
+	// any of them may have been sent.
+	PublishMany(ctx context.Context, msgs []Message) error
 	// Subscribe returns once the subscription is live, so a message published
 	// after it returns is delivered (or announced by a Gap). Messages of the
 	// topics arrive on the channel until ctx ends or Close; then it is closed.

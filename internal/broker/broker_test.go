@@ -120,6 +120,29 @@ func contract(t *testing.T, f fixture) {
 		require.ErrorIs(t, err, context.Canceled)
 	})
 
+	t.Run("publish many", func(t *testing.T) {
+		b := f.open(t, Options{})
+		ctx := t.Context()
+		ab, err := b.Subscribe(ctx, "a", "b")
+		require.NoError(t, err)
+		onlyB, err := b.Subscribe(ctx, "b")
+		require.NoError(t, err)
+		require.NoError(t, b.PublishMany(ctx, nil))
+		require.NoError(t, b.PublishMany(ctx, []Message{
+			{Topic: "a", Payload: []byte("a1")}, {Topic: "c", Payload: []byte("c1")},
+			{Topic: "b", Payload: []byte("b1")}, {Topic: "a", Payload: []byte("a2")},
+		}))
+		require.Equal(t, msg("a", "a1"), recv(t, ab))
+		require.Equal(t, msg("b", "b1"), recv(t, ab), "in order, c1 to no one")
+		require.Equal(t, msg("a", "a2"), recv(t, ab))
+		require.Equal(t, msg("b", "b1"), recv(t, onlyB))
+		require.ErrorIs(t, b.PublishMany(ctx, []Message{{Topic: "a", Payload: []byte("x")}, {Payload: []byte("y")}}), ErrNoTopic)
+		publish(t, b, "b", "b2")
+		require.Equal(t, msg("b", "b2"), recv(t, onlyB), "a refused batch sends nothing")
+		require.NoError(t, b.Close())
+		require.ErrorIs(t, b.PublishMany(ctx, []Message{{Topic: "a"}}), ErrClosed)
+	})
+
 	t.Run("many subscribers on one topic", func(t *testing.T) {
 		b := f.open(t, Options{})
 		var chans []<-chan Message

@@ -43,6 +43,20 @@ func (b *memory) Publish(ctx context.Context, name string, payload []byte) error
 	return nil
 }
 
+func (b *memory) PublishMany(ctx context.Context, msgs []Message) error {
+	for _, m := range msgs {
+		if m.Topic == "" {
+			return ErrNoTopic
+		}
+	}
+	for _, m := range msgs {
+		if err := b.Publish(ctx, m.Topic, m.Payload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (b *memory) Subscribe(ctx context.Context, topics ...string) (<-chan Message, error) {
 	names, err := uniqueTopics(topics)
 	if err != nil {

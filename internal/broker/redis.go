@@ -98,6 +98,29 @@ func (b *redisBroker) Publish(ctx context.Context, name string, payload []byte) 
 	return b.client.Publish(ctx, b.prefix+name, payload).Err()
 }
 
+func (b *redisBroker) PublishMany(ctx context.Context, msgs []Message) error {
+	for _, m := range msgs {
+		if m.Topic == "" {
+			return ErrNoTopic
+		}
+	}
+	select {
+	case <-b.done:
+		return ErrClosed
+	default:
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	_, err := b.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, m := range msgs {
+			p.Publish(ctx, b.prefix+m.Topic, m.Payload)
+		}
+		return nil
+	})
+	return err
+}
+
 func (b *redisBroker) Subscribe(ctx context.Context, topics ...string) (<-chan Message, error) {
 	names, err := uniqueTopics(topics)
 	if err != nil {
