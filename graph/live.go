@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/uuid"
 
@@ -30,6 +34,11 @@ type subCountKey struct{}
 // follow subscribes to topics and turns each message into a value with next,
 // read after the change committed. next answers ok=false to skip a message
 // and an error to end the subscription (the object left the viewer's scope).
+//
+// Subscriptions of this process that would read the same thing for the same
+// delivery share one call of next: the same root field and arguments, for
+// viewers who see the same rows (sharer). Ten phones following one order
+// cost one read per change, not ten.
 func follow[T any](ctx context.Context, b Subscriber, topics []string, next func(m broker.Message) (T, bool, error)) (<-chan T, error) {
 	count, _ := ctx.Value(subCountKey{}).(*atomic.Int32)
 	if count != nil && count.Add(1) > MaxSubscriptions {
@@ -46,12 +55,13 @@ func follow[T any](ctx context.Context, b Subscriber, topics []string, next func
 		release()
 		return nil, err
 	}
+	who := sharer(ctx)
 	out := make(chan T, 1)
 	go func() {
 		defer close(out)
 		defer release()
 		for m := range msgs {
-			v, ok, err := next(m)
+			v, ok, err := shareRead(ctx, m, who, next)
 			if err != nil {
 				return
 			}
@@ -66,6 +76,102 @@ func follow[T any](ctx context.Context, b Subscriber, topics []string, next func
 		}
 	}()
 	return out, nil
+}
+
+// shareRead is next(m), or the result of the same read another subscription
+// made for this delivery.
+func shareRead[T any](ctx context.Context, m broker.Message, who string, next func(m broker.Message) (T, bool, error)) (T, bool, error) {
+	if m.Seq == 0 || who == "" {
+		return next(m)
+	}
+	v, ok, err := reads.do(readKey{seq: m.Seq, who: who}, func() (any, bool, error) { return next(m) })
+	if err != nil && ctx.Err() == nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+		return next(m) // the socket that read went away meanwhile, this one did not
+	}
+	t, _ := v.(T)
+	return t, ok, err
+}
+
+// sharer names the read a subscription makes for each message: its root
+// field and arguments and whom it reads for. Order reads are scoped by
+// order.scope (party.Scope), which reads only the roles, the party and its
+// path, and for salesmen the user; any other read is shared only by one user
+// signed in with the same roles.
+func sharer(ctx context.Context) string {
+	fc := graphql.GetFieldContext(ctx)
+	p, err := auth.FromContext(ctx)
+	if fc == nil || fc.Field.Field == nil || err != nil {
+		return ""
+	}
+	roles := slices.Clone(p.Roles)
+	slices.Sort(roles)
+	var who string
+	switch fc.Field.Name {
+	case "orderUpdated", "myOrdersUpdated":
+		who = fmt.Sprint(roles, p.PartyID, p.PartyPath)
+		if p.Has(auth.RoleSalesman) {
+			who += " " + p.UserID.String()
+		}
+	default:
+		who = fmt.Sprint(roles, p.PartyID, p.PartyPath, p.UserID)
+	}
+	return fmt.Sprint(fc.Field.Name, fc.Args, who)
+}
+
+// reads holds the reads of recent deliveries, for shareRead.
+var reads = &memo{calls: map[readKey]*readCall{}}
+
+// readTTL bounds how long a read is kept for subscriptions that come to its
+// delivery late; a later one reads afresh.
+const readTTL = 5 * time.Second
+
+type readKey struct {
+	seq uint64
+	who string
+}
+
+type readCall struct {
+	done chan struct{}
+	at   time.Time
+	v    any
+	ok   bool
+	err  error
+}
+
+type memo struct {
+	mu    sync.Mutex
+	calls map[readKey]*readCall
+	swept time.Time
+}
+
+// do runs read once per key; callers of a key in flight wait for its result.
+func (m *memo) do(k readKey, read func() (any, bool, error)) (any, bool, error) {
+	now := time.Now()
+	m.mu.Lock()
+	if now.Sub(m.swept) > readTTL {
+		for k, c := range m.calls {
+			if now.Sub(c.at) > readTTL {
+				delete(m.calls, k)
+			}
+		}
+		m.swept = now
+	}
+	c, found := m.calls[k]
+	if !found {
+		c = &readCall{done: make(chan struct{}), at: now}
+		m.calls[k] = c
+	}
+	m.mu.Unlock()
+	if !found {
+		func() {
+			defer close(c.done) // even if read panics: waiters must not hang
+			c.err = errors.New("graph: shared read failed")
+			c.v, c.ok, c.err = read()
+		}()
+	} else {
+		<-c.done
+	}
+	return c.v, c.ok, c.err
 }
 
 // orderOf reads the order id of an order event's payload.

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,7 +27,15 @@ type Message struct {
 	// this subscriber's buffer overflowed: any of its topics may have lost
 	// messages.
 	Gap bool
+	// Seq names one delivery in this process: every local receiver of one
+	// published message sees the same Seq, so they can share the work it
+	// causes (one read after commit, not one per subscriber). Zero on a Gap.
+	Seq uint64
 }
+
+// seq numbers deliveries process-wide, so two brokers in one process (tests
+// run several instances) never share a Seq.
+var seq atomic.Uint64
 
 // Broker publishes messages to topics and subscribes to them.
 type Broker interface {

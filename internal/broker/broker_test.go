@@ -157,7 +157,19 @@ func contract(t *testing.T, f fixture) {
 		for i := range 5 {
 			publish(t, b, "t", strconv.Itoa(i))
 		}
-		for _, ch := range chans {
+		seqs := map[uint64]bool{}
+		for i, ch := range chans[:2] {
+			for range 5 {
+				select {
+				case m := <-ch:
+					seqs[m.Seq] = true
+				case <-time.After(wait):
+					t.Fatal("no message in time")
+				}
+			}
+			require.Len(t, seqs, 5, "receiver %d: one Seq per published message, shared by its receivers", i)
+		}
+		for _, ch := range chans[2:] {
 			for i := range 5 {
 				require.Equal(t, msg("t", strconv.Itoa(i)), recv(t, ch))
 			}
@@ -573,11 +585,14 @@ func publish(t *testing.T, b Broker, topic, payload string) {
 	require.NoError(t, b.Publish(ctx, topic, []byte(payload)))
 }
 
+// recv returns the next message, its Seq checked and cleared.
 func recv(t *testing.T, ch <-chan Message) Message {
 	t.Helper()
 	select {
 	case m, ok := <-ch:
 		require.True(t, ok, "channel closed")
+		require.Equal(t, m.Gap, m.Seq == 0, "a Seq on every message but a Gap: %+v", m)
+		m.Seq = 0
 		return m
 	case <-time.After(wait):
 		t.Fatal("no message in time")

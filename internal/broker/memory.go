@@ -36,7 +36,7 @@ func (b *memory) Publish(ctx context.Context, name string, payload []byte) error
 	if t == nil {
 		return nil
 	}
-	m := Message{Topic: name, Payload: bytes.Clone(payload)}
+	m := Message{Topic: name, Payload: bytes.Clone(payload), Seq: seq.Add(1)}
 	for s := range t.subs {
 		s.send(m)
 	}

@@ -341,7 +341,7 @@ func (b *redisBroker) deliver(m *redis.Message) {
 	if t == nil || len(t.subs) == 0 {
 		return
 	}
-	msg := Message{Topic: name, Payload: []byte(m.Payload)}
+	msg := Message{Topic: name, Payload: []byte(m.Payload), Seq: seq.Add(1)}
 	for s := range t.subs {
 		s.send(msg)
 	}
