@@ -3,12 +3,15 @@ package graph_test
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"channelhub/internal/apitest"
@@ -331,4 +334,65 @@ func TestLiveLegacyProtocol(t *testing.T) {
 			require.NotEqual(t, "error", msg["type"], "%v", msg)
 		}
 	})
+}
+
+// Redis drops the server's connections (as a restart would) while a phone
+// follows orders: it is told to refetch, and later changes still arrive.
+// Only this server's connections are killed (by client name): other tests
+// share the Redis server.
+func TestLiveRedisRestart(t *testing.T) {
+	t.Parallel()
+	for _, b := range dbtest.Backends(t) {
+		if b.Name == "sqlite" {
+			continue // no Redis
+		}
+		t.Run(b.Name, func(t *testing.T) {
+			base := os.Getenv(dbtest.RedisEnv)
+			u, err := url.Parse(base)
+			require.NoError(t, err)
+			name := fmt.Sprintf("chtest-live-restart-%d", time.Now().UnixNano())
+			q := u.Query()
+			q.Set("client_name", name)
+			u.RawQuery = q.Encode()
+			e := apitest.Start(t, b, apitest.Options{Env: map[string]string{"CHANNELHUB_REDIS_URL": u.String()}})
+			opt, err := redis.ParseURL(base)
+			require.NoError(t, err)
+			opt.ClientName = name + "-admin"
+			admin := redis.NewClient(opt)
+			defer admin.Close()
+
+			dist := e.As(auth.RoleDistributorAdmin)
+			ids := cartSKUs(t, e, dist, "PH01-2-1")
+			o, errs := submit(t, e, dist, "live-redis", []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 1}}, nil)
+			require.Empty(t, errs)
+			drained(t, e)
+			l := liveDial(t, e, dist)
+			l.subscribe("mine", `subscription { myOrdersUpdated { refetch order { status } } }`, nil)
+			l.subscribe("o", `subscription($id: ID!) { orderUpdated(id: $id) { status } }`, map[string]any{"id": o.ID})
+			time.Sleep(200 * time.Millisecond)
+
+			list, err := admin.Do(t.Context(), "CLIENT", "LIST").Text()
+			require.NoError(t, err)
+			killed := 0
+			for line := range strings.SplitSeq(strings.TrimSpace(list), "\n") {
+				var id string
+				for f := range strings.FieldsSeq(line) {
+					if v, ok := strings.CutPrefix(f, "id="); ok {
+						id = v
+					}
+				}
+				if strings.Contains(line, " name="+name+" ") {
+					require.NoError(t, admin.Do(t.Context(), "CLIENT", "KILL", "ID", id).Err())
+					killed++
+				}
+			}
+			require.NotZero(t, killed, "the server's connections carry the client name")
+
+			got := l.until(map[string]string{"mine": "refetch:true", "o": "SUBMITTED"})
+			require.Contains(t, got["mine"], "refetch:true", "told to refetch: messages may have been lost")
+			_, errs = act(t, e, e.As(auth.RoleSalesOps), "orderApprove", o.ID, map[string]any{"reason": "ok"})
+			require.Empty(t, errs)
+			l.until(map[string]string{"mine": "APPROVED", "o": "APPROVED"})
+		})
+	}
 }
