@@ -21,11 +21,15 @@ import (
 
 // Subscriber is what subscriptions need of the broker.
 type Subscriber interface {
-	Subscribe(ctx context.Context, topics ...string) (<-chan broker.Message, error)
+	SubscribeTo(ctx context.Context, r broker.Receiver, topics ...string) error
 }
 
 // MaxSubscriptions caps the subscriptions of one socket.
 const MaxSubscriptions = 100
+
+// followBuffer is how many messages a subscription holds while its reader
+// (the socket) is slow; beyond it they are dropped for one Gap.
+const followBuffer = 16
 
 var errTooManySubscriptions = errors.New("graph: too many subscriptions on one connection")
 
@@ -35,47 +39,124 @@ type subCountKey struct{}
 // read after the change committed. next answers ok=false to skip a message
 // and an error to end the subscription (the object left the viewer's scope).
 //
-// Subscriptions of this process that would read the same thing for the same
-// delivery share one call of next: the same root field and arguments, for
-// viewers who see the same rows (sharer). Ten phones following one order
-// cost one read per change, not ten.
+// An idle subscription costs no goroutine: one starts when a message
+// arrives and ends when the queue is empty. Subscriptions of this process
+// that would read the same thing for the same delivery share one call of
+// next: the same root field and arguments, for viewers who see the same rows
+// (sharer). Ten phones following one order cost one read per change.
 func follow[T any](ctx context.Context, b Subscriber, topics []string, next func(m broker.Message) (T, bool, error)) (<-chan T, error) {
 	count, _ := ctx.Value(subCountKey{}).(*atomic.Int32)
 	if count != nil && count.Add(1) > MaxSubscriptions {
 		count.Add(-1)
 		return nil, errTooManySubscriptions
 	}
-	release := func() {
-		if count != nil {
-			count.Add(-1)
-		}
-	}
-	msgs, err := b.Subscribe(ctx, topics...)
-	if err != nil {
-		release()
+	ctx, cancel := context.WithCancel(ctx)
+	f := &follower[T]{ctx: ctx, cancel: cancel, next: next, who: sharer(ctx), out: make(chan T, 1), count: count}
+	if err := b.SubscribeTo(ctx, f, topics...); err != nil {
+		f.mu.Lock()
+		f.finish()
+		f.mu.Unlock()
 		return nil, err
 	}
-	who := sharer(ctx)
-	out := make(chan T, 1)
-	go func() {
-		defer close(out)
-		defer release()
-		for m := range msgs {
-			v, ok, err := shareRead(ctx, m, who, next)
-			if err != nil {
-				return
+	return f.out, nil
+}
+
+// follower is one subscription's queue between the broker and gqlgen.
+type follower[T any] struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	next   func(m broker.Message) (T, bool, error)
+	who    string
+	out    chan T
+	count  *atomic.Int32
+
+	mu       sync.Mutex
+	queue    []broker.Message // at most followBuffer, then one Gap
+	gapped   bool             // the last queued is an overflow Gap
+	running  bool             // a drain goroutine owns the queue and sends on out
+	ended    bool             // the broker ended the subscription
+	finished bool             // out is closed
+}
+
+// Deliver queues m and starts a drain unless one runs. It never blocks.
+func (f *follower[T]) Deliver(m broker.Message) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	switch {
+	case f.finished:
+		return
+	case len(f.queue) < followBuffer:
+		f.queue = append(f.queue, m)
+		f.gapped = false
+	case !f.gapped:
+		f.queue = append(f.queue, broker.Message{Gap: true})
+		f.gapped = true
+	}
+	if !f.running {
+		f.running = true
+		go f.drain()
+	}
+}
+
+// End: out closes once the queue is drained.
+func (f *follower[T]) End() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ended = true
+	if !f.running {
+		f.finish()
+	}
+}
+
+// finish closes out and gives the socket's slot back; f.mu is held and no
+// drain runs.
+func (f *follower[T]) finish() {
+	if f.finished {
+		return
+	}
+	f.finished = true
+	f.queue = nil
+	close(f.out)
+	f.cancel()
+	if f.count != nil {
+		f.count.Add(-1)
+	}
+}
+
+// drain reads and sends the queued messages in order, then exits.
+func (f *follower[T]) drain() {
+	for {
+		f.mu.Lock()
+		if len(f.queue) == 0 || f.ctx.Err() != nil {
+			f.running = false
+			f.queue = nil // an idle subscription holds no buffer
+			if f.ended || f.ctx.Err() != nil {
+				f.finish()
 			}
-			if !ok {
-				continue
-			}
-			select {
-			case out <- v:
-			case <-ctx.Done():
-				return
-			}
+			f.mu.Unlock()
+			return
 		}
-	}()
-	return out, nil
+		m := f.queue[0]
+		f.queue = f.queue[1:]
+		f.gapped = f.gapped && len(f.queue) > 0
+		f.mu.Unlock()
+
+		v, ok, err := shareRead(f.ctx, m, f.who, f.next)
+		if err != nil {
+			f.mu.Lock()
+			f.running = false
+			f.finish() // the broker's End comes later and finds out closed
+			f.mu.Unlock()
+			return
+		}
+		if !ok {
+			continue
+		}
+		select {
+		case f.out <- v:
+		case <-f.ctx.Done():
+		}
+	}
 }
 
 // shareRead is next(m), or the result of the same read another subscription

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -251,6 +252,39 @@ func contract(t *testing.T, f fixture) {
 		}
 		publish(t, b, "t", "later")
 		require.Equal(t, msg("t", "later"), recv(t, slow))
+	})
+
+	t.Run("receiver", func(t *testing.T) {
+		b := f.open(t, Options{})
+		ctx, cancel := context.WithCancel(t.Context())
+		r := &recording{ended: make(chan struct{})}
+		require.NoError(t, b.SubscribeTo(ctx, r, "t", "u"))
+		publish(t, b, "t", "1")
+		publish(t, b, "u", "2")
+		publish(t, b, "v", "3")
+		waitFor(t, "two deliveries", func() bool { return len(r.got()) == 2 })
+		got := r.got()
+		require.Equal(t, []string{"t:1", "u:2"}, []string{got[0].Topic + ":" + string(got[0].Payload), got[1].Topic + ":" + string(got[1].Payload)})
+		require.NotZero(t, got[0].Seq)
+		cancel()
+		select {
+		case <-r.ended:
+		case <-time.After(wait):
+			t.Fatal("End not called after ctx ended")
+		}
+		publish(t, b, "t", "after")
+		time.Sleep(50 * time.Millisecond)
+		require.Len(t, r.got(), 2, "nothing after End")
+		noLeaks(t, f, b, "t", "u")
+
+		r2 := &recording{ended: make(chan struct{})}
+		require.NoError(t, b.SubscribeTo(t.Context(), r2, "t"))
+		require.NoError(t, b.Close())
+		select {
+		case <-r2.ended:
+		case <-time.After(wait):
+			t.Fatal("End not called at Close")
+		}
 	})
 
 	t.Run("order per topic per publisher", func(t *testing.T) {
@@ -598,6 +632,44 @@ func recv(t *testing.T, ch <-chan Message) Message {
 		t.Fatal("no message in time")
 		return Message{}
 	}
+}
+
+// recording is a Receiver that keeps what it got and fails on misuse.
+type recording struct {
+	mu     sync.Mutex
+	msgs   []Message
+	done   bool
+	ended  chan struct{}
+	misuse string
+}
+
+func (r *recording) Deliver(m Message) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done {
+		r.misuse = "Deliver after End"
+	}
+	r.msgs = append(r.msgs, m)
+}
+
+func (r *recording) End() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done {
+		r.misuse = "End twice"
+		return
+	}
+	r.done = true
+	close(r.ended)
+}
+
+func (r *recording) got() []Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.misuse != "" {
+		panic(r.misuse)
+	}
+	return slices.Clone(r.msgs)
 }
 
 // closed drains ch and fails unless it is closed in time.

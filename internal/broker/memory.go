@@ -58,18 +58,26 @@ func (b *memory) PublishMany(ctx context.Context, msgs []Message) error {
 }
 
 func (b *memory) Subscribe(ctx context.Context, topics ...string) (<-chan Message, error) {
+	r := newChanReceiver(b.opts.Buffer)
+	if err := b.SubscribeTo(ctx, r, topics...); err != nil {
+		return nil, err
+	}
+	return r.ch, nil
+}
+
+func (b *memory) SubscribeTo(ctx context.Context, r Receiver, topics ...string) error {
 	names, err := uniqueTopics(topics)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	s := newSub(names, b.opts.Buffer)
+	s := newSub(names, r)
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	for _, name := range names {
 		t := b.topics[name]
@@ -81,7 +89,7 @@ func (b *memory) Subscribe(ctx context.Context, topics ...string) (<-chan Messag
 	}
 	b.mu.Unlock()
 	s.watch(ctx, func() { b.remove(s) })
-	return s.ch, nil
+	return nil
 }
 
 func (b *memory) remove(s *sub) {

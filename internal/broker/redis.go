@@ -122,19 +122,27 @@ func (b *redisBroker) PublishMany(ctx context.Context, msgs []Message) error {
 }
 
 func (b *redisBroker) Subscribe(ctx context.Context, topics ...string) (<-chan Message, error) {
+	r := newChanReceiver(b.opts.Buffer)
+	if err := b.SubscribeTo(ctx, r, topics...); err != nil {
+		return nil, err
+	}
+	return r.ch, nil
+}
+
+func (b *redisBroker) SubscribeTo(ctx context.Context, r Receiver, topics ...string) error {
 	names, err := uniqueTopics(topics)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	s := newSub(names, b.opts.Buffer)
+	s := newSub(names, r)
 	var waits []chan struct{}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	for _, name := range names {
 		t := b.topics[name]
@@ -162,17 +170,17 @@ func (b *redisBroker) Subscribe(ctx context.Context, topics ...string) (<-chan M
 		case <-w:
 		case <-ctx.Done():
 			b.remove(s)
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-b.done:
 			b.remove(s)
-			return nil, ErrClosed
+			return ErrClosed
 		case <-timer.C:
 			b.remove(s)
-			return nil, ErrNotReady
+			return ErrNotReady
 		}
 	}
 	s.watch(ctx, func() { b.remove(s) })
-	return s.ch, nil
+	return nil
 }
 
 func (b *redisBroker) remove(s *sub) {
