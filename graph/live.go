@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -17,6 +16,7 @@ import (
 
 	"channelhub/internal/auth"
 	"channelhub/internal/broker"
+	"channelhub/internal/database"
 )
 
 // Subscriber is what subscriptions need of the broker.
@@ -268,9 +268,9 @@ func orderOf(m broker.Message) (uuid.UUID, bool) {
 
 // liveSession bounds a socket by its access token and session: the
 // connection's context ends when the token expires or, checked every
-// interval, the session is revoked or the user disabled. Timers, not a
-// goroutine per socket: ten thousand idle phones must stay cheap.
-func liveSession(ctx context.Context, a *auth.Service, p auth.Principal, token string, every time.Duration) context.Context {
+// interval, the session is revoked or the user disabled. The sockets of one
+// instance are checked together (sessionWatch), not one query each.
+func liveSession(ctx context.Context, a *auth.Service, p auth.Principal, every time.Duration) context.Context {
 	ctx = context.WithValue(ctx, subCountKey{}, new(atomic.Int32))
 	ctx = transport.AppendCloseReason(ctx, "session ended: sign in again and resubscribe")
 	var cancel context.CancelFunc
@@ -279,21 +279,93 @@ func liveSession(ctx context.Context, a *auth.Service, p auth.Principal, token s
 	} else {
 		ctx, cancel = context.WithDeadline(ctx, p.ExpiresAt)
 	}
-	var t *time.Timer
-	t = time.AfterFunc(time.Duration(math.MaxInt64), func() {
-		if ctx.Err() != nil {
-			return
-		}
-		if _, err := a.Authenticate(ctx, token); errors.Is(err, auth.ErrUnauthenticated) {
-			cancel()
-			return
-		}
-		t.Reset(every)
-	})
-	t.Reset(every) // armed once t is set, which the callback reads
+	s := &liveSocket{p: p, cancel: cancel}
+	w := watchFor(a, every)
+	w.add(s)
 	context.AfterFunc(ctx, func() {
-		t.Stop()
+		w.remove(s)
 		cancel()
 	})
 	return ctx
+}
+
+type liveSocket struct {
+	p      auth.Principal
+	cancel context.CancelFunc
+}
+
+// sessionWatch re-checks the sessions of one auth service's open sockets
+// every interval, in one query per 1,000 (auth.Service.Live): ten thousand
+// idle phones cost a few queries every 30 s, not 333 a second. Its goroutine
+// runs while sockets are open.
+type sessionWatch struct {
+	a     *auth.Service
+	every time.Duration
+
+	mu      sync.Mutex
+	sockets map[*liveSocket]struct{}
+	running bool
+}
+
+type watchKey struct {
+	a     *auth.Service
+	every time.Duration
+}
+
+var watches sync.Map // watchKey → *sessionWatch
+
+func watchFor(a *auth.Service, every time.Duration) *sessionWatch {
+	k := watchKey{a, every}
+	if w, ok := watches.Load(k); ok {
+		return w.(*sessionWatch)
+	}
+	w, _ := watches.LoadOrStore(k, &sessionWatch{a: a, every: every, sockets: map[*liveSocket]struct{}{}})
+	return w.(*sessionWatch)
+}
+
+func (w *sessionWatch) add(s *liveSocket) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.sockets[s] = struct{}{}
+	if !w.running {
+		w.running = true
+		go w.run()
+	}
+}
+
+func (w *sessionWatch) remove(s *liveSocket) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.sockets, s)
+}
+
+func (w *sessionWatch) run() {
+	t := time.NewTicker(w.every)
+	defer t.Stop()
+	for range t.C {
+		w.mu.Lock()
+		if len(w.sockets) == 0 {
+			w.running = false
+			w.mu.Unlock()
+			return
+		}
+		sockets := make([]*liveSocket, 0, len(w.sockets))
+		ps := make([]auth.Principal, 0, len(w.sockets))
+		for s := range w.sockets {
+			sockets = append(sockets, s)
+			ps = append(ps, s.p)
+		}
+		w.mu.Unlock()
+		ctx, cancel := context.WithTimeout(database.Uncounted(context.Background()), w.every)
+		live, err := w.a.Live(ctx, ps)
+		cancel()
+		if err != nil {
+			continue // the database is unreachable: keep the sockets, try again next time
+		}
+		for _, s := range sockets {
+			if !live[s.p.SessionID] {
+				s.cancel()
+			}
+		}
+	}
 }
