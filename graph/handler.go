@@ -141,7 +141,7 @@ func wsInit(a *auth.Service, every time.Duration) transport.WebsocketInitFunc {
 		if err != nil {
 			return transport.WithWebsocketCloseCode(ctx, 4403), nil, auth.ErrUnauthenticated
 		}
-		return liveSession(auth.WithPrincipal(ctx, p), a, p, token, every), nil, nil
+		return liveSession(auth.WithPrincipal(ctx, p), a, p, every), nil, nil
 	}
 }
 

@@ -3,16 +3,20 @@ package graph_test
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
 	"github.com/coder/websocket/wsjson"
+	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 
 	"channelhub/internal/apitest"
 	"channelhub/internal/auth"
+	"channelhub/internal/database"
 	"channelhub/internal/database/dbtest"
 	"channelhub/internal/outbox"
 )
@@ -62,12 +66,13 @@ func (l *liveConn) mustNext(d time.Duration) map[string]any {
 	return msg
 }
 
-// drained waits until the dispatcher has delivered every event so far.
+// drained waits until the dispatcher has delivered every event so far. Its
+// statements are not counted in e.Server.DB.Queries.
 func drained(t *testing.T, e *apitest.Env) {
 	t.Helper()
 	require.Eventually(t, func() bool {
 		var n int
-		require.NoError(t, e.Server.DB.NewRaw(`SELECT COUNT(*) FROM outbox_events WHERE delivered_at IS NULL AND parked_at IS NULL`).Scan(context.Background(), &n))
+		require.NoError(t, e.Server.DB.NewRaw(`SELECT COUNT(*) FROM outbox_events WHERE delivered_at IS NULL AND parked_at IS NULL`).Scan(database.Uncounted(context.Background()), &n))
 		return n == 0
 	}, 10*time.Second, 20*time.Millisecond)
 }
@@ -131,6 +136,47 @@ func TestLiveOrderUpdates(t *testing.T) {
 		seen := buyer.until(map[string]string{"o": "CANCELLED", "credit": "0.00"})
 		require.Contains(t, seen["o"], "CANCELLED")
 		require.Contains(t, seen["credit"], "0.00", "the released credit arrives as the line's current state")
+	})
+}
+
+// Followers of one order on one instance share the read after each change
+// when they see the same rows: the statements a change costs do not grow
+// with its followers, only with the kinds of viewer (here a second, HQ).
+func TestLiveSharedReads(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		dist, ops := e.As(auth.RoleDistributorAdmin), e.As(auth.RoleSalesOps)
+		again := e.As(auth.RoleDistributorAdmin) // a second session of the same user
+		ids := cartSKUs(t, e, dist, "PH01-2-1")
+		o, errs := submit(t, e, dist, "live-shared", []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 1}}, nil)
+		require.Empty(t, errs)
+		drained(t, e)
+		const q = `subscription($id: ID!) { orderUpdated(id: $id) { number status note } }`
+		follow := func(token string) *liveConn {
+			l := liveDial(t, e, token)
+			l.subscribe("o", q, map[string]any{"id": o.ID})
+			return l
+		}
+		change := func(note string, conns []*liveConn) int64 {
+			time.Sleep(200 * time.Millisecond) // the subscriptions are registered with the broker
+			before := e.Server.DB.Queries()
+			_, errs := act(t, e, dist, "orderChangeRequest", o.ID, map[string]any{"note": note})
+			require.Empty(t, errs)
+			for _, l := range conns {
+				l.until(map[string]string{"o": note})
+			}
+			drained(t, e)
+			time.Sleep(200 * time.Millisecond) // reads for the change's later events, if any
+			return e.Server.DB.Queries() - before
+		}
+		one := change("first", []*liveConn{follow(dist)})
+
+		var conns []*liveConn
+		for i := range 8 {
+			conns = append(conns, follow([]string{dist, again}[i%2]))
+		}
+		conns = append(conns, follow(ops))
+		require.Equal(t, one+1, change("second", conns), "nine followers, two kinds of viewer: one more read than with one follower")
 	})
 }
 
@@ -288,4 +334,65 @@ func TestLiveLegacyProtocol(t *testing.T) {
 			require.NotEqual(t, "error", msg["type"], "%v", msg)
 		}
 	})
+}
+
+// Redis drops the server's connections (as a restart would) while a phone
+// follows orders: it is told to refetch, and later changes still arrive.
+// Only this server's connections are killed (by client name): other tests
+// share the Redis server.
+func TestLiveRedisRestart(t *testing.T) {
+	t.Parallel()
+	for _, b := range dbtest.Backends(t) {
+		if b.Name == "sqlite" {
+			continue // no Redis
+		}
+		t.Run(b.Name, func(t *testing.T) {
+			base := os.Getenv(dbtest.RedisEnv)
+			u, err := url.Parse(base)
+			require.NoError(t, err)
+			name := fmt.Sprintf("chtest-live-restart-%d", time.Now().UnixNano())
+			q := u.Query()
+			q.Set("client_name", name)
+			u.RawQuery = q.Encode()
+			e := apitest.Start(t, b, apitest.Options{Env: map[string]string{"CHANNELHUB_REDIS_URL": u.String()}})
+			opt, err := redis.ParseURL(base)
+			require.NoError(t, err)
+			opt.ClientName = name + "-admin"
+			admin := redis.NewClient(opt)
+			defer admin.Close()
+
+			dist := e.As(auth.RoleDistributorAdmin)
+			ids := cartSKUs(t, e, dist, "PH01-2-1")
+			o, errs := submit(t, e, dist, "live-redis", []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 1}}, nil)
+			require.Empty(t, errs)
+			drained(t, e)
+			l := liveDial(t, e, dist)
+			l.subscribe("mine", `subscription { myOrdersUpdated { refetch order { status } } }`, nil)
+			l.subscribe("o", `subscription($id: ID!) { orderUpdated(id: $id) { status } }`, map[string]any{"id": o.ID})
+			time.Sleep(200 * time.Millisecond)
+
+			list, err := admin.Do(t.Context(), "CLIENT", "LIST").Text()
+			require.NoError(t, err)
+			killed := 0
+			for line := range strings.SplitSeq(strings.TrimSpace(list), "\n") {
+				var id string
+				for f := range strings.FieldsSeq(line) {
+					if v, ok := strings.CutPrefix(f, "id="); ok {
+						id = v
+					}
+				}
+				if strings.Contains(line, " name="+name+" ") {
+					require.NoError(t, admin.Do(t.Context(), "CLIENT", "KILL", "ID", id).Err())
+					killed++
+				}
+			}
+			require.NotZero(t, killed, "the server's connections carry the client name")
+
+			got := l.until(map[string]string{"mine": "refetch:true", "o": "SUBMITTED"})
+			require.Contains(t, got["mine"], "refetch:true", "told to refetch: messages may have been lost")
+			_, errs = act(t, e, e.As(auth.RoleSalesOps), "orderApprove", o.ID, map[string]any{"reason": "ok"})
+			require.Empty(t, errs)
+			l.until(map[string]string{"mine": "APPROVED", "o": "APPROVED"})
+		})
+	}
 }

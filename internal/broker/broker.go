@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,19 +27,45 @@ type Message struct {
 	// this subscriber's buffer overflowed: any of its topics may have lost
 	// messages.
 	Gap bool
+	// Seq names one delivery in this process: every local receiver of one
+	// published message sees the same Seq, so they can share the work it
+	// causes (one read after commit, not one per subscriber). Zero on a Gap.
+	Seq uint64
 }
+
+// seq numbers deliveries process-wide, so two brokers in one process (tests
+// run several instances) never share a Seq.
+var seq atomic.Uint64
 
 // Broker publishes messages to topics and subscribes to them.
 type Broker interface {
 	// Publish sends payload to the current subscribers of topic, on every
 	// instance for Redis. It never waits for a slow subscriber.
 	Publish(ctx context.Context, topic string, payload []byte) error
+	// PublishMany publishes each message's Payload to its Topic, in order,
+	// as Publish would; Redis sends them all in one round trip. On an error
+	// any of them may have been sent.
+	PublishMany(ctx context.Context, msgs []Message) error
 	// Subscribe returns once the subscription is live, so a message published
 	// after it returns is delivered (or announced by a Gap). Messages of the
 	// topics arrive on the channel until ctx ends or Close; then it is closed.
 	Subscribe(ctx context.Context, topics ...string) (<-chan Message, error)
+	// SubscribeTo is Subscribe for a Receiver instead of a channel: no
+	// buffer, and no goroutine needed on the reader's side while idle. After
+	// an error End may or may not have been called.
+	SubscribeTo(ctx context.Context, r Receiver, topics ...string) error
 	// Close ends every subscription and releases the connection.
 	Close() error
+}
+
+// Receiver takes a subscription's messages as they arrive.
+type Receiver interface {
+	// Deliver is called for each message, never concurrently for one
+	// receiver, and must not block: publishers and the Redis reader wait.
+	Deliver(m Message)
+	// End is called once when the subscription ends (ctx or Close), after
+	// the last Deliver.
+	End()
 }
 
 // Options tune a broker. The zero value is usable.
@@ -107,42 +134,25 @@ func newTopic() *topic {
 	return &topic{subs: make(map[*sub]struct{}), ready: make(chan struct{})}
 }
 
-// sub is one subscriber. ch has room for max messages plus one Gap, so an
-// overflow is always announced without waiting for the reader and without a
-// goroutine per subscriber.
+// sub is one subscriber: its receiver, and whether it has ended.
 type sub struct {
 	mu     sync.Mutex
-	ch     chan Message
-	max    int
-	gapped bool // the last item queued is an overflow Gap
+	r      Receiver
 	closed bool
 	stop   func() bool // unregisters the ctx callback
 	topics []string
 }
 
-func newSub(topics []string, buffer int) *sub {
-	return &sub{ch: make(chan Message, buffer+1), max: buffer, topics: topics}
+func newSub(topics []string, r Receiver) *sub {
+	return &sub{r: r, topics: topics}
 }
 
-// send queues m, or drops it and queues a Gap when the buffer is full. It
-// never blocks: every sender holds s.mu and the reader only empties ch.
+// send hands m to the receiver unless the subscription ended.
 func (s *sub) send(m Message) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	if len(s.ch) < s.max {
-		s.ch <- m
-		s.gapped = false
-		return
-	}
-	if !s.gapped {
-		select {
-		case s.ch <- Message{Gap: true}:
-			s.gapped = true
-		default: // unreachable: the spare slot is free unless gapped
-		}
+	if !s.closed {
+		s.r.Deliver(m)
 	}
 }
 
@@ -165,10 +175,43 @@ func (s *sub) close() {
 		return
 	}
 	s.closed = true
-	close(s.ch)
+	s.r.End()
 	stop := s.stop
 	s.mu.Unlock()
 	if stop != nil {
 		stop()
 	}
 }
+
+// chanReceiver is Subscribe's receiver. ch has room for max messages plus
+// one Gap, so an overflow is always announced without waiting for the
+// reader and without a goroutine per subscriber.
+type chanReceiver struct {
+	ch     chan Message
+	max    int
+	gapped bool // the last item queued is an overflow Gap
+}
+
+func newChanReceiver(buffer int) *chanReceiver {
+	return &chanReceiver{ch: make(chan Message, buffer+1), max: buffer}
+}
+
+// Deliver queues m, or drops it and queues a Gap when the buffer is full.
+// It never blocks: the sub's lock serialises senders and the reader only
+// empties ch.
+func (c *chanReceiver) Deliver(m Message) {
+	if len(c.ch) < c.max {
+		c.ch <- m
+		c.gapped = false
+		return
+	}
+	if !c.gapped {
+		select {
+		case c.ch <- Message{Gap: true}:
+			c.gapped = true
+		default: // unreachable: the spare slot is free unless gapped
+		}
+	}
+}
+
+func (c *chanReceiver) End() { close(c.ch) }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -120,6 +121,29 @@ func contract(t *testing.T, f fixture) {
 		require.ErrorIs(t, err, context.Canceled)
 	})
 
+	t.Run("publish many", func(t *testing.T) {
+		b := f.open(t, Options{})
+		ctx := t.Context()
+		ab, err := b.Subscribe(ctx, "a", "b")
+		require.NoError(t, err)
+		onlyB, err := b.Subscribe(ctx, "b")
+		require.NoError(t, err)
+		require.NoError(t, b.PublishMany(ctx, nil))
+		require.NoError(t, b.PublishMany(ctx, []Message{
+			{Topic: "a", Payload: []byte("a1")}, {Topic: "c", Payload: []byte("c1")},
+			{Topic: "b", Payload: []byte("b1")}, {Topic: "a", Payload: []byte("a2")},
+		}))
+		require.Equal(t, msg("a", "a1"), recv(t, ab))
+		require.Equal(t, msg("b", "b1"), recv(t, ab), "in order, c1 to no one")
+		require.Equal(t, msg("a", "a2"), recv(t, ab))
+		require.Equal(t, msg("b", "b1"), recv(t, onlyB))
+		require.ErrorIs(t, b.PublishMany(ctx, []Message{{Topic: "a", Payload: []byte("x")}, {Payload: []byte("y")}}), ErrNoTopic)
+		publish(t, b, "b", "b2")
+		require.Equal(t, msg("b", "b2"), recv(t, onlyB), "a refused batch sends nothing")
+		require.NoError(t, b.Close())
+		require.ErrorIs(t, b.PublishMany(ctx, []Message{{Topic: "a"}}), ErrClosed)
+	})
+
 	t.Run("many subscribers on one topic", func(t *testing.T) {
 		b := f.open(t, Options{})
 		var chans []<-chan Message
@@ -134,7 +158,19 @@ func contract(t *testing.T, f fixture) {
 		for i := range 5 {
 			publish(t, b, "t", strconv.Itoa(i))
 		}
-		for _, ch := range chans {
+		seqs := map[uint64]bool{}
+		for i, ch := range chans[:2] {
+			for range 5 {
+				select {
+				case m := <-ch:
+					seqs[m.Seq] = true
+				case <-time.After(wait):
+					t.Fatal("no message in time")
+				}
+			}
+			require.Len(t, seqs, 5, "receiver %d: one Seq per published message, shared by its receivers", i)
+		}
+		for _, ch := range chans[2:] {
 			for i := range 5 {
 				require.Equal(t, msg("t", strconv.Itoa(i)), recv(t, ch))
 			}
@@ -216,6 +252,39 @@ func contract(t *testing.T, f fixture) {
 		}
 		publish(t, b, "t", "later")
 		require.Equal(t, msg("t", "later"), recv(t, slow))
+	})
+
+	t.Run("receiver", func(t *testing.T) {
+		b := f.open(t, Options{})
+		ctx, cancel := context.WithCancel(t.Context())
+		r := &recording{ended: make(chan struct{})}
+		require.NoError(t, b.SubscribeTo(ctx, r, "t", "u"))
+		publish(t, b, "t", "1")
+		publish(t, b, "u", "2")
+		publish(t, b, "v", "3")
+		waitFor(t, "two deliveries", func() bool { return len(r.got()) == 2 })
+		got := r.got()
+		require.Equal(t, []string{"t:1", "u:2"}, []string{got[0].Topic + ":" + string(got[0].Payload), got[1].Topic + ":" + string(got[1].Payload)})
+		require.NotZero(t, got[0].Seq)
+		cancel()
+		select {
+		case <-r.ended:
+		case <-time.After(wait):
+			t.Fatal("End not called after ctx ended")
+		}
+		publish(t, b, "t", "after")
+		time.Sleep(50 * time.Millisecond)
+		require.Len(t, r.got(), 2, "nothing after End")
+		noLeaks(t, f, b, "t", "u")
+
+		r2 := &recording{ended: make(chan struct{})}
+		require.NoError(t, b.SubscribeTo(t.Context(), r2, "t"))
+		require.NoError(t, b.Close())
+		select {
+		case <-r2.ended:
+		case <-time.After(wait):
+			t.Fatal("End not called at Close")
+		}
 	})
 
 	t.Run("order per topic per publisher", func(t *testing.T) {
@@ -550,16 +619,57 @@ func publish(t *testing.T, b Broker, topic, payload string) {
 	require.NoError(t, b.Publish(ctx, topic, []byte(payload)))
 }
 
+// recv returns the next message, its Seq checked and cleared.
 func recv(t *testing.T, ch <-chan Message) Message {
 	t.Helper()
 	select {
 	case m, ok := <-ch:
 		require.True(t, ok, "channel closed")
+		require.Equal(t, m.Gap, m.Seq == 0, "a Seq on every message but a Gap: %+v", m)
+		m.Seq = 0
 		return m
 	case <-time.After(wait):
 		t.Fatal("no message in time")
 		return Message{}
 	}
+}
+
+// recording is a Receiver that keeps what it got and fails on misuse.
+type recording struct {
+	mu     sync.Mutex
+	msgs   []Message
+	done   bool
+	ended  chan struct{}
+	misuse string
+}
+
+func (r *recording) Deliver(m Message) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done {
+		r.misuse = "Deliver after End"
+	}
+	r.msgs = append(r.msgs, m)
+}
+
+func (r *recording) End() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.done {
+		r.misuse = "End twice"
+		return
+	}
+	r.done = true
+	close(r.ended)
+}
+
+func (r *recording) got() []Message {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.misuse != "" {
+		panic(r.misuse)
+	}
+	return slices.Clone(r.msgs)
 }
 
 // closed drains ch and fails unless it is closed in time.

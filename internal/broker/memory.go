@@ -36,26 +36,48 @@ func (b *memory) Publish(ctx context.Context, name string, payload []byte) error
 	if t == nil {
 		return nil
 	}
-	m := Message{Topic: name, Payload: bytes.Clone(payload)}
+	m := Message{Topic: name, Payload: bytes.Clone(payload), Seq: seq.Add(1)}
 	for s := range t.subs {
 		s.send(m)
 	}
 	return nil
 }
 
+func (b *memory) PublishMany(ctx context.Context, msgs []Message) error {
+	for _, m := range msgs {
+		if m.Topic == "" {
+			return ErrNoTopic
+		}
+	}
+	for _, m := range msgs {
+		if err := b.Publish(ctx, m.Topic, m.Payload); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (b *memory) Subscribe(ctx context.Context, topics ...string) (<-chan Message, error) {
+	r := newChanReceiver(b.opts.Buffer)
+	if err := b.SubscribeTo(ctx, r, topics...); err != nil {
+		return nil, err
+	}
+	return r.ch, nil
+}
+
+func (b *memory) SubscribeTo(ctx context.Context, r Receiver, topics ...string) error {
 	names, err := uniqueTopics(topics)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	s := newSub(names, b.opts.Buffer)
+	s := newSub(names, r)
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	for _, name := range names {
 		t := b.topics[name]
@@ -67,7 +89,7 @@ func (b *memory) Subscribe(ctx context.Context, topics ...string) (<-chan Messag
 	}
 	b.mu.Unlock()
 	s.watch(ctx, func() { b.remove(s) })
-	return s.ch, nil
+	return nil
 }
 
 func (b *memory) remove(s *sub) {

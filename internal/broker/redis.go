@@ -98,20 +98,51 @@ func (b *redisBroker) Publish(ctx context.Context, name string, payload []byte) 
 	return b.client.Publish(ctx, b.prefix+name, payload).Err()
 }
 
+func (b *redisBroker) PublishMany(ctx context.Context, msgs []Message) error {
+	for _, m := range msgs {
+		if m.Topic == "" {
+			return ErrNoTopic
+		}
+	}
+	select {
+	case <-b.done:
+		return ErrClosed
+	default:
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	_, err := b.client.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, m := range msgs {
+			p.Publish(ctx, b.prefix+m.Topic, m.Payload)
+		}
+		return nil
+	})
+	return err
+}
+
 func (b *redisBroker) Subscribe(ctx context.Context, topics ...string) (<-chan Message, error) {
+	r := newChanReceiver(b.opts.Buffer)
+	if err := b.SubscribeTo(ctx, r, topics...); err != nil {
+		return nil, err
+	}
+	return r.ch, nil
+}
+
+func (b *redisBroker) SubscribeTo(ctx context.Context, r Receiver, topics ...string) error {
 	names, err := uniqueTopics(topics)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return err
 	}
-	s := newSub(names, b.opts.Buffer)
+	s := newSub(names, r)
 	var waits []chan struct{}
 	b.mu.Lock()
 	if b.closed {
 		b.mu.Unlock()
-		return nil, ErrClosed
+		return ErrClosed
 	}
 	for _, name := range names {
 		t := b.topics[name]
@@ -139,17 +170,17 @@ func (b *redisBroker) Subscribe(ctx context.Context, topics ...string) (<-chan M
 		case <-w:
 		case <-ctx.Done():
 			b.remove(s)
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-b.done:
 			b.remove(s)
-			return nil, ErrClosed
+			return ErrClosed
 		case <-timer.C:
 			b.remove(s)
-			return nil, ErrNotReady
+			return ErrNotReady
 		}
 	}
 	s.watch(ctx, func() { b.remove(s) })
-	return s.ch, nil
+	return nil
 }
 
 func (b *redisBroker) remove(s *sub) {
@@ -318,7 +349,7 @@ func (b *redisBroker) deliver(m *redis.Message) {
 	if t == nil || len(t.subs) == 0 {
 		return
 	}
-	msg := Message{Topic: name, Payload: []byte(m.Payload)}
+	msg := Message{Topic: name, Payload: []byte(m.Payload), Seq: seq.Add(1)}
 	for s := range t.subs {
 		s.send(msg)
 	}

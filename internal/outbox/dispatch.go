@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -19,22 +21,35 @@ import (
 // handlers must tolerate seeing an event twice (delivery is at least once).
 type Handler func(ctx context.Context, e *Event) error
 
-// Dispatcher claims pending events in batches, hands each to every handler,
-// retries failures with backoff and parks an event after MaxAttempts. On
-// PostgreSQL any number of instances may run one: claims skip rows another
-// instance holds and lease them for Lease.
+// BatchHandler takes a whole claimed batch at once, so it can spend one round
+// trip on many events; it answers one error per event (nil: handled). A
+// panic, or an answer of the wrong length, fails every event of the batch.
+type BatchHandler func(ctx context.Context, events []*Event) []error
+
+// Dispatcher claims pending events in batches, hands them to every batch
+// handler and then each to every handler, retries failures with backoff and
+// parks an event after MaxAttempts. On PostgreSQL any number of instances may
+// run one: claims skip rows another instance holds and lease them for Lease,
+// and a LISTEN connection wakes the dispatcher as soon as an event commits
+// (the outbox_events insert trigger NOTIFYs), so the poll is only a fallback.
 type Dispatcher struct {
 	DB          *database.DB
+	Batches     []BatchHandler // run first: real-time publishing must not wait behind slower handlers
 	Handlers    []Handler
 	Log         *slog.Logger
 	Batch       int           // events per claim (100)
 	MaxAttempts int           // then parked (10)
 	Lease       time.Duration // a claimed event is invisible to others this long (30 s)
 	Poll        time.Duration // idle wait between claims (50 ms)
+	ListenPoll  time.Duration // idle wait while LISTEN wakes the dispatcher (1 s)
 	Retention   time.Duration // delivered events are kept this long (7 days)
 	Now         func() time.Time
 	// Observe, when set, is told of each outcome: "delivered", "retry" or "parked".
 	Observe func(outcome string)
+
+	wakeOnce  sync.Once
+	wake      chan struct{}
+	listening atomic.Bool
 }
 
 func (d *Dispatcher) defaults() {
@@ -50,6 +65,9 @@ func (d *Dispatcher) defaults() {
 	if d.Poll == 0 {
 		d.Poll = 50 * time.Millisecond
 	}
+	if d.ListenPoll == 0 {
+		d.ListenPoll = time.Second
+	}
 	if d.Retention == 0 {
 		d.Retention = 7 * 24 * time.Hour
 	}
@@ -61,20 +79,42 @@ func (d *Dispatcher) defaults() {
 	}
 }
 
+func (d *Dispatcher) wakes() chan struct{} {
+	d.wakeOnce.Do(func() { d.wake = make(chan struct{}, 1) })
+	return d.wake
+}
+
+// Wake makes a waiting Run claim at once instead of at its next poll.
+func (d *Dispatcher) Wake() {
+	select {
+	case d.wakes() <- struct{}{}:
+	default:
+	}
+}
+
 // Run dispatches until ctx ends.
 func (d *Dispatcher) Run(ctx context.Context) {
 	d.defaults()
+	if d.DB.IsPostgres() {
+		go d.listen(ctx)
+	}
 	clean := time.NewTicker(time.Hour)
 	defer clean.Stop()
+	timer := time.NewTimer(0)
+	defer timer.Stop()
 	for {
 		n, err := d.Once(ctx)
 		if err != nil && ctx.Err() == nil {
 			d.Log.ErrorContext(ctx, "outbox: dispatch", "err", err)
 		}
 		wait := d.Poll
-		if n == d.Batch {
+		switch {
+		case n == d.Batch:
 			wait = 0 // more may be waiting
+		case d.listening.Load():
+			wait = d.ListenPoll
 		}
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
@@ -82,7 +122,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			if _, err := d.Clean(ctx); err != nil && ctx.Err() == nil {
 				d.Log.ErrorContext(ctx, "outbox: clean", "err", err)
 			}
-		case <-time.After(wait):
+		case <-d.wakes():
+		case <-timer.C:
 		}
 	}
 }
@@ -95,8 +136,12 @@ func (d *Dispatcher) Once(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	var delivered []uuid.UUID
-	for _, e := range events {
-		err := d.handle(ctx, e)
+	errs := d.handleBatch(ctx, events)
+	for i, e := range events {
+		if ctx.Err() != nil {
+			break
+		}
+		err := errors.Join(errs[i], d.handle(ctx, e))
 		if ctx.Err() != nil {
 			break // the lease runs out and another claim retries what is left
 		}
@@ -141,6 +186,38 @@ func (d *Dispatcher) claim(ctx context.Context) ([]*Event, error) {
 	// RETURNING gives no order: deliver in commit order, as written.
 	sortEvents(events)
 	return events, nil
+}
+
+// handleBatch runs the batch handlers; its answer has one error per event.
+func (d *Dispatcher) handleBatch(ctx context.Context, events []*Event) []error {
+	errs := make([]error, len(events))
+	for _, h := range d.Batches {
+		res, err := runBatch(ctx, h, events)
+		for i := range events {
+			if err != nil {
+				errs[i] = errors.Join(errs[i], err)
+			} else {
+				errs[i] = errors.Join(errs[i], res[i])
+			}
+		}
+	}
+	return errs
+}
+
+func runBatch(ctx context.Context, h BatchHandler, events []*Event) (res []error, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("outbox: batch handler panicked: %v", r)
+		}
+	}()
+	if len(events) == 0 {
+		return nil, nil
+	}
+	res = h(ctx, events)
+	if len(res) != len(events) {
+		return nil, fmt.Errorf("outbox: batch handler answered %d results for %d events", len(res), len(events))
+	}
+	return res, nil
 }
 
 func (d *Dispatcher) handle(ctx context.Context, e *Event) (err error) {

@@ -163,3 +163,116 @@ func TestDispatchConcurrentClaims(t *testing.T) {
 		}
 	})
 }
+
+// Batch handlers see the whole claimed batch before the per-event handlers
+// run; an event fails when either fails, and a panicking batch handler fails
+// the batch, which is retried, without stopping the dispatcher.
+func TestDispatchBatchHandlers(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		clock := time.Now().UTC().Truncate(time.Microsecond)
+		evs := addEvents(t, db, 4, clock.Add(-time.Second))
+		var calls [][]string
+		var steps []string
+		mode := "fail-second"
+		batch := func(_ context.Context, events []*outbox.Event) []error {
+			var ids []string
+			for _, e := range events {
+				ids = append(ids, e.AggregateID)
+			}
+			calls = append(calls, ids)
+			steps = append(steps, "batch")
+			switch mode {
+			case "panic":
+				panic("publisher bug")
+			case "short":
+				return nil
+			}
+			errs := make([]error, len(events))
+			for i, e := range events {
+				if mode == "fail-second" && e.ID == evs[1].ID {
+					errs[i] = errors.New("broker down")
+				}
+			}
+			return errs
+		}
+		rec := &recorder{}
+		d := &outbox.Dispatcher{DB: db, Now: func() time.Time { return clock },
+			Batches: []outbox.BatchHandler{batch},
+			Handlers: []outbox.Handler{func(ctx context.Context, e *outbox.Event) error {
+				steps = append(steps, "event")
+				return rec.handle(ctx, e)
+			}}}
+		n, err := d.Once(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, 4, n)
+		require.Equal(t, [][]string{{"0", "1", "2", "3"}}, calls, "one call, in commit order")
+		require.Equal(t, []string{"batch", "event", "event", "event", "event"}, steps)
+		require.NotNil(t, state(t, db, evs[0].ID).DeliveredAt)
+		failed := state(t, db, evs[1].ID)
+		require.Nil(t, failed.DeliveredAt)
+		require.Equal(t, "broker down", failed.LastError)
+
+		for _, m := range []string{"panic", "short"} {
+			mode = m
+			clock = clock.Add(outbox.Backoff(failed.Attempts) + time.Millisecond)
+			n, err = d.Once(context.Background())
+			require.NoError(t, err, "%s: the dispatcher lives on", m)
+			require.Equal(t, 1, n)
+			failed = state(t, db, evs[1].ID)
+			require.Nil(t, failed.DeliveredAt, m)
+		}
+		require.Contains(t, failed.LastError, "answered 0 results for 1 events")
+		mode = "ok"
+		clock = clock.Add(outbox.Backoff(failed.Attempts) + time.Millisecond)
+		n, err = d.Once(context.Background())
+		require.NoError(t, err)
+		require.Equal(t, 1, n)
+		require.NotNil(t, state(t, db, evs[1].ID).DeliveredAt)
+		require.Equal(t, 4, state(t, db, evs[1].ID).Attempts)
+		require.Equal(t, 4, rec.seen[evs[1].ID], "at least once: the event handlers ran on every attempt")
+	})
+}
+
+// On PostgreSQL a committed event wakes a running dispatcher through
+// LISTEN/NOTIFY: it is delivered long before the (here one minute) poll.
+func TestDispatchWakesOnCommit(t *testing.T) {
+	t.Parallel()
+	dbtest.Each(t, func(t *testing.T, db *database.DB) {
+		if !db.IsPostgres() {
+			t.Skip("SQLite polls")
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		delivered := make(chan uuid.UUID, 10)
+		d := &outbox.Dispatcher{DB: db, Poll: time.Minute, ListenPoll: time.Minute,
+			Handlers: []outbox.Handler{func(_ context.Context, e *outbox.Event) error {
+				delivered <- e.ID
+				return nil
+			}}}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			d.Run(ctx)
+		}()
+		defer func() {
+			cancel()
+			<-done
+		}()
+		for i := range 3 {
+			// Give the listener time to start (the first claim runs at once).
+			time.Sleep(200 * time.Millisecond)
+			tx, err := db.BeginTx(ctx, nil)
+			require.NoError(t, err)
+			e, err := outbox.New("test:wake", "Test", fmt.Sprint(i), "test.happened", map[string]int{"i": i}, time.Now().UTC().Add(-time.Second))
+			require.NoError(t, err)
+			require.NoError(t, outbox.Add(ctx, tx, e))
+			require.NoError(t, tx.Commit())
+			select {
+			case id := <-delivered:
+				require.Equal(t, e.ID, id)
+			case <-time.After(5 * time.Second):
+				t.Fatalf("event %d not delivered within 5 s: no wake on commit", i)
+			}
+		}
+	})
+}
