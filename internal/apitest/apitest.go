@@ -85,6 +85,8 @@ func Start(t testing.TB, b dbtest.Backend, opt Options) *Env {
 		// Every test signs in from 127.0.0.1; only the rate limit test sets real limits.
 		"CHANNELHUB_RATE_LOGIN_PER_MINUTE":     "1000000",
 		"CHANNELHUB_RATE_MUTATIONS_PER_MINUTE": "1000000",
+		// Packages test in parallel against one PostgreSQL (max_connections 100).
+		"CHANNELHUB_DATABASE_MAX_CONNS": "20",
 	}
 	if b.Name != "sqlite" {
 		if r := os.Getenv(dbtest.RedisEnv); r != "" {

@@ -28,6 +28,7 @@ type Config struct {
 	DataDir               string
 	DatabaseURL           string // "" = SQLite file under DataDir; see DatabaseDSN
 	RedisURL              string // "" = in-process broker and cache
+	DatabaseMaxConns      int    // PostgreSQL connections this instance may open
 	S3                    S3Config
 	FCMCredentialsFile    string // "" = push messages are only logged
 	FCMProjectID          string
@@ -80,11 +81,12 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	l := &loader{getenv: getenv}
 	c := Config{
-		Env:         l.str("ENV", EnvDevelopment),
-		HTTPAddr:    l.str("HTTP_ADDR", "127.0.0.1:8080"),
-		DataDir:     l.str("DATA_DIR", "./data"),
-		DatabaseURL: l.str("DATABASE_URL", ""),
-		RedisURL:    l.str("REDIS_URL", ""),
+		Env:              l.str("ENV", EnvDevelopment),
+		HTTPAddr:         l.str("HTTP_ADDR", "127.0.0.1:8080"),
+		DataDir:          l.str("DATA_DIR", "./data"),
+		DatabaseURL:      l.str("DATABASE_URL", ""),
+		RedisURL:         l.str("REDIS_URL", ""),
+		DatabaseMaxConns: int(l.int("DATABASE_MAX_CONNS", 40, 2, 1000)),
 		S3: S3Config{
 			Endpoint:       l.str("S3_ENDPOINT", ""),
 			PublicEndpoint: l.str("S3_PUBLIC_ENDPOINT", ""),

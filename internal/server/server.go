@@ -97,6 +97,9 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 	if s.DB, err = database.Open(ctx, cfg.DatabaseDSN()); err != nil {
 		return nil, err
 	}
+	if s.DB.IsPostgres() {
+		s.DB.SetMaxOpenConns(cfg.DatabaseMaxConns)
+	}
 	applied, err := s.DB.Migrate(ctx)
 	if err != nil {
 		return nil, err
