@@ -18,7 +18,10 @@ import (
 	"channelhub/internal/order"
 	"channelhub/internal/page"
 	"channelhub/internal/party"
+	"channelhub/internal/receipt"
 	"channelhub/internal/requestid"
+	"channelhub/internal/serial"
+	"channelhub/internal/shipment"
 )
 
 // topLevel maps the errors allowed in the top-level list to their codes;
@@ -46,6 +49,10 @@ var topLevel = []struct {
 	{errInvalidID, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.id"},
 	{errTooManySubscriptions, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.subscriptions"},
 	{model.ErrDecimal, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.decimal"},
+	{serial.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
+	{shipment.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
+	{receipt.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
+	{shipment.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"}, // a query's filter
 }
 
 // newError builds a top-level error with a code and a catalogued message.

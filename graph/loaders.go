@@ -39,6 +39,7 @@ type loaders struct {
 	orderReturns  *dataloadgen.Loader[uuid.UUID, []*order.Return]
 	order         *dataloadgen.Loader[uuid.UUID, *order.Order]
 	counterparty  *dataloadgen.Loader[uuid.UUID, *party.Party] // unscoped: the other side of a document in scope
+	ship          *shipLoaders
 }
 
 // assignedKey asks for the first Size assigned stores of User.
@@ -51,6 +52,7 @@ type loadersKey struct{}
 
 func (r *Resolver) newLoaders() *loaders {
 	return &loaders{
+		ship: r.newShipLoaders(),
 		party: dataloadgen.NewLoader(func(ctx context.Context, ids []uuid.UUID) ([]*party.Party, []error) {
 			p, err := auth.FromContext(ctx)
 			if err == nil {

@@ -45,11 +45,12 @@ func (s *Server) newDispatcher(reg prometheus.Registerer) *outbox.Dispatcher {
 }
 
 // publish sends an event to the topics its subscribers follow: its own (an
-// order's, a buyer's credit), and for orders and returns, the topic of every
+// order's, a buyer's credit), and for orders, returns, shipments and claims, the topic of every
 // party above the buyer, so myOrdersUpdated hears its whole scope.
 func (s *Server) publish(ctx context.Context, e *outbox.Event) error {
 	topics := []string{e.Topic}
-	if e.AggregateType == "Order" || e.AggregateType == "Return" {
+	switch e.AggregateType {
+	case "Order", "Return", "Shipment", "Claim":
 		var p struct {
 			BuyerID uuid.UUID `json:"buyerId"`
 		}

@@ -37,7 +37,10 @@ import (
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
 	"channelhub/internal/ratelimit"
+	"channelhub/internal/receipt"
 	"channelhub/internal/seed"
+	"channelhub/internal/serial"
+	"channelhub/internal/shipment"
 )
 
 // Deps are the parts a test may swap; zero values take production defaults.
@@ -62,6 +65,9 @@ type Server struct {
 	Inventory *inventory.Service
 	Credit    *credit.Service
 	Orders    *order.Service
+	Serials   *serial.Service
+	Shipments *shipment.Service
+	Receipts  *receipt.Service
 	Broker    broker.Broker
 	Notify    *notify.Service
 	Handler   http.Handler
@@ -123,6 +129,9 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 	s.Inventory = inventory.NewService(s.DB)
 	s.Credit = credit.NewService(s.DB, s.Parties)
 	s.Orders = order.NewService(s.DB, s.Parties, s.Pricing, s.Cart, cfg.TimeZone)
+	s.Serials = serial.NewService(s.DB, s.Inventory)
+	s.Shipments = shipment.NewService(s.DB, s.Orders, s.Inventory)
+	s.Receipts = receipt.NewService(s.DB, s.Orders, s.Shipments, s.Inventory)
 	if cfg.SeedDemo {
 		if s.Seeded, err = seed.Demo(ctx, s.DB, hasher); err != nil {
 			return nil, err
@@ -161,6 +170,7 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 		Resolver: &graph.Resolver{AuthService: s.Auth, PartyService: s.Parties, CatalogService: s.Catalog,
 			PricingService: s.Pricing, CartService: s.Cart, InventoryService: s.Inventory,
 			CreditService: s.Credit, OrderService: s.Orders, Broker: s.Broker, NotifyService: s.Notify,
+			SerialService: s.Serials, ShipmentService: s.Shipments, ReceiptService: s.Receipts,
 			Outbox:   outbox.Admin{DB: s.DB},
 			Currency: s.Config.Currency, Log: log},
 		Development:     s.Config.Development(),
