@@ -321,3 +321,51 @@ func TestShipmentReceiptClaimFlow(t *testing.T) {
 		require.Equal(t, sh2.Number, list.Shipments.Edges[0].Node.Number, "newest first")
 	})
 }
+
+func TestShipmentBadInput(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		dist, gc := e.As(auth.RoleDistributorAdmin), e.As(auth.RoleGoodsControl)
+		o := approvedOrder(t, e, "bad-1", map[string]int{"PH01-2-1": 2})
+		_, errs := shipmentCreate(t, e, gc, map[string]any{"orderId": o.ID, "idempotencyKey": "b-0",
+			"lines": []map[string]any{{"orderLineNo": 1, "qty": 2, "serials": []string{"bad serial!", "X"}}}})
+		require.Equal(t, []shipErr{{Code: "SERIAL_MALFORMED", Field: []string{"lines.0.serials", "0"}}}, errs)
+		_, errs = shipmentCreate(t, e, gc, map[string]any{"orderId": o.ID, "idempotencyKey": "b-1",
+			"lines": []map[string]any{{"orderLineNo": 1, "qty": 2, "serials": []string{"NOSUCH000001", "NOSUCH000002"}}}})
+		require.Equal(t, "SERIAL_UNAVAILABLE", errs[0].Code)
+		_, errs = shipmentCreate(t, e, gc, map[string]any{"orderId": o.ID, "idempotencyKey": "b-2", "lines": []map[string]any{{"orderLineNo": 9, "qty": 1}}})
+		require.Equal(t, []shipErr{{Code: "INVALID_INPUT", Field: []string{"lines", "0", "orderLineNo"}}}, errs)
+
+		sh, errs := shipmentCreate(t, e, gc, map[string]any{"orderId": o.ID, "idempotencyKey": "b-3", "carrier": "SF", "lines": []map[string]any{{"orderLineNo": 1, "qty": 2}}})
+		require.Empty(t, errs)
+		cancelled, errs := shipMutation(t, e, gc, `mutation($id: ID!) { shipmentCancel(id: $id, input: {reason: "wrong box"}) { shipment { `+shipmentFields+` } errors { code field } } }`,
+			map[string]any{"id": sh.ID})
+		require.Empty(t, errs)
+		require.Equal(t, "CANCELLED", cancelled.Status)
+		_, _, errs = receiptConfirm(t, e, dist, sh.ID, map[string]any{"idempotencyKey": "r-0"})
+		require.Equal(t, "NOT_RECEIVABLE", errs[0].Code, "a cancelled shipment is not received")
+		_, errs = shipmentDispatch(t, e, gc, sh.ID, nil)
+		require.Equal(t, "INVALID_TRANSITION", errs[0].Code)
+
+		// The cancelled shipment's units are free again.
+		sh, errs = shipmentCreate(t, e, gc, map[string]any{"orderId": o.ID, "idempotencyKey": "b-4", "carrier": "SF", "lines": []map[string]any{{"orderLineNo": 1, "qty": 2}}})
+		require.Empty(t, errs)
+		require.Equal(t, cancelled.numbers(), sh.numbers())
+		_, errs = shipmentDispatch(t, e, gc, sh.ID, nil)
+		require.Empty(t, errs)
+		_, _, errs = receiptConfirm(t, e, dist, sh.ID, map[string]any{"idempotencyKey": "r-1",
+			"ranges": []map[string]any{{"from": "SN00000000", "to": "SN00020000"}}})
+		require.Equal(t, []shipErr{{Code: "TOO_MANY_SERIALS", Field: []string{"ranges", "0"}}}, errs, "20,001 serials")
+		_, _, errs = receiptConfirm(t, e, dist, sh.ID, map[string]any{"idempotencyKey": "r-2", "serials": []string{"12"}})
+		require.Equal(t, []shipErr{{Code: "SERIAL_MALFORMED", Field: []string{"serials", "0"}}}, errs)
+		_, _, errs = receiptConfirm(t, e, dist, sh.ID, map[string]any{"idempotencyKey": "r-3",
+			"ranges": []map[string]any{{"from": "SN00000009", "to": "SN00000001"}}})
+		require.Equal(t, "SERIAL_RANGE_INVALID", errs[0].Code)
+		// A range of 20,000 is accepted: all of it unexpected but the two shipped units.
+		rc, _, errs := receiptConfirm(t, e, dist, sh.ID, map[string]any{"idempotencyKey": "r-4",
+			"serials": sh.numbers(), "ranges": []map[string]any{{"from": "SN00000001", "to": "SN00019998"}}})
+		require.Empty(t, errs)
+		require.Equal(t, 2, rc.Accepted)
+		require.Len(t, rc.Claim.Items, 19998)
+	})
+}
