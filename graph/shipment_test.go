@@ -369,3 +369,43 @@ func TestShipmentBadInput(t *testing.T) {
 		require.Len(t, rc.Claim.Items, 19998)
 	})
 }
+
+// A distributor ships to its store: its staff ship, the store's staff receive,
+// the distributor cannot confirm for the store, and the unit's trail runs HQ → D-0001 → S-0001.
+func TestShipmentSellThroughToStore(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		dist, staff := e.As(auth.RoleDistributorAdmin), e.As(auth.RoleDistributorStaff)
+		store, guide, branch := e.As(auth.RoleStoreManager), e.As(auth.RoleStoreStaff), e.As(auth.RoleBranchManager)
+		ids := cartSKUs(t, e, store, "PH01-1-1")
+		o, errs := submit(t, e, store, "st-1", []map[string]any{{"skuId": ids["PH01-1-1"], "qty": 1}}, nil)
+		require.Empty(t, errs)
+		_, errs = act(t, e, dist, "orderApprove", o.ID, map[string]any{"reason": "ok"})
+		require.Empty(t, errs)
+		sh, serrs := shipmentCreate(t, e, staff, map[string]any{"orderId": o.ID, "idempotencyKey": "st-sh", "carrier": "own van",
+			"lines": []map[string]any{{"orderLineNo": 1, "qty": 1}}})
+		require.Empty(t, serrs)
+		require.Equal(t, "D1-WH1", sh.WarehouseCode)
+		sh, serrs = shipmentDispatch(t, e, staff, sh.ID, nil)
+		require.Empty(t, serrs)
+		require.Equal(t, "SHIPPED", sh.Order.Status)
+		sh, serrs = shipMutation(t, e, dist, `mutation($id: ID!) { shipmentDeliver(id: $id) { shipment { `+shipmentFields+` } errors { code field } } }`,
+			map[string]any{"id": sh.ID})
+		require.Empty(t, serrs)
+		require.Equal(t, "DELIVERED", sh.Status)
+		_, _, serrs = receiptConfirm(t, e, dist, sh.ID, map[string]any{"idempotencyKey": "st-gr"})
+		require.Equal(t, "NOT_BUYER", serrs[0].Code, "the seller cannot confirm for its store")
+		rc, _, serrs := receiptConfirm(t, e, guide, sh.ID, map[string]any{"idempotencyKey": "st-gr", "serials": sh.numbers()})
+		require.Empty(t, serrs)
+		require.Equal(t, 1, rc.Accepted)
+		require.Equal(t, "S-0001-WH1", rc.WarehouseCode, "the store's first warehouse is made for it")
+		got := shipmentOf(t, e, store, sh.ID)
+		require.Equal(t, "COMPLETED", got.Order.Status)
+		for _, tok := range []string{store, branch, dist} {
+			sr, codes := serialOf(t, e, tok, sh.numbers()[0])
+			require.Empty(t, codes)
+			require.Equal(t, "S-0001", sr.Holder.Code)
+			require.Equal(t, []string{"STOCKED_IN", "DISPATCHED", "RECEIVED"}, []string{sr.Trail[0].Type, sr.Trail[1].Type, sr.Trail[2].Type})
+		}
+	})
+}
