@@ -81,6 +81,7 @@ var (
 	authzPartyBuyers     = authzRoles(auth.RoleDistributorAdmin, auth.RoleDistributorStaff, auth.RoleStoreManager)
 	authzKeepers         = authzRoles(auth.RoleHQAdmin, auth.RoleGoodsControl, auth.RoleDistributorAdmin)
 	authzCreditManagers  = authzRoles(auth.RoleHQAdmin, auth.RoleFinance, auth.RoleDistributorAdmin)
+	authzShippers        = authzRoles(auth.RoleHQAdmin, auth.RoleGoodsControl, auth.RoleDistributorAdmin, auth.RoleDistributorStaff)
 	// A salesman must name a store in asPartyId; the matrix names none.
 	authzBuyerCodes = []string{"INVALID_REQUEST"}
 	authzNoSuchID   = "0190b7a8-0000-7000-8000-000000000000"
@@ -543,6 +544,63 @@ var authzMatrix = map[string]authzCase{
 		doc:           `mutation { stockAdjust(input: {warehouseId: "Warehouse:` + authzNoSuchID + `", skuId: "SKU:` + authzNoSuchID + `", delta: 1, reason: ""}) { levels { onHand } errors { code } } }`,
 		allowed:       authzKeepers,
 		payloadErrors: []string{"REASON_REQUIRED"},
+	},
+	// Shipments, receipts, serials and claims (issue 6).
+	"Query.serial": {
+		doc:     `{ serial(number: "860000000000001") { number status trail { type } } }`,
+		allowed: authzSignedIn,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Query.shipments": {
+		doc:     `{ shipments(first: 5) { totalCount edges { node { id number status } } } }`,
+		allowed: authzSignedIn,
+	},
+	"Query.shipment": {
+		doc:     `{ shipment(id: "Shipment:` + authzNoSuchID + `") { id } }`,
+		allowed: authzSignedIn,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Query.claims": {
+		doc:     `{ claims(first: 5) { edges { node { id number } } } }`,
+		allowed: authzSignedIn,
+	},
+	"Mutation.serialReceive": {
+		doc: `mutation { serialReceive(input: {warehouseId: "Warehouse:` + authzNoSuchID + `", skuId: "SKU:` + authzNoSuchID + `",
+			serials: ["bad serial!"], reference: "x", idempotencyKey: "k1"}) { received errors { code } } }`,
+		allowed:       authzRoles(auth.RoleHQAdmin, auth.RoleGoodsControl),
+		payloadErrors: []string{"SERIAL_MALFORMED"},
+	},
+	"Mutation.shipmentCreate": {
+		doc: `mutation { shipmentCreate(input: {orderId: "Order:` + authzNoSuchID + `", lines: [{orderLineNo: 1, qty: 1}],
+			idempotencyKey: "k1"}) { shipment { id } errors { code } } }`,
+		allowed:       authzShippers,
+		payloadErrors: []string{"NOT_FOUND"},
+	},
+	"Mutation.shipmentDispatch": {
+		doc:           `mutation { shipmentDispatch(id: "Shipment:` + authzNoSuchID + `", input: {carrier: "SF"}) { shipment { id } errors { code } } }`,
+		allowed:       authzShippers,
+		payloadErrors: []string{"NOT_FOUND"},
+	},
+	"Mutation.shipmentCancel": {
+		doc:           `mutation { shipmentCancel(id: "Shipment:` + authzNoSuchID + `") { shipment { id } errors { code } } }`,
+		allowed:       authzShippers,
+		payloadErrors: []string{"NOT_FOUND"},
+	},
+	"Mutation.shipmentDeliver": {
+		doc:           `mutation { shipmentDeliver(id: "Shipment:` + authzNoSuchID + `") { shipment { id } errors { code } } }`,
+		allowed:       authzShippers,
+		payloadErrors: []string{"NOT_FOUND"},
+	},
+	"Mutation.receiptConfirm": {
+		doc: `mutation { receiptConfirm(shipmentId: "Shipment:` + authzNoSuchID + `", input: {idempotencyKey: "k1", serials: []}) {
+			receipt { id } errors { code } } }`,
+		allowed:       authzRoles(auth.RoleDistributorAdmin, auth.RoleDistributorStaff, auth.RoleStoreManager, auth.RoleStoreStaff),
+		payloadErrors: []string{"NOT_FOUND"},
+	},
+	"Mutation.claimResolve": {
+		doc:           `mutation { claimResolve(id: "Claim:` + authzNoSuchID + `", input: {resolution: CREDIT_NOTE, reason: "checked"}) { claim { id } errors { code } } }`,
+		allowed:       authzRoles(auth.RoleHQAdmin, auth.RoleGoodsControl, auth.RoleSalesOps, auth.RoleDistributorAdmin),
+		payloadErrors: []string{"NOT_FOUND"},
 	},
 	"Mutation.authLogin": {
 		doc: `mutation($in: AuthLoginInput!) { authLogin(input: $in) { session { accessToken } errors { code } } }`,

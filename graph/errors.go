@@ -18,7 +18,10 @@ import (
 	"channelhub/internal/order"
 	"channelhub/internal/page"
 	"channelhub/internal/party"
+	"channelhub/internal/receipt"
 	"channelhub/internal/requestid"
+	"channelhub/internal/serial"
+	"channelhub/internal/shipment"
 	"channelhub/internal/visit"
 )
 
@@ -49,6 +52,10 @@ var topLevel = []struct {
 	{model.ErrDecimal, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST.decimal"},
 	{visit.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
 	{visit.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"}, // a query's date or filter
+	{serial.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
+	{shipment.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
+	{receipt.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
+	{shipment.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"}, // a query's filter
 }
 
 // newError builds a top-level error with a code and a catalogued message.

@@ -15,6 +15,9 @@ import (
 	"channelhub/internal/outbox"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
+	"channelhub/internal/receipt"
+	"channelhub/internal/serial"
+	"channelhub/internal/shipment"
 	"channelhub/internal/visit"
 	"context"
 	"errors"
@@ -47,9 +50,11 @@ type ResolverRoot interface {
 	CartLine() CartLineResolver
 	CatalogRule() CatalogRuleResolver
 	Category() CategoryResolver
+	Claim() ClaimResolver
 	CreditEntry() CreditEntryResolver
 	CreditLimitRequest() CreditLimitRequestResolver
 	CreditSummary() CreditSummaryResolver
+	Discrepancy() DiscrepancyResolver
 	FieldKpi() FieldKpiResolver
 	Mutation() MutationResolver
 	Notification() NotificationResolver
@@ -68,11 +73,17 @@ type ResolverRoot interface {
 	Promotion() PromotionResolver
 	Query() QueryResolver
 	QuoteLine() QuoteLineResolver
+	Receipt() ReceiptResolver
 	Return() ReturnResolver
 	ReturnLine() ReturnLineResolver
 	SKU() SKUResolver
 	SKUConnection() SKUConnectionResolver
+	Serial() SerialResolver
+	SerialEvent() SerialEventResolver
 	ShelfAudit() ShelfAuditResolver
+	Shipment() ShipmentResolver
+	ShipmentConnection() ShipmentConnectionResolver
+	ShipmentLine() ShipmentLineResolver
 	StockLevel() StockLevelResolver
 	Subscription() SubscriptionResolver
 	User() UserResolver
@@ -263,6 +274,38 @@ type ComplexityRoot struct {
 		Errors   func(childComplexity int) int
 	}
 
+	Claim struct {
+		Buyer            func(childComplexity int) int
+		CreatedAt        func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Items            func(childComplexity int) int
+		Number           func(childComplexity int) int
+		Replacement      func(childComplexity int) int
+		Resolution       func(childComplexity int) int
+		ResolutionReason func(childComplexity int) int
+		ResolvedAt       func(childComplexity int) int
+		Seller           func(childComplexity int) int
+		Shipment         func(childComplexity int) int
+		Status           func(childComplexity int) int
+		Value            func(childComplexity int) int
+		ViewerCanResolve func(childComplexity int) int
+	}
+
+	ClaimConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ClaimEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ClaimPayload struct {
+		Claim  func(childComplexity int) int
+		Errors func(childComplexity int) int
+	}
+
 	CreditAccount struct {
 		Balance func(childComplexity int) int
 		Fund    func(childComplexity int) int
@@ -343,6 +386,15 @@ type ComplexityRoot struct {
 		Errors  func(childComplexity int) int
 	}
 
+	Discrepancy struct {
+		Kind         func(childComplexity int) int
+		Qty          func(childComplexity int) int
+		Reason       func(childComplexity int) int
+		SerialNumber func(childComplexity int) int
+		Sku          func(childComplexity int) int
+		Value        func(childComplexity int) int
+	}
+
 	FavouritePayload struct {
 		Errors func(childComplexity int) int
 		Sku    func(childComplexity int) int
@@ -409,6 +461,7 @@ type ComplexityRoot struct {
 		CatalogRuleDelete        func(childComplexity int, id string) int
 		CategoryCreate           func(childComplexity int, input model.CategoryInput) int
 		CategoryUpdate           func(childComplexity int, id string, input model.CategoryInput) int
+		ClaimResolve             func(childComplexity int, id string, input model.ClaimResolveInput) int
 		CreditLimitChangeApprove func(childComplexity int, id string, input model.CreditDecisionInput) int
 		CreditLimitChangeReject  func(childComplexity int, id string, input model.CreditDecisionInput) int
 		CreditLimitChangeRequest func(childComplexity int, input model.CreditLimitChangeInput) int
@@ -441,11 +494,17 @@ type ComplexityRoot struct {
 		PromotionActiveSet       func(childComplexity int, id string, active bool, reason string) int
 		PromotionCreate          func(childComplexity int, input model.PromotionCreateInput) int
 		PromotionUpdate          func(childComplexity int, id string, input model.PromotionCreateInput) int
+		ReceiptConfirm           func(childComplexity int, shipmentID string, input model.ReceiptConfirmInput) int
 		ReturnApprove            func(childComplexity int, id string, input model.OrderDecisionInput) int
 		ReturnReceive            func(childComplexity int, id string) int
 		ReturnReject             func(childComplexity int, id string, input model.OrderDecisionInput) int
 		ReturnRequest            func(childComplexity int, input model.ReturnRequestInput) int
+		SerialReceive            func(childComplexity int, input model.SerialReceiveInput) int
 		ShelfAuditSubmit         func(childComplexity int, input model.ShelfAuditInput) int
+		ShipmentCancel           func(childComplexity int, id string, input *model.ShipmentCancelInput) int
+		ShipmentCreate           func(childComplexity int, input model.ShipmentCreateInput) int
+		ShipmentDeliver          func(childComplexity int, id string) int
+		ShipmentDispatch         func(childComplexity int, id string, input *model.ShipmentDispatchInput) int
 		SkuBasePriceImport       func(childComplexity int, input model.SKUBasePriceImportInput) int
 		SkuCreate                func(childComplexity int, input model.SKUCreateInput) int
 		SkuImport                func(childComplexity int, input model.SKUImportInput) int
@@ -511,6 +570,7 @@ type ComplexityRoot struct {
 		Returns                func(childComplexity int) int
 		Salesman               func(childComplexity int) int
 		Seller                 func(childComplexity int) int
+		Shipments              func(childComplexity int) int
 		Status                 func(childComplexity int) int
 		SubmittedAt            func(childComplexity int) int
 		Subtotal               func(childComplexity int) int
@@ -768,6 +828,7 @@ type ComplexityRoot struct {
 		Catalog                 func(childComplexity int, first *int, after *string, filter *model.CatalogFilter, asPartyID *string) int
 		CatalogRules            func(childComplexity int) int
 		Categories              func(childComplexity int) int
+		Claims                  func(childComplexity int, first *int, after *string, status *receipt.ClaimStatus) int
 		CreditLimitRequests     func(childComplexity int) int
 		CreditSummary           func(childComplexity int, buyerID *string) int
 		Favourites              func(childComplexity int) int
@@ -787,6 +848,9 @@ type ComplexityRoot struct {
 		PriceLists              func(childComplexity int) int
 		Promotions              func(childComplexity int) int
 		RunningPromotions       func(childComplexity int, asPartyID *string) int
+		Serial                  func(childComplexity int, number string) int
+		Shipment                func(childComplexity int, id string) int
+		Shipments               func(childComplexity int, first *int, after *string, filter *model.ShipmentFilter) int
 		Sku                     func(childComplexity int, id string, asPartyID *string) int
 		User                    func(childComplexity int, id string) int
 		Users                   func(childComplexity int, first *int, after *string, filter *model.UserFilter) int
@@ -815,6 +879,25 @@ type ComplexityRoot struct {
 		Qty         func(childComplexity int) int
 		Sku         func(childComplexity int) int
 		UnitPrice   func(childComplexity int) int
+	}
+
+	Receipt struct {
+		AcceptedQty    func(childComplexity int) int
+		CapturedAt     func(childComplexity int) int
+		Claim          func(childComplexity int) int
+		CreatedAt      func(childComplexity int) int
+		DuplicateScans func(childComplexity int) int
+		ID             func(childComplexity int) int
+		Note           func(childComplexity int) int
+		Number         func(childComplexity int) int
+		Shipment       func(childComplexity int) int
+		WarehouseCode  func(childComplexity int) int
+	}
+
+	ReceiptPayload struct {
+		Duplicates func(childComplexity int) int
+		Errors     func(childComplexity int) int
+		Receipt    func(childComplexity int) int
 	}
 
 	Return struct {
@@ -886,6 +969,33 @@ type ComplexityRoot struct {
 		Sku    func(childComplexity int) int
 	}
 
+	Serial struct {
+		Holder        func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Number        func(childComplexity int) int
+		Sku           func(childComplexity int) int
+		Status        func(childComplexity int) int
+		Trail         func(childComplexity int) int
+		WarehouseCode func(childComplexity int) int
+	}
+
+	SerialEvent struct {
+		CreatedAt      func(childComplexity int) int
+		DocumentNumber func(childComplexity int) int
+		DocumentType   func(childComplexity int) int
+		Holder         func(childComplexity int) int
+		Status         func(childComplexity int) int
+		Type           func(childComplexity int) int
+		WarehouseCode  func(childComplexity int) int
+	}
+
+	SerialReceivePayload struct {
+		Duplicates func(childComplexity int) int
+		Errors     func(childComplexity int) int
+		Level      func(childComplexity int) int
+		Received   func(childComplexity int) int
+	}
+
 	ShelfAudit struct {
 		Answers   func(childComplexity int) int
 		CreatedAt func(childComplexity int) int
@@ -898,6 +1008,87 @@ type ComplexityRoot struct {
 	ShelfAuditPayload struct {
 		Audit  func(childComplexity int) int
 		Errors func(childComplexity int) int
+	}
+
+	Shipment struct {
+		Buyer             func(childComplexity int) int
+		Carrier           func(childComplexity int) int
+		CreatedAt         func(childComplexity int) int
+		DeliveredAt       func(childComplexity int) int
+		DispatchedAt      func(childComplexity int) int
+		ID                func(childComplexity int) int
+		Lines             func(childComplexity int) int
+		Note              func(childComplexity int) int
+		Number            func(childComplexity int) int
+		Order             func(childComplexity int) int
+		Receipt           func(childComplexity int) int
+		ReceivedAt        func(childComplexity int) int
+		ReplacesClaim     func(childComplexity int) int
+		Seller            func(childComplexity int) int
+		Serials           func(childComplexity int, first *int, after *string) int
+		Status            func(childComplexity int) int
+		Timeline          func(childComplexity int) int
+		TrackingNumber    func(childComplexity int) int
+		ViewerCanCancel   func(childComplexity int) int
+		ViewerCanDeliver  func(childComplexity int) int
+		ViewerCanDispatch func(childComplexity int) int
+		ViewerCanReceive  func(childComplexity int) int
+		WarehouseCode     func(childComplexity int) int
+	}
+
+	ShipmentConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	ShipmentEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ShipmentError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	ShipmentEvent struct {
+		CreatedAt func(childComplexity int) int
+		Detail    func(childComplexity int) int
+		Source    func(childComplexity int) int
+		Status    func(childComplexity int) int
+		Type      func(childComplexity int) int
+	}
+
+	ShipmentLine struct {
+		AcceptedQty func(childComplexity int) int
+		LineNo      func(childComplexity int) int
+		OrderLineNo func(childComplexity int) int
+		Qty         func(childComplexity int) int
+		RejectedQty func(childComplexity int) int
+		Sku         func(childComplexity int) int
+	}
+
+	ShipmentPayload struct {
+		Errors   func(childComplexity int) int
+		Shipment func(childComplexity int) int
+	}
+
+	ShipmentSerial struct {
+		LineNo  func(childComplexity int) int
+		Number  func(childComplexity int) int
+		Outcome func(childComplexity int) int
+	}
+
+	ShipmentSerialConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ShipmentSerialEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
 	}
 
 	StockLevel struct {
@@ -1107,6 +1298,20 @@ type CategoryResolver interface {
 
 	Parent(ctx context.Context, obj *catalog.Category) (*catalog.Category, error)
 }
+type ClaimResolver interface {
+	ID(ctx context.Context, obj *receipt.Claim) (string, error)
+
+	Shipment(ctx context.Context, obj *receipt.Claim) (*shipment.Shipment, error)
+	Buyer(ctx context.Context, obj *receipt.Claim) (*party.Party, error)
+	Seller(ctx context.Context, obj *receipt.Claim) (*party.Party, error)
+	Items(ctx context.Context, obj *receipt.Claim) ([]receipt.Item, error)
+	Value(ctx context.Context, obj *receipt.Claim) (*model.Money, error)
+	Resolution(ctx context.Context, obj *receipt.Claim) (*receipt.Resolution, error)
+
+	Replacement(ctx context.Context, obj *receipt.Claim) (*shipment.Shipment, error)
+
+	ViewerCanResolve(ctx context.Context, obj *receipt.Claim) (bool, error)
+}
 type CreditEntryResolver interface {
 	Amount(ctx context.Context, obj *credit.Entry) (*model.Money, error)
 	BalanceAfter(ctx context.Context, obj *credit.Entry) (*model.Money, error)
@@ -1136,6 +1341,11 @@ type CreditSummaryResolver interface {
 	Accounts(ctx context.Context, obj *credit.Line) ([]model.CreditAccount, error)
 	Entries(ctx context.Context, obj *credit.Line, first *int, after *string) (*model.CreditEntryConnection, error)
 	ViewerCanManage(ctx context.Context, obj *credit.Line) (bool, error)
+}
+type DiscrepancyResolver interface {
+	Sku(ctx context.Context, obj *receipt.Item) (*model.SKUView, error)
+
+	Value(ctx context.Context, obj *receipt.Item) (*model.Money, error)
 }
 type FieldKpiResolver interface {
 	Salesman(ctx context.Context, obj *visit.KPI) (*party.User, error)
@@ -1209,6 +1419,13 @@ type MutationResolver interface {
 	PromotionCreate(ctx context.Context, input model.PromotionCreateInput) (*model.PromotionPayload, error)
 	PromotionUpdate(ctx context.Context, id string, input model.PromotionCreateInput) (*model.PromotionPayload, error)
 	PromotionActiveSet(ctx context.Context, id string, active bool, reason string) (*model.PromotionPayload, error)
+	SerialReceive(ctx context.Context, input model.SerialReceiveInput) (*model.SerialReceivePayload, error)
+	ShipmentCreate(ctx context.Context, input model.ShipmentCreateInput) (*model.ShipmentPayload, error)
+	ShipmentDispatch(ctx context.Context, id string, input *model.ShipmentDispatchInput) (*model.ShipmentPayload, error)
+	ShipmentCancel(ctx context.Context, id string, input *model.ShipmentCancelInput) (*model.ShipmentPayload, error)
+	ShipmentDeliver(ctx context.Context, id string) (*model.ShipmentPayload, error)
+	ReceiptConfirm(ctx context.Context, shipmentID string, input model.ReceiptConfirmInput) (*model.ReceiptPayload, error)
+	ClaimResolve(ctx context.Context, id string, input model.ClaimResolveInput) (*model.ClaimPayload, error)
 	VisitRouteSet(ctx context.Context, input model.VisitRouteSetInput) (*model.VisitRoutePayload, error)
 	VisitPatternSet(ctx context.Context, input model.VisitPatternSetInput) (*model.VisitRoutePayload, error)
 	VisitGeofenceSet(ctx context.Context, branchID string, radiusMeters int) (*model.VisitGeofencePayload, error)
@@ -1248,6 +1465,7 @@ type OrderResolver interface {
 	ViewerCanChange(ctx context.Context, obj *order.Order) (bool, error)
 	ViewerCanReleaseCredit(ctx context.Context, obj *order.Order) (bool, error)
 	ViewerCanReturn(ctx context.Context, obj *order.Order) (bool, error)
+	Shipments(ctx context.Context, obj *order.Order) ([]shipment.Shipment, error)
 }
 type OrderConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.OrderConnection) (int, error)
@@ -1335,6 +1553,10 @@ type QueryResolver interface {
 	PriceLists(ctx context.Context) ([]pricing.PriceListRecord, error)
 	Promotions(ctx context.Context) ([]pricing.PromotionRecord, error)
 	RunningPromotions(ctx context.Context, asPartyID *string) ([]pricing.PromotionRecord, error)
+	Serial(ctx context.Context, number string) (*serial.Serial, error)
+	Shipments(ctx context.Context, first *int, after *string, filter *model.ShipmentFilter) (*model.ShipmentConnection, error)
+	Shipment(ctx context.Context, id string) (*shipment.Shipment, error)
+	Claims(ctx context.Context, first *int, after *string, status *receipt.ClaimStatus) (*model.ClaimConnection, error)
 	MyRoute(ctx context.Context, date *string) (*visit.Route, error)
 	VisitRoute(ctx context.Context, salesmanID string, date string) (*visit.Route, error)
 	MyOpenVisit(ctx context.Context) (*visit.Visit, error)
@@ -1346,6 +1568,13 @@ type QueryResolver interface {
 }
 type QuoteLineResolver interface {
 	Sku(ctx context.Context, obj *model.QuoteLine) (*model.SKUView, error)
+}
+type ReceiptResolver interface {
+	ID(ctx context.Context, obj *receipt.Receipt) (string, error)
+
+	Shipment(ctx context.Context, obj *receipt.Receipt) (*shipment.Shipment, error)
+
+	Claim(ctx context.Context, obj *receipt.Receipt) (*receipt.Claim, error)
 }
 type ReturnResolver interface {
 	ID(ctx context.Context, obj *order.Return) (string, error)
@@ -1373,10 +1602,48 @@ type SKUResolver interface {
 type SKUConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.SKUConnection) (int, error)
 }
+type SerialResolver interface {
+	ID(ctx context.Context, obj *serial.Serial) (string, error)
+
+	Sku(ctx context.Context, obj *serial.Serial) (*model.SKUView, error)
+
+	Holder(ctx context.Context, obj *serial.Serial) (*party.Party, error)
+	WarehouseCode(ctx context.Context, obj *serial.Serial) (*string, error)
+	Trail(ctx context.Context, obj *serial.Serial) ([]serial.Event, error)
+}
+type SerialEventResolver interface {
+	Holder(ctx context.Context, obj *serial.Event) (*party.Party, error)
+	WarehouseCode(ctx context.Context, obj *serial.Event) (*string, error)
+}
 type ShelfAuditResolver interface {
 	ID(ctx context.Context, obj *visit.Audit) (string, error)
 	Template(ctx context.Context, obj *visit.Audit) (*visit.Template, error)
 	Store(ctx context.Context, obj *visit.Audit) (*party.Party, error)
+}
+type ShipmentResolver interface {
+	ID(ctx context.Context, obj *shipment.Shipment) (string, error)
+
+	Order(ctx context.Context, obj *shipment.Shipment) (*order.Order, error)
+
+	Buyer(ctx context.Context, obj *shipment.Shipment) (*party.Party, error)
+	Seller(ctx context.Context, obj *shipment.Shipment) (*party.Party, error)
+
+	ReplacesClaim(ctx context.Context, obj *shipment.Shipment) (*receipt.Claim, error)
+	Lines(ctx context.Context, obj *shipment.Shipment) ([]shipment.Line, error)
+	Serials(ctx context.Context, obj *shipment.Shipment, first *int, after *string) (*model.ShipmentSerialConnection, error)
+	Timeline(ctx context.Context, obj *shipment.Shipment) ([]shipment.Event, error)
+	Receipt(ctx context.Context, obj *shipment.Shipment) (*receipt.Receipt, error)
+
+	ViewerCanDispatch(ctx context.Context, obj *shipment.Shipment) (bool, error)
+	ViewerCanCancel(ctx context.Context, obj *shipment.Shipment) (bool, error)
+	ViewerCanDeliver(ctx context.Context, obj *shipment.Shipment) (bool, error)
+	ViewerCanReceive(ctx context.Context, obj *shipment.Shipment) (bool, error)
+}
+type ShipmentConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.ShipmentConnection) (int, error)
+}
+type ShipmentLineResolver interface {
+	Sku(ctx context.Context, obj *shipment.Line) (*model.SKUView, error)
 }
 type StockLevelResolver interface {
 	Sku(ctx context.Context, obj *inventory.Level) (*model.SKUView, error)
@@ -2044,6 +2311,130 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CategoryPayload.Errors(childComplexity), true
 
+	case "Claim.buyer":
+		if e.ComplexityRoot.Claim.Buyer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Claim.Buyer(childComplexity), true
+	case "Claim.createdAt":
+		if e.ComplexityRoot.Claim.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Claim.CreatedAt(childComplexity), true
+	case "Claim.id":
+		if e.ComplexityRoot.Claim.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Claim.ID(childComplexity), true
+	case "Claim.items":
+		if e.ComplexityRoot.Claim.Items == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Claim.Items(childComplexity), true
+	case "Claim.number":
+		if e.ComplexityRoot.Claim.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Claim.Number(childComplexity), true
+	case "Claim.replacement":
+		if e.ComplexityRoot.Claim.Replacement == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Claim.Replacement(childComplexity), true
+	case "Claim.resolution":
+		if e.ComplexityRoot.Claim.Resolution == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Claim.Resolution(childComplexity), true
+	case "Claim.resolutionReason":
+		if e.ComplexityRoot.Claim.ResolutionReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Claim.ResolutionReason(childComplexity), true
+	case "Claim.resolvedAt":
+		if e.ComplexityRoot.Claim.ResolvedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Claim.ResolvedAt(childComplexity), true
+	case "Claim.seller":
+		if e.ComplexityRoot.Claim.Seller == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Claim.Seller(childComplexity), true
+	case "Claim.shipment":
+		if e.ComplexityRoot.Claim.Shipment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Claim.Shipment(childComplexity), true
+	case "Claim.status":
+		if e.ComplexityRoot.Claim.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Claim.Status(childComplexity), true
+	case "Claim.value":
+		if e.ComplexityRoot.Claim.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Claim.Value(childComplexity), true
+	case "Claim.viewerCanResolve":
+		if e.ComplexityRoot.Claim.ViewerCanResolve == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Claim.ViewerCanResolve(childComplexity), true
+
+	case "ClaimConnection.edges":
+		if e.ComplexityRoot.ClaimConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClaimConnection.Edges(childComplexity), true
+	case "ClaimConnection.pageInfo":
+		if e.ComplexityRoot.ClaimConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClaimConnection.PageInfo(childComplexity), true
+
+	case "ClaimEdge.cursor":
+		if e.ComplexityRoot.ClaimEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClaimEdge.Cursor(childComplexity), true
+	case "ClaimEdge.node":
+		if e.ComplexityRoot.ClaimEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClaimEdge.Node(childComplexity), true
+
+	case "ClaimPayload.claim":
+		if e.ComplexityRoot.ClaimPayload.Claim == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClaimPayload.Claim(childComplexity), true
+	case "ClaimPayload.errors":
+		if e.ComplexityRoot.ClaimPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ClaimPayload.Errors(childComplexity), true
+
 	case "CreditAccount.balance":
 		if e.ComplexityRoot.CreditAccount.Balance == nil {
 			break
@@ -2358,6 +2749,43 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.DevicePayload.Errors(childComplexity), true
+
+	case "Discrepancy.kind":
+		if e.ComplexityRoot.Discrepancy.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.Kind(childComplexity), true
+	case "Discrepancy.qty":
+		if e.ComplexityRoot.Discrepancy.Qty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.Qty(childComplexity), true
+	case "Discrepancy.reason":
+		if e.ComplexityRoot.Discrepancy.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.Reason(childComplexity), true
+	case "Discrepancy.serialNumber":
+		if e.ComplexityRoot.Discrepancy.SerialNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.SerialNumber(childComplexity), true
+	case "Discrepancy.sku":
+		if e.ComplexityRoot.Discrepancy.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.Sku(childComplexity), true
+	case "Discrepancy.value":
+		if e.ComplexityRoot.Discrepancy.Value == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Discrepancy.Value(childComplexity), true
 
 	case "FavouritePayload.errors":
 		if e.ComplexityRoot.FavouritePayload.Errors == nil {
@@ -2688,6 +3116,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.CategoryUpdate(childComplexity, args["id"].(string), args["input"].(model.CategoryInput)), true
+	case "Mutation.claimResolve":
+		if e.ComplexityRoot.Mutation.ClaimResolve == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_claimResolve_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ClaimResolve(childComplexity, args["id"].(string), args["input"].(model.ClaimResolveInput)), true
 	case "Mutation.creditLimitChangeApprove":
 		if e.ComplexityRoot.Mutation.CreditLimitChangeApprove == nil {
 			break
@@ -3035,6 +3474,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.PromotionUpdate(childComplexity, args["id"].(string), args["input"].(model.PromotionCreateInput)), true
+	case "Mutation.receiptConfirm":
+		if e.ComplexityRoot.Mutation.ReceiptConfirm == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_receiptConfirm_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ReceiptConfirm(childComplexity, args["shipmentId"].(string), args["input"].(model.ReceiptConfirmInput)), true
 	case "Mutation.returnApprove":
 		if e.ComplexityRoot.Mutation.ReturnApprove == nil {
 			break
@@ -3079,6 +3529,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReturnRequest(childComplexity, args["input"].(model.ReturnRequestInput)), true
+	case "Mutation.serialReceive":
+		if e.ComplexityRoot.Mutation.SerialReceive == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_serialReceive_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SerialReceive(childComplexity, args["input"].(model.SerialReceiveInput)), true
 	case "Mutation.shelfAuditSubmit":
 		if e.ComplexityRoot.Mutation.ShelfAuditSubmit == nil {
 			break
@@ -3090,6 +3551,50 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ShelfAuditSubmit(childComplexity, args["input"].(model.ShelfAuditInput)), true
+	case "Mutation.shipmentCancel":
+		if e.ComplexityRoot.Mutation.ShipmentCancel == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_shipmentCancel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ShipmentCancel(childComplexity, args["id"].(string), args["input"].(*model.ShipmentCancelInput)), true
+	case "Mutation.shipmentCreate":
+		if e.ComplexityRoot.Mutation.ShipmentCreate == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_shipmentCreate_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ShipmentCreate(childComplexity, args["input"].(model.ShipmentCreateInput)), true
+	case "Mutation.shipmentDeliver":
+		if e.ComplexityRoot.Mutation.ShipmentDeliver == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_shipmentDeliver_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ShipmentDeliver(childComplexity, args["id"].(string)), true
+	case "Mutation.shipmentDispatch":
+		if e.ComplexityRoot.Mutation.ShipmentDispatch == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_shipmentDispatch_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.ShipmentDispatch(childComplexity, args["id"].(string), args["input"].(*model.ShipmentDispatchInput)), true
 	case "Mutation.skuBasePriceImport":
 		if e.ComplexityRoot.Mutation.SkuBasePriceImport == nil {
 			break
@@ -3458,6 +3963,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.Seller(childComplexity), true
+	case "Order.shipments":
+		if e.ComplexityRoot.Order.Shipments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.Shipments(childComplexity), true
 	case "Order.status":
 		if e.ComplexityRoot.Order.Status == nil {
 			break
@@ -4459,6 +4970,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Categories(childComplexity), true
+	case "Query.claims":
+		if e.ComplexityRoot.Query.Claims == nil {
+			break
+		}
+
+		args, err := ec.field_Query_claims_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Claims(childComplexity, args["first"].(*int), args["after"].(*string), args["status"].(*receipt.ClaimStatus)), true
 	case "Query.creditLimitRequests":
 		if e.ComplexityRoot.Query.CreditLimitRequests == nil {
 			break
@@ -4629,6 +5151,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.RunningPromotions(childComplexity, args["asPartyId"].(*string)), true
+	case "Query.serial":
+		if e.ComplexityRoot.Query.Serial == nil {
+			break
+		}
+
+		args, err := ec.field_Query_serial_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Serial(childComplexity, args["number"].(string)), true
+	case "Query.shipment":
+		if e.ComplexityRoot.Query.Shipment == nil {
+			break
+		}
+
+		args, err := ec.field_Query_shipment_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Shipment(childComplexity, args["id"].(string)), true
+	case "Query.shipments":
+		if e.ComplexityRoot.Query.Shipments == nil {
+			break
+		}
+
+		args, err := ec.field_Query_shipments_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Shipments(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.ShipmentFilter)), true
 	case "Query.sku":
 		if e.ComplexityRoot.Query.Sku == nil {
 			break
@@ -4793,6 +5348,86 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.QuoteLine.UnitPrice(childComplexity), true
+
+	case "Receipt.accepted":
+		if e.ComplexityRoot.Receipt.AcceptedQty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receipt.AcceptedQty(childComplexity), true
+	case "Receipt.capturedAt":
+		if e.ComplexityRoot.Receipt.CapturedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receipt.CapturedAt(childComplexity), true
+	case "Receipt.claim":
+		if e.ComplexityRoot.Receipt.Claim == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receipt.Claim(childComplexity), true
+	case "Receipt.createdAt":
+		if e.ComplexityRoot.Receipt.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receipt.CreatedAt(childComplexity), true
+	case "Receipt.duplicateScans":
+		if e.ComplexityRoot.Receipt.DuplicateScans == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receipt.DuplicateScans(childComplexity), true
+	case "Receipt.id":
+		if e.ComplexityRoot.Receipt.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receipt.ID(childComplexity), true
+	case "Receipt.note":
+		if e.ComplexityRoot.Receipt.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receipt.Note(childComplexity), true
+	case "Receipt.number":
+		if e.ComplexityRoot.Receipt.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receipt.Number(childComplexity), true
+	case "Receipt.shipment":
+		if e.ComplexityRoot.Receipt.Shipment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receipt.Shipment(childComplexity), true
+	case "Receipt.warehouseCode":
+		if e.ComplexityRoot.Receipt.WarehouseCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Receipt.WarehouseCode(childComplexity), true
+
+	case "ReceiptPayload.duplicates":
+		if e.ComplexityRoot.ReceiptPayload.Duplicates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptPayload.Duplicates(childComplexity), true
+	case "ReceiptPayload.errors":
+		if e.ComplexityRoot.ReceiptPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptPayload.Errors(childComplexity), true
+	case "ReceiptPayload.receipt":
+		if e.ComplexityRoot.ReceiptPayload.Receipt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReceiptPayload.Receipt(childComplexity), true
 
 	case "Return.amount":
 		if e.ComplexityRoot.Return.Amount == nil {
@@ -5055,6 +5690,117 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SKUPayload.Sku(childComplexity), true
 
+	case "Serial.holder":
+		if e.ComplexityRoot.Serial.Holder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Serial.Holder(childComplexity), true
+	case "Serial.id":
+		if e.ComplexityRoot.Serial.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Serial.ID(childComplexity), true
+	case "Serial.number":
+		if e.ComplexityRoot.Serial.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Serial.Number(childComplexity), true
+	case "Serial.sku":
+		if e.ComplexityRoot.Serial.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Serial.Sku(childComplexity), true
+	case "Serial.status":
+		if e.ComplexityRoot.Serial.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Serial.Status(childComplexity), true
+	case "Serial.trail":
+		if e.ComplexityRoot.Serial.Trail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Serial.Trail(childComplexity), true
+	case "Serial.warehouseCode":
+		if e.ComplexityRoot.Serial.WarehouseCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Serial.WarehouseCode(childComplexity), true
+
+	case "SerialEvent.at":
+		if e.ComplexityRoot.SerialEvent.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SerialEvent.CreatedAt(childComplexity), true
+	case "SerialEvent.documentNumber":
+		if e.ComplexityRoot.SerialEvent.DocumentNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SerialEvent.DocumentNumber(childComplexity), true
+	case "SerialEvent.documentType":
+		if e.ComplexityRoot.SerialEvent.DocumentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SerialEvent.DocumentType(childComplexity), true
+	case "SerialEvent.holder":
+		if e.ComplexityRoot.SerialEvent.Holder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SerialEvent.Holder(childComplexity), true
+	case "SerialEvent.status":
+		if e.ComplexityRoot.SerialEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SerialEvent.Status(childComplexity), true
+	case "SerialEvent.type":
+		if e.ComplexityRoot.SerialEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SerialEvent.Type(childComplexity), true
+	case "SerialEvent.warehouseCode":
+		if e.ComplexityRoot.SerialEvent.WarehouseCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SerialEvent.WarehouseCode(childComplexity), true
+
+	case "SerialReceivePayload.duplicates":
+		if e.ComplexityRoot.SerialReceivePayload.Duplicates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SerialReceivePayload.Duplicates(childComplexity), true
+	case "SerialReceivePayload.errors":
+		if e.ComplexityRoot.SerialReceivePayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SerialReceivePayload.Errors(childComplexity), true
+	case "SerialReceivePayload.level":
+		if e.ComplexityRoot.SerialReceivePayload.Level == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SerialReceivePayload.Level(childComplexity), true
+	case "SerialReceivePayload.received":
+		if e.ComplexityRoot.SerialReceivePayload.Received == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SerialReceivePayload.Received(childComplexity), true
+
 	case "ShelfAudit.answers":
 		if e.ComplexityRoot.ShelfAudit.Answers == nil {
 			break
@@ -5104,6 +5850,327 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ShelfAuditPayload.Errors(childComplexity), true
+
+	case "Shipment.buyer":
+		if e.ComplexityRoot.Shipment.Buyer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.Buyer(childComplexity), true
+	case "Shipment.carrier":
+		if e.ComplexityRoot.Shipment.Carrier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.Carrier(childComplexity), true
+	case "Shipment.createdAt":
+		if e.ComplexityRoot.Shipment.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.CreatedAt(childComplexity), true
+	case "Shipment.deliveredAt":
+		if e.ComplexityRoot.Shipment.DeliveredAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.DeliveredAt(childComplexity), true
+	case "Shipment.dispatchedAt":
+		if e.ComplexityRoot.Shipment.DispatchedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.DispatchedAt(childComplexity), true
+	case "Shipment.id":
+		if e.ComplexityRoot.Shipment.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.ID(childComplexity), true
+	case "Shipment.lines":
+		if e.ComplexityRoot.Shipment.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.Lines(childComplexity), true
+	case "Shipment.note":
+		if e.ComplexityRoot.Shipment.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.Note(childComplexity), true
+	case "Shipment.number":
+		if e.ComplexityRoot.Shipment.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.Number(childComplexity), true
+	case "Shipment.order":
+		if e.ComplexityRoot.Shipment.Order == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.Order(childComplexity), true
+	case "Shipment.receipt":
+		if e.ComplexityRoot.Shipment.Receipt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.Receipt(childComplexity), true
+	case "Shipment.receivedAt":
+		if e.ComplexityRoot.Shipment.ReceivedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.ReceivedAt(childComplexity), true
+	case "Shipment.replacesClaim":
+		if e.ComplexityRoot.Shipment.ReplacesClaim == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.ReplacesClaim(childComplexity), true
+	case "Shipment.seller":
+		if e.ComplexityRoot.Shipment.Seller == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.Seller(childComplexity), true
+	case "Shipment.serials":
+		if e.ComplexityRoot.Shipment.Serials == nil {
+			break
+		}
+
+		args, err := ec.field_Shipment_serials_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Shipment.Serials(childComplexity, args["first"].(*int), args["after"].(*string)), true
+	case "Shipment.status":
+		if e.ComplexityRoot.Shipment.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.Status(childComplexity), true
+	case "Shipment.timeline":
+		if e.ComplexityRoot.Shipment.Timeline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.Timeline(childComplexity), true
+	case "Shipment.trackingNumber":
+		if e.ComplexityRoot.Shipment.TrackingNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.TrackingNumber(childComplexity), true
+	case "Shipment.viewerCanCancel":
+		if e.ComplexityRoot.Shipment.ViewerCanCancel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.ViewerCanCancel(childComplexity), true
+	case "Shipment.viewerCanDeliver":
+		if e.ComplexityRoot.Shipment.ViewerCanDeliver == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.ViewerCanDeliver(childComplexity), true
+	case "Shipment.viewerCanDispatch":
+		if e.ComplexityRoot.Shipment.ViewerCanDispatch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.ViewerCanDispatch(childComplexity), true
+	case "Shipment.viewerCanReceive":
+		if e.ComplexityRoot.Shipment.ViewerCanReceive == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.ViewerCanReceive(childComplexity), true
+	case "Shipment.warehouseCode":
+		if e.ComplexityRoot.Shipment.WarehouseCode == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.WarehouseCode(childComplexity), true
+
+	case "ShipmentConnection.edges":
+		if e.ComplexityRoot.ShipmentConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentConnection.Edges(childComplexity), true
+	case "ShipmentConnection.pageInfo":
+		if e.ComplexityRoot.ShipmentConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentConnection.PageInfo(childComplexity), true
+	case "ShipmentConnection.totalCount":
+		if e.ComplexityRoot.ShipmentConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentConnection.TotalCount(childComplexity), true
+
+	case "ShipmentEdge.cursor":
+		if e.ComplexityRoot.ShipmentEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentEdge.Cursor(childComplexity), true
+	case "ShipmentEdge.node":
+		if e.ComplexityRoot.ShipmentEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentEdge.Node(childComplexity), true
+
+	case "ShipmentError.code":
+		if e.ComplexityRoot.ShipmentError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentError.Code(childComplexity), true
+	case "ShipmentError.field":
+		if e.ComplexityRoot.ShipmentError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentError.Field(childComplexity), true
+	case "ShipmentError.message":
+		if e.ComplexityRoot.ShipmentError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentError.Message(childComplexity), true
+
+	case "ShipmentEvent.at":
+		if e.ComplexityRoot.ShipmentEvent.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentEvent.CreatedAt(childComplexity), true
+	case "ShipmentEvent.detail":
+		if e.ComplexityRoot.ShipmentEvent.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentEvent.Detail(childComplexity), true
+	case "ShipmentEvent.source":
+		if e.ComplexityRoot.ShipmentEvent.Source == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentEvent.Source(childComplexity), true
+	case "ShipmentEvent.status":
+		if e.ComplexityRoot.ShipmentEvent.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentEvent.Status(childComplexity), true
+	case "ShipmentEvent.type":
+		if e.ComplexityRoot.ShipmentEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentEvent.Type(childComplexity), true
+
+	case "ShipmentLine.accepted":
+		if e.ComplexityRoot.ShipmentLine.AcceptedQty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentLine.AcceptedQty(childComplexity), true
+	case "ShipmentLine.lineNo":
+		if e.ComplexityRoot.ShipmentLine.LineNo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentLine.LineNo(childComplexity), true
+	case "ShipmentLine.orderLineNo":
+		if e.ComplexityRoot.ShipmentLine.OrderLineNo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentLine.OrderLineNo(childComplexity), true
+	case "ShipmentLine.qty":
+		if e.ComplexityRoot.ShipmentLine.Qty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentLine.Qty(childComplexity), true
+	case "ShipmentLine.rejected":
+		if e.ComplexityRoot.ShipmentLine.RejectedQty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentLine.RejectedQty(childComplexity), true
+	case "ShipmentLine.sku":
+		if e.ComplexityRoot.ShipmentLine.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentLine.Sku(childComplexity), true
+
+	case "ShipmentPayload.errors":
+		if e.ComplexityRoot.ShipmentPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentPayload.Errors(childComplexity), true
+	case "ShipmentPayload.shipment":
+		if e.ComplexityRoot.ShipmentPayload.Shipment == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentPayload.Shipment(childComplexity), true
+
+	case "ShipmentSerial.lineNo":
+		if e.ComplexityRoot.ShipmentSerial.LineNo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentSerial.LineNo(childComplexity), true
+	case "ShipmentSerial.number":
+		if e.ComplexityRoot.ShipmentSerial.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentSerial.Number(childComplexity), true
+	case "ShipmentSerial.outcome":
+		if e.ComplexityRoot.ShipmentSerial.Outcome == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentSerial.Outcome(childComplexity), true
+
+	case "ShipmentSerialConnection.edges":
+		if e.ComplexityRoot.ShipmentSerialConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentSerialConnection.Edges(childComplexity), true
+	case "ShipmentSerialConnection.pageInfo":
+		if e.ComplexityRoot.ShipmentSerialConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentSerialConnection.PageInfo(childComplexity), true
+
+	case "ShipmentSerialEdge.cursor":
+		if e.ComplexityRoot.ShipmentSerialEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentSerialEdge.Cursor(childComplexity), true
+	case "ShipmentSerialEdge.node":
+		if e.ComplexityRoot.ShipmentSerialEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ShipmentSerialEdge.Node(childComplexity), true
 
 	case "StockLevel.available":
 		if e.ComplexityRoot.StockLevel.Available == nil {
@@ -5733,6 +6800,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CatalogFilter", ec.unmarshalInputCatalogFilter),
 			graphql.NewInputUnmarshaler("CatalogRuleCreateInput", ec.unmarshalInputCatalogRuleCreateInput),
 			graphql.NewInputUnmarshaler("CategoryInput", ec.unmarshalInputCategoryInput),
+			graphql.NewInputUnmarshaler("ClaimResolveInput", ec.unmarshalInputClaimResolveInput),
 			graphql.NewInputUnmarshaler("CreditDecisionInput", ec.unmarshalInputCreditDecisionInput),
 			graphql.NewInputUnmarshaler("CreditLimitChangeInput", ec.unmarshalInputCreditLimitChangeInput),
 			graphql.NewInputUnmarshaler("CreditPaymentInput", ec.unmarshalInputCreditPaymentInput),
@@ -5758,6 +6826,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PriceListPricesSetInput", ec.unmarshalInputPriceListPricesSetInput),
 			graphql.NewInputUnmarshaler("ProductInput", ec.unmarshalInputProductInput),
 			graphql.NewInputUnmarshaler("PromotionCreateInput", ec.unmarshalInputPromotionCreateInput),
+			graphql.NewInputUnmarshaler("ReceiptConfirmInput", ec.unmarshalInputReceiptConfirmInput),
+			graphql.NewInputUnmarshaler("ReceiptLineInput", ec.unmarshalInputReceiptLineInput),
 			graphql.NewInputUnmarshaler("ReturnLineInput", ec.unmarshalInputReturnLineInput),
 			graphql.NewInputUnmarshaler("ReturnRequestInput", ec.unmarshalInputReturnRequestInput),
 			graphql.NewInputUnmarshaler("SKUBasePriceImportInput", ec.unmarshalInputSKUBasePriceImportInput),
@@ -5766,7 +6836,14 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SKUImportInput", ec.unmarshalInputSKUImportInput),
 			graphql.NewInputUnmarshaler("SKUImportRow", ec.unmarshalInputSKUImportRow),
 			graphql.NewInputUnmarshaler("SKUUpdateInput", ec.unmarshalInputSKUUpdateInput),
+			graphql.NewInputUnmarshaler("SerialRangeInput", ec.unmarshalInputSerialRangeInput),
+			graphql.NewInputUnmarshaler("SerialReceiveInput", ec.unmarshalInputSerialReceiveInput),
 			graphql.NewInputUnmarshaler("ShelfAuditInput", ec.unmarshalInputShelfAuditInput),
+			graphql.NewInputUnmarshaler("ShipmentCancelInput", ec.unmarshalInputShipmentCancelInput),
+			graphql.NewInputUnmarshaler("ShipmentCreateInput", ec.unmarshalInputShipmentCreateInput),
+			graphql.NewInputUnmarshaler("ShipmentDispatchInput", ec.unmarshalInputShipmentDispatchInput),
+			graphql.NewInputUnmarshaler("ShipmentFilter", ec.unmarshalInputShipmentFilter),
+			graphql.NewInputUnmarshaler("ShipmentLineInput", ec.unmarshalInputShipmentLineInput),
 			graphql.NewInputUnmarshaler("StockAdjustInput", ec.unmarshalInputStockAdjustInput),
 			graphql.NewInputUnmarshaler("StockLineInput", ec.unmarshalInputStockLineInput),
 			graphql.NewInputUnmarshaler("StockReceiveInput", ec.unmarshalInputStockReceiveInput),
@@ -7823,6 +8900,447 @@ not a diff.
 """
 type Subscription
 `, BuiltIn: false},
+	{Name: "../schema/shipment.graphqls", Input: `"IN_STOCK in a warehouse → IN_TRANSIT on a shipment → IN_STOCK at the receiver … → SOLD to a consumer; RETURNED when written back to a seller."
+enum SerialStatus {
+  IN_STOCK
+  IN_TRANSIT
+  SOLD
+  RETURNED
+}
+
+"""
+One serialised unit (an IMEI or serial number) and its whole trail. Visible to anyone whose scope covers any party
+that ever held it; NOT_FOUND otherwise.
+"""
+type Serial implements Node {
+  id: ID!
+  number: String!
+  sku: SKU!
+  status: SerialStatus!
+  "Who holds it now; while in transit, the party it is on its way to."
+  holder: Party!
+  "The holder's warehouse, while it is in stock."
+  warehouseCode: String
+  "Every move, oldest first (at most 200)."
+  trail: [SerialEvent!]!
+}
+
+"One move of a unit."
+type SerialEvent {
+  "STOCKED_IN, DISPATCHED, RECEIVED, CLAIMED, SOLD."
+  type: String!
+  status: SerialStatus!
+  holder: Party!
+  warehouseCode: String
+  "STOCK_IN, SHIPMENT, RECEIPT, CLAIM."
+  documentType: String!
+  "The document's number (SH-…, GR-…) or, for a stock-in, its reference."
+  documentNumber: String!
+  at: DateTime!
+}
+
+"""
+Serials from..to inclusive: the same prefix and width with a numeric tail of up to 18 digits counting up, e.g.
+from "SN0001000" to "SN0001999".
+"""
+input SerialRangeInput {
+  from: String!
+  to: String!
+}
+
+input SerialReceiveInput {
+  "One of the caller's party's warehouses."
+  warehouseId: ID!
+  "A serialised SKU."
+  skuId: ID!
+  "Scanned or pasted numbers: 6..32 of A-Z, 0-9 and '-' (trimmed, upper-cased). With the ranges, at most 20,000 in all."
+  serials: [String!]
+  ranges: [SerialRangeInput!]
+  "The source document, e.g. the factory's delivery note; 1..100 characters."
+  reference: String!
+  "1..64 characters: a retry returns the first result and books nothing twice."
+  idempotencyKey: String!
+}
+
+type SerialReceivePayload {
+  "Units registered (numbers given twice count once)."
+  received: Int!
+  "Numbers given more than once."
+  duplicates: [String!]!
+  "The SKU's stock in the warehouse after the receipt."
+  level: StockLevel
+  errors: [ShipmentError!]!
+}
+
+"""
+CREATED → DISPATCHED → DELIVERED → RECEIVED | PARTIALLY_RECEIVED (the buyer found differences, a claim is open or
+settled); CREATED → CANCELLED. A buyer may confirm the receipt straight from DISPATCHED.
+"""
+enum ShipmentStatus {
+  CREATED
+  DISPATCHED
+  DELIVERED
+  RECEIVED
+  PARTIALLY_RECEIVED
+  CANCELLED
+}
+
+"""
+Goods leaving one warehouse of the seller for one order. Visible to everyone whose scope covers its buyer or its
+seller.
+"""
+type Shipment implements Node {
+  id: ID!
+  "e.g. SH-2026-000123."
+  number: String!
+  order: Order!
+  status: ShipmentStatus!
+  buyer: Party!
+  seller: Party!
+  warehouseCode: String!
+  carrier: String!
+  trackingNumber: String!
+  note: String!
+  "The claim this shipment replaces goods for, when it is a reshipment."
+  replacesClaim: Claim
+  lines: [ShipmentLine!]!
+  "The serialised units on board, by number; at most 100 a page."
+  serials(first: Int = 50, after: String): ShipmentSerialConnection!
+  "Every step, by people and by the carrier, oldest first."
+  timeline: [ShipmentEvent!]!
+  "The buyer's goods receipt, once confirmed."
+  receipt: Receipt
+  createdAt: DateTime!
+  dispatchedAt: DateTime
+  deliveredAt: DateTime
+  receivedAt: DateTime
+  viewerCanDispatch: Boolean!
+  viewerCanCancel: Boolean!
+  viewerCanDeliver: Boolean!
+  viewerCanReceive: Boolean!
+}
+
+type ShipmentLine {
+  lineNo: Int!
+  orderLineNo: Int!
+  sku: SKU!
+  qty: Int!
+  "What the buyer's receipt accepted and rejected of it."
+  accepted: Int!
+  rejected: Int!
+}
+
+type ShipmentSerial {
+  number: String!
+  lineNo: Int!
+  "After the receipt: RECEIVED, MISSING or DAMAGED; empty before."
+  outcome: String!
+}
+
+type ShipmentSerialEdge {
+  node: ShipmentSerial!
+  cursor: String!
+}
+
+type ShipmentSerialConnection {
+  edges: [ShipmentSerialEdge!]!
+  pageInfo: PageInfo!
+}
+
+type ShipmentEvent {
+  "CREATED, DISPATCHED, DELIVERED, CANCELLED, RECEIVED, or a carrier's IN_TRANSIT, OUT_FOR_DELIVERY, EXCEPTION."
+  type: String!
+  "The shipment's status after the step."
+  status: ShipmentStatus!
+  "USER or CARRIER."
+  source: String!
+  detail: String!
+  at: DateTime!
+}
+
+type ShipmentEdge {
+  node: Shipment!
+  cursor: String!
+}
+
+type ShipmentConnection {
+  edges: [ShipmentEdge!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+input ShipmentFilter {
+  "Any of these statuses (at most 6)."
+  statuses: [ShipmentStatus!]
+  orderId: ID
+  buyerId: ID
+  "Only shipments to the viewer's own party (what it has to receive)."
+  incoming: Boolean
+  "A fragment of the number or the tracking number; at most 64 characters."
+  search: String
+}
+
+input ShipmentLineInput {
+  orderLineNo: Int!
+  "1..what the order line has left to ship (less other shipments not yet dispatched)."
+  qty: Int!
+  "For a serialised SKU, exactly qty units in the warehouse, scanned or as ranges; when both are empty the oldest units in stock are picked."
+  serials: [String!]
+  ranges: [SerialRangeInput!]
+}
+
+input ShipmentCreateInput {
+  orderId: ID!
+  "A warehouse of the seller; by default the one holding most of the order's stock of the first line."
+  warehouseId: ID
+  "1..200 lines, one per order line; at most 20,000 serials in all."
+  lines: [ShipmentLineInput!]!
+  "At most 50 characters; required by dispatch."
+  carrier: String
+  "At most 64 characters; the carrier's updates find the shipment by it."
+  trackingNumber: String
+  "At most 500 characters."
+  note: String
+  "1..64 characters: a retry returns the first shipment."
+  idempotencyKey: String!
+}
+
+input ShipmentDispatchInput {
+  "Sets or changes the carrier (at most 50 characters)."
+  carrier: String
+  "Sets or changes the tracking number (at most 64 characters)."
+  trackingNumber: String
+}
+
+input ShipmentCancelInput {
+  "At most 500 characters."
+  reason: String
+}
+
+enum ShipmentErrorCode {
+  INVALID_INPUT
+  NOT_FOUND
+  NOT_ALLOWED
+  INVALID_TRANSITION
+  ORDER_NOT_SHIPPABLE
+  "More than the order line has left to ship."
+  TOO_MUCH
+  WAREHOUSE_INVALID
+  "The warehouse does not hold enough of the order's reserved stock."
+  INSUFFICIENT_STOCK
+  "Serials given for a line do not match its quantity, or for a SKU without serials, or twice."
+  SERIAL_COUNT_MISMATCH
+  "A serial is not in stock in the warehouse, or is set aside for another shipment."
+  SERIAL_UNAVAILABLE
+  "Too few units in stock to pick."
+  INSUFFICIENT_SERIALS
+  CARRIER_REQUIRED
+  IDEMPOTENCY_KEY_REUSED
+  SERIAL_MALFORMED
+  SERIAL_RANGE_INVALID
+  "More than 20,000 serials in one document."
+  TOO_MANY_SERIALS
+  "The serial is already registered."
+  SERIAL_EXISTS
+  SKU_NOT_SERIALISED
+  SKU_NOT_FOUND
+  "Only the shipment's buyer confirms its receipt."
+  NOT_BUYER
+  "The shipment cannot be received in its status (not dispatched yet, cancelled, or already received)."
+  NOT_RECEIVABLE
+  "The serial belongs to another shipment."
+  SERIAL_OTHER_SHIPMENT
+  "Accepted and rejected exceed what the line shipped."
+  RECEIPT_TOO_MUCH
+  REASON_REQUIRED
+  "The claim is already resolved."
+  CLAIM_RESOLVED
+}
+
+type ShipmentError {
+  field: [String!]
+  message: String!
+  code: ShipmentErrorCode!
+}
+
+type ShipmentPayload {
+  shipment: Shipment
+  errors: [ShipmentError!]!
+}
+
+"A difference between what was shipped and what the receipt confirmed."
+enum DiscrepancyKind {
+  "Shipped, not scanned or counted."
+  MISSING
+  "Scanned, not shipped (an unknown serial)."
+  UNEXPECTED
+  "Arrived, rejected as damaged."
+  DAMAGED
+}
+
+type Discrepancy {
+  kind: DiscrepancyKind!
+  "Null for an unexpected serial the catalogue does not know."
+  sku: SKU
+  serialNumber: String!
+  qty: Int!
+  reason: String!
+  "Its value at the order's price."
+  value: Money!
+}
+
+"The buyer's confirmation of what arrived on a shipment. One per shipment."
+type Receipt implements Node {
+  id: ID!
+  "e.g. GR-2026-000123."
+  number: String!
+  shipment: Shipment!
+  warehouseCode: String!
+  "Units taken into stock."
+  accepted: Int!
+  "Scans of a serial already scanned in this receipt, not counted twice."
+  duplicateScans: Int!
+  note: String!
+  "The claim the differences opened, if any."
+  claim: Claim
+  "The phone's own time of the scan, when it sent one."
+  capturedAt: DateTime
+  createdAt: DateTime!
+}
+
+input ReceiptLineInput {
+  "The shipment line."
+  lineNo: Int!
+  "Units taken into stock (SKUs without serials; serialised lines count their scans)."
+  accepted: Int!
+  "Units refused as damaged."
+  rejected: Int = 0
+  "Why units were refused; required when rejected > 0, at most 200 characters."
+  reason: String
+}
+
+input ReceiptConfirmInput {
+  "1..64 characters: a retry returns the first receipt."
+  idempotencyKey: String!
+  "Serials scanned one by one or pasted as a list; with the ranges and damagedSerials at most 20,000 in all."
+  serials: [String!]
+  ranges: [SerialRangeInput!]
+  "Units that arrived damaged: refused, and claimed."
+  damagedSerials: [String!]
+  "Lines of SKUs without serials (at most 200); a line not named was accepted in full."
+  lines: [ReceiptLineInput!]
+  "At most 500 characters."
+  note: String
+  "When the phone scanned it, for work queued offline."
+  capturedAt: DateTime
+}
+
+type ReceiptPayload {
+  receipt: Receipt
+  "Serials scanned more than once in this request."
+  duplicates: [String!]!
+  errors: [ShipmentError!]!
+}
+
+enum ClaimStatus {
+  OPEN
+  RESOLVED
+}
+
+enum ClaimResolution {
+  "The seller sends the missing and damaged goods again on a new shipment."
+  RESHIP
+  "The seller credits their value into the buyer's CASH account."
+  CREDIT_NOTE
+}
+
+"Differences a receipt found, for the seller to settle. Visible like its shipment."
+type Claim implements Node {
+  id: ID!
+  "e.g. CL-2026-000123."
+  number: String!
+  status: ClaimStatus!
+  shipment: Shipment!
+  buyer: Party!
+  seller: Party!
+  items: [Discrepancy!]!
+  value: Money!
+  resolution: ClaimResolution
+  resolutionReason: String!
+  "The reshipment, when resolved by RESHIP."
+  replacement: Shipment
+  createdAt: DateTime!
+  resolvedAt: DateTime
+  viewerCanResolve: Boolean!
+}
+
+type ClaimEdge {
+  node: Claim!
+  cursor: String!
+}
+
+type ClaimConnection {
+  edges: [ClaimEdge!]!
+  pageInfo: PageInfo!
+}
+
+input ClaimResolveInput {
+  resolution: ClaimResolution!
+  "1..500 characters; kept in the audit log."
+  reason: String!
+}
+
+type ClaimPayload {
+  claim: Claim
+  errors: [ShipmentError!]!
+}
+
+extend type Order {
+  "The order's shipments, oldest first."
+  shipments: [Shipment!]!
+}
+
+extend type Query {
+  "A unit and its trail, when the viewer's scope covers any party that held it; NOT_FOUND otherwise."
+  serial(number: String!): Serial @authenticated
+  "Shipments whose buyer or seller the viewer may see, newest first; at most 100 a page."
+  shipments(first: Int = 20, after: String, filter: ShipmentFilter): ShipmentConnection! @authenticated
+  "A shipment the viewer may see; NOT_FOUND otherwise."
+  shipment(id: ID!): Shipment @authenticated
+  "Claims whose buyer or seller the viewer may see, newest first; at most 100 a page."
+  claims(first: Int = 20, after: String, status: ClaimStatus): ClaimConnection! @authenticated
+}
+
+extend type Mutation {
+  "Register serialised units into one of HQ's warehouses and add them to its stock. Roles: HQ_ADMIN, GOODS_CONTROL."
+  serialReceive(input: SerialReceiveInput!): SerialReceivePayload! @hasRole(any: [HQ_ADMIN, GOODS_CONTROL])
+  """
+  Make a shipment of an APPROVED or PARTIALLY_SHIPPED order from one warehouse of the seller. Roles: HQ_ADMIN,
+  GOODS_CONTROL (HQ's orders), DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF (the distributor's own sales).
+  """
+  shipmentCreate(input: ShipmentCreateInput!): ShipmentPayload!
+    @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF])
+  "Dispatch a created shipment: stock leaves, units go in transit, the buyer is told. Roles as shipmentCreate."
+  shipmentDispatch(id: ID!, input: ShipmentDispatchInput): ShipmentPayload!
+    @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF])
+  "Cancel a shipment before dispatch. Roles as shipmentCreate."
+  shipmentCancel(id: ID!, input: ShipmentCancelInput): ShipmentPayload!
+    @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF])
+  "Record the delivery of a dispatched shipment (the seller's own transport). Roles as shipmentCreate."
+  shipmentDeliver(id: ID!): ShipmentPayload! @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF])
+  """
+  Confirm what arrived on a dispatched or delivered shipment, by its buyer. Accepted goods enter the buyer's first
+  warehouse (created when it has none) and its serials change holder; differences open a claim; the order completes
+  when everything shipped was received or claimed. Roles: DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER,
+  STORE_STAFF.
+  """
+  receiptConfirm(shipmentId: ID!, input: ReceiptConfirmInput!): ReceiptPayload!
+    @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, STORE_STAFF])
+  "Settle an open claim, by the seller. Roles: HQ_ADMIN, GOODS_CONTROL, SALES_OPS (HQ's), DISTRIBUTOR_ADMIN (its own)."
+  claimResolve(id: ID!, input: ClaimResolveInput!): ClaimPayload!
+    @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, SALES_OPS, DISTRIBUTOR_ADMIN])
+}
+`, BuiltIn: false},
 	{Name: "../schema/visit.graphqls", Input: `"""
 A salesman's check-in at a store: GPS position and a photo that proves presence. The server measures the distance
 to the store and records flags; it never refuses a check-in for them. Visible to the salesman, and to the parties
@@ -8645,6 +10163,70 @@ func (ec *executionContext) childFields_CategoryPayload(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type CategoryPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Claim(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Claim_id(ctx, field)
+	case "number":
+		return ec.fieldContext_Claim_number(ctx, field)
+	case "status":
+		return ec.fieldContext_Claim_status(ctx, field)
+	case "shipment":
+		return ec.fieldContext_Claim_shipment(ctx, field)
+	case "buyer":
+		return ec.fieldContext_Claim_buyer(ctx, field)
+	case "seller":
+		return ec.fieldContext_Claim_seller(ctx, field)
+	case "items":
+		return ec.fieldContext_Claim_items(ctx, field)
+	case "value":
+		return ec.fieldContext_Claim_value(ctx, field)
+	case "resolution":
+		return ec.fieldContext_Claim_resolution(ctx, field)
+	case "resolutionReason":
+		return ec.fieldContext_Claim_resolutionReason(ctx, field)
+	case "replacement":
+		return ec.fieldContext_Claim_replacement(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Claim_createdAt(ctx, field)
+	case "resolvedAt":
+		return ec.fieldContext_Claim_resolvedAt(ctx, field)
+	case "viewerCanResolve":
+		return ec.fieldContext_Claim_viewerCanResolve(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Claim", field.Name)
+}
+
+func (ec *executionContext) childFields_ClaimConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ClaimConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ClaimConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ClaimConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ClaimEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ClaimEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ClaimEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ClaimEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ClaimPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "claim":
+		return ec.fieldContext_ClaimPayload_claim(ctx, field)
+	case "errors":
+		return ec.fieldContext_ClaimPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ClaimPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_CreditAccount(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "fund":
@@ -8803,6 +10385,24 @@ func (ec *executionContext) childFields_DevicePayload(ctx context.Context, field
 		return ec.fieldContext_DevicePayload_errors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type DevicePayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Discrepancy(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "kind":
+		return ec.fieldContext_Discrepancy_kind(ctx, field)
+	case "sku":
+		return ec.fieldContext_Discrepancy_sku(ctx, field)
+	case "serialNumber":
+		return ec.fieldContext_Discrepancy_serialNumber(ctx, field)
+	case "qty":
+		return ec.fieldContext_Discrepancy_qty(ctx, field)
+	case "reason":
+		return ec.fieldContext_Discrepancy_reason(ctx, field)
+	case "value":
+		return ec.fieldContext_Discrepancy_value(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Discrepancy", field.Name)
 }
 
 func (ec *executionContext) childFields_FavouritePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -9023,6 +10623,8 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_viewerCanReleaseCredit(ctx, field)
 	case "viewerCanReturn":
 		return ec.fieldContext_Order_viewerCanReturn(ctx, field)
+	case "shipments":
+		return ec.fieldContext_Order_shipments(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Order", field.Name)
 }
@@ -9539,6 +11141,44 @@ func (ec *executionContext) childFields_QuoteLine(ctx context.Context, field gra
 	return nil, fmt.Errorf("no field named %q was found under type QuoteLine", field.Name)
 }
 
+func (ec *executionContext) childFields_Receipt(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Receipt_id(ctx, field)
+	case "number":
+		return ec.fieldContext_Receipt_number(ctx, field)
+	case "shipment":
+		return ec.fieldContext_Receipt_shipment(ctx, field)
+	case "warehouseCode":
+		return ec.fieldContext_Receipt_warehouseCode(ctx, field)
+	case "accepted":
+		return ec.fieldContext_Receipt_accepted(ctx, field)
+	case "duplicateScans":
+		return ec.fieldContext_Receipt_duplicateScans(ctx, field)
+	case "note":
+		return ec.fieldContext_Receipt_note(ctx, field)
+	case "claim":
+		return ec.fieldContext_Receipt_claim(ctx, field)
+	case "capturedAt":
+		return ec.fieldContext_Receipt_capturedAt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Receipt_createdAt(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Receipt", field.Name)
+}
+
+func (ec *executionContext) childFields_ReceiptPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "receipt":
+		return ec.fieldContext_ReceiptPayload_receipt(ctx, field)
+	case "duplicates":
+		return ec.fieldContext_ReceiptPayload_duplicates(ctx, field)
+	case "errors":
+		return ec.fieldContext_ReceiptPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ReceiptPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Return(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -9677,6 +11317,60 @@ func (ec *executionContext) childFields_SKUPayload(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type SKUPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_Serial(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Serial_id(ctx, field)
+	case "number":
+		return ec.fieldContext_Serial_number(ctx, field)
+	case "sku":
+		return ec.fieldContext_Serial_sku(ctx, field)
+	case "status":
+		return ec.fieldContext_Serial_status(ctx, field)
+	case "holder":
+		return ec.fieldContext_Serial_holder(ctx, field)
+	case "warehouseCode":
+		return ec.fieldContext_Serial_warehouseCode(ctx, field)
+	case "trail":
+		return ec.fieldContext_Serial_trail(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Serial", field.Name)
+}
+
+func (ec *executionContext) childFields_SerialEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "type":
+		return ec.fieldContext_SerialEvent_type(ctx, field)
+	case "status":
+		return ec.fieldContext_SerialEvent_status(ctx, field)
+	case "holder":
+		return ec.fieldContext_SerialEvent_holder(ctx, field)
+	case "warehouseCode":
+		return ec.fieldContext_SerialEvent_warehouseCode(ctx, field)
+	case "documentType":
+		return ec.fieldContext_SerialEvent_documentType(ctx, field)
+	case "documentNumber":
+		return ec.fieldContext_SerialEvent_documentNumber(ctx, field)
+	case "at":
+		return ec.fieldContext_SerialEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SerialEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_SerialReceivePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "received":
+		return ec.fieldContext_SerialReceivePayload_received(ctx, field)
+	case "duplicates":
+		return ec.fieldContext_SerialReceivePayload_duplicates(ctx, field)
+	case "level":
+		return ec.fieldContext_SerialReceivePayload_level(ctx, field)
+	case "errors":
+		return ec.fieldContext_SerialReceivePayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SerialReceivePayload", field.Name)
+}
+
 func (ec *executionContext) childFields_ShelfAudit(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -9703,6 +11397,168 @@ func (ec *executionContext) childFields_ShelfAuditPayload(ctx context.Context, f
 		return ec.fieldContext_ShelfAuditPayload_errors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ShelfAuditPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Shipment(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Shipment_id(ctx, field)
+	case "number":
+		return ec.fieldContext_Shipment_number(ctx, field)
+	case "order":
+		return ec.fieldContext_Shipment_order(ctx, field)
+	case "status":
+		return ec.fieldContext_Shipment_status(ctx, field)
+	case "buyer":
+		return ec.fieldContext_Shipment_buyer(ctx, field)
+	case "seller":
+		return ec.fieldContext_Shipment_seller(ctx, field)
+	case "warehouseCode":
+		return ec.fieldContext_Shipment_warehouseCode(ctx, field)
+	case "carrier":
+		return ec.fieldContext_Shipment_carrier(ctx, field)
+	case "trackingNumber":
+		return ec.fieldContext_Shipment_trackingNumber(ctx, field)
+	case "note":
+		return ec.fieldContext_Shipment_note(ctx, field)
+	case "replacesClaim":
+		return ec.fieldContext_Shipment_replacesClaim(ctx, field)
+	case "lines":
+		return ec.fieldContext_Shipment_lines(ctx, field)
+	case "serials":
+		return ec.fieldContext_Shipment_serials(ctx, field)
+	case "timeline":
+		return ec.fieldContext_Shipment_timeline(ctx, field)
+	case "receipt":
+		return ec.fieldContext_Shipment_receipt(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Shipment_createdAt(ctx, field)
+	case "dispatchedAt":
+		return ec.fieldContext_Shipment_dispatchedAt(ctx, field)
+	case "deliveredAt":
+		return ec.fieldContext_Shipment_deliveredAt(ctx, field)
+	case "receivedAt":
+		return ec.fieldContext_Shipment_receivedAt(ctx, field)
+	case "viewerCanDispatch":
+		return ec.fieldContext_Shipment_viewerCanDispatch(ctx, field)
+	case "viewerCanCancel":
+		return ec.fieldContext_Shipment_viewerCanCancel(ctx, field)
+	case "viewerCanDeliver":
+		return ec.fieldContext_Shipment_viewerCanDeliver(ctx, field)
+	case "viewerCanReceive":
+		return ec.fieldContext_Shipment_viewerCanReceive(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Shipment", field.Name)
+}
+
+func (ec *executionContext) childFields_ShipmentConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ShipmentConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ShipmentConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ShipmentConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShipmentConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ShipmentEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ShipmentEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ShipmentEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShipmentEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ShipmentError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_ShipmentError_field(ctx, field)
+	case "message":
+		return ec.fieldContext_ShipmentError_message(ctx, field)
+	case "code":
+		return ec.fieldContext_ShipmentError_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShipmentError", field.Name)
+}
+
+func (ec *executionContext) childFields_ShipmentEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "type":
+		return ec.fieldContext_ShipmentEvent_type(ctx, field)
+	case "status":
+		return ec.fieldContext_ShipmentEvent_status(ctx, field)
+	case "source":
+		return ec.fieldContext_ShipmentEvent_source(ctx, field)
+	case "detail":
+		return ec.fieldContext_ShipmentEvent_detail(ctx, field)
+	case "at":
+		return ec.fieldContext_ShipmentEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShipmentEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_ShipmentLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lineNo":
+		return ec.fieldContext_ShipmentLine_lineNo(ctx, field)
+	case "orderLineNo":
+		return ec.fieldContext_ShipmentLine_orderLineNo(ctx, field)
+	case "sku":
+		return ec.fieldContext_ShipmentLine_sku(ctx, field)
+	case "qty":
+		return ec.fieldContext_ShipmentLine_qty(ctx, field)
+	case "accepted":
+		return ec.fieldContext_ShipmentLine_accepted(ctx, field)
+	case "rejected":
+		return ec.fieldContext_ShipmentLine_rejected(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShipmentLine", field.Name)
+}
+
+func (ec *executionContext) childFields_ShipmentPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "shipment":
+		return ec.fieldContext_ShipmentPayload_shipment(ctx, field)
+	case "errors":
+		return ec.fieldContext_ShipmentPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShipmentPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_ShipmentSerial(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "number":
+		return ec.fieldContext_ShipmentSerial_number(ctx, field)
+	case "lineNo":
+		return ec.fieldContext_ShipmentSerial_lineNo(ctx, field)
+	case "outcome":
+		return ec.fieldContext_ShipmentSerial_outcome(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShipmentSerial", field.Name)
+}
+
+func (ec *executionContext) childFields_ShipmentSerialConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ShipmentSerialConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ShipmentSerialConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShipmentSerialConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ShipmentSerialEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ShipmentSerialEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ShipmentSerialEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ShipmentSerialEdge", field.Name)
 }
 
 func (ec *executionContext) childFields_StockLevel(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -10411,6 +12267,28 @@ func (ec *executionContext) field_Mutation_categoryUpdate_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_claimResolve_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ClaimResolveInput, error) {
+			return ec.unmarshalNClaimResolveInput2channelhubᚋgraphᚋmodelᚐClaimResolveInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_creditLimitChangeApprove_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -10973,6 +12851,28 @@ func (ec *executionContext) field_Mutation_promotionUpdate_args(ctx context.Cont
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_receiptConfirm_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "shipmentId",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["shipmentId"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ReceiptConfirmInput, error) {
+			return ec.unmarshalNReceiptConfirmInput2channelhubᚋgraphᚋmodelᚐReceiptConfirmInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_returnApprove_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11045,6 +12945,20 @@ func (ec *executionContext) field_Mutation_returnRequest_args(ctx context.Contex
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_serialReceive_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SerialReceiveInput, error) {
+			return ec.unmarshalNSerialReceiveInput2channelhubᚋgraphᚋmodelᚐSerialReceiveInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_shelfAuditSubmit_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11056,6 +12970,78 @@ func (ec *executionContext) field_Mutation_shelfAuditSubmit_args(ctx context.Con
 		return nil, err
 	}
 	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_shipmentCancel_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*model.ShipmentCancelInput, error) {
+			return ec.unmarshalOShipmentCancelInput2ᚖchannelhubᚋgraphᚋmodelᚐShipmentCancelInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_shipmentCreate_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.ShipmentCreateInput, error) {
+			return ec.unmarshalNShipmentCreateInput2channelhubᚋgraphᚋmodelᚐShipmentCreateInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_shipmentDeliver_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_shipmentDispatch_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*model.ShipmentDispatchInput, error) {
+			return ec.unmarshalOShipmentDispatchInput2ᚖchannelhubᚋgraphᚋmodelᚐShipmentDispatchInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
 	return args, nil
 }
 
@@ -11433,6 +13419,36 @@ func (ec *executionContext) field_Query_catalog_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_claims_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "status",
+		func(ctx context.Context, v any) (*receipt.ClaimStatus, error) {
+			return ec.unmarshalOClaimStatus2ᚖchannelhubᚋinternalᚋreceiptᚐClaimStatus(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["status"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_creditSummary_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11659,6 +13675,64 @@ func (ec *executionContext) field_Query_runningPromotions_args(ctx context.Conte
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_serial_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "number",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNString2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["number"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_shipment_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_shipments_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.ShipmentFilter, error) {
+			return ec.unmarshalOShipmentFilter2ᚖchannelhubᚋgraphᚋmodelᚐShipmentFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg2
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_sku_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -11788,6 +13862,28 @@ func (ec *executionContext) field_Query_visits_args(ctx context.Context, rawArgs
 		return nil, err
 	}
 	args["filter"] = arg2
+	return args, nil
+}
+
+func (ec *executionContext) field_Shipment_serials_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
 	return args, nil
 }
 
@@ -14410,6 +16506,565 @@ func (ec *executionContext) fieldContext_CategoryPayload_errors(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Claim_id(ctx context.Context, field graphql.CollectedField, obj *receipt.Claim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Claim_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Claim().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Claim_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Claim", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Claim_number(ctx context.Context, field graphql.CollectedField, obj *receipt.Claim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Claim_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Claim_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Claim", field, false, false, "String")
+}
+
+func (ec *executionContext) _Claim_status(ctx context.Context, field graphql.CollectedField, obj *receipt.Claim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Claim_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v receipt.ClaimStatus) graphql.Marshaler {
+			return ec.marshalNClaimStatus2channelhubᚋinternalᚋreceiptᚐClaimStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Claim_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Claim", field, false, false, "ClaimStatus")
+}
+
+func (ec *executionContext) _Claim_shipment(ctx context.Context, field graphql.CollectedField, obj *receipt.Claim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Claim_shipment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Claim().Shipment(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *shipment.Shipment) graphql.Marshaler {
+			return ec.marshalNShipment2ᚖchannelhubᚋinternalᚋshipmentᚐShipment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Claim_shipment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Claim",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shipment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Claim_buyer(ctx context.Context, field graphql.CollectedField, obj *receipt.Claim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Claim_buyer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Claim().Buyer(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Claim_buyer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Claim",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Claim_seller(ctx context.Context, field graphql.CollectedField, obj *receipt.Claim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Claim_seller(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Claim().Seller(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Claim_seller(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Claim",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Claim_items(ctx context.Context, field graphql.CollectedField, obj *receipt.Claim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Claim_items(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Claim().Items(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []receipt.Item) graphql.Marshaler {
+			return ec.marshalNDiscrepancy2ᚕchannelhubᚋinternalᚋreceiptᚐItemᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Claim_items(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Claim",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Discrepancy(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Claim_value(ctx context.Context, field graphql.CollectedField, obj *receipt.Claim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Claim_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Claim().Value(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Claim_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Claim",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Claim_resolution(ctx context.Context, field graphql.CollectedField, obj *receipt.Claim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Claim_resolution(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Claim().Resolution(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *receipt.Resolution) graphql.Marshaler {
+			return ec.marshalOClaimResolution2ᚖchannelhubᚋinternalᚋreceiptᚐResolution(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Claim_resolution(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Claim", field, true, true, "ClaimResolution")
+}
+
+func (ec *executionContext) _Claim_resolutionReason(ctx context.Context, field graphql.CollectedField, obj *receipt.Claim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Claim_resolutionReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolutionReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Claim_resolutionReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Claim", field, false, false, "String")
+}
+
+func (ec *executionContext) _Claim_replacement(ctx context.Context, field graphql.CollectedField, obj *receipt.Claim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Claim_replacement(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Claim().Replacement(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *shipment.Shipment) graphql.Marshaler {
+			return ec.marshalOShipment2ᚖchannelhubᚋinternalᚋshipmentᚐShipment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Claim_replacement(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Claim",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shipment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Claim_createdAt(ctx context.Context, field graphql.CollectedField, obj *receipt.Claim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Claim_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Claim_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Claim", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Claim_resolvedAt(ctx context.Context, field graphql.CollectedField, obj *receipt.Claim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Claim_resolvedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ResolvedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Claim_resolvedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Claim", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Claim_viewerCanResolve(ctx context.Context, field graphql.CollectedField, obj *receipt.Claim) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Claim_viewerCanResolve(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Claim().ViewerCanResolve(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Claim_viewerCanResolve(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Claim", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _ClaimConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ClaimConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClaimConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ClaimEdge) graphql.Marshaler {
+			return ec.marshalNClaimEdge2ᚕchannelhubᚋgraphᚋmodelᚐClaimEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClaimConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClaimConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ClaimEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClaimConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ClaimConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClaimConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2channelhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClaimConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClaimConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClaimEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ClaimEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClaimEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *receipt.Claim) graphql.Marshaler {
+			return ec.marshalNClaim2ᚖchannelhubᚋinternalᚋreceiptᚐClaim(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClaimEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClaimEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Claim(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClaimEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ClaimEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClaimEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClaimEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ClaimEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ClaimPayload_claim(ctx context.Context, field graphql.CollectedField, obj *model.ClaimPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClaimPayload_claim(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Claim, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *receipt.Claim) graphql.Marshaler {
+			return ec.marshalOClaim2ᚖchannelhubᚋinternalᚋreceiptᚐClaim(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ClaimPayload_claim(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClaimPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Claim(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ClaimPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.ClaimPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ClaimPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ShipmentError) graphql.Marshaler {
+			return ec.marshalNShipmentError2ᚕchannelhubᚋgraphᚋmodelᚐShipmentErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ClaimPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ClaimPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _CreditAccount_fund(ctx context.Context, field graphql.CollectedField, obj *model.CreditAccount) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -15810,6 +18465,162 @@ func (ec *executionContext) fieldContext_DevicePayload_errors(_ context.Context,
 		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_NotifyError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Discrepancy_kind(ctx context.Context, field graphql.CollectedField, obj *receipt.Item) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v receipt.Kind) graphql.Marshaler {
+			return ec.marshalNDiscrepancyKind2channelhubᚋinternalᚋreceiptᚐKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "DiscrepancyKind")
+}
+
+func (ec *executionContext) _Discrepancy_sku(ctx context.Context, field graphql.CollectedField, obj *receipt.Item) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Discrepancy().Sku(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalOSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Discrepancy",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Discrepancy_serialNumber(ctx context.Context, field graphql.CollectedField, obj *receipt.Item) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_serialNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SerialNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_serialNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "String")
+}
+
+func (ec *executionContext) _Discrepancy_qty(ctx context.Context, field graphql.CollectedField, obj *receipt.Item) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_qty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Qty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_qty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Discrepancy_reason(ctx context.Context, field graphql.CollectedField, obj *receipt.Item) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Discrepancy", field, false, false, "String")
+}
+
+func (ec *executionContext) _Discrepancy_value(ctx context.Context, field graphql.CollectedField, obj *receipt.Item) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Discrepancy_value(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Discrepancy().Value(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.Money) graphql.Marshaler {
+			return ec.marshalNMoney2ᚖchannelhubᚋgraphᚋmodelᚐMoney(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Discrepancy_value(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Discrepancy",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Money(ctx, field)
 		},
 	}
 	return fc, nil
@@ -19994,6 +22805,440 @@ func (ec *executionContext) fieldContext_Mutation_promotionActiveSet(ctx context
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_serialReceive(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_serialReceive(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SerialReceive(ctx, fc.Args["input"].(model.SerialReceiveInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL"})
+				if err != nil {
+					var zeroVal *model.SerialReceivePayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.SerialReceivePayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SerialReceivePayload) graphql.Marshaler {
+			return ec.marshalNSerialReceivePayload2ᚖchannelhubᚋgraphᚋmodelᚐSerialReceivePayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_serialReceive(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SerialReceivePayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_serialReceive_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_shipmentCreate(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_shipmentCreate(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ShipmentCreate(ctx, fc.Args["input"].(model.ShipmentCreateInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF"})
+				if err != nil {
+					var zeroVal *model.ShipmentPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ShipmentPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ShipmentPayload) graphql.Marshaler {
+			return ec.marshalNShipmentPayload2ᚖchannelhubᚋgraphᚋmodelᚐShipmentPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_shipmentCreate(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_shipmentCreate_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_shipmentDispatch(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_shipmentDispatch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ShipmentDispatch(ctx, fc.Args["id"].(string), fc.Args["input"].(*model.ShipmentDispatchInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF"})
+				if err != nil {
+					var zeroVal *model.ShipmentPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ShipmentPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ShipmentPayload) graphql.Marshaler {
+			return ec.marshalNShipmentPayload2ᚖchannelhubᚋgraphᚋmodelᚐShipmentPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_shipmentDispatch(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_shipmentDispatch_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_shipmentCancel(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_shipmentCancel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ShipmentCancel(ctx, fc.Args["id"].(string), fc.Args["input"].(*model.ShipmentCancelInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF"})
+				if err != nil {
+					var zeroVal *model.ShipmentPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ShipmentPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ShipmentPayload) graphql.Marshaler {
+			return ec.marshalNShipmentPayload2ᚖchannelhubᚋgraphᚋmodelᚐShipmentPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_shipmentCancel(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_shipmentCancel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_shipmentDeliver(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_shipmentDeliver(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ShipmentDeliver(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF"})
+				if err != nil {
+					var zeroVal *model.ShipmentPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ShipmentPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ShipmentPayload) graphql.Marshaler {
+			return ec.marshalNShipmentPayload2ᚖchannelhubᚋgraphᚋmodelᚐShipmentPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_shipmentDeliver(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_shipmentDeliver_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_receiptConfirm(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_receiptConfirm(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ReceiptConfirm(ctx, fc.Args["shipmentId"].(string), fc.Args["input"].(model.ReceiptConfirmInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "STORE_STAFF"})
+				if err != nil {
+					var zeroVal *model.ReceiptPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ReceiptPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ReceiptPayload) graphql.Marshaler {
+			return ec.marshalNReceiptPayload2ᚖchannelhubᚋgraphᚋmodelᚐReceiptPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_receiptConfirm(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ReceiptPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_receiptConfirm_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_claimResolve(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_claimResolve(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().ClaimResolve(ctx, fc.Args["id"].(string), fc.Args["input"].(model.ClaimResolveInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.ClaimPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ClaimPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ClaimPayload) graphql.Marshaler {
+			return ec.marshalNClaimPayload2ᚖchannelhubᚋgraphᚋmodelᚐClaimPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_claimResolve(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ClaimPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_claimResolve_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_visitRouteSet(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -21754,6 +24999,38 @@ func (ec *executionContext) _Order_viewerCanReturn(ctx context.Context, field gr
 }
 func (ec *executionContext) fieldContext_Order_viewerCanReturn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Order", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Order_shipments(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_shipments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().Shipments(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []shipment.Shipment) graphql.Marshaler {
+			return ec.marshalNShipment2ᚕchannelhubᚋinternalᚋshipmentᚐShipmentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_shipments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Order",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shipment(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _OrderConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.OrderConnection) (ret graphql.Marshaler) {
@@ -26707,6 +29984,234 @@ func (ec *executionContext) fieldContext_Query_runningPromotions(ctx context.Con
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_serial(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_serial(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Serial(ctx, fc.Args["number"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *serial.Serial
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *serial.Serial) graphql.Marshaler {
+			return ec.marshalOSerial2ᚖchannelhubᚋinternalᚋserialᚐSerial(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_serial(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Serial(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_serial_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_shipments(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_shipments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Shipments(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["filter"].(*model.ShipmentFilter))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.ShipmentConnection
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ShipmentConnection) graphql.Marshaler {
+			return ec.marshalNShipmentConnection2ᚖchannelhubᚋgraphᚋmodelᚐShipmentConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_shipments(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_shipments_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_shipment(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_shipment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Shipment(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *shipment.Shipment
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *shipment.Shipment) graphql.Marshaler {
+			return ec.marshalOShipment2ᚖchannelhubᚋinternalᚋshipmentᚐShipment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_shipment(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shipment(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_shipment_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_claims(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_claims(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Claims(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["status"].(*receipt.ClaimStatus))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.ClaimConnection
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ClaimConnection) graphql.Marshaler {
+			return ec.marshalNClaimConnection2ᚖchannelhubᚋgraphᚋmodelᚐClaimConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_claims(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ClaimConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_claims_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_myRoute(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -27671,6 +31176,341 @@ func (ec *executionContext) _QuoteLine_gift(ctx context.Context, field graphql.C
 }
 func (ec *executionContext) fieldContext_QuoteLine_gift(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("QuoteLine", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _Receipt_id(ctx context.Context, field graphql.CollectedField, obj *receipt.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Receipt().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Receipt", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Receipt_number(ctx context.Context, field graphql.CollectedField, obj *receipt.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Receipt", field, false, false, "String")
+}
+
+func (ec *executionContext) _Receipt_shipment(ctx context.Context, field graphql.CollectedField, obj *receipt.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_shipment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Receipt().Shipment(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *shipment.Shipment) graphql.Marshaler {
+			return ec.marshalNShipment2ᚖchannelhubᚋinternalᚋshipmentᚐShipment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_shipment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Receipt",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shipment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Receipt_warehouseCode(ctx context.Context, field graphql.CollectedField, obj *receipt.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_warehouseCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WarehouseCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_warehouseCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Receipt", field, false, false, "String")
+}
+
+func (ec *executionContext) _Receipt_accepted(ctx context.Context, field graphql.CollectedField, obj *receipt.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_accepted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AcceptedQty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_accepted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Receipt", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Receipt_duplicateScans(ctx context.Context, field graphql.CollectedField, obj *receipt.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_duplicateScans(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DuplicateScans, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_duplicateScans(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Receipt", field, false, false, "Int")
+}
+
+func (ec *executionContext) _Receipt_note(ctx context.Context, field graphql.CollectedField, obj *receipt.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Receipt", field, false, false, "String")
+}
+
+func (ec *executionContext) _Receipt_claim(ctx context.Context, field graphql.CollectedField, obj *receipt.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_claim(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Receipt().Claim(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *receipt.Claim) graphql.Marshaler {
+			return ec.marshalOClaim2ᚖchannelhubᚋinternalᚋreceiptᚐClaim(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_claim(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Receipt",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Claim(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Receipt_capturedAt(ctx context.Context, field graphql.CollectedField, obj *receipt.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_capturedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CapturedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_capturedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Receipt", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Receipt_createdAt(ctx context.Context, field graphql.CollectedField, obj *receipt.Receipt) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Receipt_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Receipt_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Receipt", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ReceiptPayload_receipt(ctx context.Context, field graphql.CollectedField, obj *model.ReceiptPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptPayload_receipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Receipt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *receipt.Receipt) graphql.Marshaler {
+			return ec.marshalOReceipt2ᚖchannelhubᚋinternalᚋreceiptᚐReceipt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptPayload_receipt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReceiptPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ReceiptPayload_duplicates(ctx context.Context, field graphql.CollectedField, obj *model.ReceiptPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptPayload_duplicates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Duplicates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptPayload_duplicates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReceiptPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _ReceiptPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.ReceiptPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReceiptPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ShipmentError) graphql.Marshaler {
+			return ec.marshalNShipmentError2ᚕchannelhubᚋgraphᚋmodelᚐShipmentErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReceiptPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ReceiptPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentError(ctx, field)
+		},
+	}
+	return fc, nil
 }
 
 func (ec *executionContext) _Return_id(ctx context.Context, field graphql.CollectedField, obj *order.Return) (ret graphql.Marshaler) {
@@ -28837,6 +32677,474 @@ func (ec *executionContext) fieldContext_SKUPayload_errors(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Serial_id(ctx context.Context, field graphql.CollectedField, obj *serial.Serial) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Serial_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Serial().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Serial_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Serial", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Serial_number(ctx context.Context, field graphql.CollectedField, obj *serial.Serial) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Serial_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Serial_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Serial", field, false, false, "String")
+}
+
+func (ec *executionContext) _Serial_sku(ctx context.Context, field graphql.CollectedField, obj *serial.Serial) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Serial_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Serial().Sku(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalNSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Serial_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Serial",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Serial_status(ctx context.Context, field graphql.CollectedField, obj *serial.Serial) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Serial_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v serial.Status) graphql.Marshaler {
+			return ec.marshalNSerialStatus2channelhubᚋinternalᚋserialᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Serial_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Serial", field, false, false, "SerialStatus")
+}
+
+func (ec *executionContext) _Serial_holder(ctx context.Context, field graphql.CollectedField, obj *serial.Serial) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Serial_holder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Serial().Holder(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Serial_holder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Serial",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Serial_warehouseCode(ctx context.Context, field graphql.CollectedField, obj *serial.Serial) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Serial_warehouseCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Serial().WarehouseCode(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Serial_warehouseCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Serial", field, true, true, "String")
+}
+
+func (ec *executionContext) _Serial_trail(ctx context.Context, field graphql.CollectedField, obj *serial.Serial) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Serial_trail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Serial().Trail(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []serial.Event) graphql.Marshaler {
+			return ec.marshalNSerialEvent2ᚕchannelhubᚋinternalᚋserialᚐEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Serial_trail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Serial",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SerialEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SerialEvent_type(ctx context.Context, field graphql.CollectedField, obj *serial.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SerialEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SerialEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SerialEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _SerialEvent_status(ctx context.Context, field graphql.CollectedField, obj *serial.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SerialEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v serial.Status) graphql.Marshaler {
+			return ec.marshalNSerialStatus2channelhubᚋinternalᚋserialᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SerialEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SerialEvent", field, false, false, "SerialStatus")
+}
+
+func (ec *executionContext) _SerialEvent_holder(ctx context.Context, field graphql.CollectedField, obj *serial.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SerialEvent_holder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SerialEvent().Holder(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SerialEvent_holder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SerialEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SerialEvent_warehouseCode(ctx context.Context, field graphql.CollectedField, obj *serial.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SerialEvent_warehouseCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.SerialEvent().WarehouseCode(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SerialEvent_warehouseCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SerialEvent", field, true, true, "String")
+}
+
+func (ec *executionContext) _SerialEvent_documentType(ctx context.Context, field graphql.CollectedField, obj *serial.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SerialEvent_documentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DocumentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SerialEvent_documentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SerialEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _SerialEvent_documentNumber(ctx context.Context, field graphql.CollectedField, obj *serial.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SerialEvent_documentNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DocumentNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SerialEvent_documentNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SerialEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _SerialEvent_at(ctx context.Context, field graphql.CollectedField, obj *serial.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SerialEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SerialEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SerialEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _SerialReceivePayload_received(ctx context.Context, field graphql.CollectedField, obj *model.SerialReceivePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SerialReceivePayload_received(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Received, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SerialReceivePayload_received(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SerialReceivePayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SerialReceivePayload_duplicates(ctx context.Context, field graphql.CollectedField, obj *model.SerialReceivePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SerialReceivePayload_duplicates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Duplicates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SerialReceivePayload_duplicates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SerialReceivePayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _SerialReceivePayload_level(ctx context.Context, field graphql.CollectedField, obj *model.SerialReceivePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SerialReceivePayload_level(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Level, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *inventory.Level) graphql.Marshaler {
+			return ec.marshalOStockLevel2ᚖchannelhubᚋinternalᚋinventoryᚐLevel(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_SerialReceivePayload_level(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SerialReceivePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_StockLevel(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _SerialReceivePayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.SerialReceivePayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SerialReceivePayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ShipmentError) graphql.Marshaler {
+			return ec.marshalNShipmentError2ᚕchannelhubᚋgraphᚋmodelᚐShipmentErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SerialReceivePayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SerialReceivePayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _ShelfAudit_id(ctx context.Context, field graphql.CollectedField, obj *visit.Audit) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -29064,6 +33372,1344 @@ func (ec *executionContext) fieldContext_ShelfAuditPayload_errors(_ context.Cont
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Shipment_id(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shipment().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Shipment_number(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, false, false, "String")
+}
+
+func (ec *executionContext) _Shipment_order(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_order(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shipment().Order(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *order.Order) graphql.Marshaler {
+			return ec.marshalNOrder2ᚖchannelhubᚋinternalᚋorderᚐOrder(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Shipment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Shipment_status(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v shipment.Status) graphql.Marshaler {
+			return ec.marshalNShipmentStatus2channelhubᚋinternalᚋshipmentᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, false, false, "ShipmentStatus")
+}
+
+func (ec *executionContext) _Shipment_buyer(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_buyer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shipment().Buyer(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_buyer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Shipment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Shipment_seller(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_seller(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shipment().Seller(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_seller(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Shipment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Shipment_warehouseCode(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_warehouseCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.WarehouseCode, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_warehouseCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, false, false, "String")
+}
+
+func (ec *executionContext) _Shipment_carrier(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_carrier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Carrier, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_carrier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, false, false, "String")
+}
+
+func (ec *executionContext) _Shipment_trackingNumber(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_trackingNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.TrackingNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_trackingNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, false, false, "String")
+}
+
+func (ec *executionContext) _Shipment_note(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, false, false, "String")
+}
+
+func (ec *executionContext) _Shipment_replacesClaim(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_replacesClaim(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shipment().ReplacesClaim(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *receipt.Claim) graphql.Marshaler {
+			return ec.marshalOClaim2ᚖchannelhubᚋinternalᚋreceiptᚐClaim(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_replacesClaim(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Shipment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Claim(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Shipment_lines(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shipment().Lines(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []shipment.Line) graphql.Marshaler {
+			return ec.marshalNShipmentLine2ᚕchannelhubᚋinternalᚋshipmentᚐLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Shipment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Shipment_serials(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_serials(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Shipment().Serials(ctx, obj, fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ShipmentSerialConnection) graphql.Marshaler {
+			return ec.marshalNShipmentSerialConnection2ᚖchannelhubᚋgraphᚋmodelᚐShipmentSerialConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_serials(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Shipment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentSerialConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Shipment_serials_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Shipment_timeline(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_timeline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shipment().Timeline(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []shipment.Event) graphql.Marshaler {
+			return ec.marshalNShipmentEvent2ᚕchannelhubᚋinternalᚋshipmentᚐEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_timeline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Shipment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Shipment_receipt(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_receipt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shipment().Receipt(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *receipt.Receipt) graphql.Marshaler {
+			return ec.marshalOReceipt2ᚖchannelhubᚋinternalᚋreceiptᚐReceipt(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_receipt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Shipment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Receipt(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Shipment_createdAt(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Shipment_dispatchedAt(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_dispatchedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DispatchedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_dispatchedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Shipment_deliveredAt(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_deliveredAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DeliveredAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_deliveredAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Shipment_receivedAt(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_receivedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReceivedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_receivedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Shipment_viewerCanDispatch(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_viewerCanDispatch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shipment().ViewerCanDispatch(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_viewerCanDispatch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Shipment_viewerCanCancel(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_viewerCanCancel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shipment().ViewerCanCancel(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_viewerCanCancel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Shipment_viewerCanDeliver(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_viewerCanDeliver(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shipment().ViewerCanDeliver(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_viewerCanDeliver(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Shipment_viewerCanReceive(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_viewerCanReceive(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shipment().ViewerCanReceive(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_viewerCanReceive(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Shipment", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _ShipmentConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ShipmentEdge) graphql.Marshaler {
+			return ec.marshalNShipmentEdge2ᚕchannelhubᚋgraphᚋmodelᚐShipmentEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShipmentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShipmentConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2channelhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShipmentConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShipmentConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ShipmentConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _ShipmentEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *shipment.Shipment) graphql.Marshaler {
+			return ec.marshalNShipment2ᚖchannelhubᚋinternalᚋshipmentᚐShipment(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShipmentEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shipment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShipmentEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ShipmentError_field(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentError_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentError_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentError", field, false, false, "String")
+}
+
+func (ec *executionContext) _ShipmentError_message(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentError", field, false, false, "String")
+}
+
+func (ec *executionContext) _ShipmentError_code(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.ShipmentErrorCode) graphql.Marshaler {
+			return ec.marshalNShipmentErrorCode2channelhubᚋgraphᚋmodelᚐShipmentErrorCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentError", field, false, false, "ShipmentErrorCode")
+}
+
+func (ec *executionContext) _ShipmentEvent_type(ctx context.Context, field graphql.CollectedField, obj *shipment.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ShipmentEvent_status(ctx context.Context, field graphql.CollectedField, obj *shipment.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentEvent_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v shipment.Status) graphql.Marshaler {
+			return ec.marshalNShipmentStatus2channelhubᚋinternalᚋshipmentᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentEvent_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentEvent", field, false, false, "ShipmentStatus")
+}
+
+func (ec *executionContext) _ShipmentEvent_source(ctx context.Context, field graphql.CollectedField, obj *shipment.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentEvent_source(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Source, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentEvent_source(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ShipmentEvent_detail(ctx context.Context, field graphql.CollectedField, obj *shipment.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentEvent_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Detail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentEvent_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _ShipmentEvent_at(ctx context.Context, field graphql.CollectedField, obj *shipment.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _ShipmentLine_lineNo(ctx context.Context, field graphql.CollectedField, obj *shipment.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentLine_lineNo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LineNo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentLine_lineNo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ShipmentLine_orderLineNo(ctx context.Context, field graphql.CollectedField, obj *shipment.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentLine_orderLineNo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OrderLineNo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentLine_orderLineNo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ShipmentLine_sku(ctx context.Context, field graphql.CollectedField, obj *shipment.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentLine_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ShipmentLine().Sku(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalNSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentLine_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShipmentLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShipmentLine_qty(ctx context.Context, field graphql.CollectedField, obj *shipment.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentLine_qty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Qty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentLine_qty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ShipmentLine_accepted(ctx context.Context, field graphql.CollectedField, obj *shipment.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentLine_accepted(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.AcceptedQty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentLine_accepted(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ShipmentLine_rejected(ctx context.Context, field graphql.CollectedField, obj *shipment.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentLine_rejected(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.RejectedQty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentLine_rejected(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ShipmentPayload_shipment(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentPayload_shipment(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Shipment, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *shipment.Shipment) graphql.Marshaler {
+			return ec.marshalOShipment2ᚖchannelhubᚋinternalᚋshipmentᚐShipment(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentPayload_shipment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShipmentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shipment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShipmentPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ShipmentError) graphql.Marshaler {
+			return ec.marshalNShipmentError2ᚕchannelhubᚋgraphᚋmodelᚐShipmentErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShipmentPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShipmentSerial_number(ctx context.Context, field graphql.CollectedField, obj *shipment.Unit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentSerial_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentSerial_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentSerial", field, false, false, "String")
+}
+
+func (ec *executionContext) _ShipmentSerial_lineNo(ctx context.Context, field graphql.CollectedField, obj *shipment.Unit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentSerial_lineNo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LineNo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentSerial_lineNo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentSerial", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ShipmentSerial_outcome(ctx context.Context, field graphql.CollectedField, obj *shipment.Unit) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentSerial_outcome(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Outcome, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentSerial_outcome(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentSerial", field, false, false, "String")
+}
+
+func (ec *executionContext) _ShipmentSerialConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentSerialConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentSerialConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ShipmentSerialEdge) graphql.Marshaler {
+			return ec.marshalNShipmentSerialEdge2ᚕchannelhubᚋgraphᚋmodelᚐShipmentSerialEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentSerialConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShipmentSerialConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentSerialEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShipmentSerialConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentSerialConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentSerialConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2channelhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentSerialConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShipmentSerialConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShipmentSerialEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentSerialEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentSerialEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *shipment.Unit) graphql.Marshaler {
+			return ec.marshalNShipmentSerial2ᚖchannelhubᚋinternalᚋshipmentᚐUnit(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentSerialEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ShipmentSerialEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentSerial(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ShipmentSerialEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ShipmentSerialEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ShipmentSerialEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ShipmentSerialEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ShipmentSerialEdge", field, false, false, "String")
 }
 
 func (ec *executionContext) _StockLevel_sku(ctx context.Context, field graphql.CollectedField, obj *inventory.Level) (ret graphql.Marshaler) {
@@ -33895,6 +39541,55 @@ func UnmarshalCategoryInput(ctx context.Context, raw any) (model.CategoryInput, 
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputClaimResolveInput(ctx context.Context, obj any) (model.ClaimResolveInput, error) {
+	var it model.ClaimResolveInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"resolution", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "resolution":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("resolution"))
+			data, err := ec.unmarshalNClaimResolution2channelhubᚋinternalᚋreceiptᚐResolution(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Resolution = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalClaimResolveInput unmarshals raw into the ClaimResolveInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalClaimResolveInput(ctx context.Context, raw any) (model.ClaimResolveInput, error) {
+	var out model.ClaimResolveInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ClaimResolveInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputCreditDecisionInput(ctx context.Context, obj any) (model.CreditDecisionInput, error) {
 	var it model.CreditDecisionInput
 	if obj == nil {
@@ -35564,6 +41259,157 @@ func UnmarshalPromotionCreateInput(ctx context.Context, raw any) (model.Promotio
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputReceiptConfirmInput(ctx context.Context, obj any) (model.ReceiptConfirmInput, error) {
+	var it model.ReceiptConfirmInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"idempotencyKey", "serials", "ranges", "damagedSerials", "lines", "note", "capturedAt"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		case "serials":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serials"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Serials = data
+		case "ranges":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ranges"))
+			data, err := ec.unmarshalOSerialRangeInput2ᚕchannelhubᚋgraphᚋmodelᚐSerialRangeInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Ranges = data
+		case "damagedSerials":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("damagedSerials"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.DamagedSerials = data
+		case "lines":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lines"))
+			data, err := ec.unmarshalOReceiptLineInput2ᚕchannelhubᚋgraphᚋmodelᚐReceiptLineInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lines = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "capturedAt":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("capturedAt"))
+			data, err := ec.unmarshalODateTime2ᚖtimeᚐTime(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.CapturedAt = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReceiptConfirmInput unmarshals raw into the ReceiptConfirmInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReceiptConfirmInput(ctx context.Context, raw any) (model.ReceiptConfirmInput, error) {
+	var out model.ReceiptConfirmInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReceiptConfirmInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputReceiptLineInput(ctx context.Context, obj any) (model.ReceiptLineInput, error) {
+	var it model.ReceiptLineInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	if _, present := asMap["rejected"]; !present {
+		asMap["rejected"] = 0
+	}
+
+	fieldsInOrder := [...]string{"lineNo", "accepted", "rejected", "reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "lineNo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lineNo"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LineNo = data
+		case "accepted":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("accepted"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Accepted = data
+		case "rejected":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("rejected"))
+			data, err := ec.unmarshalOInt2ᚖint(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Rejected = data
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalReceiptLineInput unmarshals raw into the ReceiptLineInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalReceiptLineInput(ctx context.Context, raw any) (model.ReceiptLineInput, error) {
+	var out model.ReceiptLineInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ReceiptLineInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputReturnLineInput(ctx context.Context, obj any) (model.ReturnLineInput, error) {
 	var it model.ReturnLineInput
 	if obj == nil {
@@ -36096,6 +41942,132 @@ func UnmarshalSKUUpdateInput(ctx context.Context, raw any) (model.SKUUpdateInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSerialRangeInput(ctx context.Context, obj any) (model.SerialRangeInput, error) {
+	var it model.SerialRangeInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"from", "to"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSerialRangeInput unmarshals raw into the SerialRangeInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSerialRangeInput(ctx context.Context, raw any) (model.SerialRangeInput, error) {
+	var out model.SerialRangeInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SerialRangeInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSerialReceiveInput(ctx context.Context, obj any) (model.SerialReceiveInput, error) {
+	var it model.SerialReceiveInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"warehouseId", "skuId", "serials", "ranges", "reference", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "warehouseId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("warehouseId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WarehouseID = data
+		case "skuId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skuId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkuID = data
+		case "serials":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serials"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Serials = data
+		case "ranges":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ranges"))
+			data, err := ec.unmarshalOSerialRangeInput2ᚕchannelhubᚋgraphᚋmodelᚐSerialRangeInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Ranges = data
+		case "reference":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reference"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reference = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSerialReceiveInput unmarshals raw into the SerialReceiveInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSerialReceiveInput(ctx context.Context, raw any) (model.SerialReceiveInput, error) {
+	var out model.SerialReceiveInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SerialReceiveInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputShelfAuditInput(ctx context.Context, obj any) (model.ShelfAuditInput, error) {
 	var it model.ShelfAuditInput
 	if obj == nil {
@@ -36149,6 +42121,314 @@ func (ec *executionContext) unmarshalInputShelfAuditInput(ctx context.Context, o
 func UnmarshalShelfAuditInput(ctx context.Context, raw any) (model.ShelfAuditInput, error) {
 	var out model.ShelfAuditInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "ShelfAuditInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputShipmentCancelInput(ctx context.Context, obj any) (model.ShipmentCancelInput, error) {
+	var it model.ShipmentCancelInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalShipmentCancelInput unmarshals raw into the ShipmentCancelInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalShipmentCancelInput(ctx context.Context, raw any) (model.ShipmentCancelInput, error) {
+	var out model.ShipmentCancelInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ShipmentCancelInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputShipmentCreateInput(ctx context.Context, obj any) (model.ShipmentCreateInput, error) {
+	var it model.ShipmentCreateInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderId", "warehouseId", "lines", "carrier", "trackingNumber", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "warehouseId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("warehouseId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WarehouseID = data
+		case "lines":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lines"))
+			data, err := ec.unmarshalNShipmentLineInput2ᚕchannelhubᚋgraphᚋmodelᚐShipmentLineInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lines = data
+		case "carrier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("carrier"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Carrier = data
+		case "trackingNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingNumber = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalShipmentCreateInput unmarshals raw into the ShipmentCreateInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalShipmentCreateInput(ctx context.Context, raw any) (model.ShipmentCreateInput, error) {
+	var out model.ShipmentCreateInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ShipmentCreateInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputShipmentDispatchInput(ctx context.Context, obj any) (model.ShipmentDispatchInput, error) {
+	var it model.ShipmentDispatchInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"carrier", "trackingNumber"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "carrier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("carrier"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Carrier = data
+		case "trackingNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingNumber = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalShipmentDispatchInput unmarshals raw into the ShipmentDispatchInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalShipmentDispatchInput(ctx context.Context, raw any) (model.ShipmentDispatchInput, error) {
+	var out model.ShipmentDispatchInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ShipmentDispatchInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputShipmentFilter(ctx context.Context, obj any) (model.ShipmentFilter, error) {
+	var it model.ShipmentFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"statuses", "orderId", "buyerId", "incoming", "search"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "statuses":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statuses"))
+			data, err := ec.unmarshalOShipmentStatus2ᚕchannelhubᚋinternalᚋshipmentᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Statuses = data
+		case "orderId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderID = data
+		case "buyerId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buyerId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.BuyerID = data
+		case "incoming":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("incoming"))
+			data, err := ec.unmarshalOBoolean2ᚖbool(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Incoming = data
+		case "search":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Search = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalShipmentFilter unmarshals raw into the ShipmentFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalShipmentFilter(ctx context.Context, raw any) (model.ShipmentFilter, error) {
+	var out model.ShipmentFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ShipmentFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputShipmentLineInput(ctx context.Context, obj any) (model.ShipmentLineInput, error) {
+	var it model.ShipmentLineInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"orderLineNo", "qty", "serials", "ranges"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "orderLineNo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("orderLineNo"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.OrderLineNo = data
+		case "qty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qty"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Qty = data
+		case "serials":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serials"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Serials = data
+		case "ranges":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ranges"))
+			data, err := ec.unmarshalOSerialRangeInput2ᚕchannelhubᚋgraphᚋmodelᚐSerialRangeInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Ranges = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalShipmentLineInput unmarshals raw into the ShipmentLineInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalShipmentLineInput(ctx context.Context, raw any) (model.ShipmentLineInput, error) {
+	var out model.ShipmentLineInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "ShipmentLineInput", raw, &out)
 	return out, err
 }
 
@@ -37099,6 +43379,20 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._User(ctx, sel, obj)
+	case shipment.Shipment:
+		return ec._Shipment(ctx, sel, &obj)
+	case *shipment.Shipment:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Shipment(ctx, sel, obj)
+	case serial.Serial:
+		return ec._Serial(ctx, sel, &obj)
+	case *serial.Serial:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Serial(ctx, sel, obj)
 	case model.SKUView:
 		return ec._SKU(ctx, sel, &obj)
 	case *model.SKUView:
@@ -37113,6 +43407,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Return(ctx, sel, obj)
+	case receipt.Receipt:
+		return ec._Receipt(ctx, sel, &obj)
+	case *receipt.Receipt:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Receipt(ctx, sel, obj)
 	case pricing.PromotionRecord:
 		return ec._Promotion(ctx, sel, &obj)
 	case *pricing.PromotionRecord:
@@ -37162,6 +43463,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._CreditLimitRequest(ctx, sel, obj)
+	case receipt.Claim:
+		return ec._Claim(ctx, sel, &obj)
+	case *receipt.Claim:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Claim(ctx, sel, obj)
 	case catalog.Category:
 		return ec._Category(ctx, sel, &obj)
 	case *catalog.Category:
@@ -38409,6 +44717,227 @@ func (ec *executionContext) _CategoryPayload(ctx context.Context, sel ast.Select
 	return out
 }
 
+var claimImplementors = []string{"Claim", "Node"}
+
+func (ec *executionContext) _Claim(ctx context.Context, sel ast.SelectionSet, obj *receipt.Claim) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, claimImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Claim")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Claim_id(ctx, field, obj)
+				})
+		case "number":
+			out.Values[i] = ec._Claim_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Claim_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "shipment":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Claim_shipment(ctx, field, obj)
+				})
+		case "buyer":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Claim_buyer(ctx, field, obj)
+				})
+		case "seller":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Claim_seller(ctx, field, obj)
+				})
+		case "items":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Claim_items(ctx, field, obj)
+				})
+		case "value":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Claim_value(ctx, field, obj)
+				})
+		case "resolution":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Claim_resolution(ctx, field, obj)
+				})
+		case "resolutionReason":
+			out.Values[i] = ec._Claim_resolutionReason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "replacement":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Claim_replacement(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._Claim_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "resolvedAt":
+			out.Values[i] = ec._Claim_resolvedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "viewerCanResolve":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Claim_viewerCanResolve(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var claimConnectionImplementors = []string{"ClaimConnection"}
+
+func (ec *executionContext) _ClaimConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ClaimConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, claimConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ClaimConnection")
+		case "edges":
+			out.Values[i] = ec._ClaimConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ClaimConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var claimEdgeImplementors = []string{"ClaimEdge"}
+
+func (ec *executionContext) _ClaimEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ClaimEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, claimEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ClaimEdge")
+		case "node":
+			out.Values[i] = ec._ClaimEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._ClaimEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var claimPayloadImplementors = []string{"ClaimPayload"}
+
+func (ec *executionContext) _ClaimPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ClaimPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, claimPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ClaimPayload")
+		case "claim":
+			out.Values[i] = ec._ClaimPayload_claim(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._ClaimPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var creditAccountImplementors = []string{"CreditAccount"}
 
 func (ec *executionContext) _CreditAccount(ctx context.Context, sel ast.SelectionSet, obj *model.CreditAccount) graphql.Marshaler {
@@ -38945,6 +45474,66 @@ func (ec *executionContext) _DevicePayload(ctx context.Context, sel ast.Selectio
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var discrepancyImplementors = []string{"Discrepancy"}
+
+func (ec *executionContext) _Discrepancy(ctx context.Context, sel ast.SelectionSet, obj *receipt.Item) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, discrepancyImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Discrepancy")
+		case "kind":
+			out.Values[i] = ec._Discrepancy_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sku":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Discrepancy_sku(ctx, field, obj)
+				})
+		case "serialNumber":
+			out.Values[i] = ec._Discrepancy_serialNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "qty":
+			out.Values[i] = ec._Discrepancy_qty(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reason":
+			out.Values[i] = ec._Discrepancy_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "value":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Discrepancy_value(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -39749,6 +46338,55 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "serialReceive":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_serialReceive(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "shipmentCreate":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_shipmentCreate(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "shipmentDispatch":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_shipmentDispatch(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "shipmentCancel":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_shipmentCancel(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "shipmentDeliver":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_shipmentDeliver(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "receiptConfirm":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_receiptConfirm(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "claimResolve":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_claimResolve(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "visitRouteSet":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_visitRouteSet(ctx, field)
@@ -40222,6 +46860,12 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Order_viewerCanReturn(ctx, field, obj)
+				})
+		case "shipments":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_shipments(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -42032,6 +48676,30 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_runningPromotions(ctx, field)
 				})
+		case "serial":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_serial(ctx, field)
+				})
+		case "shipments":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_shipments(ctx, field)
+				})
+		case "shipment":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_shipment(ctx, field)
+				})
+		case "claims":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_claims(ctx, field)
+				})
 		case "myRoute":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -42220,6 +48888,130 @@ func (ec *executionContext) _QuoteLine(ctx context.Context, sel ast.SelectionSet
 			out.Values[i] = ec._QuoteLine_gift(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var receiptImplementors = []string{"Receipt", "Node"}
+
+func (ec *executionContext) _Receipt(ctx context.Context, sel ast.SelectionSet, obj *receipt.Receipt) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, receiptImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Receipt")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Receipt_id(ctx, field, obj)
+				})
+		case "number":
+			out.Values[i] = ec._Receipt_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "shipment":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Receipt_shipment(ctx, field, obj)
+				})
+		case "warehouseCode":
+			out.Values[i] = ec._Receipt_warehouseCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "accepted":
+			out.Values[i] = ec._Receipt_accepted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "duplicateScans":
+			out.Values[i] = ec._Receipt_duplicateScans(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.Values[i] = ec._Receipt_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "claim":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Receipt_claim(ctx, field, obj)
+				})
+		case "capturedAt":
+			out.Values[i] = ec._Receipt_capturedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "createdAt":
+			out.Values[i] = ec._Receipt_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var receiptPayloadImplementors = []string{"ReceiptPayload"}
+
+func (ec *executionContext) _ReceiptPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ReceiptPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, receiptPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ReceiptPayload")
+		case "receipt":
+			out.Values[i] = ec._ReceiptPayload_receipt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "duplicates":
+			out.Values[i] = ec._ReceiptPayload_duplicates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._ReceiptPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
 			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -42714,6 +49506,187 @@ func (ec *executionContext) _SKUPayload(ctx context.Context, sel ast.SelectionSe
 	return out
 }
 
+var serialImplementors = []string{"Serial", "Node"}
+
+func (ec *executionContext) _Serial(ctx context.Context, sel ast.SelectionSet, obj *serial.Serial) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, serialImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Serial")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Serial_id(ctx, field, obj)
+				})
+		case "number":
+			out.Values[i] = ec._Serial_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sku":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Serial_sku(ctx, field, obj)
+				})
+		case "status":
+			out.Values[i] = ec._Serial_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "holder":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Serial_holder(ctx, field, obj)
+				})
+		case "warehouseCode":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Serial_warehouseCode(ctx, field, obj)
+				})
+		case "trail":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Serial_trail(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var serialEventImplementors = []string{"SerialEvent"}
+
+func (ec *executionContext) _SerialEvent(ctx context.Context, sel ast.SelectionSet, obj *serial.Event) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, serialEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SerialEvent")
+		case "type":
+			out.Values[i] = ec._SerialEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._SerialEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "holder":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SerialEvent_holder(ctx, field, obj)
+				})
+		case "warehouseCode":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._SerialEvent_warehouseCode(ctx, field, obj)
+				})
+		case "documentType":
+			out.Values[i] = ec._SerialEvent_documentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "documentNumber":
+			out.Values[i] = ec._SerialEvent_documentNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._SerialEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var serialReceivePayloadImplementors = []string{"SerialReceivePayload"}
+
+func (ec *executionContext) _SerialReceivePayload(ctx context.Context, sel ast.SelectionSet, obj *model.SerialReceivePayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, serialReceivePayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SerialReceivePayload")
+		case "received":
+			out.Values[i] = ec._SerialReceivePayload_received(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "duplicates":
+			out.Values[i] = ec._SerialReceivePayload_duplicates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "level":
+			out.Values[i] = ec._SerialReceivePayload_level(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._SerialReceivePayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var shelfAuditImplementors = []string{"ShelfAudit"}
 
 func (ec *executionContext) _ShelfAudit(ctx context.Context, sel ast.SelectionSet, obj *visit.Audit) graphql.Marshaler {
@@ -42793,6 +49766,556 @@ func (ec *executionContext) _ShelfAuditPayload(ctx context.Context, sel ast.Sele
 			}
 		case "errors":
 			out.Values[i] = ec._ShelfAuditPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var shipmentImplementors = []string{"Shipment", "Node"}
+
+func (ec *executionContext) _Shipment(ctx context.Context, sel ast.SelectionSet, obj *shipment.Shipment) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Shipment")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shipment_id(ctx, field, obj)
+				})
+		case "number":
+			out.Values[i] = ec._Shipment_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "order":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shipment_order(ctx, field, obj)
+				})
+		case "status":
+			out.Values[i] = ec._Shipment_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "buyer":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shipment_buyer(ctx, field, obj)
+				})
+		case "seller":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shipment_seller(ctx, field, obj)
+				})
+		case "warehouseCode":
+			out.Values[i] = ec._Shipment_warehouseCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "carrier":
+			out.Values[i] = ec._Shipment_carrier(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "trackingNumber":
+			out.Values[i] = ec._Shipment_trackingNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "note":
+			out.Values[i] = ec._Shipment_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "replacesClaim":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shipment_replacesClaim(ctx, field, obj)
+				})
+		case "lines":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shipment_lines(ctx, field, obj)
+				})
+		case "serials":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shipment_serials(ctx, field, obj)
+				})
+		case "timeline":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shipment_timeline(ctx, field, obj)
+				})
+		case "receipt":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shipment_receipt(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._Shipment_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "dispatchedAt":
+			out.Values[i] = ec._Shipment_dispatchedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "deliveredAt":
+			out.Values[i] = ec._Shipment_deliveredAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "receivedAt":
+			out.Values[i] = ec._Shipment_receivedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "viewerCanDispatch":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shipment_viewerCanDispatch(ctx, field, obj)
+				})
+		case "viewerCanCancel":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shipment_viewerCanCancel(ctx, field, obj)
+				})
+		case "viewerCanDeliver":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shipment_viewerCanDeliver(ctx, field, obj)
+				})
+		case "viewerCanReceive":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shipment_viewerCanReceive(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var shipmentConnectionImplementors = []string{"ShipmentConnection"}
+
+func (ec *executionContext) _ShipmentConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ShipmentConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ShipmentConnection")
+		case "edges":
+			out.Values[i] = ec._ShipmentConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ShipmentConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ShipmentConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var shipmentEdgeImplementors = []string{"ShipmentEdge"}
+
+func (ec *executionContext) _ShipmentEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ShipmentEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ShipmentEdge")
+		case "node":
+			out.Values[i] = ec._ShipmentEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._ShipmentEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var shipmentErrorImplementors = []string{"ShipmentError"}
+
+func (ec *executionContext) _ShipmentError(ctx context.Context, sel ast.SelectionSet, obj *model.ShipmentError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ShipmentError")
+		case "field":
+			out.Values[i] = ec._ShipmentError_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._ShipmentError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._ShipmentError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var shipmentEventImplementors = []string{"ShipmentEvent"}
+
+func (ec *executionContext) _ShipmentEvent(ctx context.Context, sel ast.SelectionSet, obj *shipment.Event) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ShipmentEvent")
+		case "type":
+			out.Values[i] = ec._ShipmentEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "status":
+			out.Values[i] = ec._ShipmentEvent_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "source":
+			out.Values[i] = ec._ShipmentEvent_source(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "detail":
+			out.Values[i] = ec._ShipmentEvent_detail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "at":
+			out.Values[i] = ec._ShipmentEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var shipmentLineImplementors = []string{"ShipmentLine"}
+
+func (ec *executionContext) _ShipmentLine(ctx context.Context, sel ast.SelectionSet, obj *shipment.Line) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ShipmentLine")
+		case "lineNo":
+			out.Values[i] = ec._ShipmentLine_lineNo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "orderLineNo":
+			out.Values[i] = ec._ShipmentLine_orderLineNo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sku":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ShipmentLine_sku(ctx, field, obj)
+				})
+		case "qty":
+			out.Values[i] = ec._ShipmentLine_qty(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "accepted":
+			out.Values[i] = ec._ShipmentLine_accepted(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "rejected":
+			out.Values[i] = ec._ShipmentLine_rejected(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var shipmentPayloadImplementors = []string{"ShipmentPayload"}
+
+func (ec *executionContext) _ShipmentPayload(ctx context.Context, sel ast.SelectionSet, obj *model.ShipmentPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ShipmentPayload")
+		case "shipment":
+			out.Values[i] = ec._ShipmentPayload_shipment(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._ShipmentPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var shipmentSerialImplementors = []string{"ShipmentSerial"}
+
+func (ec *executionContext) _ShipmentSerial(ctx context.Context, sel ast.SelectionSet, obj *shipment.Unit) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentSerialImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ShipmentSerial")
+		case "number":
+			out.Values[i] = ec._ShipmentSerial_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "lineNo":
+			out.Values[i] = ec._ShipmentSerial_lineNo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "outcome":
+			out.Values[i] = ec._ShipmentSerial_outcome(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var shipmentSerialConnectionImplementors = []string{"ShipmentSerialConnection"}
+
+func (ec *executionContext) _ShipmentSerialConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ShipmentSerialConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentSerialConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ShipmentSerialConnection")
+		case "edges":
+			out.Values[i] = ec._ShipmentSerialConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ShipmentSerialConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var shipmentSerialEdgeImplementors = []string{"ShipmentSerialEdge"}
+
+func (ec *executionContext) _ShipmentSerialEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ShipmentSerialEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, shipmentSerialEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ShipmentSerialEdge")
+		case "node":
+			out.Values[i] = ec._ShipmentSerialEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._ShipmentSerialEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -44992,6 +52515,107 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalNClaim2ᚖchannelhubᚋinternalᚋreceiptᚐClaim(ctx context.Context, sel ast.SelectionSet, v *receipt.Claim) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Claim!")
+		return graphql.Null
+	}
+	return ec._Claim(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNClaimConnection2ᚖchannelhubᚋgraphᚋmodelᚐClaimConnection(ctx context.Context, sel ast.SelectionSet, v *model.ClaimConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ClaimConnection!")
+		return graphql.Null
+	}
+	return ec._ClaimConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNClaimEdge2channelhubᚋgraphᚋmodelᚐClaimEdge(ctx context.Context, sel ast.SelectionSet, v model.ClaimEdge) graphql.Marshaler {
+	return ec._ClaimEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNClaimEdge2ᚕchannelhubᚋgraphᚋmodelᚐClaimEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ClaimEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNClaimEdge2channelhubᚋgraphᚋmodelᚐClaimEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNClaimPayload2ᚖchannelhubᚋgraphᚋmodelᚐClaimPayload(ctx context.Context, sel ast.SelectionSet, v *model.ClaimPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ClaimPayload!")
+		return graphql.Null
+	}
+	return ec._ClaimPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNClaimResolution2channelhubᚋinternalᚋreceiptᚐResolution(ctx context.Context, v any) (receipt.Resolution, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNClaimResolution2channelhubᚋinternalᚋreceiptᚐResolution[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNClaimResolution2channelhubᚋinternalᚋreceiptᚐResolution(ctx context.Context, sel ast.SelectionSet, v receipt.Resolution) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNClaimResolution2channelhubᚋinternalᚋreceiptᚐResolution[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ClaimResolution!")
+	}
+	return res
+}
+
+var (
+	unmarshalNClaimResolution2channelhubᚋinternalᚋreceiptᚐResolution = map[string]receipt.Resolution{
+		"RESHIP":      receipt.Reship,
+		"CREDIT_NOTE": receipt.CreditNote,
+	}
+	marshalNClaimResolution2channelhubᚋinternalᚋreceiptᚐResolution = map[receipt.Resolution]string{
+		receipt.Reship:     "RESHIP",
+		receipt.CreditNote: "CREDIT_NOTE",
+	}
+)
+
+func (ec *executionContext) unmarshalNClaimResolveInput2channelhubᚋgraphᚋmodelᚐClaimResolveInput(ctx context.Context, v any) (model.ClaimResolveInput, error) {
+	res, err := ec.unmarshalInputClaimResolveInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNClaimStatus2channelhubᚋinternalᚋreceiptᚐClaimStatus(ctx context.Context, v any) (receipt.ClaimStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNClaimStatus2channelhubᚋinternalᚋreceiptᚐClaimStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNClaimStatus2channelhubᚋinternalᚋreceiptᚐClaimStatus(ctx context.Context, sel ast.SelectionSet, v receipt.ClaimStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNClaimStatus2channelhubᚋinternalᚋreceiptᚐClaimStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ClaimStatus!")
+	}
+	return res
+}
+
+var (
+	unmarshalNClaimStatus2channelhubᚋinternalᚋreceiptᚐClaimStatus = map[string]receipt.ClaimStatus{
+		"OPEN":     receipt.ClaimOpen,
+		"RESOLVED": receipt.ClaimResolved,
+	}
+	marshalNClaimStatus2channelhubᚋinternalᚋreceiptᚐClaimStatus = map[receipt.ClaimStatus]string{
+		receipt.ClaimOpen:     "OPEN",
+		receipt.ClaimResolved: "RESOLVED",
+	}
+)
+
 func (ec *executionContext) marshalNCreditAccount2channelhubᚋgraphᚋmodelᚐCreditAccount(ctx context.Context, sel ast.SelectionSet, v model.CreditAccount) graphql.Marshaler {
 	return ec._CreditAccount(ctx, sel, &v)
 }
@@ -45311,6 +52935,54 @@ func (ec *executionContext) unmarshalNDeviceRegisterInput2channelhubᚋgraphᚋm
 	res, err := ec.unmarshalInputDeviceRegisterInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
+
+func (ec *executionContext) marshalNDiscrepancy2channelhubᚋinternalᚋreceiptᚐItem(ctx context.Context, sel ast.SelectionSet, v receipt.Item) graphql.Marshaler {
+	return ec._Discrepancy(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDiscrepancy2ᚕchannelhubᚋinternalᚋreceiptᚐItemᚄ(ctx context.Context, sel ast.SelectionSet, v []receipt.Item) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDiscrepancy2channelhubᚋinternalᚋreceiptᚐItem(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNDiscrepancyKind2channelhubᚋinternalᚋreceiptᚐKind(ctx context.Context, v any) (receipt.Kind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNDiscrepancyKind2channelhubᚋinternalᚋreceiptᚐKind[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDiscrepancyKind2channelhubᚋinternalᚋreceiptᚐKind(ctx context.Context, sel ast.SelectionSet, v receipt.Kind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNDiscrepancyKind2channelhubᚋinternalᚋreceiptᚐKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DiscrepancyKind!")
+	}
+	return res
+}
+
+var (
+	unmarshalNDiscrepancyKind2channelhubᚋinternalᚋreceiptᚐKind = map[string]receipt.Kind{
+		"MISSING":    receipt.Missing,
+		"UNEXPECTED": receipt.Unexpected,
+		"DAMAGED":    receipt.Damaged,
+	}
+	marshalNDiscrepancyKind2channelhubᚋinternalᚋreceiptᚐKind = map[receipt.Kind]string{
+		receipt.Missing:    "MISSING",
+		receipt.Unexpected: "UNEXPECTED",
+		receipt.Damaged:    "DAMAGED",
+	}
+)
 
 func (ec *executionContext) marshalNFavouritePayload2ᚖchannelhubᚋgraphᚋmodelᚐFavouritePayload(ctx context.Context, sel ast.SelectionSet, v *model.FavouritePayload) graphql.Marshaler {
 	if v == nil {
@@ -46406,6 +54078,24 @@ func (ec *executionContext) marshalNQuoteLine2ᚕchannelhubᚋgraphᚋmodelᚐQu
 	return ret
 }
 
+func (ec *executionContext) unmarshalNReceiptConfirmInput2channelhubᚋgraphᚋmodelᚐReceiptConfirmInput(ctx context.Context, v any) (model.ReceiptConfirmInput, error) {
+	res, err := ec.unmarshalInputReceiptConfirmInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNReceiptLineInput2channelhubᚋgraphᚋmodelᚐReceiptLineInput(ctx context.Context, v any) (model.ReceiptLineInput, error) {
+	res, err := ec.unmarshalInputReceiptLineInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNReceiptPayload2ᚖchannelhubᚋgraphᚋmodelᚐReceiptPayload(ctx context.Context, sel ast.SelectionSet, v *model.ReceiptPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ReceiptPayload!")
+		return graphql.Null
+	}
+	return ec._ReceiptPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNReturn2channelhubᚋinternalᚋorderᚐReturn(ctx context.Context, sel ast.SelectionSet, v order.Return) graphql.Marshaler {
 	return ec._Return(ctx, sel, &v)
 }
@@ -46730,6 +54420,74 @@ func (ec *executionContext) unmarshalNSKUUpdateInput2channelhubᚋgraphᚋmodel�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) marshalNSerialEvent2channelhubᚋinternalᚋserialᚐEvent(ctx context.Context, sel ast.SelectionSet, v serial.Event) graphql.Marshaler {
+	return ec._SerialEvent(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNSerialEvent2ᚕchannelhubᚋinternalᚋserialᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []serial.Event) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNSerialEvent2channelhubᚋinternalᚋserialᚐEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNSerialRangeInput2channelhubᚋgraphᚋmodelᚐSerialRangeInput(ctx context.Context, v any) (model.SerialRangeInput, error) {
+	res, err := ec.unmarshalInputSerialRangeInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSerialReceiveInput2channelhubᚋgraphᚋmodelᚐSerialReceiveInput(ctx context.Context, v any) (model.SerialReceiveInput, error) {
+	res, err := ec.unmarshalInputSerialReceiveInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSerialReceivePayload2ᚖchannelhubᚋgraphᚋmodelᚐSerialReceivePayload(ctx context.Context, sel ast.SelectionSet, v *model.SerialReceivePayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SerialReceivePayload!")
+		return graphql.Null
+	}
+	return ec._SerialReceivePayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNSerialStatus2channelhubᚋinternalᚋserialᚐStatus(ctx context.Context, v any) (serial.Status, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNSerialStatus2channelhubᚋinternalᚋserialᚐStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSerialStatus2channelhubᚋinternalᚋserialᚐStatus(ctx context.Context, sel ast.SelectionSet, v serial.Status) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNSerialStatus2channelhubᚋinternalᚋserialᚐStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "SerialStatus!")
+	}
+	return res
+}
+
+var (
+	unmarshalNSerialStatus2channelhubᚋinternalᚋserialᚐStatus = map[string]serial.Status{
+		"IN_STOCK":   serial.StatusInStock,
+		"IN_TRANSIT": serial.StatusInTransit,
+		"SOLD":       serial.StatusSold,
+		"RETURNED":   serial.StatusReturned,
+	}
+	marshalNSerialStatus2channelhubᚋinternalᚋserialᚐStatus = map[serial.Status]string{
+		serial.StatusInStock:   "IN_STOCK",
+		serial.StatusInTransit: "IN_TRANSIT",
+		serial.StatusSold:      "SOLD",
+		serial.StatusReturned:  "RETURNED",
+	}
+)
+
 func (ec *executionContext) marshalNShelfAudit2channelhubᚋinternalᚋvisitᚐAudit(ctx context.Context, sel ast.SelectionSet, v visit.Audit) graphql.Marshaler {
 	return ec._ShelfAudit(ctx, sel, &v)
 }
@@ -46762,6 +54520,234 @@ func (ec *executionContext) marshalNShelfAuditPayload2ᚖchannelhubᚋgraphᚋmo
 	}
 	return ec._ShelfAuditPayload(ctx, sel, v)
 }
+
+func (ec *executionContext) marshalNShipment2channelhubᚋinternalᚋshipmentᚐShipment(ctx context.Context, sel ast.SelectionSet, v shipment.Shipment) graphql.Marshaler {
+	return ec._Shipment(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNShipment2ᚕchannelhubᚋinternalᚋshipmentᚐShipmentᚄ(ctx context.Context, sel ast.SelectionSet, v []shipment.Shipment) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNShipment2channelhubᚋinternalᚋshipmentᚐShipment(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNShipment2ᚖchannelhubᚋinternalᚋshipmentᚐShipment(ctx context.Context, sel ast.SelectionSet, v *shipment.Shipment) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Shipment!")
+		return graphql.Null
+	}
+	return ec._Shipment(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNShipmentConnection2ᚖchannelhubᚋgraphᚋmodelᚐShipmentConnection(ctx context.Context, sel ast.SelectionSet, v *model.ShipmentConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ShipmentConnection!")
+		return graphql.Null
+	}
+	return ec._ShipmentConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNShipmentCreateInput2channelhubᚋgraphᚋmodelᚐShipmentCreateInput(ctx context.Context, v any) (model.ShipmentCreateInput, error) {
+	res, err := ec.unmarshalInputShipmentCreateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNShipmentEdge2channelhubᚋgraphᚋmodelᚐShipmentEdge(ctx context.Context, sel ast.SelectionSet, v model.ShipmentEdge) graphql.Marshaler {
+	return ec._ShipmentEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNShipmentEdge2ᚕchannelhubᚋgraphᚋmodelᚐShipmentEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ShipmentEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNShipmentEdge2channelhubᚋgraphᚋmodelᚐShipmentEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNShipmentError2channelhubᚋgraphᚋmodelᚐShipmentError(ctx context.Context, sel ast.SelectionSet, v model.ShipmentError) graphql.Marshaler {
+	return ec._ShipmentError(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNShipmentError2ᚕchannelhubᚋgraphᚋmodelᚐShipmentErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ShipmentError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNShipmentError2channelhubᚋgraphᚋmodelᚐShipmentError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNShipmentErrorCode2channelhubᚋgraphᚋmodelᚐShipmentErrorCode(ctx context.Context, v any) (model.ShipmentErrorCode, error) {
+	var res model.ShipmentErrorCode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNShipmentErrorCode2channelhubᚋgraphᚋmodelᚐShipmentErrorCode(ctx context.Context, sel ast.SelectionSet, v model.ShipmentErrorCode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNShipmentEvent2channelhubᚋinternalᚋshipmentᚐEvent(ctx context.Context, sel ast.SelectionSet, v shipment.Event) graphql.Marshaler {
+	return ec._ShipmentEvent(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNShipmentEvent2ᚕchannelhubᚋinternalᚋshipmentᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []shipment.Event) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNShipmentEvent2channelhubᚋinternalᚋshipmentᚐEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNShipmentLine2channelhubᚋinternalᚋshipmentᚐLine(ctx context.Context, sel ast.SelectionSet, v shipment.Line) graphql.Marshaler {
+	return ec._ShipmentLine(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNShipmentLine2ᚕchannelhubᚋinternalᚋshipmentᚐLineᚄ(ctx context.Context, sel ast.SelectionSet, v []shipment.Line) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNShipmentLine2channelhubᚋinternalᚋshipmentᚐLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNShipmentLineInput2channelhubᚋgraphᚋmodelᚐShipmentLineInput(ctx context.Context, v any) (model.ShipmentLineInput, error) {
+	res, err := ec.unmarshalInputShipmentLineInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNShipmentLineInput2ᚕchannelhubᚋgraphᚋmodelᚐShipmentLineInputᚄ(ctx context.Context, v any) ([]model.ShipmentLineInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.ShipmentLineInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNShipmentLineInput2channelhubᚋgraphᚋmodelᚐShipmentLineInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNShipmentPayload2ᚖchannelhubᚋgraphᚋmodelᚐShipmentPayload(ctx context.Context, sel ast.SelectionSet, v *model.ShipmentPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ShipmentPayload!")
+		return graphql.Null
+	}
+	return ec._ShipmentPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNShipmentSerial2ᚖchannelhubᚋinternalᚋshipmentᚐUnit(ctx context.Context, sel ast.SelectionSet, v *shipment.Unit) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ShipmentSerial!")
+		return graphql.Null
+	}
+	return ec._ShipmentSerial(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNShipmentSerialConnection2ᚖchannelhubᚋgraphᚋmodelᚐShipmentSerialConnection(ctx context.Context, sel ast.SelectionSet, v *model.ShipmentSerialConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ShipmentSerialConnection!")
+		return graphql.Null
+	}
+	return ec._ShipmentSerialConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNShipmentSerialEdge2channelhubᚋgraphᚋmodelᚐShipmentSerialEdge(ctx context.Context, sel ast.SelectionSet, v model.ShipmentSerialEdge) graphql.Marshaler {
+	return ec._ShipmentSerialEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNShipmentSerialEdge2ᚕchannelhubᚋgraphᚋmodelᚐShipmentSerialEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ShipmentSerialEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNShipmentSerialEdge2channelhubᚋgraphᚋmodelᚐShipmentSerialEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNShipmentStatus2channelhubᚋinternalᚋshipmentᚐStatus(ctx context.Context, v any) (shipment.Status, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNShipmentStatus2channelhubᚋinternalᚋshipmentᚐStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNShipmentStatus2channelhubᚋinternalᚋshipmentᚐStatus(ctx context.Context, sel ast.SelectionSet, v shipment.Status) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNShipmentStatus2channelhubᚋinternalᚋshipmentᚐStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "ShipmentStatus!")
+	}
+	return res
+}
+
+var (
+	unmarshalNShipmentStatus2channelhubᚋinternalᚋshipmentᚐStatus = map[string]shipment.Status{
+		"CREATED":            shipment.StatusCreated,
+		"DISPATCHED":         shipment.StatusDispatched,
+		"DELIVERED":          shipment.StatusDelivered,
+		"RECEIVED":           shipment.StatusReceived,
+		"PARTIALLY_RECEIVED": shipment.StatusPartiallyReceived,
+		"CANCELLED":          shipment.StatusCancelled,
+	}
+	marshalNShipmentStatus2channelhubᚋinternalᚋshipmentᚐStatus = map[shipment.Status]string{
+		shipment.StatusCreated:           "CREATED",
+		shipment.StatusDispatched:        "DISPATCHED",
+		shipment.StatusDelivered:         "DELIVERED",
+		shipment.StatusReceived:          "RECEIVED",
+		shipment.StatusPartiallyReceived: "PARTIALLY_RECEIVED",
+		shipment.StatusCancelled:         "CANCELLED",
+	}
+)
 
 func (ec *executionContext) unmarshalNStockAdjustInput2channelhubᚋgraphᚋmodelᚐStockAdjustInput(ctx context.Context, v any) (model.StockAdjustInput, error) {
 	res, err := ec.unmarshalInputStockAdjustInput(ctx, v)
@@ -47714,6 +55700,73 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalOClaim2ᚖchannelhubᚋinternalᚋreceiptᚐClaim(ctx context.Context, sel ast.SelectionSet, v *receipt.Claim) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Claim(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOClaimResolution2ᚖchannelhubᚋinternalᚋreceiptᚐResolution(ctx context.Context, v any) (*receipt.Resolution, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOClaimResolution2ᚖchannelhubᚋinternalᚋreceiptᚐResolution[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOClaimResolution2ᚖchannelhubᚋinternalᚋreceiptᚐResolution(ctx context.Context, sel ast.SelectionSet, v *receipt.Resolution) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOClaimResolution2ᚖchannelhubᚋinternalᚋreceiptᚐResolution[*v])
+	return res
+}
+
+var (
+	unmarshalOClaimResolution2ᚖchannelhubᚋinternalᚋreceiptᚐResolution = map[string]receipt.Resolution{
+		"RESHIP":      receipt.Reship,
+		"CREDIT_NOTE": receipt.CreditNote,
+	}
+	marshalOClaimResolution2ᚖchannelhubᚋinternalᚋreceiptᚐResolution = map[receipt.Resolution]string{
+		receipt.Reship:     "RESHIP",
+		receipt.CreditNote: "CREDIT_NOTE",
+	}
+)
+
+func (ec *executionContext) unmarshalOClaimStatus2ᚖchannelhubᚋinternalᚋreceiptᚐClaimStatus(ctx context.Context, v any) (*receipt.ClaimStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOClaimStatus2ᚖchannelhubᚋinternalᚋreceiptᚐClaimStatus[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOClaimStatus2ᚖchannelhubᚋinternalᚋreceiptᚐClaimStatus(ctx context.Context, sel ast.SelectionSet, v *receipt.ClaimStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOClaimStatus2ᚖchannelhubᚋinternalᚋreceiptᚐClaimStatus[*v])
+	return res
+}
+
+var (
+	unmarshalOClaimStatus2ᚖchannelhubᚋinternalᚋreceiptᚐClaimStatus = map[string]receipt.ClaimStatus{
+		"OPEN":     receipt.ClaimOpen,
+		"RESOLVED": receipt.ClaimResolved,
+	}
+	marshalOClaimStatus2ᚖchannelhubᚋinternalᚋreceiptᚐClaimStatus = map[receipt.ClaimStatus]string{
+		receipt.ClaimOpen:     "OPEN",
+		receipt.ClaimResolved: "RESOLVED",
+	}
+)
+
 func (ec *executionContext) marshalOCreditLimitRequest2ᚖchannelhubᚋinternalᚋcreditᚐLimitRequest(ctx context.Context, sel ast.SelectionSet, v *credit.LimitRequest) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -48179,6 +56232,30 @@ func (ec *executionContext) marshalOPromotion2ᚖchannelhubᚋinternalᚋpricing
 	return ec._Promotion(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOReceipt2ᚖchannelhubᚋinternalᚋreceiptᚐReceipt(ctx context.Context, sel ast.SelectionSet, v *receipt.Receipt) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Receipt(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOReceiptLineInput2ᚕchannelhubᚋgraphᚋmodelᚐReceiptLineInputᚄ(ctx context.Context, v any) ([]model.ReceiptLineInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.ReceiptLineInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNReceiptLineInput2channelhubᚋgraphᚋmodelᚐReceiptLineInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalOReturn2ᚖchannelhubᚋinternalᚋorderᚐReturn(ctx context.Context, sel ast.SelectionSet, v *order.Return) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
@@ -48275,11 +56352,109 @@ func (ec *executionContext) marshalOSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(
 	return ec._SKU(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalOSerial2ᚖchannelhubᚋinternalᚋserialᚐSerial(ctx context.Context, sel ast.SelectionSet, v *serial.Serial) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Serial(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOSerialRangeInput2ᚕchannelhubᚋgraphᚋmodelᚐSerialRangeInputᚄ(ctx context.Context, v any) ([]model.SerialRangeInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.SerialRangeInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSerialRangeInput2channelhubᚋgraphᚋmodelᚐSerialRangeInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
 func (ec *executionContext) marshalOShelfAudit2ᚖchannelhubᚋinternalᚋvisitᚐAudit(ctx context.Context, sel ast.SelectionSet, v *visit.Audit) graphql.Marshaler {
 	if v == nil {
 		return graphql.Null
 	}
 	return ec._ShelfAudit(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalOShipment2ᚖchannelhubᚋinternalᚋshipmentᚐShipment(ctx context.Context, sel ast.SelectionSet, v *shipment.Shipment) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Shipment(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOShipmentCancelInput2ᚖchannelhubᚋgraphᚋmodelᚐShipmentCancelInput(ctx context.Context, v any) (*model.ShipmentCancelInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputShipmentCancelInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOShipmentDispatchInput2ᚖchannelhubᚋgraphᚋmodelᚐShipmentDispatchInput(ctx context.Context, v any) (*model.ShipmentDispatchInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputShipmentDispatchInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOShipmentFilter2ᚖchannelhubᚋgraphᚋmodelᚐShipmentFilter(ctx context.Context, v any) (*model.ShipmentFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputShipmentFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOShipmentStatus2ᚕchannelhubᚋinternalᚋshipmentᚐStatusᚄ(ctx context.Context, v any) ([]shipment.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]shipment.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNShipmentStatus2channelhubᚋinternalᚋshipmentᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOShipmentStatus2ᚕchannelhubᚋinternalᚋshipmentᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []shipment.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNShipmentStatus2channelhubᚋinternalᚋshipmentᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalOStockLevel2ᚖchannelhubᚋinternalᚋinventoryᚐLevel(ctx context.Context, sel ast.SelectionSet, v *inventory.Level) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._StockLevel(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalOString2ᚕstringᚄ(ctx context.Context, v any) ([]string, error) {

@@ -40,6 +40,7 @@ type loaders struct {
 	order         *dataloadgen.Loader[uuid.UUID, *order.Order]
 	counterparty  *dataloadgen.Loader[uuid.UUID, *party.Party] // unscoped: the other side of a document in scope
 	visit         *visitLoaders
+	ship          *shipLoaders
 }
 
 // assignedKey asks for the first Size assigned stores of User.
@@ -52,6 +53,7 @@ type loadersKey struct{}
 
 func (r *Resolver) newLoaders() *loaders {
 	return &loaders{
+		ship: r.newShipLoaders(),
 		party: dataloadgen.NewLoader(func(ctx context.Context, ids []uuid.UUID) ([]*party.Party, []error) {
 			p, err := auth.FromContext(ctx)
 			if err == nil {

@@ -37,6 +37,9 @@ func TestMessagesCoverEveryCode(t *testing.T) {
 	for _, c := range model.AllInventoryErrorCode {
 		ids = append(ids, "inventory."+c.String())
 	}
+	for _, c := range model.AllShipmentErrorCode {
+		ids = append(ids, "shipment."+c.String())
+	}
 	for _, id := range ids {
 		require.True(t, i18n.Has(id), "message %s missing in zh-CN or en", id)
 	}

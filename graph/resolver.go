@@ -13,6 +13,9 @@ import (
 	"channelhub/internal/outbox"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
+	"channelhub/internal/receipt"
+	"channelhub/internal/serial"
+	"channelhub/internal/shipment"
 	"channelhub/internal/visit"
 )
 
@@ -28,6 +31,9 @@ type Resolver struct {
 	OrderService     *order.Service
 	Broker           Subscriber
 	NotifyService    *notify.Service
+	SerialService    *serial.Service
+	ShipmentService  *shipment.Service
+	ReceiptService   *receipt.Service
 	Outbox           outbox.Admin
 	VisitService     *visit.Service
 	Currency         string

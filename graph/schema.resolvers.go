@@ -42,6 +42,8 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 		return r.catalogNode(ctx, p, typ, id)
 	case typeOrder, typeReturn, typeLimitRequest:
 		return r.orderNode(ctx, p, typ, id)
+	case typeShipment, typeClaim:
+		return r.shipmentNode(ctx, p, typ, id)
 	case typeNotification:
 		nid, err := parseID(typeNotification, id)
 		if err != nil {

@@ -13,6 +13,8 @@ import (
 	"channelhub/internal/order"
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
+	"channelhub/internal/receipt"
+	"channelhub/internal/shipment"
 	"channelhub/internal/visit"
 	"fmt"
 	"io"
@@ -272,6 +274,17 @@ type CategoryInput struct {
 type CategoryPayload struct {
 	Category *catalog.Category `json:"category,omitempty"`
 	Errors   []CatalogError    `json:"errors"`
+}
+
+type ClaimPayload struct {
+	Claim  *receipt.Claim  `json:"claim,omitempty"`
+	Errors []ShipmentError `json:"errors"`
+}
+
+type ClaimResolveInput struct {
+	Resolution receipt.Resolution `json:"resolution"`
+	// 1..500 characters; kept in the audit log.
+	Reason string `json:"reason"`
 }
 
 // One of the buyer's accounts with its supplier.
@@ -730,6 +743,33 @@ type Quote struct {
 	Explanation []PricingStep `json:"explanation"`
 }
 
+type ReceiptConfirmInput struct {
+	// 1..64 characters: a retry returns the first receipt.
+	IdempotencyKey string `json:"idempotencyKey"`
+	// Serials scanned one by one or pasted as a list; with the ranges and damagedSerials at most 20,000 in all.
+	Serials []string           `json:"serials,omitempty"`
+	Ranges  []SerialRangeInput `json:"ranges,omitempty"`
+	// Units that arrived damaged: refused, and claimed.
+	DamagedSerials []string `json:"damagedSerials,omitempty"`
+	// Lines of SKUs without serials (at most 200); a line not named was accepted in full.
+	Lines []ReceiptLineInput `json:"lines,omitempty"`
+	// At most 500 characters.
+	Note *string `json:"note,omitempty"`
+	// When the phone scanned it, for work queued offline.
+	CapturedAt *time.Time `json:"capturedAt,omitempty"`
+}
+
+type ReceiptLineInput struct {
+	// The shipment line.
+	LineNo int `json:"lineNo"`
+	// Units taken into stock (SKUs without serials; serialised lines count their scans).
+	Accepted int `json:"accepted"`
+	// Units refused as damaged.
+	Rejected *int `json:"rejected,omitempty"`
+	// Why units were refused; required when rejected > 0, at most 200 characters.
+	Reason *string `json:"reason,omitempty"`
+}
+
 type ReturnLineInput struct {
 	// The order line's lineNo.
 	LineNo int `json:"lineNo"`
@@ -832,6 +872,37 @@ type SKUUpdateInput struct {
 	BasePrice *Decimal `json:"basePrice,omitempty"`
 }
 
+// Serials from..to inclusive: the same prefix and width with a numeric tail of up to 18 digits counting up, e.g.
+// from "SN0001000" to "SN0001999".
+type SerialRangeInput struct {
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+type SerialReceiveInput struct {
+	// One of the caller's party's warehouses.
+	WarehouseID string `json:"warehouseId"`
+	// A serialised SKU.
+	SkuID string `json:"skuId"`
+	// Scanned or pasted numbers: 6..32 of A-Z, 0-9 and '-' (trimmed, upper-cased). With the ranges, at most 20,000 in all.
+	Serials []string           `json:"serials,omitempty"`
+	Ranges  []SerialRangeInput `json:"ranges,omitempty"`
+	// The source document, e.g. the factory's delivery note; 1..100 characters.
+	Reference string `json:"reference"`
+	// 1..64 characters: a retry returns the first result and books nothing twice.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+type SerialReceivePayload struct {
+	// Units registered (numbers given twice count once).
+	Received int `json:"received"`
+	// Numbers given more than once.
+	Duplicates []string `json:"duplicates"`
+	// The SKU's stock in the warehouse after the receipt.
+	Level  *inventory.Level `json:"level,omitempty"`
+	Errors []ShipmentError  `json:"errors"`
+}
+
 type ShelfAuditInput struct {
 	// The salesman's open visit.
 	VisitID    string `json:"visitId"`
@@ -843,6 +914,65 @@ type ShelfAuditInput struct {
 type ShelfAuditPayload struct {
 	Audit  *visit.Audit `json:"audit,omitempty"`
 	Errors []VisitError `json:"errors"`
+}
+
+type ShipmentCancelInput struct {
+	// At most 500 characters.
+	Reason *string `json:"reason,omitempty"`
+}
+
+type ShipmentCreateInput struct {
+	OrderID string `json:"orderId"`
+	// A warehouse of the seller; by default the one holding most of the order's stock of the first line.
+	WarehouseID *string `json:"warehouseId,omitempty"`
+	// 1..200 lines, one per order line; at most 20,000 serials in all.
+	Lines []ShipmentLineInput `json:"lines"`
+	// At most 50 characters; required by dispatch.
+	Carrier *string `json:"carrier,omitempty"`
+	// At most 64 characters; the carrier's updates find the shipment by it.
+	TrackingNumber *string `json:"trackingNumber,omitempty"`
+	// At most 500 characters.
+	Note *string `json:"note,omitempty"`
+	// 1..64 characters: a retry returns the first shipment.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+type ShipmentDispatchInput struct {
+	// Sets or changes the carrier (at most 50 characters).
+	Carrier *string `json:"carrier,omitempty"`
+	// Sets or changes the tracking number (at most 64 characters).
+	TrackingNumber *string `json:"trackingNumber,omitempty"`
+}
+
+type ShipmentError struct {
+	Field   []string          `json:"field,omitempty"`
+	Message string            `json:"message"`
+	Code    ShipmentErrorCode `json:"code"`
+}
+
+type ShipmentFilter struct {
+	// Any of these statuses (at most 6).
+	Statuses []shipment.Status `json:"statuses,omitempty"`
+	OrderID  *string           `json:"orderId,omitempty"`
+	BuyerID  *string           `json:"buyerId,omitempty"`
+	// Only shipments to the viewer's own party (what it has to receive).
+	Incoming *bool `json:"incoming,omitempty"`
+	// A fragment of the number or the tracking number; at most 64 characters.
+	Search *string `json:"search,omitempty"`
+}
+
+type ShipmentLineInput struct {
+	OrderLineNo int `json:"orderLineNo"`
+	// 1..what the order line has left to ship (less other shipments not yet dispatched).
+	Qty int `json:"qty"`
+	// For a serialised SKU, exactly qty units in the warehouse, scanned or as ranges; when both are empty the oldest units in stock are picked.
+	Serials []string           `json:"serials,omitempty"`
+	Ranges  []SerialRangeInput `json:"ranges,omitempty"`
+}
+
+type ShipmentPayload struct {
+	Shipment *shipment.Shipment `json:"shipment,omitempty"`
+	Errors   []ShipmentError    `json:"errors"`
 }
 
 type StockAdjustInput struct {
@@ -2443,6 +2573,119 @@ func (e *PricingStepKind) UnmarshalJSON(b []byte) error {
 }
 
 func (e PricingStepKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type ShipmentErrorCode string
+
+const (
+	ShipmentErrorCodeInvalidInput      ShipmentErrorCode = "INVALID_INPUT"
+	ShipmentErrorCodeNotFound          ShipmentErrorCode = "NOT_FOUND"
+	ShipmentErrorCodeNotAllowed        ShipmentErrorCode = "NOT_ALLOWED"
+	ShipmentErrorCodeInvalidTransition ShipmentErrorCode = "INVALID_TRANSITION"
+	ShipmentErrorCodeOrderNotShippable ShipmentErrorCode = "ORDER_NOT_SHIPPABLE"
+	// More than the order line has left to ship.
+	ShipmentErrorCodeTooMuch          ShipmentErrorCode = "TOO_MUCH"
+	ShipmentErrorCodeWarehouseInvalid ShipmentErrorCode = "WAREHOUSE_INVALID"
+	// The warehouse does not hold enough of the order's reserved stock.
+	ShipmentErrorCodeInsufficientStock ShipmentErrorCode = "INSUFFICIENT_STOCK"
+	// Serials given for a line do not match its quantity, or for a SKU without serials, or twice.
+	ShipmentErrorCodeSerialCountMismatch ShipmentErrorCode = "SERIAL_COUNT_MISMATCH"
+	// A serial is not in stock in the warehouse, or is set aside for another shipment.
+	ShipmentErrorCodeSerialUnavailable ShipmentErrorCode = "SERIAL_UNAVAILABLE"
+	// Too few units in stock to pick.
+	ShipmentErrorCodeInsufficientSerials  ShipmentErrorCode = "INSUFFICIENT_SERIALS"
+	ShipmentErrorCodeCarrierRequired      ShipmentErrorCode = "CARRIER_REQUIRED"
+	ShipmentErrorCodeIdempotencyKeyReused ShipmentErrorCode = "IDEMPOTENCY_KEY_REUSED"
+	ShipmentErrorCodeSerialMalformed      ShipmentErrorCode = "SERIAL_MALFORMED"
+	ShipmentErrorCodeSerialRangeInvalid   ShipmentErrorCode = "SERIAL_RANGE_INVALID"
+	// More than 20,000 serials in one document.
+	ShipmentErrorCodeTooManySerials ShipmentErrorCode = "TOO_MANY_SERIALS"
+	// The serial is already registered.
+	ShipmentErrorCodeSerialExists     ShipmentErrorCode = "SERIAL_EXISTS"
+	ShipmentErrorCodeSkuNotSerialised ShipmentErrorCode = "SKU_NOT_SERIALISED"
+	ShipmentErrorCodeSkuNotFound      ShipmentErrorCode = "SKU_NOT_FOUND"
+	// Only the shipment's buyer confirms its receipt.
+	ShipmentErrorCodeNotBuyer ShipmentErrorCode = "NOT_BUYER"
+	// The shipment cannot be received in its status (not dispatched yet, cancelled, or already received).
+	ShipmentErrorCodeNotReceivable ShipmentErrorCode = "NOT_RECEIVABLE"
+	// The serial belongs to another shipment.
+	ShipmentErrorCodeSerialOtherShipment ShipmentErrorCode = "SERIAL_OTHER_SHIPMENT"
+	// Accepted and rejected exceed what the line shipped.
+	ShipmentErrorCodeReceiptTooMuch ShipmentErrorCode = "RECEIPT_TOO_MUCH"
+	ShipmentErrorCodeReasonRequired ShipmentErrorCode = "REASON_REQUIRED"
+	// The claim is already resolved.
+	ShipmentErrorCodeClaimResolved ShipmentErrorCode = "CLAIM_RESOLVED"
+)
+
+var AllShipmentErrorCode = []ShipmentErrorCode{
+	ShipmentErrorCodeInvalidInput,
+	ShipmentErrorCodeNotFound,
+	ShipmentErrorCodeNotAllowed,
+	ShipmentErrorCodeInvalidTransition,
+	ShipmentErrorCodeOrderNotShippable,
+	ShipmentErrorCodeTooMuch,
+	ShipmentErrorCodeWarehouseInvalid,
+	ShipmentErrorCodeInsufficientStock,
+	ShipmentErrorCodeSerialCountMismatch,
+	ShipmentErrorCodeSerialUnavailable,
+	ShipmentErrorCodeInsufficientSerials,
+	ShipmentErrorCodeCarrierRequired,
+	ShipmentErrorCodeIdempotencyKeyReused,
+	ShipmentErrorCodeSerialMalformed,
+	ShipmentErrorCodeSerialRangeInvalid,
+	ShipmentErrorCodeTooManySerials,
+	ShipmentErrorCodeSerialExists,
+	ShipmentErrorCodeSkuNotSerialised,
+	ShipmentErrorCodeSkuNotFound,
+	ShipmentErrorCodeNotBuyer,
+	ShipmentErrorCodeNotReceivable,
+	ShipmentErrorCodeSerialOtherShipment,
+	ShipmentErrorCodeReceiptTooMuch,
+	ShipmentErrorCodeReasonRequired,
+	ShipmentErrorCodeClaimResolved,
+}
+
+func (e ShipmentErrorCode) IsValid() bool {
+	switch e {
+	case ShipmentErrorCodeInvalidInput, ShipmentErrorCodeNotFound, ShipmentErrorCodeNotAllowed, ShipmentErrorCodeInvalidTransition, ShipmentErrorCodeOrderNotShippable, ShipmentErrorCodeTooMuch, ShipmentErrorCodeWarehouseInvalid, ShipmentErrorCodeInsufficientStock, ShipmentErrorCodeSerialCountMismatch, ShipmentErrorCodeSerialUnavailable, ShipmentErrorCodeInsufficientSerials, ShipmentErrorCodeCarrierRequired, ShipmentErrorCodeIdempotencyKeyReused, ShipmentErrorCodeSerialMalformed, ShipmentErrorCodeSerialRangeInvalid, ShipmentErrorCodeTooManySerials, ShipmentErrorCodeSerialExists, ShipmentErrorCodeSkuNotSerialised, ShipmentErrorCodeSkuNotFound, ShipmentErrorCodeNotBuyer, ShipmentErrorCodeNotReceivable, ShipmentErrorCodeSerialOtherShipment, ShipmentErrorCodeReceiptTooMuch, ShipmentErrorCodeReasonRequired, ShipmentErrorCodeClaimResolved:
+		return true
+	}
+	return false
+}
+
+func (e ShipmentErrorCode) String() string {
+	return string(e)
+}
+
+func (e *ShipmentErrorCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = ShipmentErrorCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid ShipmentErrorCode", str)
+	}
+	return nil
+}
+
+func (e ShipmentErrorCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *ShipmentErrorCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e ShipmentErrorCode) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

@@ -425,3 +425,44 @@ func (s *Service) Available(ctx context.Context, seller uuid.UUID, skus []uuid.U
 	}
 	return avail, true, nil
 }
+
+// MoveTx changes one SKU's stock by delta inside the caller's transaction (a
+// shipment's, a receipt's), with its movement naming the source document.
+// Stock never falls below what is reserved (ErrBelowReserved).
+func (s *Service) MoveTx(ctx context.Context, tx bun.IDB, actor, warehouseID, sku uuid.UUID, delta int64, kind, sourceType, sourceID string) (*Level, error) {
+	return s.move(ctx, tx, auth.Principal{UserID: actor}, warehouseID, sku, delta, kind, "", sourceType, sourceID)
+}
+
+// DefaultWarehouse returns party's highest-priority active warehouse,
+// creating "<party code>-WH1" when the party keeps none (a store's first receipt).
+func (s *Service) DefaultWarehouse(ctx context.Context, tx bun.IDB, partyID uuid.UUID) (*Warehouse, error) {
+	w := new(Warehouse)
+	err := tx.NewSelect().Model(w).Where("w.party_id = ? AND w.active", partyID).OrderExpr("w.priority DESC, w.code").Limit(1).Scan(ctx)
+	if err == nil {
+		return w, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("inventory: default warehouse: %w", err)
+	}
+	var code string
+	if err := tx.NewSelect().Table("parties").Column("code").Where("id = ?", partyID).Scan(ctx, &code); err != nil {
+		return nil, fmt.Errorf("inventory: party code: %w", err)
+	}
+	code = strings.ToUpper(code)
+	if len(code) > 16 {
+		code = code[:16]
+	}
+	w = &Warehouse{ID: uuid.Must(uuid.NewV7()), PartyID: partyID, Code: code + "-WH1", Name: code + "-WH1", Priority: 0, Active: true, CreatedAt: s.now()}
+	if _, err := tx.NewInsert().Model(w).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("inventory: create default warehouse: %w", err)
+	}
+	return w, nil
+}
+
+// Movement kinds of goods that leave or arrive on documents.
+const (
+	MoveShipment    = "SHIPMENT"
+	MoveGoodsIn     = "GOODS_RECEIPT"
+	MoveSellOut     = "SELL_OUT"
+	MoveClaimReturn = "CLAIM"
+)

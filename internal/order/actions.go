@@ -25,8 +25,8 @@ import (
 var (
 	// Approvers approve and reject: sales ops for HQ, a distributor's admin for its buyers.
 	Approvers = []auth.Role{auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleDistributorAdmin}
-	// Shippers fulfil approved orders.
-	Shippers = []auth.Role{auth.RoleHQAdmin, auth.RoleGoodsControl, auth.RoleDistributorAdmin}
+	// Shippers fulfil approved orders: HQ's admin and goods control, a distributor's admin and staff.
+	Shippers = []auth.Role{auth.RoleHQAdmin, auth.RoleGoodsControl, auth.RoleDistributorAdmin, auth.RoleDistributorStaff}
 )
 
 // sellerSide reports whether p acts for the order's seller with one of roles:
@@ -366,6 +366,13 @@ type ShipLine struct {
 // out of the warehouse, their share of the reserved credit becomes an open
 // receivable, and the order moves to PARTIALLY_SHIPPED or SHIPPED.
 func (s *Service) ShipTx(ctx context.Context, tx bun.IDB, p auth.Principal, id uuid.UUID, lines []ShipLine) (*Order, error) {
+	return s.ShipFromTx(ctx, tx, p, id, nil, lines)
+}
+
+// ShipFromTx is ShipTx taking the stock from one warehouse's reservations
+// only (a shipment leaves one warehouse); their shortfall there is
+// ErrInsufficientStock. A nil warehouse takes from any, in warehouse order.
+func (s *Service) ShipFromTx(ctx context.Context, tx bun.IDB, p auth.Principal, id uuid.UUID, warehouse *uuid.UUID, lines []ShipLine) (*Order, error) {
 	o, err := s.get(ctx, tx, id)
 	if err != nil {
 		return nil, err
@@ -409,7 +416,10 @@ func (s *Service) ShipTx(ctx context.Context, tx bun.IDB, p auth.Principal, id u
 			Where("order_id = ? AND line_no = ?", id, sl.LineNo).Exec(ctx); err != nil {
 			return nil, fmt.Errorf("order: ship line: %w", err)
 		}
-		if err := shipStock(ctx, tx, o, ls[j].SKUID, sl.Qty, p.UserID); err != nil {
+		if err := shipStock(ctx, tx, o, warehouse, ls[j].SKUID, sl.Qty, p.UserID); err != nil {
+			if errors.Is(err, ErrInsufficientStock) {
+				return nil, field.Err(err, "lines", fmt.Sprint(i), "qty")
+			}
 			return nil, err
 		}
 	}
@@ -440,10 +450,23 @@ func (s *Service) ShipTx(ctx context.Context, tx bun.IDB, p auth.Principal, id u
 }
 
 // shipStock takes qty units of sku out of the warehouses that hold them for the order.
-func shipStock(ctx context.Context, tx bun.IDB, o *Order, sku uuid.UUID, qty int64, actor uuid.UUID) error {
+func shipStock(ctx context.Context, tx bun.IDB, o *Order, warehouse *uuid.UUID, sku uuid.UUID, qty int64, actor uuid.UUID) error {
 	var rs []Reservation
-	if err := tx.NewSelect().Model(&rs).Where("r.order_id = ? AND r.sku_id = ?", o.ID, sku).OrderExpr("r.warehouse_id").Scan(ctx); err != nil {
+	q := tx.NewSelect().Model(&rs).Where("r.order_id = ? AND r.sku_id = ?", o.ID, sku).OrderExpr("r.warehouse_id")
+	if warehouse != nil {
+		q = q.Where("r.warehouse_id = ?", *warehouse)
+	}
+	if err := q.Scan(ctx); err != nil {
 		return fmt.Errorf("order: load reservations: %w", err)
+	}
+	if warehouse != nil {
+		var held int64
+		for _, r := range rs {
+			held += r.Qty
+		}
+		if held < qty {
+			return ErrInsufficientStock
+		}
 	}
 	for _, r := range rs {
 		take := min(qty, r.Qty)

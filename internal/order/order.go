@@ -126,6 +126,7 @@ type Line struct {
 	Adjustments []pricing.Adjustment    `bun:"adjustments,type:text"` // JSON
 	ShippedQty  int64                   `bun:"shipped_qty"`
 	ReturnedQty int64                   `bun:"returned_qty"`
+	ReceivedQty int64                   `bun:"received_qty"` // confirmed by the buyer's goods receipts
 }
 
 // Reservation is stock an open order holds in one warehouse.

@@ -86,6 +86,9 @@ func Demo(ctx context.Context, db *database.DB, hasher *auth.PasswordHasher) (bo
 		if err := insertStock(ctx, tx, b.stock); err != nil {
 			return err
 		}
+		if err := insertSerials(ctx, tx, b); err != nil {
+			return err
+		}
 		if err := insertCredit(ctx, tx, accounts, entries); err != nil {
 			return err
 		}

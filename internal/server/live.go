@@ -46,8 +46,8 @@ func (s *Server) newDispatcher(reg prometheus.Registerer) *outbox.Dispatcher {
 }
 
 // publish sends each event of a claimed batch to the topics its subscribers
-// follow: its own (an order's, a buyer's credit), and for orders and returns,
-// the topic of every party above the buyer, so myOrdersUpdated hears its
+// follow: its own (an order's, a buyer's credit), and for orders, returns,
+// shipments and claims, the topic of every party above the buyer, so myOrdersUpdated hears its
 // whole scope. A batch costs one query (the buyers' paths) and one Redis
 // round trip, however many events it holds.
 func (s *Server) publish(ctx context.Context, events []*outbox.Event) []error {
@@ -55,7 +55,9 @@ func (s *Server) publish(ctx context.Context, events []*outbox.Event) []error {
 	buyers := make([]uuid.UUID, len(events))
 	var ids []uuid.UUID
 	for i, e := range events {
-		if e.AggregateType != "Order" && e.AggregateType != "Return" {
+		switch e.AggregateType {
+		case "Order", "Return", "Shipment", "Claim":
+		default:
 			continue
 		}
 		var p struct {

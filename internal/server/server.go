@@ -39,9 +39,12 @@ import (
 	"channelhub/internal/persisted"
 	"channelhub/internal/pricing"
 	"channelhub/internal/ratelimit"
+	"channelhub/internal/receipt"
 	"channelhub/internal/seed"
 	"channelhub/internal/visit"
 	contracts "channelhub/mobile-contracts"
+	"channelhub/internal/serial"
+	"channelhub/internal/shipment"
 )
 
 // Deps are the parts a test may swap; zero values take production defaults.
@@ -66,6 +69,9 @@ type Server struct {
 	Inventory *inventory.Service
 	Credit    *credit.Service
 	Orders    *order.Service
+	Serials   *serial.Service
+	Shipments *shipment.Service
+	Receipts  *receipt.Service
 	Broker    broker.Broker
 	Notify    *notify.Service
 	Media     media.Store // S3 when CHANNELHUB_S3_ENDPOINT is set, else the local directory
@@ -133,6 +139,9 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 	s.Inventory = inventory.NewService(s.DB)
 	s.Credit = credit.NewService(s.DB, s.Parties)
 	s.Orders = order.NewService(s.DB, s.Parties, s.Pricing, s.Cart, cfg.TimeZone)
+	s.Serials = serial.NewService(s.DB, s.Inventory)
+	s.Shipments = shipment.NewService(s.DB, s.Orders, s.Inventory)
+	s.Receipts = receipt.NewService(s.DB, s.Orders, s.Shipments, s.Inventory)
 	if cfg.SeedDemo {
 		if s.Seeded, err = seed.Demo(ctx, s.DB, hasher); err != nil {
 			return nil, err
@@ -179,6 +188,7 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 			PricingService: s.Pricing, CartService: s.Cart, InventoryService: s.Inventory,
 			CreditService: s.Credit, OrderService: s.Orders, Broker: s.Broker, NotifyService: s.Notify,
 			Outbox: outbox.Admin{DB: s.DB}, VisitService: s.Visits,
+			SerialService: s.Serials, ShipmentService: s.Shipments, ReceiptService: s.Receipts,
 			Currency: s.Config.Currency, Log: log},
 		Development:     s.Config.Development(),
 		DepthLimit:      s.Config.QueryDepthLimit,

@@ -1,0 +1,56 @@
+package order
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
+
+	"channelhub/internal/auth"
+)
+
+// What the shipment and receipt services need of an order.
+
+// SellerIsHQ reports whether HQ sells on the order (its roles then act for the seller).
+func (s *Service) SellerIsHQ(ctx context.Context, o *Order) (bool, error) {
+	return s.isHQ(ctx, o.SellerID)
+}
+
+// SellerSide reports whether p acts for o's seller with one of roles.
+func SellerSide(p auth.Principal, o *Order, sellerIsHQ bool, roles ...auth.Role) bool {
+	return sellerSide(p, o, sellerIsHQ, roles...)
+}
+
+// BuyerSide reports whether p acts for o's buyer: its users who may order or receive.
+func BuyerSide(p auth.Principal, o *Order) bool {
+	return p.PartyID == o.BuyerID && p.Has(auth.RoleDistributorAdmin, auth.RoleDistributorStaff, auth.RoleStoreManager, auth.RoleStoreStaff)
+}
+
+// Number takes the next document number of a kind (SH, GR, CL ...) inside tx.
+func (s *Service) Number(ctx context.Context, tx bun.IDB, prefix string, at time.Time) (string, error) {
+	return s.number(ctx, tx, prefix, at)
+}
+
+// GetTx loads an order inside tx, whatever the caller's scope (the caller checked it).
+func (s *Service) GetTx(ctx context.Context, tx bun.IDB, id uuid.UUID) (*Order, error) {
+	return s.get(ctx, tx, id)
+}
+
+// GetManyUnscoped returns orders in key order, nil where absent, whatever the
+// caller's scope: the order of a shipment already in scope.
+func (s *Service) GetManyUnscoped(ctx context.Context, ids []uuid.UUID) ([]*Order, error) {
+	var rows []*Order
+	if err := s.db.NewSelect().Model(&rows).Where("o.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, err
+	}
+	by := make(map[uuid.UUID]*Order, len(rows))
+	for _, o := range rows {
+		by[o.ID] = o
+	}
+	out := make([]*Order, len(ids))
+	for i, id := range ids {
+		out[i] = by[id]
+	}
+	return out, nil
+}
