@@ -2,40 +2,15 @@ package graph_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
-	"github.com/uptrace/bun"
 
 	"channelhub/internal/apitest"
 	"channelhub/internal/auth"
-	"channelhub/internal/order"
 )
-
-// principalOf is the principal of a demo user, for service calls that have
-// no mutation yet (shipping belongs to the shipment issue).
-func principalOf(t *testing.T, e *apitest.Env, phone string, roles ...auth.Role) auth.Principal {
-	t.Helper()
-	var row struct {
-		ID      uuid.UUID `bun:"id"`
-		PartyID uuid.UUID `bun:"party_id"`
-	}
-	require.NoError(t, e.Server.DB.NewRaw(`SELECT id, party_id FROM users WHERE phone = ?`, phone).Scan(context.Background(), &row))
-	return auth.Principal{UserID: row.ID, PartyID: row.PartyID, Roles: roles}
-}
-
-// ship books lines of an order as shipped through the order service.
-func ship(t *testing.T, e *apitest.Env, id string, lines ...order.ShipLine) error {
-	t.Helper()
-	oid := uuid.MustParse(strings.TrimPrefix(id, "Order:"))
-	p := principalOf(t, e, "13800000051", auth.RoleGoodsControl)
-	return e.Server.DB.RunInTx(context.Background(), nil, func(ctx context.Context, tx bun.Tx) error {
-		_, err := e.Server.Orders.ShipTx(ctx, tx, p, oid, lines)
-		return err
-	})
-}
 
 func TestOrderLifecycleShipReturn(t *testing.T) {
 	t.Parallel()
@@ -44,11 +19,24 @@ func TestOrderLifecycleShipReturn(t *testing.T) {
 		ids := cartSKUs(t, e, dist, "PH01-2-1", "CB01-1")
 		o, errs := submit(t, e, dist, "life-1", []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 3}, {"skuId": ids["CB01-1"], "qty": 40}}, nil)
 		require.Empty(t, errs)
-		require.Error(t, ship(t, e, o.ID, order.ShipLine{LineNo: 1, Qty: 1}), "a submitted order cannot ship")
+		shipOf := func(key string, lines ...[2]int) (*shipmentView, []shipErr) {
+			var ls []map[string]any
+			for _, l := range lines {
+				ls = append(ls, map[string]any{"orderLineNo": l[0], "qty": l[1]})
+			}
+			sh, errs := shipmentCreate(t, e, gc, map[string]any{"orderId": o.ID, "idempotencyKey": key, "lines": ls})
+			if len(errs) > 0 {
+				return nil, errs
+			}
+			return shipmentDispatch(t, e, gc, sh.ID, map[string]any{"carrier": "SF Express"})
+		}
+		_, shErrs := shipOf("life-sh-0", [2]int{1, 1})
+		require.Equal(t, "ORDER_NOT_SHIPPABLE", shErrs[0].Code, "a submitted order cannot ship")
 		_, errs = act(t, e, ops, "orderApprove", o.ID, map[string]any{"reason": "ok"})
 		require.Empty(t, errs)
 
-		require.NoError(t, ship(t, e, o.ID, order.ShipLine{LineNo: 1, Qty: 2}))
+		sh1, shErrs := shipOf("life-sh-1", [2]int{1, 2})
+		require.Empty(t, shErrs)
 		var d struct{ Order orderView }
 		e.Query(dist, `query($id: ID!) { order(id: $id) { `+orderFields+` } }`, map[string]any{"id": o.ID}).Decode(t, &d)
 		require.Equal(t, "PARTIALLY_SHIPPED", d.Order.Status)
@@ -58,9 +46,11 @@ func TestOrderLifecycleShipReturn(t *testing.T) {
 		require.Equal(t, "INVALID_TRANSITION", errs[0].Code, "no change after shipment")
 		_, errs = act(t, e, dist, "orderCancel", o.ID, map[string]any{})
 		require.Equal(t, "INVALID_TRANSITION", errs[0].Code, "no cancel after shipment")
-		require.Error(t, ship(t, e, o.ID, order.ShipLine{LineNo: 1, Qty: 2}), "more than ordered")
+		_, shErrs = shipOf("life-sh-x", [2]int{1, 2})
+		require.Equal(t, "TOO_MUCH", shErrs[0].Code, "more than ordered")
 
-		require.NoError(t, ship(t, e, o.ID, order.ShipLine{LineNo: 1, Qty: 1}, order.ShipLine{LineNo: 2, Qty: 40}))
+		sh2, shErrs := shipOf("life-sh-2", [2]int{1, 1}, [2]int{2, 40})
+		require.Empty(t, shErrs)
 		c := creditOf(t, e, dist, nil)
 		require.Equal(t, "0.00", c.Reserved.Amount)
 		require.Equal(t, o.Total.Amount, c.Receivable.Amount, "shipped value is owed")
@@ -80,8 +70,14 @@ func TestOrderLifecycleShipReturn(t *testing.T) {
 				map[string]any{"in": map[string]any{"orderId": o.ID, "reason": "faulty", "idempotencyKey": key, "lines": []map[string]any{{"lineNo": 1, "qty": qty}}}}).Decode(t, &d)
 			return d.ReturnRequest.Return, d.ReturnRequest.Errors
 		}
+		_, errs = ret("r-early", 1)
+		require.Equal(t, "RETURN_TOO_MUCH", errs[0].Code, "shipped, but nothing received yet")
+		for i, sh := range []*shipmentView{sh1, sh2} {
+			_, _, rErrs := receiptConfirm(t, e, dist, sh.ID, map[string]any{"idempotencyKey": fmt.Sprintf("life-gr-%d", i), "serials": sh.numbers()})
+			require.Empty(t, rErrs)
+		}
 		_, errs = ret("r-0", 4)
-		require.Equal(t, []orderErr{{Code: "RETURN_TOO_MUCH", Field: []string{"lines", "0", "qty"}}}, errs, "only 3 were delivered")
+		require.Equal(t, []orderErr{{Code: "RETURN_TOO_MUCH", Field: []string{"lines", "0", "qty"}}}, errs, "only 3 were received")
 		rt, errs := ret("r-1", 1)
 		require.Empty(t, errs)
 		require.Regexp(t, `^RT-20\d\d-\d{6}$`, rt["number"])
@@ -100,7 +96,7 @@ func TestOrderLifecycleShipReturn(t *testing.T) {
 		require.Equal(t, amount, creditOf(t, e, dist, nil).Cash.Amount, "the credit note lands in CASH")
 
 		e.Query(dist, `query($id: ID!) { order(id: $id) { `+orderFields+` } }`, map[string]any{"id": o.ID}).Decode(t, &d)
-		require.Equal(t, "SHIPPED", d.Order.Status)
+		require.Equal(t, "COMPLETED", d.Order.Status, "everything shipped was received")
 		last := d.Order.Timeline[len(d.Order.Timeline)-1]
 		require.Equal(t, "RETURN_RECEIVED", last.Type)
 		var events int

@@ -67,9 +67,9 @@ type ReturnInput struct {
 	IdempotencyKey string
 }
 
-// RequestReturn files a return for goods delivered on the order. No line may
-// go back more than was delivered, less what earlier returns (open or
-// received) already take. Until receipts exist, delivered means shipped.
+// RequestReturn files a return for goods the buyer received on the order
+// (its goods receipts). No line may go back more than was received, less
+// what earlier returns (open or received) already take.
 func (s *Service) RequestReturn(ctx context.Context, p auth.Principal, in ReturnInput) (*Return, error) {
 	o, err := s.Get(ctx, p, in.OrderID)
 	if err != nil {
@@ -136,7 +136,7 @@ func (s *Service) RequestReturn(ctx context.Context, p auth.Principal, in Return
 			}
 			l := ls[j]
 			taken[l.LineNo] += in.Qty
-			if in.Qty < 1 || l.ReturnedQty+taken[l.LineNo] > l.ShippedQty {
+			if in.Qty < 1 || l.ReturnedQty+taken[l.LineNo] > l.ReceivedQty {
 				return field.Err(ErrReturnTooMuch, "lines", fmt.Sprint(i), "qty")
 			}
 			amount := l.Net * in.Qty / l.Qty
@@ -296,7 +296,7 @@ func (s *Service) ReceiveReturn(ctx context.Context, p auth.Principal, id uuid.U
 		now := s.Now()
 		for _, l := range lines {
 			res, err := tx.NewUpdate().Model((*Line)(nil)).Set("returned_qty = returned_qty + ?", l.Qty).
-				Where("order_id = ? AND line_no = ? AND returned_qty + ? <= shipped_qty", o.ID, l.OrderLineNo, l.Qty).Exec(ctx)
+				Where("order_id = ? AND line_no = ? AND returned_qty + ? <= received_qty", o.ID, l.OrderLineNo, l.Qty).Exec(ctx)
 			if err != nil {
 				return fmt.Errorf("order: return line: %w", err)
 			}
