@@ -41,10 +41,10 @@ import (
 	"channelhub/internal/ratelimit"
 	"channelhub/internal/receipt"
 	"channelhub/internal/seed"
-	"channelhub/internal/visit"
-	contracts "channelhub/mobile-contracts"
 	"channelhub/internal/serial"
 	"channelhub/internal/shipment"
+	"channelhub/internal/visit"
+	contracts "channelhub/mobile-contracts"
 )
 
 // Deps are the parts a test may swap; zero values take production defaults.
