@@ -1,10 +1,13 @@
 // A day of the channel, played by the apps' own contract operations.
 import { randomUUID } from "node:crypto";
-import { App, type Mode, socket, subscribe } from "./client.js";
+import { App, type Mode, type Queue, socket, subscribe } from "./client.js";
 import {
   ConsoleLoginDocument,
   ConsoleOrderApproveDocument,
   ConsoleOrdersAwaitingApprovalDocument,
+  ConsoleSerialLookupDocument,
+  ConsoleShipmentCreateDocument,
+  ConsoleShipmentDispatchDocument,
   DistributorCartAddDocument,
   DistributorCartClearDocument,
   DistributorCartDocument,
@@ -22,9 +25,15 @@ import {
   DistributorOrderSubmitCartDocument,
   DistributorOrderUpdatedDocument,
   DistributorOrdersDocument,
+  DistributorIncomingShipmentsDocument,
+  DistributorReceiptConfirmDocument,
   DistributorRefreshDocument,
+  DistributorSerialLookupDocument,
+  DistributorShipmentDocument,
   DistributorSkuDocument,
   type DistributorNotificationFieldsFragment,
+  type DistributorNotificationReceivedSubscription,
+  type DistributorOrderUpdatedSubscription,
 } from "./generated/graphql.js";
 
 const password = process.env.E2E_PASSWORD ?? "channelhub-demo";
@@ -32,6 +41,7 @@ export const phones = {
   distributor: "13800000001", // admin of D-0001
   otherDistributor: "13800000002", // admin of D-0002
   salesOps: "13800000041",
+  goodsControl: "13800000051",
 };
 
 function check(ok: unknown, what: string): asserts ok {
@@ -66,11 +76,15 @@ export async function playDay(mode: Mode): Promise<void> {
   check(cats.categories.length > 0, "categories");
   const page = await dist.run(DistributorCatalogDocument, { first: 50 });
   check(page.catalog.edges.length > 0, "catalogue page");
-  const orderable = page.catalog.edges
-    .map((e) => e.node)
-    .filter((s) => s.price && (s.availability === "IN_STOCK" || s.availability === "LOW"));
-  check(orderable.length >= 2, "two orderable SKUs on the first page");
-  const [a, b] = orderable;
+  const inStock = (s: (typeof page.catalog.edges)[number]["node"]) =>
+    s.price && (s.availability === "IN_STOCK" || s.availability === "LOW");
+  // Only product P-PH01's SKUs have demo serials (in HQ-WH1), so the cart
+  // holds one of them, which ships with serials, and an unserialised SKU.
+  const phonesPage = await dist.run(DistributorCatalogDocument, { first: 20, filter: { search: "PH01-" } });
+  const a = phonesPage.catalog.edges.map((e) => e.node).find((s) => s.serialised && s.code.startsWith("PH01-") && inStock(s));
+  check(a, "an orderable P-PH01 SKU");
+  const b = page.catalog.edges.map((e) => e.node).find((s) => !s.serialised && inStock(s));
+  check(b, "an orderable SKU without serials on the first page");
   const detail = await dist.run(DistributorSkuDocument, { id: a.id });
   check(detail.sku?.priceExplanation, "price explanation");
 
@@ -121,8 +135,6 @@ export async function playDay(mode: Mode): Promise<void> {
     const target = `order/${order.id.replace(/^Order:/, "")}`;
     const pushed = await alerts.until((n) => n.notificationReceived.target === target, `an alert for ${target}`);
     check(pushed.notificationReceived.category === "ORDER", "alert category");
-    updates.stop();
-    alerts.stop();
 
     step(mode, "the inbox shows the alert");
     const inbox = await dist.run(DistributorInboxDocument, { first: 20, unreadOnly: true });
@@ -133,13 +145,18 @@ export async function playDay(mode: Mode): Promise<void> {
     check(inbox.notificationUnreadCount >= mine.length, "unread count");
     const read = await dist.run(DistributorInboxMarkReadDocument, { ids: mine.map((n) => n.id) });
     check(read.notificationsMarkRead.unreadCount === inbox.notificationUnreadCount - mine.length, "marked read");
+
+    await shipAndReceive(mode, dist, order.id, updates, alerts);
+    updates.stop();
+    alerts.stop();
   } finally {
     await ws.dispose();
   }
 
   const mineNow = await dist.run(DistributorOrderDocument, { id: order.id });
-  check(mineNow.order?.status === "APPROVED", "the order screen shows APPROVED");
-  const list = await dist.run(DistributorOrdersDocument, { first: 20, filter: { statuses: ["APPROVED"] } });
+  check(mineNow.order?.status === "COMPLETED", "the order screen shows COMPLETED");
+  check(mineNow.order.lines.every((l) => l.shippedQty === l.qty), "every line shipped in full");
+  const list = await dist.run(DistributorOrdersDocument, { first: 20, filter: { statuses: ["COMPLETED"] } });
   check(list.orders.edges.some((e) => e.node.id === order.id), "my orders list it");
   const credit = await dist.run(DistributorCreditDocument, { first: 5 });
   check(credit.creditSummary.status, "credit summary");
@@ -150,7 +167,89 @@ export async function playDay(mode: Mode): Promise<void> {
   check(!peek.data?.order, "no order data for another distributor");
   const codes = (peek.errors ?? []).map((e) => e.extensions?.code);
   check(codes.length === 1 && codes[0] === "NOT_FOUND", `NOT_FOUND, got ${JSON.stringify(peek.errors)}`);
+}
 
-  // TODO(shipments, issue 6): the steps listed in README.md under "Next steps"
-  // come here once their operations are in the contract.
+type Updates = Queue<DistributorOrderUpdatedSubscription>;
+type Alerts = Queue<DistributorNotificationReceivedSubscription>;
+
+/** Goods control ships the approved order; the distributor receives it by its serials. */
+async function shipAndReceive(mode: Mode, dist: App, orderId: string, updates: Updates, alerts: Alerts): Promise<void> {
+  step(mode, "goods control ships the order with a carrier");
+  const login = await new App("console", mode).run(ConsoleLoginDocument, { phone: phones.goodsControl, password });
+  check(login.authLogin.session, "goods control login");
+  const gc = new App("console", mode, login.authLogin.session.accessToken);
+  const ord = await dist.run(DistributorOrderDocument, { id: orderId });
+  check(ord.order?.status === "APPROVED", "the order is approved");
+  // Every line, gifts included; the serialised units are the oldest in stock
+  // (the server picks them when the lines name none).
+  const created = await gc.run(ConsoleShipmentCreateDocument, {
+    input: {
+      orderId,
+      idempotencyKey: randomUUID(),
+      lines: ord.order.lines.map((l) => ({ orderLineNo: l.lineNo, qty: l.qty - l.shippedQty })),
+      note: `e2e ${mode}`,
+    },
+  });
+  check(created.shipmentCreate.shipment, `shipmentCreate: ${JSON.stringify(created.shipmentCreate.errors)}`);
+  const draft = created.shipmentCreate.shipment;
+  check(draft.viewerCanDispatch, "goods control may dispatch it");
+  const tracking = `SF${Date.now()}`;
+  const dispatched = await gc.run(ConsoleShipmentDispatchDocument, {
+    id: draft.id,
+    input: { carrier: "SF Express", trackingNumber: tracking },
+  });
+  const sh = dispatched.shipmentDispatch.shipment;
+  check(sh, `shipmentDispatch: ${JSON.stringify(dispatched.shipmentDispatch.errors)}`);
+  check(sh.carrier === "SF Express" && sh.trackingNumber === tracking, "carrier and tracking number");
+  check(sh.order.status === "SHIPPED", `order ${sh.order.status} after the dispatch`);
+
+  step(mode, "the subscriber sees the order shipped and the shipment alert");
+  const shipped = await updates.until(
+    (o) => o.orderUpdated.status === "SHIPPED" || o.orderUpdated.status === "PARTIALLY_SHIPPED",
+    "status SHIPPED",
+  );
+  check(shipped.orderUpdated.status === "SHIPPED", "the whole order shipped");
+  const shipTarget = `shipment/${sh.id.replace(/^Shipment:/, "")}`;
+  const shipAlert = await alerts.until((n) => n.notificationReceived.target === shipTarget, `an alert for ${shipTarget}`);
+  check(shipAlert.notificationReceived.category === "SHIPMENT", "shipment alert category");
+
+  step(mode, "the distributor confirms the receipt by scanning the serials");
+  const incoming = await dist.run(DistributorIncomingShipmentsDocument, { first: 20, statuses: ["DISPATCHED"] });
+  check(incoming.shipments.edges.some((e) => e.node.id === sh.id && e.node.viewerCanReceive), "the shipment is on its way");
+  const opened = await dist.run(DistributorShipmentDocument, { id: sh.id });
+  check(opened.shipment, "the distributor opens the shipment");
+  const serials = opened.shipment.serials.edges.map((e) => e.node.number);
+  const phoneLine = opened.shipment.lines.find((l) => l.sku.code.startsWith("PH01-"));
+  check(phoneLine && serials.length === phoneLine.qty, `one serial per phone: ${serials.length}`);
+  const confirmed = await dist.run(DistributorReceiptConfirmDocument, {
+    shipmentId: sh.id,
+    input: { idempotencyKey: randomUUID(), serials },
+  });
+  const receipt = confirmed.receiptConfirm.receipt;
+  check(receipt, `receiptConfirm: ${JSON.stringify(confirmed.receiptConfirm.errors)}`);
+  check(!receipt.claim && confirmed.receiptConfirm.duplicates.length === 0, "received in full, no claim");
+  const total = opened.shipment.lines.reduce((n, l) => n + l.qty, 0);
+  check(receipt.accepted === total, `accepted ${receipt.accepted} of ${total}`);
+
+  const done = await updates.until((o) => o.orderUpdated.status === "COMPLETED", "status COMPLETED");
+  check(done.orderUpdated.status === "COMPLETED", "the order completes");
+
+  step(mode, "each received unit is traced to the distributor");
+  const home = await dist.run(DistributorOrderDocument, { id: orderId });
+  const buyer = home.order!.buyer;
+  for (const number of serials) {
+    const mine = await dist.run(DistributorSerialLookupDocument, { number });
+    check(mine.serial?.holder?.id === buyer.id, `${number} is held by the distributor`);
+    check(mine.serial.trail.some((t) => t.documentNumber === sh.number), `${number}'s trail names ${sh.number}`);
+  }
+  const hq = await gc.run(ConsoleSerialLookupDocument, { number: serials[0] });
+  check(hq.serial?.holder?.id === buyer.id, "goods control sees the unit at the distributor");
+  check(hq.serial.trail.length >= 3, `stocked, shipped, received: ${JSON.stringify(hq.serial.trail)}`);
+
+  step(mode, "the inbox shows the shipment alert");
+  const inbox = await dist.run(DistributorInboxDocument, { first: 50 });
+  const alertsFor = inbox.notifications.edges
+    .map((e) => e.node as DistributorNotificationFieldsFragment)
+    .filter((n) => n.target === shipTarget);
+  check(alertsFor.length > 0 && alertsFor.every((n) => n.category === "SHIPMENT"), "shipment alert in the inbox");
 }
