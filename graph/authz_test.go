@@ -213,7 +213,7 @@ var authzMatrix = map[string]authzCase{
 		payloadErrors: []string{"NOT_FOUND"},
 	},
 	"Mutation.shelfAuditSubmit": {
-		doc:           `mutation { shelfAuditSubmit(input: {visitId: "Visit:` + authzNoSuchID + `", templateId: "AuditTemplate:` + authzNoSuchID + `", answers: []}) { audit { id } errors { code } } }`,
+		doc:           `mutation { shelfAuditSubmit(input: {visitId: "Visit:` + authzNoSuchID + `", templateId: "AuditTemplate:` + authzNoSuchID + `", answers: [], idempotencyKey: "k"}) { audit { id } errors { code } } }`,
 		allowed:       authzRoles(auth.RoleSalesman),
 		payloadErrors: []string{"NOT_FOUND"},
 	},

@@ -9689,6 +9689,8 @@ input ShelfAuditInput {
   templateId: ID!
   "One per question; exactly the field the question's type takes."
   answers: [AuditAnswerInput!]!
+  "Client-generated, 1–64 characters: a retry with the same key returns the first audit (also after check-out)."
+  idempotencyKey: String!
 }
 
 input AuditAnswerInput {
@@ -42079,7 +42081,7 @@ func (ec *executionContext) unmarshalInputShelfAuditInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"visitId", "templateId", "answers"}
+	fieldsInOrder := [...]string{"visitId", "templateId", "answers", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -42107,6 +42109,13 @@ func (ec *executionContext) unmarshalInputShelfAuditInput(ctx context.Context, o
 				return it, err
 			}
 			it.Answers = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
 		}
 	}
 	return it, nil

@@ -258,7 +258,7 @@ func (r *mutationResolver) ShelfAuditSubmit(ctx context.Context, input model.She
 	if err != nil {
 		return nil, err
 	}
-	in := visit.SubmitAuditInput{VisitID: vid, TemplateID: tid, Answers: auditAnswers(input.Answers)}
+	in := visit.SubmitAuditInput{VisitID: vid, TemplateID: tid, Answers: auditAnswers(input.Answers), IdempotencyKey: input.IdempotencyKey}
 	a, errs, err := visitPayload(ctx, func(p auth.Principal) (*visit.Audit, error) { return r.VisitService.SubmitAudit(ctx, p, in) })
 	if err != nil {
 		return nil, err

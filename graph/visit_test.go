@@ -198,13 +198,13 @@ func TestVisitDay(t *testing.T) {
 		bad := append([]map[string]any{}, answers...)
 		bad[1] = map[string]any{"questionId": "q2", "yes": true}
 		bad[2] = map[string]any{"questionId": "q3", "number": 1, "yes": true}
-		r = e.Query(v.salesman, audit, map[string]any{"in": map[string]any{"visitId": vis.ID, "templateId": tpl, "answers": bad}})
+		r = e.Query(v.salesman, audit, map[string]any{"in": map[string]any{"visitId": vis.ID, "templateId": tpl, "answers": bad, "idempotencyKey": "au-bad-1"}})
 		require.JSONEq(t, `{"shelfAuditSubmit":{"audit":null,"errors":[{"code":"ANSWER_TYPE_MISMATCH","field":["answers","1"]},{"code":"ANSWER_TYPE_MISMATCH","field":["answers","2"]}]}}`, string(r.Data))
 		bad = append([]map[string]any{}, answers...)
 		bad[1] = map[string]any{"questionId": "q2", "score": 6}
-		r = e.Query(v.salesman, audit, map[string]any{"in": map[string]any{"visitId": vis.ID, "templateId": tpl, "answers": bad[:6]}})
+		r = e.Query(v.salesman, audit, map[string]any{"in": map[string]any{"visitId": vis.ID, "templateId": tpl, "answers": bad[:6], "idempotencyKey": "au-bad-2"}})
 		require.JSONEq(t, `{"shelfAuditSubmit":{"audit":null,"errors":[{"code":"ANSWER_OUT_OF_RANGE","field":["answers","1"]},{"code":"ANSWER_REQUIRED","field":["answers","q7"]}]}}`, string(r.Data))
-		r = e.Query(v.salesman, audit, map[string]any{"in": map[string]any{"visitId": vis.ID, "templateId": tpl, "answers": answers}})
+		r = e.Query(v.salesman, audit, map[string]any{"in": map[string]any{"visitId": vis.ID, "templateId": tpl, "answers": answers, "idempotencyKey": "au-1"}})
 		require.Empty(t, r.Errors)
 		var ad struct {
 			ShelfAuditSubmit struct {
@@ -224,8 +224,18 @@ func TestVisitDay(t *testing.T) {
 		// Weights 2,1,1,1,1,1,1 of 8: yes 2 + score(2) .25 + 3/6 facings .5 + price off 0 + out of stock 0 + no competitor 1 + photo 1.
 		require.Equal(t, 59, ad.ShelfAuditSubmit.Audit.Score)
 		require.NotNil(t, ad.ShelfAuditSubmit.Audit.Answers[6].PhotoURL)
-		r = e.Query(v.salesman, audit, map[string]any{"in": map[string]any{"visitId": vis.ID, "templateId": tpl, "answers": answers}})
+		r = e.Query(v.salesman, audit, map[string]any{"in": map[string]any{"visitId": vis.ID, "templateId": tpl, "answers": answers, "idempotencyKey": "au-2"}})
 		require.Contains(t, string(r.Data), `"ALREADY_AUDITED"`)
+		// The phone retries the first submit: the same audit, no second one.
+		r = e.Query(v.salesman, audit, map[string]any{"in": map[string]any{"visitId": vis.ID, "templateId": tpl, "answers": answers, "idempotencyKey": "au-1"}})
+		require.Empty(t, r.Errors)
+		require.Contains(t, string(r.Data), `"score":59`)
+		require.NotContains(t, string(r.Data), `"code"`)
+		r = e.Query(v.salesman, audit, map[string]any{"in": map[string]any{"visitId": vis.ID, "templateId": tpl, "answers": answers[:6], "idempotencyKey": "au-1"}})
+		require.Contains(t, string(r.Data), `"IDEMPOTENCY_KEY_REUSED"`, "the key with another body")
+		var audits int
+		require.NoError(t, e.Server.DB.NewRaw(`SELECT COUNT(*) FROM shelf_audits`).Scan(context.Background(), &audits))
+		require.Equal(t, 1, audits)
 
 		// The route shows the score; the store sees and closes its action items.
 		r = e.Query(v.salesman, `{ myRoute { stops { store { code } lastAuditScore visit { open } } } }`, nil)

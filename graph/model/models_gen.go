@@ -909,6 +909,8 @@ type ShelfAuditInput struct {
 	TemplateID string `json:"templateId"`
 	// One per question; exactly the field the question's type takes.
 	Answers []AuditAnswerInput `json:"answers"`
+	// Client-generated, 1–64 characters: a retry with the same key returns the first audit (also after check-out).
+	IdempotencyKey string `json:"idempotencyKey"`
 }
 
 type ShelfAuditPayload struct {

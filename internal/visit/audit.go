@@ -3,6 +3,7 @@ package visit
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -16,6 +17,7 @@ import (
 	"channelhub/internal/auth"
 	"channelhub/internal/database"
 	"channelhub/internal/field"
+	"channelhub/internal/idempotency"
 	"channelhub/internal/outbox"
 	"channelhub/internal/page"
 	"channelhub/internal/party"
@@ -332,16 +334,28 @@ func score(q *Question, a *Answer) (float64, IssueKind, error) {
 
 // SubmitAuditInput is an audit as the salesman fills it.
 type SubmitAuditInput struct {
-	VisitID    uuid.UUID
-	TemplateID uuid.UUID
-	Answers    []Answer
+	VisitID        uuid.UUID
+	TemplateID     uuid.UUID
+	Answers        []Answer
+	IdempotencyKey string
 }
 
 // SubmitAudit scores a template filled during the salesman's open visit and
 // turns the issues found into the store's action items, in one transaction.
+// A retry with the same key returns the first audit, even after check-out.
 func (s *Service) SubmitAudit(ctx context.Context, p auth.Principal, in SubmitAuditInput) (*Audit, error) {
 	if err := requireSalesman(p); err != nil {
 		return nil, err
+	}
+	hash, err := idempotency.Hash(map[string]any{"visit": in.VisitID, "template": in.TemplateID, "answers": in.Answers})
+	if err != nil {
+		return nil, err
+	}
+	if id, err := s.replayed(ctx, p, "shelfAuditSubmit", in.IdempotencyKey, hash); id != uuid.Nil || err != nil {
+		if err != nil {
+			return nil, field.Err(err, "idempotencyKey")
+		}
+		return s.audit(ctx, id)
 	}
 	v, err := s.get(ctx, in.VisitID)
 	if err != nil || v.SalesmanID != p.UserID {
@@ -414,7 +428,15 @@ func (s *Service) SubmitAudit(ctx context.Context, p auth.Principal, in SubmitAu
 	}
 	// Unanswered optional questions earn nothing: skipping cannot raise a score.
 	a.Score = int(math.Round(100 * got / total))
+	var replayed bool
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		stored, replay, err := idempotency.Claim(ctx, tx, p.UserID, "shelfAuditSubmit", in.IdempotencyKey, hash, now)
+		if err := keyErr(err); err != nil {
+			return err
+		}
+		if replayed = replay; replay {
+			return json.Unmarshal(stored, &a.ID)
+		}
 		if _, err := tx.NewInsert().Model(a).Exec(ctx); err != nil {
 			if database.IsUniqueViolation(err) {
 				return ErrAlreadyAudited
@@ -436,10 +458,25 @@ func (s *Service) SubmitAudit(ctx context.Context, p auth.Principal, in SubmitAu
 		if err != nil {
 			return err
 		}
-		return outbox.Add(ctx, tx, ev)
+		if err := outbox.Add(ctx, tx, ev); err != nil {
+			return err
+		}
+		return idempotency.Complete(ctx, tx, p.UserID, "shelfAuditSubmit", in.IdempotencyKey, a.ID)
 	})
 	if err != nil {
 		return nil, err
+	}
+	if replayed {
+		return s.audit(ctx, a.ID)
+	}
+	return a, nil
+}
+
+// audit reads one audit.
+func (s *Service) audit(ctx context.Context, id uuid.UUID) (*Audit, error) {
+	a := new(Audit)
+	if err := s.db.NewSelect().Model(a).Where("a.id = ?", id).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("visit: audit: %w", err)
 	}
 	return a, nil
 }

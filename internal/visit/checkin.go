@@ -244,6 +244,16 @@ func keyErr(err error) error {
 
 // replay answers a retried check-in before any work; a key in flight or new answers nil.
 func (s *Service) replay(ctx context.Context, p auth.Principal, scope, key, hash string) (*Visit, error) {
+	id, err := s.replayed(ctx, p, scope, key, hash)
+	if id == uuid.Nil || err != nil {
+		return nil, err
+	}
+	return s.get(ctx, id)
+}
+
+// replayed is the id a completed request under key made (uuid.Nil: none
+// yet), or ErrKeyReused when the key came with another request.
+func (s *Service) replayed(ctx context.Context, p auth.Principal, scope, key, hash string) (uuid.UUID, error) {
 	var row struct {
 		RequestHash string `bun:"request_hash"`
 		Result      string `bun:"result"`
@@ -251,19 +261,19 @@ func (s *Service) replay(ctx context.Context, p auth.Principal, scope, key, hash
 	err := s.db.NewSelect().Table("idempotency_keys").Column("request_hash", "result").
 		Where("user_id = ? AND scope = ? AND key = ?", p.UserID, scope, key).Scan(ctx, &row)
 	if errors.Is(err, sql.ErrNoRows) || (err == nil && row.Result == "") {
-		return nil, nil
+		return uuid.Nil, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("visit: replay: %w", err)
+		return uuid.Nil, fmt.Errorf("visit: replay: %w", err)
 	}
 	if row.RequestHash != hash {
-		return nil, ErrKeyReused
+		return uuid.Nil, ErrKeyReused
 	}
 	var id uuid.UUID
 	if err := json.Unmarshal([]byte(row.Result), &id); err != nil {
-		return nil, fmt.Errorf("visit: replay: %w", err)
+		return uuid.Nil, fmt.Errorf("visit: replay: %w", err)
 	}
-	return s.get(ctx, id)
+	return id, nil
 }
 
 // radius is the geofence of the store's branch (the nearest ancestor that sets one).
