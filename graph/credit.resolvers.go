@@ -174,7 +174,7 @@ func (r *mutationResolver) CreditLimitChangeRequest(ctx context.Context, input m
 	if err != nil {
 		return nil, err
 	}
-	req, err := r.CreditService.RequestLimit(ctx, p, id, int64(input.NewLimit), input.Reason)
+	req, err := r.CreditService.RequestLimit(ctx, p, id, int64(input.NewLimit), input.Reason, deref(input.IdempotencyKey))
 	return limitRequestPayload(ctx, req, err)
 }
 

@@ -7644,6 +7644,8 @@ input CreditLimitChangeInput {
   newLimit: Decimal!
   "1..500 characters."
   reason: String!
+  "Optional, 1–64 characters: a retry with the same key returns the first request instead of filing a second."
+  idempotencyKey: String
 }
 
 input CreditDecisionInput {
@@ -39645,7 +39647,7 @@ func (ec *executionContext) unmarshalInputCreditLimitChangeInput(ctx context.Con
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"buyerId", "newLimit", "reason"}
+	fieldsInOrder := [...]string{"buyerId", "newLimit", "reason", "idempotencyKey"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -39673,6 +39675,13 @@ func (ec *executionContext) unmarshalInputCreditLimitChangeInput(ctx context.Con
 				return it, err
 			}
 			it.Reason = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
 		}
 	}
 	return it, nil

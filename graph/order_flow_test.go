@@ -279,3 +279,40 @@ func TestOrderChangeRepricesAndRechecks(t *testing.T) {
 		require.Equal(t, account, ledger)
 	})
 }
+
+// A console retry of a limit request with its key files one request.
+func TestCreditLimitRequestIdempotent(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		fin := e.As(auth.RoleFinance)
+		d1 := partyID(t, e, e.As(auth.RoleHQAdmin), "D-0001")
+		req := func(limit, key string) (string, []string) {
+			var d struct {
+				CreditLimitChangeRequest struct {
+					Request *struct{ ID string }
+					Errors  []struct{ Code string }
+				}
+			}
+			e.Query(fin, `mutation($b: ID!, $l: Decimal!, $k: String) { creditLimitChangeRequest(input: {buyerId: $b, newLimit: $l, reason: "growth", idempotencyKey: $k}) { request { id } errors { code } } }`,
+				map[string]any{"b": d1, "l": limit, "k": key}).Decode(t, &d)
+			var codes []string
+			for _, er := range d.CreditLimitChangeRequest.Errors {
+				codes = append(codes, er.Code)
+			}
+			if d.CreditLimitChangeRequest.Request == nil {
+				return "", codes
+			}
+			return d.CreditLimitChangeRequest.Request.ID, codes
+		}
+		first, codes := req("800000.00", "lim-1")
+		require.Empty(t, codes)
+		again, codes := req("800000.00", "lim-1")
+		require.Empty(t, codes)
+		require.Equal(t, first, again, "a retry returns the first request")
+		_, codes = req("900000.00", "lim-1")
+		require.Equal(t, []string{"IDEMPOTENCY_KEY_REUSED"}, codes)
+		var n int
+		require.NoError(t, e.Server.DB.NewRaw(`SELECT COUNT(*) FROM credit_limit_requests`).Scan(context.Background(), &n))
+		require.Equal(t, 1, n)
+	})
+}

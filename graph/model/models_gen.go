@@ -320,6 +320,8 @@ type CreditLimitChangeInput struct {
 	NewLimit Decimal `json:"newLimit"`
 	// 1..500 characters.
 	Reason string `json:"reason"`
+	// Optional, 1–64 characters: a retry with the same key returns the first request instead of filing a second.
+	IdempotencyKey *string `json:"idempotencyKey,omitempty"`
 }
 
 type CreditLimitRequestPayload struct {

@@ -3,6 +3,7 @@ package credit
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -300,7 +301,8 @@ const (
 )
 
 // RequestLimit files a change of the buyer's credit limit for another manager to decide.
-func (s *Service) RequestLimit(ctx context.Context, p auth.Principal, buyerID uuid.UUID, newLimit int64, reason string) (*LimitRequest, error) {
+// With a key, a retry returns the first request instead of filing a second.
+func (s *Service) RequestLimit(ctx context.Context, p auth.Principal, buyerID uuid.UUID, newLimit int64, reason, key string) (*LimitRequest, error) {
 	l, err := s.managed(ctx, p, buyerID)
 	if err != nil {
 		return nil, err
@@ -315,7 +317,29 @@ func (s *Service) RequestLimit(ctx context.Context, p auth.Principal, buyerID uu
 	}
 	r := &LimitRequest{ID: uuid.Must(uuid.NewV7()), BuyerID: l.Buyer.ID, SellerID: l.Seller.ID, NewLimit: newLimit, Reason: reason,
 		Status: RequestPending, RequestedBy: p.UserID, CreatedAt: s.Ledger.Now()}
+	hash, err := idempotency.Hash(map[string]any{"buyer": l.Buyer.ID, "limit": newLimit, "reason": reason})
+	if err != nil {
+		return nil, err
+	}
+	var replayed bool
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if key != "" {
+			stored, replay, err := idempotency.Claim(ctx, tx, p.UserID, "creditLimitRequest", key, hash, r.CreatedAt)
+			switch {
+			case errors.Is(err, idempotency.ErrInvalidKey):
+				return field.Err(ErrInvalidInput, "idempotencyKey")
+			case errors.Is(err, idempotency.ErrKeyReused):
+				return field.Err(ErrKeyReused, "idempotencyKey")
+			case err != nil:
+				return err
+			}
+			if replayed = replay; replay {
+				return json.Unmarshal(stored, &r.ID)
+			}
+			if err := idempotency.Complete(ctx, tx, p.UserID, "creditLimitRequest", key, r.ID); err != nil {
+				return err
+			}
+		}
 		a, err := s.Ledger.load(ctx, tx, l.Buyer.ID, l.Seller.ID)
 		if err != nil {
 			return err
@@ -328,6 +352,9 @@ func (s *Service) RequestLimit(ctx context.Context, p auth.Principal, buyerID uu
 	})
 	if err != nil {
 		return nil, err
+	}
+	if replayed {
+		return s.Request(ctx, p, r.ID)
 	}
 	return r, nil
 }
