@@ -52,6 +52,7 @@ type Config struct {
 	LoginRatePerMinute    int            // sign-in attempts per client IP
 	MutationRatePerMinute int            // mutations per user (or per IP when anonymous)
 	PersistedQueries      persisted.Mode // off, allow or enforce; enforce by default in production
+	CarrierSecret         string         // HMAC key of POST /carrier/tracking; "" turns the endpoint off
 }
 
 // S3Config selects the media store. An empty Endpoint means a local media
@@ -113,6 +114,7 @@ func Load(getenv func(string) string) (Config, error) {
 		TrustedProxies:        l.prefixes("TRUSTED_PROXIES"),
 		LoginRatePerMinute:    int(l.int("RATE_LOGIN_PER_MINUTE", 60, 1, 1000000)),
 		MutationRatePerMinute: int(l.int("RATE_MUTATIONS_PER_MINUTE", 600, 1, 1000000)),
+		CarrierSecret:         l.str("CARRIER_SECRET", ""),
 	}
 	c.JWTSigningKeyFile = l.str("JWT_SIGNING_KEY_FILE", filepath.Join(c.DataDir, "jwt-signing-key.pem"))
 
@@ -238,6 +240,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("response_cache_ttl", c.ResponseCacheTTL),
 		slog.Any("allowed_origins", c.AllowedOrigins),
 		slog.Any("trusted_proxies", c.TrustedProxies),
+		slog.String("carrier_secret", mask(c.CarrierSecret)),
 		slog.Int("rate_login_per_minute", c.LoginRatePerMinute),
 		slog.Int("rate_mutations_per_minute", c.MutationRatePerMinute),
 		slog.String("persisted_queries", string(c.PersistedQueries)),

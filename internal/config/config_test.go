@@ -193,21 +193,23 @@ func TestLogValueMasksSecrets(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			c, err := Load(env(map[string]string{
-				"CHANNELHUB_DATABASE_URL":  tc.dbURL,
-				"CHANNELHUB_REDIS_URL":     tc.redisURL,
-				"CHANNELHUB_S3_ENDPOINT":   "minio:9000",
-				"CHANNELHUB_S3_ACCESS_KEY": "AKIDPUBLIC",
-				"CHANNELHUB_S3_SECRET_KEY": "s3Secret3",
+				"CHANNELHUB_DATABASE_URL":   tc.dbURL,
+				"CHANNELHUB_REDIS_URL":      tc.redisURL,
+				"CHANNELHUB_S3_ENDPOINT":    "minio:9000",
+				"CHANNELHUB_S3_ACCESS_KEY":  "AKIDPUBLIC",
+				"CHANNELHUB_S3_SECRET_KEY":  "s3Secret3",
+				"CHANNELHUB_CARRIER_SECRET": "carrierSecret4",
 			}))
 			require.NoError(t, err)
 
 			var buf bytes.Buffer
 			slog.New(slog.NewJSONHandler(&buf, nil)).Info("cfg", "config", c)
 			out := buf.String()
-			for _, secret := range []string{"dbSecret1", "redisSecret2", "s3Secret3"} {
+			for _, secret := range []string{"dbSecret1", "redisSecret2", "s3Secret3", "carrierSecret4"} {
 				require.NotContains(t, out, secret)
 			}
 			require.Contains(t, out, `"secret_key":"***"`)
+			require.Contains(t, out, `"carrier_secret":"***"`)
 			require.Contains(t, out, "AKIDPUBLIC")
 			require.Contains(t, out, "@db/hub")
 			require.Contains(t, out, "cache")

@@ -222,6 +222,7 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 	mux.Handle("GET /.well-known/jwks.json", s.Keys)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", s.ready)
+	mux.Handle("POST /carrier/tracking", s.carrierTracking(log))
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	if h, ok := s.Media.(media.Handler); ok {
 		h.Routes(mux)

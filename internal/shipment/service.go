@@ -76,8 +76,13 @@ func Topic(sh *Shipment) string { return order.Topic(sh.OrderID) }
 
 // Event writes a timeline row and its outbox event inside tx.
 func (s *Service) Event(ctx context.Context, tx bun.IDB, sh *Shipment, typ, source, detail string, actor *uuid.UUID) error {
+	return s.event(ctx, tx, sh, strings.ToUpper(strings.TrimPrefix(typ, "shipment.")), typ, source, detail, actor)
+}
+
+// event writes a timeline row of type step and an outbox event of type typ inside tx.
+func (s *Service) event(ctx context.Context, tx bun.IDB, sh *Shipment, step, typ, source, detail string, actor *uuid.UUID) error {
 	now := s.Now()
-	ev := &Event{ID: uuid.Must(uuid.NewV7()), ShipmentID: sh.ID, Type: strings.ToUpper(strings.TrimPrefix(typ, "shipment.")),
+	ev := &Event{ID: uuid.Must(uuid.NewV7()), ShipmentID: sh.ID, Type: step,
 		Status: sh.Status, Source: source, Detail: detail, ActorUserID: actor, CreatedAt: now}
 	if _, err := tx.NewInsert().Model(ev).Exec(ctx); err != nil {
 		return fmt.Errorf("shipment: event: %w", err)
@@ -421,22 +426,9 @@ func (s *Service) act(ctx context.Context, p auth.Principal, id uuid.UUID, a str
 	}
 	from := sh.Status
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		now := s.Now()
-		q := tx.NewUpdate().Model((*Shipment)(nil)).Set("status = ?, updated_at = ?", to, now).Where("id = ? AND status = ?", sh.ID, from)
-		switch to {
-		case StatusDispatched:
-			q = q.Set("dispatched_at = ?", now)
-		case StatusDelivered:
-			q = q.Set("delivered_at = ?", now)
+		if err := s.move(ctx, tx, sh, from, to); err != nil {
+			return err
 		}
-		res, err := q.Exec(ctx)
-		if err != nil {
-			return fmt.Errorf("shipment: status: %w", err)
-		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return ErrInvalidTransition
-		}
-		sh.Status = to
 		if effect != nil {
 			if err := effect(ctx, tx, sh, o); err != nil {
 				return err
@@ -448,6 +440,28 @@ func (s *Service) act(ctx context.Context, p auth.Principal, id uuid.UUID, a str
 		return nil, err
 	}
 	return s.get(ctx, s.db, sh.ID)
+}
+
+// move takes sh from status from to status to with a status-conditional
+// update inside tx (ErrInvalidTransition when another step got there first).
+func (s *Service) move(ctx context.Context, tx bun.IDB, sh *Shipment, from, to Status) error {
+	now := s.Now()
+	q := tx.NewUpdate().Model((*Shipment)(nil)).Set("status = ?, updated_at = ?", to, now).Where("id = ? AND status = ?", sh.ID, from)
+	switch to {
+	case StatusDispatched:
+		q = q.Set("dispatched_at = ?", now)
+	case StatusDelivered:
+		q = q.Set("delivered_at = ?", now)
+	}
+	res, err := q.Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("shipment: status: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return ErrInvalidTransition
+	}
+	sh.Status = to
+	return nil
 }
 
 // Dispatch sends a created shipment: the order books the stock out of the
