@@ -53,7 +53,7 @@ var readScenarios = map[string]string{
 
 // scenarioNames lists every scenario for the usage text.
 func scenarioNames() string {
-	return strings.Join(slices.Sorted(maps.Keys(readScenarios)), ", ") + ", order, live, visit"
+	return strings.Join(slices.Sorted(maps.Keys(readScenarios)), ", ") + ", order, live, visit, serial, serial-dist"
 }
 
 // load is a prepared scenario: a request source per client and a judge of answers.
@@ -118,6 +118,7 @@ type options struct {
 	order                     orderOptions
 	live                      liveOptions
 	pgbench                   pgbenchOptions
+	serial                    serialOptions
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -134,18 +135,21 @@ func parseFlags(args []string) (*options, error) {
 	o.order.flags(fs)
 	o.live.flags(fs)
 	o.pgbench.flags(fs)
+	o.serial.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if o.clients < 1 || o.clients > 1000 {
 		return nil, fmt.Errorf("-c %d: want 1..1000", o.clients)
 	}
+	serials := false
 	for name := range strings.SplitSeq(o.names, ",") {
-		if _, ok := readScenarios[name]; !ok && name != "order" && name != "live" && name != "visit" {
+		serials = serials || name == "serial" || name == "serial-dist"
+		if _, ok := readScenarios[name]; !ok && name != "order" && name != "live" && name != "visit" && name != "serial" && name != "serial-dist" {
 			return nil, fmt.Errorf("unknown scenario %q", name)
 		}
 	}
-	return o, errors.Join(o.order.validate(), o.live.validate())
+	return o, errors.Join(o.order.validate(), o.live.validate(), o.serial.validate(serials))
 }
 
 func run(args []string, out io.Writer) error {
@@ -189,6 +193,11 @@ func run(args []string, out io.Writer) error {
 		if q, ok := readScenarios[name]; ok {
 			body, _ := json.Marshal(map[string]any{"query": q})
 			l = readLoad{token: token, body: body}
+		} else if name == "serial" || name == "serial-dist" {
+			// Setup (generating the bench units) is not timed.
+			if l, err = prepareSerials(api, o, name, out); err != nil {
+				return fmt.Errorf("%s setup: %w", name, err)
+			}
 		} else {
 			// Setup (parties, users, credit, stock, catalogue) is not timed.
 			if l, err = prepareOrders(api, o.password, o.clients, o.order, out); err != nil {
