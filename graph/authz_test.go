@@ -564,6 +564,11 @@ var authzMatrix = map[string]authzCase{
 		doc:     `{ claims(first: 5) { edges { node { id number } } } }`,
 		allowed: authzSignedIn,
 	},
+	"Mutation.sellOutReport": {
+		doc:           `mutation { sellOutReport(input: {serials: ["bad serial!"], idempotencyKey: "k1"}) { sold errors { code } } }`,
+		allowed:       authzRoles(auth.RoleStoreManager, auth.RoleStoreStaff),
+		payloadErrors: []string{"SERIAL_MALFORMED"},
+	},
 	"Mutation.serialReceive": {
 		doc: `mutation { serialReceive(input: {warehouseId: "Warehouse:` + authzNoSuchID + `", skuId: "SKU:` + authzNoSuchID + `",
 			serials: ["bad serial!"], reference: "x", idempotencyKey: "k1"}) { received errors { code } } }`,

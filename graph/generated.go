@@ -499,6 +499,7 @@ type ComplexityRoot struct {
 		ReturnReceive            func(childComplexity int, id string) int
 		ReturnReject             func(childComplexity int, id string, input model.OrderDecisionInput) int
 		ReturnRequest            func(childComplexity int, input model.ReturnRequestInput) int
+		SellOutReport            func(childComplexity int, input model.SellOutInput) int
 		SerialReceive            func(childComplexity int, input model.SerialReceiveInput) int
 		ShelfAuditSubmit         func(childComplexity int, input model.ShelfAuditInput) int
 		ShipmentCancel           func(childComplexity int, id string, input *model.ShipmentCancelInput) int
@@ -969,6 +970,12 @@ type ComplexityRoot struct {
 		Sku    func(childComplexity int) int
 	}
 
+	SellOutPayload struct {
+		Duplicates func(childComplexity int) int
+		Errors     func(childComplexity int) int
+		Sold       func(childComplexity int) int
+	}
+
 	Serial struct {
 		Holder        func(childComplexity int) int
 		ID            func(childComplexity int) int
@@ -1419,6 +1426,7 @@ type MutationResolver interface {
 	PromotionCreate(ctx context.Context, input model.PromotionCreateInput) (*model.PromotionPayload, error)
 	PromotionUpdate(ctx context.Context, id string, input model.PromotionCreateInput) (*model.PromotionPayload, error)
 	PromotionActiveSet(ctx context.Context, id string, active bool, reason string) (*model.PromotionPayload, error)
+	SellOutReport(ctx context.Context, input model.SellOutInput) (*model.SellOutPayload, error)
 	SerialReceive(ctx context.Context, input model.SerialReceiveInput) (*model.SerialReceivePayload, error)
 	ShipmentCreate(ctx context.Context, input model.ShipmentCreateInput) (*model.ShipmentPayload, error)
 	ShipmentDispatch(ctx context.Context, id string, input *model.ShipmentDispatchInput) (*model.ShipmentPayload, error)
@@ -3529,6 +3537,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.ReturnRequest(childComplexity, args["input"].(model.ReturnRequestInput)), true
+	case "Mutation.sellOutReport":
+		if e.ComplexityRoot.Mutation.SellOutReport == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_sellOutReport_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.SellOutReport(childComplexity, args["input"].(model.SellOutInput)), true
 	case "Mutation.serialReceive":
 		if e.ComplexityRoot.Mutation.SerialReceive == nil {
 			break
@@ -5690,6 +5709,25 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.SKUPayload.Sku(childComplexity), true
 
+	case "SellOutPayload.duplicates":
+		if e.ComplexityRoot.SellOutPayload.Duplicates == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SellOutPayload.Duplicates(childComplexity), true
+	case "SellOutPayload.errors":
+		if e.ComplexityRoot.SellOutPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SellOutPayload.Errors(childComplexity), true
+	case "SellOutPayload.sold":
+		if e.ComplexityRoot.SellOutPayload.Sold == nil {
+			break
+		}
+
+		return e.ComplexityRoot.SellOutPayload.Sold(childComplexity), true
+
 	case "Serial.holder":
 		if e.ComplexityRoot.Serial.Holder == nil {
 			break
@@ -6836,6 +6874,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("SKUImportInput", ec.unmarshalInputSKUImportInput),
 			graphql.NewInputUnmarshaler("SKUImportRow", ec.unmarshalInputSKUImportRow),
 			graphql.NewInputUnmarshaler("SKUUpdateInput", ec.unmarshalInputSKUUpdateInput),
+			graphql.NewInputUnmarshaler("SellOutInput", ec.unmarshalInputSellOutInput),
+			graphql.NewInputUnmarshaler("SellOutLineInput", ec.unmarshalInputSellOutLineInput),
 			graphql.NewInputUnmarshaler("SerialRangeInput", ec.unmarshalInputSerialRangeInput),
 			graphql.NewInputUnmarshaler("SerialReceiveInput", ec.unmarshalInputSerialReceiveInput),
 			graphql.NewInputUnmarshaler("ShelfAuditInput", ec.unmarshalInputShelfAuditInput),
@@ -9313,7 +9353,36 @@ extend type Query {
   claims(first: Int = 20, after: String, status: ClaimStatus): ClaimConnection! @authenticated
 }
 
+"A store's sales to consumers."
+input SellOutInput {
+  "Serial numbers sold, scanned or pasted (with ranges, at most 20,000 in all)."
+  serials: [String!]
+  ranges: [SerialRangeInput!]
+  "Quantities of SKUs without serials (at most 200 lines, 1..100,000 each)."
+  lines: [SellOutLineInput!]
+  "Client-generated, 1–64 characters: a retry with the same key returns the first result."
+  idempotencyKey: String!
+}
+
+input SellOutLineInput {
+  skuId: ID!
+  qty: Int!
+}
+
+type SellOutPayload {
+  "Units booked as sold."
+  sold: Int!
+  "Numbers given more than once (counted once)."
+  duplicates: [String!]!
+  errors: [ShipmentError!]!
+}
+
 extend type Mutation {
+  """
+  Report units the viewer's store sold: its serials go SOLD (only units it holds in stock: SERIAL_UNAVAILABLE
+  otherwise) and its stock falls. Roles: STORE_MANAGER, STORE_STAFF.
+  """
+  sellOutReport(input: SellOutInput!): SellOutPayload! @hasRole(any: [STORE_MANAGER, STORE_STAFF])
   "Register serialised units into one of HQ's warehouses and add them to its stock. Roles: HQ_ADMIN, GOODS_CONTROL."
   serialReceive(input: SerialReceiveInput!): SerialReceivePayload! @hasRole(any: [HQ_ADMIN, GOODS_CONTROL])
   """
@@ -11321,6 +11390,18 @@ func (ec *executionContext) childFields_SKUPayload(ctx context.Context, field gr
 	return nil, fmt.Errorf("no field named %q was found under type SKUPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_SellOutPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "sold":
+		return ec.fieldContext_SellOutPayload_sold(ctx, field)
+	case "duplicates":
+		return ec.fieldContext_SellOutPayload_duplicates(ctx, field)
+	case "errors":
+		return ec.fieldContext_SellOutPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type SellOutPayload", field.Name)
+}
+
 func (ec *executionContext) childFields_Serial(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -12941,6 +13022,20 @@ func (ec *executionContext) field_Mutation_returnRequest_args(ctx context.Contex
 	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.ReturnRequestInput, error) {
 			return ec.unmarshalNReturnRequestInput2channelhubᚋgraphᚋmodelᚐReturnRequestInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_sellOutReport_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.SellOutInput, error) {
+			return ec.unmarshalNSellOutInput2channelhubᚋgraphᚋmodelᚐSellOutInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -22803,6 +22898,68 @@ func (ec *executionContext) fieldContext_Mutation_promotionActiveSet(ctx context
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_promotionActiveSet_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_sellOutReport(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_sellOutReport(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().SellOutReport(ctx, fc.Args["input"].(model.SellOutInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"STORE_MANAGER", "STORE_STAFF"})
+				if err != nil {
+					var zeroVal *model.SellOutPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.SellOutPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SellOutPayload) graphql.Marshaler {
+			return ec.marshalNSellOutPayload2ᚖchannelhubᚋgraphᚋmodelᚐSellOutPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_sellOutReport(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SellOutPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_sellOutReport_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -32681,6 +32838,84 @@ func (ec *executionContext) fieldContext_SKUPayload_errors(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _SellOutPayload_sold(ctx context.Context, field graphql.CollectedField, obj *model.SellOutPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SellOutPayload_sold(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Sold, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SellOutPayload_sold(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SellOutPayload", field, false, false, "Int")
+}
+
+func (ec *executionContext) _SellOutPayload_duplicates(ctx context.Context, field graphql.CollectedField, obj *model.SellOutPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SellOutPayload_duplicates(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Duplicates, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SellOutPayload_duplicates(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("SellOutPayload", field, false, false, "String")
+}
+
+func (ec *executionContext) _SellOutPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.SellOutPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_SellOutPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ShipmentError) graphql.Marshaler {
+			return ec.marshalNShipmentError2ᚕchannelhubᚋgraphᚋmodelᚐShipmentErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_SellOutPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "SellOutPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Serial_id(ctx context.Context, field graphql.CollectedField, obj *serial.Serial) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -41953,6 +42188,118 @@ func UnmarshalSKUUpdateInput(ctx context.Context, raw any) (model.SKUUpdateInput
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputSellOutInput(ctx context.Context, obj any) (model.SellOutInput, error) {
+	var it model.SellOutInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"serials", "ranges", "lines", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "serials":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serials"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Serials = data
+		case "ranges":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ranges"))
+			data, err := ec.unmarshalOSerialRangeInput2ᚕchannelhubᚋgraphᚋmodelᚐSerialRangeInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Ranges = data
+		case "lines":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lines"))
+			data, err := ec.unmarshalOSellOutLineInput2ᚕchannelhubᚋgraphᚋmodelᚐSellOutLineInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lines = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSellOutInput unmarshals raw into the SellOutInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSellOutInput(ctx context.Context, raw any) (model.SellOutInput, error) {
+	var out model.SellOutInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SellOutInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputSellOutLineInput(ctx context.Context, obj any) (model.SellOutLineInput, error) {
+	var it model.SellOutLineInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"skuId", "qty"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "skuId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skuId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkuID = data
+		case "qty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qty"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Qty = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalSellOutLineInput unmarshals raw into the SellOutLineInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalSellOutLineInput(ctx context.Context, raw any) (model.SellOutLineInput, error) {
+	var out model.SellOutLineInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "SellOutLineInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputSerialRangeInput(ctx context.Context, obj any) (model.SerialRangeInput, error) {
 	var it model.SerialRangeInput
 	if obj == nil {
@@ -46356,6 +46703,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "sellOutReport":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_sellOutReport(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "serialReceive":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_serialReceive(ctx, field)
@@ -49504,6 +49858,49 @@ func (ec *executionContext) _SKUPayload(ctx context.Context, sel ast.SelectionSe
 			}
 		case "errors":
 			out.Values[i] = ec._SKUPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var sellOutPayloadImplementors = []string{"SellOutPayload"}
+
+func (ec *executionContext) _SellOutPayload(ctx context.Context, sel ast.SelectionSet, obj *model.SellOutPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, sellOutPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("SellOutPayload")
+		case "sold":
+			out.Values[i] = ec._SellOutPayload_sold(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "duplicates":
+			out.Values[i] = ec._SellOutPayload_duplicates(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._SellOutPayload_errors(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
@@ -54438,6 +54835,24 @@ func (ec *executionContext) unmarshalNSKUUpdateInput2channelhubᚋgraphᚋmodel�
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
+func (ec *executionContext) unmarshalNSellOutInput2channelhubᚋgraphᚋmodelᚐSellOutInput(ctx context.Context, v any) (model.SellOutInput, error) {
+	res, err := ec.unmarshalInputSellOutInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNSellOutLineInput2channelhubᚋgraphᚋmodelᚐSellOutLineInput(ctx context.Context, v any) (model.SellOutLineInput, error) {
+	res, err := ec.unmarshalInputSellOutLineInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNSellOutPayload2ᚖchannelhubᚋgraphᚋmodelᚐSellOutPayload(ctx context.Context, sel ast.SelectionSet, v *model.SellOutPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SellOutPayload!")
+		return graphql.Null
+	}
+	return ec._SellOutPayload(ctx, sel, v)
+}
+
 func (ec *executionContext) marshalNSerialEvent2channelhubᚋinternalᚋserialᚐEvent(ctx context.Context, sel ast.SelectionSet, v serial.Event) graphql.Marshaler {
 	return ec._SerialEvent(ctx, sel, &v)
 }
@@ -56368,6 +56783,23 @@ func (ec *executionContext) marshalOSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(
 		return graphql.Null
 	}
 	return ec._SKU(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOSellOutLineInput2ᚕchannelhubᚋgraphᚋmodelᚐSellOutLineInputᚄ(ctx context.Context, v any) ([]model.SellOutLineInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.SellOutLineInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNSellOutLineInput2channelhubᚋgraphᚋmodelᚐSellOutLineInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 func (ec *executionContext) marshalOSerial2ᚖchannelhubᚋinternalᚋserialᚐSerial(ctx context.Context, sel ast.SelectionSet, v *serial.Serial) graphql.Marshaler {

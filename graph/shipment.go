@@ -79,6 +79,7 @@ var shipmentCodes = codeMap[model.ShipmentErrorCode]{
 	{serial.ErrNotSerialised, model.ShipmentErrorCodeSkuNotSerialised},
 	{serial.ErrUnavailable, model.ShipmentErrorCodeSerialUnavailable},
 	{serial.ErrKeyReused, model.ShipmentErrorCodeIdempotencyKeyReused},
+	{serial.ErrInvalidInput, model.ShipmentErrorCodeInvalidInput},
 	{inventory.ErrSKUNotFound, model.ShipmentErrorCodeSkuNotFound},
 	{inventory.ErrNotFound, model.ShipmentErrorCodeWarehouseInvalid},
 	{inventory.ErrBelowReserved, model.ShipmentErrorCodeInsufficientStock},

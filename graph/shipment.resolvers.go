@@ -94,6 +94,32 @@ func (r *discrepancyResolver) Value(ctx context.Context, obj *receipt.Item) (*mo
 	return r.money(obj.Value), nil
 }
 
+// SellOutReport is the resolver for the sellOutReport field.
+func (r *mutationResolver) SellOutReport(ctx context.Context, input model.SellOutInput) (*model.SellOutPayload, error) {
+	p, err := auth.FromContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := serial.SellOutInput{Numbers: input.Serials, Ranges: serialRanges(input.Ranges), IdempotencyKey: input.IdempotencyKey}
+	for _, l := range input.Lines {
+		sku, err := parseID(typeSKU, l.SkuID)
+		if err != nil {
+			return nil, err
+		}
+		in.Lines = append(in.Lines, serial.SellOutLine{SKUID: sku, Qty: int64(l.Qty)})
+	}
+	res, err := r.SerialService.SellOut(ctx, p, in)
+	errs, err := shipmentErrors(ctx, err)
+	if err != nil {
+		return nil, err
+	}
+	out := &model.SellOutPayload{Duplicates: []string{}, Errors: errs}
+	if len(errs) == 0 {
+		out.Sold, out.Duplicates = int(res.Sold), res.Duplicates
+	}
+	return out, nil
+}
+
 // SerialReceive is the resolver for the serialReceive field.
 func (r *mutationResolver) SerialReceive(ctx context.Context, input model.SerialReceiveInput) (*model.SerialReceivePayload, error) {
 	p, err := auth.FromContext(ctx)

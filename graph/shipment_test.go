@@ -407,5 +407,43 @@ func TestShipmentSellThroughToStore(t *testing.T) {
 			require.Equal(t, "S-0001", sr.Holder.Code)
 			require.Equal(t, []string{"STOCKED_IN", "DISPATCHED", "RECEIVED"}, []string{sr.Trail[0].Type, sr.Trail[1].Type, sr.Trail[2].Type})
 		}
+
+		// The store sells the phone: the unit goes SOLD and leaves its stock.
+		sellOut := func(key string, serials ...string) (int, []string) {
+			var d struct {
+				SellOutReport struct {
+					Sold   int
+					Errors []shipErr
+				}
+			}
+			e.Query(guide, `mutation($in: SellOutInput!) { sellOutReport(input: $in) { sold errors { code field } } }`,
+				map[string]any{"in": map[string]any{"serials": serials, "idempotencyKey": key}}).Decode(t, &d)
+			var codes []string
+			for _, er := range d.SellOutReport.Errors {
+				codes = append(codes, er.Code)
+			}
+			return d.SellOutReport.Sold, codes
+		}
+		var elsewhere string
+		require.NoError(t, e.Server.DB.NewRaw(`SELECT sr.number FROM serials sr JOIN parties p ON p.id = sr.holder_party_id WHERE p.code <> 'S-0001' LIMIT 1`).
+			Scan(context.Background(), &elsewhere))
+		_, codes := sellOut("so-x", elsewhere)
+		require.Equal(t, []string{"SERIAL_UNAVAILABLE"}, codes, "a unit the store does not hold")
+		before := stockOf(t, e, "S-0001", "PH01-1-1")
+		sold, codes := sellOut("so-1", sh.numbers()[0])
+		require.Empty(t, codes)
+		require.Equal(t, 1, sold)
+		require.Equal(t, before-1, stockOf(t, e, "S-0001", "PH01-1-1"))
+		sold, codes = sellOut("so-1", sh.numbers()[0])
+		require.Empty(t, codes, "a retry returns the first result")
+		require.Equal(t, 1, sold)
+		require.Equal(t, before-1, stockOf(t, e, "S-0001", "PH01-1-1"), "and books nothing twice")
+		_, codes = sellOut("so-2", sh.numbers()[0])
+		require.Equal(t, []string{"SERIAL_UNAVAILABLE"}, codes, "sold already")
+		sr, _ := serialOf(t, e, store, sh.numbers()[0])
+		require.Equal(t, "SOLD", sr.Status)
+		require.Equal(t, "SOLD", sr.Trail[len(sr.Trail)-1].Type)
+		_, codes = sellOut("so-3")
+		require.Equal(t, []string{"INVALID_INPUT"}, codes, "nothing reported")
 	})
 }

@@ -874,6 +874,30 @@ type SKUUpdateInput struct {
 	BasePrice *Decimal `json:"basePrice,omitempty"`
 }
 
+// A store's sales to consumers.
+type SellOutInput struct {
+	// Serial numbers sold, scanned or pasted (with ranges, at most 20,000 in all).
+	Serials []string           `json:"serials,omitempty"`
+	Ranges  []SerialRangeInput `json:"ranges,omitempty"`
+	// Quantities of SKUs without serials (at most 200 lines, 1..100,000 each).
+	Lines []SellOutLineInput `json:"lines,omitempty"`
+	// Client-generated, 1–64 characters: a retry with the same key returns the first result.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+type SellOutLineInput struct {
+	SkuID string `json:"skuId"`
+	Qty   int    `json:"qty"`
+}
+
+type SellOutPayload struct {
+	// Units booked as sold.
+	Sold int `json:"sold"`
+	// Numbers given more than once (counted once).
+	Duplicates []string        `json:"duplicates"`
+	Errors     []ShipmentError `json:"errors"`
+}
+
 // Serials from..to inclusive: the same prefix and width with a numeric tail of up to 18 digits counting up, e.g.
 // from "SN0001000" to "SN0001999".
 type SerialRangeInput struct {
