@@ -12,9 +12,13 @@ import (
 
 // What the shipment and receipt services need of an order.
 
-// SellerIsHQ reports whether HQ sells on the order (its roles then act for the seller).
-func (s *Service) SellerIsHQ(ctx context.Context, o *Order) (bool, error) {
-	return s.isHQ(ctx, o.SellerID)
+// ActsForSeller reports whether p acts for o's seller with one of roles, and
+// whether that seller is HQ (which decides who its staff are).
+func (s *Service) ActsForSeller(ctx context.Context, p auth.Principal, o *Order, roles ...auth.Role) (allowed, sellerIsHQ bool, err error) {
+	if sellerIsHQ, err = s.isHQ(ctx, o.SellerID); err != nil {
+		return false, false, err
+	}
+	return sellerSide(p, o, sellerIsHQ, roles...), sellerIsHQ, nil
 }
 
 // SellerSide reports whether p acts for o's seller with one of roles.

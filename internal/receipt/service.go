@@ -470,11 +470,11 @@ func (s *Service) Resolve(ctx context.Context, p auth.Principal, id uuid.UUID, r
 	if err != nil {
 		return nil, err
 	}
-	hq, err := s.orders.SellerIsHQ(ctx, o)
+	allowed, _, err := s.orders.ActsForSeller(ctx, p, o, Resolvers...)
 	if err != nil {
 		return nil, err
 	}
-	if !order.SellerSide(p, o, hq, Resolvers...) {
+	if !allowed {
 		return nil, ErrNotAllowed
 	}
 	if c.Status != ClaimOpen {

@@ -117,11 +117,11 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) 
 	if err != nil {
 		return nil, err
 	}
-	hq, err := s.orders.SellerIsHQ(ctx, o)
+	allowed, _, err := s.orders.ActsForSeller(ctx, p, o, Shippers...)
 	if err != nil {
 		return nil, err
 	}
-	if !order.SellerSide(p, o, hq, Shippers...) {
+	if !allowed {
 		return nil, ErrNotAllowed
 	}
 	if !o.Status.Allows(order.ActShip) {
@@ -414,11 +414,11 @@ func (s *Service) act(ctx context.Context, p auth.Principal, id uuid.UUID, a str
 	if err != nil {
 		return nil, err
 	}
-	hq, err := s.orders.SellerIsHQ(ctx, o)
+	allowed, hq, err := s.orders.ActsForSeller(ctx, p, o, Shippers...)
 	if err != nil {
 		return nil, err
 	}
-	if !order.SellerSide(p, o, hq, Shippers...) {
+	if !allowed {
 		return nil, ErrNotAllowed
 	}
 	if !s.Can(p, sh, o, hq, a) {
