@@ -50,6 +50,10 @@ type Options struct {
 	// holds the apps' operations (see mobile-contracts).
 	PersistedQueries persisted.Mode
 	Manifest         *persisted.Manifest
+
+	// Committed runs after each mutation (its transactions are over): the
+	// server wakes its outbox dispatcher there, so events go out at once.
+	Committed func()
 }
 
 // NewHandler builds the /graphql endpoint: POST, GET, and WebSocket
@@ -91,7 +95,13 @@ func NewHandler(o Options) *handler.Server {
 	srv.AroundRootFields(o.rateLimit)
 	// Loaders per response: a subscription's every message reads fresh.
 	srv.AroundResponses(func(ctx context.Context, next graphql.ResponseHandler) *graphql.Response {
-		return next(withLoaders(ctx, o.Resolver.newLoaders()))
+		resp := next(withLoaders(ctx, o.Resolver.newLoaders()))
+		if o.Committed != nil && graphql.HasOperationContext(ctx) {
+			if op := graphql.GetOperationContext(ctx).Operation; op != nil && op.Operation == ast.Mutation {
+				o.Committed()
+			}
+		}
+		return resp
 	})
 	return srv
 }

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -29,9 +28,11 @@ type BatchHandler func(ctx context.Context, events []*Event) []error
 // Dispatcher claims pending events in batches, hands them to every batch
 // handler and then each to every handler, retries failures with backoff and
 // parks an event after MaxAttempts. On PostgreSQL any number of instances may
-// run one: claims skip rows another instance holds and lease them for Lease,
-// and a LISTEN connection wakes the dispatcher as soon as an event commits
-// (the outbox_events insert trigger NOTIFYs), so the poll is only a fallback.
+// run one: claims skip rows another instance holds and lease them for Lease.
+// The instance whose request committed an event calls Wake, so the poll only
+// picks up what other writers (background jobs, an instance that died) left.
+// No NOTIFY: PostgreSQL serialises every notifying commit on one cluster-wide
+// lock held through the WAL flush, which capped order throughput.
 type Dispatcher struct {
 	DB          *database.DB
 	Batches     []BatchHandler // run first: real-time publishing must not wait behind slower handlers
@@ -40,16 +41,14 @@ type Dispatcher struct {
 	Batch       int           // events per claim (100)
 	MaxAttempts int           // then parked (10)
 	Lease       time.Duration // a claimed event is invisible to others this long (30 s)
-	Poll        time.Duration // idle wait between claims (50 ms)
-	ListenPoll  time.Duration // idle wait while LISTEN wakes the dispatcher (1 s)
+	Poll        time.Duration // idle wait between claims (100 ms)
 	Retention   time.Duration // delivered events are kept this long (7 days)
 	Now         func() time.Time
 	// Observe, when set, is told of each outcome: "delivered", "retry" or "parked".
 	Observe func(outcome string)
 
-	wakeOnce  sync.Once
-	wake      chan struct{}
-	listening atomic.Bool
+	wakeOnce sync.Once
+	wake     chan struct{}
 }
 
 func (d *Dispatcher) defaults() {
@@ -63,10 +62,7 @@ func (d *Dispatcher) defaults() {
 		d.Lease = 30 * time.Second
 	}
 	if d.Poll == 0 {
-		d.Poll = 50 * time.Millisecond
-	}
-	if d.ListenPoll == 0 {
-		d.ListenPoll = time.Second
+		d.Poll = 100 * time.Millisecond
 	}
 	if d.Retention == 0 {
 		d.Retention = 7 * 24 * time.Hour
@@ -95,9 +91,6 @@ func (d *Dispatcher) Wake() {
 // Run dispatches until ctx ends.
 func (d *Dispatcher) Run(ctx context.Context) {
 	d.defaults()
-	if d.DB.IsPostgres() {
-		go d.listen(ctx)
-	}
 	clean := time.NewTicker(time.Hour)
 	defer clean.Stop()
 	timer := time.NewTimer(0)
@@ -108,11 +101,8 @@ func (d *Dispatcher) Run(ctx context.Context) {
 			d.Log.ErrorContext(ctx, "outbox: dispatch", "err", err)
 		}
 		wait := d.Poll
-		switch {
-		case n == d.Batch:
+		if n == d.Batch {
 			wait = 0 // more may be waiting
-		case d.listening.Load():
-			wait = d.ListenPoll
 		}
 		timer.Reset(wait)
 		select {

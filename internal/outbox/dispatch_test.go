@@ -234,17 +234,14 @@ func TestDispatchBatchHandlers(t *testing.T) {
 	})
 }
 
-// On PostgreSQL a committed event wakes a running dispatcher through
-// LISTEN/NOTIFY: it is delivered long before the (here one minute) poll.
+// Wake after a commit makes a waiting dispatcher deliver at once, long
+// before its (here one minute) poll; without it the event waits.
 func TestDispatchWakesOnCommit(t *testing.T) {
 	t.Parallel()
 	dbtest.Each(t, func(t *testing.T, db *database.DB) {
-		if !db.IsPostgres() {
-			t.Skip("SQLite polls")
-		}
 		ctx, cancel := context.WithCancel(context.Background())
 		delivered := make(chan uuid.UUID, 10)
-		d := &outbox.Dispatcher{DB: db, Poll: time.Minute, ListenPoll: time.Minute,
+		d := &outbox.Dispatcher{DB: db, Poll: time.Minute,
 			Handlers: []outbox.Handler{func(_ context.Context, e *outbox.Event) error {
 				delivered <- e.ID
 				return nil
@@ -258,20 +255,37 @@ func TestDispatchWakesOnCommit(t *testing.T) {
 			cancel()
 			<-done
 		}()
-		for i := range 3 {
-			// Give the listener time to start (the first claim runs at once).
-			time.Sleep(200 * time.Millisecond)
+		add := func(i int) *outbox.Event {
 			tx, err := db.BeginTx(ctx, nil)
 			require.NoError(t, err)
 			e, err := outbox.New("test:wake", "Test", fmt.Sprint(i), "test.happened", map[string]int{"i": i}, time.Now().UTC().Add(-time.Second))
 			require.NoError(t, err)
 			require.NoError(t, outbox.Add(ctx, tx, e))
 			require.NoError(t, tx.Commit())
+			return e
+		}
+		// The first claim runs at once; after it the dispatcher sleeps.
+		time.Sleep(200 * time.Millisecond)
+		add(-1)
+		select {
+		case <-delivered:
+			t.Fatal("an event was delivered without a wake, before the poll")
+		case <-time.After(300 * time.Millisecond):
+		}
+		d.Wake()
+		select {
+		case <-delivered:
+		case <-time.After(5 * time.Second):
+			t.Fatal("the waiting event was not delivered after Wake")
+		}
+		for i := range 3 {
+			e := add(i)
+			d.Wake()
 			select {
 			case id := <-delivered:
 				require.Equal(t, e.ID, id)
 			case <-time.After(5 * time.Second):
-				t.Fatalf("event %d not delivered within 5 s: no wake on commit", i)
+				t.Fatalf("event %d not delivered within 5 s of Wake", i)
 			}
 		}
 	})

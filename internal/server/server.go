@@ -206,6 +206,7 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 
 		PersistedQueries: s.Config.PersistedQueries,
 		Manifest:         s.manifest,
+		Committed:        s.dispatcher.Wake,
 	})
 	mux := http.NewServeMux()
 	var api http.Handler = limitBody(s.Config.MaxBodyBytes, graph.AuthMiddleware(s.Auth, gql))

@@ -79,6 +79,7 @@ func (s *Server) carrierTracking(log *slog.Logger) http.HandlerFunc {
 			log.ErrorContext(r.Context(), "carrier tracking", "err", err)
 			carrierReply(w, http.StatusInternalServerError, "INTERNAL", "internal error")
 		default:
+			s.dispatcher.Wake()
 			result := "accepted"
 			if res.Duplicate {
 				result = "duplicate"
