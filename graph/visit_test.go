@@ -753,7 +753,9 @@ func TestVisitActionItemAlerts(t *testing.T) {
 		require.Zero(t, fcm.Deliveries(salesDev))
 
 		var items struct {
-			ActionItems struct{ Edges []struct{ Node struct{ ID string } } }
+			ActionItems struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
 		}
 		e.Query(store, `{ actionItems { edges { node { id } } } }`, nil).Decode(t, &items)
 		require.Len(t, items.ActionItems.Edges, 1)
