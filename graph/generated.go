@@ -44,6 +44,7 @@ type Config = graphql.Config[ResolverRoot, DirectiveRoot, ComplexityRoot]
 
 type ResolverRoot interface {
 	ActionItem() ActionItemResolver
+	ActionItemConnection() ActionItemConnectionResolver
 	AuditAnswer() AuditAnswerResolver
 	AuditQuestion() AuditQuestionResolver
 	AuditTemplate() AuditTemplateResolver
@@ -56,6 +57,7 @@ type ResolverRoot interface {
 	CreditSummary() CreditSummaryResolver
 	Discrepancy() DiscrepancyResolver
 	FieldKpi() FieldKpiResolver
+	FieldKpiConnection() FieldKpiConnectionResolver
 	Mutation() MutationResolver
 	Notification() NotificationResolver
 	Order() OrderResolver
@@ -90,6 +92,7 @@ type ResolverRoot interface {
 	UserConnection() UserConnectionResolver
 	Viewer() ViewerResolver
 	Visit() VisitResolver
+	VisitConnection() VisitConnectionResolver
 	VisitRoute() VisitRouteResolver
 	VisitStop() VisitStopResolver
 	Warehouse() WarehouseResolver
@@ -113,8 +116,9 @@ type ComplexityRoot struct {
 	}
 
 	ActionItemConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	ActionItemEdge struct {
@@ -415,8 +419,9 @@ type ComplexityRoot struct {
 	}
 
 	FieldKpiConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	FieldKpiEdge struct {
@@ -1195,8 +1200,9 @@ type ComplexityRoot struct {
 	}
 
 	VisitConnection struct {
-		Edges    func(childComplexity int) int
-		PageInfo func(childComplexity int) int
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
 	}
 
 	VisitEdge struct {
@@ -1234,6 +1240,7 @@ type ComplexityRoot struct {
 	VisitRoute struct {
 		Date        func(childComplexity int) int
 		FromPattern func(childComplexity int) int
+		ID          func(childComplexity int) int
 		Salesman    func(childComplexity int) int
 		Stops       func(childComplexity int) int
 	}
@@ -1276,6 +1283,9 @@ type ActionItemResolver interface {
 
 	Reason(ctx context.Context, obj *visit.ActionItem) (model.ActionItemReason, error)
 	Status(ctx context.Context, obj *visit.ActionItem) (model.ActionItemStatus, error)
+}
+type ActionItemConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.ActionItemConnection) (int, error)
 }
 type AuditAnswerResolver interface {
 	Price(ctx context.Context, obj *visit.Answer) (*model.Money, error)
@@ -1366,6 +1376,9 @@ type FieldKpiResolver interface {
 	AverageAuditScore(ctx context.Context, obj *visit.KPI) (*float64, error)
 
 	OrdersTotal(ctx context.Context, obj *visit.KPI) (*model.Money, error)
+}
+type FieldKpiConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.FieldKpiConnection) (int, error)
 }
 type MutationResolver interface {
 	AuthLogin(ctx context.Context, input model.AuthLoginInput) (*model.AuthPayload, error)
@@ -1692,7 +1705,11 @@ type VisitResolver interface {
 
 	Audits(ctx context.Context, obj *visit.Visit) ([]visit.Audit, error)
 }
+type VisitConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.VisitConnection) (int, error)
+}
 type VisitRouteResolver interface {
+	ID(ctx context.Context, obj *visit.Route) (string, error)
 	Salesman(ctx context.Context, obj *visit.Route) (*party.User, error)
 	Date(ctx context.Context, obj *visit.Route) (string, error)
 }
@@ -1784,6 +1801,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ActionItemConnection.PageInfo(childComplexity), true
+	case "ActionItemConnection.totalCount":
+		if e.ComplexityRoot.ActionItemConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ActionItemConnection.TotalCount(childComplexity), true
 
 	case "ActionItemEdge.cursor":
 		if e.ComplexityRoot.ActionItemEdge.Cursor == nil {
@@ -2887,6 +2910,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.FieldKpiConnection.PageInfo(childComplexity), true
+	case "FieldKpiConnection.totalCount":
+		if e.ComplexityRoot.FieldKpiConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.FieldKpiConnection.TotalCount(childComplexity), true
 
 	case "FieldKpiEdge.cursor":
 		if e.ComplexityRoot.FieldKpiEdge.Cursor == nil {
@@ -6592,6 +6621,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.VisitConnection.PageInfo(childComplexity), true
+	case "VisitConnection.totalCount":
+		if e.ComplexityRoot.VisitConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitConnection.TotalCount(childComplexity), true
 
 	case "VisitEdge.cursor":
 		if e.ComplexityRoot.VisitEdge.Cursor == nil {
@@ -6695,6 +6730,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.VisitRoute.FromPattern(childComplexity), true
+	case "VisitRoute.id":
+		if e.ComplexityRoot.VisitRoute.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.VisitRoute.ID(childComplexity), true
 	case "VisitRoute.salesman":
 		if e.ComplexityRoot.VisitRoute.Salesman == nil {
 			break
@@ -7871,6 +7912,8 @@ extend type Mutation {
   ORDER
   CREDIT
   SHIPMENT
+  "Field visits: an audit's action items for a store's managers, their closing for the salesman."
+  VISIT
 }
 
 "One entry of the viewer's inbox. Texts are in Chinese; ` + "`" + `target` + "`" + ` is the app's deep link, e.g. order/<id>."
@@ -9417,7 +9460,7 @@ A salesman's check-in at a store: GPS position and a photo that proves presence.
 to the store and records flags; it never refuses a check-in for them. Visible to the salesman, and to the parties
 whose scope covers the store (the store, its supplier, its branch, HQ).
 """
-type Visit @goModel(model: "channelhub/internal/visit.Visit") {
+type Visit implements Node @goModel(model: "channelhub/internal/visit.Visit") {
   id: ID! @goField(forceResolver: true)
   salesman: User @goField(forceResolver: true)
   store: Party @goField(forceResolver: true)
@@ -9468,8 +9511,11 @@ enum VisitFlag {
 }
 
 "A salesman's plan for one day, in visiting order."
-type VisitRoute @goModel(model: "channelhub/internal/visit.Route") {
+type VisitRoute implements Node @goModel(model: "channelhub/internal/visit.Route") {
+  "A day's route, or a weekday pattern (visitPatternSet's answer, with an empty date)."
+  id: ID! @goField(forceResolver: true)
   salesman: User @goField(forceResolver: true)
+  "YYYY-MM-DD; empty for a weekday pattern."
   date: String! @goField(forceResolver: true)
   "No route was set for the day, so the weekday pattern applies."
   fromPattern: Boolean!
@@ -9510,7 +9556,7 @@ enum VisitPhotoPurpose {
 }
 
 "A shelf audit form. Templates are not edited: HQ creates a new one and deactivates the old, so past audits keep their meaning."
-type AuditTemplate @goModel(model: "channelhub/internal/visit.Template") {
+type AuditTemplate implements Node @goModel(model: "channelhub/internal/visit.Template") {
   id: ID! @goField(forceResolver: true)
   name: String!
   active: Boolean!
@@ -9554,7 +9600,7 @@ enum AuditQuestionType {
 }
 
 "A template filled during a visit."
-type ShelfAudit @goModel(model: "channelhub/internal/visit.Audit") {
+type ShelfAudit implements Node @goModel(model: "channelhub/internal/visit.Audit") {
   id: ID! @goField(forceResolver: true)
   template: AuditTemplate @goField(forceResolver: true)
   store: Party @goField(forceResolver: true)
@@ -9578,7 +9624,7 @@ type AuditAnswer @goModel(model: "channelhub/internal/visit.Answer") {
 }
 
 "An issue a shelf audit found, for the store to fix and close."
-type ActionItem @goModel(model: "channelhub/internal/visit.ActionItem") {
+type ActionItem implements Node @goModel(model: "channelhub/internal/visit.ActionItem") {
   id: ID! @goField(forceResolver: true)
   store: Party @goField(forceResolver: true)
   "The question's text."
@@ -9631,6 +9677,8 @@ type VisitFlagCount {
 type VisitConnection {
   edges: [VisitEdge!]!
   pageInfo: PageInfo!
+  "All matching the filter in the viewer's scope; counted only when asked for."
+  totalCount: Int! @goField(forceResolver: true)
 }
 
 type VisitEdge {
@@ -9641,6 +9689,8 @@ type VisitEdge {
 type ActionItemConnection {
   edges: [ActionItemEdge!]!
   pageInfo: PageInfo!
+  "All matching the filter in the viewer's scope; counted only when asked for."
+  totalCount: Int! @goField(forceResolver: true)
 }
 
 type ActionItemEdge {
@@ -9651,6 +9701,8 @@ type ActionItemEdge {
 type FieldKpiConnection {
   edges: [FieldKpiEdge!]!
   pageInfo: PageInfo!
+  "All matching the filter in the viewer's scope; counted only when asked for."
+  totalCount: Int! @goField(forceResolver: true)
 }
 
 type FieldKpiEdge {
@@ -9918,6 +9970,8 @@ func (ec *executionContext) childFields_ActionItemConnection(ctx context.Context
 		return ec.fieldContext_ActionItemConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_ActionItemConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_ActionItemConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ActionItemConnection", field.Name)
 }
@@ -10522,6 +10576,8 @@ func (ec *executionContext) childFields_FieldKpiConnection(ctx context.Context, 
 		return ec.fieldContext_FieldKpiConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_FieldKpiConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_FieldKpiConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type FieldKpiConnection", field.Name)
 }
@@ -11830,6 +11886,8 @@ func (ec *executionContext) childFields_VisitConnection(ctx context.Context, fie
 		return ec.fieldContext_VisitConnection_edges(ctx, field)
 	case "pageInfo":
 		return ec.fieldContext_VisitConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_VisitConnection_totalCount(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type VisitConnection", field.Name)
 }
@@ -11900,6 +11958,8 @@ func (ec *executionContext) childFields_VisitPosition(ctx context.Context, field
 
 func (ec *executionContext) childFields_VisitRoute(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
+	case "id":
+		return ec.fieldContext_VisitRoute_id(ctx, field)
 	case "salesman":
 		return ec.fieldContext_VisitRoute_salesman(ctx, field)
 	case "date":
@@ -14387,6 +14447,29 @@ func (ec *executionContext) fieldContext_ActionItemConnection_pageInfo(_ context
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ActionItemConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.ActionItemConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ActionItemConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ActionItemConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ActionItemConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ActionItemConnection", field, true, true, "Int")
 }
 
 func (ec *executionContext) _ActionItemEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ActionItemEdge) (ret graphql.Marshaler) {
@@ -19131,6 +19214,29 @@ func (ec *executionContext) fieldContext_FieldKpiConnection_pageInfo(_ context.C
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _FieldKpiConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.FieldKpiConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_FieldKpiConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.FieldKpiConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_FieldKpiConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("FieldKpiConnection", field, true, true, "Int")
 }
 
 func (ec *executionContext) _FieldKpiEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.FieldKpiEdge) (ret graphql.Marshaler) {
@@ -36621,6 +36727,29 @@ func (ec *executionContext) fieldContext_VisitConnection_pageInfo(_ context.Cont
 	return fc, nil
 }
 
+func (ec *executionContext) _VisitConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.VisitConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.VisitConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitConnection", field, true, true, "Int")
+}
+
 func (ec *executionContext) _VisitEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.VisitEdge) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -36977,6 +37106,29 @@ func (ec *executionContext) _VisitPosition_accuracyMeters(ctx context.Context, f
 }
 func (ec *executionContext) fieldContext_VisitPosition_accuracyMeters(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("VisitPosition", field, false, false, "Float")
+}
+
+func (ec *executionContext) _VisitRoute_id(ctx context.Context, field graphql.CollectedField, obj *visit.Route) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_VisitRoute_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.VisitRoute().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_VisitRoute_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("VisitRoute", field, true, true, "ID")
 }
 
 func (ec *executionContext) _VisitRoute_salesman(ctx context.Context, field graphql.CollectedField, obj *visit.Route) (ret graphql.Marshaler) {
@@ -43737,6 +43889,20 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Warehouse(ctx, sel, obj)
+	case visit.Route:
+		return ec._VisitRoute(ctx, sel, &obj)
+	case *visit.Route:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._VisitRoute(ctx, sel, obj)
+	case visit.Visit:
+		return ec._Visit(ctx, sel, &obj)
+	case *visit.Visit:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Visit(ctx, sel, obj)
 	case party.User:
 		return ec._User(ctx, sel, &obj)
 	case *party.User:
@@ -43751,6 +43917,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Shipment(ctx, sel, obj)
+	case visit.Audit:
+		return ec._ShelfAudit(ctx, sel, &obj)
+	case *visit.Audit:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ShelfAudit(ctx, sel, obj)
 	case serial.Serial:
 		return ec._Serial(ctx, sel, &obj)
 	case *serial.Serial:
@@ -43849,6 +44022,20 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._CatalogRule(ctx, sel, obj)
+	case visit.Template:
+		return ec._AuditTemplate(ctx, sel, &obj)
+	case *visit.Template:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._AuditTemplate(ctx, sel, obj)
+	case visit.ActionItem:
+		return ec._ActionItem(ctx, sel, &obj)
+	case *visit.ActionItem:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._ActionItem(ctx, sel, obj)
 	default:
 		if typedObj, ok := obj.(graphql.Marshaler); ok {
 			return typedObj
@@ -43862,7 +44049,7 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 
 // region    **************************** object.gotpl ****************************
 
-var actionItemImplementors = []string{"ActionItem"}
+var actionItemImplementors = []string{"ActionItem", "Node"}
 
 func (ec *executionContext) _ActionItem(ctx context.Context, sel ast.SelectionSet, obj *visit.ActionItem) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, actionItemImplementors)
@@ -43948,13 +44135,19 @@ func (ec *executionContext) _ActionItemConnection(ctx context.Context, sel ast.S
 		case "edges":
 			out.Values[i] = ec._ActionItemConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pageInfo":
 			out.Values[i] = ec._ActionItemConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ActionItemConnection_totalCount(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -44313,7 +44506,7 @@ func (ec *executionContext) _AuditSection(ctx context.Context, sel ast.Selection
 	return out
 }
 
-var auditTemplateImplementors = []string{"AuditTemplate"}
+var auditTemplateImplementors = []string{"AuditTemplate", "Node"}
 
 func (ec *executionContext) _AuditTemplate(ctx context.Context, sel ast.SelectionSet, obj *visit.Template) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, auditTemplateImplementors)
@@ -46059,13 +46252,19 @@ func (ec *executionContext) _FieldKpiConnection(ctx context.Context, sel ast.Sel
 		case "edges":
 			out.Values[i] = ec._FieldKpiConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pageInfo":
 			out.Values[i] = ec._FieldKpiConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._FieldKpiConnection_totalCount(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -50102,7 +50301,7 @@ func (ec *executionContext) _SerialReceivePayload(ctx context.Context, sel ast.S
 	return out
 }
 
-var shelfAuditImplementors = []string{"ShelfAudit"}
+var shelfAuditImplementors = []string{"ShelfAudit", "Node"}
 
 func (ec *executionContext) _ShelfAudit(ctx context.Context, sel ast.SelectionSet, obj *visit.Audit) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, shelfAuditImplementors)
@@ -51273,7 +51472,7 @@ func (ec *executionContext) _Viewer(ctx context.Context, sel ast.SelectionSet, o
 	return out
 }
 
-var visitImplementors = []string{"Visit"}
+var visitImplementors = []string{"Visit", "Node"}
 
 func (ec *executionContext) _Visit(ctx context.Context, sel ast.SelectionSet, obj *visit.Visit) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, visitImplementors)
@@ -51410,13 +51609,19 @@ func (ec *executionContext) _VisitConnection(ctx context.Context, sel ast.Select
 		case "edges":
 			out.Values[i] = ec._VisitConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "pageInfo":
 			out.Values[i] = ec._VisitConnection_pageInfo(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
-				out.Invalids++
+				atomic.AddUint32(&out.Invalids, 1)
 			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._VisitConnection_totalCount(ctx, field, obj)
+				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -51672,7 +51877,7 @@ func (ec *executionContext) _VisitPosition(ctx context.Context, sel ast.Selectio
 	return out
 }
 
-var visitRouteImplementors = []string{"VisitRoute"}
+var visitRouteImplementors = []string{"VisitRoute", "Node"}
 
 func (ec *executionContext) _VisitRoute(ctx context.Context, sel ast.SelectionSet, obj *visit.Route) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, visitRouteImplementors)
@@ -51683,6 +51888,12 @@ func (ec *executionContext) _VisitRoute(ctx context.Context, sel ast.SelectionSe
 		switch field.Name {
 		case "__typename":
 			out.Values[i] = graphql.MarshalString("VisitRoute")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._VisitRoute_id(ctx, field, obj)
+				})
 		case "salesman":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, false,
@@ -53607,11 +53818,13 @@ var (
 		"ORDER":    notify.CategoryOrder,
 		"CREDIT":   notify.CategoryCredit,
 		"SHIPMENT": notify.CategoryShipment,
+		"VISIT":    notify.CategoryVisit,
 	}
 	marshalNNotificationCategory2channelhubᚋinternalᚋnotifyᚐCategory = map[notify.Category]string{
 		notify.CategoryOrder:    "ORDER",
 		notify.CategoryCredit:   "CREDIT",
 		notify.CategoryShipment: "SHIPMENT",
+		notify.CategoryVisit:    "VISIT",
 	}
 )
 

@@ -2,6 +2,8 @@ package graph
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -17,7 +19,47 @@ const (
 	typeAuditTemplate = "AuditTemplate"
 	typeShelfAudit    = "ShelfAudit"
 	typeActionItem    = "ActionItem"
+	typeVisitRoute    = "VisitRoute" // "VisitRoute:<salesman uuid>/<YYYY-MM-DD>", or "/W<weekday>" for a pattern
 )
+
+// visitNode answers node(id) for the visit types, nil outside the viewer's scope.
+func (r *Resolver) visitNode(ctx context.Context, p auth.Principal, typ, gid string) (model.Node, error) {
+	var n model.Node
+	var err error
+	if typ == typeVisitRoute {
+		salesman, day, wd, perr := visit.ParseRouteID(strings.TrimPrefix(gid, typeVisitRoute+":"))
+		if perr != nil {
+			return nil, errInvalidID
+		}
+		if day != "" {
+			n, err = r.VisitService.Route(ctx, p, salesman, day)
+		} else {
+			n, err = r.VisitService.Pattern(ctx, p, salesman, wd)
+		}
+	} else {
+		id, perr := parseID(typ, gid)
+		if perr != nil {
+			return nil, perr
+		}
+		switch typ {
+		case typeVisit:
+			n, err = r.VisitService.Get(ctx, p, id)
+		case typeShelfAudit:
+			n, err = r.VisitService.Audit(ctx, p, id)
+		case typeActionItem:
+			n, err = r.VisitService.ActionItem(ctx, p, id)
+		case typeAuditTemplate:
+			n, err = r.VisitService.Template(ctx, p, id)
+		}
+	}
+	if errors.Is(err, visit.ErrNotFound) || errors.Is(err, auth.ErrForbidden) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
 
 var visitCodes = codeMap[model.VisitErrorCode]{
 	{visit.ErrInvalidInput, model.VisitErrorCodeInvalidInput},

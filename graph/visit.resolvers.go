@@ -38,6 +38,11 @@ func (r *actionItemResolver) Status(ctx context.Context, obj *visit.ActionItem) 
 	return model.ActionItemStatus(obj.Status), nil
 }
 
+// TotalCount is the resolver for the totalCount field.
+func (r *actionItemConnectionResolver) TotalCount(ctx context.Context, obj *model.ActionItemConnection) (int, error) {
+	return obj.Count(ctx)
+}
+
 // Price is the resolver for the price field.
 func (r *auditAnswerResolver) Price(ctx context.Context, obj *visit.Answer) (*model.Money, error) {
 	if obj.Price == nil {
@@ -125,6 +130,11 @@ func (r *fieldKpiResolver) AverageAuditScore(ctx context.Context, obj *visit.KPI
 // OrdersTotal is the resolver for the ordersTotal field.
 func (r *fieldKpiResolver) OrdersTotal(ctx context.Context, obj *visit.KPI) (*model.Money, error) {
 	return r.money(obj.OrdersTotal), nil
+}
+
+// TotalCount is the resolver for the totalCount field.
+func (r *fieldKpiConnectionResolver) TotalCount(ctx context.Context, obj *model.FieldKpiConnection) (int, error) {
+	return obj.Count(ctx)
 }
 
 // VisitRouteSet is the resolver for the visitRouteSet field.
@@ -379,7 +389,8 @@ func (r *queryResolver) Visits(ctx context.Context, first *int, after *string, f
 	if err != nil {
 		return nil, err
 	}
-	out := &model.VisitConnection{Edges: make([]model.VisitEdge, len(rows)), PageInfo: &model.PageInfo{HasNextPage: more}}
+	out := &model.VisitConnection{Edges: make([]model.VisitEdge, len(rows)), PageInfo: &model.PageInfo{HasNextPage: more},
+		Count: func(ctx context.Context) (int, error) { return r.VisitService.CountVisits(ctx, p, salesman, store) }}
 	for i, v := range rows {
 		out.Edges[i] = model.VisitEdge{Node: v, Cursor: page.Cursor(v.ID.String())}
 	}
@@ -422,7 +433,8 @@ func (r *queryResolver) ActionItems(ctx context.Context, first *int, after *stri
 	if err != nil {
 		return nil, err
 	}
-	out := &model.ActionItemConnection{Edges: make([]model.ActionItemEdge, len(rows)), PageInfo: &model.PageInfo{HasNextPage: more}}
+	out := &model.ActionItemConnection{Edges: make([]model.ActionItemEdge, len(rows)), PageInfo: &model.PageInfo{HasNextPage: more},
+		Count: func(ctx context.Context) (int, error) { return r.VisitService.CountActionItems(ctx, p, status, store) }}
 	for i, it := range rows {
 		out.Edges[i] = model.ActionItemEdge{Node: it, Cursor: page.Cursor(it.ID.String())}
 	}
@@ -442,11 +454,13 @@ func (r *queryResolver) FieldKpis(ctx context.Context, filter model.FieldKpiFilt
 	if err != nil {
 		return nil, err
 	}
-	rows, more, err := r.VisitService.KPIs(ctx, p, visit.KPIFilter{From: filter.From, To: filter.To, Salesmen: salesmen}, pageReq(first, after))
+	f := visit.KPIFilter{From: filter.From, To: filter.To, Salesmen: salesmen}
+	rows, more, err := r.VisitService.KPIs(ctx, p, f, pageReq(first, after))
 	if err != nil {
 		return nil, err
 	}
-	out := &model.FieldKpiConnection{Edges: make([]model.FieldKpiEdge, len(rows)), PageInfo: &model.PageInfo{HasNextPage: more}}
+	out := &model.FieldKpiConnection{Edges: make([]model.FieldKpiEdge, len(rows)), PageInfo: &model.PageInfo{HasNextPage: more},
+		Count: func(ctx context.Context) (int, error) { return r.VisitService.CountKPIs(ctx, p, f) }}
 	for i, k := range rows {
 		out.Edges[i] = model.FieldKpiEdge{Node: k, Cursor: page.Cursor(k.SalesmanID.String())}
 	}
@@ -529,6 +543,16 @@ func (r *visitResolver) Audits(ctx context.Context, obj *visit.Visit) ([]visit.A
 	return derefSlice(as), nil
 }
 
+// TotalCount is the resolver for the totalCount field.
+func (r *visitConnectionResolver) TotalCount(ctx context.Context, obj *model.VisitConnection) (int, error) {
+	return obj.Count(ctx)
+}
+
+// ID is the resolver for the id field.
+func (r *visitRouteResolver) ID(ctx context.Context, obj *visit.Route) (string, error) {
+	return typeVisitRoute + ":" + obj.ID(), nil
+}
+
 // Salesman is the resolver for the salesman field.
 func (r *visitRouteResolver) Salesman(ctx context.Context, obj *visit.Route) (*party.User, error) {
 	return visitLoadersFrom(ctx).user.Load(ctx, obj.SalesmanID)
@@ -547,6 +571,11 @@ func (r *visitStopResolver) Store(ctx context.Context, obj *visit.Stop) (*party.
 // ActionItem returns ActionItemResolver implementation.
 func (r *Resolver) ActionItem() ActionItemResolver { return &actionItemResolver{r} }
 
+// ActionItemConnection returns ActionItemConnectionResolver implementation.
+func (r *Resolver) ActionItemConnection() ActionItemConnectionResolver {
+	return &actionItemConnectionResolver{r}
+}
+
 // AuditAnswer returns AuditAnswerResolver implementation.
 func (r *Resolver) AuditAnswer() AuditAnswerResolver { return &auditAnswerResolver{r} }
 
@@ -559,6 +588,11 @@ func (r *Resolver) AuditTemplate() AuditTemplateResolver { return &auditTemplate
 // FieldKpi returns FieldKpiResolver implementation.
 func (r *Resolver) FieldKpi() FieldKpiResolver { return &fieldKpiResolver{r} }
 
+// FieldKpiConnection returns FieldKpiConnectionResolver implementation.
+func (r *Resolver) FieldKpiConnection() FieldKpiConnectionResolver {
+	return &fieldKpiConnectionResolver{r}
+}
+
 // PhotoUpload returns PhotoUploadResolver implementation.
 func (r *Resolver) PhotoUpload() PhotoUploadResolver { return &photoUploadResolver{r} }
 
@@ -568,6 +602,9 @@ func (r *Resolver) ShelfAudit() ShelfAuditResolver { return &shelfAuditResolver{
 // Visit returns VisitResolver implementation.
 func (r *Resolver) Visit() VisitResolver { return &visitResolver{r} }
 
+// VisitConnection returns VisitConnectionResolver implementation.
+func (r *Resolver) VisitConnection() VisitConnectionResolver { return &visitConnectionResolver{r} }
+
 // VisitRoute returns VisitRouteResolver implementation.
 func (r *Resolver) VisitRoute() VisitRouteResolver { return &visitRouteResolver{r} }
 
@@ -575,14 +612,17 @@ func (r *Resolver) VisitRoute() VisitRouteResolver { return &visitRouteResolver{
 func (r *Resolver) VisitStop() VisitStopResolver { return &visitStopResolver{r} }
 
 type (
-	actionItemResolver    struct{ *Resolver }
-	auditAnswerResolver   struct{ *Resolver }
-	auditQuestionResolver struct{ *Resolver }
-	auditTemplateResolver struct{ *Resolver }
-	fieldKpiResolver      struct{ *Resolver }
-	photoUploadResolver   struct{ *Resolver }
-	shelfAuditResolver    struct{ *Resolver }
-	visitResolver         struct{ *Resolver }
-	visitRouteResolver    struct{ *Resolver }
-	visitStopResolver     struct{ *Resolver }
+	actionItemResolver           struct{ *Resolver }
+	actionItemConnectionResolver struct{ *Resolver }
+	auditAnswerResolver          struct{ *Resolver }
+	auditQuestionResolver        struct{ *Resolver }
+	auditTemplateResolver        struct{ *Resolver }
+	fieldKpiResolver             struct{ *Resolver }
+	fieldKpiConnectionResolver   struct{ *Resolver }
+	photoUploadResolver          struct{ *Resolver }
+	shelfAuditResolver           struct{ *Resolver }
+	visitResolver                struct{ *Resolver }
+	visitConnectionResolver      struct{ *Resolver }
+	visitRouteResolver           struct{ *Resolver }
+	visitStopResolver            struct{ *Resolver }
 )

@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -14,13 +12,48 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 
 	"channelhub/internal/apitest"
 	"channelhub/internal/auth"
 	"channelhub/internal/media"
 	"channelhub/internal/media/mediatest"
+	"channelhub/internal/notify/fcmtest"
 	"channelhub/internal/party"
+	"channelhub/internal/visit"
 )
+
+// eachStore runs fn on every database with each media store: the local
+// directory, and S3 on the MinIO server the test variables name.
+func eachStore(t *testing.T, fn func(t *testing.T, e *apitest.Env)) {
+	t.Helper()
+	t.Run("local", func(t *testing.T) {
+		t.Parallel()
+		apitest.Each(t, apitest.Options{}, fn)
+	})
+	t.Run("s3", func(t *testing.T) {
+		t.Parallel()
+		o := mediatest.S3Options(t)
+		apitest.Each(t, apitest.Options{Env: map[string]string{"CHANNELHUB_S3_ENDPOINT": o.Endpoint, "CHANNELHUB_S3_BUCKET": o.Bucket,
+			"CHANNELHUB_S3_ACCESS_KEY": o.AccessKey, "CHANNELHUB_S3_SECRET_KEY": o.SecretKey}}, fn)
+	})
+}
+
+// abs makes a media URL absolute: the local store's are relative to the API.
+func abs(e *apitest.Env, u string) string {
+	if strings.HasPrefix(u, "/") {
+		return e.URL + u
+	}
+	return u
+}
+
+// flipLast changes a signed URL's last character, which is in the signature of both stores' URLs.
+func flipLast(s string) string {
+	if s[len(s)-1] == 'A' {
+		return s[:len(s)-1] + "B"
+	}
+	return s[:len(s)-1] + "A"
+}
 
 // visitEnv is a signed-in salesman with the ids a visit test needs.
 type visitEnv struct {
@@ -79,7 +112,7 @@ func (v *visitEnv) upload(t *testing.T, token, purpose string, body []byte) stri
 	if body == nil {
 		return u.Key
 	}
-	mu := media.Upload{URL: v.e.URL + u.URL, Fields: map[string]string{}}
+	mu := media.Upload{URL: abs(v.e, u.URL), Fields: map[string]string{}}
 	for _, f := range u.Fields {
 		mu.Fields[f.Name] = f.Value
 	}
@@ -135,7 +168,7 @@ func (v *visitEnv) checkOut(t *testing.T, id string) {
 
 func TestVisitDay(t *testing.T) {
 	t.Parallel()
-	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+	eachStore(t, func(t *testing.T, e *apitest.Env) {
 		v := newVisitEnv(t, e)
 		today := time.Now().In(e.Server.Config.TimeZone).Format("2006-01-02")
 		// The salesman plans its day: two of its stores.
@@ -168,12 +201,11 @@ func TestVisitDay(t *testing.T) {
 		require.Equal(t, "ALREADY_CHECKED_IN", errs[0].Code)
 
 		// The photo comes back through a short-lived signed URL, to the salesman and the store.
-		code, body := mediatest.Get(t, e.URL+vis.PhotoURL)
+		code, body := mediatest.Get(t, abs(e, vis.PhotoURL))
 		require.Equal(t, http.StatusOK, code)
 		require.Equal(t, mediatest.PNG(10), body)
-		tampered := strings.Replace(vis.PhotoURL, "key=visits", "key=visitz", 1)
-		code, _ = mediatest.Get(t, e.URL+tampered)
-		require.Equal(t, http.StatusForbidden, code)
+		code, _ = mediatest.Get(t, abs(e, flipLast(vis.PhotoURL)))
+		require.Equal(t, http.StatusForbidden, code, "a tampered signature")
 		store := e.As(auth.RoleStoreManager) // S-0001's manager
 		r = e.Query(store, `query($id: ID!) { visit(id: $id) { photoUrl salesman { phone } store { code } } }`, map[string]any{"id": vis.ID})
 		require.Empty(t, r.Errors)
@@ -184,7 +216,7 @@ func TestVisitDay(t *testing.T) {
 
 		// HQ's template; the audit during the visit.
 		tpl := visitTemplate(t, e)
-		audit := `mutation($in: ShelfAuditInput!) { shelfAuditSubmit(input: $in) { audit { score answers { questionId points photoUrl } } errors { code field } } }`
+		audit := `mutation($in: ShelfAuditInput!) { shelfAuditSubmit(input: $in) { audit { id score answers { questionId points photoUrl } } errors { code field } } }`
 		auditPhoto := v.upload(t, v.salesman, "AUDIT", mediatest.PNG(12))
 		answers := []map[string]any{
 			{"questionId": "q1", "yes": true},
@@ -209,6 +241,7 @@ func TestVisitDay(t *testing.T) {
 		var ad struct {
 			ShelfAuditSubmit struct {
 				Audit struct {
+					ID      string
 					Score   int
 					Answers []struct {
 						QuestionID string
@@ -288,6 +321,84 @@ func TestVisitDay(t *testing.T) {
 		require.Contains(t, string(r.Data), "13800000021")
 		require.Contains(t, string(r.Data), "13800000023") // D-0003's salesman is in the Hangzhou branch too
 		require.NotContains(t, string(r.Data), "13800000022")
+		var kp struct {
+			FieldKpis struct {
+				TotalCount int
+				Edges      []struct{ Node struct{ Visits int } }
+				PageInfo   struct{ HasNextPage bool }
+			}
+		}
+		e.Query(e.As(auth.RoleBranchManager), `query($f: FieldKpiFilter!) { fieldKpis(filter: $f, first: 100) { totalCount edges { node { visits } } } }`, f).Decode(t, &kp)
+		require.GreaterOrEqual(t, kp.FieldKpis.TotalCount, 2)
+		require.Len(t, kp.FieldKpis.Edges, kp.FieldKpis.TotalCount)
+		e.Query(e.As(auth.RoleBranchManager), `query($f: FieldKpiFilter!) { fieldKpis(filter: $f, first: 1) { totalCount pageInfo { hasNextPage } } }`, f).Decode(t, &kp)
+		require.Equal(t, len(kp.FieldKpis.Edges), kp.FieldKpis.TotalCount, "every page counted")
+		require.True(t, kp.FieldKpis.PageInfo.HasNextPage)
+
+		// totalCount counts every page of the viewer's scope.
+		r = e.Query(v.salesman, `{ visits(first: 1) { totalCount edges { node { id } } pageInfo { hasNextPage } }
+			actionItems(first: 1) { totalCount } }`, nil)
+		require.JSONEq(t, fmt.Sprintf(`{"visits":{"totalCount":2,"edges":[{"node":{"id":%q}}],"pageInfo":{"hasNextPage":true}},
+			"actionItems":{"totalCount":4}}`, vis2.ID), string(r.Data), "a salesman sees its visits and its stores' action items")
+		r = e.Query(store, `{ visits { totalCount } open: actionItems(filter: {status: OPEN}) { totalCount } all: actionItems { totalCount } }`, nil)
+		require.JSONEq(t, `{"visits":{"totalCount":1},"open":{"totalCount":3},"all":{"totalCount":4}}`, string(r.Data))
+		r = e.Query(other, `{ visits { totalCount } actionItems { totalCount } }`, nil)
+		require.JSONEq(t, `{"visits":{"totalCount":0},"actionItems":{"totalCount":0}}`, string(r.Data))
+
+		// node(id) finds each visit type within the viewer's scope and nothing outside it.
+		var route struct {
+			MyRoute struct{ ID string }
+		}
+		e.Query(v.salesman, `{ myRoute { id } }`, nil).Decode(t, &route)
+		require.True(t, strings.HasPrefix(route.MyRoute.ID, "VisitRoute:"), route.MyRoute.ID)
+		nodeDoc := `query($id: ID!) { node(id: $id) { __typename id } }`
+		nodes := map[string]string{"Visit": vis.ID, "ShelfAudit": ad.ShelfAuditSubmit.Audit.ID, "ActionItem": item,
+			"AuditTemplate": tpl, "VisitRoute": route.MyRoute.ID}
+		for typ, id := range nodes {
+			for _, who := range []struct {
+				name, token string
+				sees        bool
+			}{
+				{"salesman", v.salesman, true},
+				{"store manager", store, typ == "Visit" || typ == "ShelfAudit" || typ == "ActionItem"},
+				{"another store's manager", other, false},
+				{"branch manager", e.As(auth.RoleBranchManager), true},
+			} {
+				r := e.Query(who.token, nodeDoc, map[string]any{"id": id})
+				require.Empty(t, r.Errors, "%s as %s", typ, who.name)
+				if who.sees {
+					require.JSONEq(t, fmt.Sprintf(`{"node":{"__typename":%q,"id":%q}}`, typ, id), string(r.Data), "%s as %s", typ, who.name)
+				} else {
+					require.JSONEq(t, `{"node":null}`, string(r.Data), "%s as %s", typ, who.name)
+				}
+			}
+		}
+		r = e.Query(v.salesman, nodeDoc, map[string]any{"id": "VisitRoute:nonsense"})
+		require.Equal(t, []string{"INVALID_REQUEST"}, r.Codes())
+
+		// Every field action left its audit line.
+		var actions []string
+		require.NoError(t, e.Server.DB.NewRaw(`SELECT action FROM audit_log WHERE action LIKE 'visit.%' ORDER BY id`).
+			Scan(context.Background(), &actions))
+		require.Equal(t, []string{"visit.route.set", "visit.check_in", "visit.audit.submit", "visit.action_item.close",
+			"visit.check_out", "visit.check_in", "visit.check_out"}, actions)
+
+		// The store's manager heard of each action item; the salesman of the one closed.
+		drained(t, e)
+		inbox := readInbox(t, e, store)
+		var created []string
+		for _, n := range inbox.Notifications.Edges {
+			require.Equal(t, "VISIT", n.Node.Category)
+			require.True(t, strings.HasPrefix(n.Node.Target, "actionItem/"), n.Node.Target)
+			created = append(created, n.Node.Title)
+		}
+		require.Len(t, created, 4, "%v", created)
+		require.Zero(t, readInbox(t, e, other).NotificationUnreadCount, "another store hears nothing")
+		inbox = readInbox(t, e, v.salesman)
+		require.Len(t, inbox.Notifications.Edges, 1)
+		require.Equal(t, "VISIT", inbox.Notifications.Edges[0].Node.Category)
+		require.Equal(t, "actionItem/"+strings.TrimPrefix(item, "ActionItem:"), inbox.Notifications.Edges[0].Node.Target)
+		require.Contains(t, inbox.Notifications.Edges[0].Node.Title, "门店已整改")
 	})
 }
 
@@ -319,7 +430,7 @@ func visitTemplate(t *testing.T, e *apitest.Env) string {
 
 func TestVisitBadInput(t *testing.T) {
 	t.Parallel()
-	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+	eachStore(t, func(t *testing.T, e *apitest.Env) {
 		v := newVisitEnv(t, e)
 		// The demo seed: today's route over the salesman's five stores, and HQ's template.
 		r := e.Query(v.salesman, `{ myRoute { fromPattern stops { seq } } auditTemplates { sections { questions { id } } } }`, nil)
@@ -329,12 +440,15 @@ func TestVisitBadInput(t *testing.T) {
 		good := v.upload(t, v.salesman, "CHECK_IN", mediatest.PNG(20))
 		never := v.upload(t, v.salesman, "CHECK_IN", nil)
 		text := v.upload(t, v.salesman, "CHECK_IN", []byte("not a picture, just some words of text"))
-		// A photo larger than the limit cannot be uploaded; one placed in the store behind the API's back is still refused.
+		// A photo larger than the limit cannot be uploaded; one placed in the store behind the API's back
+		// (here through an upload presigned with a higher limit) is still refused.
 		large := v.upload(t, v.salesman, "CHECK_IN", nil)
 		big := append(mediatest.PNG(21), make([]byte, 8<<20)...)
-		path := filepath.Join(e.Server.Config.DataDir, "media", "objects", filepath.FromSlash(large))
-		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o750))
-		require.NoError(t, os.WriteFile(path, big, 0o600))
+		up, err := e.Server.Media.PresignUpload(context.Background(), large, "image/png", 16<<20, time.Now().Add(time.Minute))
+		require.NoError(t, err)
+		up.URL = abs(e, up.URL)
+		code, resp := mediatest.Post(t, up, big, nil)
+		require.Less(t, code, 300, resp)
 		otherSalesman := e.Login("13800000022", auth.AppSalesman).AccessToken
 		theirs := v.upload(t, otherSalesman, "CHECK_IN", mediatest.PNG(22))
 
@@ -366,8 +480,52 @@ func TestVisitBadInput(t *testing.T) {
 		// Nothing was written: the salesman has no open visit, and a good check-in still works.
 		r = e.Query(v.salesman, `{ myOpenVisit { id } }`, nil)
 		require.JSONEq(t, `{"myOpenVisit":null}`, string(r.Data))
-		_, errs := v.checkIn(t, v.salesman, v.at("S-0001", good, "good"))
+		vis, errs := v.checkIn(t, v.salesman, v.at("S-0001", good, "good"))
 		require.Empty(t, errs)
+
+		// A second check-in while one is open; its retry still answers the first.
+		_, errs = v.checkIn(t, v.salesman, v.at("S-0007", v.upload(t, v.salesman, "CHECK_IN", mediatest.PNG(23)), "second"))
+		require.Equal(t, visitErrs{{Code: "ALREADY_CHECKED_IN"}}, errs)
+		again, errs := v.checkIn(t, v.salesman, v.at("S-0001", good, "good"))
+		require.Empty(t, errs)
+		require.Equal(t, vis.ID, again.ID)
+
+		// An audit answer of the wrong type, on the seeded template.
+		var tpls struct {
+			AuditTemplates []struct {
+				ID       string
+				Sections []struct{ Questions []struct{ ID, Type string } }
+			}
+		}
+		e.Query(v.salesman, `{ auditTemplates { id sections { questions { id type } } } }`, nil).Decode(t, &tpls)
+		q := tpls.AuditTemplates[0].Sections[0].Questions[0]
+		require.Equal(t, "YES_NO", q.Type)
+		r = e.Query(v.salesman, `mutation($in: ShelfAuditInput!) { shelfAuditSubmit(input: $in) { audit { id } errors { code field } } }`,
+			map[string]any{"in": map[string]any{"visitId": vis.ID, "templateId": tpls.AuditTemplates[0].ID, "idempotencyKey": "wrong-type",
+				"answers": []map[string]any{{"questionId": q.ID, "score": 4}}}})
+		require.Contains(t, string(r.Data), `{"code":"ANSWER_TYPE_MISMATCH","field":["answers","0"]}`, "%s", r.Data)
+		require.Contains(t, string(r.Data), `"audit":null`)
+
+		// The photo's URL: for the store and the salesman, never for a user outside the store's scope.
+		other := e.Login("13800000013", auth.AppStore).AccessToken // S-0002's manager
+		r = e.Query(other, `query($id: ID!) { visit(id: $id) { photoUrl } }`, map[string]any{"id": vis.ID})
+		require.Equal(t, []string{"NOT_FOUND"}, r.Codes())
+		r = e.Query(other, `query($id: ID!) { node(id: $id) { ... on Visit { photoUrl } } }`, map[string]any{"id": vis.ID})
+		require.JSONEq(t, `{"node":null}`, string(r.Data))
+		r = e.Query(e.As(auth.RoleStoreManager), `query($id: ID!) { visit(id: $id) { photoUrl } }`, map[string]any{"id": vis.ID})
+		var pu struct{ Visit struct{ PhotoURL string } }
+		r.Decode(t, &pu)
+		code, got := mediatest.Get(t, abs(e, pu.Visit.PhotoURL))
+		require.Equal(t, http.StatusOK, code)
+		require.Equal(t, mediatest.PNG(20), got)
+		// A tampered or expired signed URL is refused.
+		code, _ = mediatest.Get(t, abs(e, flipLast(pu.Visit.PhotoURL)))
+		require.Equal(t, http.StatusForbidden, code, "tampered")
+		short, err := e.Server.Media.DownloadURL(context.Background(), good, time.Now().Add(time.Second))
+		require.NoError(t, err)
+		time.Sleep(2100 * time.Millisecond)
+		code, _ = mediatest.Get(t, abs(e, short))
+		require.Equal(t, http.StatusForbidden, code, "expired")
 
 		// Malformed ids and dates are request errors; content types are checked.
 		r = e.Query(v.salesman, `{ myRoute(date: "2026-13-01") { date } }`, nil)
@@ -490,5 +648,134 @@ func TestVisitRouteQueryCount(t *testing.T) {
 		five, forty := cost("2026-12-01", 5), cost("2026-12-02", 40)
 		require.Equal(t, five, forty)
 		require.LessOrEqual(t, forty, int64(5)) // session, stops with scores, the day's visits, stores (batched)
+	})
+}
+
+// TestVisitCheckInStatements: presign and check-in cost a constant handful
+// of SQL statements: the session check, then one insert for the presign; one
+// combined read and one write (a single statement on PostgreSQL) for the check-in.
+func TestVisitCheckInStatements(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		v := newVisitEnv(t, e)
+		for i, code := range []string{"S-0001", "S-0007"} {
+			photo := v.upload(t, v.salesman, "CHECK_IN", mediatest.PNG(byte(40+i)))
+			before := e.Server.DB.Queries()
+			r := e.Query(v.salesman, `mutation { visitPhotoUploadCreate(input: {contentType: "image/png"}) { upload { key } errors { code } } }`, nil)
+			require.Empty(t, r.Errors)
+			presign := e.Server.DB.Queries() - before
+			before = e.Server.DB.Queries()
+			vis, errs := v.checkIn(t, v.salesman, v.at(code, photo, fmt.Sprintf("stmts-%d", i)))
+			require.Empty(t, errs)
+			checkIn := e.Server.DB.Queries() - before
+			t.Logf("%s: presign %d statements, check-in %d (the answer's store, salesman and photo URL included)", e.Backend, presign, checkIn)
+			require.Equal(t, int64(2), presign, "session, insert")
+			if e.Backend == "pg" {
+				// session, read, write; the answer's store and salesman are two loader queries more
+				require.Equal(t, int64(5), checkIn)
+			} else {
+				require.Equal(t, int64(11), checkIn) // SQLite: the write is BEGIN, five statements, COMMIT
+			}
+			v.checkOut(t, vis.ID)
+		}
+	})
+}
+
+// TestVisitUploadSweep: presigned uploads unused for a week are deleted from
+// the media store and the table; used ones and recent ones stay.
+func TestVisitUploadSweep(t *testing.T) {
+	t.Parallel()
+	eachStore(t, func(t *testing.T, e *apitest.Env) {
+		v := newVisitEnv(t, e)
+		ctx := context.Background()
+		used := v.upload(t, v.salesman, "CHECK_IN", mediatest.PNG(50))
+		vis, errs := v.checkIn(t, v.salesman, v.at("S-0001", used, "sweep"))
+		require.Empty(t, errs)
+		v.checkOut(t, vis.ID)
+		stale := v.upload(t, v.salesman, "CHECK_IN", mediatest.PNG(51))
+		staleNoObject := v.upload(t, v.salesman, "CHECK_IN", nil)
+		fresh := v.upload(t, v.salesman, "CHECK_IN", mediatest.PNG(52))
+		old := time.Now().Add(-visit.UploadUnusedFor - time.Hour)
+		_, err := e.Server.DB.NewUpdate().Table("media_uploads").Set("created_at = ?", old).
+			Where("key IN (?)", bun.In([]string{used, stale, staleNoObject})).Exec(ctx)
+		require.NoError(t, err)
+
+		n, err := e.Server.Visits.SweepUploads(ctx, 100)
+		require.NoError(t, err)
+		require.Equal(t, 2, n)
+		var left []string
+		require.NoError(t, e.Server.DB.NewSelect().Table("media_uploads").Column("key").Order("key").Scan(ctx, &left))
+		require.ElementsMatch(t, []string{used, fresh}, left)
+		_, err = e.Server.Media.Verify(ctx, stale, 8<<20)
+		require.ErrorIs(t, err, media.ErrNotFound, "the object went with its row")
+		for _, k := range []string{used, fresh} {
+			_, err = e.Server.Media.Verify(ctx, k, 8<<20)
+			require.NoError(t, err, k)
+		}
+		// A swept key can no longer be used.
+		_, errs = v.checkIn(t, v.salesman, v.at("S-0001", stale, "sweep-2"))
+		require.Equal(t, visitErrs{{Code: "PHOTO_NOT_FOUND", Field: []string{"photoKey"}}}, errs)
+		n, err = e.Server.Visits.SweepUploads(ctx, 100)
+		require.NoError(t, err)
+		require.Zero(t, n)
+	})
+}
+
+// TestVisitActionItemAlerts: an audit's action items reach the store's
+// managers as VISIT inbox entries and pushes; closing one tells the salesman.
+func TestVisitActionItemAlerts(t *testing.T) {
+	t.Parallel()
+	fcm := fcmtest.New(t, "channelhub-test")
+	env := map[string]string{"CHANNELHUB_FCM_CREDENTIALS_FILE": fcm.ServiceAccountFile(t), "CHANNELHUB_FCM_PROJECT_ID": "channelhub-test",
+		"CHANNELHUB_FCM_ENDPOINT": fcm.URL}
+	apitest.Each(t, apitest.Options{Env: env}, func(t *testing.T, e *apitest.Env) {
+		v := newVisitEnv(t, e)
+		store := e.As(auth.RoleStoreManager) // S-0001's manager
+		storeDev, salesDev := "tok-store-"+e.Backend, "tok-sales-"+e.Backend
+		register(t, e, store, storeDev)
+		register(t, e, v.salesman, salesDev)
+		tpl := visitTemplate(t, e)
+		vis, errs := v.checkIn(t, v.salesman, v.at("S-0001", v.upload(t, v.salesman, "CHECK_IN", mediatest.PNG(60)), "alerts"))
+		require.Empty(t, errs)
+		r := e.Query(v.salesman, `mutation($in: ShelfAuditInput!) { shelfAuditSubmit(input: $in) { audit { score } errors { code } } }`,
+			map[string]any{"in": map[string]any{"visitId": vis.ID, "templateId": tpl, "idempotencyKey": "alerts", "answers": []map[string]any{
+				{"questionId": "q1", "yes": true}, {"questionId": "q5", "yes": true}, // out of stock: one action item
+				{"questionId": "q7", "photoKey": v.upload(t, v.salesman, "AUDIT", mediatest.PNG(61))}}}})
+		require.NotContains(t, string(r.Data), "code", "%s", r.Data)
+		drained(t, e)
+		in := readInbox(t, e, store)
+		require.Len(t, in.Notifications.Edges, 1)
+		n := in.Notifications.Edges[0].Node
+		require.Equal(t, "VISIT", n.Category)
+		require.Contains(t, n.Title, "门店待整改")
+		require.Contains(t, n.Body, "缺货")
+		require.Equal(t, 1, fcm.Deliveries(storeDev))
+		require.Zero(t, fcm.Deliveries(salesDev))
+
+		var items struct {
+			ActionItems struct {
+				Edges []struct{ Node struct{ ID string } }
+			}
+		}
+		e.Query(store, `{ actionItems { edges { node { id } } } }`, nil).Decode(t, &items)
+		require.Len(t, items.ActionItems.Edges, 1)
+		r = e.Query(store, `mutation($id: ID!) { actionItemClose(id: $id, input: {note: "已补货"}) { errors { code } } }`,
+			map[string]any{"id": items.ActionItems.Edges[0].Node.ID})
+		require.JSONEq(t, `{"actionItemClose":{"errors":[]}}`, string(r.Data))
+		drained(t, e)
+		in = readInbox(t, e, v.salesman)
+		require.Len(t, in.Notifications.Edges, 1)
+		require.Equal(t, "VISIT", in.Notifications.Edges[0].Node.Category)
+		require.Contains(t, in.Notifications.Edges[0].Node.Body, "已补货")
+		require.Equal(t, 1, fcm.Deliveries(salesDev))
+		require.Equal(t, 1, fcm.Deliveries(storeDev))
+		for _, m := range fcm.Delivered() {
+			if m.Token == storeDev || m.Token == salesDev {
+				require.Equal(t, "VISIT", m.Data["category"])
+			}
+		}
+		// A store manager who muted VISIT keeps the inbox entry without the buzz.
+		r = e.Query(store, `mutation { notificationMuteSet(category: VISIT, muted: true) { muted errors { code } } }`, nil)
+		require.JSONEq(t, `{"notificationMuteSet":{"muted":["VISIT"],"errors":[]}}`, string(r.Data))
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"channelhub/internal/inventory"
 	"channelhub/internal/order"
 	"channelhub/internal/party"
+	"channelhub/internal/visit"
 )
 
 // PartyConnection is a page of parties; TotalCount runs its query only when asked for.
@@ -97,5 +98,44 @@ type OrderConnection struct {
 // OrderEdge is one order in a connection.
 type OrderEdge struct {
 	Node   *order.Order
+	Cursor string
+}
+
+// VisitConnection is a page of visits; TotalCount runs its query only when asked for.
+type VisitConnection struct {
+	Edges    []VisitEdge
+	PageInfo *PageInfo
+	Count    func(ctx context.Context) (int, error)
+}
+
+// VisitEdge is one visit in a connection.
+type VisitEdge struct {
+	Node   *visit.Visit
+	Cursor string
+}
+
+// ActionItemConnection is a page of action items; TotalCount runs its query only when asked for.
+type ActionItemConnection struct {
+	Edges    []ActionItemEdge
+	PageInfo *PageInfo
+	Count    func(ctx context.Context) (int, error)
+}
+
+// ActionItemEdge is one action item in a connection.
+type ActionItemEdge struct {
+	Node   *visit.ActionItem
+	Cursor string
+}
+
+// FieldKpiConnection is a page of field KPIs; TotalCount runs its query only when asked for.
+type FieldKpiConnection struct {
+	Edges    []FieldKpiEdge
+	PageInfo *PageInfo
+	Count    func(ctx context.Context) (int, error)
+}
+
+// FieldKpiEdge is one salesman's KPIs in a connection.
+type FieldKpiEdge struct {
+	Node   *visit.KPI
 	Cursor string
 }

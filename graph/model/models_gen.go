@@ -27,16 +27,6 @@ type ActionItemCloseInput struct {
 	Note *string `json:"note,omitempty"`
 }
 
-type ActionItemConnection struct {
-	Edges    []ActionItemEdge `json:"edges"`
-	PageInfo *PageInfo        `json:"pageInfo"`
-}
-
-type ActionItemEdge struct {
-	Node   *visit.ActionItem `json:"node"`
-	Cursor string            `json:"cursor"`
-}
-
 type ActionItemFilter struct {
 	Status  *ActionItemStatus `json:"status,omitempty"`
 	StoreID *string           `json:"storeId,omitempty"`
@@ -373,16 +363,6 @@ type DeviceRegisterInput struct {
 type FavouritePayload struct {
 	Sku    *SKUView    `json:"sku,omitempty"`
 	Errors []CartError `json:"errors"`
-}
-
-type FieldKpiConnection struct {
-	Edges    []FieldKpiEdge `json:"edges"`
-	PageInfo *PageInfo      `json:"pageInfo"`
-}
-
-type FieldKpiEdge struct {
-	Node   *visit.KPI `json:"node"`
-	Cursor string     `json:"cursor"`
 }
 
 type FieldKpiFilter struct {
@@ -1117,16 +1097,6 @@ type VisitCheckInInput struct {
 type VisitCheckOutInput struct {
 	// At most 500 characters.
 	Note *string `json:"note,omitempty"`
-}
-
-type VisitConnection struct {
-	Edges    []VisitEdge `json:"edges"`
-	PageInfo *PageInfo   `json:"pageInfo"`
-}
-
-type VisitEdge struct {
-	Node   *visit.Visit `json:"node"`
-	Cursor string       `json:"cursor"`
 }
 
 type VisitError struct {

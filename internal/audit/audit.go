@@ -35,6 +35,18 @@ type Entry struct {
 // Record writes one entry inside the caller's transaction, so the action and
 // its audit line commit or roll back together. before and after are marshalled as JSON.
 func Record(ctx context.Context, db bun.IDB, p auth.Principal, action, targetType, targetID string, before, after any, reason string) error {
+	q, err := Insert(ctx, db, p, action, targetType, targetID, before, after, reason)
+	if err != nil {
+		return err
+	}
+	if _, err := q.Exec(ctx); err != nil {
+		return fmt.Errorf("audit: record %s: %w", action, err)
+	}
+	return nil
+}
+
+// Insert is Record's statement, for a caller that sends its writes together.
+func Insert(ctx context.Context, db bun.IDB, p auth.Principal, action, targetType, targetID string, before, after any, reason string) (*bun.InsertQuery, error) {
 	e := &Entry{
 		ID: uuid.Must(uuid.NewV7()), At: time.Now().UTC(),
 		Action: action, TargetType: targetType, TargetID: targetID,
@@ -45,15 +57,12 @@ func Record(ctx context.Context, db bun.IDB, p auth.Principal, action, targetTyp
 	}
 	var err error
 	if e.BeforeJSON, err = marshal(before); err != nil {
-		return err
+		return nil, err
 	}
 	if e.AfterJSON, err = marshal(after); err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := db.NewInsert().Model(e).Exec(ctx); err != nil {
-		return fmt.Errorf("audit: record %s: %w", action, err)
-	}
-	return nil
+	return db.NewInsert().Model(e), nil
 }
 
 func marshal(v any) (string, error) {

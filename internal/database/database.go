@@ -162,3 +162,12 @@ func IsCheckViolation(err error) bool {
 func IsDeadlock(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "SQLSTATE 40P01")
 }
+
+// ExecFormatted runs a statement whose values bun has already inlined (a
+// query's String()), as it is and in one round trip, counted like any other.
+func (d *DB) ExecFormatted(ctx context.Context, query string) (sql.Result, error) {
+	if ctx.Value(uncountedKey{}) == nil {
+		d.queries.Add(1)
+	}
+	return d.DB.DB.ExecContext(ctx, query)
+}

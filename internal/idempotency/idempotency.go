@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -89,4 +90,48 @@ func CompleteQuery(tx bun.IDB, user uuid.UUID, scope, key string, result any) (*
 	}
 	return tx.NewUpdate().Table("idempotency_keys").Set("result = ?", string(b)).
 		Where("user_id = ? AND scope = ? AND key = ?", user, scope, key), nil
+}
+
+// Key is a row of idempotency_keys.
+type Key struct {
+	bun.BaseModel `bun:"table:idempotency_keys"`
+
+	UserID      uuid.UUID `bun:"user_id,pk"`
+	Scope       string    `bun:"scope,pk"`
+	Key         string    `bun:"key,pk"`
+	RequestHash string    `bun:"request_hash"`
+	Result      string    `bun:"result"`
+	CreatedAt   time.Time `bun:"created_at"`
+}
+
+// ClaimDoneQuery takes key with its result already known, for work whose
+// writes all go in one statement or transaction with it: when the key is
+// taken, the insert fails with a unique violation (IsTaken) and the work is
+// undone with it; the caller then reads what the key holds.
+func ClaimDoneQuery(db bun.IDB, user uuid.UUID, scope, key, hash string, result any, now time.Time) (*bun.InsertQuery, error) {
+	if n := utf8.RuneCountInString(key); n < 1 || n > 64 {
+		return nil, ErrInvalidKey
+	}
+	b, err := json.Marshal(result)
+	if err != nil {
+		return nil, fmt.Errorf("idempotency: result: %w", err)
+	}
+	return db.NewInsert().Model(&Key{UserID: user, Scope: scope, Key: key, RequestHash: hash, Result: string(b), CreatedAt: now}), nil
+}
+
+// ValidKey checks a key's length before any work.
+func ValidKey(key string) error {
+	if n := utf8.RuneCountInString(key); n < 1 || n > 64 {
+		return ErrInvalidKey
+	}
+	return nil
+}
+
+// IsTaken reports whether err is ClaimDoneQuery's insert meeting a key already taken.
+func IsTaken(err error) bool {
+	if err == nil {
+		return false
+	}
+	msg := err.Error()
+	return strings.Contains(msg, "idempotency_keys_pkey") || strings.Contains(msg, "UNIQUE constraint failed: idempotency_keys.")
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -79,6 +80,15 @@ func (l *Local) path(key string) string {
 	return filepath.Join(l.dir, "objects", filepath.FromSlash(key))
 }
 
+// etagPath is where an object's ETag is kept, beside it: a name starting
+// with a dot, which no key's segment can have.
+func etagPath(path string) string {
+	return filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".etag")
+}
+
+// etagOf is the ETag of a SHA-256 sum: its first 32 hex digits, quoted.
+func etagOf(sum []byte) string { return `"` + hex.EncodeToString(sum)[:32] + `"` }
+
 // PresignUpload implements Store.
 func (l *Local) PresignUpload(_ context.Context, key, contentType string, maxBytes int64, expires time.Time) (Upload, error) {
 	if !keyRE.MatchString(key) {
@@ -99,12 +109,15 @@ func (l *Local) DownloadURL(_ context.Context, key string, expires time.Time) (s
 	return l.base + "/media/object?" + q.Encode(), nil
 }
 
-// Verify implements Store.
+// Verify implements Store: the first SniffBytes are read, the size comes
+// from the file and the ETag from the upload, which hashed the file as it
+// wrote it. An object placed without an upload is hashed here instead.
 func (l *Local) Verify(_ context.Context, key string, maxBytes int64) (Object, error) {
 	if !keyRE.MatchString(key) {
 		return Object{}, ErrNotFound
 	}
-	f, err := os.Open(l.path(key))
+	path := l.path(key)
+	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return Object{}, ErrNotFound
 	}
@@ -116,11 +129,44 @@ func (l *Local) Verify(_ context.Context, key string, maxBytes int64) (Object, e
 	if err != nil {
 		return Object{}, fmt.Errorf("media: %w", err)
 	}
-	ct, sum, err := check(f, st.Size(), maxBytes)
+	head := make([]byte, SniffBytes)
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return Object{}, fmt.Errorf("media: read: %w", err)
+	}
+	ct, err := sniff(head[:n], st.Size(), maxBytes)
 	if err != nil {
 		return Object{}, err
 	}
-	return Object{Key: key, Size: st.Size(), ETag: `"` + sum[:32] + `"`, ContentType: ct, SHA256: sum}, nil
+	etag, err := os.ReadFile(etagPath(path))
+	if errors.Is(err, os.ErrNotExist) {
+		h := sha256.New()
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return Object{}, fmt.Errorf("media: %w", err)
+		}
+		if _, err := io.Copy(h, f); err != nil {
+			return Object{}, fmt.Errorf("media: read: %w", err)
+		}
+		etag, err = []byte(etagOf(h.Sum(nil))), nil
+	}
+	if err != nil {
+		return Object{}, fmt.Errorf("media: etag: %w", err)
+	}
+	return Object{Key: key, Size: st.Size(), ETag: string(etag), ContentType: ct}, nil
+}
+
+// Delete implements Store.
+func (l *Local) Delete(_ context.Context, key string) error {
+	if !keyRE.MatchString(key) {
+		return nil
+	}
+	path := l.path(key)
+	for _, p := range []string{path, etagPath(path)} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("media: delete: %w", err)
+		}
+	}
+	return nil
 }
 
 // Routes mounts the upload and download endpoints.
@@ -187,7 +233,8 @@ func (l *Local) store(w http.ResponseWriter, key string, max int64, part *multip
 		return
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
-	n, err := io.Copy(tmp, io.LimitReader(part, max+1))
+	h := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, h), io.LimitReader(part, max+1))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
@@ -199,6 +246,11 @@ func (l *Local) store(w http.ResponseWriter, key string, max int64, part *multip
 	case n == 0:
 		http.Error(w, "EntityTooSmall: your proposed upload is empty", http.StatusBadRequest)
 	default:
+		// The ETag first: an object is never seen with another object's ETag.
+		if err := os.WriteFile(etagPath(dst), []byte(etagOf(h.Sum(nil))), 0o600); err != nil {
+			http.Error(w, "InternalError", http.StatusInternalServerError)
+			return
+		}
 		if err := os.Rename(tmp.Name(), dst); err != nil {
 			http.Error(w, "InternalError", http.StatusInternalServerError)
 			return

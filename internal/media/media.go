@@ -6,11 +6,7 @@ package media
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"slices"
 	"time"
@@ -41,21 +37,26 @@ type Upload struct {
 type Object struct {
 	Key         string
 	Size        int64
-	ETag        string
-	ContentType string // sniffed from the bytes
-	SHA256      string // hex
+	ETag        string // quoted; equal bytes uploaded whole have equal ETags (S3: their MD5; local: SHA-256 prefix)
+	ContentType string // sniffed from the first SniffBytes
 }
+
+// SniffBytes is how much of an object Verify reads: what content sniffing looks at.
+const SniffBytes = 512
 
 // Store is where media objects live. Keys are chosen by the API, never by clients.
 type Store interface {
 	// PresignUpload lets one object of contentType, 1..maxBytes long, be
 	// uploaded under key until expires.
 	PresignUpload(ctx context.Context, key, contentType string, maxBytes int64, expires time.Time) (Upload, error)
-	// Verify reads the object under key and checks that it exists, is at
-	// most maxBytes and is an image of an allowed type.
+	// Verify checks that the object under key exists, is at most maxBytes
+	// and is an image of an allowed type, reading only its first SniffBytes
+	// bytes; size and ETag come from the store's metadata.
 	Verify(ctx context.Context, key string, maxBytes int64) (Object, error)
 	// DownloadURL is a URL that serves the object until expires.
 	DownloadURL(ctx context.Context, key string, expires time.Time) (string, error)
+	// Delete removes the object under key; a key with no object is no error.
+	Delete(ctx context.Context, key string) error
 }
 
 // Handler is implemented by stores the API serves itself (the local one).
@@ -63,30 +64,15 @@ type Handler interface {
 	Routes(mux *http.ServeMux)
 }
 
-// check reads r (the object of size bytes, at most maxBytes) and returns its
-// sniffed type and SHA-256.
-func check(r io.Reader, size, maxBytes int64) (contentType, sum string, err error) {
+// sniff checks an object of size bytes, at most maxBytes, whose first bytes
+// are head, and returns its sniffed type.
+func sniff(head []byte, size, maxBytes int64) (string, error) {
 	if size > maxBytes {
-		return "", "", ErrTooLarge
+		return "", ErrTooLarge
 	}
-	h := sha256.New()
-	head := make([]byte, 512)
-	n, err := io.ReadFull(r, head)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return "", "", fmt.Errorf("media: read: %w", err)
-	}
-	head = head[:n]
 	ct := http.DetectContentType(head)
-	if !slices.Contains(ImageTypes, ct) {
-		return "", "", ErrNotImage
+	if size == 0 || !slices.Contains(ImageTypes, ct) {
+		return "", ErrNotImage
 	}
-	h.Write(head)
-	m, err := io.Copy(h, io.LimitReader(r, maxBytes-int64(n)+1))
-	if err != nil {
-		return "", "", fmt.Errorf("media: read: %w", err)
-	}
-	if int64(n)+m > maxBytes {
-		return "", "", ErrTooLarge
-	}
-	return ct, hex.EncodeToString(h.Sum(nil)), nil
+	return ct, nil
 }

@@ -2,7 +2,11 @@ package media
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/minio/minio-go/v7"
@@ -23,6 +27,7 @@ type S3Options struct {
 // S3 keeps objects in an S3 bucket (MinIO in development and CI).
 type S3 struct {
 	c      *minio.Client // the API's own calls
+	core   minio.Core    // the same client, for a GET that answers its headers
 	pub    *minio.Client // signs URLs for the host phones reach; presigning makes no call
 	bucket string
 }
@@ -57,7 +62,7 @@ func NewS3(ctx context.Context, o S3Options) (*S3, error) {
 			return nil, fmt.Errorf("media: s3: create bucket %s: %w", o.Bucket, err)
 		}
 	}
-	return &S3{c: c, pub: pub, bucket: o.Bucket}, nil
+	return &S3{c: c, core: minio.Core{Client: c}, pub: pub, bucket: o.Bucket}, nil
 }
 
 // PresignUpload implements Store with a POST policy: the server itself
@@ -77,25 +82,61 @@ func (s *S3) PresignUpload(ctx context.Context, key, contentType string, maxByte
 	return Upload{URL: u.String(), Fields: fields, Key: key, ContentType: contentType, MaxBytes: maxBytes, ExpiresAt: expires}, nil
 }
 
-// Verify implements Store.
+// Verify implements Store with one ranged GET of the first SniffBytes: the
+// answer's Content-Range carries the object's size and its ETag header the
+// ETag, so the object is neither read whole nor stat'ed separately.
 func (s *S3) Verify(ctx context.Context, key string, maxBytes int64) (Object, error) {
-	obj, err := s.c.GetObject(ctx, s.bucket, key, minio.GetObjectOptions{})
+	opts := minio.GetObjectOptions{}
+	if err := opts.SetRange(0, SniffBytes-1); err != nil {
+		return Object{}, fmt.Errorf("media: range: %w", err)
+	}
+	body, info, h, err := s.core.GetObject(ctx, s.bucket, key, opts)
 	if err != nil {
+		switch minio.ToErrorResponse(err).Code {
+		case "NoSuchKey":
+			return Object{}, ErrNotFound
+		case "InvalidRange": // an empty object
+			return Object{}, ErrNotImage
+		}
 		return Object{}, fmt.Errorf("media: get: %w", err)
 	}
-	defer obj.Close()
-	st, err := obj.Stat()
-	if err != nil {
-		if minio.ToErrorResponse(err).Code == "NoSuchKey" {
-			return Object{}, ErrNotFound
-		}
-		return Object{}, fmt.Errorf("media: stat: %w", err)
-	}
-	ct, sum, err := check(obj, st.Size, maxBytes)
+	defer body.Close()
+	size, err := totalSize(h.Get("Content-Range"), info.Size)
 	if err != nil {
 		return Object{}, err
 	}
-	return Object{Key: key, Size: st.Size, ETag: `"` + st.ETag + `"`, ContentType: ct, SHA256: sum}, nil
+	head, err := io.ReadAll(io.LimitReader(body, SniffBytes))
+	if err != nil {
+		return Object{}, fmt.Errorf("media: read: %w", err)
+	}
+	ct, err := sniff(head, size, maxBytes)
+	if err != nil {
+		return Object{}, err
+	}
+	return Object{Key: key, Size: size, ETag: `"` + strings.Trim(info.ETag, `"`) + `"`, ContentType: ct}, nil
+}
+
+// totalSize reads the object's size from a Content-Range ("bytes 0-511/12345");
+// without one the answer was the whole object, of length n.
+func totalSize(contentRange string, n int64) (int64, error) {
+	if contentRange == "" {
+		return n, nil
+	}
+	_, total, ok := strings.Cut(contentRange, "/")
+	size, err := strconv.ParseInt(total, 10, 64)
+	if !ok || err != nil || size < 0 {
+		return 0, errors.New("media: get: malformed Content-Range " + strconv.Quote(contentRange))
+	}
+	return size, nil
+}
+
+// Delete implements Store.
+func (s *S3) Delete(ctx context.Context, key string) error {
+	if err := s.c.RemoveObject(ctx, s.bucket, key, minio.RemoveObjectOptions{}); err != nil &&
+		minio.ToErrorResponse(err).Code != "NoSuchKey" {
+		return fmt.Errorf("media: delete: %w", err)
+	}
+	return nil
 }
 
 // DownloadURL implements Store.

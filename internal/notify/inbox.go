@@ -28,11 +28,12 @@ const (
 	CategoryOrder    Category = "ORDER"
 	CategoryCredit   Category = "CREDIT"
 	CategoryShipment Category = "SHIPMENT"
+	CategoryVisit    Category = "VISIT" // field visits: a store's action items
 )
 
 // Valid reports a known category.
 func (c Category) Valid() bool {
-	return c == CategoryOrder || c == CategoryCredit || c == CategoryShipment
+	return c == CategoryOrder || c == CategoryCredit || c == CategoryShipment || c == CategoryVisit
 }
 
 // Notification is one inbox entry.

@@ -16,6 +16,7 @@ import (
 	"channelhub/internal/notify"
 	"channelhub/internal/order"
 	"channelhub/internal/outbox"
+	"channelhub/internal/visit"
 )
 
 // Shipment events, emitted by the shipment issue's code; their alerts live here.
@@ -42,6 +43,8 @@ func (s *Server) openSender(ctx context.Context) (notify.Sender, error) {
 var (
 	buyerUsers  = []auth.Role{auth.RoleDistributorAdmin, auth.RoleDistributorStaff, auth.RoleStoreManager, auth.RoleStoreStaff}
 	buyerAdmins = []auth.Role{auth.RoleDistributorAdmin, auth.RoleStoreManager}
+	// A store's action items go to its managers.
+	storeManagers = []auth.Role{auth.RoleStoreManager}
 )
 
 // orderAlerts are the order events the buyer is told of; high ones buzz.
@@ -103,6 +106,21 @@ func (s *Server) alert(ctx context.Context, e *outbox.Event) error {
 			Title:  i18n.T(ctx, "notify.credit.limit.title", nil),
 			Body:   i18n.T(ctx, "notify.credit.limit.body", map[string]any{"Limit": fmt.Sprintf("%d.%02d", c.NewLimit/100, c.NewLimit%100)}),
 			Target: "credit", CollapseKey: "credit"})
+	case e.Type == visit.EventActionItemCreated || e.Type == visit.EventActionItemClosed:
+		var m visit.ActionItemMessage
+		if err := json.Unmarshal([]byte(e.Payload), &m); err != nil {
+			return fmt.Errorf("server: alert %s: %w", e.ID, err)
+		}
+		key := strings.TrimPrefix(e.Type, "action_item.")
+		n := notify.Note{Category: notify.CategoryVisit,
+			Title:  i18n.T(ctx, "notify.action_item."+key+".title", map[string]any{"Title": m.Title}),
+			Body:   i18n.T(ctx, "notify.action_item."+key+".body", map[string]any{"Title": m.Title, "Reason": i18n.T(ctx, "notify.action_item.reason."+m.Reason, nil), "Note": m.Note}),
+			Target: "actionItem/" + m.ActionItemID.String(), CollapseKey: "actionItems:" + m.StoreID.String()}
+		if e.Type == visit.EventActionItemCreated {
+			return s.tell(ctx, e, m.StoreID, storeManagers, n)
+		}
+		s.log.DebugContext(ctx, "alert", slog.String("event", e.Type), slog.Int("users", 1))
+		return s.Notify.Deliver(ctx, e.ID, []uuid.UUID{m.SalesmanID}, n)
 	case e.Type == EventShipmentDispatched || e.Type == EventShipmentDelivered:
 		var m struct {
 			ShipmentID uuid.UUID `json:"shipmentId"`

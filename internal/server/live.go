@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
@@ -118,8 +119,38 @@ func (s *Server) publish(ctx context.Context, events []*outbox.Event) []error {
 	return errs
 }
 
-// Background runs the outbox dispatcher until ctx ends; Serve starts it, and
-// tests that serve through httptest call it themselves.
+// Background runs the outbox dispatcher and the upload sweeper until ctx
+// ends; Serve starts it, and tests that serve through httptest call it themselves.
 func (s *Server) Background(ctx context.Context) {
-	go s.dispatcher.Run(database.Uncounted(ctx))
+	ctx = database.Uncounted(ctx)
+	go s.dispatcher.Run(ctx)
+	go s.sweepUploads(ctx, time.Minute, time.Hour)
+}
+
+// sweepUploads deletes presigned uploads unused for visit.UploadUnusedFor,
+// first after wait, then every interval, a batch at a time until none is
+// left. Several instances sweeping at once only repeat each other's deletes.
+func (s *Server) sweepUploads(ctx context.Context, wait, every time.Duration) {
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for ctx.Err() == nil {
+			n, err := s.Visits.SweepUploads(ctx, 500)
+			if err != nil {
+				s.log.Warn("upload sweep", "err", err)
+			}
+			if n > 0 {
+				s.log.Info("uploads swept", "count", n)
+			}
+			if n < 500 || err != nil {
+				break
+			}
+		}
+		t.Reset(every)
+	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"channelhub/internal/audit"
 	"channelhub/internal/auth"
 	"channelhub/internal/database"
 	"channelhub/internal/field"
@@ -267,6 +268,24 @@ type ActionItem struct {
 	ClosedAt   *time.Time `bun:"closed_at"`
 	ClosedBy   *uuid.UUID `bun:"closed_by"`
 	CloseNote  string     `bun:"close_note"`
+
+	AuditSalesmanID uuid.UUID `bun:"audit_salesman_id,scanonly"` // read where asked: who audited
+}
+
+// Events of action items, and what their payload holds.
+const (
+	EventActionItemCreated = "action_item.created" // the store's managers are told
+	EventActionItemClosed  = "action_item.closed"  // the salesman whose audit found it is told
+)
+
+// ActionItemMessage is the payload of the action item events.
+type ActionItemMessage struct {
+	ActionItemID uuid.UUID `json:"actionItemId"`
+	StoreID      uuid.UUID `json:"storeId"`
+	SalesmanID   uuid.UUID `json:"salesmanId"` // who audited the store
+	Title        string    `json:"title"`
+	Reason       string    `json:"reason"`
+	Note         string    `json:"note,omitempty"`
 }
 
 // score checks a against q's type and returns its points and the issue it raises.
@@ -381,6 +400,7 @@ func (s *Service) SubmitAudit(ctx context.Context, p auth.Principal, in SubmitAu
 	a := &Audit{ID: uuid.Must(uuid.NewV7()), VisitID: v.ID, TemplateID: t.ID, StoreID: v.StoreID, SalesmanID: p.UserID, CreatedAt: now}
 	var errs []error
 	var items []*ActionItem
+	var photos []string
 	seen := map[string]bool{}
 	var got, total float64
 	for i := range in.Answers {
@@ -406,6 +426,7 @@ func (s *Service) SubmitAudit(ctx context.Context, p auth.Principal, in SubmitAu
 				errs = append(errs, field.Err(err, append(at, "photoKey")...))
 				continue
 			}
+			photos = append(photos, *ans.PhotoKey)
 		}
 		ans.Points = math.Round(pts*1000) / 1000
 		got += pts * float64(q.Weight)
@@ -443,10 +464,29 @@ func (s *Service) SubmitAudit(ctx context.Context, p auth.Principal, in SubmitAu
 			}
 			return fmt.Errorf("visit: audit: %w", err)
 		}
+		events := make([]*outbox.Event, 0, len(items)+1)
 		if len(items) > 0 {
 			if _, err := tx.NewInsert().Model(&items).Exec(ctx); err != nil {
 				return fmt.Errorf("visit: action items: %w", err)
 			}
+			for _, it := range items {
+				ev, err := outbox.New("store:"+it.StoreID.String(), "ActionItem", it.ID.String(), EventActionItemCreated,
+					ActionItemMessage{ActionItemID: it.ID, StoreID: it.StoreID, SalesmanID: p.UserID, Title: it.Title, Reason: it.Detail}, now)
+				if err != nil {
+					return err
+				}
+				events = append(events, ev)
+			}
+		}
+		if len(photos) > 0 {
+			if _, err := tx.NewUpdate().Table("media_uploads").Set("used_at = ?", now).
+				Where("key IN (?) AND used_at IS NULL", bun.In(photos)).Exec(ctx); err != nil {
+				return fmt.Errorf("visit: audit photos: %w", err)
+			}
+		}
+		if err := audit.Record(ctx, tx, p, "visit.audit.submit", "ShelfAudit", a.ID.String(), nil,
+			map[string]any{"visitId": a.VisitID, "templateId": a.TemplateID, "storeId": a.StoreID, "score": a.Score, "actionItems": len(items)}, ""); err != nil {
+			return err
 		}
 		if _, err := tx.NewRaw(`INSERT INTO store_audit_last (store_id, audit_id, score, audited_at) VALUES (?, ?, ?, ?)
 			ON CONFLICT (store_id) DO UPDATE SET audit_id = EXCLUDED.audit_id, score = EXCLUDED.score, audited_at = EXCLUDED.audited_at`,
@@ -458,7 +498,7 @@ func (s *Service) SubmitAudit(ctx context.Context, p auth.Principal, in SubmitAu
 		if err != nil {
 			return err
 		}
-		if err := outbox.Add(ctx, tx, ev); err != nil {
+		if err := outbox.Add(ctx, tx, append(events, ev)...); err != nil {
 			return err
 		}
 		return idempotency.Complete(ctx, tx, p.UserID, "shelfAuditSubmit", in.IdempotencyKey, a.ID)
@@ -509,13 +549,8 @@ func (s *Service) ActionItems(ctx context.Context, p auth.Principal, status stri
 		return nil, false, err
 	}
 	var rows []*ActionItem
-	q := party.Scope(s.db.NewSelect().Model(&rows), p, "ai.store_id").OrderExpr("ai.id DESC").Limit(int64(size + 1))
-	if status != "" {
-		q = q.Where("ai.status = ?", status)
-	}
-	if store != nil {
-		q = q.Where("ai.store_id = ?", *store)
-	}
+	q := actionItemsFilter(party.Scope(s.db.NewSelect().Model(&rows), p, "ai.store_id"), status, store).
+		OrderExpr("ai.id DESC").Limit(int64(size + 1))
 	if key != nil {
 		id, err := uuid.Parse(key[0])
 		if err != nil {
@@ -532,6 +567,66 @@ func (s *Service) ActionItems(ctx context.Context, p auth.Principal, status stri
 	return rows, false, nil
 }
 
+func actionItemsFilter(q *bun.SelectQuery, status string, store *uuid.UUID) *bun.SelectQuery {
+	if status != "" {
+		q = q.Where("ai.status = ?", status)
+	}
+	if store != nil {
+		q = q.Where("ai.store_id = ?", *store)
+	}
+	return q
+}
+
+// CountActionItems is how many action items ActionItems lists for p (every page).
+func (s *Service) CountActionItems(ctx context.Context, p auth.Principal, status string, store *uuid.UUID) (int, error) {
+	n, err := actionItemsFilter(party.Scope(s.db.NewSelect().Model((*ActionItem)(nil)), p, "ai.store_id"), status, store).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("visit: action items: %w", err)
+	}
+	return int(n), nil
+}
+
+// ActionItem is one action item of a store in p's scope.
+func (s *Service) ActionItem(ctx context.Context, p auth.Principal, id uuid.UUID) (*ActionItem, error) {
+	it := new(ActionItem)
+	err := party.Scope(s.db.NewSelect().Model(it).Where("ai.id = ?", id), p, "ai.store_id").Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("visit: action item: %w", err)
+	}
+	return it, nil
+}
+
+// Audit is one shelf audit in p's scope: a salesman its own, others those of
+// stores in their party scope.
+func (s *Service) Audit(ctx context.Context, p auth.Principal, id uuid.UUID) (*Audit, error) {
+	a := new(Audit)
+	q := s.db.NewSelect().Model(a).Where("a.id = ?", id)
+	if p.Has(auth.RoleSalesman) && len(p.Roles) == 1 {
+		q = q.Where("a.salesman_id = ?", p.UserID)
+	} else {
+		q = party.Scope(q, p, "a.store_id")
+	}
+	err := q.Scan(ctx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, fmt.Errorf("visit: audit: %w", err)
+	}
+	return a, nil
+}
+
+// Template is one audit template, for the roles that may read templates.
+func (s *Service) Template(ctx context.Context, p auth.Principal, id uuid.UUID) (*Template, error) {
+	if err := p.Require(append(TemplateManagers, auth.RoleBranchManager, auth.RoleSalesman)...); err != nil {
+		return nil, ErrNotFound
+	}
+	return s.template(ctx, s.db, id)
+}
+
 // CloseActionItem is the store saying it fixed the issue.
 func (s *Service) CloseActionItem(ctx context.Context, p auth.Principal, id uuid.UUID, note string) (*ActionItem, error) {
 	if err := p.Require(auth.RoleStoreManager, auth.RoleStoreStaff); err != nil {
@@ -541,7 +636,8 @@ func (s *Service) CloseActionItem(ctx context.Context, p auth.Principal, id uuid
 		return nil, field.Err(ErrInvalidInput, "note")
 	}
 	it := new(ActionItem)
-	err := party.Scope(s.db.NewSelect().Model(it).Where("ai.id = ?", id), p, "ai.store_id").Scan(ctx)
+	err := party.Scope(s.db.NewSelect().Model(it).ColumnExpr("ai.*").ColumnExpr("sa.salesman_id AS audit_salesman_id").
+		Join("JOIN shelf_audits AS sa ON sa.id = ai.audit_id").Where("ai.id = ?", id), p, "ai.store_id").Scan(ctx)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, ErrNotFound
 	}
@@ -549,13 +645,28 @@ func (s *Service) CloseActionItem(ctx context.Context, p auth.Principal, id uuid
 		return nil, fmt.Errorf("visit: action item: %w", err)
 	}
 	now := s.Now()
-	res, err := s.db.NewUpdate().Model((*ActionItem)(nil)).Set("status = 'CLOSED'").Set("closed_at = ?", now).
-		Set("closed_by = ?", p.UserID).Set("close_note = ?", note).Where("id = ? AND status = 'OPEN'", id).Exec(ctx)
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		res, err := tx.NewUpdate().Model((*ActionItem)(nil)).Set("status = 'CLOSED'").Set("closed_at = ?", now).
+			Set("closed_by = ?", p.UserID).Set("close_note = ?", note).Where("id = ? AND status = 'OPEN'", id).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("visit: close: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrActionItemClosed
+		}
+		ev, err := outbox.New("store:"+it.StoreID.String(), "ActionItem", it.ID.String(), EventActionItemClosed,
+			ActionItemMessage{ActionItemID: it.ID, StoreID: it.StoreID, SalesmanID: it.AuditSalesmanID, Title: it.Title, Reason: it.Detail, Note: note}, now)
+		if err != nil {
+			return err
+		}
+		if err := outbox.Add(ctx, tx, ev); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, p, "visit.action_item.close", "ActionItem", it.ID.String(),
+			map[string]any{"status": it.Status}, map[string]any{"status": "CLOSED", "note": note}, "")
+	})
 	if err != nil {
-		return nil, fmt.Errorf("visit: close: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return nil, ErrActionItemClosed
+		return nil, err
 	}
 	it.Status, it.ClosedAt, it.ClosedBy, it.CloseNote = "CLOSED", &now, &p.UserID, note
 	return it, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"channelhub/internal/audit"
 	"channelhub/internal/auth"
 	"channelhub/internal/database"
 	"channelhub/internal/field"
@@ -53,8 +54,8 @@ func (s *Service) PhotoUpload(ctx context.Context, p auth.Principal, purpose, co
 }
 
 // photo returns the salesman's upload under key, verified: it exists in the
-// store, is an image of an allowed type and within its size. The check reads
-// the object once; later uses take the recorded hash.
+// store, is an image of an allowed type and within its size (a ranged read of
+// its first bytes; size and ETag from the store). The first use records them.
 func (s *Service) photo(ctx context.Context, user uuid.UUID, key string) (*upload, error) {
 	u := new(upload)
 	err := s.db.NewSelect().Model(u).Where("key = ? AND user_id = ?", key, user).Scan(ctx)
@@ -68,22 +69,33 @@ func (s *Service) photo(ctx context.Context, user uuid.UUID, key string) (*uploa
 		return u, nil
 	}
 	o, err := s.media.Verify(ctx, key, u.MaxBytes)
-	switch {
-	case errors.Is(err, media.ErrNotFound):
-		return nil, ErrPhotoNotFound
-	case errors.Is(err, media.ErrTooLarge):
-		return nil, ErrPhotoTooLarge
-	case errors.Is(err, media.ErrNotImage):
-		return nil, ErrPhotoNotImage
-	case err != nil:
+	if err := photoErr(err); err != nil {
 		return nil, err
 	}
 	now := s.Now()
-	u.Size, u.ETag, u.SHA256, u.ContentType, u.VerifiedAt = &o.Size, &o.ETag, &o.SHA256, &o.ContentType, &now
-	if _, err := s.db.NewUpdate().Model(u).Column("size", "etag", "sha256", "content_type", "verified_at").WherePK().Exec(ctx); err != nil {
+	u.Size, u.ETag, u.ContentType, u.VerifiedAt = &o.Size, &o.ETag, &o.ContentType, &now
+	if _, err := s.db.NewUpdate().Model(u).Column("size", "etag", "content_type", "verified_at").WherePK().Exec(ctx); err != nil {
 		return nil, fmt.Errorf("visit: photo: %w", err)
 	}
 	return u, nil
+}
+
+// photoErr maps the media store's verdict on a photo.
+func photoErr(err error) error {
+	switch {
+	case errors.Is(err, media.ErrNotFound):
+		return ErrPhotoNotFound
+	case errors.Is(err, media.ErrTooLarge):
+		return ErrPhotoTooLarge
+	case errors.Is(err, media.ErrNotImage):
+		return ErrPhotoNotImage
+	}
+	return err
+}
+
+// ownKey reports whether key is one PhotoUpload chose for user.
+func ownKey(user uuid.UUID, key string) bool {
+	return strings.HasPrefix(key, photoKeyPrefix+user.String()+"/")
 }
 
 // Position is a phone's GPS fix.
@@ -124,9 +136,48 @@ type CheckInInput struct {
 	Note           string
 }
 
+// checkInRead is everything a check-in needs from the database, read in one
+// statement: the store and whether it is assigned to the salesman, its
+// branch's geofence, an open visit, the plan, an earlier check-in with the
+// same photo (by ETag), the upload row, and an earlier request with the key.
+type checkInRead struct {
+	StoreID     *uuid.UUID `bun:"store_id"`
+	Latitude    *float64   `bun:"latitude"`
+	Longitude   *float64   `bun:"longitude"`
+	Assigned    bool       `bun:"assigned"`
+	RadiusM     *int       `bun:"radius_m"`
+	OpenVisit   bool       `bun:"open_visit"`
+	Planned     bool       `bun:"planned"`
+	Duplicate   bool       `bun:"duplicate"`
+	UploadKey   *string    `bun:"upload_key"`
+	MaxBytes    *int64     `bun:"max_bytes"`
+	RequestHash *string    `bun:"request_hash"`
+	Result      *string    `bun:"result"`
+}
+
+// checkInSQL is checkInRead's statement. The geofence is the one set on the
+// store's nearest ancestor: ancestors' paths are prefixes of the store's.
+const checkInSQL = `SELECT p.id AS store_id, p.latitude, p.longitude,
+	EXISTS (SELECT 1 FROM salesman_stores ss WHERE ss.user_id = ? AND ss.store_id = p.id) AS assigned,
+	(SELECT g.radius_m FROM visit_geofences g JOIN parties b ON b.id = g.branch_id
+		WHERE p.path LIKE b.path || '%' ORDER BY length(b.path) DESC LIMIT 1) AS radius_m,
+	EXISTS (SELECT 1 FROM visits ov WHERE ov.open_salesman_id = ?) AS open_visit,
+	EXISTS (SELECT 1 FROM (` + plannedSQL + `) st WHERE st.store_id = p.id) AS planned,
+	EXISTS (SELECT 1 FROM visits dv WHERE dv.photo_etag = ? AND dv.photo_etag <> '') AS duplicate,
+	mu.key AS upload_key, mu.max_bytes, ik.request_hash, ik.result
+	FROM (SELECT 1 AS one) one
+	LEFT JOIN parties p ON p.id = ?
+	LEFT JOIN media_uploads mu ON mu.key = ? AND mu.user_id = ?
+	LEFT JOIN idempotency_keys ik ON ik.user_id = ? AND ik.scope = 'visitCheckIn' AND ik.key = ?`
+
 // CheckIn opens a visit. Distance, accuracy, photo age and reuse, and the
 // plan are recorded as flags, never refused; a salesman has one open visit
 // at a time (a unique index, so two phones racing cannot both open one).
+//
+// It costs the media store one ranged GET and the database two statements:
+// the read of checkInSQL, and the writes (idempotency key with its result,
+// visit, outbox event, upload marked used, audit line) as one statement on
+// PostgreSQL and one transaction on SQLite.
 func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput) (*Visit, error) {
 	if err := requireSalesman(p); err != nil {
 		return nil, err
@@ -140,37 +191,67 @@ func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput
 	if utf8.RuneCountInString(in.Note) > MaxNoteRunes {
 		return nil, field.Err(ErrInvalidInput, "note")
 	}
+	if err := idempotency.ValidKey(in.IdempotencyKey); err != nil {
+		return nil, keyErr(err)
+	}
 	hash, err := idempotency.Hash(map[string]any{"store": in.StoreID, "pos": in.Position, "photo": in.PhotoKey,
 		"at": in.CapturedAt.UTC(), "note": in.Note})
 	if err != nil {
 		return nil, err
 	}
-	if v, err := s.replay(ctx, p, "visitCheckIn", in.IdempotencyKey, hash); v != nil || err != nil {
-		return v, err
-	}
-	store := new(party.Party)
-	err = s.db.NewSelect().Model(store).Join("JOIN salesman_stores AS ss ON ss.store_id = p.id AND ss.user_id = ?", p.UserID).
-		Where("p.id = ?", in.StoreID).Scan(ctx)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, field.Err(ErrStoreNotAssigned, "storeId")
-	}
-	if err != nil {
-		return nil, fmt.Errorf("visit: store: %w", err)
-	}
-	photo, err := s.photo(ctx, p.UserID, in.PhotoKey)
-	if err != nil {
-		return nil, field.Err(err, "photoKey")
-	}
-	radius, err := s.radius(ctx, store.Path)
-	if err != nil {
-		return nil, err
+	// The photo first: its ETag decides DUPLICATE_PHOTO in the read below.
+	// Another salesman's key is refused without asking the store.
+	obj, perr := media.Object{}, error(ErrPhotoNotFound)
+	if ownKey(p.UserID, in.PhotoKey) {
+		obj, perr = s.media.Verify(ctx, in.PhotoKey, MaxPhotoBytes)
+		if perr = photoErr(perr); perr != nil && !errors.Is(perr, ErrPhotoNotFound) &&
+			!errors.Is(perr, ErrPhotoTooLarge) && !errors.Is(perr, ErrPhotoNotImage) {
+			return nil, perr
+		}
 	}
 	now := s.Now()
-	v := &Visit{ID: uuid.Must(uuid.NewV7()), SalesmanID: p.UserID, StoreID: store.ID, Day: s.day(now), OpenSalesmanID: &p.UserID,
-		CheckedInAt: now, Latitude: in.Position.Lat, Longitude: in.Position.Lng, AccuracyM: in.Position.AccuracyM,
-		RadiusM: radius, Flags: []Flag{}, PhotoKey: photo.Key, PhotoSHA256: *photo.SHA256, CapturedAt: in.CapturedAt.UTC(), Note: in.Note}
-	if g := store.Geo(); g != nil {
-		d := math.Round(Haversine(g.Latitude, g.Longitude, in.Position.Lat, in.Position.Lng)*10) / 10
+	day := s.day(now)
+	t, _ := parseDay(day)
+	var r checkInRead
+	if err := s.db.NewRaw(checkInSQL, p.UserID, p.UserID, p.UserID, day, p.UserID, weekday(t), p.UserID, day, obj.ETag,
+		in.StoreID, in.PhotoKey, p.UserID, p.UserID, in.IdempotencyKey).Scan(ctx, &r); err != nil {
+		return nil, fmt.Errorf("visit: check-in read: %w", err)
+	}
+	if r.RequestHash != nil && r.Result != nil && *r.Result != "" { // a retry
+		if *r.RequestHash != hash {
+			return nil, ErrKeyReused
+		}
+		var id uuid.UUID
+		if err := json.Unmarshal([]byte(*r.Result), &id); err != nil {
+			return nil, fmt.Errorf("visit: replay: %w", err)
+		}
+		return s.get(ctx, id)
+	}
+	if r.StoreID == nil || !r.Assigned {
+		return nil, field.Err(ErrStoreNotAssigned, "storeId")
+	}
+	if r.UploadKey == nil {
+		return nil, field.Err(ErrPhotoNotFound, "photoKey") // never handed out, or another salesman's
+	}
+	if perr == nil && obj.Size > *r.MaxBytes {
+		perr = ErrPhotoTooLarge
+	}
+	if perr != nil {
+		return nil, field.Err(perr, "photoKey")
+	}
+	if r.OpenVisit {
+		return nil, ErrAlreadyCheckedIn
+	}
+	radius := DefaultRadiusM
+	if r.RadiusM != nil {
+		radius = *r.RadiusM
+	}
+	v := &Visit{ID: uuid.Must(uuid.NewV7()), SalesmanID: p.UserID, StoreID: *r.StoreID, Day: day, Planned: r.Planned,
+		OpenSalesmanID: &p.UserID, CheckedInAt: now, Latitude: in.Position.Lat, Longitude: in.Position.Lng,
+		AccuracyM: in.Position.AccuracyM, RadiusM: radius, Flags: []Flag{}, PhotoKey: in.PhotoKey, PhotoETag: obj.ETag,
+		CapturedAt: in.CapturedAt.UTC(), Note: in.Note}
+	if r.Latitude != nil && r.Longitude != nil {
+		d := math.Round(Haversine(*r.Latitude, *r.Longitude, in.Position.Lat, in.Position.Lng)*10) / 10
 		v.DistanceM = &d
 		if d > float64(radius) {
 			v.Flags = append(v.Flags, FlagOutOfFence)
@@ -184,52 +265,96 @@ func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput
 	if age := now.Sub(v.CapturedAt); age > StaleAfter || age < -StaleAfter {
 		v.Flags = append(v.Flags, FlagStalePhoto)
 	}
-	var replayed bool
-	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
-		stored, replay, err := idempotency.Claim(ctx, tx, p.UserID, "visitCheckIn", in.IdempotencyKey, hash, now)
-		if err := keyErr(err); err != nil {
-			return err
-		}
-		if replayed = replay; replay {
-			return json.Unmarshal(stored, &v.ID)
-		}
-		if v.Planned, err = s.planned(ctx, tx, p.UserID, store.ID, v.Day); err != nil {
-			return err
-		}
-		if !v.Planned {
-			v.Flags = append(v.Flags, FlagUnplannedStore)
-		}
-		dup, err := tx.NewSelect().Table("visits").Where("photo_sha256 = ?", v.PhotoSHA256).Exists(ctx)
+	if r.Duplicate {
+		v.Flags = append(v.Flags, FlagDuplicatePhoto)
+	}
+	if !v.Planned {
+		v.Flags = append(v.Flags, FlagUnplannedStore)
+	}
+	slices.SortFunc(v.Flags, func(a, b Flag) int { return slices.Index(AllFlags, a) - slices.Index(AllFlags, b) })
+	writes := func(db bun.IDB) ([]query, error) {
+		claim, err := idempotency.ClaimDoneQuery(db, p.UserID, "visitCheckIn", in.IdempotencyKey, hash, v.ID, now)
 		if err != nil {
-			return fmt.Errorf("visit: duplicate: %w", err)
-		}
-		if dup {
-			v.Flags = append(v.Flags, FlagDuplicatePhoto)
-		}
-		slices.SortFunc(v.Flags, func(a, b Flag) int { return slices.Index(AllFlags, a) - slices.Index(AllFlags, b) })
-		if _, err := tx.NewInsert().Model(v).Exec(ctx); err != nil {
-			if database.IsUniqueViolation(err) {
-				return ErrAlreadyCheckedIn
-			}
-			return fmt.Errorf("visit: insert: %w", err)
+			return nil, err
 		}
 		ev, err := outbox.New("visit:"+v.StoreID.String(), "Visit", v.ID.String(), "visit.checked_in",
 			map[string]any{"visitId": v.ID, "storeId": v.StoreID, "salesmanId": v.SalesmanID, "flags": v.Flags}, now)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := outbox.Add(ctx, tx, ev); err != nil {
-			return err
+		used := db.NewUpdate().Table("media_uploads").Set("size = ?", obj.Size).Set("etag = ?", obj.ETag).
+			Set("content_type = ?", obj.ContentType).Set("verified_at = COALESCE(verified_at, ?)", now).
+			Set("used_at = COALESCE(used_at, ?)", now).Where("key = ?", v.PhotoKey)
+		log, err := audit.Insert(ctx, db, p, "visit.check_in", "Visit", v.ID.String(), nil,
+			map[string]any{"storeId": v.StoreID, "distanceMeters": v.DistanceM, "flags": v.Flags, "photoKey": v.PhotoKey}, "")
+		if err != nil {
+			return nil, err
 		}
-		return idempotency.Complete(ctx, tx, p.UserID, "visitCheckIn", in.IdempotencyKey, v.ID)
-	})
-	if err != nil {
+		return []query{claim, db.NewInsert().Model(v), outbox.Insert(db, []*outbox.Event{ev}), used, log}, nil
+	}
+	err = s.writeAll(ctx, writes)
+	switch {
+	case idempotency.IsTaken(err): // a concurrent retry with the key committed first
+		id, err := s.replayed(ctx, p, "visitCheckIn", in.IdempotencyKey, hash)
+		if err != nil {
+			return nil, err
+		}
+		if id == uuid.Nil {
+			return nil, ErrKeyReused
+		}
+		return s.get(ctx, id)
+	case database.IsUniqueViolation(err):
+		return nil, ErrAlreadyCheckedIn
+	case database.IsForeignKeyViolation(err): // the upload was swept meanwhile
+		return nil, field.Err(ErrPhotoNotFound, "photoKey")
+	case err != nil:
 		return nil, err
 	}
-	if replayed {
-		return s.get(ctx, v.ID)
-	}
 	return v, nil
+}
+
+// query is a bun statement that can run alone or be sent with others.
+type query interface {
+	fmt.Stringer
+	Exec(ctx context.Context, dest ...any) (sql.Result, error)
+}
+
+// writeAll runs the statements build makes, all or none: on PostgreSQL as
+// one statement of data-modifying WITH clauses (one round trip, atomic by
+// itself), on SQLite in a transaction.
+func (s *Service) writeAll(ctx context.Context, build func(db bun.IDB) ([]query, error)) error {
+	if !s.db.IsPostgres() {
+		return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+			qs, err := build(tx)
+			if err != nil {
+				return err
+			}
+			for _, q := range qs {
+				if _, err := q.Exec(ctx); err != nil {
+					return fmt.Errorf("visit: write: %w", err)
+				}
+			}
+			return nil
+		})
+	}
+	qs, err := build(s.db)
+	if err != nil {
+		return err
+	}
+	var b strings.Builder
+	for i, q := range qs {
+		if i == 0 {
+			b.WriteString("WITH ")
+		} else {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "w%d AS (%s)", i, q.String())
+	}
+	b.WriteString(" SELECT 1")
+	if _, err := s.db.ExecFormatted(ctx, b.String()); err != nil {
+		return fmt.Errorf("visit: write: %w", err)
+	}
+	return nil
 }
 
 func keyErr(err error) error {
@@ -276,33 +401,6 @@ func (s *Service) replayed(ctx context.Context, p auth.Principal, scope, key, ha
 	return id, nil
 }
 
-// radius is the geofence of the store's branch (the nearest ancestor that sets one).
-func (s *Service) radius(ctx context.Context, path string) (int, error) {
-	var ids []uuid.UUID
-	for _, seg := range strings.Split(strings.Trim(path, "/"), "/") {
-		if id, err := uuid.Parse(seg); err == nil {
-			ids = append(ids, id)
-		}
-	}
-	var rows []struct {
-		BranchID uuid.UUID `bun:"branch_id"`
-		RadiusM  int       `bun:"radius_m"`
-	}
-	if len(ids) > 0 {
-		if err := s.db.NewSelect().Table("visit_geofences").Column("branch_id", "radius_m").
-			Where("branch_id IN (?)", bun.In(ids)).Scan(ctx, &rows); err != nil {
-			return 0, fmt.Errorf("visit: geofence: %w", err)
-		}
-	}
-	best, depth := DefaultRadiusM, -1
-	for _, r := range rows {
-		if i := slices.Index(ids, r.BranchID); i > depth {
-			best, depth = r.RadiusM, i
-		}
-	}
-	return best, nil
-}
-
 // CheckOut closes the salesman's open visit and records its duration.
 func (s *Service) CheckOut(ctx context.Context, p auth.Principal, id uuid.UUID, note string) (*Visit, error) {
 	if err := requireSalesman(p); err != nil {
@@ -323,19 +421,30 @@ func (s *Service) CheckOut(ctx context.Context, p auth.Principal, id uuid.UUID, 
 	}
 	now := s.Now()
 	d := int64(now.Sub(v.CheckedInAt) / time.Second)
-	q := s.db.NewUpdate().Model((*Visit)(nil)).Set("open_salesman_id = NULL").Set("checked_out_at = ?", now).
-		Set("duration_s = ?", d).Where("id = ? AND open_salesman_id IS NOT NULL", id)
-	if note != "" {
-		q = q.Set("note = ?", note)
-	}
-	res, err := q.Exec(ctx)
+	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		q := tx.NewUpdate().Model((*Visit)(nil)).Set("open_salesman_id = NULL").Set("checked_out_at = ?", now).
+			Set("duration_s = ?", d).Where("id = ? AND open_salesman_id IS NOT NULL", id)
+		if note != "" {
+			q = q.Set("note = ?", note)
+		}
+		res, err := q.Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("visit: check out: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return ErrVisitNotOpen // a concurrent check-out won
+		}
+		return audit.Record(ctx, tx, p, "visit.check_out", "Visit", id.String(), nil,
+			map[string]any{"storeId": v.StoreID, "durationSeconds": d, "note": note}, "")
+	})
 	if err != nil {
-		return nil, fmt.Errorf("visit: check out: %w", err)
+		return nil, err
 	}
-	if n, _ := res.RowsAffected(); n != 1 {
-		return nil, ErrVisitNotOpen // a concurrent check-out won
+	v.OpenSalesmanID, v.CheckedOutAt, v.DurationS = nil, &now, &d
+	if note != "" {
+		v.Note = note
 	}
-	return s.get(ctx, id)
+	return v, nil
 }
 
 func (s *Service) get(ctx context.Context, id uuid.UUID) (*Visit, error) {
@@ -404,11 +513,13 @@ func (s *Service) SetGeofence(ctx context.Context, p auth.Principal, branch uuid
 	if !ok {
 		return ErrNotFound
 	}
-	_, err = s.db.NewRaw(`INSERT INTO visit_geofences (branch_id, radius_m, updated_by, updated_at) VALUES (?, ?, ?, ?)
+	return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		_, err := tx.NewRaw(`INSERT INTO visit_geofences (branch_id, radius_m, updated_by, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (branch_id) DO UPDATE SET radius_m = EXCLUDED.radius_m, updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at`,
-		branch, radiusM, p.UserID, s.Now()).Exec(ctx)
-	if err != nil {
-		return fmt.Errorf("visit: geofence: %w", err)
-	}
-	return nil
+			branch, radiusM, p.UserID, s.Now()).Exec(ctx)
+		if err != nil {
+			return fmt.Errorf("visit: geofence: %w", err)
+		}
+		return audit.Record(ctx, tx, p, "visit.geofence.set", "Party", branch.String(), nil, map[string]any{"radiusMeters": radiusM}, "")
+	})
 }

@@ -68,18 +68,7 @@ func (s *Service) KPIs(ctx context.Context, p auth.Principal, f KPIFilter, pr pa
 		return nil, false, err
 	}
 	var ids []uuid.UUID
-	q := s.db.NewSelect().Table("users").Column("users.id").Join("JOIN parties AS sp ON sp.id = users.party_id").
-		Where("users.roles LIKE ?", salesmanRoleSQL).OrderExpr("users.id").Limit(int64(size + 1))
-	switch {
-	case p.Has(auth.RoleHQAdmin, auth.RoleSalesOps):
-	case p.Has(auth.RoleBranchManager):
-		q = q.Where("sp.path LIKE ?", p.PartyPath+"%")
-	default:
-		q = q.Where("users.id = ?", p.UserID)
-	}
-	if len(f.Salesmen) > 0 {
-		q = q.Where("users.id IN (?)", bun.In(f.Salesmen))
-	}
+	q := s.kpiSalesmen(p, f).Column("users.id").OrderExpr("users.id").Limit(int64(size + 1))
 	if key != nil {
 		id, err := uuid.Parse(key[0])
 		if err != nil {
@@ -99,6 +88,32 @@ func (s *Service) KPIs(ctx context.Context, p auth.Principal, f KPIFilter, pr pa
 	}
 	out, err := s.kpis(ctx, ids, from, to)
 	return out, more, err
+}
+
+// kpiSalesmen selects the salesmen of f in p's scope.
+func (s *Service) kpiSalesmen(p auth.Principal, f KPIFilter) *bun.SelectQuery {
+	q := s.db.NewSelect().Table("users").Join("JOIN parties AS sp ON sp.id = users.party_id").
+		Where("users.roles LIKE ?", salesmanRoleSQL)
+	switch {
+	case p.Has(auth.RoleHQAdmin, auth.RoleSalesOps):
+	case p.Has(auth.RoleBranchManager):
+		q = q.Where("sp.path LIKE ?", p.PartyPath+"%")
+	default:
+		q = q.Where("users.id = ?", p.UserID)
+	}
+	if len(f.Salesmen) > 0 {
+		q = q.Where("users.id IN (?)", bun.In(f.Salesmen))
+	}
+	return q
+}
+
+// CountKPIs is how many salesmen KPIs with f list for p (every page).
+func (s *Service) CountKPIs(ctx context.Context, p auth.Principal, f KPIFilter) (int, error) {
+	n, err := s.kpiSalesmen(p, f).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("visit: kpi count: %w", err)
+	}
+	return int(n), nil
 }
 
 func (s *Service) kpis(ctx context.Context, ids []uuid.UUID, from, to time.Time) ([]*KPI, error) {
@@ -226,13 +241,7 @@ func (s *Service) Visits(ctx context.Context, p auth.Principal, salesman, store 
 		return nil, false, err
 	}
 	var rows []*Visit
-	q := scope(s.db.NewSelect().Model(&rows), p).OrderExpr("v.id DESC").Limit(int64(size + 1))
-	if salesman != nil {
-		q = q.Where("v.salesman_id = ?", *salesman)
-	}
-	if store != nil {
-		q = q.Where("v.store_id = ?", *store)
-	}
+	q := visitsFilter(scope(s.db.NewSelect().Model(&rows), p), salesman, store).OrderExpr("v.id DESC").Limit(int64(size + 1))
 	if key != nil {
 		id, err := uuid.Parse(key[0])
 		if err != nil {
@@ -247,4 +256,23 @@ func (s *Service) Visits(ctx context.Context, p auth.Principal, salesman, store 
 		return rows[:size], true, nil
 	}
 	return rows, false, nil
+}
+
+func visitsFilter(q *bun.SelectQuery, salesman, store *uuid.UUID) *bun.SelectQuery {
+	if salesman != nil {
+		q = q.Where("v.salesman_id = ?", *salesman)
+	}
+	if store != nil {
+		q = q.Where("v.store_id = ?", *store)
+	}
+	return q
+}
+
+// CountVisits is how many visits Visits lists for p (every page).
+func (s *Service) CountVisits(ctx context.Context, p auth.Principal, salesman, store *uuid.UUID) (int, error) {
+	n, err := visitsFilter(scope(s.db.NewSelect().Model((*Visit)(nil)), p), salesman, store).Count(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("visit: count: %w", err)
+	}
+	return int(n), nil
 }

@@ -2,12 +2,17 @@ package visit
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"channelhub/internal/audit"
 	"channelhub/internal/auth"
 	"channelhub/internal/field"
 )
@@ -29,8 +34,9 @@ type Stop struct {
 // Route is a salesman's plan for one day.
 type Route struct {
 	SalesmanID  uuid.UUID
-	Day         string
-	FromPattern bool // no route was set for the day: the weekday pattern applies
+	Day         string // "" for a weekday pattern
+	Weekday     int    // a weekday pattern's 1 (Monday) .. 7 (Sunday)
+	FromPattern bool   // no route was set for the day: the weekday pattern applies
 	Stops       []Stop
 }
 
@@ -130,6 +136,10 @@ func (s *Service) SetRoute(ctx context.Context, p auth.Principal, salesman uuid.
 			salesman, day, p.UserID, now).Exec(ctx); err != nil {
 			return fmt.Errorf("visit: route: %w", err)
 		}
+		if err := audit.Record(ctx, tx, p, "visit.route.set", "VisitRoute", RouteID(salesman, day), nil,
+			map[string]any{"salesmanId": salesman, "date": day, "storeIds": stores}, ""); err != nil {
+			return err
+		}
 		if len(stores) == 0 {
 			return nil
 		}
@@ -165,6 +175,10 @@ func (s *Service) SetPattern(ctx context.Context, p auth.Principal, salesman uui
 		if _, err := tx.NewDelete().Table("visit_patterns").Where("salesman_id = ? AND weekday = ?", salesman, weekday).Exec(ctx); err != nil {
 			return fmt.Errorf("visit: pattern: %w", err)
 		}
+		if err := audit.Record(ctx, tx, p, "visit.pattern.set", "VisitRoute", PatternID(salesman, weekday), nil,
+			map[string]any{"salesmanId": salesman, "weekday": weekday, "storeIds": stores}, ""); err != nil {
+			return err
+		}
 		if len(stores) == 0 {
 			return nil
 		}
@@ -180,11 +194,68 @@ func (s *Service) SetPattern(ctx context.Context, p auth.Principal, salesman uui
 	if err != nil {
 		return nil, err
 	}
-	r := &Route{SalesmanID: salesman, FromPattern: true, Stops: make([]Stop, len(stores))}
-	for i, id := range stores {
-		r.Stops[i] = Stop{Seq: i + 1, StoreID: id}
+	return s.pattern(ctx, salesman, weekday)
+}
+
+// Pattern is the salesman's weekly pattern for weekday as p may see it.
+func (s *Service) Pattern(ctx context.Context, p auth.Principal, salesman uuid.UUID, weekday int) (*Route, error) {
+	if weekday < 1 || weekday > 7 {
+		return nil, ErrNotFound
+	}
+	if err := s.salesman(ctx, p, salesman); err != nil {
+		return nil, err
+	}
+	return s.pattern(ctx, salesman, weekday)
+}
+
+// pattern reads a weekday pattern as a route without a date, with the
+// stores' last audit scores, in one statement.
+func (s *Service) pattern(ctx context.Context, salesman uuid.UUID, weekday int) (*Route, error) {
+	r := &Route{SalesmanID: salesman, Weekday: weekday, FromPattern: true, Stops: []Stop{}}
+	err := s.db.NewRaw(`SELECT pt.seq, pt.store_id, l.score AS last_score, l.audited_at AS last_audited_at
+		FROM visit_patterns pt LEFT JOIN store_audit_last l ON l.store_id = pt.store_id
+		WHERE pt.salesman_id = ? AND pt.weekday = ? ORDER BY pt.seq`, salesman, weekday).Scan(ctx, &r.Stops)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("visit: pattern: %w", err)
 	}
 	return r, nil
+}
+
+// RouteID is a day's route's key: "<salesman>/<YYYY-MM-DD>".
+func RouteID(salesman uuid.UUID, day string) string { return salesman.String() + "/" + day }
+
+// PatternID is a weekday pattern's key: "<salesman>/W<1..7>".
+func PatternID(salesman uuid.UUID, weekday int) string {
+	return salesman.String() + "/W" + strconv.Itoa(weekday)
+}
+
+// ID is the route's key: RouteID, or PatternID for a weekday pattern.
+func (r *Route) ID() string {
+	if r.Day == "" {
+		return PatternID(r.SalesmanID, r.Weekday)
+	}
+	return RouteID(r.SalesmanID, r.Day)
+}
+
+// ParseRouteID splits a RouteID or PatternID: day is "" for a pattern.
+func ParseRouteID(id string) (salesman uuid.UUID, day string, weekday int, err error) {
+	raw, rest, ok := strings.Cut(id, "/")
+	if !ok {
+		return uuid.Nil, "", 0, ErrInvalidInput
+	}
+	if salesman, err = uuid.Parse(raw); err != nil || len(raw) != 36 {
+		return uuid.Nil, "", 0, ErrInvalidInput
+	}
+	if w, ok := strings.CutPrefix(rest, "W"); ok {
+		if weekday, err = strconv.Atoi(w); err != nil || weekday < 1 || weekday > 7 || len(w) != 1 {
+			return uuid.Nil, "", 0, ErrInvalidInput
+		}
+		return salesman, "", weekday, nil
+	}
+	if _, err := parseDay(rest); err != nil {
+		return uuid.Nil, "", 0, ErrInvalidInput
+	}
+	return salesman, rest, 0, nil
 }
 
 // Route is the salesman's plan for day as p may see it.

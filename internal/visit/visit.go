@@ -111,7 +111,7 @@ type Visit struct {
 	RadiusM        int        `bun:"radius_m"`
 	Flags          []Flag     `bun:"flags"`
 	PhotoKey       string     `bun:"photo_key"`
-	PhotoSHA256    string     `bun:"photo_sha256"`
+	PhotoETag      string     `bun:"photo_etag"`
 	CapturedAt     time.Time  `bun:"captured_at"`
 	Note           string     `bun:"note"`
 }
@@ -119,7 +119,8 @@ type Visit struct {
 // Open reports whether the visit is not checked out yet.
 func (v *Visit) Open() bool { return v.CheckedOutAt == nil }
 
-// upload is a presigned upload handed to a salesman, verified on first use.
+// upload is a presigned upload handed to a salesman, verified and marked
+// used by the check-in or audit that uses it; one never used is swept.
 type upload struct {
 	bun.BaseModel `bun:"table:media_uploads,alias:mu"`
 
@@ -131,9 +132,9 @@ type upload struct {
 	ExpiresAt   time.Time  `bun:"expires_at"`
 	Size        *int64     `bun:"size"`
 	ETag        *string    `bun:"etag"`
-	SHA256      *string    `bun:"sha256"`
 	ContentType *string    `bun:"content_type"`
 	VerifiedAt  *time.Time `bun:"verified_at"`
+	UsedAt      *time.Time `bun:"used_at"`
 }
 
 // requireSalesman refuses anyone but a salesman.
