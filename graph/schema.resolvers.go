@@ -44,6 +44,8 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 		return r.orderNode(ctx, p, typ, id)
 	case typeShipment, typeClaim:
 		return r.shipmentNode(ctx, p, typ, id)
+	case typeTransfer:
+		return r.transferNode(ctx, p, id)
 	case typeNotification:
 		nid, err := parseID(typeNotification, id)
 		if err != nil {
