@@ -646,6 +646,7 @@ func TestVisitRouteQueryCount(t *testing.T) {
 			return best
 		}
 		five, forty := cost("2026-12-01", 5), cost("2026-12-02", 40)
+		t.Logf("%s: route of 5 stores %d statements, of 40 stores %d", e.Backend, five, forty)
 		require.Equal(t, five, forty)
 		require.LessOrEqual(t, forty, int64(5)) // session, stops with scores, the day's visits, stores (batched)
 	})
@@ -658,7 +659,19 @@ func TestVisitCheckInStatements(t *testing.T) {
 	t.Parallel()
 	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
 		v := newVisitEnv(t, e)
+		var br struct {
+			Parties struct{ Edges []struct{ Node struct{ ID, Code string } } }
+		}
+		e.Query(e.As(auth.RoleHQAdmin), `{ parties(first: 100, filter: {kind: BRANCH}) { edges { node { id code } } } }`, nil).Decode(t, &br)
 		for i, code := range []string{"S-0001", "S-0007"} {
+			if i == 1 { // the branch's own geofence, read from the store's nearest ancestor that sets one
+				for _, b := range br.Parties.Edges {
+					radius := map[bool]int{true: 30, false: 5000}[b.Node.Code == "BR-HZ"]
+					r := e.Query(e.As(auth.RoleHQAdmin), `mutation($b: ID!, $r: Int!) { visitGeofenceSet(branchId: $b, radiusMeters: $r) { radiusMeters errors { code } } }`,
+						map[string]any{"b": b.Node.ID, "r": radius})
+					require.JSONEq(t, fmt.Sprintf(`{"visitGeofenceSet":{"radiusMeters":%d,"errors":[]}}`, radius), string(r.Data))
+				}
+			}
 			photo := v.upload(t, v.salesman, "CHECK_IN", mediatest.PNG(byte(40+i)))
 			before := e.Server.DB.Queries()
 			r := e.Query(v.salesman, `mutation { visitPhotoUploadCreate(input: {contentType: "image/png"}) { upload { key } errors { code } } }`, nil)
@@ -668,6 +681,13 @@ func TestVisitCheckInStatements(t *testing.T) {
 			vis, errs := v.checkIn(t, v.salesman, v.at(code, photo, fmt.Sprintf("stmts-%d", i)))
 			require.Empty(t, errs)
 			checkIn := e.Server.DB.Queries() - before
+			if i == 0 {
+				require.Equal(t, 200, vis.GeofenceMeters)
+				require.Empty(t, vis.Flags)
+			} else {
+				require.Equal(t, 30, vis.GeofenceMeters, "BR-HZ's, not another branch's")
+				require.Equal(t, []string{"OUT_OF_FENCE"}, vis.Flags, "33 m from the store")
+			}
 			t.Logf("%s: presign %d statements, check-in %d (the answer's store, salesman and photo URL included)", e.Backend, presign, checkIn)
 			require.Equal(t, int64(2), presign, "session, insert")
 			if e.Backend == "pg" {
