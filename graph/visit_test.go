@@ -660,7 +660,9 @@ func TestVisitCheckInStatements(t *testing.T) {
 	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
 		v := newVisitEnv(t, e)
 		var br struct {
-			Parties struct{ Edges []struct{ Node struct{ ID, Code string } } }
+			Parties struct {
+				Edges []struct{ Node struct{ ID, Code string } }
+			}
 		}
 		e.Query(e.As(auth.RoleHQAdmin), `{ parties(first: 100, filter: {kind: BRANCH}) { edges { node { id code } } } }`, nil).Decode(t, &br)
 		for i, code := range []string{"S-0001", "S-0007"} {
