@@ -527,6 +527,9 @@ func TestVisitBadInput(t *testing.T) {
 		code, _ = mediatest.Get(t, abs(e, short))
 		require.Equal(t, http.StatusForbidden, code, "expired")
 
+		v.checkOut(t, vis.ID)
+		uploadSweep(t, e, v)
+
 		// Malformed ids and dates are request errors; content types are checked.
 		r = e.Query(v.salesman, `{ myRoute(date: "2026-13-01") { date } }`, nil)
 		require.Equal(t, []string{"INVALID_REQUEST"}, r.Codes())
@@ -646,19 +649,34 @@ func TestVisitRouteQueryCount(t *testing.T) {
 			return best
 		}
 		five, forty := cost("2026-12-01", 5), cost("2026-12-02", 40)
+		t.Logf("%s: route of 5 stores %d statements, of 40 stores %d", e.Backend, five, forty)
 		require.Equal(t, five, forty)
 		require.LessOrEqual(t, forty, int64(5)) // session, stops with scores, the day's visits, stores (batched)
+
+		checkInStatements(t, e, v)
 	})
 }
 
-// TestVisitCheckInStatements: presign and check-in cost a constant handful
+// checkInStatements: presign and check-in cost a constant handful
 // of SQL statements: the session check, then one insert for the presign; one
 // combined read and one write (a single statement on PostgreSQL) for the check-in.
-func TestVisitCheckInStatements(t *testing.T) {
-	t.Parallel()
-	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
-		v := newVisitEnv(t, e)
+func checkInStatements(t *testing.T, e *apitest.Env, v *visitEnv) {
+	{
+		var br struct {
+			Parties struct {
+				Edges []struct{ Node struct{ ID, Code string } }
+			}
+		}
+		e.Query(e.As(auth.RoleHQAdmin), `{ parties(first: 100, filter: {kind: BRANCH}) { edges { node { id code } } } }`, nil).Decode(t, &br)
 		for i, code := range []string{"S-0001", "S-0007"} {
+			if i == 1 { // the branch's own geofence, read from the store's nearest ancestor that sets one
+				for _, b := range br.Parties.Edges {
+					radius := map[bool]int{true: 30, false: 5000}[b.Node.Code == "BR-HZ"]
+					r := e.Query(e.As(auth.RoleHQAdmin), `mutation($b: ID!, $r: Int!) { visitGeofenceSet(branchId: $b, radiusMeters: $r) { radiusMeters errors { code } } }`,
+						map[string]any{"b": b.Node.ID, "r": radius})
+					require.JSONEq(t, fmt.Sprintf(`{"visitGeofenceSet":{"radiusMeters":%d,"errors":[]}}`, radius), string(r.Data))
+				}
+			}
 			photo := v.upload(t, v.salesman, "CHECK_IN", mediatest.PNG(byte(40+i)))
 			before := e.Server.DB.Queries()
 			r := e.Query(v.salesman, `mutation { visitPhotoUploadCreate(input: {contentType: "image/png"}) { upload { key } errors { code } } }`, nil)
@@ -668,6 +686,13 @@ func TestVisitCheckInStatements(t *testing.T) {
 			vis, errs := v.checkIn(t, v.salesman, v.at(code, photo, fmt.Sprintf("stmts-%d", i)))
 			require.Empty(t, errs)
 			checkIn := e.Server.DB.Queries() - before
+			if i == 0 {
+				require.Equal(t, 200, vis.GeofenceMeters)
+				require.Empty(t, vis.Flags)
+			} else {
+				require.Equal(t, 30, vis.GeofenceMeters, "BR-HZ's, not another branch's")
+				require.Equal(t, []string{"OUT_OF_FENCE"}, vis.Flags, "33 m from the store")
+			}
 			t.Logf("%s: presign %d statements, check-in %d (the answer's store, salesman and photo URL included)", e.Backend, presign, checkIn)
 			require.Equal(t, int64(2), presign, "session, insert")
 			if e.Backend == "pg" {
@@ -678,15 +703,13 @@ func TestVisitCheckInStatements(t *testing.T) {
 			}
 			v.checkOut(t, vis.ID)
 		}
-	})
+	}
 }
 
-// TestVisitUploadSweep: presigned uploads unused for a week are deleted from
+// uploadSweep: presigned uploads unused for a week are deleted from
 // the media store and the table; used ones and recent ones stay.
-func TestVisitUploadSweep(t *testing.T) {
-	t.Parallel()
-	eachStore(t, func(t *testing.T, e *apitest.Env) {
-		v := newVisitEnv(t, e)
+func uploadSweep(t *testing.T, e *apitest.Env, v *visitEnv) {
+	{
 		ctx := context.Background()
 		used := v.upload(t, v.salesman, "CHECK_IN", mediatest.PNG(50))
 		vis, errs := v.checkIn(t, v.salesman, v.at("S-0001", used, "sweep"))
@@ -704,7 +727,8 @@ func TestVisitUploadSweep(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, 2, n)
 		var left []string
-		require.NoError(t, e.Server.DB.NewSelect().Table("media_uploads").Column("key").Order("key").Scan(ctx, &left))
+		require.NoError(t, e.Server.DB.NewSelect().Table("media_uploads").Column("key").
+			Where("key IN (?)", bun.In([]string{used, stale, staleNoObject, fresh})).Scan(ctx, &left))
 		require.ElementsMatch(t, []string{used, fresh}, left)
 		_, err = e.Server.Media.Verify(ctx, stale, 8<<20)
 		require.ErrorIs(t, err, media.ErrNotFound, "the object went with its row")
@@ -718,7 +742,7 @@ func TestVisitUploadSweep(t *testing.T) {
 		n, err = e.Server.Visits.SweepUploads(ctx, 100)
 		require.NoError(t, err)
 		require.Zero(t, n)
-	})
+	}
 }
 
 // TestVisitActionItemAlerts: an audit's action items reach the store's

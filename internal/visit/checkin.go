@@ -367,15 +367,6 @@ func keyErr(err error) error {
 	return err
 }
 
-// replay answers a retried check-in before any work; a key in flight or new answers nil.
-func (s *Service) replay(ctx context.Context, p auth.Principal, scope, key, hash string) (*Visit, error) {
-	id, err := s.replayed(ctx, p, scope, key, hash)
-	if id == uuid.Nil || err != nil {
-		return nil, err
-	}
-	return s.get(ctx, id)
-}
-
 // replayed is the id a completed request under key made (uuid.Nil: none
 // yet), or ErrKeyReused when the key came with another request.
 func (s *Service) replayed(ctx context.Context, p auth.Principal, scope, key, hash string) (uuid.UUID, error) {
