@@ -303,4 +303,3 @@ func errorFrame(id string, errs gqlerror.List) []byte {
 	}
 	return frame("error", id, b)
 }
-
