@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
@@ -55,9 +56,11 @@ type operation struct {
 	done      bool                    // completed or stopped: nothing more is sent
 }
 
-// start runs a subscribe/start message: its operation is parsed and
-// validated in the reader, then dispatched in a goroutine that ends once the
-// resolver has returned (push streams) or once the operation ends.
+// start runs a subscribe/start message. The reader only registers the
+// operation (so a complete or stop that follows finds it); parsing,
+// validation and dispatch run in a goroutine of the operation's, which ends
+// once the resolver has returned (push streams) or once the operation ends.
+// The reader's own stack stays small: it is what an idle socket keeps.
 func (c *conn) start(m inMsg) {
 	begin := graphql.Now()
 	c.mu.Lock()
@@ -70,46 +73,50 @@ func (c *conn) start(m inMsg) {
 		}
 		old.finish(false) // graphql-ws: a start with a running id replaces it
 	}
-	var params graphql.RawParams
-	dec := json.NewDecoder(bytes.NewReader(m.Payload))
-	dec.UseNumber()
-	if err := dec.Decode(&params); err != nil || len(m.Payload) == 0 {
-		if !c.legacy {
-			c.close(CloseBadRequest, "Invalid subscribe payload")
-			return
-		}
-		c.sendErrors(m.ID, gqlerror.List{{Message: "invalid json"}})
-		c.send(frame("complete", m.ID, nil))
-		return
-	}
-	params.ReadTime = graphql.TraceTiming{Start: begin, End: graphql.Now()}
-
 	op := &operation{c: c, id: m.ID}
 	ctx := context.WithValue(graphql.StartOperationTrace(c.ctx), streamKey{}, op)
 	ctx, op.cancel = context.WithCancel(ctx)
-	rc, errs := c.exec.CreateOperationContext(ctx, &params)
-	if errs != nil {
-		resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
-		op.cancel()
-		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
-			c.sendErrors(m.ID, resp.Errors)
-			if c.legacy {
-				c.send(frame("complete", m.ID, nil))
-			}
-			return
-		}
-		c.sendResponse(m.ID, resp)
-		c.send(frame("complete", m.ID, nil))
-		return
-	}
-	op.rc = rc
 	c.mu.Lock()
 	if c.ops == nil {
 		c.ops = map[string]*operation{}
 	}
 	c.ops[m.ID] = op
 	c.mu.Unlock()
-	go op.run(graphql.WithOperationContext(ctx, rc))
+	go op.start(ctx, begin, m.Payload)
+}
+
+func (op *operation) start(ctx context.Context, begin time.Time, payload json.RawMessage) {
+	defer op.recover(ctx)
+	c := op.c
+	var params graphql.RawParams
+	dec := json.NewDecoder(bytes.NewReader(payload))
+	dec.UseNumber()
+	if err := dec.Decode(&params); err != nil || len(payload) == 0 {
+		if !c.legacy {
+			op.end()
+			c.close(CloseBadRequest, "Invalid subscribe payload")
+			return
+		}
+		op.fail(gqlerror.List{{Message: "invalid json"}})
+		return
+	}
+	params.ReadTime = graphql.TraceTiming{Start: begin, End: graphql.Now()}
+	rc, errs := c.exec.CreateOperationContext(ctx, &params)
+	if errs != nil {
+		resp := c.exec.DispatchError(graphql.WithOperationContext(ctx, rc), errs)
+		if errcode.GetErrorKind(errs) == errcode.KindProtocol {
+			op.fail(resp.Errors)
+			return
+		}
+		if op.emit(resp) {
+			op.finish(true)
+		}
+		return
+	}
+	op.mu.Lock()
+	op.rc = rc
+	op.mu.Unlock()
+	op.run(graphql.WithOperationContext(ctx, rc))
 }
 
 // run dispatches the operation. A push stream is then read by pump on
@@ -195,7 +202,15 @@ func (op *operation) recover(ctx context.Context) {
 	if r == nil {
 		return
 	}
-	err := op.rc.Recover(ctx, r)
+	op.mu.Lock()
+	rc := op.rc
+	op.mu.Unlock()
+	var err error
+	if rc != nil {
+		err = rc.Recover(ctx, r)
+	} else {
+		err = graphql.DefaultRecover(ctx, r)
+	}
 	var gerr *gqlerror.Error
 	if !errors.As(err, &gerr) {
 		gerr = &gqlerror.Error{}
@@ -287,19 +302,4 @@ func errorFrame(id string, errs gqlerror.List) []byte {
 		b = []byte(`[{"message":"internal error"}]`)
 	}
 	return frame("error", id, b)
-}
-
-func (c *conn) sendErrors(id string, errs gqlerror.List) { c.send(errorFrame(id, errs)) }
-
-func (c *conn) sendResponse(id string, resp *graphql.Response) {
-	b, err := json.Marshal(resp)
-	if err != nil {
-		c.sendErrors(id, gqlerror.List{{Message: err.Error()}})
-		return
-	}
-	typ := "next"
-	if c.legacy {
-		typ = "data"
-	}
-	c.send(frame(typ, id, b))
 }

@@ -203,7 +203,8 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	})
 	c.ctx, c.cancel = context.WithCancel(context.WithoutCancel(r.Context()))
 	t.open.Add(1)
-	go c.serve()
+	_ = ws.NetConn().SetReadDeadline(time.Now().Add(t.o.InitTimeout))
+	c.serve(true)
 }
 
 // hijacker reaches a wrapped ResponseWriter's connection.
@@ -298,11 +299,15 @@ type conn struct {
 	closed   bool // the close frame is written or the socket is gone: no more writes
 }
 
-// serve is the socket's reader, its only goroutine while idle.
-func (c *conn) serve() {
-	defer c.teardown()
-	_ = c.ws.NetConn().SetReadDeadline(time.Now().Add(c.t.o.InitTimeout))
+// serve is the socket's reader. The request's goroutine reads until
+// connection_init has been answered (InitFunc's work grows a stack), then
+// hands over to a fresh goroutine, the socket's only one while idle.
+func (c *conn) serve(handshake bool) {
 	for {
+		if handshake && c.inited {
+			go c.serve(false)
+			return
+		}
 		_, b, err := c.ws.ReadMessage()
 		if err != nil {
 			var ne net.Error
@@ -321,6 +326,7 @@ func (c *conn) serve() {
 				_ = nc.SetReadDeadline(time.Now().Add(closeWait))
 				_, _ = io.CopyN(io.Discard, nc, 2*c.t.o.ReadLimit)
 			}
+			c.teardown()
 			return
 		}
 		c.seen.Store(time.Now().UnixNano())
