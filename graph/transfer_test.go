@@ -136,7 +136,7 @@ func TestTransfer(t *testing.T) {
 		tok := map[string]string{
 			"D1": e.As(auth.RoleDistributorAdmin), "D1staff": e.As(auth.RoleDistributorStaff),
 			"D2": e.Login("13800000002", auth.AppDistributor).AccessToken, "D3": e.Login("13800000003", auth.AppDistributor).AccessToken,
-			"D4": e.Login("13800000004", auth.AppDistributor).AccessToken,
+			"D4":  e.Login("13800000004", auth.AppDistributor).AccessToken,
 			"ops": e.As(auth.RoleSalesOps), "hq": e.As(auth.RoleHQAdmin), "branch": e.As(auth.RoleBranchManager),
 			"S1": e.As(auth.RoleStoreManager), "S1staff": e.As(auth.RoleStoreStaff),
 		}
