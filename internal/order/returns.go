@@ -185,6 +185,13 @@ func (s *Service) RequestReturn(ctx context.Context, p auth.Principal, in Return
 			r.Amount += amount
 			lines = append(lines, ReturnLine{ReturnID: r.ID, LineNo: i + 1, OrderLineNo: l.LineNo, SKUID: l.SKUID, Qty: in.Qty, Amount: amount})
 			if scans[i] != nil {
+				var serialised bool
+				if err := tx.NewSelect().Table("skus").Column("serialised").Where("id = ?", l.SKUID).Scan(ctx, &serialised); err != nil {
+					return fmt.Errorf("order: sku: %w", err)
+				}
+				if !serialised {
+					return field.Err(ErrSerialMismatch, "lines", fmt.Sprint(i), "serials")
+				}
 				ids, err := s.namedReturnUnits(ctx, tx, o, l.SKUID, scans[i], i)
 				if err != nil {
 					return err
