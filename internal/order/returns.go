@@ -80,7 +80,7 @@ type ReturnSerial struct {
 type ReturnLineInput struct {
 	LineNo  int
 	Qty     int64
-	Serials []string
+	Serials []string `json:",omitempty"` // left out when none, so a request hashes as it did before serials
 }
 
 // ReturnInput asks to send goods back.

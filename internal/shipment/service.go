@@ -55,7 +55,7 @@ type LineInput struct {
 // CreateInput is a new shipment of an order (OrderID) or of a stock transfer (TransferID).
 type CreateInput struct {
 	OrderID        uuid.UUID
-	TransferID     uuid.UUID `json:",omitempty"`
+	TransferID     uuid.UUID `json:"-"` // hashed apart, so an order's shipment hashes as it always did
 	WarehouseID    *uuid.UUID
 	Lines          []LineInput
 	Carrier        string
@@ -253,7 +253,11 @@ func (s *Service) create(ctx context.Context, p auth.Principal, in CreateInput, 
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	hash, err := idempotency.Hash(in)
+	var request any = in
+	if in.TransferID != uuid.Nil {
+		request = map[string]any{"transfer": in.TransferID, "shipment": in}
+	}
+	hash, err := idempotency.Hash(request)
 	if err != nil {
 		return nil, err
 	}
