@@ -82,6 +82,10 @@ var (
 	authzKeepers         = authzRoles(auth.RoleHQAdmin, auth.RoleGoodsControl, auth.RoleDistributorAdmin)
 	authzCreditManagers  = authzRoles(auth.RoleHQAdmin, auth.RoleFinance, auth.RoleDistributorAdmin)
 	authzShippers        = authzRoles(auth.RoleHQAdmin, auth.RoleGoodsControl, auth.RoleDistributorAdmin, auth.RoleDistributorStaff)
+	// Shipments of transfers are dispatched by the sender's own people, stores too.
+	authzSenders = authzRoles(auth.RoleHQAdmin, auth.RoleGoodsControl, auth.RoleDistributorAdmin, auth.RoleDistributorStaff,
+		auth.RoleStoreManager, auth.RoleStoreStaff)
+	authzTransferAsk = authzRoles(auth.RoleDistributorAdmin, auth.RoleStoreManager)
 	// A salesman must name a store in asPartyId; the matrix names none.
 	authzBuyerCodes = []string{"INVALID_REQUEST"}
 	authzNoSuchID   = "0190b7a8-0000-7000-8000-000000000000"
@@ -583,17 +587,17 @@ var authzMatrix = map[string]authzCase{
 	},
 	"Mutation.shipmentDispatch": {
 		doc:           `mutation { shipmentDispatch(id: "Shipment:` + authzNoSuchID + `", input: {carrier: "SF"}) { shipment { id } errors { code } } }`,
-		allowed:       authzShippers,
+		allowed:       authzSenders,
 		payloadErrors: []string{"NOT_FOUND"},
 	},
 	"Mutation.shipmentCancel": {
 		doc:           `mutation { shipmentCancel(id: "Shipment:` + authzNoSuchID + `") { shipment { id } errors { code } } }`,
-		allowed:       authzShippers,
+		allowed:       authzSenders,
 		payloadErrors: []string{"NOT_FOUND"},
 	},
 	"Mutation.shipmentDeliver": {
 		doc:           `mutation { shipmentDeliver(id: "Shipment:` + authzNoSuchID + `") { shipment { id } errors { code } } }`,
-		allowed:       authzShippers,
+		allowed:       authzSenders,
 		payloadErrors: []string{"NOT_FOUND"},
 	},
 	"Mutation.receiptConfirm": {
@@ -604,7 +608,47 @@ var authzMatrix = map[string]authzCase{
 	},
 	"Mutation.claimResolve": {
 		doc:           `mutation { claimResolve(id: "Claim:` + authzNoSuchID + `", input: {resolution: CREDIT_NOTE, reason: "checked"}) { claim { id } errors { code } } }`,
-		allowed:       authzRoles(auth.RoleHQAdmin, auth.RoleGoodsControl, auth.RoleSalesOps, auth.RoleDistributorAdmin),
+		allowed:       authzRoles(auth.RoleHQAdmin, auth.RoleGoodsControl, auth.RoleSalesOps, auth.RoleDistributorAdmin, auth.RoleStoreManager),
+		payloadErrors: []string{"NOT_FOUND"},
+	},
+	"Query.transfers": {
+		doc:     `{ transfers(first: 5, filter: {direction: INCOMING}) { totalCount edges { node { id number status } } } }`,
+		allowed: authzSignedIn,
+	},
+	"Query.transfer": {
+		doc:     `{ transfer(id: "Transfer:` + authzNoSuchID + `") { id } }`,
+		allowed: authzSignedIn,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Query.transferPartners": {
+		doc:     `{ transferPartners(first: 5) { id code } }`,
+		allowed: authzTransferAsk,
+	},
+	"Mutation.transferRequest": {
+		doc: `mutation { transferRequest(input: {fromPartyId: "Party:` + authzNoSuchID + `", toPartyId: "Party:0190b7a8-0000-7000-8000-000000000001",
+			lines: [{skuId: "SKU:` + authzNoSuchID + `", qty: 1}], idempotencyKey: "k1"}) { transfer { id } errors { code } } }`,
+		allowed:       authzTransferAsk,
+		payloadErrors: []string{"NOT_ALLOWED"},
+	},
+	"Mutation.transferApprove": {
+		doc:     `mutation { transferApprove(id: "Transfer:` + authzNoSuchID + `", input: {reason: "ok"}) { transfer { id } errors { code } } }`,
+		allowed: authzSellers,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.transferReject": {
+		doc:     `mutation { transferReject(id: "Transfer:` + authzNoSuchID + `", input: {reason: "no"}) { transfer { id } errors { code } } }`,
+		allowed: authzSellers,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.transferCancel": {
+		doc:     `mutation { transferCancel(id: "Transfer:` + authzNoSuchID + `") { transfer { id } errors { code } } }`,
+		allowed: authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleDistributorAdmin, auth.RoleStoreManager),
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.transferShip": {
+		doc: `mutation { transferShip(id: "Transfer:` + authzNoSuchID + `", input: {lines: [{lineNo: 1, qty: 1}], idempotencyKey: "k1"}) {
+			shipment { id } errors { code } } }`,
+		allowed:       authzRoles(auth.RoleDistributorAdmin, auth.RoleDistributorStaff, auth.RoleStoreManager, auth.RoleStoreStaff),
 		payloadErrors: []string{"NOT_FOUND"},
 	},
 	"Mutation.authLogin": {

@@ -22,6 +22,7 @@ import (
 	"channelhub/internal/requestid"
 	"channelhub/internal/serial"
 	"channelhub/internal/shipment"
+	"channelhub/internal/transfer"
 	"channelhub/internal/visit"
 )
 
@@ -56,6 +57,8 @@ var topLevel = []struct {
 	{shipment.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
 	{receipt.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
 	{shipment.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"}, // a query's filter
+	{transfer.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
+	{transfer.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"}, // a query's filter
 }
 
 // newError builds a top-level error with a code and a catalogued message.

@@ -18,6 +18,7 @@ import (
 	"channelhub/internal/receipt"
 	"channelhub/internal/serial"
 	"channelhub/internal/shipment"
+	"channelhub/internal/transfer"
 	"channelhub/internal/visit"
 	"context"
 	"errors"
@@ -88,6 +89,11 @@ type ResolverRoot interface {
 	ShipmentLine() ShipmentLineResolver
 	StockLevel() StockLevelResolver
 	Subscription() SubscriptionResolver
+	Transfer() TransferResolver
+	TransferConnection() TransferConnectionResolver
+	TransferEvent() TransferEventResolver
+	TransferLine() TransferLineResolver
+	TransferReservation() TransferReservationResolver
 	User() UserResolver
 	UserConnection() UserConnectionResolver
 	Viewer() ViewerResolver
@@ -517,6 +523,11 @@ type ComplexityRoot struct {
 		SkuUpdate                func(childComplexity int, id string, input model.SKUUpdateInput) int
 		StockAdjust              func(childComplexity int, input model.StockAdjustInput) int
 		StockReceive             func(childComplexity int, input model.StockReceiveInput) int
+		TransferApprove          func(childComplexity int, id string, input model.TransferDecisionInput) int
+		TransferCancel           func(childComplexity int, id string, input *model.TransferDecisionInput) int
+		TransferReject           func(childComplexity int, id string, input model.TransferDecisionInput) int
+		TransferRequest          func(childComplexity int, input model.TransferRequestInput) int
+		TransferShip             func(childComplexity int, id string, input model.TransferShipInput) int
 		UserAssignedStoresSet    func(childComplexity int, id string, input model.UserAssignedStoresSetInput) int
 		UserCreate               func(childComplexity int, input model.UserCreateInput) int
 		UserUpdate               func(childComplexity int, id string, input model.UserUpdateInput) int
@@ -858,6 +869,9 @@ type ComplexityRoot struct {
 		Shipment                func(childComplexity int, id string) int
 		Shipments               func(childComplexity int, first *int, after *string, filter *model.ShipmentFilter) int
 		Sku                     func(childComplexity int, id string, asPartyID *string) int
+		Transfer                func(childComplexity int, id string) int
+		TransferPartners        func(childComplexity int, search *string, first *int) int
+		Transfers               func(childComplexity int, first *int, after *string, filter *model.TransferFilter) int
 		User                    func(childComplexity int, id string) int
 		Users                   func(childComplexity int, first *int, after *string, filter *model.UserFilter) int
 		Viewer                  func(childComplexity int) int
@@ -921,6 +935,7 @@ type ComplexityRoot struct {
 		Amount      func(childComplexity int) int
 		OrderLineNo func(childComplexity int) int
 		Qty         func(childComplexity int) int
+		Serials     func(childComplexity int) int
 		Sku         func(childComplexity int) int
 	}
 
@@ -1041,6 +1056,7 @@ type ComplexityRoot struct {
 		Status            func(childComplexity int) int
 		Timeline          func(childComplexity int) int
 		TrackingNumber    func(childComplexity int) int
+		Transfer          func(childComplexity int) int
 		ViewerCanCancel   func(childComplexity int) int
 		ViewerCanDeliver  func(childComplexity int) int
 		ViewerCanDispatch func(childComplexity int) int
@@ -1131,6 +1147,74 @@ type ComplexityRoot struct {
 		MyOrdersUpdated      func(childComplexity int) int
 		NotificationReceived func(childComplexity int) int
 		OrderUpdated         func(childComplexity int, id string) int
+	}
+
+	Transfer struct {
+		CreatedAt        func(childComplexity int) int
+		DecidedAt        func(childComplexity int) int
+		DecisionReason   func(childComplexity int) int
+		ID               func(childComplexity int) int
+		Lines            func(childComplexity int) int
+		Note             func(childComplexity int) int
+		Number           func(childComplexity int) int
+		Receiver         func(childComplexity int) int
+		Reservations     func(childComplexity int) int
+		Sender           func(childComplexity int) int
+		Shipments        func(childComplexity int) int
+		Status           func(childComplexity int) int
+		Supplier         func(childComplexity int) int
+		Timeline         func(childComplexity int) int
+		UpdatedAt        func(childComplexity int) int
+		ViewerCanApprove func(childComplexity int) int
+		ViewerCanCancel  func(childComplexity int) int
+		ViewerCanReject  func(childComplexity int) int
+		ViewerCanShip    func(childComplexity int) int
+	}
+
+	TransferConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	TransferEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	TransferError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	TransferEvent struct {
+		Actor      func(childComplexity int) int
+		CreatedAt  func(childComplexity int) int
+		Detail     func(childComplexity int) int
+		FromStatus func(childComplexity int) int
+		Reason     func(childComplexity int) int
+		ToStatus   func(childComplexity int) int
+		Type       func(childComplexity int) int
+	}
+
+	TransferLine struct {
+		LineNo      func(childComplexity int) int
+		Qty         func(childComplexity int) int
+		ReceivedQty func(childComplexity int) int
+		ShippedQty  func(childComplexity int) int
+		Sku         func(childComplexity int) int
+	}
+
+	TransferPayload struct {
+		Errors   func(childComplexity int) int
+		Transfer func(childComplexity int) int
+	}
+
+	TransferReservation struct {
+		Qty       func(childComplexity int) int
+		Sku       func(childComplexity int) int
+		Warehouse func(childComplexity int) int
 	}
 
 	UploadField struct {
@@ -1447,6 +1531,11 @@ type MutationResolver interface {
 	ShipmentDeliver(ctx context.Context, id string) (*model.ShipmentPayload, error)
 	ReceiptConfirm(ctx context.Context, shipmentID string, input model.ReceiptConfirmInput) (*model.ReceiptPayload, error)
 	ClaimResolve(ctx context.Context, id string, input model.ClaimResolveInput) (*model.ClaimPayload, error)
+	TransferRequest(ctx context.Context, input model.TransferRequestInput) (*model.TransferPayload, error)
+	TransferApprove(ctx context.Context, id string, input model.TransferDecisionInput) (*model.TransferPayload, error)
+	TransferReject(ctx context.Context, id string, input model.TransferDecisionInput) (*model.TransferPayload, error)
+	TransferCancel(ctx context.Context, id string, input *model.TransferDecisionInput) (*model.TransferPayload, error)
+	TransferShip(ctx context.Context, id string, input model.TransferShipInput) (*model.ShipmentPayload, error)
 	VisitRouteSet(ctx context.Context, input model.VisitRouteSetInput) (*model.VisitRoutePayload, error)
 	VisitPatternSet(ctx context.Context, input model.VisitPatternSetInput) (*model.VisitRoutePayload, error)
 	VisitGeofenceSet(ctx context.Context, branchID string, radiusMeters int) (*model.VisitGeofencePayload, error)
@@ -1578,6 +1667,9 @@ type QueryResolver interface {
 	Shipments(ctx context.Context, first *int, after *string, filter *model.ShipmentFilter) (*model.ShipmentConnection, error)
 	Shipment(ctx context.Context, id string) (*shipment.Shipment, error)
 	Claims(ctx context.Context, first *int, after *string, status *receipt.ClaimStatus) (*model.ClaimConnection, error)
+	Transfers(ctx context.Context, first *int, after *string, filter *model.TransferFilter) (*model.TransferConnection, error)
+	Transfer(ctx context.Context, id string) (*transfer.Transfer, error)
+	TransferPartners(ctx context.Context, search *string, first *int) ([]party.Party, error)
 	MyRoute(ctx context.Context, date *string) (*visit.Route, error)
 	VisitRoute(ctx context.Context, salesmanID string, date string) (*visit.Route, error)
 	MyOpenVisit(ctx context.Context) (*visit.Visit, error)
@@ -1645,6 +1737,7 @@ type ShipmentResolver interface {
 	ID(ctx context.Context, obj *shipment.Shipment) (string, error)
 
 	Order(ctx context.Context, obj *shipment.Shipment) (*order.Order, error)
+	Transfer(ctx context.Context, obj *shipment.Shipment) (*transfer.Transfer, error)
 
 	Buyer(ctx context.Context, obj *shipment.Shipment) (*party.Party, error)
 	Seller(ctx context.Context, obj *shipment.Shipment) (*party.Party, error)
@@ -1676,6 +1769,37 @@ type SubscriptionResolver interface {
 	NotificationReceived(ctx context.Context) (<-chan *notify.Notification, error)
 	OrderUpdated(ctx context.Context, id string) (<-chan *order.Order, error)
 	MyOrdersUpdated(ctx context.Context) (<-chan *model.OrderUpdate, error)
+}
+type TransferResolver interface {
+	ID(ctx context.Context, obj *transfer.Transfer) (string, error)
+
+	Sender(ctx context.Context, obj *transfer.Transfer) (*party.Party, error)
+	Receiver(ctx context.Context, obj *transfer.Transfer) (*party.Party, error)
+	Supplier(ctx context.Context, obj *transfer.Transfer) (*party.Party, error)
+
+	Lines(ctx context.Context, obj *transfer.Transfer) ([]transfer.Line, error)
+	Reservations(ctx context.Context, obj *transfer.Transfer) ([]transfer.Reservation, error)
+	Shipments(ctx context.Context, obj *transfer.Transfer) ([]shipment.Shipment, error)
+	Timeline(ctx context.Context, obj *transfer.Transfer) ([]transfer.Event, error)
+
+	ViewerCanApprove(ctx context.Context, obj *transfer.Transfer) (bool, error)
+	ViewerCanReject(ctx context.Context, obj *transfer.Transfer) (bool, error)
+	ViewerCanCancel(ctx context.Context, obj *transfer.Transfer) (bool, error)
+	ViewerCanShip(ctx context.Context, obj *transfer.Transfer) (bool, error)
+}
+type TransferConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.TransferConnection) (int, error)
+}
+type TransferEventResolver interface {
+	FromStatus(ctx context.Context, obj *transfer.Event) (*transfer.Status, error)
+
+	Actor(ctx context.Context, obj *transfer.Event) (*party.User, error)
+}
+type TransferLineResolver interface {
+	Sku(ctx context.Context, obj *transfer.Line) (*model.SKUView, error)
+}
+type TransferReservationResolver interface {
+	Sku(ctx context.Context, obj *transfer.Reservation) (*model.SKUView, error)
 }
 type UserResolver interface {
 	ID(ctx context.Context, obj *party.User) (string, error)
@@ -3709,6 +3833,61 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.StockReceive(childComplexity, args["input"].(model.StockReceiveInput)), true
+	case "Mutation.transferApprove":
+		if e.ComplexityRoot.Mutation.TransferApprove == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_transferApprove_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TransferApprove(childComplexity, args["id"].(string), args["input"].(model.TransferDecisionInput)), true
+	case "Mutation.transferCancel":
+		if e.ComplexityRoot.Mutation.TransferCancel == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_transferCancel_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TransferCancel(childComplexity, args["id"].(string), args["input"].(*model.TransferDecisionInput)), true
+	case "Mutation.transferReject":
+		if e.ComplexityRoot.Mutation.TransferReject == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_transferReject_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TransferReject(childComplexity, args["id"].(string), args["input"].(model.TransferDecisionInput)), true
+	case "Mutation.transferRequest":
+		if e.ComplexityRoot.Mutation.TransferRequest == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_transferRequest_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TransferRequest(childComplexity, args["input"].(model.TransferRequestInput)), true
+	case "Mutation.transferShip":
+		if e.ComplexityRoot.Mutation.TransferShip == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_transferShip_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TransferShip(childComplexity, args["id"].(string), args["input"].(model.TransferShipInput)), true
 	case "Mutation.userAssignedStoresSet":
 		if e.ComplexityRoot.Mutation.UserAssignedStoresSet == nil {
 			break
@@ -5243,6 +5422,39 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Sku(childComplexity, args["id"].(string), args["asPartyId"].(*string)), true
+	case "Query.transfer":
+		if e.ComplexityRoot.Query.Transfer == nil {
+			break
+		}
+
+		args, err := ec.field_Query_transfer_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Transfer(childComplexity, args["id"].(string)), true
+	case "Query.transferPartners":
+		if e.ComplexityRoot.Query.TransferPartners == nil {
+			break
+		}
+
+		args, err := ec.field_Query_transferPartners_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.TransferPartners(childComplexity, args["search"].(*string), args["first"].(*int)), true
+	case "Query.transfers":
+		if e.ComplexityRoot.Query.Transfers == nil {
+			break
+		}
+
+		args, err := ec.field_Query_transfers_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Transfers(childComplexity, args["first"].(*int), args["after"].(*string), args["filter"].(*model.TransferFilter)), true
 	case "Query.user":
 		if e.ComplexityRoot.Query.User == nil {
 			break
@@ -5544,6 +5756,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.ReturnLine.Qty(childComplexity), true
+	case "ReturnLine.serials":
+		if e.ComplexityRoot.ReturnLine.Serials == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ReturnLine.Serials(childComplexity), true
 	case "ReturnLine.sku":
 		if e.ComplexityRoot.ReturnLine.Sku == nil {
 			break
@@ -6031,6 +6249,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Shipment.TrackingNumber(childComplexity), true
+	case "Shipment.transfer":
+		if e.ComplexityRoot.Shipment.Transfer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Shipment.Transfer(childComplexity), true
 	case "Shipment.viewerCanCancel":
 		if e.ComplexityRoot.Shipment.ViewerCanCancel == nil {
 			break
@@ -6343,6 +6567,278 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Subscription.OrderUpdated(childComplexity, args["id"].(string)), true
+
+	case "Transfer.createdAt":
+		if e.ComplexityRoot.Transfer.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.CreatedAt(childComplexity), true
+	case "Transfer.decidedAt":
+		if e.ComplexityRoot.Transfer.DecidedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.DecidedAt(childComplexity), true
+	case "Transfer.decisionReason":
+		if e.ComplexityRoot.Transfer.DecisionReason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.DecisionReason(childComplexity), true
+	case "Transfer.id":
+		if e.ComplexityRoot.Transfer.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.ID(childComplexity), true
+	case "Transfer.lines":
+		if e.ComplexityRoot.Transfer.Lines == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.Lines(childComplexity), true
+	case "Transfer.note":
+		if e.ComplexityRoot.Transfer.Note == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.Note(childComplexity), true
+	case "Transfer.number":
+		if e.ComplexityRoot.Transfer.Number == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.Number(childComplexity), true
+	case "Transfer.receiver":
+		if e.ComplexityRoot.Transfer.Receiver == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.Receiver(childComplexity), true
+	case "Transfer.reservations":
+		if e.ComplexityRoot.Transfer.Reservations == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.Reservations(childComplexity), true
+	case "Transfer.sender":
+		if e.ComplexityRoot.Transfer.Sender == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.Sender(childComplexity), true
+	case "Transfer.shipments":
+		if e.ComplexityRoot.Transfer.Shipments == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.Shipments(childComplexity), true
+	case "Transfer.status":
+		if e.ComplexityRoot.Transfer.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.Status(childComplexity), true
+	case "Transfer.supplier":
+		if e.ComplexityRoot.Transfer.Supplier == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.Supplier(childComplexity), true
+	case "Transfer.timeline":
+		if e.ComplexityRoot.Transfer.Timeline == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.Timeline(childComplexity), true
+	case "Transfer.updatedAt":
+		if e.ComplexityRoot.Transfer.UpdatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.UpdatedAt(childComplexity), true
+	case "Transfer.viewerCanApprove":
+		if e.ComplexityRoot.Transfer.ViewerCanApprove == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.ViewerCanApprove(childComplexity), true
+	case "Transfer.viewerCanCancel":
+		if e.ComplexityRoot.Transfer.ViewerCanCancel == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.ViewerCanCancel(childComplexity), true
+	case "Transfer.viewerCanReject":
+		if e.ComplexityRoot.Transfer.ViewerCanReject == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.ViewerCanReject(childComplexity), true
+	case "Transfer.viewerCanShip":
+		if e.ComplexityRoot.Transfer.ViewerCanShip == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.ViewerCanShip(childComplexity), true
+
+	case "TransferConnection.edges":
+		if e.ComplexityRoot.TransferConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferConnection.Edges(childComplexity), true
+	case "TransferConnection.pageInfo":
+		if e.ComplexityRoot.TransferConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferConnection.PageInfo(childComplexity), true
+	case "TransferConnection.totalCount":
+		if e.ComplexityRoot.TransferConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferConnection.TotalCount(childComplexity), true
+
+	case "TransferEdge.cursor":
+		if e.ComplexityRoot.TransferEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferEdge.Cursor(childComplexity), true
+	case "TransferEdge.node":
+		if e.ComplexityRoot.TransferEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferEdge.Node(childComplexity), true
+
+	case "TransferError.code":
+		if e.ComplexityRoot.TransferError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferError.Code(childComplexity), true
+	case "TransferError.field":
+		if e.ComplexityRoot.TransferError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferError.Field(childComplexity), true
+	case "TransferError.message":
+		if e.ComplexityRoot.TransferError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferError.Message(childComplexity), true
+
+	case "TransferEvent.actor":
+		if e.ComplexityRoot.TransferEvent.Actor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferEvent.Actor(childComplexity), true
+	case "TransferEvent.at":
+		if e.ComplexityRoot.TransferEvent.CreatedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferEvent.CreatedAt(childComplexity), true
+	case "TransferEvent.detail":
+		if e.ComplexityRoot.TransferEvent.Detail == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferEvent.Detail(childComplexity), true
+	case "TransferEvent.fromStatus":
+		if e.ComplexityRoot.TransferEvent.FromStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferEvent.FromStatus(childComplexity), true
+	case "TransferEvent.reason":
+		if e.ComplexityRoot.TransferEvent.Reason == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferEvent.Reason(childComplexity), true
+	case "TransferEvent.toStatus":
+		if e.ComplexityRoot.TransferEvent.ToStatus == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferEvent.ToStatus(childComplexity), true
+	case "TransferEvent.type":
+		if e.ComplexityRoot.TransferEvent.Type == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferEvent.Type(childComplexity), true
+
+	case "TransferLine.lineNo":
+		if e.ComplexityRoot.TransferLine.LineNo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferLine.LineNo(childComplexity), true
+	case "TransferLine.qty":
+		if e.ComplexityRoot.TransferLine.Qty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferLine.Qty(childComplexity), true
+	case "TransferLine.received":
+		if e.ComplexityRoot.TransferLine.ReceivedQty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferLine.ReceivedQty(childComplexity), true
+	case "TransferLine.shipped":
+		if e.ComplexityRoot.TransferLine.ShippedQty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferLine.ShippedQty(childComplexity), true
+	case "TransferLine.sku":
+		if e.ComplexityRoot.TransferLine.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferLine.Sku(childComplexity), true
+
+	case "TransferPayload.errors":
+		if e.ComplexityRoot.TransferPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferPayload.Errors(childComplexity), true
+	case "TransferPayload.transfer":
+		if e.ComplexityRoot.TransferPayload.Transfer == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferPayload.Transfer(childComplexity), true
+
+	case "TransferReservation.qty":
+		if e.ComplexityRoot.TransferReservation.Qty == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferReservation.Qty(childComplexity), true
+	case "TransferReservation.sku":
+		if e.ComplexityRoot.TransferReservation.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferReservation.Sku(childComplexity), true
+	case "TransferReservation.warehouseCode":
+		if e.ComplexityRoot.TransferReservation.Warehouse == nil {
+			break
+		}
+
+		return e.ComplexityRoot.TransferReservation.Warehouse(childComplexity), true
 
 	case "UploadField.name":
 		if e.ComplexityRoot.UploadField.Name == nil {
@@ -6929,6 +7425,12 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("StockLineInput", ec.unmarshalInputStockLineInput),
 			graphql.NewInputUnmarshaler("StockReceiveInput", ec.unmarshalInputStockReceiveInput),
 			graphql.NewInputUnmarshaler("TierInput", ec.unmarshalInputTierInput),
+			graphql.NewInputUnmarshaler("TransferDecisionInput", ec.unmarshalInputTransferDecisionInput),
+			graphql.NewInputUnmarshaler("TransferFilter", ec.unmarshalInputTransferFilter),
+			graphql.NewInputUnmarshaler("TransferLineInput", ec.unmarshalInputTransferLineInput),
+			graphql.NewInputUnmarshaler("TransferRequestInput", ec.unmarshalInputTransferRequestInput),
+			graphql.NewInputUnmarshaler("TransferShipInput", ec.unmarshalInputTransferShipInput),
+			graphql.NewInputUnmarshaler("TransferShipLineInput", ec.unmarshalInputTransferShipLineInput),
 			graphql.NewInputUnmarshaler("UserAssignedStoresSetInput", ec.unmarshalInputUserAssignedStoresSetInput),
 			graphql.NewInputUnmarshaler("UserCreateInput", ec.unmarshalInputUserCreateInput),
 			graphql.NewInputUnmarshaler("UserFilter", ec.unmarshalInputUserFilter),
@@ -8219,6 +8721,13 @@ enum OrderErrorCode {
   REASON_REQUIRED
   RETURN_TOO_MUCH
   NO_SUPPLIER
+  "A return's serials do not match its line: not qty of them, given twice, or for a SKU without serials."
+  SERIAL_COUNT_MISMATCH
+  "A returned unit is not in the buyer's stock from this order, or is on another open return."
+  SERIAL_UNAVAILABLE
+  SERIAL_MALFORMED
+  "More than 20,000 serials in one document."
+  TOO_MANY_SERIALS
 }
 
 type OrderError {
@@ -8265,6 +8774,8 @@ type ReturnLine {
   sku: SKU!
   qty: Int!
   amount: Money!
+  "The units going back (serialised SKUs): those the request named, or, once received, those picked."
+  serials: [String!]!
 }
 
 input ReturnLineInput {
@@ -8272,6 +8783,11 @@ input ReturnLineInput {
   lineNo: Int!
   "At least 1; never more than was delivered less earlier returns."
   qty: Int!
+  """
+  For a serialised SKU, optionally exactly qty units the buyer holds in stock from this order's shipments (no other
+  open return's); when none are named, returnReceive picks the buyer's oldest such units.
+  """
+  serials: [String!]
 }
 
 input ReturnRequestInput {
@@ -8319,7 +8835,11 @@ extend type Mutation {
   returnApprove(id: ID!, input: OrderDecisionInput!): ReturnPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
   "Refuse a requested return (the seller's approvers)."
   returnReject(id: ID!, input: OrderDecisionInput!): ReturnPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
-  "Book an approved return's goods back into stock and credit the buyer (the seller's goods control)."
+  """
+  Take an approved return's goods back (the seller's goods control): out of the buyer's stock and into the seller's
+  first warehouse, serialised units back to the seller's stock with a RETURNED step in their trail; the buyer is
+  credited. INSUFFICIENT_STOCK or SERIAL_UNAVAILABLE when the buyer no longer holds the goods.
+  """
   returnReceive(id: ID!): ReturnPayload! @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN])
 }
 
@@ -9071,14 +9591,17 @@ enum ShipmentStatus {
 }
 
 """
-Goods leaving one warehouse of the seller for one order. Visible to everyone whose scope covers its buyer or its
-seller.
+Goods leaving one warehouse of the seller for one order, or of a transfer's sender for the transfer (then the sender
+is the seller and the receiver the buyer). Visible to everyone whose scope covers its buyer or its seller.
 """
 type Shipment implements Node {
   id: ID!
   "e.g. SH-2026-000123."
   number: String!
-  order: Order!
+  "The order it ships; null for a transfer's shipment."
+  order: Order
+  "The stock transfer it ships; null for an order's shipment."
+  transfer: Transfer
   status: ShipmentStatus!
   buyer: Party!
   seller: Party!
@@ -9107,6 +9630,7 @@ type Shipment implements Node {
 
 type ShipmentLine {
   lineNo: Int!
+  "The order's line, or the transfer's line for a transfer's shipment."
   orderLineNo: Int!
   sku: SKU!
   qty: Int!
@@ -9158,6 +9682,7 @@ input ShipmentFilter {
   "Any of these statuses (at most 6)."
   statuses: [ShipmentStatus!]
   orderId: ID
+  transferId: ID
   buyerId: ID
   "Only shipments to the viewer's own party (what it has to receive)."
   incoming: Boolean
@@ -9270,7 +9795,7 @@ type Discrepancy {
   serialNumber: String!
   qty: Int!
   reason: String!
-  "Its value at the order's price."
+  "Its value at the order's price (zero on a transfer)."
   value: Money!
 }
 
@@ -9434,14 +9959,18 @@ extend type Mutation {
   """
   shipmentCreate(input: ShipmentCreateInput!): ShipmentPayload!
     @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF])
-  "Dispatch a created shipment: stock leaves, units go in transit, the buyer is told. Roles as shipmentCreate."
+  """
+  Dispatch a created shipment: stock leaves, units go in transit, the buyer is told. Roles as shipmentCreate; for a
+  transfer's shipment the sender's own DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, STORE_STAFF.
+  """
   shipmentDispatch(id: ID!, input: ShipmentDispatchInput): ShipmentPayload!
-    @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF])
-  "Cancel a shipment before dispatch. Roles as shipmentCreate."
+    @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, STORE_STAFF])
+  "Cancel a shipment before dispatch. Roles as shipmentDispatch."
   shipmentCancel(id: ID!, input: ShipmentCancelInput): ShipmentPayload!
-    @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF])
-  "Record the delivery of a dispatched shipment (the seller's own transport). Roles as shipmentCreate."
-  shipmentDeliver(id: ID!): ShipmentPayload! @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF])
+    @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, STORE_STAFF])
+  "Record the delivery of a dispatched shipment (the seller's own transport). Roles as shipmentDispatch."
+  shipmentDeliver(id: ID!): ShipmentPayload!
+    @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, STORE_STAFF])
   """
   Confirm what arrived on a dispatched or delivered shipment, by its buyer. Accepted goods enter the buyer's first
   warehouse (created when it has none) and its serials change holder; differences open a claim; the order completes
@@ -9450,9 +9979,240 @@ extend type Mutation {
   """
   receiptConfirm(shipmentId: ID!, input: ReceiptConfirmInput!): ReceiptPayload!
     @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, STORE_STAFF])
-  "Settle an open claim, by the seller. Roles: HQ_ADMIN, GOODS_CONTROL, SALES_OPS (HQ's), DISTRIBUTOR_ADMIN (its own)."
+  """
+  Settle an open claim, by the seller. Roles: HQ_ADMIN, GOODS_CONTROL, SALES_OPS (HQ's), DISTRIBUTOR_ADMIN (its own);
+  for a transfer's claim the sender's DISTRIBUTOR_ADMIN or STORE_MANAGER (a credit note then moves no money: a
+  transfer has no prices).
+  """
   claimResolve(id: ID!, input: ClaimResolveInput!): ClaimPayload!
-    @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, SALES_OPS, DISTRIBUTOR_ADMIN])
+    @hasRole(any: [HQ_ADMIN, GOODS_CONTROL, SALES_OPS, DISTRIBUTOR_ADMIN, STORE_MANAGER])
+}
+`, BuiltIn: false},
+	{Name: "../schema/transfer.graphqls", Input: `"""
+REQUESTED → APPROVED (the supplier approves; the stock is reserved in the sender's warehouses) | REJECTED | CANCELLED;
+APPROVED → PARTIALLY_SHIPPED | SHIPPED (a shipment of it is dispatched) → COMPLETED (its last shipment is received);
+APPROVED → CANCELLED (before anything was dispatched; the reserved stock is released).
+"""
+enum TransferStatus {
+  REQUESTED
+  APPROVED
+  REJECTED
+  CANCELLED
+  PARTIALLY_SHIPPED
+  SHIPPED
+  COMPLETED
+}
+
+"""
+Stock one party sends another of the same level under the same supplier: distributor to distributor (both level 1
+under HQ, or both level 2 under one distributor), store to store under one distributor. It ships on shipments of its
+own (Shipment.transfer) and is received with receiptConfirm. Visible to everyone whose scope covers the sender or the
+receiver: the two parties, their supplier and everyone above them.
+"""
+type Transfer implements Node {
+  id: ID!
+  "e.g. TR-2026-000001."
+  number: String!
+  status: TransferStatus!
+  sender: Party!
+  receiver: Party!
+  "Their common supplier, who approves: HQ for distributors of level 1, the supplying distributor otherwise."
+  supplier: Party!
+  note: String!
+  "The supplier's reason for approving or rejecting."
+  decisionReason: String!
+  lines: [TransferLine!]!
+  "What the transfer still holds in the sender's warehouses (from approval until dispatch)."
+  reservations: [TransferReservation!]!
+  "Its shipments, oldest first."
+  shipments: [Shipment!]!
+  "Every step, oldest first."
+  timeline: [TransferEvent!]!
+  createdAt: DateTime!
+  decidedAt: DateTime
+  updatedAt: DateTime!
+  viewerCanApprove: Boolean!
+  viewerCanReject: Boolean!
+  viewerCanCancel: Boolean!
+  viewerCanShip: Boolean!
+}
+
+type TransferLine {
+  lineNo: Int!
+  sku: SKU!
+  qty: Int!
+  "Dispatched on its shipments."
+  shipped: Int!
+  "Accepted by the receiver's receipts."
+  received: Int!
+}
+
+type TransferReservation {
+  warehouseCode: String!
+  sku: SKU!
+  qty: Int!
+}
+
+type TransferEvent {
+  "REQUESTED, APPROVED, REJECTED, CANCELLED, SHIPPED, RECEIVED, COMPLETED."
+  type: String!
+  fromStatus: TransferStatus
+  toStatus: TransferStatus!
+  "Who did it, when the viewer may see that user."
+  actor: User
+  reason: String!
+  "The shipment (SHIPPED) or goods receipt (RECEIVED, COMPLETED) number."
+  detail: String!
+  at: DateTime!
+}
+
+type TransferEdge {
+  node: Transfer!
+  cursor: String!
+}
+
+type TransferConnection {
+  edges: [TransferEdge!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+enum TransferDirection {
+  "The viewer's own party receives."
+  INCOMING
+  "The viewer's own party sends."
+  OUTGOING
+}
+
+input TransferFilter {
+  "Any of these statuses (at most 7)."
+  statuses: [TransferStatus!]
+  direction: TransferDirection
+  "Transfers this party sends or receives."
+  partyId: ID
+  "A fragment of the number; at most 64 characters."
+  search: String
+}
+
+input TransferLineInput {
+  skuId: ID!
+  "1..100,000."
+  qty: Int!
+}
+
+input TransferRequestInput {
+  "The sender. The viewer's own party is the sender or the receiver."
+  fromPartyId: ID!
+  "The receiver: the same kind and level as the sender, with the same supplier (see transferPartners)."
+  toPartyId: ID!
+  "1..200 lines, one per SKU; the receiver must be allowed the SKU."
+  lines: [TransferLineInput!]!
+  "At most 500 characters."
+  note: String
+  "1..64 characters: a retry returns the first transfer; the same key with another request is IDEMPOTENCY_KEY_REUSED."
+  idempotencyKey: String!
+}
+
+input TransferDecisionInput {
+  "1..500 characters, kept in the audit log; required to approve or reject, optional to cancel."
+  reason: String
+}
+
+input TransferShipLineInput {
+  "The transfer line."
+  lineNo: Int!
+  "1..what the line has left to ship (less other shipments not yet dispatched)."
+  qty: Int!
+  "For a serialised SKU, exactly qty units in the warehouse, scanned or as ranges; when both are empty the oldest units in stock are picked."
+  serials: [String!]
+  ranges: [SerialRangeInput!]
+}
+
+input TransferShipInput {
+  "A warehouse of the sender; by default the one holding most of the first line's reserved stock."
+  warehouseId: ID
+  "1..200 lines, one per transfer line; at most 20,000 serials in all."
+  lines: [TransferShipLineInput!]!
+  "At most 50 characters; required by dispatch."
+  carrier: String
+  "At most 64 characters."
+  trackingNumber: String
+  "At most 500 characters."
+  note: String
+  "1..64 characters: a retry returns the first shipment."
+  idempotencyKey: String!
+}
+
+enum TransferErrorCode {
+  INVALID_INPUT
+  "The viewer may see the transfer but not do this to it, or acts for neither party."
+  NOT_ALLOWED
+  "The transfer's status does not allow this."
+  INVALID_TRANSITION
+  "A party cannot transfer to itself."
+  SAME_PARTY
+  PARTY_NOT_FOUND
+  "The two parties are not of the same kind and level under the same supplier (or one is not active)."
+  TRANSFER_NOT_ALLOWED
+  UNKNOWN_SKU
+  "The receiver may not carry the SKU."
+  SKU_NOT_AUTHORISED
+  "The sender's warehouses do not hold enough free stock."
+  INSUFFICIENT_STOCK
+  REASON_REQUIRED
+  IDEMPOTENCY_KEY_REUSED
+}
+
+type TransferError {
+  field: [String!]
+  message: String!
+  code: TransferErrorCode!
+}
+
+type TransferPayload {
+  transfer: Transfer
+  errors: [TransferError!]!
+}
+
+extend type Query {
+  "Transfers whose sender or receiver the viewer may see, newest first; at most 100 a page."
+  transfers(first: Int = 20, after: String, filter: TransferFilter): TransferConnection! @authenticated
+  "A transfer the viewer may see; NOT_FOUND otherwise."
+  transfer(id: ID!): Transfer @authenticated
+  """
+  The parties the viewer's own party may exchange stock with (active, its kind and level, the same supplier), by code;
+  at most first (1..100), optionally those whose code or name contains search. Roles: DISTRIBUTOR_ADMIN, STORE_MANAGER.
+  """
+  transferPartners(search: String, first: Int = 20): [Party!]! @hasRole(any: [DISTRIBUTOR_ADMIN, STORE_MANAGER])
+}
+
+extend type Mutation {
+  """
+  Ask for a transfer between the viewer's own party and another of the same kind and level under the same supplier,
+  as the sender or the receiver. Nothing is reserved until the supplier approves. Roles: DISTRIBUTOR_ADMIN,
+  STORE_MANAGER (their own party).
+  """
+  transferRequest(input: TransferRequestInput!): TransferPayload! @hasRole(any: [DISTRIBUTOR_ADMIN, STORE_MANAGER])
+  """
+  Approve a requested transfer for the supplier, which reserves all of its stock in the sender's warehouses or fails
+  with INSUFFICIENT_STOCK. Roles: HQ_ADMIN, SALES_OPS (HQ supplies), DISTRIBUTOR_ADMIN (the supplying distributor).
+  """
+  transferApprove(id: ID!, input: TransferDecisionInput!): TransferPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
+  "Refuse a requested transfer for the supplier. Roles as transferApprove."
+  transferReject(id: ID!, input: TransferDecisionInput!): TransferPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
+  """
+  Cancel a transfer before anything was dispatched: either party's admin or the supplier. The reserved stock is
+  released and shipments not yet dispatched are cancelled.
+  """
+  transferCancel(id: ID!, input: TransferDecisionInput): TransferPayload!
+    @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN, STORE_MANAGER])
+  """
+  Make a shipment of an approved transfer from one of the sender's warehouses, for the sender; dispatch it with
+  shipmentDispatch (the stock leaves then) and the receiver confirms it with receiptConfirm. Roles: DISTRIBUTOR_ADMIN,
+  DISTRIBUTOR_STAFF, STORE_MANAGER, STORE_STAFF (the sender's own).
+  """
+  transferShip(id: ID!, input: TransferShipInput!): ShipmentPayload!
+    @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, STORE_STAFF])
 }
 `, BuiltIn: false},
 	{Name: "../schema/visit.graphqls", Input: `"""
@@ -11340,6 +12100,8 @@ func (ec *executionContext) childFields_ReturnLine(ctx context.Context, field gr
 		return ec.fieldContext_ReturnLine_qty(ctx, field)
 	case "amount":
 		return ec.fieldContext_ReturnLine_amount(ctx, field)
+	case "serials":
+		return ec.fieldContext_ReturnLine_serials(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type ReturnLine", field.Name)
 }
@@ -11548,6 +12310,8 @@ func (ec *executionContext) childFields_Shipment(ctx context.Context, field grap
 		return ec.fieldContext_Shipment_number(ctx, field)
 	case "order":
 		return ec.fieldContext_Shipment_order(ctx, field)
+	case "transfer":
+		return ec.fieldContext_Shipment_transfer(ctx, field)
 	case "status":
 		return ec.fieldContext_Shipment_status(ctx, field)
 	case "buyer":
@@ -11746,6 +12510,142 @@ func (ec *executionContext) childFields_StockPayload(ctx context.Context, field 
 		return ec.fieldContext_StockPayload_errors(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type StockPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_Transfer(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Transfer_id(ctx, field)
+	case "number":
+		return ec.fieldContext_Transfer_number(ctx, field)
+	case "status":
+		return ec.fieldContext_Transfer_status(ctx, field)
+	case "sender":
+		return ec.fieldContext_Transfer_sender(ctx, field)
+	case "receiver":
+		return ec.fieldContext_Transfer_receiver(ctx, field)
+	case "supplier":
+		return ec.fieldContext_Transfer_supplier(ctx, field)
+	case "note":
+		return ec.fieldContext_Transfer_note(ctx, field)
+	case "decisionReason":
+		return ec.fieldContext_Transfer_decisionReason(ctx, field)
+	case "lines":
+		return ec.fieldContext_Transfer_lines(ctx, field)
+	case "reservations":
+		return ec.fieldContext_Transfer_reservations(ctx, field)
+	case "shipments":
+		return ec.fieldContext_Transfer_shipments(ctx, field)
+	case "timeline":
+		return ec.fieldContext_Transfer_timeline(ctx, field)
+	case "createdAt":
+		return ec.fieldContext_Transfer_createdAt(ctx, field)
+	case "decidedAt":
+		return ec.fieldContext_Transfer_decidedAt(ctx, field)
+	case "updatedAt":
+		return ec.fieldContext_Transfer_updatedAt(ctx, field)
+	case "viewerCanApprove":
+		return ec.fieldContext_Transfer_viewerCanApprove(ctx, field)
+	case "viewerCanReject":
+		return ec.fieldContext_Transfer_viewerCanReject(ctx, field)
+	case "viewerCanCancel":
+		return ec.fieldContext_Transfer_viewerCanCancel(ctx, field)
+	case "viewerCanShip":
+		return ec.fieldContext_Transfer_viewerCanShip(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Transfer", field.Name)
+}
+
+func (ec *executionContext) childFields_TransferConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_TransferConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_TransferConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_TransferConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TransferConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_TransferEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_TransferEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_TransferEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TransferEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_TransferError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_TransferError_field(ctx, field)
+	case "message":
+		return ec.fieldContext_TransferError_message(ctx, field)
+	case "code":
+		return ec.fieldContext_TransferError_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TransferError", field.Name)
+}
+
+func (ec *executionContext) childFields_TransferEvent(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "type":
+		return ec.fieldContext_TransferEvent_type(ctx, field)
+	case "fromStatus":
+		return ec.fieldContext_TransferEvent_fromStatus(ctx, field)
+	case "toStatus":
+		return ec.fieldContext_TransferEvent_toStatus(ctx, field)
+	case "actor":
+		return ec.fieldContext_TransferEvent_actor(ctx, field)
+	case "reason":
+		return ec.fieldContext_TransferEvent_reason(ctx, field)
+	case "detail":
+		return ec.fieldContext_TransferEvent_detail(ctx, field)
+	case "at":
+		return ec.fieldContext_TransferEvent_at(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TransferEvent", field.Name)
+}
+
+func (ec *executionContext) childFields_TransferLine(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "lineNo":
+		return ec.fieldContext_TransferLine_lineNo(ctx, field)
+	case "sku":
+		return ec.fieldContext_TransferLine_sku(ctx, field)
+	case "qty":
+		return ec.fieldContext_TransferLine_qty(ctx, field)
+	case "shipped":
+		return ec.fieldContext_TransferLine_shipped(ctx, field)
+	case "received":
+		return ec.fieldContext_TransferLine_received(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TransferLine", field.Name)
+}
+
+func (ec *executionContext) childFields_TransferPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "transfer":
+		return ec.fieldContext_TransferPayload_transfer(ctx, field)
+	case "errors":
+		return ec.fieldContext_TransferPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TransferPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_TransferReservation(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "warehouseCode":
+		return ec.fieldContext_TransferReservation_warehouseCode(ctx, field)
+	case "sku":
+		return ec.fieldContext_TransferReservation_sku(ctx, field)
+	case "qty":
+		return ec.fieldContext_TransferReservation_qty(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type TransferReservation", field.Name)
 }
 
 func (ec *executionContext) childFields_UploadField(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -13296,6 +14196,108 @@ func (ec *executionContext) field_Mutation_stockReceive_args(ctx context.Context
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_transferApprove_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.TransferDecisionInput, error) {
+			return ec.unmarshalNTransferDecisionInput2channelhubᚋgraphᚋmodelᚐTransferDecisionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_transferCancel_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (*model.TransferDecisionInput, error) {
+			return ec.unmarshalOTransferDecisionInput2ᚖchannelhubᚋgraphᚋmodelᚐTransferDecisionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_transferReject_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.TransferDecisionInput, error) {
+			return ec.unmarshalNTransferDecisionInput2channelhubᚋgraphᚋmodelᚐTransferDecisionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_transferRequest_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.TransferRequestInput, error) {
+			return ec.unmarshalNTransferRequestInput2channelhubᚋgraphᚋmodelᚐTransferRequestInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_transferShip_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.TransferShipInput, error) {
+			return ec.unmarshalNTransferShipInput2channelhubᚋgraphᚋmodelᚐTransferShipInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_userAssignedStoresSet_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -13911,6 +14913,72 @@ func (ec *executionContext) field_Query_sku_args(ctx context.Context, rawArgs ma
 		return nil, err
 	}
 	args["asPartyId"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_transferPartners_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "search",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["search"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_transfer_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_transfers_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.TransferFilter, error) {
+			return ec.unmarshalOTransferFilter2ᚖchannelhubᚋgraphᚋmodelᚐTransferFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg2
 	return args, nil
 }
 
@@ -23212,7 +24280,7 @@ func (ec *executionContext) _Mutation_shipmentDispatch(ctx context.Context, fiel
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF"})
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "STORE_STAFF"})
 				if err != nil {
 					var zeroVal *model.ShipmentPayload
 					return zeroVal, err
@@ -23274,7 +24342,7 @@ func (ec *executionContext) _Mutation_shipmentCancel(ctx context.Context, field 
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF"})
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "STORE_STAFF"})
 				if err != nil {
 					var zeroVal *model.ShipmentPayload
 					return zeroVal, err
@@ -23336,7 +24404,7 @@ func (ec *executionContext) _Mutation_shipmentDeliver(ctx context.Context, field
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF"})
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "STORE_STAFF"})
 				if err != nil {
 					var zeroVal *model.ShipmentPayload
 					return zeroVal, err
@@ -23460,7 +24528,7 @@ func (ec *executionContext) _Mutation_claimResolve(ctx context.Context, field gr
 			directive0 := next
 
 			directive1 := func(ctx context.Context) (any, error) {
-				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "GOODS_CONTROL", "SALES_OPS", "DISTRIBUTOR_ADMIN", "STORE_MANAGER"})
 				if err != nil {
 					var zeroVal *model.ClaimPayload
 					return zeroVal, err
@@ -23500,6 +24568,316 @@ func (ec *executionContext) fieldContext_Mutation_claimResolve(ctx context.Conte
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_claimResolve_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_transferRequest(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_transferRequest(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TransferRequest(ctx, fc.Args["input"].(model.TransferRequestInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "STORE_MANAGER"})
+				if err != nil {
+					var zeroVal *model.TransferPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.TransferPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TransferPayload) graphql.Marshaler {
+			return ec.marshalNTransferPayload2ᚖchannelhubᚋgraphᚋmodelᚐTransferPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_transferRequest(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TransferPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_transferRequest_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_transferApprove(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_transferApprove(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TransferApprove(ctx, fc.Args["id"].(string), fc.Args["input"].(model.TransferDecisionInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.TransferPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.TransferPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TransferPayload) graphql.Marshaler {
+			return ec.marshalNTransferPayload2ᚖchannelhubᚋgraphᚋmodelᚐTransferPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_transferApprove(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TransferPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_transferApprove_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_transferReject(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_transferReject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TransferReject(ctx, fc.Args["id"].(string), fc.Args["input"].(model.TransferDecisionInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.TransferPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.TransferPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TransferPayload) graphql.Marshaler {
+			return ec.marshalNTransferPayload2ᚖchannelhubᚋgraphᚋmodelᚐTransferPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_transferReject(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TransferPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_transferReject_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_transferCancel(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_transferCancel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TransferCancel(ctx, fc.Args["id"].(string), fc.Args["input"].(*model.TransferDecisionInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN", "STORE_MANAGER"})
+				if err != nil {
+					var zeroVal *model.TransferPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.TransferPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TransferPayload) graphql.Marshaler {
+			return ec.marshalNTransferPayload2ᚖchannelhubᚋgraphᚋmodelᚐTransferPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_transferCancel(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TransferPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_transferCancel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_transferShip(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_transferShip(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TransferShip(ctx, fc.Args["id"].(string), fc.Args["input"].(model.TransferShipInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF", "STORE_MANAGER", "STORE_STAFF"})
+				if err != nil {
+					var zeroVal *model.ShipmentPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ShipmentPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ShipmentPayload) graphql.Marshaler {
+			return ec.marshalNShipmentPayload2ᚖchannelhubᚋgraphᚋmodelᚐShipmentPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_transferShip(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ShipmentPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_transferShip_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -30479,6 +31857,182 @@ func (ec *executionContext) fieldContext_Query_claims(ctx context.Context, field
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_transfers(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_transfers(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Transfers(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["filter"].(*model.TransferFilter))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *model.TransferConnection
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TransferConnection) graphql.Marshaler {
+			return ec.marshalNTransferConnection2ᚖchannelhubᚋgraphᚋmodelᚐTransferConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_transfers(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TransferConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_transfers_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_transfer(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_transfer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Transfer(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				if ec.Directives.Authenticated == nil {
+					var zeroVal *transfer.Transfer
+					return zeroVal, errors.New("directive authenticated is not implemented")
+				}
+				return ec.Directives.Authenticated(ctx, nil, directive0)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *transfer.Transfer) graphql.Marshaler {
+			return ec.marshalOTransfer2ᚖchannelhubᚋinternalᚋtransferᚐTransfer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_transfer(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Transfer(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_transfer_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_transferPartners(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_transferPartners(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().TransferPartners(ctx, fc.Args["search"].(*string), fc.Args["first"].(*int))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"DISTRIBUTOR_ADMIN", "STORE_MANAGER"})
+				if err != nil {
+					var zeroVal []party.Party
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal []party.Party
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v []party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚕchannelhubᚋinternalᚋpartyᚐPartyᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_transferPartners(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_transferPartners_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_myRoute(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -32099,6 +33653,29 @@ func (ec *executionContext) fieldContext_ReturnLine_amount(_ context.Context, fi
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _ReturnLine_serials(ctx context.Context, field graphql.CollectedField, obj *order.ReturnLine) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ReturnLine_serials(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Serials, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalNString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ReturnLine_serials(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ReturnLine", field, false, false, "String")
 }
 
 func (ec *executionContext) _ReturnPayload_return(ctx context.Context, field graphql.CollectedField, obj *model.ReturnPayload) (ret graphql.Marshaler) {
@@ -33778,10 +35355,10 @@ func (ec *executionContext) _Shipment_order(ctx context.Context, field graphql.C
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *order.Order) graphql.Marshaler {
-			return ec.marshalNOrder2ᚖchannelhubᚋinternalᚋorderᚐOrder(ctx, selections, v)
+			return ec.marshalOOrder2ᚖchannelhubᚋinternalᚋorderᚐOrder(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Shipment_order(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -33792,6 +35369,38 @@ func (ec *executionContext) fieldContext_Shipment_order(_ context.Context, field
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Order(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Shipment_transfer(ctx context.Context, field graphql.CollectedField, obj *shipment.Shipment) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Shipment_transfer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Shipment().Transfer(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *transfer.Transfer) graphql.Marshaler {
+			return ec.marshalOTransfer2ᚖchannelhubᚋinternalᚋtransferᚐTransfer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Shipment_transfer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Shipment",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Transfer(ctx, field)
 		},
 	}
 	return fc, nil
@@ -35566,6 +37175,1153 @@ func (ec *executionContext) fieldContext_Subscription_myOrdersUpdated(_ context.
 		},
 	}
 	return fc, nil
+}
+
+func (ec *executionContext) _Transfer_id(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Transfer().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Transfer", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Transfer_number(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_number(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Number, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_number(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Transfer", field, false, false, "String")
+}
+
+func (ec *executionContext) _Transfer_status(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v transfer.Status) graphql.Marshaler {
+			return ec.marshalNTransferStatus2channelhubᚋinternalᚋtransferᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Transfer", field, false, false, "TransferStatus")
+}
+
+func (ec *executionContext) _Transfer_sender(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_sender(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Transfer().Sender(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_sender(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Transfer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Transfer_receiver(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_receiver(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Transfer().Receiver(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_receiver(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Transfer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Transfer_supplier(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_supplier(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Transfer().Supplier(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_supplier(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Transfer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Transfer_note(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_note(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Note, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_note(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Transfer", field, false, false, "String")
+}
+
+func (ec *executionContext) _Transfer_decisionReason(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_decisionReason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecisionReason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_decisionReason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Transfer", field, false, false, "String")
+}
+
+func (ec *executionContext) _Transfer_lines(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_lines(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Transfer().Lines(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []transfer.Line) graphql.Marshaler {
+			return ec.marshalNTransferLine2ᚕchannelhubᚋinternalᚋtransferᚐLineᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_lines(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Transfer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TransferLine(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Transfer_reservations(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_reservations(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Transfer().Reservations(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []transfer.Reservation) graphql.Marshaler {
+			return ec.marshalNTransferReservation2ᚕchannelhubᚋinternalᚋtransferᚐReservationᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_reservations(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Transfer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TransferReservation(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Transfer_shipments(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_shipments(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Transfer().Shipments(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []shipment.Shipment) graphql.Marshaler {
+			return ec.marshalNShipment2ᚕchannelhubᚋinternalᚋshipmentᚐShipmentᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_shipments(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Transfer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Shipment(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Transfer_timeline(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_timeline(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Transfer().Timeline(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []transfer.Event) graphql.Marshaler {
+			return ec.marshalNTransferEvent2ᚕchannelhubᚋinternalᚋtransferᚐEventᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_timeline(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Transfer",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TransferEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Transfer_createdAt(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_createdAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_createdAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Transfer", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Transfer_decidedAt(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_decidedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DecidedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_decidedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Transfer", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Transfer_updatedAt(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_updatedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.UpdatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_updatedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Transfer", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Transfer_viewerCanApprove(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_viewerCanApprove(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Transfer().ViewerCanApprove(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_viewerCanApprove(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Transfer", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Transfer_viewerCanReject(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_viewerCanReject(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Transfer().ViewerCanReject(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_viewerCanReject(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Transfer", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Transfer_viewerCanCancel(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_viewerCanCancel(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Transfer().ViewerCanCancel(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_viewerCanCancel(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Transfer", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Transfer_viewerCanShip(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_viewerCanShip(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Transfer().ViewerCanShip(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_viewerCanShip(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Transfer", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _TransferConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TransferConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.TransferEdge) graphql.Marshaler {
+			return ec.marshalNTransferEdge2ᚕchannelhubᚋgraphᚋmodelᚐTransferEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TransferConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TransferEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TransferConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.TransferConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2channelhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TransferConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TransferConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.TransferConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TransferConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _TransferEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.TransferEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *transfer.Transfer) graphql.Marshaler {
+			return ec.marshalNTransfer2ᚖchannelhubᚋinternalᚋtransferᚐTransfer(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TransferEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Transfer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TransferEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.TransferEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _TransferError_field(ctx context.Context, field graphql.CollectedField, obj *model.TransferError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferError_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TransferError_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferError", field, false, false, "String")
+}
+
+func (ec *executionContext) _TransferError_message(ctx context.Context, field graphql.CollectedField, obj *model.TransferError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferError", field, false, false, "String")
+}
+
+func (ec *executionContext) _TransferError_code(ctx context.Context, field graphql.CollectedField, obj *model.TransferError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.TransferErrorCode) graphql.Marshaler {
+			return ec.marshalNTransferErrorCode2channelhubᚋgraphᚋmodelᚐTransferErrorCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferError", field, false, false, "TransferErrorCode")
+}
+
+func (ec *executionContext) _TransferEvent_type(ctx context.Context, field graphql.CollectedField, obj *transfer.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferEvent_type(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Type, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferEvent_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TransferEvent_fromStatus(ctx context.Context, field graphql.CollectedField, obj *transfer.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferEvent_fromStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TransferEvent().FromStatus(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *transfer.Status) graphql.Marshaler {
+			return ec.marshalOTransferStatus2ᚖchannelhubᚋinternalᚋtransferᚐStatus(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TransferEvent_fromStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferEvent", field, true, true, "TransferStatus")
+}
+
+func (ec *executionContext) _TransferEvent_toStatus(ctx context.Context, field graphql.CollectedField, obj *transfer.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferEvent_toStatus(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ToStatus, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v transfer.Status) graphql.Marshaler {
+			return ec.marshalNTransferStatus2channelhubᚋinternalᚋtransferᚐStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferEvent_toStatus(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferEvent", field, false, false, "TransferStatus")
+}
+
+func (ec *executionContext) _TransferEvent_actor(ctx context.Context, field graphql.CollectedField, obj *transfer.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferEvent_actor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TransferEvent().Actor(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.User) graphql.Marshaler {
+			return ec.marshalOUser2ᚖchannelhubᚋinternalᚋpartyᚐUser(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TransferEvent_actor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TransferEvent",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_User(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TransferEvent_reason(ctx context.Context, field graphql.CollectedField, obj *transfer.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferEvent_reason(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Reason, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferEvent_reason(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TransferEvent_detail(ctx context.Context, field graphql.CollectedField, obj *transfer.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferEvent_detail(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Detail, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferEvent_detail(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferEvent", field, false, false, "String")
+}
+
+func (ec *executionContext) _TransferEvent_at(ctx context.Context, field graphql.CollectedField, obj *transfer.Event) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferEvent_at(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.CreatedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferEvent_at(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferEvent", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _TransferLine_lineNo(ctx context.Context, field graphql.CollectedField, obj *transfer.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferLine_lineNo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.LineNo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferLine_lineNo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TransferLine_sku(ctx context.Context, field graphql.CollectedField, obj *transfer.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferLine_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TransferLine().Sku(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalNSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferLine_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TransferLine",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TransferLine_qty(ctx context.Context, field graphql.CollectedField, obj *transfer.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferLine_qty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Qty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferLine_qty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TransferLine_shipped(ctx context.Context, field graphql.CollectedField, obj *transfer.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferLine_shipped(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ShippedQty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferLine_shipped(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TransferLine_received(ctx context.Context, field graphql.CollectedField, obj *transfer.Line) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferLine_received(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReceivedQty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferLine_received(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferLine", field, false, false, "Int")
+}
+
+func (ec *executionContext) _TransferPayload_transfer(ctx context.Context, field graphql.CollectedField, obj *model.TransferPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferPayload_transfer(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Transfer, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *transfer.Transfer) graphql.Marshaler {
+			return ec.marshalOTransfer2ᚖchannelhubᚋinternalᚋtransferᚐTransfer(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_TransferPayload_transfer(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TransferPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Transfer(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TransferPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.TransferPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.TransferError) graphql.Marshaler {
+			return ec.marshalNTransferError2ᚕchannelhubᚋgraphᚋmodelᚐTransferErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TransferPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TransferError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TransferReservation_warehouseCode(ctx context.Context, field graphql.CollectedField, obj *transfer.Reservation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferReservation_warehouseCode(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Warehouse, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferReservation_warehouseCode(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferReservation", field, false, false, "String")
+}
+
+func (ec *executionContext) _TransferReservation_sku(ctx context.Context, field graphql.CollectedField, obj *transfer.Reservation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferReservation_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.TransferReservation().Sku(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalNSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferReservation_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "TransferReservation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _TransferReservation_qty(ctx context.Context, field graphql.CollectedField, obj *transfer.Reservation) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_TransferReservation_qty(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Qty, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_TransferReservation_qty(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("TransferReservation", field, false, false, "Int")
 }
 
 func (ec *executionContext) _UploadField_name(ctx context.Context, field graphql.CollectedField, obj *model.UploadField) (ret graphql.Marshaler) {
@@ -41819,7 +44575,7 @@ func (ec *executionContext) unmarshalInputReturnLineInput(ctx context.Context, o
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"lineNo", "qty"}
+	fieldsInOrder := [...]string{"lineNo", "qty", "serials"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -41840,6 +44596,13 @@ func (ec *executionContext) unmarshalInputReturnLineInput(ctx context.Context, o
 				return it, err
 			}
 			it.Qty = data
+		case "serials":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serials"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Serials = data
 		}
 	}
 	return it, nil
@@ -42827,7 +45590,7 @@ func (ec *executionContext) unmarshalInputShipmentFilter(ctx context.Context, ob
 		asMap[k] = v
 	}
 
-	fieldsInOrder := [...]string{"statuses", "orderId", "buyerId", "incoming", "search"}
+	fieldsInOrder := [...]string{"statuses", "orderId", "transferId", "buyerId", "incoming", "search"}
 	for _, k := range fieldsInOrder {
 		v, ok := asMap[k]
 		if !ok {
@@ -42848,6 +45611,13 @@ func (ec *executionContext) unmarshalInputShipmentFilter(ctx context.Context, ob
 				return it, err
 			}
 			it.OrderID = data
+		case "transferId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("transferId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TransferID = data
 		case "buyerId":
 			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("buyerId"))
 			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
@@ -43170,6 +45940,370 @@ func (ec *executionContext) unmarshalInputTierInput(ctx context.Context, obj any
 func UnmarshalTierInput(ctx context.Context, raw any) (model.TierInput, error) {
 	var out model.TierInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "TierInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTransferDecisionInput(ctx context.Context, obj any) (model.TransferDecisionInput, error) {
+	var it model.TransferDecisionInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"reason"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "reason":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("reason"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Reason = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTransferDecisionInput unmarshals raw into the TransferDecisionInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTransferDecisionInput(ctx context.Context, raw any) (model.TransferDecisionInput, error) {
+	var out model.TransferDecisionInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TransferDecisionInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTransferFilter(ctx context.Context, obj any) (model.TransferFilter, error) {
+	var it model.TransferFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"statuses", "direction", "partyId", "search"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "statuses":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("statuses"))
+			data, err := ec.unmarshalOTransferStatus2ᚕchannelhubᚋinternalᚋtransferᚐStatusᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Statuses = data
+		case "direction":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("direction"))
+			data, err := ec.unmarshalOTransferDirection2ᚖchannelhubᚋinternalᚋtransferᚐDirection(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Direction = data
+		case "partyId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("partyId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PartyID = data
+		case "search":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("search"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Search = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTransferFilter unmarshals raw into the TransferFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTransferFilter(ctx context.Context, raw any) (model.TransferFilter, error) {
+	var out model.TransferFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TransferFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTransferLineInput(ctx context.Context, obj any) (model.TransferLineInput, error) {
+	var it model.TransferLineInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"skuId", "qty"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "skuId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("skuId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.SkuID = data
+		case "qty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qty"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Qty = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTransferLineInput unmarshals raw into the TransferLineInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTransferLineInput(ctx context.Context, raw any) (model.TransferLineInput, error) {
+	var out model.TransferLineInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TransferLineInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTransferRequestInput(ctx context.Context, obj any) (model.TransferRequestInput, error) {
+	var it model.TransferRequestInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"fromPartyId", "toPartyId", "lines", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "fromPartyId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("fromPartyId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.FromPartyID = data
+		case "toPartyId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("toPartyId"))
+			data, err := ec.unmarshalNID2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.ToPartyID = data
+		case "lines":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lines"))
+			data, err := ec.unmarshalNTransferLineInput2ᚕchannelhubᚋgraphᚋmodelᚐTransferLineInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lines = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTransferRequestInput unmarshals raw into the TransferRequestInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTransferRequestInput(ctx context.Context, raw any) (model.TransferRequestInput, error) {
+	var out model.TransferRequestInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TransferRequestInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTransferShipInput(ctx context.Context, obj any) (model.TransferShipInput, error) {
+	var it model.TransferShipInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"warehouseId", "lines", "carrier", "trackingNumber", "note", "idempotencyKey"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "warehouseId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("warehouseId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.WarehouseID = data
+		case "lines":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lines"))
+			data, err := ec.unmarshalNTransferShipLineInput2ᚕchannelhubᚋgraphᚋmodelᚐTransferShipLineInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Lines = data
+		case "carrier":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("carrier"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Carrier = data
+		case "trackingNumber":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("trackingNumber"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.TrackingNumber = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalOString2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		case "idempotencyKey":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("idempotencyKey"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.IdempotencyKey = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTransferShipInput unmarshals raw into the TransferShipInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTransferShipInput(ctx context.Context, raw any) (model.TransferShipInput, error) {
+	var out model.TransferShipInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TransferShipInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputTransferShipLineInput(ctx context.Context, obj any) (model.TransferShipLineInput, error) {
+	var it model.TransferShipLineInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"lineNo", "qty", "serials", "ranges"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "lineNo":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("lineNo"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.LineNo = data
+		case "qty":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("qty"))
+			data, err := ec.unmarshalNInt2int(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Qty = data
+		case "serials":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("serials"))
+			data, err := ec.unmarshalOString2ᚕstringᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Serials = data
+		case "ranges":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("ranges"))
+			data, err := ec.unmarshalOSerialRangeInput2ᚕchannelhubᚋgraphᚋmodelᚐSerialRangeInputᚄ(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Ranges = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalTransferShipLineInput unmarshals raw into the TransferShipLineInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalTransferShipLineInput(ctx context.Context, raw any) (model.TransferShipLineInput, error) {
+	var out model.TransferShipLineInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "TransferShipLineInput", raw, &out)
 	return out, err
 }
 
@@ -43910,6 +47044,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._User(ctx, sel, obj)
+	case transfer.Transfer:
+		return ec._Transfer(ctx, sel, &obj)
+	case *transfer.Transfer:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Transfer(ctx, sel, obj)
 	case shipment.Shipment:
 		return ec._Shipment(ctx, sel, &obj)
 	case *shipment.Shipment:
@@ -46958,6 +50099,41 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "transferRequest":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_transferRequest(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transferApprove":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_transferApprove(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transferReject":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_transferReject(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transferCancel":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_transferCancel(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "transferShip":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_transferShip(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "visitRouteSet":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_visitRouteSet(ctx, field)
@@ -49271,6 +52447,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_claims(ctx, field)
 				})
+		case "transfers":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_transfers(ctx, field)
+				})
+		case "transfer":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_transfer(ctx, field)
+				})
+		case "transferPartners":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_transferPartners(ctx, field)
+				})
 		case "myRoute":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -49706,6 +52900,11 @@ func (ec *executionContext) _ReturnLine(ctx context.Context, sel ast.SelectionSe
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ReturnLine_amount(ctx, field, obj)
 				})
+		case "serials":
+			out.Values[i] = ec._ReturnLine_serials(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -50424,9 +53623,15 @@ func (ec *executionContext) _Shipment(ctx context.Context, sel ast.SelectionSet,
 			}
 		case "order":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
-				true, true,
+				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Shipment_order(ctx, field, obj)
+				})
+		case "transfer":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Shipment_transfer(ctx, field, obj)
 				})
 		case "status":
 			out.Values[i] = ec._Shipment_status(ctx, field, obj)
@@ -51143,6 +54348,467 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 	default:
 		panic("unknown field " + strconv.Quote(fields[0].Name))
 	}
+}
+
+var transferImplementors = []string{"Transfer", "Node"}
+
+func (ec *executionContext) _Transfer(ctx context.Context, sel ast.SelectionSet, obj *transfer.Transfer) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, transferImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Transfer")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Transfer_id(ctx, field, obj)
+				})
+		case "number":
+			out.Values[i] = ec._Transfer_number(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Transfer_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sender":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Transfer_sender(ctx, field, obj)
+				})
+		case "receiver":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Transfer_receiver(ctx, field, obj)
+				})
+		case "supplier":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Transfer_supplier(ctx, field, obj)
+				})
+		case "note":
+			out.Values[i] = ec._Transfer_note(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "decisionReason":
+			out.Values[i] = ec._Transfer_decisionReason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "lines":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Transfer_lines(ctx, field, obj)
+				})
+		case "reservations":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Transfer_reservations(ctx, field, obj)
+				})
+		case "shipments":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Transfer_shipments(ctx, field, obj)
+				})
+		case "timeline":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Transfer_timeline(ctx, field, obj)
+				})
+		case "createdAt":
+			out.Values[i] = ec._Transfer_createdAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "decidedAt":
+			out.Values[i] = ec._Transfer_decidedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "updatedAt":
+			out.Values[i] = ec._Transfer_updatedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "viewerCanApprove":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Transfer_viewerCanApprove(ctx, field, obj)
+				})
+		case "viewerCanReject":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Transfer_viewerCanReject(ctx, field, obj)
+				})
+		case "viewerCanCancel":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Transfer_viewerCanCancel(ctx, field, obj)
+				})
+		case "viewerCanShip":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Transfer_viewerCanShip(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var transferConnectionImplementors = []string{"TransferConnection"}
+
+func (ec *executionContext) _TransferConnection(ctx context.Context, sel ast.SelectionSet, obj *model.TransferConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, transferConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TransferConnection")
+		case "edges":
+			out.Values[i] = ec._TransferConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._TransferConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TransferConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var transferEdgeImplementors = []string{"TransferEdge"}
+
+func (ec *executionContext) _TransferEdge(ctx context.Context, sel ast.SelectionSet, obj *model.TransferEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, transferEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TransferEdge")
+		case "node":
+			out.Values[i] = ec._TransferEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._TransferEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var transferErrorImplementors = []string{"TransferError"}
+
+func (ec *executionContext) _TransferError(ctx context.Context, sel ast.SelectionSet, obj *model.TransferError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, transferErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TransferError")
+		case "field":
+			out.Values[i] = ec._TransferError_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._TransferError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._TransferError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var transferEventImplementors = []string{"TransferEvent"}
+
+func (ec *executionContext) _TransferEvent(ctx context.Context, sel ast.SelectionSet, obj *transfer.Event) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, transferEventImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TransferEvent")
+		case "type":
+			out.Values[i] = ec._TransferEvent_type(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "fromStatus":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TransferEvent_fromStatus(ctx, field, obj)
+				})
+		case "toStatus":
+			out.Values[i] = ec._TransferEvent_toStatus(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "actor":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TransferEvent_actor(ctx, field, obj)
+				})
+		case "reason":
+			out.Values[i] = ec._TransferEvent_reason(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "detail":
+			out.Values[i] = ec._TransferEvent_detail(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "at":
+			out.Values[i] = ec._TransferEvent_at(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var transferLineImplementors = []string{"TransferLine"}
+
+func (ec *executionContext) _TransferLine(ctx context.Context, sel ast.SelectionSet, obj *transfer.Line) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, transferLineImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TransferLine")
+		case "lineNo":
+			out.Values[i] = ec._TransferLine_lineNo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sku":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TransferLine_sku(ctx, field, obj)
+				})
+		case "qty":
+			out.Values[i] = ec._TransferLine_qty(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "shipped":
+			out.Values[i] = ec._TransferLine_shipped(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "received":
+			out.Values[i] = ec._TransferLine_received(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var transferPayloadImplementors = []string{"TransferPayload"}
+
+func (ec *executionContext) _TransferPayload(ctx context.Context, sel ast.SelectionSet, obj *model.TransferPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, transferPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TransferPayload")
+		case "transfer":
+			out.Values[i] = ec._TransferPayload_transfer(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._TransferPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var transferReservationImplementors = []string{"TransferReservation"}
+
+func (ec *executionContext) _TransferReservation(ctx context.Context, sel ast.SelectionSet, obj *transfer.Reservation) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, transferReservationImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("TransferReservation")
+		case "warehouseCode":
+			out.Values[i] = ec._TransferReservation_warehouseCode(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sku":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._TransferReservation_sku(ctx, field, obj)
+				})
+		case "qty":
+			out.Values[i] = ec._TransferReservation_qty(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
 }
 
 var uploadFieldImplementors = []string{"UploadField"}
@@ -54250,6 +57916,26 @@ func (ec *executionContext) marshalNParkedEventPayload2ᚖchannelhubᚋgraphᚋm
 	return ec._ParkedEventPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNParty2channelhubᚋinternalᚋpartyᚐParty(ctx context.Context, sel ast.SelectionSet, v party.Party) graphql.Marshaler {
+	return ec._Party(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNParty2ᚕchannelhubᚋinternalᚋpartyᚐPartyᚄ(ctx context.Context, sel ast.SelectionSet, v []party.Party) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNParty2channelhubᚋinternalᚋpartyᚐParty(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
 func (ec *executionContext) marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx context.Context, sel ast.SelectionSet, v *party.Party) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "Party!")
@@ -55567,6 +59253,229 @@ func (ec *executionContext) unmarshalNTierInput2channelhubᚋgraphᚋmodelᚐTie
 	res, err := ec.unmarshalInputTierInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
+
+func (ec *executionContext) marshalNTransfer2ᚖchannelhubᚋinternalᚋtransferᚐTransfer(ctx context.Context, sel ast.SelectionSet, v *transfer.Transfer) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Transfer!")
+		return graphql.Null
+	}
+	return ec._Transfer(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNTransferConnection2ᚖchannelhubᚋgraphᚋmodelᚐTransferConnection(ctx context.Context, sel ast.SelectionSet, v *model.TransferConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TransferConnection!")
+		return graphql.Null
+	}
+	return ec._TransferConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTransferDecisionInput2channelhubᚋgraphᚋmodelᚐTransferDecisionInput(ctx context.Context, v any) (model.TransferDecisionInput, error) {
+	res, err := ec.unmarshalInputTransferDecisionInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTransferEdge2channelhubᚋgraphᚋmodelᚐTransferEdge(ctx context.Context, sel ast.SelectionSet, v model.TransferEdge) graphql.Marshaler {
+	return ec._TransferEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNTransferEdge2ᚕchannelhubᚋgraphᚋmodelᚐTransferEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.TransferEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTransferEdge2channelhubᚋgraphᚋmodelᚐTransferEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTransferError2channelhubᚋgraphᚋmodelᚐTransferError(ctx context.Context, sel ast.SelectionSet, v model.TransferError) graphql.Marshaler {
+	return ec._TransferError(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNTransferError2ᚕchannelhubᚋgraphᚋmodelᚐTransferErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []model.TransferError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTransferError2channelhubᚋgraphᚋmodelᚐTransferError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNTransferErrorCode2channelhubᚋgraphᚋmodelᚐTransferErrorCode(ctx context.Context, v any) (model.TransferErrorCode, error) {
+	var res model.TransferErrorCode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTransferErrorCode2channelhubᚋgraphᚋmodelᚐTransferErrorCode(ctx context.Context, sel ast.SelectionSet, v model.TransferErrorCode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) marshalNTransferEvent2channelhubᚋinternalᚋtransferᚐEvent(ctx context.Context, sel ast.SelectionSet, v transfer.Event) graphql.Marshaler {
+	return ec._TransferEvent(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNTransferEvent2ᚕchannelhubᚋinternalᚋtransferᚐEventᚄ(ctx context.Context, sel ast.SelectionSet, v []transfer.Event) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTransferEvent2channelhubᚋinternalᚋtransferᚐEvent(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNTransferLine2channelhubᚋinternalᚋtransferᚐLine(ctx context.Context, sel ast.SelectionSet, v transfer.Line) graphql.Marshaler {
+	return ec._TransferLine(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNTransferLine2ᚕchannelhubᚋinternalᚋtransferᚐLineᚄ(ctx context.Context, sel ast.SelectionSet, v []transfer.Line) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTransferLine2channelhubᚋinternalᚋtransferᚐLine(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNTransferLineInput2channelhubᚋgraphᚋmodelᚐTransferLineInput(ctx context.Context, v any) (model.TransferLineInput, error) {
+	res, err := ec.unmarshalInputTransferLineInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNTransferLineInput2ᚕchannelhubᚋgraphᚋmodelᚐTransferLineInputᚄ(ctx context.Context, v any) ([]model.TransferLineInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.TransferLineInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTransferLineInput2channelhubᚋgraphᚋmodelᚐTransferLineInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalNTransferPayload2ᚖchannelhubᚋgraphᚋmodelᚐTransferPayload(ctx context.Context, sel ast.SelectionSet, v *model.TransferPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "TransferPayload!")
+		return graphql.Null
+	}
+	return ec._TransferPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNTransferRequestInput2channelhubᚋgraphᚋmodelᚐTransferRequestInput(ctx context.Context, v any) (model.TransferRequestInput, error) {
+	res, err := ec.unmarshalInputTransferRequestInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTransferReservation2channelhubᚋinternalᚋtransferᚐReservation(ctx context.Context, sel ast.SelectionSet, v transfer.Reservation) graphql.Marshaler {
+	return ec._TransferReservation(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNTransferReservation2ᚕchannelhubᚋinternalᚋtransferᚐReservationᚄ(ctx context.Context, sel ast.SelectionSet, v []transfer.Reservation) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTransferReservation2channelhubᚋinternalᚋtransferᚐReservation(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNTransferShipInput2channelhubᚋgraphᚋmodelᚐTransferShipInput(ctx context.Context, v any) (model.TransferShipInput, error) {
+	res, err := ec.unmarshalInputTransferShipInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNTransferShipLineInput2channelhubᚋgraphᚋmodelᚐTransferShipLineInput(ctx context.Context, v any) (model.TransferShipLineInput, error) {
+	res, err := ec.unmarshalInputTransferShipLineInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNTransferShipLineInput2ᚕchannelhubᚋgraphᚋmodelᚐTransferShipLineInputᚄ(ctx context.Context, v any) ([]model.TransferShipLineInput, error) {
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]model.TransferShipLineInput, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTransferShipLineInput2channelhubᚋgraphᚋmodelᚐTransferShipLineInput(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) unmarshalNTransferStatus2channelhubᚋinternalᚋtransferᚐStatus(ctx context.Context, v any) (transfer.Status, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNTransferStatus2channelhubᚋinternalᚋtransferᚐStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNTransferStatus2channelhubᚋinternalᚋtransferᚐStatus(ctx context.Context, sel ast.SelectionSet, v transfer.Status) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNTransferStatus2channelhubᚋinternalᚋtransferᚐStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "TransferStatus!")
+	}
+	return res
+}
+
+var (
+	unmarshalNTransferStatus2channelhubᚋinternalᚋtransferᚐStatus = map[string]transfer.Status{
+		"REQUESTED":         transfer.StatusRequested,
+		"APPROVED":          transfer.StatusApproved,
+		"REJECTED":          transfer.StatusRejected,
+		"CANCELLED":         transfer.StatusCancelled,
+		"PARTIALLY_SHIPPED": transfer.StatusPartiallyShipped,
+		"SHIPPED":           transfer.StatusShipped,
+		"COMPLETED":         transfer.StatusCompleted,
+	}
+	marshalNTransferStatus2channelhubᚋinternalᚋtransferᚐStatus = map[transfer.Status]string{
+		transfer.StatusRequested:        "REQUESTED",
+		transfer.StatusApproved:         "APPROVED",
+		transfer.StatusRejected:         "REJECTED",
+		transfer.StatusCancelled:        "CANCELLED",
+		transfer.StatusPartiallyShipped: "PARTIALLY_SHIPPED",
+		transfer.StatusShipped:          "SHIPPED",
+		transfer.StatusCompleted:        "COMPLETED",
+	}
+)
 
 func (ec *executionContext) marshalNUploadField2channelhubᚋgraphᚋmodelᚐUploadField(ctx context.Context, sel ast.SelectionSet, v model.UploadField) graphql.Marshaler {
 	return ec._UploadField(ctx, sel, &v)
@@ -57189,6 +61098,135 @@ func (ec *executionContext) unmarshalOTierInput2ᚕchannelhubᚋgraphᚋmodelᚐ
 	}
 	return res, nil
 }
+
+func (ec *executionContext) marshalOTransfer2ᚖchannelhubᚋinternalᚋtransferᚐTransfer(ctx context.Context, sel ast.SelectionSet, v *transfer.Transfer) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Transfer(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalOTransferDecisionInput2ᚖchannelhubᚋgraphᚋmodelᚐTransferDecisionInput(ctx context.Context, v any) (*model.TransferDecisionInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTransferDecisionInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOTransferDirection2ᚖchannelhubᚋinternalᚋtransferᚐDirection(ctx context.Context, v any) (*transfer.Direction, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOTransferDirection2ᚖchannelhubᚋinternalᚋtransferᚐDirection[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTransferDirection2ᚖchannelhubᚋinternalᚋtransferᚐDirection(ctx context.Context, sel ast.SelectionSet, v *transfer.Direction) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOTransferDirection2ᚖchannelhubᚋinternalᚋtransferᚐDirection[*v])
+	return res
+}
+
+var (
+	unmarshalOTransferDirection2ᚖchannelhubᚋinternalᚋtransferᚐDirection = map[string]transfer.Direction{
+		"INCOMING": transfer.Incoming,
+		"OUTGOING": transfer.Outgoing,
+	}
+	marshalOTransferDirection2ᚖchannelhubᚋinternalᚋtransferᚐDirection = map[transfer.Direction]string{
+		transfer.Incoming: "INCOMING",
+		transfer.Outgoing: "OUTGOING",
+	}
+)
+
+func (ec *executionContext) unmarshalOTransferFilter2ᚖchannelhubᚋgraphᚋmodelᚐTransferFilter(ctx context.Context, v any) (*model.TransferFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputTransferFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalOTransferStatus2ᚕchannelhubᚋinternalᚋtransferᚐStatusᚄ(ctx context.Context, v any) ([]transfer.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	vSlice := graphql.CoerceList(v)
+	var err error
+	res := make([]transfer.Status, len(vSlice))
+	for i := range vSlice {
+		ctx := graphql.WithPathContext(ctx, graphql.NewPathWithIndex(i))
+		res[i], err = ec.unmarshalNTransferStatus2channelhubᚋinternalᚋtransferᚐStatus(ctx, vSlice[i])
+		if err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func (ec *executionContext) marshalOTransferStatus2ᚕchannelhubᚋinternalᚋtransferᚐStatusᚄ(ctx context.Context, sel ast.SelectionSet, v []transfer.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNTransferStatus2channelhubᚋinternalᚋtransferᚐStatus(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalOTransferStatus2ᚖchannelhubᚋinternalᚋtransferᚐStatus(ctx context.Context, v any) (*transfer.Status, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalOTransferStatus2ᚖchannelhubᚋinternalᚋtransferᚐStatus[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOTransferStatus2ᚖchannelhubᚋinternalᚋtransferᚐStatus(ctx context.Context, sel ast.SelectionSet, v *transfer.Status) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalOTransferStatus2ᚖchannelhubᚋinternalᚋtransferᚐStatus[*v])
+	return res
+}
+
+var (
+	unmarshalOTransferStatus2ᚖchannelhubᚋinternalᚋtransferᚐStatus = map[string]transfer.Status{
+		"REQUESTED":         transfer.StatusRequested,
+		"APPROVED":          transfer.StatusApproved,
+		"REJECTED":          transfer.StatusRejected,
+		"CANCELLED":         transfer.StatusCancelled,
+		"PARTIALLY_SHIPPED": transfer.StatusPartiallyShipped,
+		"SHIPPED":           transfer.StatusShipped,
+		"COMPLETED":         transfer.StatusCompleted,
+	}
+	marshalOTransferStatus2ᚖchannelhubᚋinternalᚋtransferᚐStatus = map[transfer.Status]string{
+		transfer.StatusRequested:        "REQUESTED",
+		transfer.StatusApproved:         "APPROVED",
+		transfer.StatusRejected:         "REJECTED",
+		transfer.StatusCancelled:        "CANCELLED",
+		transfer.StatusPartiallyShipped: "PARTIALLY_SHIPPED",
+		transfer.StatusShipped:          "SHIPPED",
+		transfer.StatusCompleted:        "COMPLETED",
+	}
+)
 
 func (ec *executionContext) marshalOUser2ᚖchannelhubᚋinternalᚋpartyᚐUser(ctx context.Context, sel ast.SelectionSet, v *party.User) graphql.Marshaler {
 	if v == nil {

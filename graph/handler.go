@@ -15,7 +15,6 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler"
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
-	"github.com/coder/websocket"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
@@ -27,6 +26,7 @@ import (
 	"channelhub/internal/persisted"
 	"channelhub/internal/ratelimit"
 	"channelhub/internal/requestid"
+	"channelhub/internal/wsgql"
 )
 
 // Options configure the GraphQL endpoint.
@@ -66,13 +66,15 @@ func NewHandler(o Options) *handler.Server {
 	cfg.Complexity.Query.Catalog = func(c int, first *int, _ *string, _ *model.CatalogFilter, _ *string) int { return pageCost(c, first) }
 
 	srv := handler.New(NewExecutableSchema(cfg))
-	srv.AddTransport(transport.Websocket{
-		Implementation:   transport.CoderWebsocketImplementation{AcceptOptions: websocket.AcceptOptions{OriginPatterns: o.AllowedOrigins}},
-		InitFunc:         wsInit(o.Resolver.AuthService, o.SessionCheck),
-		InitTimeout:      10 * time.Second,
-		PingPongInterval: 25 * time.Second,
-		PayloadReadLimit: &o.MaxBodyBytes,
+	ws := wsgql.New(wsgql.Options{
+		InitFunc:       wsInit(o.Resolver.AuthService, o.SessionCheck),
+		InitTimeout:    10 * time.Second,
+		KeepAlive:      25 * time.Second,
+		ReadLimit:      o.MaxBodyBytes,
+		AllowedOrigins: o.AllowedOrigins,
 	})
+	registerWebsocketMetrics(o.Registerer, ws)
+	srv.AddTransport(ws)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
@@ -140,19 +142,40 @@ func (o Options) rateLimit(ctx context.Context, next graphql.RootResolver) graph
 }
 
 // wsInit authenticates a WebSocket from its connection_init payload; a bad
-// token closes the socket with 4403, the only signal graphql-transport-ws has.
-func wsInit(a *auth.Service, every time.Duration) transport.WebsocketInitFunc {
+// token closes the socket with 4403, the only signal graphql-transport-ws
+// has. A fault on our side closes it with 1011, which clients retry: it
+// must not tell the phone its session is dead.
+func wsInit(a *auth.Service, every time.Duration) func(context.Context, wsgql.InitPayload) (context.Context, error) {
 	if every <= 0 {
 		every = 30 * time.Second
 	}
-	return func(ctx context.Context, payload transport.InitPayload) (context.Context, *transport.InitPayload, error) {
+	return func(ctx context.Context, payload wsgql.InitPayload) (context.Context, error) {
 		token := strings.TrimSpace(strings.TrimPrefix(payload.Authorization(), "Bearer "))
 		p, err := a.Authenticate(ctx, token)
-		if err != nil {
-			return transport.WithWebsocketCloseCode(ctx, 4403), nil, auth.ErrUnauthenticated
+		if errors.Is(err, auth.ErrUnauthenticated) {
+			return nil, &wsgql.CloseError{Code: wsgql.CloseForbidden, Reason: "Forbidden"}
 		}
-		return liveSession(auth.WithPrincipal(ctx, p), a, p, every), nil, nil
+		if err != nil {
+			slog.ErrorContext(ctx, "authenticate websocket", "err", err, "request_id", requestid.From(ctx))
+			return nil, &wsgql.CloseError{Code: wsgql.CloseInternal, Reason: "internal error: try again"}
+		}
+		return liveSession(auth.WithPrincipal(ctx, p), a, p, every), nil
 	}
+}
+
+// registerWebsocketMetrics puts the transport's open sockets and slow-reader
+// closes on /metrics.
+func registerWebsocketMetrics(reg prometheus.Registerer, ws *wsgql.Transport) {
+	if reg == nil {
+		return
+	}
+	reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "channelhub", Name: "websockets_open",
+			Help: "Open GraphQL WebSockets."}, func() float64 { return float64(ws.Open()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Namespace: "channelhub", Name: "websockets_slow_closed_total",
+			Help: "WebSockets closed with 4410 because their send buffer overflowed (the client reads too slowly)."},
+			func() float64 { return float64(ws.SlowClosed()) }),
+	)
 }
 
 // depth rejects operations nested deeper than a limit, before any resolver

@@ -11,12 +11,12 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/99designs/gqlgen/graphql/handler/transport"
 	"github.com/google/uuid"
 
 	"channelhub/internal/auth"
 	"channelhub/internal/broker"
 	"channelhub/internal/database"
+	"channelhub/internal/wsgql"
 )
 
 // Subscriber is what subscriptions need of the broker.
@@ -40,7 +40,9 @@ type subCountKey struct{}
 // and an error to end the subscription (the object left the viewer's scope).
 //
 // An idle subscription costs no goroutine: one starts when a message
-// arrives and ends when the queue is empty. Subscriptions of this process
+// arrives and ends when the queue is empty, and the WebSocket transport
+// reads out only when told a value is there (wsgql.Stream), so it holds
+// none either. Subscriptions of this process
 // that would read the same thing for the same delivery share one call of
 // next: the same root field and arguments, for viewers who see the same rows
 // (sharer). Ten phones following one order cost one read per change.
@@ -52,11 +54,18 @@ func follow[T any](ctx context.Context, b Subscriber, topics []string, next func
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	f := &follower[T]{ctx: ctx, cancel: cancel, next: next, who: sharer(ctx), out: make(chan T, 1), count: count}
+	stream := wsgql.StreamFrom(ctx)
+	if stream != nil {
+		f.ready = stream.Ready
+	}
 	if err := b.SubscribeTo(ctx, f, topics...); err != nil {
 		f.mu.Lock()
 		f.finish()
 		f.mu.Unlock()
 		return nil, err
+	}
+	if stream != nil {
+		stream.Push()
 	}
 	return f.out, nil
 }
@@ -69,6 +78,7 @@ type follower[T any] struct {
 	who    string
 	out    chan T
 	count  *atomic.Int32
+	ready  func() // after each send on out and after closing it (wsgql.Stream), if set
 
 	mu       sync.Mutex
 	queue    []broker.Message // at most followBuffer, then one Gap
@@ -117,6 +127,7 @@ func (f *follower[T]) finish() {
 	f.finished = true
 	f.queue = nil
 	close(f.out)
+	f.notify()
 	f.cancel()
 	if f.count != nil {
 		f.count.Add(-1)
@@ -154,8 +165,17 @@ func (f *follower[T]) drain() {
 		}
 		select {
 		case f.out <- v:
+			f.notify()
 		case <-f.ctx.Done():
 		}
+	}
+}
+
+// notify tells the transport that out has a value or is closed; it never
+// blocks.
+func (f *follower[T]) notify() {
+	if f.ready != nil {
+		f.ready()
 	}
 }
 
@@ -272,7 +292,7 @@ func orderOf(m broker.Message) (uuid.UUID, bool) {
 // instance are checked together (sessionWatch), not one query each.
 func liveSession(ctx context.Context, a *auth.Service, p auth.Principal, every time.Duration) context.Context {
 	ctx = context.WithValue(ctx, subCountKey{}, new(atomic.Int32))
-	ctx = transport.AppendCloseReason(ctx, "session ended: sign in again and resubscribe")
+	ctx = wsgql.WithCloseReason(ctx, "session ended: sign in again and resubscribe")
 	var cancel context.CancelFunc
 	if p.ExpiresAt.IsZero() {
 		ctx, cancel = context.WithCancel(ctx)

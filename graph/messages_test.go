@@ -40,6 +40,12 @@ func TestMessagesCoverEveryCode(t *testing.T) {
 	for _, c := range model.AllShipmentErrorCode {
 		ids = append(ids, "shipment."+c.String())
 	}
+	for _, c := range model.AllOrderErrorCode {
+		ids = append(ids, "order."+c.String())
+	}
+	for _, c := range model.AllTransferErrorCode {
+		ids = append(ids, "transfer."+c.String())
+	}
 	for _, id := range ids {
 		require.True(t, i18n.Has(id), "message %s missing in zh-CN or en", id)
 	}

@@ -11,6 +11,7 @@ import (
 	"channelhub/internal/credit"
 	"channelhub/internal/order"
 	"channelhub/internal/party"
+	"channelhub/internal/serial"
 )
 
 const (
@@ -40,6 +41,10 @@ var orderCodes = codeMap[model.OrderErrorCode]{
 	{order.ErrReasonRequired, model.OrderErrorCodeReasonRequired},
 	{order.ErrReturnTooMuch, model.OrderErrorCodeReturnTooMuch},
 	{order.ErrNoSupplier, model.OrderErrorCodeNoSupplier},
+	{order.ErrSerialMismatch, model.OrderErrorCodeSerialCountMismatch},
+	{order.ErrSerialUnavailable, model.OrderErrorCodeSerialUnavailable},
+	{serial.ErrMalformed, model.OrderErrorCodeSerialMalformed},
+	{serial.ErrTooMany, model.OrderErrorCodeTooManySerials},
 }
 
 func orderErrors(ctx context.Context, err error) ([]model.OrderError, error) {

@@ -110,7 +110,7 @@ func (r *mutationResolver) ReturnRequest(ctx context.Context, input model.Return
 	}
 	in := order.ReturnInput{OrderID: oid, Reason: input.Reason, IdempotencyKey: input.IdempotencyKey}
 	for _, l := range input.Lines {
-		in.Lines = append(in.Lines, order.ShipLine{LineNo: l.LineNo, Qty: int64(l.Qty)})
+		in.Lines = append(in.Lines, order.ReturnLineInput{LineNo: l.LineNo, Qty: int64(l.Qty), Serials: l.Serials})
 	}
 	rt, err := r.OrderService.RequestReturn(ctx, p, in)
 	return returnPayload(ctx, rt, err)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 
 	"channelhub/internal/apitest"
 	"channelhub/internal/auth"
@@ -59,16 +60,19 @@ func TestOrderLifecycleShipReturn(t *testing.T) {
 		require.Zero(t, held)
 		require.Zero(t, ledger)
 
-		ret := func(key string, qty int) (map[string]any, []orderErr) {
+		retLines := func(key string, lines ...map[string]any) (map[string]any, []orderErr) {
 			var d struct {
 				ReturnRequest struct {
 					Return map[string]any
 					Errors []orderErr
 				}
 			}
-			e.Query(dist, `mutation($in: ReturnRequestInput!) { returnRequest(input: $in) { return { id number status amount { amount } } errors { code field } } }`,
-				map[string]any{"in": map[string]any{"orderId": o.ID, "reason": "faulty", "idempotencyKey": key, "lines": []map[string]any{{"lineNo": 1, "qty": qty}}}}).Decode(t, &d)
+			e.Query(dist, `mutation($in: ReturnRequestInput!) { returnRequest(input: $in) { return { id number status amount { amount } lines { serials } } errors { code field } } }`,
+				map[string]any{"in": map[string]any{"orderId": o.ID, "reason": "faulty", "idempotencyKey": key, "lines": lines}}).Decode(t, &d)
 			return d.ReturnRequest.Return, d.ReturnRequest.Errors
+		}
+		ret := func(key string, qty int) (map[string]any, []orderErr) {
+			return retLines(key, map[string]any{"lineNo": 1, "qty": qty})
 		}
 		_, errs = ret("r-early", 1)
 		require.Equal(t, "RETURN_TOO_MUCH", errs[0].Code, "shipped, but nothing received yet")
@@ -86,6 +90,7 @@ func TestOrderLifecycleShipReturn(t *testing.T) {
 
 		r := e.Query(gc, `mutation($id: ID!) { returnReceive(id: $id) { return { status } errors { code } } }`, map[string]any{"id": rt["id"]})
 		require.JSONEq(t, `{"returnReceive":{"return":null,"errors":[{"code":"INVALID_TRANSITION"}]}}`, string(r.Data), "not approved yet")
+		hqPhones, d1Phones := stockOf(t, e, "HQ-ZJ", "PH01-2-1"), stockOf(t, e, "D-0001", "PH01-2-1")
 		r = e.Query(ops, `mutation($id: ID!) { returnApprove(id: $id, input: {reason: "checked"}) { return { status } errors { code } } }`, map[string]any{"id": rt["id"]})
 		require.JSONEq(t, `{"returnApprove":{"return":{"status":"APPROVED"},"errors":[]}}`, string(r.Data))
 		cashBefore := creditOf(t, e, dist, nil).Cash.Amount
@@ -94,6 +99,59 @@ func TestOrderLifecycleShipReturn(t *testing.T) {
 		amount := rt["amount"].(map[string]any)["amount"].(string)
 		require.Equal(t, "0.00", cashBefore)
 		require.Equal(t, amount, creditOf(t, e, dist, nil).Cash.Amount, "the credit note lands in CASH")
+
+		// The goods went back: out of the buyer's stock, into the seller's, the unit (picked, none was named) with them.
+		require.Equal(t, d1Phones-1, stockOf(t, e, "D-0001", "PH01-2-1"))
+		require.Equal(t, hqPhones+1, stockOf(t, e, "HQ-ZJ", "PH01-2-1"))
+		var got struct {
+			Node struct {
+				Number string
+				Lines  []struct{ Serials []string }
+			}
+		}
+		e.Query(dist, `query($id: ID!) { node(id: $id) { ... on Return { number lines { serials } } } }`, map[string]any{"id": rt["id"]}).Decode(t, &got)
+		require.Len(t, got.Node.Lines[0].Serials, 1)
+		back := got.Node.Lines[0].Serials[0]
+		require.Contains(t, append(sh1.numbers(), sh2.numbers()...), back, "a unit of this order")
+		sr, _ := serialOf(t, e, gc, back)
+		require.Equal(t, "IN_STOCK", sr.Status)
+		require.Equal(t, "HQ-ZJ", sr.Holder.Code)
+		require.Equal(t, "HQ-WH1", sr.WarehouseCode)
+		step := sr.Trail[len(sr.Trail)-1]
+		require.Equal(t, []string{"RETURNED", "RETURN", got.Node.Number, "HQ-ZJ"}, []string{step.Type, step.DocumentType, step.DocumentNumber, step.Holder.Code})
+		var moves []string
+		require.NoError(t, e.Server.DB.NewRaw(`SELECT w.code || ':' || CAST(sm.delta AS TEXT) FROM stock_movements sm JOIN warehouses w ON w.id = sm.warehouse_id
+			WHERE sm.kind = 'RETURN' AND sm.source_type = 'RETURN' AND sm.source_id = ? ORDER BY w.code`, got.Node.Number).Scan(context.Background(), &moves))
+		require.Equal(t, []string{"D1-WH1:-1", "HQ-WH1:1"}, moves, "each side's movement names the return")
+
+		// A return may name its units: only this order's, held by the buyer, on no other return, exactly qty of them.
+		var other string
+		require.NoError(t, e.Server.DB.NewRaw(`SELECT sr.number FROM serials sr JOIN parties p ON p.id = sr.holder_party_id JOIN skus s ON s.id = sr.sku_id
+			WHERE p.code = 'D-0001' AND s.code = 'PH01-2-1' AND sr.status = 'IN_STOCK' AND sr.number NOT IN (?) LIMIT 1`,
+			bun.In(append(sh1.numbers(), sh2.numbers()...))).Scan(context.Background(), &other))
+		mine := sh1.numbers()[0]
+		if mine == back {
+			mine = sh1.numbers()[1]
+		}
+		_, errs = retLines("r-3", map[string]any{"lineNo": 1, "qty": 1, "serials": []string{other}})
+		require.Equal(t, []orderErr{{Code: "SERIAL_UNAVAILABLE", Field: []string{"lines", "0", "serials", other}}}, errs, "D-0001's, but from another order")
+		_, errs = retLines("r-4", map[string]any{"lineNo": 1, "qty": 1, "serials": []string{back}})
+		require.Equal(t, "SERIAL_UNAVAILABLE", errs[0].Code, "already back with the seller")
+		_, errs = retLines("r-5", map[string]any{"lineNo": 1, "qty": 2, "serials": []string{mine}})
+		require.Equal(t, []orderErr{{Code: "SERIAL_COUNT_MISMATCH", Field: []string{"lines", "0", "serials"}}}, errs)
+		_, errs = retLines("r-6", map[string]any{"lineNo": 2, "qty": 1, "serials": []string{mine}})
+		require.Equal(t, "SERIAL_COUNT_MISMATCH", errs[0].Code, "a cable line carries no serials")
+		hqCables, d1Cables := stockOf(t, e, "HQ-ZJ", "CB01-1"), stockOf(t, e, "D-0001", "CB01-1")
+		rt2, errs := retLines("r-7", map[string]any{"lineNo": 1, "qty": 1, "serials": []string{strings.ToLower(mine)}}, map[string]any{"lineNo": 2, "qty": 20})
+		require.Empty(t, errs)
+		r = e.Query(ops, `mutation($id: ID!) { returnApprove(id: $id, input: {reason: "checked"}) { return { status } errors { code } } }`, map[string]any{"id": rt2["id"]})
+		require.Contains(t, string(r.Data), `"APPROVED"`)
+		r = e.Query(gc, `mutation($id: ID!) { returnReceive(id: $id) { return { status lines { serials } } errors { code } } }`, map[string]any{"id": rt2["id"]})
+		require.JSONEq(t, fmt.Sprintf(`{"returnReceive":{"return":{"status":"RECEIVED","lines":[{"serials":[%q]},{"serials":[]}]},"errors":[]}}`, mine), string(r.Data))
+		require.Equal(t, d1Cables-20, stockOf(t, e, "D-0001", "CB01-1"))
+		require.Equal(t, hqCables+20, stockOf(t, e, "HQ-ZJ", "CB01-1"))
+		sr, _ = serialOf(t, e, gc, mine)
+		require.Equal(t, []string{"IN_STOCK", "HQ-ZJ"}, []string{sr.Status, sr.Holder.Code})
 
 		e.Query(dist, `query($id: ID!) { order(id: $id) { `+orderFields+` } }`, map[string]any{"id": o.ID}).Decode(t, &d)
 		require.Equal(t, "COMPLETED", d.Order.Status, "everything shipped was received")

@@ -16,6 +16,7 @@ import (
 	"channelhub/internal/receipt"
 	"channelhub/internal/serial"
 	"channelhub/internal/shipment"
+	"channelhub/internal/transfer"
 	"channelhub/internal/visit"
 )
 
@@ -34,6 +35,7 @@ type Resolver struct {
 	SerialService    *serial.Service
 	ShipmentService  *shipment.Service
 	ReceiptService   *receipt.Service
+	TransferService  *transfer.Service
 	Outbox           outbox.Admin
 	VisitService     *visit.Service
 	Currency         string

@@ -46,6 +46,8 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 		return r.shipmentNode(ctx, p, typ, id)
 	case typeVisit, typeShelfAudit, typeActionItem, typeAuditTemplate, typeVisitRoute:
 		return r.visitNode(ctx, p, typ, id)
+	case typeTransfer:
+		return r.transferNode(ctx, p, id)
 	case typeNotification:
 		nid, err := parseID(typeNotification, id)
 		if err != nil {

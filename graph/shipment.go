@@ -16,6 +16,7 @@ import (
 	"channelhub/internal/receipt"
 	"channelhub/internal/serial"
 	"channelhub/internal/shipment"
+	"channelhub/internal/transfer"
 )
 
 const (
@@ -36,6 +37,7 @@ type shipLoaders struct {
 	items     *dataloadgen.Loader[uuid.UUID, []receipt.Item]
 	shipment  *dataloadgen.Loader[uuid.UUID, *shipment.Shipment] // unscoped: the shipment of an object in scope
 	sellerIsH *dataloadgen.Loader[uuid.UUID, *order.Order]       // unscoped: a shipment's order, for its flags
+	transfers *transferLoaders
 }
 
 func (r *Resolver) newShipLoaders() *shipLoaders {
@@ -53,6 +55,7 @@ func (r *Resolver) newShipLoaders() *shipLoaders {
 		sellerIsH: byID(func(ctx context.Context, ids []uuid.UUID) ([]*order.Order, error) {
 			return r.OrderService.GetManyUnscoped(ctx, ids)
 		}),
+		transfers: r.newTransferLoaders(),
 	}
 }
 
@@ -94,6 +97,9 @@ var shipmentCodes = codeMap[model.ShipmentErrorCode]{
 	{receipt.ErrClaimResolved, model.ShipmentErrorCodeClaimResolved},
 	{receipt.ErrNotAllowed, model.ShipmentErrorCodeNotAllowed},
 	{receipt.ErrInvalidResolution, model.ShipmentErrorCodeInvalidInput},
+	{transfer.ErrNotFound, model.ShipmentErrorCodeNotFound},
+	{transfer.ErrNotAllowed, model.ShipmentErrorCodeNotAllowed},
+	{transfer.ErrInvalidTransition, model.ShipmentErrorCodeInvalidTransition},
 }
 
 func shipmentErrors(ctx context.Context, err error) ([]model.ShipmentError, error) {
@@ -141,6 +147,9 @@ func (r *Resolver) shipmentCan(ctx context.Context, sh *shipment.Shipment, a str
 	if err != nil {
 		return false, err
 	}
+	if sh.TransferID != uuid.Nil {
+		return r.ShipmentService.Can(p, sh, nil, false, a), nil
+	}
 	o, err := shipLoadersFrom(ctx).sellerIsH.Load(ctx, sh.OrderID)
 	if err != nil || o == nil {
 		return false, err
@@ -162,6 +171,9 @@ func shipmentFilter(f *model.ShipmentFilter) (shipment.Filter, error) {
 	out.Incoming = f.Incoming != nil && *f.Incoming
 	var err error
 	if out.OrderID, err = parseOptID(typeOrder, f.OrderID); err != nil {
+		return out, err
+	}
+	if out.TransferID, err = parseOptID(typeTransfer, f.TransferID); err != nil {
 		return out, err
 	}
 	out.BuyerID, err = parseOptID(typeParty, f.BuyerID)

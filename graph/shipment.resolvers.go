@@ -13,6 +13,7 @@ import (
 	"channelhub/internal/receipt"
 	"channelhub/internal/serial"
 	"channelhub/internal/shipment"
+	"channelhub/internal/transfer"
 	"context"
 
 	"github.com/google/uuid"
@@ -72,6 +73,9 @@ func (r *claimResolver) ViewerCanResolve(ctx context.Context, obj *receipt.Claim
 	p, err := auth.FromContext(ctx)
 	if err != nil {
 		return false, err
+	}
+	if obj.OrderID == uuid.Nil {
+		return receipt.TransferSellerSide(p, obj), nil
 	}
 	o, err := shipLoadersFrom(ctx).sellerIsH.Load(ctx, obj.OrderID)
 	if err != nil || o == nil {
@@ -388,11 +392,26 @@ func (r *shipmentResolver) ID(ctx context.Context, obj *shipment.Shipment) (stri
 
 // Order is the resolver for the order field.
 func (r *shipmentResolver) Order(ctx context.Context, obj *shipment.Shipment) (*order.Order, error) {
+	if obj.OrderID == uuid.Nil {
+		return nil, nil // a transfer's shipment
+	}
 	o, err := shipLoadersFrom(ctx).sellerIsH.Load(ctx, obj.OrderID)
 	if err == nil && o == nil {
 		return nil, order.ErrNotFound
 	}
 	return o, err
+}
+
+// Transfer is the resolver for the transfer field.
+func (r *shipmentResolver) Transfer(ctx context.Context, obj *shipment.Shipment) (*transfer.Transfer, error) {
+	if obj.TransferID == uuid.Nil {
+		return nil, nil
+	}
+	t, err := shipLoadersFrom(ctx).transfers.byID.Load(ctx, obj.TransferID)
+	if err == nil && t == nil {
+		return nil, transfer.ErrNotFound
+	}
+	return t, err
 }
 
 // Buyer is the resolver for the buyer field.

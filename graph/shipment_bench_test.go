@@ -5,10 +5,15 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/uptrace/bun"
 
 	"channelhub/internal/apitest"
 	"channelhub/internal/auth"
 	"channelhub/internal/database/dbtest"
+	"channelhub/internal/serial"
 )
 
 // BenchmarkReceipt1000Serials times receiptConfirm of a shipment of 1,000
@@ -72,6 +77,108 @@ func BenchmarkReceipt1000Serials(b *testing.B) {
 				if rc["accepted"].(float64) != n {
 					b.Fatalf("accepted %v", rc["accepted"])
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkTransfer1000Serials times a stock transfer of 1,000 serialised
+// units from D-0001 to D-0002 through the API, step by step: transferRequest
+// (D-0002's admin), transferApprove (HQ; reserves the stock), transferShip
+// (D-0001's staff, the 1,000 units scanned), shipmentDispatch, and
+// receiptConfirm (D-0002, the 1,000 units scanned). Setup per iteration
+// (untimed): 1,000 new units registered straight into D1-WH1.
+func BenchmarkTransfer1000Serials(b *testing.B) {
+	const n = 1000
+	for _, be := range dbtest.Backends(b) {
+		b.Run(be.Name, func(b *testing.B) {
+			e := apitest.Start(b, be, apitest.Options{})
+			ctx := context.Background()
+			d1, d2, ops := e.As(auth.RoleDistributorStaff), e.Login("13800000002", auth.AppDistributor).AccessToken, e.As(auth.RoleSalesOps)
+			var ids struct{ D1, D2, W, SKU, User uuid.UUID }
+			for _, q := range []struct {
+				dst   *uuid.UUID
+				query string
+			}{{&ids.D1, `SELECT id FROM parties WHERE code = 'D-0001'`}, {&ids.D2, `SELECT id FROM parties WHERE code = 'D-0002'`},
+				{&ids.W, `SELECT id FROM warehouses WHERE code = 'D1-WH1'`}, {&ids.SKU, `SELECT id FROM skus WHERE code = 'PH01-1-1'`},
+				{&ids.User, `SELECT id FROM users WHERE phone = '13800000001'`}} {
+				if err := e.Server.DB.NewRaw(q.query).Scan(ctx, q.dst); err != nil {
+					b.Fatal(err)
+				}
+			}
+			must := func(r apitest.Response, path ...string) map[string]any {
+				if len(r.Errors) > 0 {
+					b.Fatalf("%v", r.Errors)
+				}
+				var d map[string]any
+				_ = json.Unmarshal(r.Data, &d)
+				for _, p := range path {
+					d, _ = d[p].(map[string]any)
+				}
+				if d == nil {
+					b.Fatalf("%s", r.Data)
+				}
+				if errs, _ := d["errors"].([]any); len(errs) > 0 {
+					b.Fatalf("%s", r.Data)
+				}
+				return d
+			}
+			steps := []string{"request", "approve", "ship", "dispatch", "receive"}
+			spent := make([]time.Duration, len(steps))
+			timed := func(i int, fn func()) {
+				start := time.Now()
+				fn()
+				spent[i] += time.Since(start)
+			}
+			for i := 0; b.Loop(); i++ {
+				b.StopTimer()
+				numbers := make([]string, n)
+				for k := range numbers {
+					numbers[k] = fmt.Sprintf("TX%03d%05d", i, k)
+				}
+				err := e.Server.DB.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+					doc := serial.Doc{Type: "STOCK_IN", Number: "bench", Actor: ids.User, At: time.Now().UTC()}
+					if _, err := serial.Insert(ctx, tx, numbers, ids.SKU, ids.D1, ids.W, doc); err != nil {
+						return err
+					}
+					_, err := e.Server.Inventory.MoveTx(ctx, tx, ids.User, ids.W, ids.SKU, n, "RECEIPT", "RECEIPT", "bench")
+					return err
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				key := fmt.Sprintf("tx-%d", i)
+				b.StartTimer()
+				var tr, sh map[string]any
+				timed(0, func() {
+					tr = must(e.Query(d2, `mutation($in: TransferRequestInput!) { transferRequest(input: $in) { transfer { id } errors { code } } }`,
+						map[string]any{"in": map[string]any{"fromPartyId": "Party:" + ids.D1.String(), "toPartyId": "Party:" + ids.D2.String(),
+							"idempotencyKey": key, "lines": []map[string]any{{"skuId": "SKU:" + ids.SKU.String(), "qty": n}}}}), "transferRequest", "transfer")
+				})
+				timed(1, func() {
+					must(e.Query(ops, `mutation($id: ID!) { transferApprove(id: $id, input: {reason: "bench"}) { transfer { id } errors { code } } }`,
+						map[string]any{"id": tr["id"]}), "transferApprove", "transfer")
+				})
+				timed(2, func() {
+					sh = must(e.Query(d1, `mutation($id: ID!, $in: TransferShipInput!) { transferShip(id: $id, input: $in) { shipment { id } errors { code } } }`,
+						map[string]any{"id": tr["id"], "in": map[string]any{"idempotencyKey": key, "carrier": "SF",
+							"lines": []map[string]any{{"lineNo": 1, "qty": n, "serials": numbers}}}}), "transferShip", "shipment")
+				})
+				timed(3, func() {
+					must(e.Query(d1, `mutation($id: ID!) { shipmentDispatch(id: $id) { shipment { id } errors { code } } }`,
+						map[string]any{"id": sh["id"]}), "shipmentDispatch", "shipment")
+				})
+				timed(4, func() {
+					rc := must(e.Query(d2, `mutation($id: ID!, $in: ReceiptConfirmInput!) { receiptConfirm(shipmentId: $id, input: $in) {
+						receipt { accepted } errors { code } } }`, map[string]any{"id": sh["id"], "in": map[string]any{"idempotencyKey": key, "serials": numbers}}),
+						"receiptConfirm", "receipt")
+					if rc["accepted"].(float64) != n {
+						b.Fatalf("accepted %v", rc["accepted"])
+					}
+				})
+			}
+			for k, s := range steps {
+				b.ReportMetric(float64(spent[k].Microseconds())/1000/float64(b.N), s+"-ms/op")
 			}
 		})
 	}

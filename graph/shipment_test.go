@@ -62,6 +62,9 @@ type shipErr struct {
 func shipMutation(t *testing.T, e *apitest.Env, token, doc string, vars map[string]any) (*shipmentView, []shipErr) {
 	t.Helper()
 	r := e.Query(token, doc, vars)
+	if len(r.Errors) > 0 {
+		t.Log(e.LogText())
+	}
 	require.Empty(t, r.Errors, "%s", r.Data)
 	var d map[string]struct {
 		Shipment *shipmentView

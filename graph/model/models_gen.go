@@ -15,6 +15,7 @@ import (
 	"channelhub/internal/pricing"
 	"channelhub/internal/receipt"
 	"channelhub/internal/shipment"
+	"channelhub/internal/transfer"
 	"channelhub/internal/visit"
 	"fmt"
 	"io"
@@ -757,6 +758,9 @@ type ReturnLineInput struct {
 	LineNo int `json:"lineNo"`
 	// At least 1; never more than was delivered less earlier returns.
 	Qty int `json:"qty"`
+	// For a serialised SKU, optionally exactly qty units the buyer holds in stock from this order's shipments (no other
+	// open return's); when none are named, returnReceive picks the buyer's oldest such units.
+	Serials []string `json:"serials,omitempty"`
 }
 
 type ReturnPayload struct {
@@ -960,9 +964,10 @@ type ShipmentError struct {
 
 type ShipmentFilter struct {
 	// Any of these statuses (at most 6).
-	Statuses []shipment.Status `json:"statuses,omitempty"`
-	OrderID  *string           `json:"orderId,omitempty"`
-	BuyerID  *string           `json:"buyerId,omitempty"`
+	Statuses   []shipment.Status `json:"statuses,omitempty"`
+	OrderID    *string           `json:"orderId,omitempty"`
+	TransferID *string           `json:"transferId,omitempty"`
+	BuyerID    *string           `json:"buyerId,omitempty"`
 	// Only shipments to the viewer's own party (what it has to receive).
 	Incoming *bool `json:"incoming,omitempty"`
 	// A fragment of the number or the tracking number; at most 64 characters.
@@ -1024,6 +1029,76 @@ type Subscription struct {
 type TierInput struct {
 	Threshold Decimal `json:"threshold"`
 	Off       Decimal `json:"off"`
+}
+
+type TransferDecisionInput struct {
+	// 1..500 characters, kept in the audit log; required to approve or reject, optional to cancel.
+	Reason *string `json:"reason,omitempty"`
+}
+
+type TransferError struct {
+	Field   []string          `json:"field,omitempty"`
+	Message string            `json:"message"`
+	Code    TransferErrorCode `json:"code"`
+}
+
+type TransferFilter struct {
+	// Any of these statuses (at most 7).
+	Statuses  []transfer.Status   `json:"statuses,omitempty"`
+	Direction *transfer.Direction `json:"direction,omitempty"`
+	// Transfers this party sends or receives.
+	PartyID *string `json:"partyId,omitempty"`
+	// A fragment of the number; at most 64 characters.
+	Search *string `json:"search,omitempty"`
+}
+
+type TransferLineInput struct {
+	SkuID string `json:"skuId"`
+	// 1..100,000.
+	Qty int `json:"qty"`
+}
+
+type TransferPayload struct {
+	Transfer *transfer.Transfer `json:"transfer,omitempty"`
+	Errors   []TransferError    `json:"errors"`
+}
+
+type TransferRequestInput struct {
+	// The sender. The viewer's own party is the sender or the receiver.
+	FromPartyID string `json:"fromPartyId"`
+	// The receiver: the same kind and level as the sender, with the same supplier (see transferPartners).
+	ToPartyID string `json:"toPartyId"`
+	// 1..200 lines, one per SKU; the receiver must be allowed the SKU.
+	Lines []TransferLineInput `json:"lines"`
+	// At most 500 characters.
+	Note *string `json:"note,omitempty"`
+	// 1..64 characters: a retry returns the first transfer; the same key with another request is IDEMPOTENCY_KEY_REUSED.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+type TransferShipInput struct {
+	// A warehouse of the sender; by default the one holding most of the first line's reserved stock.
+	WarehouseID *string `json:"warehouseId,omitempty"`
+	// 1..200 lines, one per transfer line; at most 20,000 serials in all.
+	Lines []TransferShipLineInput `json:"lines"`
+	// At most 50 characters; required by dispatch.
+	Carrier *string `json:"carrier,omitempty"`
+	// At most 64 characters.
+	TrackingNumber *string `json:"trackingNumber,omitempty"`
+	// At most 500 characters.
+	Note *string `json:"note,omitempty"`
+	// 1..64 characters: a retry returns the first shipment.
+	IdempotencyKey string `json:"idempotencyKey"`
+}
+
+type TransferShipLineInput struct {
+	// The transfer line.
+	LineNo int `json:"lineNo"`
+	// 1..what the line has left to ship (less other shipments not yet dispatched).
+	Qty int `json:"qty"`
+	// For a serialised SKU, exactly qty units in the warehouse, scanned or as ranges; when both are empty the oldest units in stock are picked.
+	Serials []string           `json:"serials,omitempty"`
+	Ranges  []SerialRangeInput `json:"ranges,omitempty"`
 }
 
 type UploadField struct {
@@ -2033,6 +2108,13 @@ const (
 	OrderErrorCodeReasonRequired OrderErrorCode = "REASON_REQUIRED"
 	OrderErrorCodeReturnTooMuch  OrderErrorCode = "RETURN_TOO_MUCH"
 	OrderErrorCodeNoSupplier     OrderErrorCode = "NO_SUPPLIER"
+	// A return's serials do not match its line: not qty of them, given twice, or for a SKU without serials.
+	OrderErrorCodeSerialCountMismatch OrderErrorCode = "SERIAL_COUNT_MISMATCH"
+	// A returned unit is not in the buyer's stock from this order, or is on another open return.
+	OrderErrorCodeSerialUnavailable OrderErrorCode = "SERIAL_UNAVAILABLE"
+	OrderErrorCodeSerialMalformed   OrderErrorCode = "SERIAL_MALFORMED"
+	// More than 20,000 serials in one document.
+	OrderErrorCodeTooManySerials OrderErrorCode = "TOO_MANY_SERIALS"
 )
 
 var AllOrderErrorCode = []OrderErrorCode{
@@ -2055,11 +2137,15 @@ var AllOrderErrorCode = []OrderErrorCode{
 	OrderErrorCodeReasonRequired,
 	OrderErrorCodeReturnTooMuch,
 	OrderErrorCodeNoSupplier,
+	OrderErrorCodeSerialCountMismatch,
+	OrderErrorCodeSerialUnavailable,
+	OrderErrorCodeSerialMalformed,
+	OrderErrorCodeTooManySerials,
 }
 
 func (e OrderErrorCode) IsValid() bool {
 	switch e {
-	case OrderErrorCodeInvalidInput, OrderErrorCodeCartEmpty, OrderErrorCodeTooManyLines, OrderErrorCodeUnknownSku, OrderErrorCodeSkuNotAuthorised, OrderErrorCodeOffShelf, OrderErrorCodeBelowMinimum, OrderErrorCodeNotPackMultiple, OrderErrorCodeInvalidQuantity, OrderErrorCodeInsufficientStock, OrderErrorCodeCreditLimitExceeded, OrderErrorCodeCreditStopped, OrderErrorCodePromotionChanged, OrderErrorCodeIdempotencyKeyReused, OrderErrorCodeInvalidTransition, OrderErrorCodeNotAllowed, OrderErrorCodeReasonRequired, OrderErrorCodeReturnTooMuch, OrderErrorCodeNoSupplier:
+	case OrderErrorCodeInvalidInput, OrderErrorCodeCartEmpty, OrderErrorCodeTooManyLines, OrderErrorCodeUnknownSku, OrderErrorCodeSkuNotAuthorised, OrderErrorCodeOffShelf, OrderErrorCodeBelowMinimum, OrderErrorCodeNotPackMultiple, OrderErrorCodeInvalidQuantity, OrderErrorCodeInsufficientStock, OrderErrorCodeCreditLimitExceeded, OrderErrorCodeCreditStopped, OrderErrorCodePromotionChanged, OrderErrorCodeIdempotencyKeyReused, OrderErrorCodeInvalidTransition, OrderErrorCodeNotAllowed, OrderErrorCodeReasonRequired, OrderErrorCodeReturnTooMuch, OrderErrorCodeNoSupplier, OrderErrorCodeSerialCountMismatch, OrderErrorCodeSerialUnavailable, OrderErrorCodeSerialMalformed, OrderErrorCodeTooManySerials:
 		return true
 	}
 	return false
@@ -2684,6 +2770,85 @@ func (e *ShipmentErrorCode) UnmarshalJSON(b []byte) error {
 }
 
 func (e ShipmentErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+type TransferErrorCode string
+
+const (
+	TransferErrorCodeInvalidInput TransferErrorCode = "INVALID_INPUT"
+	// The viewer may see the transfer but not do this to it, or acts for neither party.
+	TransferErrorCodeNotAllowed TransferErrorCode = "NOT_ALLOWED"
+	// The transfer's status does not allow this.
+	TransferErrorCodeInvalidTransition TransferErrorCode = "INVALID_TRANSITION"
+	// A party cannot transfer to itself.
+	TransferErrorCodeSameParty     TransferErrorCode = "SAME_PARTY"
+	TransferErrorCodePartyNotFound TransferErrorCode = "PARTY_NOT_FOUND"
+	// The two parties are not of the same kind and level under the same supplier (or one is not active).
+	TransferErrorCodeTransferNotAllowed TransferErrorCode = "TRANSFER_NOT_ALLOWED"
+	TransferErrorCodeUnknownSku         TransferErrorCode = "UNKNOWN_SKU"
+	// The receiver may not carry the SKU.
+	TransferErrorCodeSkuNotAuthorised TransferErrorCode = "SKU_NOT_AUTHORISED"
+	// The sender's warehouses do not hold enough free stock.
+	TransferErrorCodeInsufficientStock    TransferErrorCode = "INSUFFICIENT_STOCK"
+	TransferErrorCodeReasonRequired       TransferErrorCode = "REASON_REQUIRED"
+	TransferErrorCodeIdempotencyKeyReused TransferErrorCode = "IDEMPOTENCY_KEY_REUSED"
+)
+
+var AllTransferErrorCode = []TransferErrorCode{
+	TransferErrorCodeInvalidInput,
+	TransferErrorCodeNotAllowed,
+	TransferErrorCodeInvalidTransition,
+	TransferErrorCodeSameParty,
+	TransferErrorCodePartyNotFound,
+	TransferErrorCodeTransferNotAllowed,
+	TransferErrorCodeUnknownSku,
+	TransferErrorCodeSkuNotAuthorised,
+	TransferErrorCodeInsufficientStock,
+	TransferErrorCodeReasonRequired,
+	TransferErrorCodeIdempotencyKeyReused,
+}
+
+func (e TransferErrorCode) IsValid() bool {
+	switch e {
+	case TransferErrorCodeInvalidInput, TransferErrorCodeNotAllowed, TransferErrorCodeInvalidTransition, TransferErrorCodeSameParty, TransferErrorCodePartyNotFound, TransferErrorCodeTransferNotAllowed, TransferErrorCodeUnknownSku, TransferErrorCodeSkuNotAuthorised, TransferErrorCodeInsufficientStock, TransferErrorCodeReasonRequired, TransferErrorCodeIdempotencyKeyReused:
+		return true
+	}
+	return false
+}
+
+func (e TransferErrorCode) String() string {
+	return string(e)
+}
+
+func (e *TransferErrorCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = TransferErrorCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid TransferErrorCode", str)
+	}
+	return nil
+}
+
+func (e TransferErrorCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *TransferErrorCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e TransferErrorCode) MarshalJSON() ([]byte, error) {
 	var buf bytes.Buffer
 	e.MarshalGQL(&buf)
 	return buf.Bytes(), nil

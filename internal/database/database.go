@@ -12,7 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/dialect/pgdialect"
 	"github.com/uptrace/bun/dialect/sqlitedialect"
@@ -53,10 +54,17 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
 		name = Postgres
-		sqldb, err = sql.Open("pgx", dsn)
+		cfg, err := pgx.ParseConfig(dsn)
 		if err != nil {
-			return nil, fmt.Errorf("database: open postgres: %w", err)
+			return nil, fmt.Errorf("database: parse postgres url: %w", redact(err, dsn))
 		}
+		// bun writes the arguments into the SQL text, so every statement is
+		// new to pgx: its default mode would prepare (one more round trip and
+		// parse) and cache each of them. The simple protocol sends it once.
+		if !strings.Contains(dsn, "default_query_exec_mode=") {
+			cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
+		}
+		sqldb = stdlib.OpenDB(*cfg)
 		sqldb.SetMaxOpenConns(40)
 		sqldb.SetMaxIdleConns(20)
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)

@@ -466,3 +466,58 @@ const (
 	MoveSellOut     = "SELL_OUT"
 	MoveClaimReturn = "CLAIM"
 )
+
+// ReserveTx sets qty units of sku in a warehouse aside for a document inside
+// tx, with one conditional statement: false when fewer are free (on hand less
+// reserved), so racing documents never promise the same units twice.
+func (s *Service) ReserveTx(ctx context.Context, tx bun.IDB, warehouseID, sku uuid.UUID, qty int64) (bool, error) {
+	res, err := tx.NewRaw(`UPDATE stock_levels SET reserved = reserved + ?, updated_at = ? WHERE warehouse_id = ? AND sku_id = ? AND on_hand - reserved >= ?`,
+		qty, s.now(), warehouseID, sku, qty).Exec(ctx)
+	if err != nil {
+		return false, fmt.Errorf("inventory: reserve: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
+}
+
+// ReleaseTx gives back qty units a document held reserved inside tx.
+func (s *Service) ReleaseTx(ctx context.Context, tx bun.IDB, warehouseID, sku uuid.UUID, qty int64) error {
+	res, err := tx.NewRaw(`UPDATE stock_levels SET reserved = reserved - ?, updated_at = ? WHERE warehouse_id = ? AND sku_id = ? AND reserved >= ?`,
+		qty, s.now(), warehouseID, sku, qty).Exec(ctx)
+	if err != nil {
+		return fmt.Errorf("inventory: release: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("inventory: release %d of %s in %s: %w", qty, sku, warehouseID, ErrBelowReserved)
+	}
+	return nil
+}
+
+// ShipReservedTx takes qty units a document held reserved out of a warehouse
+// inside tx (on hand and reserved both fall), with the movement naming the
+// source document; ErrBelowReserved when fewer are reserved.
+func (s *Service) ShipReservedTx(ctx context.Context, tx bun.IDB, actor, warehouseID, sku uuid.UUID, qty int64, kind, sourceType, sourceID string) (*Level, error) {
+	now := s.now()
+	lv := &Level{WarehouseID: warehouseID, SKUID: sku, UpdatedAt: now}
+	err := tx.NewRaw(`UPDATE stock_levels SET on_hand = on_hand - ?, reserved = reserved - ?, updated_at = ?
+		WHERE warehouse_id = ? AND sku_id = ? AND reserved >= ? RETURNING on_hand, reserved`,
+		qty, qty, now, warehouseID, sku, qty).Scan(ctx, &lv.OnHand, &lv.Reserved)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, ErrBelowReserved
+	}
+	if err != nil {
+		return nil, fmt.Errorf("inventory: ship reserved: %w", err)
+	}
+	m := &movement{ID: uuid.Must(uuid.NewV7()), WarehouseID: warehouseID, SKUID: sku, Delta: -qty, OnHandAfter: lv.OnHand,
+		Kind: kind, SourceType: sourceType, SourceID: sourceID, ActorUserID: &actor, CreatedAt: now}
+	if _, err := tx.NewInsert().Model(m).Exec(ctx); err != nil {
+		return nil, fmt.Errorf("inventory: record movement: %w", err)
+	}
+	return lv, nil
+}
+
+// Movement kinds of stock transfers and returns.
+const (
+	MoveTransfer = "TRANSFER"
+	MoveReturn   = "RETURN"
+)

@@ -192,6 +192,8 @@ var (
 	ErrReasonRequired      = errors.New("order: reason required")
 	ErrReturnTooMuch       = errors.New("order: return exceeds what was delivered")
 	ErrNoSupplier          = errors.New("order: the buyer has no supplier")
+	ErrSerialMismatch      = errors.New("order: the serials do not match the line (count, SKU without serials, or given twice)")
+	ErrSerialUnavailable   = errors.New("order: the unit is not the buyer's from this order, or already on another return")
 )
 
 // Limits of an order.

@@ -1,11 +1,13 @@
 package order
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/google/uuid"
@@ -16,7 +18,9 @@ import (
 	"channelhub/internal/credit"
 	"channelhub/internal/field"
 	"channelhub/internal/idempotency"
+	"channelhub/internal/inventory"
 	"channelhub/internal/outbox"
+	"channelhub/internal/serial"
 )
 
 // ReturnStatus is a return's state: REQUESTED → APPROVED | REJECTED, APPROVED → RECEIVED.
@@ -57,12 +61,32 @@ type ReturnLine struct {
 	SKUID       uuid.UUID `bun:"sku_id"`
 	Qty         int64     `bun:"qty"`
 	Amount      int64     `bun:"amount"`
+	Serials     []string  `bun:"-"` // the units going back (serialised SKUs), by number
+}
+
+// ReturnSerial is one serialised unit a return sends back: named by the
+// buyer's request, or picked when the return is received.
+type ReturnSerial struct {
+	bun.BaseModel `bun:"table:return_serials,alias:rs"`
+
+	ReturnID uuid.UUID `bun:"return_id,pk"`
+	SerialID uuid.UUID `bun:"serial_id,pk"`
+	LineNo   int       `bun:"line_no"`
+}
+
+// ReturnLineInput is a quantity of one order line going back and, for a
+// serialised SKU, optionally the units (exactly qty of them); units not named
+// are picked when the return is received.
+type ReturnLineInput struct {
+	LineNo  int
+	Qty     int64
+	Serials []string
 }
 
 // ReturnInput asks to send goods back.
 type ReturnInput struct {
 	OrderID        uuid.UUID
-	Lines          []ShipLine // order line numbers and quantities
+	Lines          []ReturnLineInput
 	Reason         string
 	IdempotencyKey string
 }
@@ -90,6 +114,23 @@ func (s *Service) RequestReturn(ctx context.Context, p auth.Principal, in Return
 	}
 	if len(in.Lines) > MaxLines {
 		return nil, field.Err(ErrTooManyLines, "lines")
+	}
+	scans := make([][]string, len(in.Lines))
+	total := 0
+	for i, l := range in.Lines {
+		if len(l.Serials) == 0 {
+			continue
+		}
+		path := fmt.Sprintf("lines.%d.serials", i)
+		sc, err := serial.Expand(l.Serials, nil, serial.MaxPerDocument-total, path, path)
+		if err != nil {
+			return nil, err
+		}
+		if len(sc.Duplicates) > 0 || int64(len(sc.Numbers)) != l.Qty {
+			return nil, field.Err(ErrSerialMismatch, "lines", fmt.Sprint(i), "serials")
+		}
+		total += len(sc.Numbers)
+		scans[i] = sc.Numbers
 	}
 	hash, err := idempotency.Hash(in)
 	if err != nil {
@@ -124,6 +165,7 @@ func (s *Service) RequestReturn(ctx context.Context, p auth.Principal, in Return
 			taken[pd.OrderLineNo] = pd.Qty
 		}
 		var lines []ReturnLine
+		var units []ReturnSerial
 		for i, in := range in.Lines {
 			j := -1
 			for k := range ls {
@@ -142,6 +184,22 @@ func (s *Service) RequestReturn(ctx context.Context, p auth.Principal, in Return
 			amount := l.Net * in.Qty / l.Qty
 			r.Amount += amount
 			lines = append(lines, ReturnLine{ReturnID: r.ID, LineNo: i + 1, OrderLineNo: l.LineNo, SKUID: l.SKUID, Qty: in.Qty, Amount: amount})
+			if scans[i] != nil {
+				var serialised bool
+				if err := tx.NewSelect().Table("skus").Column("serialised").Where("id = ?", l.SKUID).Scan(ctx, &serialised); err != nil {
+					return fmt.Errorf("order: sku: %w", err)
+				}
+				if !serialised {
+					return field.Err(ErrSerialMismatch, "lines", fmt.Sprint(i), "serials")
+				}
+				ids, err := s.namedReturnUnits(ctx, tx, o, l.SKUID, scans[i], i)
+				if err != nil {
+					return err
+				}
+				for _, id := range ids {
+					units = append(units, ReturnSerial{ReturnID: r.ID, SerialID: id, LineNo: i + 1})
+				}
+			}
 		}
 		if r.Number, err = s.number(ctx, tx, "RT", now); err != nil {
 			return err
@@ -151,6 +209,9 @@ func (s *Service) RequestReturn(ctx context.Context, p auth.Principal, in Return
 		}
 		if _, err := tx.NewInsert().Model(&lines).Exec(ctx); err != nil {
 			return fmt.Errorf("order: insert return lines: %w", err)
+		}
+		if err := insertReturnSerials(ctx, tx, units); err != nil {
+			return err
 		}
 		if err := s.returnEvent(ctx, tx, r, "return.requested", ""); err != nil {
 			return err
@@ -211,11 +272,31 @@ func (s *Service) ReturnsOf(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID
 	return out, nil
 }
 
-// ReturnLines lists a return's lines.
+// ReturnLines lists a return's lines with their units' numbers.
 func (s *Service) ReturnLines(ctx context.Context, id uuid.UUID) ([]ReturnLine, error) {
+	return s.returnLines(ctx, s.db, id)
+}
+
+func (s *Service) returnLines(ctx context.Context, db bun.IDB, id uuid.UUID) ([]ReturnLine, error) {
 	var rows []ReturnLine
-	if err := s.db.NewSelect().Model(&rows).Where("rl.return_id = ?", id).OrderExpr("rl.line_no").Scan(ctx); err != nil {
+	if err := db.NewSelect().Model(&rows).Where("rl.return_id = ?", id).OrderExpr("rl.line_no").Scan(ctx); err != nil {
 		return nil, fmt.Errorf("order: return lines: %w", err)
+	}
+	var units []struct {
+		LineNo int    `bun:"line_no"`
+		Number string `bun:"number"`
+	}
+	if err := db.NewSelect().Model((*ReturnSerial)(nil)).ColumnExpr("rs.line_no, sr.number").Join("JOIN serials AS sr ON sr.id = rs.serial_id").
+		Where("rs.return_id = ?", id).OrderExpr("rs.line_no, sr.number").Scan(ctx, &units); err != nil {
+		return nil, fmt.Errorf("order: return serials: %w", err)
+	}
+	for i := range rows {
+		rows[i].Serials = []string{}
+	}
+	for _, u := range units {
+		if i := u.LineNo - 1; i >= 0 && i < len(rows) && rows[i].LineNo == u.LineNo {
+			rows[i].Serials = append(rows[i].Serials, u.Number)
+		}
 	}
 	return rows, nil
 }
@@ -281,11 +362,16 @@ func (s *Service) RejectReturn(ctx context.Context, p auth.Principal, id uuid.UU
 	return s.decideReturn(ctx, p, id, ReturnRequested, ReturnRejected, Approvers, reason, nil)
 }
 
-// ReceiveReturn books the returned goods into the seller's first warehouse,
-// marks the order lines returned, and writes the credit note into the buyer's account.
+// ReceiveReturn takes the returned goods back, in one transaction: out of
+// the buyer's stock (serialised units from where they stand, other goods from
+// its warehouses in priority order) and into the seller's first warehouse,
+// each a movement naming the return; serialised units (those the request named,
+// or else the buyer's units of the order picked oldest first) go back to the
+// seller's stock with a RETURNED step in their trail. The order lines count
+// the units returned, and the credit note goes into the buyer's account.
 func (s *Service) ReceiveReturn(ctx context.Context, p auth.Principal, id uuid.UUID) (*Return, error) {
 	return s.decideReturn(ctx, p, id, ReturnApproved, ReturnReceived, Shippers, "", func(ctx context.Context, tx bun.Tx, r *Return, o *Order) error {
-		lines, err := s.ReturnLines(ctx, r.ID)
+		lines, err := s.returnLines(ctx, tx, r.ID)
 		if err != nil {
 			return err
 		}
@@ -293,7 +379,6 @@ func (s *Service) ReceiveReturn(ctx context.Context, p auth.Principal, id uuid.U
 		if err != nil {
 			return err
 		}
-		now := s.Now()
 		for _, l := range lines {
 			res, err := tx.NewUpdate().Model((*Line)(nil)).Set("returned_qty = returned_qty + ?", l.Qty).
 				Where("order_id = ? AND line_no = ? AND returned_qty + ? <= received_qty", o.ID, l.OrderLineNo, l.Qty).Exec(ctx)
@@ -303,18 +388,13 @@ func (s *Service) ReceiveReturn(ctx context.Context, p auth.Principal, id uuid.U
 			if n, _ := res.RowsAffected(); n != 1 {
 				return ErrReturnTooMuch
 			}
-			if len(whs) == 0 {
-				continue // the seller does not track stock
-			}
-			if _, err := tx.NewRaw(`INSERT INTO stock_levels (warehouse_id, sku_id, on_hand, reserved, updated_at) VALUES (?, ?, ?, 0, ?)
-				ON CONFLICT (warehouse_id, sku_id) DO UPDATE SET on_hand = stock_levels.on_hand + excluded.on_hand, updated_at = excluded.updated_at`,
-				whs[0], l.SKUID, l.Qty, now).Exec(ctx); err != nil {
-				return fmt.Errorf("order: return stock: %w", err)
-			}
-			if _, err := tx.NewRaw(`INSERT INTO stock_movements (id, warehouse_id, sku_id, delta, on_hand_after, kind, reason, source_type, source_id, actor_user_id, created_at)
-				SELECT ?, warehouse_id, sku_id, ?, on_hand, 'RETURN', '', 'RETURN', ?, ?, ? FROM stock_levels WHERE warehouse_id = ? AND sku_id = ?`,
-				uuid.Must(uuid.NewV7()), l.Qty, r.Number, p.UserID, now, whs[0], l.SKUID).Exec(ctx); err != nil {
-				return fmt.Errorf("order: return movement: %w", err)
+		}
+		// Stock rows in SKU order, as every writer of them takes them.
+		bySKU := slices.Clone(lines)
+		slices.SortStableFunc(bySKU, func(a, b ReturnLine) int { return bytes.Compare(a.SKUID[:], b.SKUID[:]) })
+		for _, l := range bySKU {
+			if err := s.returnLine(ctx, tx, p, r, o, l, whs); err != nil {
+				return err
 			}
 		}
 		if r.Amount > 0 {
@@ -335,4 +415,180 @@ func (s *Service) ReceiveReturn(ctx context.Context, p auth.Principal, id uuid.U
 		}
 		return outbox.Add(ctx, tx, oev)
 	})
+}
+
+// returnLine moves one return line's goods from the buyer back to the seller inside tx.
+func (s *Service) returnLine(ctx context.Context, tx bun.IDB, p auth.Principal, r *Return, o *Order, l ReturnLine, whs []uuid.UUID) error {
+	path := []string{"lines", fmt.Sprint(l.LineNo - 1), "qty"}
+	var serialised bool
+	if err := tx.NewSelect().Table("skus").Column("serialised").Where("id = ?", l.SKUID).Scan(ctx, &serialised); err != nil {
+		return fmt.Errorf("order: sku: %w", err)
+	}
+	// Out of the buyer's stock.
+	var units []*serial.Serial
+	if serialised {
+		var err error
+		if units, err = s.returnUnits(ctx, tx, r, o, l); err != nil {
+			return err
+		}
+		perWarehouse := map[uuid.UUID]int64{}
+		var order []uuid.UUID
+		for _, u := range units {
+			if u.WarehouseID == nil {
+				return field.Err(ErrSerialUnavailable, "lines", fmt.Sprint(l.LineNo-1), "serials", u.Number)
+			}
+			if _, ok := perWarehouse[*u.WarehouseID]; !ok {
+				order = append(order, *u.WarehouseID)
+			}
+			perWarehouse[*u.WarehouseID]++
+		}
+		slices.SortFunc(order, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+		for _, w := range order {
+			if _, err := s.stock.MoveTx(ctx, tx, p.UserID, w, l.SKUID, -perWarehouse[w], inventory.MoveReturn, "RETURN", r.Number); err != nil {
+				if errors.Is(err, inventory.ErrBelowReserved) {
+					return field.Err(ErrInsufficientStock, path...)
+				}
+				return err
+			}
+		}
+	} else if err := s.takeFromBuyer(ctx, tx, p, r, o.BuyerID, l, path); err != nil {
+		return err
+	}
+	// Into the seller's first warehouse (a seller without warehouses does not track stock).
+	var into *uuid.UUID
+	if len(whs) > 0 {
+		into = &whs[0]
+		if _, err := s.stock.MoveTx(ctx, tx, p.UserID, whs[0], l.SKUID, l.Qty, inventory.MoveReturn, "RETURN", r.Number); err != nil {
+			return err
+		}
+	}
+	if len(units) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, len(units))
+	for i, u := range units {
+		ids[i] = u.ID
+	}
+	status := serial.StatusInStock
+	if into == nil {
+		status = serial.StatusReturned
+	}
+	err := serial.Apply(ctx, tx, ids, serial.Move{From: []serial.Status{serial.StatusInStock}, FromHolder: &o.BuyerID,
+		To: status, Holder: o.SellerID, Warehouse: into, Event: serial.EvReturned},
+		serial.Doc{Type: "RETURN", ID: r.ID, Number: r.Number, Actor: p.UserID, At: s.Now()})
+	if errors.Is(err, serial.ErrUnavailable) {
+		return field.Err(ErrSerialUnavailable, "lines", fmt.Sprint(l.LineNo-1), "serials")
+	}
+	return err
+}
+
+// takeFromBuyer takes a line of a SKU without serials out of the buyer's
+// warehouses, highest priority first, never below what they hold reserved.
+func (s *Service) takeFromBuyer(ctx context.Context, tx bun.IDB, p auth.Principal, r *Return, buyer uuid.UUID, l ReturnLine, path []string) error {
+	var levels []inventory.Level
+	if err := tx.NewSelect().Model(&levels).Column("sl.warehouse_id", "sl.on_hand", "sl.reserved").
+		Join("JOIN warehouses AS w ON w.id = sl.warehouse_id").Where("w.party_id = ? AND sl.sku_id = ?", buyer, l.SKUID).
+		OrderExpr("w.active DESC, w.priority DESC, w.code").Scan(ctx); err != nil {
+		return fmt.Errorf("order: buyer stock: %w", err)
+	}
+	left := l.Qty
+	for _, lv := range levels {
+		take := min(left, lv.Available())
+		if take <= 0 {
+			continue
+		}
+		if _, err := s.stock.MoveTx(ctx, tx, p.UserID, lv.WarehouseID, l.SKUID, -take, inventory.MoveReturn, "RETURN", r.Number); err != nil {
+			if errors.Is(err, inventory.ErrBelowReserved) {
+				return field.Err(ErrInsufficientStock, path...)
+			}
+			return err
+		}
+		if left -= take; left == 0 {
+			return nil
+		}
+	}
+	return field.Err(ErrInsufficientStock, path...)
+}
+
+// openReturnUnits is the units that returns not yet received set aside.
+const openReturnUnits = `SELECT rso.serial_id FROM return_serials AS rso JOIN returns AS rto ON rto.id = rso.return_id
+	WHERE rto.status IN ('REQUESTED', 'APPROVED')`
+
+// receivedOnOrder limits units ("sr") to those the buyer received on the order's shipments.
+const receivedOnOrder = `EXISTS (SELECT 1 FROM shipment_serials AS ss JOIN shipments AS sh ON sh.id = ss.shipment_id
+	WHERE ss.serial_id = sr.id AND sh.order_id = ? AND ss.outcome = 'RECEIVED')`
+
+// namedReturnUnits checks the units a return request names: the SKU's, held
+// in stock by the buyer, received on this order, in no other open return.
+func (s *Service) namedReturnUnits(ctx context.Context, tx bun.IDB, o *Order, sku uuid.UUID, numbers []string, line int) ([]uuid.UUID, error) {
+	found, err := serial.ByNumbers(ctx, tx, numbers)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]uuid.UUID, len(numbers))
+	for i, n := range numbers {
+		sr := found[n]
+		if sr == nil || sr.SKUID != sku || sr.Status != serial.StatusInStock || sr.HolderID != o.BuyerID {
+			return nil, field.Err(ErrSerialUnavailable, "lines", fmt.Sprint(line), "serials", n)
+		}
+		ids[i] = sr.ID
+	}
+	for start := 0; start < len(ids); start += 5000 {
+		part := ids[start:min(start+5000, len(ids))]
+		var ok []uuid.UUID
+		if err := tx.NewSelect().Model((*serial.Serial)(nil)).Column("sr.id").Where("sr.id IN (?)", bun.List(part)).
+			Where(receivedOnOrder, o.ID).Where("sr.id NOT IN ("+openReturnUnits+")").Scan(ctx, &ok); err != nil {
+			return nil, fmt.Errorf("order: return serials: %w", err)
+		}
+		if len(ok) != len(part) {
+			for _, id := range part {
+				if !slices.Contains(ok, id) {
+					for n, sr := range found {
+						if sr.ID == id {
+							return nil, field.Err(ErrSerialUnavailable, "lines", fmt.Sprint(line), "serials", n)
+						}
+					}
+				}
+			}
+		}
+	}
+	return ids, nil
+}
+
+// returnUnits are the units a return line sends back: those its request
+// named, or else (recorded now) the buyer's units of the SKU received on the
+// order, in its stock and in no other open return, oldest first.
+func (s *Service) returnUnits(ctx context.Context, tx bun.IDB, r *Return, o *Order, l ReturnLine) ([]*serial.Serial, error) {
+	var units []*serial.Serial
+	if err := tx.NewSelect().Model(&units).Join("JOIN return_serials AS rs ON rs.serial_id = sr.id").
+		Where("rs.return_id = ? AND rs.line_no = ?", r.ID, l.LineNo).OrderExpr("sr.number").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("order: return serials: %w", err)
+	}
+	if len(units) > 0 {
+		return units, nil
+	}
+	if err := tx.NewSelect().Model(&units).
+		Where("sr.sku_id = ? AND sr.holder_party_id = ? AND sr.status = ?", l.SKUID, o.BuyerID, serial.StatusInStock).
+		Where(receivedOnOrder, o.ID).Where("sr.id NOT IN (" + openReturnUnits + ")").
+		OrderExpr("sr.received_at, sr.number").Limit(l.Qty).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("order: pick return serials: %w", err)
+	}
+	if int64(len(units)) < l.Qty {
+		return nil, field.Err(ErrSerialUnavailable, "lines", fmt.Sprint(l.LineNo-1), "qty")
+	}
+	picked := make([]ReturnSerial, len(units))
+	for i, u := range units {
+		picked[i] = ReturnSerial{ReturnID: r.ID, SerialID: u.ID, LineNo: l.LineNo}
+	}
+	return units, insertReturnSerials(ctx, tx, picked)
+}
+
+func insertReturnSerials(ctx context.Context, tx bun.IDB, units []ReturnSerial) error {
+	for start := 0; start < len(units); start += 5000 {
+		part := units[start:min(start+5000, len(units))]
+		if _, err := tx.NewInsert().Model(&part).Exec(ctx); err != nil {
+			return fmt.Errorf("order: insert return serials: %w", err)
+		}
+	}
+	return nil
 }

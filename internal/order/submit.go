@@ -34,6 +34,7 @@ type Service struct {
 	parties *party.Service
 	pricing *pricing.Service
 	carts   *cart.Service
+	stock   *inventory.Service
 	ledger  credit.Ledger
 	zone    *time.Location
 	Now     func() time.Time
@@ -44,7 +45,7 @@ func NewService(db *database.DB, parties *party.Service, pr *pricing.Service, ca
 	if zone == nil {
 		zone = time.UTC
 	}
-	s := &Service{db: db, parties: parties, pricing: pr, carts: carts, zone: zone,
+	s := &Service{db: db, parties: parties, pricing: pr, carts: carts, stock: inventory.NewService(db), zone: zone,
 		Now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 	s.ledger = credit.Ledger{Now: func() time.Time { return s.Now() }}
 	return s

@@ -58,7 +58,7 @@ type Claim struct {
 	Number                string      `bun:"number"`
 	ReceiptID             uuid.UUID   `bun:"receipt_id"`
 	ShipmentID            uuid.UUID   `bun:"shipment_id"`
-	OrderID               uuid.UUID   `bun:"order_id"`
+	OrderID               uuid.UUID   `bun:"order_id,nullzero"` // uuid.Nil for a transfer's shipment
 	BuyerID               uuid.UUID   `bun:"buyer_party_id"`
 	SellerID              uuid.UUID   `bun:"seller_party_id"`
 	Status                ClaimStatus `bun:"status"`
@@ -114,8 +114,10 @@ var (
 // Receivers confirm receipts for their own party.
 var Receivers = []auth.Role{auth.RoleDistributorAdmin, auth.RoleDistributorStaff, auth.RoleStoreManager, auth.RoleStoreStaff}
 
-// Resolvers settle claims for the seller: HQ's admin, goods control and sales ops, a distributor's admin.
-var Resolvers = []auth.Role{auth.RoleHQAdmin, auth.RoleGoodsControl, auth.RoleSalesOps, auth.RoleDistributorAdmin}
+// Resolvers settle claims for the seller: HQ's admin, goods control and sales
+// ops, a distributor's admin; for a transfer's claims, the sender's admin (a
+// distributor's admin or a store's manager).
+var Resolvers = []auth.Role{auth.RoleHQAdmin, auth.RoleGoodsControl, auth.RoleSalesOps, auth.RoleDistributorAdmin, auth.RoleStoreManager}
 
 // Limits.
 const (

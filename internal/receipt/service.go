@@ -94,11 +94,13 @@ func (s *Service) Confirm(ctx context.Context, p auth.Principal, shipmentID uuid
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.orders.GetTx(ctx, s.db, sh.OrderID)
-	if err != nil {
-		return nil, err
+	var o *order.Order // nil for a transfer's shipment
+	if sh.OrderID != uuid.Nil {
+		if o, err = s.orders.GetTx(ctx, s.db, sh.OrderID); err != nil {
+			return nil, err
+		}
 	}
-	if !order.BuyerSide(p, o) {
+	if !shipment.BuyerSide(p, sh) {
 		return nil, ErrNotBuyer
 	}
 	in.Note = strings.TrimSpace(in.Note)
@@ -158,6 +160,12 @@ func (s *Service) Confirm(ctx context.Context, p auth.Principal, shipmentID uuid
 			return err
 		case replay:
 			return json.Unmarshal(stored, out)
+		}
+		if sh.TransferID != uuid.Nil && s.shipments.Transfers != nil {
+			// A transfer's row goes before its shipment's, as in every step on them.
+			if err := s.shipments.Transfers.TakeTx(ctx, tx, sh.TransferID); err != nil {
+				return err
+			}
 		}
 		// Take the shipment: one receipt per shipment, even under racing retries with new keys.
 		res, err := tx.NewUpdate().Model((*shipment.Shipment)(nil)).Set("status = ?, received_at = ?, updated_at = ?", shipment.StatusReceived, now, now).
@@ -258,11 +266,17 @@ func (s *Service) book(ctx context.Context, tx bun.IDB, p auth.Principal, sh *sh
 		}
 	}
 	var olines []order.Line
-	if err := tx.NewSelect().Model(&olines).Where("ol.order_id = ?", o.ID).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("receipt: order lines: %w", err)
+	if o != nil {
+		if err := tx.NewSelect().Model(&olines).Where("ol.order_id = ?", o.ID).Scan(ctx); err != nil {
+			return nil, fmt.Errorf("receipt: order lines: %w", err)
+		}
 	}
+	// A claim's items are valued at the order's net prices; a transfer moves no money.
 	unitValue := func(orderLineNo int) (int64, int64) {
 		j := slices.IndexFunc(olines, func(l order.Line) bool { return l.LineNo == orderLineNo })
+		if j < 0 {
+			return 0, 1
+		}
 		return olines[j].Net, olines[j].Qty
 	}
 	for _, l := range lines {
@@ -293,6 +307,7 @@ func (s *Service) book(ctx context.Context, tx bun.IDB, p auth.Principal, sh *sh
 	// Stock in, one movement per SKU in SKU order; lines and order lines take their counts.
 	perSKU := map[uuid.UUID]int64{}
 	var skus []uuid.UUID
+	byDocLine := map[int]int64{} // a transfer's lines: accepted per transfer line
 	for _, l := range lines {
 		a := acc[l.LineNo]
 		r.AcceptedQty += a
@@ -303,7 +318,9 @@ func (s *Service) book(ctx context.Context, tx bun.IDB, p auth.Principal, sh *sh
 		if a == 0 {
 			continue
 		}
-		if _, err := tx.NewUpdate().Model((*order.Line)(nil)).Set("received_qty = received_qty + ?", a).
+		if o == nil {
+			byDocLine[l.OrderLineNo] += a
+		} else if _, err := tx.NewUpdate().Model((*order.Line)(nil)).Set("received_qty = received_qty + ?", a).
 			Where("order_id = ? AND line_no = ?", o.ID, l.OrderLineNo).Exec(ctx); err != nil {
 			return nil, fmt.Errorf("receipt: order line: %w", err)
 		}
@@ -337,6 +354,12 @@ func (s *Service) book(ctx context.Context, tx bun.IDB, p auth.Principal, sh *sh
 	sh.Status = status
 	if err := s.shipments.Event(ctx, tx, sh, shipment.EventReceived, "USER", r.Number, &p.UserID); err != nil {
 		return nil, err
+	}
+	if o == nil {
+		if s.shipments.Transfers == nil {
+			return nil, shipment.ErrNoTransfers
+		}
+		return r, s.shipments.Transfers.ReceivedTx(ctx, tx, p, sh, byDocLine)
 	}
 	return r, s.completeOrder(ctx, tx, p, o.ID)
 }
@@ -395,7 +418,7 @@ func (s *Service) moveUnits(ctx context.Context, tx bun.IDB, p auth.Principal, s
 // openClaim writes the receipt's differences as a claim, each valued at the order's net price.
 func (s *Service) openClaim(ctx context.Context, tx bun.IDB, sh *shipment.Shipment, o *order.Order, r *Receipt, items []Item,
 	lines []shipment.Line, unitValue func(int) (int64, int64), now time.Time) error {
-	c := &Claim{ID: uuid.Must(uuid.NewV7()), ReceiptID: r.ID, ShipmentID: sh.ID, OrderID: o.ID, BuyerID: sh.BuyerID, SellerID: sh.SellerID,
+	c := &Claim{ID: uuid.Must(uuid.NewV7()), ReceiptID: r.ID, ShipmentID: sh.ID, OrderID: sh.OrderID, BuyerID: sh.BuyerID, SellerID: sh.SellerID,
 		Status: ClaimOpen, CreatedAt: now}
 	var err error
 	if c.Number, err = s.orders.Number(ctx, tx, "CL", now); err != nil {
@@ -420,8 +443,8 @@ func (s *Service) openClaim(ctx context.Context, tx bun.IDB, sh *shipment.Shipme
 			return fmt.Errorf("receipt: claim items: %w", err)
 		}
 	}
-	ev, err := outbox.New(order.Topic(o.ID), "Claim", c.ID.String(), "claim.opened",
-		map[string]any{"claimId": c.ID, "number": c.Number, "orderId": o.ID, "buyerId": c.BuyerID, "sellerId": c.SellerID, "value": c.Value}, now)
+	ev, err := outbox.New(shipment.Topic(sh), "Claim", c.ID.String(), "claim.opened",
+		claimMessage(c, sh, map[string]any{"sellerId": c.SellerID, "value": c.Value}), now)
 	if err != nil {
 		return err
 	}
@@ -466,13 +489,19 @@ func (s *Service) Resolve(ctx context.Context, p auth.Principal, id uuid.UUID, r
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.orders.GetTx(ctx, s.db, c.OrderID)
+	orig, err := s.shipments.GetTx(ctx, s.db, c.ShipmentID)
 	if err != nil {
 		return nil, err
 	}
-	allowed, _, err := s.orders.ActsForSeller(ctx, p, o, Resolvers...)
-	if err != nil {
-		return nil, err
+	allowed := TransferSellerSide(p, c)
+	if c.OrderID != uuid.Nil {
+		o, err := s.orders.GetTx(ctx, s.db, c.OrderID)
+		if err != nil {
+			return nil, err
+		}
+		if allowed, _, err = s.orders.ActsForSeller(ctx, p, o, Resolvers...); err != nil {
+			return nil, err
+		}
 	}
 	if !allowed {
 		return nil, ErrNotAllowed
@@ -502,12 +531,12 @@ func (s *Service) Resolve(ctx context.Context, p auth.Principal, id uuid.UUID, r
 				}
 			}
 		case Reship:
-			if err := s.reship(ctx, tx, p, c); err != nil {
+			if err := s.reship(ctx, tx, p, c, orig); err != nil {
 				return err
 			}
 		}
-		ev, err := outbox.New(order.Topic(c.OrderID), "Claim", c.ID.String(), "claim.resolved",
-			map[string]any{"claimId": c.ID, "number": c.Number, "orderId": c.OrderID, "buyerId": c.BuyerID, "resolution": res}, now)
+		ev, err := outbox.New(shipment.Topic(orig), "Claim", c.ID.String(), "claim.resolved",
+			claimMessage(c, orig, map[string]any{"resolution": res}), now)
 		if err != nil {
 			return err
 		}
@@ -524,7 +553,7 @@ func (s *Service) Resolve(ctx context.Context, p auth.Principal, id uuid.UUID, r
 }
 
 // reship sends the claim's missing and damaged quantities again on a new shipment.
-func (s *Service) reship(ctx context.Context, tx bun.IDB, p auth.Principal, c *Claim) error {
+func (s *Service) reship(ctx context.Context, tx bun.IDB, p auth.Principal, c *Claim, orig *shipment.Shipment) error {
 	var items []Item
 	if err := tx.NewSelect().Model(&items).Where("ci.claim_id = ? AND ci.kind <> ?", c.ID, Unexpected).OrderExpr("ci.item_no").Scan(ctx); err != nil {
 		return fmt.Errorf("receipt: claim items: %w", err)
@@ -547,14 +576,31 @@ func (s *Service) reship(ctx context.Context, tx bun.IDB, p auth.Principal, c *C
 	for i, ln := range order {
 		want[i] = shipment.ReshipLine{LineNo: ln, Qty: qty[ln]}
 	}
-	orig, err := s.shipments.GetTx(ctx, tx, c.ShipmentID)
-	if err != nil {
-		return err
-	}
 	sh, err := s.shipments.CreateReshipTx(ctx, tx, p, orig, c.ID, want)
 	if err != nil {
 		return err
 	}
 	_, err = tx.NewUpdate().Model((*Claim)(nil)).Set("replacement_shipment_id = ?", sh.ID).Where("id = ?", c.ID).Exec(ctx)
 	return err
+}
+
+// TransferResolvers settle the claims of a transfer's shipments for its sender.
+var TransferResolvers = []auth.Role{auth.RoleDistributorAdmin, auth.RoleStoreManager}
+
+// TransferSellerSide reports whether p settles c, a claim on a transfer's
+// shipment, for the sender (false for an order's claim).
+func TransferSellerSide(p auth.Principal, c *Claim) bool {
+	return c.OrderID == uuid.Nil && p.PartyID == c.SellerID && p.Has(TransferResolvers...)
+}
+
+// claimMessage is a claim event's payload: the claim, its document and its buyer, and more.
+func claimMessage(c *Claim, sh *shipment.Shipment, more map[string]any) map[string]any {
+	m := map[string]any{"claimId": c.ID, "number": c.Number, "orderId": c.OrderID, "buyerId": c.BuyerID}
+	if sh.TransferID != uuid.Nil {
+		m["transferId"] = sh.TransferID
+	}
+	for k, v := range more {
+		m[k] = v
+	}
+	return m
 }

@@ -32,6 +32,7 @@ const (
 	EvSold       = "SOLD"        // sold to a consumer
 	EvDelivered  = "DELIVERED"   // the carrier delivered its shipment
 	EvCancelled  = "UNALLOCATED" // its shipment was cancelled before dispatch
+	EvReturned   = "RETURNED"    // a buyer's return brought it back to the seller
 )
 
 // Serial is one unit.

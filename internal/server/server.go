@@ -43,6 +43,7 @@ import (
 	"channelhub/internal/seed"
 	"channelhub/internal/serial"
 	"channelhub/internal/shipment"
+	"channelhub/internal/transfer"
 	"channelhub/internal/visit"
 	contracts "channelhub/mobile-contracts"
 )
@@ -72,6 +73,7 @@ type Server struct {
 	Serials   *serial.Service
 	Shipments *shipment.Service
 	Receipts  *receipt.Service
+	Transfers *transfer.Service
 	Broker    broker.Broker
 	Notify    *notify.Service
 	Media     media.Store // S3 when CHANNELHUB_S3_ENDPOINT is set, else the local directory
@@ -142,6 +144,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 	s.Serials = serial.NewService(s.DB, s.Inventory)
 	s.Shipments = shipment.NewService(s.DB, s.Orders, s.Inventory)
 	s.Receipts = receipt.NewService(s.DB, s.Orders, s.Shipments, s.Inventory)
+	s.Transfers = transfer.NewService(s.DB, s.Parties, s.Orders, s.Inventory, s.Shipments)
 	if cfg.SeedDemo {
 		if s.Seeded, err = seed.Demo(ctx, s.DB, hasher); err != nil {
 			return nil, err
@@ -188,7 +191,7 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 			PricingService: s.Pricing, CartService: s.Cart, InventoryService: s.Inventory,
 			CreditService: s.Credit, OrderService: s.Orders, Broker: s.Broker, NotifyService: s.Notify,
 			Outbox: outbox.Admin{DB: s.DB}, VisitService: s.Visits,
-			SerialService: s.Serials, ShipmentService: s.Shipments, ReceiptService: s.Receipts,
+			SerialService: s.Serials, ShipmentService: s.Shipments, ReceiptService: s.Receipts, TransferService: s.Transfers,
 			Currency: s.Config.Currency, Log: log},
 		Development:     s.Config.Development(),
 		DepthLimit:      s.Config.QueryDepthLimit,

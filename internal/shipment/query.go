@@ -14,11 +14,12 @@ import (
 
 // Filter narrows a list of shipments.
 type Filter struct {
-	Statuses []Status
-	OrderID  *uuid.UUID
-	BuyerID  *uuid.UUID
-	Number   string // a fragment of the number or the tracking number
-	Incoming bool   // only those the caller's own party receives
+	Statuses   []Status
+	OrderID    *uuid.UUID
+	TransferID *uuid.UUID
+	BuyerID    *uuid.UUID
+	Number     string // a fragment of the number or the tracking number
+	Incoming   bool   // only those the caller's own party receives
 }
 
 // MaxStatuses caps Filter.Statuses.
@@ -34,6 +35,9 @@ func (s *Service) filtered(p auth.Principal, f Filter) (*bun.SelectQuery, error)
 	}
 	if f.OrderID != nil {
 		q = q.Where("sh.order_id = ?", *f.OrderID)
+	}
+	if f.TransferID != nil {
+		q = q.Where("sh.transfer_id = ?", *f.TransferID)
 	}
 	if f.BuyerID != nil {
 		q = q.Where("sh.buyer_party_id = ?", *f.BuyerID)
@@ -107,6 +111,20 @@ func (s *Service) OfOrders(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]
 	out := map[uuid.UUID][]*Shipment{}
 	for _, r := range rows {
 		out[r.OrderID] = append(out[r.OrderID], r)
+	}
+	return out, nil
+}
+
+// OfTransfers lists the shipments of transfers (already in the caller's scope), oldest first: one query.
+func (s *Service) OfTransfers(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID][]*Shipment, error) {
+	var rows []*Shipment
+	if err := s.db.NewSelect().Model(&rows).ColumnExpr("sh.*, w.code AS warehouse_code").Join("JOIN warehouses AS w ON w.id = sh.warehouse_id").
+		Where("sh.transfer_id IN (?)", bun.List(ids)).OrderExpr("sh.transfer_id, sh.id").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("shipment: of transfers: %w", err)
+	}
+	out := map[uuid.UUID][]*Shipment{}
+	for _, r := range rows {
+		out[r.TransferID] = append(out[r.TransferID], r)
 	}
 	return out, nil
 }

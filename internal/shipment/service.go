@@ -32,7 +32,9 @@ type Service struct {
 	db     *database.DB
 	orders *order.Service
 	stock  *inventory.Service
-	Now    func() time.Time
+	// Transfers books the stock of transfers' shipments; set at start.
+	Transfers TransferBook
+	Now       func() time.Time
 }
 
 // NewService returns a shipment Service.
@@ -40,8 +42,9 @@ func NewService(db *database.DB, orders *order.Service, stock *inventory.Service
 	return &Service{db: db, orders: orders, stock: stock, Now: func() time.Time { return time.Now().UTC().Truncate(time.Microsecond) }}
 }
 
-// LineInput ships qty of one order line; for a serialised SKU the units are
-// the serials and ranges given (exactly qty of them), or picked oldest first when none are.
+// LineInput ships qty of one order line (a transfer's shipment: one transfer
+// line); for a serialised SKU the units are the serials and ranges given
+// (exactly qty of them), or picked oldest first when none are.
 type LineInput struct {
 	OrderLineNo int
 	Qty         int64
@@ -49,9 +52,10 @@ type LineInput struct {
 	Ranges      []serial.Range
 }
 
-// CreateInput is a new shipment of an order.
+// CreateInput is a new shipment of an order (OrderID) or of a stock transfer (TransferID).
 type CreateInput struct {
 	OrderID        uuid.UUID
+	TransferID     uuid.UUID `json:",omitempty"`
 	WarehouseID    *uuid.UUID
 	Lines          []LineInput
 	Carrier        string
@@ -60,19 +64,55 @@ type CreateInput struct {
 	IdempotencyKey string
 }
 
-// Message is the payload of a shipment's outbox events (alerts read shipmentId, number and buyerId).
-type Message struct {
-	ShipmentID uuid.UUID `json:"shipmentId"`
-	Number     string    `json:"number"`
-	OrderID    uuid.UUID `json:"orderId"`
-	BuyerID    uuid.UUID `json:"buyerId"`
-	SellerID   uuid.UUID `json:"sellerId"`
-	Status     Status    `json:"status"`
-	Detail     string    `json:"detail,omitempty"`
+// Doc is what a shipment carries goods for, read inside the shipment's
+// transaction: an order, or a stock transfer.
+type Doc struct {
+	OrderID    uuid.UUID // one of OrderID and TransferID
+	TransferID uuid.UUID
+	SellerID   uuid.UUID // the transfer's sender
+	BuyerID    uuid.UUID // the transfer's receiver
+	Lines      []DocLine
+	Reserved   []Held // what the document holds in the seller's warehouses
 }
 
-// Topic: a shipment's events go to its order's topic, so an order's subscribers see its shipments move.
-func Topic(sh *Shipment) string { return order.Topic(sh.OrderID) }
+// DocLine is one line of the document.
+type DocLine struct {
+	LineNo  int
+	SKUID   uuid.UUID
+	Qty     int64
+	Shipped int64
+}
+
+// Held is stock a document holds in one warehouse.
+type Held struct {
+	WarehouseID uuid.UUID
+	SKUID       uuid.UUID
+	Qty         int64
+}
+
+// Message is the payload of a shipment's outbox events (alerts read shipmentId, number and buyerId).
+type Message struct {
+	ShipmentID uuid.UUID  `json:"shipmentId"`
+	Number     string     `json:"number"`
+	OrderID    uuid.UUID  `json:"orderId"`
+	TransferID *uuid.UUID `json:"transferId,omitempty"`
+	BuyerID    uuid.UUID  `json:"buyerId"`
+	SellerID   uuid.UUID  `json:"sellerId"`
+	Status     Status     `json:"status"`
+	Detail     string     `json:"detail,omitempty"`
+}
+
+// TransferTopic is the outbox topic of a stock transfer's events.
+func TransferTopic(id uuid.UUID) string { return "transfer:" + id.String() }
+
+// Topic: a shipment's events go to its order's topic (a transfer's shipment:
+// the transfer's), so the document's subscribers see its shipments move.
+func Topic(sh *Shipment) string {
+	if sh.TransferID != uuid.Nil {
+		return TransferTopic(sh.TransferID)
+	}
+	return order.Topic(sh.OrderID)
+}
 
 // Event writes a timeline row and its outbox event inside tx.
 func (s *Service) Event(ctx context.Context, tx bun.IDB, sh *Shipment, typ, source, detail string, actor *uuid.UUID) error {
@@ -87,8 +127,12 @@ func (s *Service) event(ctx context.Context, tx bun.IDB, sh *Shipment, step, typ
 	if _, err := tx.NewInsert().Model(ev).Exec(ctx); err != nil {
 		return fmt.Errorf("shipment: event: %w", err)
 	}
-	oev, err := outbox.New(Topic(sh), "Shipment", sh.ID.String(), typ, Message{ShipmentID: sh.ID, Number: sh.Number, OrderID: sh.OrderID,
-		BuyerID: sh.BuyerID, SellerID: sh.SellerID, Status: sh.Status, Detail: detail}, now)
+	msg := Message{ShipmentID: sh.ID, Number: sh.Number, OrderID: sh.OrderID,
+		BuyerID: sh.BuyerID, SellerID: sh.SellerID, Status: sh.Status, Detail: detail}
+	if sh.TransferID != uuid.Nil {
+		msg.TransferID = &sh.TransferID
+	}
+	oev, err := outbox.New(Topic(sh), "Shipment", sh.ID.String(), typ, msg, now)
 	if err != nil {
 		return err
 	}
@@ -110,6 +154,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) 
 	if err := p.Require(Shippers...); err != nil {
 		return nil, err
 	}
+	in.TransferID = uuid.Nil
 	o, err := s.orders.Get(ctx, p, in.OrderID)
 	if errors.Is(err, order.ErrNotFound) {
 		return nil, ErrNotFound
@@ -127,6 +172,54 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) 
 	if !o.Status.Allows(order.ActShip) {
 		return nil, ErrOrderNotShippable
 	}
+	return s.create(ctx, p, in, func(ctx context.Context, tx bun.Tx) (*Doc, error) {
+		// Take the order's row: shipments of one order are made one at a time,
+		// so two cannot both claim the same quantity left to ship.
+		if _, err := tx.NewUpdate().Model((*order.Order)(nil)).Set("updated_at = updated_at").Where("id = ?", o.ID).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("shipment: take order: %w", err)
+		}
+		o, err := s.orders.GetTx(ctx, tx, o.ID)
+		if err != nil {
+			return nil, err
+		}
+		if !o.Status.Allows(order.ActShip) {
+			return nil, ErrOrderNotShippable
+		}
+		return s.orderDoc(ctx, tx, o)
+	})
+}
+
+// CreateFor makes a shipment of a stock transfer (in.TransferID): load runs
+// first inside the shipment's transaction, takes the transfer's row, checks
+// that it may ship and describes it. The caller checked p acts for the sender.
+func (s *Service) CreateFor(ctx context.Context, p auth.Principal, in CreateInput, load func(ctx context.Context, tx bun.Tx) (*Doc, error)) (*Shipment, error) {
+	in.OrderID = uuid.Nil
+	return s.create(ctx, p, in, load)
+}
+
+// orderDoc describes an order for its shipment.
+func (s *Service) orderDoc(ctx context.Context, tx bun.IDB, o *order.Order) (*Doc, error) {
+	var ols []order.Line
+	if err := tx.NewSelect().Model(&ols).Where("ol.order_id = ?", o.ID).OrderExpr("ol.line_no").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("shipment: order lines: %w", err)
+	}
+	var res []order.Reservation
+	if err := tx.NewSelect().Model(&res).Where("r.order_id = ?", o.ID).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("shipment: reservations: %w", err)
+	}
+	d := &Doc{OrderID: o.ID, SellerID: o.SellerID, BuyerID: o.BuyerID}
+	for _, l := range ols {
+		d.Lines = append(d.Lines, DocLine{LineNo: l.LineNo, SKUID: l.SKUID, Qty: l.Qty, Shipped: l.ShippedQty})
+	}
+	for _, r := range res {
+		d.Reserved = append(d.Reserved, Held{WarehouseID: r.WarehouseID, SKUID: r.SKUID, Qty: r.Qty})
+	}
+	return d, nil
+}
+
+// create checks the input, then in one transaction claims the idempotency
+// key, loads the document, plans the lines and units and records the shipment.
+func (s *Service) create(ctx context.Context, p auth.Principal, in CreateInput, load func(ctx context.Context, tx bun.Tx) (*Doc, error)) (*Shipment, error) {
 	var errs []error
 	carrier, err := checkText(in.Carrier, MaxCarrier, "carrier")
 	errs = append(errs, err)
@@ -165,7 +258,7 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) 
 		return nil, err
 	}
 	now := s.Now()
-	sh := &Shipment{ID: uuid.Must(uuid.NewV7()), OrderID: o.ID, SellerID: o.SellerID, BuyerID: o.BuyerID, Status: StatusCreated,
+	sh := &Shipment{ID: uuid.Must(uuid.NewV7()), Status: StatusCreated,
 		Carrier: carrier, TrackingNumber: tracking, Note: note, CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		stored, replay, err := idempotency.Claim(ctx, tx, p.UserID, "shipmentCreate", in.IdempotencyKey, hash, now)
@@ -179,19 +272,12 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) 
 		case replay:
 			return json.Unmarshal(stored, &sh.ID)
 		}
-		// Take the order's row: shipments of one order are made one at a time,
-		// so two cannot both claim the same quantity left to ship.
-		if _, err := tx.NewUpdate().Model((*order.Order)(nil)).Set("updated_at = updated_at").Where("id = ?", o.ID).Exec(ctx); err != nil {
-			return fmt.Errorf("shipment: take order: %w", err)
-		}
-		o, err := s.orders.GetTx(ctx, tx, o.ID)
+		d, err := load(ctx, tx)
 		if err != nil {
 			return err
 		}
-		if !o.Status.Allows(order.ActShip) {
-			return ErrOrderNotShippable
-		}
-		lines, units, err := s.plan(ctx, tx, o, sh, in, scans)
+		sh.OrderID, sh.TransferID, sh.SellerID, sh.BuyerID = d.OrderID, d.TransferID, d.SellerID, d.BuyerID
+		lines, units, err := s.plan(ctx, tx, d, sh, in, scans)
 		if err != nil {
 			return err
 		}
@@ -221,19 +307,20 @@ func (s *Service) Create(ctx context.Context, p auth.Principal, in CreateInput) 
 	return s.get(ctx, s.db, sh.ID)
 }
 
-// plan checks the lines against the order and the warehouse and sets the units aside.
-func (s *Service) plan(ctx context.Context, tx bun.IDB, o *order.Order, sh *Shipment, in CreateInput, scans []*serial.Scan) ([]Line, []Unit, error) {
-	var ols []order.Line
-	if err := tx.NewSelect().Model(&ols).Where("ol.order_id = ?", o.ID).Scan(ctx); err != nil {
-		return nil, nil, fmt.Errorf("shipment: order lines: %w", err)
-	}
+// plan checks the lines against the document and the warehouse and sets the units aside.
+func (s *Service) plan(ctx context.Context, tx bun.IDB, d *Doc, sh *Shipment, in CreateInput, scans []*serial.Scan) ([]Line, []Unit, error) {
 	var open []struct {
 		OrderLineNo int   `bun:"order_line_no"`
 		Qty         int64 `bun:"qty"`
 	}
-	if err := tx.NewSelect().Model((*Line)(nil)).ColumnExpr("shl.order_line_no, SUM(shl.qty) AS qty").
-		Join("JOIN shipments AS sh ON sh.id = shl.shipment_id").Where("sh.order_id = ? AND sh.status = ?", o.ID, StatusCreated).
-		GroupExpr("shl.order_line_no").Scan(ctx, &open); err != nil {
+	q := tx.NewSelect().Model((*Line)(nil)).ColumnExpr("shl.order_line_no, SUM(shl.qty) AS qty").
+		Join("JOIN shipments AS sh ON sh.id = shl.shipment_id").Where("sh.status = ? AND sh.claim_id IS NULL", StatusCreated)
+	if d.TransferID != uuid.Nil {
+		q = q.Where("sh.transfer_id = ?", d.TransferID)
+	} else {
+		q = q.Where("sh.order_id = ?", d.OrderID)
+	}
+	if err := q.GroupExpr("shl.order_line_no").Scan(ctx, &open); err != nil {
 		return nil, nil, fmt.Errorf("shipment: open shipments: %w", err)
 	}
 	pending := map[int]int64{}
@@ -242,27 +329,25 @@ func (s *Service) plan(ctx context.Context, tx bun.IDB, o *order.Order, sh *Ship
 	}
 	lines := make([]Line, len(in.Lines))
 	for i, l := range in.Lines {
-		j := slices.IndexFunc(ols, func(ol order.Line) bool { return ol.LineNo == l.OrderLineNo })
+		j := slices.IndexFunc(d.Lines, func(dl DocLine) bool { return dl.LineNo == l.OrderLineNo })
 		if j < 0 {
 			return nil, nil, field.Err(ErrInvalidInput, "lines", fmt.Sprint(i), "orderLineNo")
 		}
-		if l.Qty > ols[j].Qty-ols[j].ShippedQty-pending[l.OrderLineNo] {
+		if l.Qty > d.Lines[j].Qty-d.Lines[j].Shipped-pending[l.OrderLineNo] {
 			return nil, nil, field.Err(ErrTooMuch, "lines", fmt.Sprint(i), "qty")
 		}
-		lines[i] = Line{ShipmentID: sh.ID, LineNo: i + 1, OrderLineNo: l.OrderLineNo, SKUID: ols[j].SKUID, Qty: l.Qty}
+		lines[i] = Line{ShipmentID: sh.ID, LineNo: i + 1, OrderLineNo: l.OrderLineNo, SKUID: d.Lines[j].SKUID, Qty: l.Qty}
 	}
-	w, err := s.warehouse(ctx, tx, o, in.WarehouseID, lines[0].SKUID)
+	w, err := s.warehouse(ctx, tx, d, in.WarehouseID, lines[0].SKUID)
 	if err != nil {
 		return nil, nil, err
 	}
 	sh.WarehouseID = w
-	var res []order.Reservation
-	if err := tx.NewSelect().Model(&res).Where("r.order_id = ? AND r.warehouse_id = ?", o.ID, w).Scan(ctx); err != nil {
-		return nil, nil, fmt.Errorf("shipment: reservations: %w", err)
-	}
 	held := map[uuid.UUID]int64{}
-	for _, r := range res {
-		held[r.SKUID] += r.Qty
+	for _, r := range d.Reserved {
+		if r.WarehouseID == w {
+			held[r.SKUID] += r.Qty
+		}
 	}
 	skuIDs := make([]uuid.UUID, len(lines))
 	for i, l := range lines {
@@ -315,9 +400,9 @@ func (s *Service) plan(ctx context.Context, tx bun.IDB, o *order.Order, sh *Ship
 
 // warehouse checks the named warehouse, or picks the one holding most of the
 // first line's reservation, or the seller's first.
-func (s *Service) warehouse(ctx context.Context, tx bun.IDB, o *order.Order, named *uuid.UUID, sku uuid.UUID) (uuid.UUID, error) {
+func (s *Service) warehouse(ctx context.Context, tx bun.IDB, d *Doc, named *uuid.UUID, sku uuid.UUID) (uuid.UUID, error) {
 	if named != nil {
-		n, err := tx.NewSelect().Model((*inventory.Warehouse)(nil)).Where("w.id = ? AND w.party_id = ? AND w.active", *named, o.SellerID).Count(ctx)
+		n, err := tx.NewSelect().Model((*inventory.Warehouse)(nil)).Where("w.id = ? AND w.party_id = ? AND w.active", *named, d.SellerID).Count(ctx)
 		if err != nil {
 			return uuid.Nil, fmt.Errorf("shipment: warehouse: %w", err)
 		}
@@ -326,15 +411,20 @@ func (s *Service) warehouse(ctx context.Context, tx bun.IDB, o *order.Order, nam
 		}
 		return *named, nil
 	}
-	var id uuid.UUID
-	err := tx.NewSelect().Model((*order.Reservation)(nil)).Column("r.warehouse_id").Where("r.order_id = ? AND r.sku_id = ?", o.ID, sku).
-		OrderExpr("r.qty DESC, r.warehouse_id").Limit(1).Scan(ctx, &id)
-	if errors.Is(err, sql.ErrNoRows) {
-		err = tx.NewSelect().Model((*inventory.Warehouse)(nil)).Column("w.id").Where("w.party_id = ? AND w.active", o.SellerID).
-			OrderExpr("w.priority DESC, w.code").Limit(1).Scan(ctx, &id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return uuid.Nil, field.Err(ErrWarehouse, "warehouseId")
+	var best *Held
+	for i, r := range d.Reserved {
+		if r.SKUID == sku && (best == nil || r.Qty > best.Qty || r.Qty == best.Qty && bytes.Compare(r.WarehouseID[:], best.WarehouseID[:]) < 0) {
+			best = &d.Reserved[i]
 		}
+	}
+	if best != nil {
+		return best.WarehouseID, nil
+	}
+	var id uuid.UUID
+	err := tx.NewSelect().Model((*inventory.Warehouse)(nil)).Column("w.id").Where("w.party_id = ? AND w.active", d.SellerID).
+		OrderExpr("w.priority DESC, w.code").Limit(1).Scan(ctx, &id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return uuid.Nil, field.Err(ErrWarehouse, "warehouseId")
 	}
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("shipment: default warehouse: %w", err)
@@ -346,17 +436,76 @@ func (s *Service) warehouse(ctx context.Context, tx bun.IDB, o *order.Order, nam
 const allocated = "SELECT ssa.serial_id FROM shipment_serials AS ssa JOIN shipments AS sha ON sha.id = ssa.shipment_id WHERE sha.status = 'CREATED'"
 
 // pick returns up to n units of sku in stock in warehouse w and not set aside, oldest first.
+//
+// On PostgreSQL two shipments made at once would both see the same units
+// free (neither sees the other's uncommitted set-aside). So the picked units'
+// rows are locked (in id order, so two pickers never wait on each other
+// crosswise) and the pick is read again: a later statement sees what a
+// shipment that held those locks committed, and picks around it. SQLite runs
+// one writer at a time and needs none of this. Dispatch checks every unit
+// again in any case (serial.Apply moves only units still in stock there).
 func (s *Service) pick(ctx context.Context, tx bun.IDB, w, sku uuid.UUID, n int) ([]uuid.UUID, error) {
-	var ids []uuid.UUID
-	if err := tx.NewSelect().Model((*serial.Serial)(nil)).Column("sr.id").
-		Where("sr.warehouse_id = ? AND sr.sku_id = ? AND sr.status = ?", w, sku, serial.StatusInStock).
-		Where("sr.id NOT IN ("+allocated+")").OrderExpr("sr.received_at, sr.number").Limit(int64(n)).Scan(ctx, &ids); err != nil {
-		return nil, fmt.Errorf("shipment: pick serials: %w", err)
+	read := func() ([]uuid.UUID, error) {
+		var ids []uuid.UUID
+		if err := tx.NewSelect().Model((*serial.Serial)(nil)).Column("sr.id").
+			Where("sr.warehouse_id = ? AND sr.sku_id = ? AND sr.status = ?", w, sku, serial.StatusInStock).
+			Where("sr.id NOT IN ("+allocated+")").OrderExpr("sr.received_at, sr.number").Limit(int64(n)).Scan(ctx, &ids); err != nil {
+			return nil, fmt.Errorf("shipment: pick serials: %w", err)
+		}
+		return ids, nil
 	}
-	return ids, nil
+	ids, err := read()
+	if err != nil || !s.db.IsPostgres() || len(ids) == 0 {
+		return ids, err
+	}
+	locked := map[uuid.UUID]bool{}
+	for range 8 {
+		var fresh []uuid.UUID
+		for _, id := range ids {
+			if !locked[id] {
+				fresh = append(fresh, id)
+			}
+		}
+		if len(fresh) == 0 {
+			return ids, nil
+		}
+		if err := lockSerials(ctx, tx, fresh); err != nil {
+			return nil, err
+		}
+		for _, id := range fresh {
+			locked[id] = true
+		}
+		if ids, err = read(); err != nil {
+			return nil, err
+		}
+	}
+	return nil, ErrSerialUnavailable // the units keep being taken from under us
 }
 
-// scanned checks that every scanned unit is sku, in stock in w and not set aside.
+// lockSerials takes the rows of units ids (PostgreSQL), in id order.
+func lockSerials(ctx context.Context, tx bun.IDB, ids []uuid.UUID) error {
+	sorted := slices.Clone(ids)
+	slices.SortFunc(sorted, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	for _, c := range chunked(sorted) {
+		var got []uuid.UUID
+		if err := tx.NewSelect().Model((*serial.Serial)(nil)).Column("sr.id").Where("sr.id IN (?)", bun.List(c)).
+			OrderExpr("sr.id").For("UPDATE").Scan(ctx, &got); err != nil {
+			return fmt.Errorf("shipment: lock serials: %w", err)
+		}
+	}
+	return nil
+}
+
+func chunked(ids []uuid.UUID) [][]uuid.UUID {
+	var out [][]uuid.UUID
+	for start := 0; start < len(ids); start += 5000 {
+		out = append(out, ids[start:min(start+5000, len(ids))])
+	}
+	return out
+}
+
+// scanned checks that every scanned unit is sku, in stock in w and not set
+// aside (on PostgreSQL with the units' rows locked first, as pick does).
 func (s *Service) scanned(ctx context.Context, tx bun.IDB, w, sku uuid.UUID, numbers []string, line int) ([]uuid.UUID, error) {
 	found, err := serial.ByNumbers(ctx, tx, numbers)
 	if err != nil {
@@ -370,12 +519,19 @@ func (s *Service) scanned(ctx context.Context, tx bun.IDB, w, sku uuid.UUID, num
 		}
 		ids[i] = sr.ID
 	}
+	if s.db.IsPostgres() {
+		if err := lockSerials(ctx, tx, ids); err != nil {
+			return nil, err
+		}
+	}
 	var taken []string
-	for start := 0; start < len(ids); start += 5000 {
-		part := ids[start:min(start+5000, len(ids))]
+	for _, part := range chunked(ids) {
 		var t []string
 		if err := tx.NewSelect().Model((*serial.Serial)(nil)).Column("sr.number").
-			Where("sr.id IN (?)", bun.List(part)).Where("sr.id IN ("+allocated+")").Limit(1).Scan(ctx, &t); err != nil {
+			Where("sr.id IN (?)", bun.List(part)).
+			WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+				return q.Where("sr.id IN ("+allocated+")").WhereOr("sr.status <> ?", serial.StatusInStock).WhereOr("sr.warehouse_id <> ?", w)
+			}).Limit(1).Scan(ctx, &t); err != nil {
 			return nil, fmt.Errorf("shipment: allocated serials: %w", err)
 		}
 		taken = append(taken, t...)
@@ -386,37 +542,59 @@ func (s *Service) scanned(ctx context.Context, tx bun.IDB, w, sku uuid.UUID, num
 	return ids, nil
 }
 
-// Can answers whether p may take action a ("DISPATCH", "CANCEL", "DELIVER", "RECEIVE") on sh now.
+// sellerSide reports whether p acts for sh's seller (for an order, with o
+// and whether its seller is HQ; for a transfer, its sender's own people).
+func sellerSide(p auth.Principal, sh *Shipment, o *order.Order, sellerIsHQ bool) bool {
+	if sh.TransferID != uuid.Nil {
+		return p.PartyID == sh.SellerID && p.Has(TransferShippers...)
+	}
+	return o != nil && order.SellerSide(p, o, sellerIsHQ, Shippers...)
+}
+
+// BuyerSide reports whether p confirms what arrives on sh: the buyer's (receiver's) own people.
+func BuyerSide(p auth.Principal, sh *Shipment) bool {
+	return p.PartyID == sh.BuyerID && p.Has(Receivers...)
+}
+
+// Can answers whether p may take action a ("DISPATCH", "CANCEL", "DELIVER",
+// "RECEIVE") on sh now; o is its order (nil for a transfer's shipment).
 func (s *Service) Can(p auth.Principal, sh *Shipment, o *order.Order, sellerIsHQ bool, a string) bool {
 	switch a {
 	case "DISPATCH", "CANCEL":
-		return sh.Status == StatusCreated && order.SellerSide(p, o, sellerIsHQ, Shippers...)
+		return sh.Status == StatusCreated && sellerSide(p, sh, o, sellerIsHQ)
 	case "DELIVER":
-		return sh.Status == StatusDispatched && order.SellerSide(p, o, sellerIsHQ, Shippers...)
+		return sh.Status == StatusDispatched && sellerSide(p, sh, o, sellerIsHQ)
 	case "RECEIVE":
-		return sh.Status.Receivable() && order.BuyerSide(p, o)
+		return sh.Status.Receivable() && BuyerSide(p, sh)
 	}
 	return false
 }
 
+// actors are the roles that may act on some shipment's seller side.
+var actors = append(slices.Clone(Shippers), auth.RoleStoreManager, auth.RoleStoreStaff)
+
 // act runs a seller's step on a shipment: load in scope, check, take the row
 // with a status-conditional update, run effect, write the event.
 func (s *Service) act(ctx context.Context, p auth.Principal, id uuid.UUID, a string, to Status, typ, detail string,
-	effect func(ctx context.Context, tx bun.Tx, sh *Shipment, o *order.Order) error) (*Shipment, error) {
-	if err := p.Require(Shippers...); err != nil {
+	effect func(ctx context.Context, tx bun.Tx, sh *Shipment) error) (*Shipment, error) {
+	if err := p.Require(actors...); err != nil {
 		return nil, err
 	}
 	sh, err := s.Get(ctx, p, id)
 	if err != nil {
 		return nil, err
 	}
-	o, err := s.orders.GetTx(ctx, s.db, sh.OrderID)
-	if err != nil {
-		return nil, err
-	}
-	allowed, hq, err := s.orders.ActsForSeller(ctx, p, o, Shippers...)
-	if err != nil {
-		return nil, err
+	var o *order.Order
+	allowed, hq := false, false
+	if sh.TransferID != uuid.Nil {
+		allowed = sellerSide(p, sh, nil, false)
+	} else {
+		if o, err = s.orders.GetTx(ctx, s.db, sh.OrderID); err != nil {
+			return nil, err
+		}
+		if allowed, hq, err = s.orders.ActsForSeller(ctx, p, o, Shippers...); err != nil {
+			return nil, err
+		}
 	}
 	if !allowed {
 		return nil, ErrNotAllowed
@@ -426,11 +604,19 @@ func (s *Service) act(ctx context.Context, p auth.Principal, id uuid.UUID, a str
 	}
 	from := sh.Status
 	err = s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		if sh.TransferID != uuid.Nil {
+			if s.Transfers == nil {
+				return ErrNoTransfers
+			}
+			if err := s.Transfers.TakeTx(ctx, tx, sh.TransferID); err != nil {
+				return err
+			}
+		}
 		if err := s.move(ctx, tx, sh, from, to); err != nil {
 			return err
 		}
 		if effect != nil {
-			if err := effect(ctx, tx, sh, o); err != nil {
+			if err := effect(ctx, tx, sh); err != nil {
 				return err
 			}
 		}
@@ -483,7 +669,7 @@ func (s *Service) Dispatch(ctx context.Context, p auth.Principal, id uuid.UUID, 
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	return s.act(ctx, p, id, "DISPATCH", StatusDispatched, EventDispatched, "", func(ctx context.Context, tx bun.Tx, sh *Shipment, o *order.Order) error {
+	return s.act(ctx, p, id, "DISPATCH", StatusDispatched, EventDispatched, "", func(ctx context.Context, tx bun.Tx, sh *Shipment) error {
 		if carrier != nil {
 			sh.Carrier = c
 		}
@@ -518,9 +704,17 @@ func (s *Service) Dispatch(ctx context.Context, p auth.Principal, id uuid.UUID, 
 }
 
 // shipStock books the lines out of the shipment's warehouse: through the
-// order (reservations, receivables, its status) for a normal shipment, straight
-// from free stock for a reshipment, whose goods the order already billed.
+// order (reservations, receivables, its status) for a normal shipment, through
+// the transfer (its reservations and status) for a transfer's, straight from
+// free stock for a reshipment, whose goods the order already billed (or the
+// transfer already moved).
 func (s *Service) shipStock(ctx context.Context, tx bun.IDB, p auth.Principal, sh *Shipment, lines []Line) error {
+	if sh.ClaimID == nil && sh.TransferID != uuid.Nil {
+		if s.Transfers == nil {
+			return ErrNoTransfers
+		}
+		return s.Transfers.ShipTx(ctx, tx, p, sh, lines)
+	}
 	if sh.ClaimID == nil {
 		ship := make([]order.ShipLine, len(lines))
 		for i, l := range lines {
@@ -642,7 +836,7 @@ func (s *Service) CreateReshipTx(ctx context.Context, tx bun.IDB, p auth.Princip
 		return nil, fmt.Errorf("shipment: lines: %w", err)
 	}
 	now := s.Now()
-	sh := &Shipment{ID: uuid.Must(uuid.NewV7()), OrderID: orig.OrderID, SellerID: orig.SellerID, BuyerID: orig.BuyerID, WarehouseID: orig.WarehouseID,
+	sh := &Shipment{ID: uuid.Must(uuid.NewV7()), OrderID: orig.OrderID, TransferID: orig.TransferID, SellerID: orig.SellerID, BuyerID: orig.BuyerID, WarehouseID: orig.WarehouseID,
 		Status: StatusCreated, Carrier: orig.Carrier, ClaimID: &claimID, CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
 	var lines []Line
 	var units []Unit
@@ -690,4 +884,23 @@ func (s *Service) CreateReshipTx(ctx context.Context, tx bun.IDB, p auth.Princip
 		}
 	}
 	return sh, s.Event(ctx, tx, sh, EventCreated, "USER", "reship", &p.UserID)
+}
+
+// CancelOpenTx cancels, inside tx, a transfer's shipments not dispatched yet
+// (the transfer itself is being cancelled); their units are free again.
+func (s *Service) CancelOpenTx(ctx context.Context, tx bun.IDB, p auth.Principal, transferID uuid.UUID, reason string) error {
+	var open []*Shipment
+	if err := tx.NewSelect().Model(&open).Where("sh.transfer_id = ? AND sh.status = ?", transferID, StatusCreated).
+		OrderExpr("sh.id").Scan(ctx); err != nil {
+		return fmt.Errorf("shipment: open shipments: %w", err)
+	}
+	for _, sh := range open {
+		if err := s.move(ctx, tx, sh, StatusCreated, StatusCancelled); err != nil {
+			return err
+		}
+		if err := s.Event(ctx, tx, sh, EventCancelled, "USER", reason, &p.UserID); err != nil {
+			return err
+		}
+	}
+	return nil
 }

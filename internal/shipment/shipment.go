@@ -2,16 +2,21 @@
 // warehouses: one or more shipments per order, each with its lines and, for
 // serialised SKUs, the exact units (scanned, or picked oldest first). Dispatch
 // books the stock out through the order (ShipFromTx), puts the units in
-// transit and tells the buyer; the buyer's receipt closes it.
+// transit and tells the buyer; the buyer's receipt closes it. A stock
+// transfer (internal/transfer) ships the same way: its shipment belongs to the
+// transfer instead of an order, the sender is the seller and the receiver the
+// buyer, and the transfer books the stock (TransferBook).
 package shipment
 
 import (
+	"context"
 	"errors"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
 
+	"channelhub/internal/auth"
 	"channelhub/internal/order"
 )
 
@@ -32,13 +37,15 @@ const (
 // Receivable reports a shipment whose goods the buyer may confirm.
 func (s Status) Receivable() bool { return s == StatusDispatched || s == StatusDelivered }
 
-// Shipment is goods leaving one warehouse of the seller for one order.
+// Shipment is goods leaving one warehouse of the seller for one order, or of
+// a transfer's sender for the transfer (exactly one of OrderID and TransferID is set).
 type Shipment struct {
 	bun.BaseModel `bun:"table:shipments,alias:sh"`
 
 	ID             uuid.UUID  `bun:"id,pk"`
 	Number         string     `bun:"number"`
-	OrderID        uuid.UUID  `bun:"order_id"`
+	OrderID        uuid.UUID  `bun:"order_id,nullzero"`    // uuid.Nil for a transfer's shipment
+	TransferID     uuid.UUID  `bun:"transfer_id,nullzero"` // uuid.Nil for an order's shipment
 	SellerID       uuid.UUID  `bun:"seller_party_id"`
 	BuyerID        uuid.UUID  `bun:"buyer_party_id"`
 	WarehouseID    uuid.UUID  `bun:"warehouse_id"`
@@ -56,7 +63,7 @@ type Shipment struct {
 	WarehouseCode  string     `bun:"warehouse_code,scanonly"`
 }
 
-// Line is a quantity of one order line on a shipment, and what the receipt made of it.
+// Line is a quantity of one order line (or transfer line) on a shipment, and what the receipt made of it.
 type Line struct {
 	bun.BaseModel `bun:"table:shipment_lines,alias:shl"`
 
@@ -124,6 +131,31 @@ var (
 // Shippers act for the seller: HQ's goods control and admin on HQ's orders,
 // a distributor's admin and staff on its own sales.
 var Shippers = order.Shippers
+
+// TransferShippers act for a transfer's sender: its own admins and staff.
+var TransferShippers = []auth.Role{auth.RoleDistributorAdmin, auth.RoleDistributorStaff, auth.RoleStoreManager, auth.RoleStoreStaff}
+
+// Receivers confirm what arrived for their own party.
+var Receivers = []auth.Role{auth.RoleDistributorAdmin, auth.RoleDistributorStaff, auth.RoleStoreManager, auth.RoleStoreStaff}
+
+// TransferBook is what the shipments of stock transfers need of the transfer
+// service (internal/transfer sets it on the Service at start).
+type TransferBook interface {
+	// TakeTx locks the transfer's row inside tx: every step on a transfer's
+	// shipment takes it before the shipment's, as the transfer's own steps do.
+	TakeTx(ctx context.Context, tx bun.IDB, transferID uuid.UUID) error
+	// ShipTx books a dispatched transfer shipment's lines out of the
+	// transfer's reservations in the shipment's warehouse and advances the
+	// transfer, inside the dispatch's transaction.
+	ShipTx(ctx context.Context, tx bun.IDB, p auth.Principal, sh *Shipment, lines []Line) error
+	// ReceivedTx records what a receipt accepted of each transfer line
+	// (by transfer line number) and completes the transfer when nothing more
+	// waits, inside the receipt's transaction.
+	ReceivedTx(ctx context.Context, tx bun.IDB, p auth.Principal, sh *Shipment, accepted map[int]int64) error
+}
+
+// ErrNoTransfers: a transfer's shipment on a server without the transfer service.
+var ErrNoTransfers = errors.New("shipment: transfers are not wired")
 
 // Limits.
 const (

@@ -8,6 +8,7 @@ import {
   ConsoleSerialLookupDocument,
   ConsoleShipmentCreateDocument,
   ConsoleShipmentDispatchDocument,
+  ConsoleTransferApproveDocument,
   DistributorCartAddDocument,
   DistributorCartClearDocument,
   DistributorCartDocument,
@@ -29,8 +30,13 @@ import {
   DistributorReceiptConfirmDocument,
   DistributorRefreshDocument,
   DistributorSerialLookupDocument,
+  DistributorShipmentDispatchDocument,
   DistributorShipmentDocument,
   DistributorSkuDocument,
+  DistributorTransferDocument,
+  DistributorTransferPartnersDocument,
+  DistributorTransferRequestDocument,
+  DistributorTransferShipDocument,
   type DistributorNotificationFieldsFragment,
   type DistributorNotificationReceivedSubscription,
   type DistributorOrderUpdatedSubscription,
@@ -167,6 +173,55 @@ export async function playDay(mode: Mode): Promise<void> {
   check(!peek.data?.order, "no order data for another distributor");
   const codes = (peek.errors ?? []).map((e) => e.extensions?.code);
   check(codes.length === 1 && codes[0] === "NOT_FOUND", `NOT_FOUND, got ${JSON.stringify(peek.errors)}`);
+
+  await transferToSibling(mode, dist, a.id, new App("distributor", mode, other.accessToken));
+}
+
+/** D-0001 offers one phone to D-0002; HQ approves; D-0001 ships and dispatches it; D-0002 scans it in. */
+async function transferToSibling(mode: Mode, dist: App, skuId: string, sibling: App): Promise<void> {
+  step(mode, "the distributor offers a phone to a sibling distributor");
+  const partners = await dist.run(DistributorTransferPartnersDocument, { first: 20 });
+  const to = partners.transferPartners.find((p) => p.code === "D-0002");
+  check(to, `D-0002 among the partners: ${JSON.stringify(partners.transferPartners)}`);
+  const home = await dist.run(DistributorHomeDocument);
+  const asked = await dist.run(DistributorTransferRequestDocument, {
+    input: { fromPartyId: home.viewer.party.id, toPartyId: to.id, lines: [{ skuId, qty: 1 }], note: `e2e ${mode}`, idempotencyKey: randomUUID() },
+  });
+  const tr = asked.transferRequest.transfer;
+  check(tr && tr.status === "REQUESTED", `transferRequest: ${JSON.stringify(asked.transferRequest.errors)}`);
+
+  step(mode, "HQ, the common supplier, approves it");
+  const login = await new App("console", mode).run(ConsoleLoginDocument, { phone: phones.salesOps, password });
+  check(login.authLogin.session, "sales ops login");
+  const ops = new App("console", mode, login.authLogin.session.accessToken);
+  const approved = await ops.run(ConsoleTransferApproveDocument, { id: tr.id, reason: `e2e ${mode}` });
+  check(approved.transferApprove.transfer?.status === "APPROVED", `transferApprove: ${JSON.stringify(approved.transferApprove.errors)}`);
+  check(approved.transferApprove.transfer.reservations.length === 1, "the phone is reserved at the sender");
+
+  step(mode, "the sender ships and dispatches it");
+  const shipped = await dist.run(DistributorTransferShipDocument, {
+    id: tr.id,
+    input: { idempotencyKey: randomUUID(), carrier: "SF Express", lines: [{ lineNo: 1, qty: 1 }] },
+  });
+  const sh = shipped.transferShip.shipment;
+  check(sh?.viewerCanDispatch, `transferShip: ${JSON.stringify(shipped.transferShip.errors)}`);
+  const out = await dist.run(DistributorShipmentDispatchDocument, { id: sh.id });
+  check(out.shipmentDispatch.shipment?.transfer?.status === "SHIPPED", `dispatch: ${JSON.stringify(out.shipmentDispatch.errors)}`);
+
+  step(mode, "the sibling scans the unit in and the transfer completes");
+  const opened = await sibling.run(DistributorShipmentDocument, { id: sh.id });
+  check(opened.shipment?.viewerCanReceive && opened.shipment.order == null, "the receiver opens the transfer's shipment");
+  const serials = opened.shipment.serials.edges.map((e) => e.node.number);
+  check(serials.length === 1, `one unit: ${serials.length}`);
+  const confirmed = await sibling.run(DistributorReceiptConfirmDocument, {
+    shipmentId: sh.id,
+    input: { idempotencyKey: randomUUID(), serials },
+  });
+  check(confirmed.receiptConfirm.receipt?.accepted === 1, `receiptConfirm: ${JSON.stringify(confirmed.receiptConfirm.errors)}`);
+  const done = await sibling.run(DistributorTransferDocument, { id: tr.id });
+  check(done.transfer?.status === "COMPLETED", `transfer ${done.transfer?.status}`);
+  const unit = await sibling.run(DistributorSerialLookupDocument, { number: serials[0] });
+  check(unit.serial?.holder?.id === to.id, "the unit is the sibling's now");
 }
 
 type Updates = Queue<DistributorOrderUpdatedSubscription>;
@@ -201,7 +256,7 @@ async function shipAndReceive(mode: Mode, dist: App, orderId: string, updates: U
   const sh = dispatched.shipmentDispatch.shipment;
   check(sh, `shipmentDispatch: ${JSON.stringify(dispatched.shipmentDispatch.errors)}`);
   check(sh.carrier === "SF Express" && sh.trackingNumber === tracking, "carrier and tracking number");
-  check(sh.order.status === "SHIPPED", `order ${sh.order.status} after the dispatch`);
+  check(sh.order?.status === "SHIPPED", `order ${sh.order?.status} after the dispatch`);
 
   step(mode, "the subscriber sees the order shipped and the shipment alert");
   const shipped = await updates.until(
