@@ -480,13 +480,14 @@ func TestVisitBadInput(t *testing.T) {
 		// Nothing was written: the salesman has no open visit, and a good check-in still works.
 		r = e.Query(v.salesman, `{ myOpenVisit { id } }`, nil)
 		require.JSONEq(t, `{"myOpenVisit":null}`, string(r.Data))
-		vis, errs := v.checkIn(t, v.salesman, v.at("S-0001", good, "good"))
+		goodIn := v.at("S-0001", good, "good")
+		vis, errs := v.checkIn(t, v.salesman, goodIn)
 		require.Empty(t, errs)
 
-		// A second check-in while one is open; its retry still answers the first.
+		// A second check-in while one is open; the first one's retry still answers it.
 		_, errs = v.checkIn(t, v.salesman, v.at("S-0007", v.upload(t, v.salesman, "CHECK_IN", mediatest.PNG(23)), "second"))
 		require.Equal(t, visitErrs{{Code: "ALREADY_CHECKED_IN"}}, errs)
-		again, errs := v.checkIn(t, v.salesman, v.at("S-0001", good, "good"))
+		again, errs := v.checkIn(t, v.salesman, goodIn)
 		require.Empty(t, errs)
 		require.Equal(t, vis.ID, again.ID)
 

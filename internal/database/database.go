@@ -171,3 +171,11 @@ func (d *DB) ExecFormatted(ctx context.Context, query string) (sql.Result, error
 	}
 	return d.DB.DB.ExecContext(ctx, query)
 }
+
+// QueryRowFormatted is ExecFormatted for a statement that returns a row.
+func (d *DB) QueryRowFormatted(ctx context.Context, query string) *sql.Row {
+	if ctx.Value(uncountedKey{}) == nil {
+		d.queries.Add(1)
+	}
+	return d.DB.DB.QueryRowContext(ctx, query)
+}

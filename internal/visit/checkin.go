@@ -138,8 +138,8 @@ type CheckInInput struct {
 
 // checkInRead is everything a check-in needs from the database, read in one
 // statement: the store and whether it is assigned to the salesman, its
-// branch's geofence, an open visit, the plan, an earlier check-in with the
-// same photo (by ETag), the upload row, and an earlier request with the key.
+// branch's geofence, an open visit, the plan, the upload row, and an earlier
+// request with the key.
 type checkInRead struct {
 	StoreID     *uuid.UUID `bun:"store_id"`
 	Latitude    *float64   `bun:"latitude"`
@@ -148,7 +148,6 @@ type checkInRead struct {
 	RadiusM     *int       `bun:"radius_m"`
 	OpenVisit   bool       `bun:"open_visit"`
 	Planned     bool       `bun:"planned"`
-	Duplicate   bool       `bun:"duplicate"`
 	UploadKey   *string    `bun:"upload_key"`
 	MaxBytes    *int64     `bun:"max_bytes"`
 	RequestHash *string    `bun:"request_hash"`
@@ -163,21 +162,24 @@ const checkInSQL = `SELECT p.id AS store_id, p.latitude, p.longitude,
 		WHERE p.path LIKE b.path || '%' ORDER BY length(b.path) DESC LIMIT 1) AS radius_m,
 	EXISTS (SELECT 1 FROM visits ov WHERE ov.open_salesman_id = ?) AS open_visit,
 	EXISTS (SELECT 1 FROM (` + plannedSQL + `) st WHERE st.store_id = p.id) AS planned,
-	EXISTS (SELECT 1 FROM visits dv WHERE dv.photo_etag = ? AND dv.photo_etag <> '') AS duplicate,
 	mu.key AS upload_key, mu.max_bytes, ik.request_hash, ik.result
 	FROM (SELECT 1 AS one) one
 	LEFT JOIN parties p ON p.id = ?
 	LEFT JOIN media_uploads mu ON mu.key = ? AND mu.user_id = ?
 	LEFT JOIN idempotency_keys ik ON ik.user_id = ? AND ik.scope = 'visitCheckIn' AND ik.key = ?`
 
+// duplicateSQL is true when another check-in used an object with the photo's ETag.
+const duplicateSQL = `EXISTS (SELECT 1 FROM visits dv WHERE dv.photo_etag = ? AND dv.photo_etag <> '')`
+
 // CheckIn opens a visit. Distance, accuracy, photo age and reuse, and the
 // plan are recorded as flags, never refused; a salesman has one open visit
 // at a time (a unique index, so two phones racing cannot both open one).
 //
-// It costs the media store one ranged GET and the database two statements:
-// the read of checkInSQL, and the writes (idempotency key with its result,
-// visit, outbox event, upload marked used, audit line) as one statement on
-// PostgreSQL and one transaction on SQLite.
+// It costs the media store one ranged GET, sent while the database answers
+// checkInSQL, and then one write: the idempotency key with its result, the
+// visit (DUPLICATE_PHOTO decided in the insert, by the photo's ETag), its
+// outbox event, the upload marked used and the audit line, as one statement
+// on PostgreSQL and one transaction on SQLite.
 func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput) (*Visit, error) {
 	if err := requireSalesman(p); err != nil {
 		return nil, err
@@ -199,22 +201,29 @@ func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput
 	if err != nil {
 		return nil, err
 	}
-	// The photo first: its ETag decides DUPLICATE_PHOTO in the read below.
-	// Another salesman's key is refused without asking the store.
+	// The photo is checked while the database answers; another salesman's
+	// key is refused without asking the store.
 	obj, perr := media.Object{}, error(ErrPhotoNotFound)
+	var verified chan struct{}
 	if ownKey(p.UserID, in.PhotoKey) {
-		obj, perr = s.media.Verify(ctx, in.PhotoKey, MaxPhotoBytes)
-		if perr = photoErr(perr); perr != nil && !errors.Is(perr, ErrPhotoNotFound) &&
-			!errors.Is(perr, ErrPhotoTooLarge) && !errors.Is(perr, ErrPhotoNotImage) {
-			return nil, perr
-		}
+		verified = make(chan struct{})
+		vctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go func() {
+			defer close(verified)
+			obj, perr = s.media.Verify(vctx, in.PhotoKey, MaxPhotoBytes)
+		}()
 	}
 	now := s.Now()
 	day := s.day(now)
 	t, _ := parseDay(day)
 	var r checkInRead
-	if err := s.db.NewRaw(checkInSQL, p.UserID, p.UserID, p.UserID, day, p.UserID, weekday(t), p.UserID, day, obj.ETag,
-		in.StoreID, in.PhotoKey, p.UserID, p.UserID, in.IdempotencyKey).Scan(ctx, &r); err != nil {
+	err = s.db.NewRaw(checkInSQL, p.UserID, p.UserID, p.UserID, day, p.UserID, weekday(t), p.UserID, day,
+		in.StoreID, in.PhotoKey, p.UserID, p.UserID, in.IdempotencyKey).Scan(ctx, &r)
+	if verified != nil {
+		<-verified
+	}
+	if err != nil {
 		return nil, fmt.Errorf("visit: check-in read: %w", err)
 	}
 	if r.RequestHash != nil && r.Result != nil && *r.Result != "" { // a retry
@@ -233,10 +242,14 @@ func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput
 	if r.UploadKey == nil {
 		return nil, field.Err(ErrPhotoNotFound, "photoKey") // never handed out, or another salesman's
 	}
+	perr = photoErr(perr)
 	if perr == nil && obj.Size > *r.MaxBytes {
 		perr = ErrPhotoTooLarge
 	}
 	if perr != nil {
+		if !errors.Is(perr, ErrPhotoNotFound) && !errors.Is(perr, ErrPhotoTooLarge) && !errors.Is(perr, ErrPhotoNotImage) {
+			return nil, perr
+		}
 		return nil, field.Err(perr, "photoKey")
 	}
 	if r.OpenVisit {
@@ -265,20 +278,35 @@ func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput
 	if age := now.Sub(v.CapturedAt); age > StaleAfter || age < -StaleAfter {
 		v.Flags = append(v.Flags, FlagStalePhoto)
 	}
-	if r.Duplicate {
-		v.Flags = append(v.Flags, FlagDuplicatePhoto)
-	}
 	if !v.Planned {
 		v.Flags = append(v.Flags, FlagUnplannedStore)
 	}
-	slices.SortFunc(v.Flags, func(a, b Flag) int { return slices.Index(AllFlags, a) - slices.Index(AllFlags, b) })
+	// The flags without and with DUPLICATE_PHOTO: the insert picks one.
+	dupFlags := append(slices.Clone(v.Flags), FlagDuplicatePhoto)
+	order := func(a, b Flag) int { return slices.Index(AllFlags, a) - slices.Index(AllFlags, b) }
+	slices.SortFunc(v.Flags, order)
+	slices.SortFunc(dupFlags, order)
+	flagsJSON, err := json.Marshal(v.Flags)
+	if err != nil {
+		return nil, err
+	}
+	dupJSON, err := json.Marshal(dupFlags)
+	if err != nil {
+		return nil, err
+	}
 	writes := func(db bun.IDB) ([]query, error) {
 		claim, err := idempotency.ClaimDoneQuery(db, p.UserID, "visitCheckIn", in.IdempotencyKey, hash, v.ID, now)
 		if err != nil {
 			return nil, err
 		}
-		ev, err := outbox.New("visit:"+v.StoreID.String(), "Visit", v.ID.String(), "visit.checked_in",
-			map[string]any{"visitId": v.ID, "storeId": v.StoreID, "salesmanId": v.SalesmanID, "flags": v.Flags}, now)
+		payload := func(flags []Flag) any {
+			return map[string]any{"visitId": v.ID, "storeId": v.StoreID, "salesmanId": v.SalesmanID, "flags": flags}
+		}
+		ev, err := outbox.New("visit:"+v.StoreID.String(), "Visit", v.ID.String(), "visit.checked_in", payload(v.Flags), now)
+		if err != nil {
+			return nil, err
+		}
+		dupEv, err := outbox.New("", "", "", "", payload(dupFlags), now)
 		if err != nil {
 			return nil, err
 		}
@@ -286,13 +314,18 @@ func (s *Service) CheckIn(ctx context.Context, p auth.Principal, in CheckInInput
 			Set("content_type = ?", obj.ContentType).Set("verified_at = COALESCE(verified_at, ?)", now).
 			Set("used_at = COALESCE(used_at, ?)", now).Where("key = ?", v.PhotoKey)
 		log, err := audit.Insert(ctx, db, p, "visit.check_in", "Visit", v.ID.String(), nil,
-			map[string]any{"storeId": v.StoreID, "distanceMeters": v.DistanceM, "flags": v.Flags, "photoKey": v.PhotoKey}, "")
+			map[string]any{"storeId": v.StoreID, "distanceMeters": v.DistanceM, "photoKey": v.PhotoKey, "photoETag": v.PhotoETag}, "")
 		if err != nil {
 			return nil, err
 		}
-		return []query{claim, db.NewInsert().Model(v), outbox.Insert(db, []*outbox.Event{ev}), used, log}, nil
+		insert := db.NewInsert().Model(v).
+			Value("flags", "CASE WHEN "+duplicateSQL+" THEN ? ELSE ? END", obj.ETag, string(dupJSON), string(flagsJSON)).
+			Returning("flags")
+		event := outbox.Insert(db, []*outbox.Event{ev}).
+			Value("payload", "CASE WHEN "+duplicateSQL+" THEN ? ELSE ? END", obj.ETag, dupEv.Payload, ev.Payload)
+		return []query{claim, insert, event, used, log}, nil
 	}
-	err = s.writeAll(ctx, writes)
+	err = s.writeAll(ctx, writes, &v.Flags)
 	switch {
 	case idempotency.IsTaken(err): // a concurrent retry with the key committed first
 		id, err := s.replayed(ctx, p, "visitCheckIn", in.IdempotencyKey, hash)
@@ -321,8 +354,9 @@ type query interface {
 
 // writeAll runs the statements build makes, all or none: on PostgreSQL as
 // one statement of data-modifying WITH clauses (one round trip, atomic by
-// itself), on SQLite in a transaction.
-func (s *Service) writeAll(ctx context.Context, build func(db bun.IDB) ([]query, error)) error {
+// itself), on SQLite in a transaction. The second statement returns the
+// visit's flags (JSON) into flags.
+func (s *Service) writeAll(ctx context.Context, build func(db bun.IDB) ([]query, error), flags *[]Flag) error {
 	if !s.db.IsPostgres() {
 		return s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 			qs, err := build(tx)
@@ -330,7 +364,7 @@ func (s *Service) writeAll(ctx context.Context, build func(db bun.IDB) ([]query,
 				return err
 			}
 			for _, q := range qs {
-				if _, err := q.Exec(ctx); err != nil {
+				if _, err := q.Exec(ctx); err != nil { // the visit's insert scans its flags into the model
 					return fmt.Errorf("visit: write: %w", err)
 				}
 			}
@@ -350,9 +384,13 @@ func (s *Service) writeAll(ctx context.Context, build func(db bun.IDB) ([]query,
 		}
 		fmt.Fprintf(&b, "w%d AS (%s)", i, q.String())
 	}
-	b.WriteString(" SELECT 1")
-	if _, err := s.db.ExecFormatted(ctx, b.String()); err != nil {
+	b.WriteString(" SELECT flags FROM w1")
+	var raw string
+	if err := s.db.QueryRowFormatted(ctx, b.String()).Scan(&raw); err != nil {
 		return fmt.Errorf("visit: write: %w", err)
+	}
+	if err := json.Unmarshal([]byte(raw), flags); err != nil {
+		return fmt.Errorf("visit: write: flags: %w", err)
 	}
 	return nil
 }
