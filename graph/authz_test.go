@@ -85,7 +85,8 @@ var (
 	// Shipments of transfers are dispatched by the sender's own people, stores too.
 	authzSenders = authzRoles(auth.RoleHQAdmin, auth.RoleGoodsControl, auth.RoleDistributorAdmin, auth.RoleDistributorStaff,
 		auth.RoleStoreManager, auth.RoleStoreStaff)
-	authzTransferAsk = authzRoles(auth.RoleDistributorAdmin, auth.RoleStoreManager)
+	authzTransferAsk      = authzRoles(auth.RoleDistributorAdmin, auth.RoleStoreManager)
+	authzDiversionReaders = authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleFinance, auth.RoleGoodsControl, auth.RoleBranchManager)
 	// A salesman must name a store in asPartyId; the matrix names none.
 	authzBuyerCodes = []string{"INVALID_REQUEST"}
 	authzNoSuchID   = "0190b7a8-0000-7000-8000-000000000000"
@@ -623,6 +624,25 @@ var authzMatrix = map[string]authzCase{
 	"Query.transferPartners": {
 		doc:     `{ transferPartners(first: 5) { id code } }`,
 		allowed: authzTransferAsk,
+	},
+	"Query.channelInventory": {
+		doc: `{ channelInventory(period: {from: "2026-11-01", to: "2026-11-30"}, first: 5) { edges { node { onHand inTransit sellIn sellThrough sellOut } } } }`,
+		allowed: authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleFinance, auth.RoleGoodsControl, auth.RoleBranchManager,
+			auth.RoleDistributorAdmin, auth.RoleDistributorStaff),
+	},
+	"Query.diversions": {
+		doc:     `{ diversions(first: 5) { totalCount edges { node { id kind status } } } }`,
+		allowed: authzDiversionReaders,
+	},
+	"Query.diversion": {
+		doc:     `{ diversion(id: "Diversion:` + authzNoSuchID + `") { id } }`,
+		allowed: authzDiversionReaders,
+		okCodes: []string{"NOT_FOUND"},
+	},
+	"Mutation.diversionReview": {
+		doc:     `mutation { diversionReview(id: "Diversion:` + authzNoSuchID + `", input: {status: DISMISSED, note: "ok"}) { diversion { id } errors { code } } }`,
+		allowed: authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleBranchManager),
+		okCodes: []string{"NOT_FOUND"},
 	},
 	"Mutation.transferRequest": {
 		doc: `mutation { transferRequest(input: {fromPartyId: "Party:` + authzNoSuchID + `", toPartyId: "Party:0190b7a8-0000-7000-8000-000000000001",

@@ -127,7 +127,7 @@ func TestCatalogScopeOfAsParty(t *testing.T) {
 func TestCatalogPagingAndQueryCount(t *testing.T) {
 	t.Parallel()
 	// The response cache would answer the repeated reads below; measure the computed page.
-	apitest.Each(t, apitest.Options{Env: map[string]string{"CHANNELHUB_RESPONSE_CACHE_TTL": "0"}}, func(t *testing.T, e *apitest.Env) {
+	apitest.Each(t, apitest.Options{SteadyBatches: true, Env: map[string]string{"CHANNELHUB_RESPONSE_CACHE_TTL": "0"}}, func(t *testing.T, e *apitest.Env) {
 		d1 := e.As(auth.RoleDistributorAdmin)
 		seen := map[string]bool{}
 		after := ""

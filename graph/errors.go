@@ -12,6 +12,7 @@ import (
 	"channelhub/internal/auth"
 	"channelhub/internal/cart"
 	"channelhub/internal/catalog"
+	"channelhub/internal/channel"
 	"channelhub/internal/credit"
 	"channelhub/internal/i18n"
 	"channelhub/internal/inventory"
@@ -59,6 +60,8 @@ var topLevel = []struct {
 	{shipment.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"}, // a query's filter
 	{transfer.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
 	{transfer.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"}, // a query's filter
+	{channel.ErrNotFound, model.ErrorCodeNotFound, "error.NOT_FOUND"},
+	{channel.ErrInvalidInput, model.ErrorCodeInvalidRequest, "error.INVALID_REQUEST"}, // a query's period, depth or filter
 }
 
 // newError builds a top-level error with a code and a catalogued message.

@@ -7,6 +7,7 @@ import (
 	"channelhub/graph/model"
 	"channelhub/internal/auth"
 	"channelhub/internal/catalog"
+	"channelhub/internal/channel"
 	"channelhub/internal/credit"
 	"channelhub/internal/inventory"
 	"channelhub/internal/media"
@@ -52,11 +53,14 @@ type ResolverRoot interface {
 	CartLine() CartLineResolver
 	CatalogRule() CatalogRuleResolver
 	Category() CategoryResolver
+	ChannelInventoryRow() ChannelInventoryRowResolver
 	Claim() ClaimResolver
 	CreditEntry() CreditEntryResolver
 	CreditLimitRequest() CreditLimitRequestResolver
 	CreditSummary() CreditSummaryResolver
 	Discrepancy() DiscrepancyResolver
+	Diversion() DiversionResolver
+	DiversionConnection() DiversionConnectionResolver
 	FieldKpi() FieldKpiResolver
 	FieldKpiConnection() FieldKpiConnectionResolver
 	Mutation() MutationResolver
@@ -284,6 +288,26 @@ type ComplexityRoot struct {
 		Errors   func(childComplexity int) int
 	}
 
+	ChannelInventoryConnection struct {
+		Edges    func(childComplexity int) int
+		PageInfo func(childComplexity int) int
+	}
+
+	ChannelInventoryEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	ChannelInventoryRow struct {
+		InTransit   func(childComplexity int) int
+		OnHand      func(childComplexity int) int
+		Party       func(childComplexity int) int
+		SellIn      func(childComplexity int) int
+		SellOut     func(childComplexity int) int
+		SellThrough func(childComplexity int) int
+		Sku         func(childComplexity int) int
+	}
+
 	Claim struct {
 		Buyer            func(childComplexity int) int
 		CreatedAt        func(childComplexity int) int
@@ -405,6 +429,50 @@ type ComplexityRoot struct {
 		Value        func(childComplexity int) int
 	}
 
+	Diversion struct {
+		Actual          func(childComplexity int) int
+		DetectedAt      func(childComplexity int) int
+		DocumentNumber  func(childComplexity int) int
+		DocumentType    func(childComplexity int) int
+		Expected        func(childComplexity int) int
+		ID              func(childComplexity int) int
+		Kind            func(childComplexity int) int
+		ReviewNote      func(childComplexity int) int
+		ReviewedAt      func(childComplexity int) int
+		SerialNumber    func(childComplexity int) int
+		Sku             func(childComplexity int) int
+		Status          func(childComplexity int) int
+		ViewerCanReview func(childComplexity int) int
+	}
+
+	DiversionConnection struct {
+		Edges      func(childComplexity int) int
+		PageInfo   func(childComplexity int) int
+		TotalCount func(childComplexity int) int
+	}
+
+	DiversionEdge struct {
+		Cursor func(childComplexity int) int
+		Node   func(childComplexity int) int
+	}
+
+	DiversionError struct {
+		Code    func(childComplexity int) int
+		Field   func(childComplexity int) int
+		Message func(childComplexity int) int
+	}
+
+	DiversionPayload struct {
+		Diversion func(childComplexity int) int
+		Errors    func(childComplexity int) int
+	}
+
+	DiversionSide struct {
+		Branch func(childComplexity int) int
+		Party  func(childComplexity int) int
+		Region func(childComplexity int) int
+	}
+
 	FavouritePayload struct {
 		Errors func(childComplexity int) int
 		Sku    func(childComplexity int) int
@@ -481,6 +549,7 @@ type ComplexityRoot struct {
 		CreditStopSet            func(childComplexity int, input model.CreditStopInput) int
 		DeviceRegister           func(childComplexity int, input model.DeviceRegisterInput) int
 		DeviceUnregister         func(childComplexity int, token string) int
+		DiversionReview          func(childComplexity int, id string, input model.DiversionReviewInput) int
 		FavouriteAdd             func(childComplexity int, skuID string) int
 		FavouriteRemove          func(childComplexity int, skuID string) int
 		NotificationMuteSet      func(childComplexity int, category notify.Category, muted bool) int
@@ -845,9 +914,12 @@ type ComplexityRoot struct {
 		Catalog                 func(childComplexity int, first *int, after *string, filter *model.CatalogFilter, asPartyID *string) int
 		CatalogRules            func(childComplexity int) int
 		Categories              func(childComplexity int) int
+		ChannelInventory        func(childComplexity int, period model.PeriodInput, partyID *string, depth *int, kind *party.Kind, skuID *string, first *int, after *string) int
 		Claims                  func(childComplexity int, first *int, after *string, status *receipt.ClaimStatus) int
 		CreditLimitRequests     func(childComplexity int) int
 		CreditSummary           func(childComplexity int, buyerID *string) int
+		Diversion               func(childComplexity int, id string) int
+		Diversions              func(childComplexity int, filter *model.DiversionFilter, first *int, after *string) int
 		Favourites              func(childComplexity int) int
 		FieldKpis               func(childComplexity int, filter model.FieldKpiFilter, first *int, after *string) int
 		MyOpenVisit             func(childComplexity int) int
@@ -1002,6 +1074,7 @@ type ComplexityRoot struct {
 		Number        func(childComplexity int) int
 		Sku           func(childComplexity int) int
 		Status        func(childComplexity int) int
+		Territory     func(childComplexity int) int
 		Trail         func(childComplexity int) int
 		WarehouseCode func(childComplexity int) int
 	}
@@ -1399,6 +1472,10 @@ type CategoryResolver interface {
 
 	Parent(ctx context.Context, obj *catalog.Category) (*catalog.Category, error)
 }
+type ChannelInventoryRowResolver interface {
+	Party(ctx context.Context, obj *channel.Row) (*party.Party, error)
+	Sku(ctx context.Context, obj *channel.Row) (*model.SKUView, error)
+}
 type ClaimResolver interface {
 	ID(ctx context.Context, obj *receipt.Claim) (string, error)
 
@@ -1448,6 +1525,18 @@ type DiscrepancyResolver interface {
 
 	Value(ctx context.Context, obj *receipt.Item) (*model.Money, error)
 }
+type DiversionResolver interface {
+	ID(ctx context.Context, obj *serial.Diversion) (string, error)
+
+	Sku(ctx context.Context, obj *serial.Diversion) (*model.SKUView, error)
+	Expected(ctx context.Context, obj *serial.Diversion) (*model.DiversionSide, error)
+	Actual(ctx context.Context, obj *serial.Diversion) (*model.DiversionSide, error)
+
+	ViewerCanReview(ctx context.Context, obj *serial.Diversion) (bool, error)
+}
+type DiversionConnectionResolver interface {
+	TotalCount(ctx context.Context, obj *model.DiversionConnection) (int, error)
+}
 type FieldKpiResolver interface {
 	Salesman(ctx context.Context, obj *visit.KPI) (*party.User, error)
 	PlannedVisits(ctx context.Context, obj *visit.KPI) (int, error)
@@ -1485,6 +1574,7 @@ type MutationResolver interface {
 	SkuBasePriceImport(ctx context.Context, input model.SKUBasePriceImportInput) (*model.SKUImportPayload, error)
 	CatalogRuleCreate(ctx context.Context, input model.CatalogRuleCreateInput) (*model.CatalogRulePayload, error)
 	CatalogRuleDelete(ctx context.Context, id string) (*model.CatalogRuleDeletePayload, error)
+	DiversionReview(ctx context.Context, id string, input model.DiversionReviewInput) (*model.DiversionPayload, error)
 	CreditPaymentRecord(ctx context.Context, input model.CreditPaymentInput) (*model.CreditPayload, error)
 	CreditLimitChangeRequest(ctx context.Context, input model.CreditLimitChangeInput) (*model.CreditLimitRequestPayload, error)
 	CreditLimitChangeApprove(ctx context.Context, id string, input model.CreditDecisionInput) (*model.CreditLimitRequestPayload, error)
@@ -1646,6 +1736,9 @@ type QueryResolver interface {
 	Sku(ctx context.Context, id string, asPartyID *string) (*model.SKUView, error)
 	Categories(ctx context.Context) ([]catalog.Category, error)
 	CatalogRules(ctx context.Context) ([]catalog.Rule, error)
+	ChannelInventory(ctx context.Context, period model.PeriodInput, partyID *string, depth *int, kind *party.Kind, skuID *string, first *int, after *string) (*model.ChannelInventoryConnection, error)
+	Diversions(ctx context.Context, filter *model.DiversionFilter, first *int, after *string) (*model.DiversionConnection, error)
+	Diversion(ctx context.Context, id string) (*serial.Diversion, error)
 	CreditSummary(ctx context.Context, buyerID *string) (*credit.Line, error)
 	CreditLimitRequests(ctx context.Context) ([]credit.LimitRequest, error)
 	Warehouses(ctx context.Context) ([]inventory.Warehouse, error)
@@ -1723,6 +1816,7 @@ type SerialResolver interface {
 	Holder(ctx context.Context, obj *serial.Serial) (*party.Party, error)
 	WarehouseCode(ctx context.Context, obj *serial.Serial) (*string, error)
 	Trail(ctx context.Context, obj *serial.Serial) ([]serial.Event, error)
+	Territory(ctx context.Context, obj *serial.Serial) (*party.Party, error)
 }
 type SerialEventResolver interface {
 	Holder(ctx context.Context, obj *serial.Event) (*party.Party, error)
@@ -2466,6 +2560,75 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.CategoryPayload.Errors(childComplexity), true
 
+	case "ChannelInventoryConnection.edges":
+		if e.ComplexityRoot.ChannelInventoryConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelInventoryConnection.Edges(childComplexity), true
+	case "ChannelInventoryConnection.pageInfo":
+		if e.ComplexityRoot.ChannelInventoryConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelInventoryConnection.PageInfo(childComplexity), true
+
+	case "ChannelInventoryEdge.cursor":
+		if e.ComplexityRoot.ChannelInventoryEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelInventoryEdge.Cursor(childComplexity), true
+	case "ChannelInventoryEdge.node":
+		if e.ComplexityRoot.ChannelInventoryEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelInventoryEdge.Node(childComplexity), true
+
+	case "ChannelInventoryRow.inTransit":
+		if e.ComplexityRoot.ChannelInventoryRow.InTransit == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelInventoryRow.InTransit(childComplexity), true
+	case "ChannelInventoryRow.onHand":
+		if e.ComplexityRoot.ChannelInventoryRow.OnHand == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelInventoryRow.OnHand(childComplexity), true
+	case "ChannelInventoryRow.party":
+		if e.ComplexityRoot.ChannelInventoryRow.Party == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelInventoryRow.Party(childComplexity), true
+	case "ChannelInventoryRow.sellIn":
+		if e.ComplexityRoot.ChannelInventoryRow.SellIn == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelInventoryRow.SellIn(childComplexity), true
+	case "ChannelInventoryRow.sellOut":
+		if e.ComplexityRoot.ChannelInventoryRow.SellOut == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelInventoryRow.SellOut(childComplexity), true
+	case "ChannelInventoryRow.sellThrough":
+		if e.ComplexityRoot.ChannelInventoryRow.SellThrough == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelInventoryRow.SellThrough(childComplexity), true
+	case "ChannelInventoryRow.sku":
+		if e.ComplexityRoot.ChannelInventoryRow.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.ChannelInventoryRow.Sku(childComplexity), true
+
 	case "Claim.buyer":
 		if e.ComplexityRoot.Claim.Buyer == nil {
 			break
@@ -2942,6 +3105,168 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Discrepancy.Value(childComplexity), true
 
+	case "Diversion.actual":
+		if e.ComplexityRoot.Diversion.Actual == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Diversion.Actual(childComplexity), true
+	case "Diversion.detectedAt":
+		if e.ComplexityRoot.Diversion.DetectedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Diversion.DetectedAt(childComplexity), true
+	case "Diversion.documentNumber":
+		if e.ComplexityRoot.Diversion.DocumentNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Diversion.DocumentNumber(childComplexity), true
+	case "Diversion.documentType":
+		if e.ComplexityRoot.Diversion.DocumentType == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Diversion.DocumentType(childComplexity), true
+	case "Diversion.expected":
+		if e.ComplexityRoot.Diversion.Expected == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Diversion.Expected(childComplexity), true
+	case "Diversion.id":
+		if e.ComplexityRoot.Diversion.ID == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Diversion.ID(childComplexity), true
+	case "Diversion.kind":
+		if e.ComplexityRoot.Diversion.Kind == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Diversion.Kind(childComplexity), true
+	case "Diversion.reviewNote":
+		if e.ComplexityRoot.Diversion.ReviewNote == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Diversion.ReviewNote(childComplexity), true
+	case "Diversion.reviewedAt":
+		if e.ComplexityRoot.Diversion.ReviewedAt == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Diversion.ReviewedAt(childComplexity), true
+	case "Diversion.serialNumber":
+		if e.ComplexityRoot.Diversion.SerialNumber == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Diversion.SerialNumber(childComplexity), true
+	case "Diversion.sku":
+		if e.ComplexityRoot.Diversion.Sku == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Diversion.Sku(childComplexity), true
+	case "Diversion.status":
+		if e.ComplexityRoot.Diversion.Status == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Diversion.Status(childComplexity), true
+	case "Diversion.viewerCanReview":
+		if e.ComplexityRoot.Diversion.ViewerCanReview == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Diversion.ViewerCanReview(childComplexity), true
+
+	case "DiversionConnection.edges":
+		if e.ComplexityRoot.DiversionConnection.Edges == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiversionConnection.Edges(childComplexity), true
+	case "DiversionConnection.pageInfo":
+		if e.ComplexityRoot.DiversionConnection.PageInfo == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiversionConnection.PageInfo(childComplexity), true
+	case "DiversionConnection.totalCount":
+		if e.ComplexityRoot.DiversionConnection.TotalCount == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiversionConnection.TotalCount(childComplexity), true
+
+	case "DiversionEdge.cursor":
+		if e.ComplexityRoot.DiversionEdge.Cursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiversionEdge.Cursor(childComplexity), true
+	case "DiversionEdge.node":
+		if e.ComplexityRoot.DiversionEdge.Node == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiversionEdge.Node(childComplexity), true
+
+	case "DiversionError.code":
+		if e.ComplexityRoot.DiversionError.Code == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiversionError.Code(childComplexity), true
+	case "DiversionError.field":
+		if e.ComplexityRoot.DiversionError.Field == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiversionError.Field(childComplexity), true
+	case "DiversionError.message":
+		if e.ComplexityRoot.DiversionError.Message == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiversionError.Message(childComplexity), true
+
+	case "DiversionPayload.diversion":
+		if e.ComplexityRoot.DiversionPayload.Diversion == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiversionPayload.Diversion(childComplexity), true
+	case "DiversionPayload.errors":
+		if e.ComplexityRoot.DiversionPayload.Errors == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiversionPayload.Errors(childComplexity), true
+
+	case "DiversionSide.branch":
+		if e.ComplexityRoot.DiversionSide.Branch == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiversionSide.Branch(childComplexity), true
+	case "DiversionSide.party":
+		if e.ComplexityRoot.DiversionSide.Party == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiversionSide.Party(childComplexity), true
+	case "DiversionSide.region":
+		if e.ComplexityRoot.DiversionSide.Region == nil {
+			break
+		}
+
+		return e.ComplexityRoot.DiversionSide.Region(childComplexity), true
+
 	case "FavouritePayload.errors":
 		if e.ComplexityRoot.FavouritePayload.Errors == nil {
 			break
@@ -3376,6 +3701,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.DeviceUnregister(childComplexity, args["token"].(string)), true
+	case "Mutation.diversionReview":
+		if e.ComplexityRoot.Mutation.DiversionReview == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_diversionReview_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.DiversionReview(childComplexity, args["id"].(string), args["input"].(model.DiversionReviewInput)), true
 	case "Mutation.favouriteAdd":
 		if e.ComplexityRoot.Mutation.FavouriteAdd == nil {
 			break
@@ -5197,6 +5533,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.Categories(childComplexity), true
+	case "Query.channelInventory":
+		if e.ComplexityRoot.Query.ChannelInventory == nil {
+			break
+		}
+
+		args, err := ec.field_Query_channelInventory_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.ChannelInventory(childComplexity, args["period"].(model.PeriodInput), args["partyId"].(*string), args["depth"].(*int), args["kind"].(*party.Kind), args["skuId"].(*string), args["first"].(*int), args["after"].(*string)), true
 	case "Query.claims":
 		if e.ComplexityRoot.Query.Claims == nil {
 			break
@@ -5225,6 +5572,28 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Query.CreditSummary(childComplexity, args["buyerId"].(*string)), true
+	case "Query.diversion":
+		if e.ComplexityRoot.Query.Diversion == nil {
+			break
+		}
+
+		args, err := ec.field_Query_diversion_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Diversion(childComplexity, args["id"].(string)), true
+	case "Query.diversions":
+		if e.ComplexityRoot.Query.Diversions == nil {
+			break
+		}
+
+		args, err := ec.field_Query_diversions_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Query.Diversions(childComplexity, args["filter"].(*model.DiversionFilter), args["first"].(*int), args["after"].(*string)), true
 	case "Query.favourites":
 		if e.ComplexityRoot.Query.Favourites == nil {
 			break
@@ -6005,6 +6374,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Serial.Status(childComplexity), true
+	case "Serial.territory":
+		if e.ComplexityRoot.Serial.Territory == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Serial.Territory(childComplexity), true
 	case "Serial.trail":
 		if e.ComplexityRoot.Serial.Trail == nil {
 			break
@@ -7382,6 +7757,8 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("CreditPolicyInput", ec.unmarshalInputCreditPolicyInput),
 			graphql.NewInputUnmarshaler("CreditStopInput", ec.unmarshalInputCreditStopInput),
 			graphql.NewInputUnmarshaler("DeviceRegisterInput", ec.unmarshalInputDeviceRegisterInput),
+			graphql.NewInputUnmarshaler("DiversionFilter", ec.unmarshalInputDiversionFilter),
+			graphql.NewInputUnmarshaler("DiversionReviewInput", ec.unmarshalInputDiversionReviewInput),
 			graphql.NewInputUnmarshaler("FieldKpiFilter", ec.unmarshalInputFieldKpiFilter),
 			graphql.NewInputUnmarshaler("GeoPointInput", ec.unmarshalInputGeoPointInput),
 			graphql.NewInputUnmarshaler("GiftInput", ec.unmarshalInputGiftInput),
@@ -7396,6 +7773,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 			graphql.NewInputUnmarshaler("PartyFilter", ec.unmarshalInputPartyFilter),
 			graphql.NewInputUnmarshaler("PartyStatusChangeInput", ec.unmarshalInputPartyStatusChangeInput),
 			graphql.NewInputUnmarshaler("PartyUpdateInput", ec.unmarshalInputPartyUpdateInput),
+			graphql.NewInputUnmarshaler("PeriodInput", ec.unmarshalInputPeriodInput),
 			graphql.NewInputUnmarshaler("PriceListInput", ec.unmarshalInputPriceListInput),
 			graphql.NewInputUnmarshaler("PriceListPriceRow", ec.unmarshalInputPriceListPriceRow),
 			graphql.NewInputUnmarshaler("PriceListPricesSetInput", ec.unmarshalInputPriceListPricesSetInput),
@@ -8104,6 +8482,179 @@ extend type Mutation {
   catalogRuleDelete(id: ID!): CatalogRuleDeletePayload! @hasRole(any: [HQ_ADMIN, SALES_OPS])
 }
 `, BuiltIn: false},
+	{Name: "../schema/channel.graphqls", Input: `"How a unit showed up outside its territory (the party it was last shipped to and received by)."
+enum DiversionKind @goModel(model: "channelhub/internal/serial.DiversionKind") {
+  "A goods receipt scanned it although it was not on the shipment, and its territory is neither the receiver nor above it."
+  RECEIVED_OUTSIDE @goEnum(value: "channelhub/internal/serial.ReceivedOutside")
+  "A store reported selling it, and its territory is neither the store nor above it."
+  SOLD_OUTSIDE @goEnum(value: "channelhub/internal/serial.SoldOutside")
+}
+
+enum DiversionStatus @goModel(model: "channelhub/internal/serial.DiversionStatus") {
+  "Not reviewed yet."
+  OPEN @goEnum(value: "channelhub/internal/serial.DiversionOpen")
+  "Reviewed: the unit was sold across territories."
+  CONFIRMED @goEnum(value: "channelhub/internal/serial.DiversionConfirmed")
+  "Reviewed: not a diversion (e.g. an approved move the system did not know of)."
+  DISMISSED @goEnum(value: "channelhub/internal/serial.DiversionDismissed")
+}
+
+"The outcome a review gives a diversion."
+enum DiversionReviewStatus @goModel(model: "channelhub/internal/serial.DiversionStatus") {
+  CONFIRMED @goEnum(value: "channelhub/internal/serial.DiversionConfirmed")
+  DISMISSED @goEnum(value: "channelhub/internal/serial.DiversionDismissed")
+}
+
+"One side of a diversion, as it was when the diversion was detected."
+type DiversionSide {
+  party: Party!
+  "The party's region."
+  region: String!
+  "The branch above the party; null when none is (a party straight under HQ)."
+  branch: Party
+}
+
+"""
+One serialised unit found outside its territory, with the evidence. Visible to HQ and to the managers of the branches
+above its expected or its actual party; to no one else.
+"""
+type Diversion implements Node @goModel(model: "channelhub/internal/serial.Diversion") {
+  id: ID! @goField(forceResolver: true)
+  kind: DiversionKind!
+  status: DiversionStatus!
+  serialNumber: String!
+  sku: SKU @goField(forceResolver: true)
+  "Where the unit should be: its territory."
+  expected: DiversionSide! @goField(forceResolver: true)
+  "Where it turned up: the receiver or the selling store."
+  actual: DiversionSide! @goField(forceResolver: true)
+  "RECEIPT or SELL_OUT."
+  documentType: String!
+  "The receipt's number (GR-…), or the sell-out report's idempotency key."
+  documentNumber: String!
+  detectedAt: DateTime!
+  reviewNote: String!
+  reviewedAt: DateTime
+  viewerCanReview: Boolean! @goField(forceResolver: true)
+}
+
+type DiversionEdge {
+  node: Diversion!
+  cursor: String!
+}
+
+type DiversionConnection {
+  edges: [DiversionEdge!]!
+  pageInfo: PageInfo!
+  totalCount: Int!
+}
+
+"Business days in CHANNELHUB_TIME_ZONE, both inclusive; at most 366 days."
+input PeriodInput {
+  "YYYY-MM-DD."
+  from: String!
+  "YYYY-MM-DD, not before from."
+  to: String!
+}
+
+input DiversionFilter {
+  status: DiversionStatus
+  kind: DiversionKind
+  "Diversions whose expected or actual party lies in this party's subtree; NOT_FOUND outside the viewer's scope."
+  partyId: ID
+  "Detected in this period."
+  period: PeriodInput
+}
+
+input DiversionReviewInput {
+  status: DiversionReviewStatus!
+  "1..500 characters; kept in the audit log."
+  note: String!
+}
+
+enum DiversionErrorCode {
+  INVALID_INPUT
+  "No such diversion in the viewer's scope."
+  NOT_FOUND
+  "The diversion was reviewed already."
+  ALREADY_REVIEWED
+}
+
+type DiversionError {
+  field: [String!]
+  message: String!
+  code: DiversionErrorCode!
+}
+
+type DiversionPayload {
+  diversion: Diversion
+  errors: [DiversionError!]!
+}
+
+"""
+One party's figures for one SKU. onHand and inTransit are now; the flows count the period's documents from the
+party's own point of view, so for a distributor they are its sell-in (from HQ), its sell-through (to its stores) and
+its sell-out.
+"""
+type ChannelInventoryRow @goModel(model: "channelhub/internal/channel.Row") {
+  party: Party! @goField(forceResolver: true)
+  sku: SKU @goField(forceResolver: true)
+  "Units in the party's warehouses."
+  onHand: Int!
+  "Units dispatched to the party and not received yet."
+  inTransit: Int!
+  "Units the party accepted on goods receipts of the orders it placed (its purchases), in the period."
+  sellIn: Int!
+  "Units the party dispatched on the orders it sold into the channel, in the period."
+  sellThrough: Int!
+  "Units the party reported sold to consumers, in the period."
+  sellOut: Int!
+}
+
+type ChannelInventoryEdge {
+  node: ChannelInventoryRow!
+  cursor: String!
+}
+
+type ChannelInventoryConnection {
+  edges: [ChannelInventoryEdge!]!
+  pageInfo: PageInfo!
+}
+
+extend type Serial {
+  """
+  The unit's territory: the party it was last shipped to and received by (any receipt of a shipment that listed it);
+  null while it has never left HQ. Found elsewhere, it is diverted.
+  """
+  territory: Party @goField(forceResolver: true)
+}
+
+extend type Query {
+  """
+  Channel inventory in (party code, SKU code) order: a row per party of the subtree under partyId (the viewer's own
+  party by default) down to depth levels (0: the party alone; at most 4), within the viewer's scope (HQ: every party;
+  a branch manager: its branch's; a distributor: itself and the parties it supplies), and per SKU the party holds a
+  stock level of, has on the way, or moved in the period. kind and skuId narrow the rows. A constant number of SQL
+  statements per page; at most 100 rows a page. NOT_FOUND for a party outside the scope; INVALID_REQUEST for a bad
+  period, depth or page size.
+  """
+  channelInventory(period: PeriodInput!, partyId: ID, depth: Int = 1, kind: PartyKind, skuId: ID, first: Int = 50, after: String): ChannelInventoryConnection!
+    @hasRole(any: [HQ_ADMIN, SALES_OPS, FINANCE, GOODS_CONTROL, BRANCH_MANAGER, DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF])
+  "Diversions the viewer may see, newest first; at most 100 a page."
+  diversions(filter: DiversionFilter, first: Int = 20, after: String): DiversionConnection!
+    @hasRole(any: [HQ_ADMIN, SALES_OPS, FINANCE, GOODS_CONTROL, BRANCH_MANAGER])
+  "A diversion the viewer may see; NOT_FOUND otherwise."
+  diversion(id: ID!): Diversion @hasRole(any: [HQ_ADMIN, SALES_OPS, FINANCE, GOODS_CONTROL, BRANCH_MANAGER])
+}
+
+extend type Mutation {
+  """
+  Confirm or dismiss an open diversion, with a note. Once only (ALREADY_REVIEWED after). Roles: HQ_ADMIN, SALES_OPS,
+  and BRANCH_MANAGER for the diversions of its branch.
+  """
+  diversionReview(id: ID!, input: DiversionReviewInput!): DiversionPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, BRANCH_MANAGER])
+}
+`, BuiltIn: false},
 	{Name: "../schema/credit.graphqls", Input: `enum CreditPolicy {
   "An order the line does not cover is refused (CREDIT_LIMIT_EXCEEDED)."
   BLOCK
@@ -8416,6 +8967,8 @@ extend type Mutation {
   SHIPMENT
   "Field visits: an audit's action items for a store's managers, their closing for the salesman."
   VISIT
+  "Units found outside their territory (HQ and branch managers)."
+  DIVERSION
 }
 
 "One entry of the viewer's inbox. Texts are in Chinese; ` + "`" + `target` + "`" + ` is the app's deep link, e.g. order/<id>."
@@ -9758,7 +10311,7 @@ enum ShipmentErrorCode {
   NOT_BUYER
   "The shipment cannot be received in its status (not dispatched yet, cancelled, or already received)."
   NOT_RECEIVABLE
-  "The serial belongs to another shipment."
+  "The serial belongs to another shipment: in transit on it, or written back to its seller after it."
   SERIAL_OTHER_SHIPMENT
   "Accepted and rejected exceed what the line shipped."
   RECEIPT_TOO_MUCH
@@ -9782,7 +10335,7 @@ type ShipmentPayload {
 enum DiscrepancyKind {
   "Shipped, not scanned or counted."
   MISSING
-  "Scanned, not shipped (an unknown serial)."
+  "Scanned, not shipped: an unknown serial, or a known unit not on any shipment (checked for diversion)."
   UNEXPECTED
   "Arrived, rejected as damaged."
   DAMAGED
@@ -11050,6 +11603,46 @@ func (ec *executionContext) childFields_CategoryPayload(ctx context.Context, fie
 	return nil, fmt.Errorf("no field named %q was found under type CategoryPayload", field.Name)
 }
 
+func (ec *executionContext) childFields_ChannelInventoryConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_ChannelInventoryConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_ChannelInventoryConnection_pageInfo(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChannelInventoryConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_ChannelInventoryEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_ChannelInventoryEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_ChannelInventoryEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChannelInventoryEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_ChannelInventoryRow(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "party":
+		return ec.fieldContext_ChannelInventoryRow_party(ctx, field)
+	case "sku":
+		return ec.fieldContext_ChannelInventoryRow_sku(ctx, field)
+	case "onHand":
+		return ec.fieldContext_ChannelInventoryRow_onHand(ctx, field)
+	case "inTransit":
+		return ec.fieldContext_ChannelInventoryRow_inTransit(ctx, field)
+	case "sellIn":
+		return ec.fieldContext_ChannelInventoryRow_sellIn(ctx, field)
+	case "sellThrough":
+		return ec.fieldContext_ChannelInventoryRow_sellThrough(ctx, field)
+	case "sellOut":
+		return ec.fieldContext_ChannelInventoryRow_sellOut(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type ChannelInventoryRow", field.Name)
+}
+
 func (ec *executionContext) childFields_Claim(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 	switch field.Name {
 	case "id":
@@ -11290,6 +11883,94 @@ func (ec *executionContext) childFields_Discrepancy(ctx context.Context, field g
 		return ec.fieldContext_Discrepancy_value(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Discrepancy", field.Name)
+}
+
+func (ec *executionContext) childFields_Diversion(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "id":
+		return ec.fieldContext_Diversion_id(ctx, field)
+	case "kind":
+		return ec.fieldContext_Diversion_kind(ctx, field)
+	case "status":
+		return ec.fieldContext_Diversion_status(ctx, field)
+	case "serialNumber":
+		return ec.fieldContext_Diversion_serialNumber(ctx, field)
+	case "sku":
+		return ec.fieldContext_Diversion_sku(ctx, field)
+	case "expected":
+		return ec.fieldContext_Diversion_expected(ctx, field)
+	case "actual":
+		return ec.fieldContext_Diversion_actual(ctx, field)
+	case "documentType":
+		return ec.fieldContext_Diversion_documentType(ctx, field)
+	case "documentNumber":
+		return ec.fieldContext_Diversion_documentNumber(ctx, field)
+	case "detectedAt":
+		return ec.fieldContext_Diversion_detectedAt(ctx, field)
+	case "reviewNote":
+		return ec.fieldContext_Diversion_reviewNote(ctx, field)
+	case "reviewedAt":
+		return ec.fieldContext_Diversion_reviewedAt(ctx, field)
+	case "viewerCanReview":
+		return ec.fieldContext_Diversion_viewerCanReview(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type Diversion", field.Name)
+}
+
+func (ec *executionContext) childFields_DiversionConnection(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "edges":
+		return ec.fieldContext_DiversionConnection_edges(ctx, field)
+	case "pageInfo":
+		return ec.fieldContext_DiversionConnection_pageInfo(ctx, field)
+	case "totalCount":
+		return ec.fieldContext_DiversionConnection_totalCount(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiversionConnection", field.Name)
+}
+
+func (ec *executionContext) childFields_DiversionEdge(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "node":
+		return ec.fieldContext_DiversionEdge_node(ctx, field)
+	case "cursor":
+		return ec.fieldContext_DiversionEdge_cursor(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiversionEdge", field.Name)
+}
+
+func (ec *executionContext) childFields_DiversionError(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "field":
+		return ec.fieldContext_DiversionError_field(ctx, field)
+	case "message":
+		return ec.fieldContext_DiversionError_message(ctx, field)
+	case "code":
+		return ec.fieldContext_DiversionError_code(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiversionError", field.Name)
+}
+
+func (ec *executionContext) childFields_DiversionPayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "diversion":
+		return ec.fieldContext_DiversionPayload_diversion(ctx, field)
+	case "errors":
+		return ec.fieldContext_DiversionPayload_errors(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiversionPayload", field.Name)
+}
+
+func (ec *executionContext) childFields_DiversionSide(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+	switch field.Name {
+	case "party":
+		return ec.fieldContext_DiversionSide_party(ctx, field)
+	case "region":
+		return ec.fieldContext_DiversionSide_region(ctx, field)
+	case "branch":
+		return ec.fieldContext_DiversionSide_branch(ctx, field)
+	}
+	return nil, fmt.Errorf("no field named %q was found under type DiversionSide", field.Name)
 }
 
 func (ec *executionContext) childFields_FavouritePayload(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
@@ -12236,6 +12917,8 @@ func (ec *executionContext) childFields_Serial(ctx context.Context, field graphq
 		return ec.fieldContext_Serial_warehouseCode(ctx, field)
 	case "trail":
 		return ec.fieldContext_Serial_trail(ctx, field)
+	case "territory":
+		return ec.fieldContext_Serial_territory(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Serial", field.Name)
 }
@@ -13462,6 +14145,28 @@ func (ec *executionContext) field_Mutation_deviceUnregister_args(ctx context.Con
 	return args, nil
 }
 
+func (ec *executionContext) field_Mutation_diversionReview_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.DiversionReviewInput, error) {
+			return ec.unmarshalNDiversionReviewInput2channelhubᚋgraphᚋmodelᚐDiversionReviewInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
 func (ec *executionContext) field_Mutation_favouriteAdd_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -14580,6 +15285,68 @@ func (ec *executionContext) field_Query_catalog_args(ctx context.Context, rawArg
 	return args, nil
 }
 
+func (ec *executionContext) field_Query_channelInventory_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "period",
+		func(ctx context.Context, v any) (model.PeriodInput, error) {
+			return ec.unmarshalNPeriodInput2channelhubᚋgraphᚋmodelᚐPeriodInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["period"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "partyId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["partyId"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "depth",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["depth"] = arg2
+	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
+		func(ctx context.Context, v any) (*party.Kind, error) {
+			return ec.unmarshalOPartyKind2ᚖchannelhubᚋinternalᚋpartyᚐKind(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["kind"] = arg3
+	arg4, err := graphql.ProcessArgField(ctx, rawArgs, "skuId",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOID2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["skuId"] = arg4
+	arg5, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg5
+	arg6, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg6
+	return args, nil
+}
+
 func (ec *executionContext) field_Query_claims_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
 	var err error
 	args := map[string]any{}
@@ -14621,6 +15388,50 @@ func (ec *executionContext) field_Query_creditSummary_args(ctx context.Context, 
 		return nil, err
 	}
 	args["buyerId"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_diversion_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	return args, nil
+}
+
+func (ec *executionContext) field_Query_diversions_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "filter",
+		func(ctx context.Context, v any) (*model.DiversionFilter, error) {
+			return ec.unmarshalODiversionFilter2ᚖchannelhubᚋgraphᚋmodelᚐDiversionFilter(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["filter"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "first",
+		func(ctx context.Context, v any) (*int, error) {
+			return ec.unmarshalOInt2ᚖint(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["first"] = arg1
+	arg2, err := graphql.ProcessArgField(ctx, rawArgs, "after",
+		func(ctx context.Context, v any) (*string, error) {
+			return ec.unmarshalOString2ᚖstring(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["after"] = arg2
 	return args, nil
 }
 
@@ -17756,6 +18567,304 @@ func (ec *executionContext) fieldContext_CategoryPayload_errors(_ context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _ChannelInventoryConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.ChannelInventoryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelInventoryConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.ChannelInventoryEdge) graphql.Marshaler {
+			return ec.marshalNChannelInventoryEdge2ᚕchannelhubᚋgraphᚋmodelᚐChannelInventoryEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelInventoryConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChannelInventoryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChannelInventoryEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChannelInventoryConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.ChannelInventoryConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelInventoryConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2ᚖchannelhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelInventoryConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChannelInventoryConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChannelInventoryEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.ChannelInventoryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelInventoryEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *channel.Row) graphql.Marshaler {
+			return ec.marshalNChannelInventoryRow2ᚖchannelhubᚋinternalᚋchannelᚐRow(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelInventoryEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChannelInventoryEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChannelInventoryRow(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChannelInventoryEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.ChannelInventoryEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelInventoryEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelInventoryEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelInventoryEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _ChannelInventoryRow_party(ctx context.Context, field graphql.CollectedField, obj *channel.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelInventoryRow_party(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChannelInventoryRow().Party(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelInventoryRow_party(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChannelInventoryRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChannelInventoryRow_sku(ctx context.Context, field graphql.CollectedField, obj *channel.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelInventoryRow_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.ChannelInventoryRow().Sku(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalOSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelInventoryRow_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "ChannelInventoryRow",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _ChannelInventoryRow_onHand(ctx context.Context, field graphql.CollectedField, obj *channel.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelInventoryRow_onHand(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.OnHand, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelInventoryRow_onHand(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelInventoryRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChannelInventoryRow_inTransit(ctx context.Context, field graphql.CollectedField, obj *channel.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelInventoryRow_inTransit(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.InTransit, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelInventoryRow_inTransit(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelInventoryRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChannelInventoryRow_sellIn(ctx context.Context, field graphql.CollectedField, obj *channel.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelInventoryRow_sellIn(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SellIn, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelInventoryRow_sellIn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelInventoryRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChannelInventoryRow_sellThrough(ctx context.Context, field graphql.CollectedField, obj *channel.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelInventoryRow_sellThrough(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SellThrough, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelInventoryRow_sellThrough(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelInventoryRow", field, false, false, "Int")
+}
+
+func (ec *executionContext) _ChannelInventoryRow_sellOut(ctx context.Context, field graphql.CollectedField, obj *channel.Row) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_ChannelInventoryRow_sellOut(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SellOut, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int64) graphql.Marshaler {
+			return ec.marshalNInt2int64(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_ChannelInventoryRow_sellOut(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("ChannelInventoryRow", field, false, false, "Int")
+}
+
 func (ec *executionContext) _Claim_id(ctx context.Context, field graphql.CollectedField, obj *receipt.Claim) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -19876,6 +20985,694 @@ func (ec *executionContext) fieldContext_Discrepancy_value(_ context.Context, fi
 	return fc, nil
 }
 
+func (ec *executionContext) _Diversion_id(ctx context.Context, field graphql.CollectedField, obj *serial.Diversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Diversion_id(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Diversion().ID(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNID2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Diversion_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Diversion", field, true, true, "ID")
+}
+
+func (ec *executionContext) _Diversion_kind(ctx context.Context, field graphql.CollectedField, obj *serial.Diversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Diversion_kind(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Kind, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v serial.DiversionKind) graphql.Marshaler {
+			return ec.marshalNDiversionKind2channelhubᚋinternalᚋserialᚐDiversionKind(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Diversion_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Diversion", field, false, false, "DiversionKind")
+}
+
+func (ec *executionContext) _Diversion_status(ctx context.Context, field graphql.CollectedField, obj *serial.Diversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Diversion_status(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Status, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v serial.DiversionStatus) graphql.Marshaler {
+			return ec.marshalNDiversionStatus2channelhubᚋinternalᚋserialᚐDiversionStatus(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Diversion_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Diversion", field, false, false, "DiversionStatus")
+}
+
+func (ec *executionContext) _Diversion_serialNumber(ctx context.Context, field graphql.CollectedField, obj *serial.Diversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Diversion_serialNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.SerialNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Diversion_serialNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Diversion", field, false, false, "String")
+}
+
+func (ec *executionContext) _Diversion_sku(ctx context.Context, field graphql.CollectedField, obj *serial.Diversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Diversion_sku(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Diversion().Sku(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SKUView) graphql.Marshaler {
+			return ec.marshalOSKU2ᚖchannelhubᚋgraphᚋmodelᚐSKUView(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Diversion_sku(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Diversion",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_SKU(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Diversion_expected(ctx context.Context, field graphql.CollectedField, obj *serial.Diversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Diversion_expected(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Diversion().Expected(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DiversionSide) graphql.Marshaler {
+			return ec.marshalNDiversionSide2ᚖchannelhubᚋgraphᚋmodelᚐDiversionSide(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Diversion_expected(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Diversion",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiversionSide(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Diversion_actual(ctx context.Context, field graphql.CollectedField, obj *serial.Diversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Diversion_actual(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Diversion().Actual(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DiversionSide) graphql.Marshaler {
+			return ec.marshalNDiversionSide2ᚖchannelhubᚋgraphᚋmodelᚐDiversionSide(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Diversion_actual(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Diversion",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiversionSide(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Diversion_documentType(ctx context.Context, field graphql.CollectedField, obj *serial.Diversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Diversion_documentType(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DocumentType, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Diversion_documentType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Diversion", field, false, false, "String")
+}
+
+func (ec *executionContext) _Diversion_documentNumber(ctx context.Context, field graphql.CollectedField, obj *serial.Diversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Diversion_documentNumber(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DocumentNumber, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Diversion_documentNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Diversion", field, false, false, "String")
+}
+
+func (ec *executionContext) _Diversion_detectedAt(ctx context.Context, field graphql.CollectedField, obj *serial.Diversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Diversion_detectedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.DetectedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v time.Time) graphql.Marshaler {
+			return ec.marshalNDateTime2timeᚐTime(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Diversion_detectedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Diversion", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Diversion_reviewNote(ctx context.Context, field graphql.CollectedField, obj *serial.Diversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Diversion_reviewNote(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReviewNote, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Diversion_reviewNote(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Diversion", field, false, false, "String")
+}
+
+func (ec *executionContext) _Diversion_reviewedAt(ctx context.Context, field graphql.CollectedField, obj *serial.Diversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Diversion_reviewedAt(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.ReviewedAt, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *time.Time) graphql.Marshaler {
+			return ec.marshalODateTime2ᚖtimeᚐTime(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Diversion_reviewedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Diversion", field, false, false, "DateTime")
+}
+
+func (ec *executionContext) _Diversion_viewerCanReview(ctx context.Context, field graphql.CollectedField, obj *serial.Diversion) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Diversion_viewerCanReview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Diversion().ViewerCanReview(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Diversion_viewerCanReview(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Diversion", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _DiversionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.DiversionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiversionConnection_edges(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Edges, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.DiversionEdge) graphql.Marshaler {
+			return ec.marshalNDiversionEdge2ᚕchannelhubᚋgraphᚋmodelᚐDiversionEdgeᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiversionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiversionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiversionEdge(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DiversionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.DiversionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiversionConnection_pageInfo(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.PageInfo, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.PageInfo) graphql.Marshaler {
+			return ec.marshalNPageInfo2channelhubᚋgraphᚋmodelᚐPageInfo(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiversionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiversionConnection",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_PageInfo(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DiversionConnection_totalCount(ctx context.Context, field graphql.CollectedField, obj *model.DiversionConnection) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiversionConnection_totalCount(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.DiversionConnection().TotalCount(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
+			return ec.marshalNInt2int(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiversionConnection_totalCount(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiversionConnection", field, true, true, "Int")
+}
+
+func (ec *executionContext) _DiversionEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.DiversionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiversionEdge_node(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Node, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *serial.Diversion) graphql.Marshaler {
+			return ec.marshalNDiversion2ᚖchannelhubᚋinternalᚋserialᚐDiversion(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiversionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiversionEdge",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Diversion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DiversionEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.DiversionEdge) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiversionEdge_cursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Cursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiversionEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiversionEdge", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiversionError_field(ctx context.Context, field graphql.CollectedField, obj *model.DiversionError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiversionError_field(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Field, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []string) graphql.Marshaler {
+			return ec.marshalOString2ᚕstringᚄ(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DiversionError_field(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiversionError", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiversionError_message(ctx context.Context, field graphql.CollectedField, obj *model.DiversionError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiversionError_message(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Message, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiversionError_message(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiversionError", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiversionError_code(ctx context.Context, field graphql.CollectedField, obj *model.DiversionError) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiversionError_code(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Code, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v model.DiversionErrorCode) graphql.Marshaler {
+			return ec.marshalNDiversionErrorCode2channelhubᚋgraphᚋmodelᚐDiversionErrorCode(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiversionError_code(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiversionError", field, false, false, "DiversionErrorCode")
+}
+
+func (ec *executionContext) _DiversionPayload_diversion(ctx context.Context, field graphql.CollectedField, obj *model.DiversionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiversionPayload_diversion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Diversion, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *serial.Diversion) graphql.Marshaler {
+			return ec.marshalODiversion2ᚖchannelhubᚋinternalᚋserialᚐDiversion(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DiversionPayload_diversion(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiversionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Diversion(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DiversionPayload_errors(ctx context.Context, field graphql.CollectedField, obj *model.DiversionPayload) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiversionPayload_errors(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Errors, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v []model.DiversionError) graphql.Marshaler {
+			return ec.marshalNDiversionError2ᚕchannelhubᚋgraphᚋmodelᚐDiversionErrorᚄ(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiversionPayload_errors(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiversionPayload",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiversionError(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DiversionSide_party(ctx context.Context, field graphql.CollectedField, obj *model.DiversionSide) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiversionSide_party(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Party, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalNParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiversionSide_party(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiversionSide",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _DiversionSide_region(ctx context.Context, field graphql.CollectedField, obj *model.DiversionSide) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiversionSide_region(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Region, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
+			return ec.marshalNString2string(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_DiversionSide_region(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("DiversionSide", field, false, false, "String")
+}
+
+func (ec *executionContext) _DiversionSide_branch(ctx context.Context, field graphql.CollectedField, obj *model.DiversionSide) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_DiversionSide_branch(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.Branch, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalOParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_DiversionSide_branch(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "DiversionSide",
+		Field:      field,
+		IsMethod:   false,
+		IsResolver: false,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _FavouritePayload_sku(ctx context.Context, field graphql.CollectedField, obj *model.FavouritePayload) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -21753,6 +23550,68 @@ func (ec *executionContext) fieldContext_Mutation_catalogRuleDelete(ctx context.
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_catalogRuleDelete_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_diversionReview(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_diversionReview(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().DiversionReview(ctx, fc.Args["id"].(string), fc.Args["input"].(model.DiversionReviewInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "BRANCH_MANAGER"})
+				if err != nil {
+					var zeroVal *model.DiversionPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.DiversionPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DiversionPayload) graphql.Marshaler {
+			return ec.marshalNDiversionPayload2ᚖchannelhubᚋgraphᚋmodelᚐDiversionPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_diversionReview(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiversionPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_diversionReview_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -30717,6 +32576,192 @@ func (ec *executionContext) fieldContext_Query_catalogRules(_ context.Context, f
 	return fc, nil
 }
 
+func (ec *executionContext) _Query_channelInventory(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_channelInventory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().ChannelInventory(ctx, fc.Args["period"].(model.PeriodInput), fc.Args["partyId"].(*string), fc.Args["depth"].(*int), fc.Args["kind"].(*party.Kind), fc.Args["skuId"].(*string), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "FINANCE", "GOODS_CONTROL", "BRANCH_MANAGER", "DISTRIBUTOR_ADMIN", "DISTRIBUTOR_STAFF"})
+				if err != nil {
+					var zeroVal *model.ChannelInventoryConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.ChannelInventoryConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.ChannelInventoryConnection) graphql.Marshaler {
+			return ec.marshalNChannelInventoryConnection2ᚖchannelhubᚋgraphᚋmodelᚐChannelInventoryConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_channelInventory(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_ChannelInventoryConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_channelInventory_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_diversions(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_diversions(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Diversions(ctx, fc.Args["filter"].(*model.DiversionFilter), fc.Args["first"].(*int), fc.Args["after"].(*string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "FINANCE", "GOODS_CONTROL", "BRANCH_MANAGER"})
+				if err != nil {
+					var zeroVal *model.DiversionConnection
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.DiversionConnection
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.DiversionConnection) graphql.Marshaler {
+			return ec.marshalNDiversionConnection2ᚖchannelhubᚋgraphᚋmodelᚐDiversionConnection(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Query_diversions(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_DiversionConnection(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_diversions_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Query_diversion(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Query_diversion(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Query().Diversion(ctx, fc.Args["id"].(string))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "FINANCE", "GOODS_CONTROL", "BRANCH_MANAGER"})
+				if err != nil {
+					var zeroVal *serial.Diversion
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *serial.Diversion
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *serial.Diversion) graphql.Marshaler {
+			return ec.marshalODiversion2ᚖchannelhubᚋinternalᚋserialᚐDiversion(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Query_diversion(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Query",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Diversion(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Query_diversion_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Query_creditSummary(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -34782,6 +36827,38 @@ func (ec *executionContext) fieldContext_Serial_trail(_ context.Context, field g
 		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SerialEvent(ctx, field)
+		},
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Serial_territory(ctx context.Context, field graphql.CollectedField, obj *serial.Serial) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Serial_territory(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Serial().Territory(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *party.Party) graphql.Marshaler {
+			return ec.marshalOParty2ᚖchannelhubᚋinternalᚋpartyᚐParty(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_Serial_territory(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Serial",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_Party(ctx, field)
 		},
 	}
 	return fc, nil
@@ -43077,6 +45154,118 @@ func UnmarshalDeviceRegisterInput(ctx context.Context, raw any) (model.DeviceReg
 	return out, err
 }
 
+func (ec *executionContext) unmarshalInputDiversionFilter(ctx context.Context, obj any) (model.DiversionFilter, error) {
+	var it model.DiversionFilter
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"status", "kind", "partyId", "period"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalODiversionStatus2ᚖchannelhubᚋinternalᚋserialᚐDiversionStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "kind":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("kind"))
+			data, err := ec.unmarshalODiversionKind2ᚖchannelhubᚋinternalᚋserialᚐDiversionKind(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Kind = data
+		case "partyId":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("partyId"))
+			data, err := ec.unmarshalOID2ᚖstring(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.PartyID = data
+		case "period":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("period"))
+			data, err := ec.unmarshalOPeriodInput2ᚖchannelhubᚋgraphᚋmodelᚐPeriodInput(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Period = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDiversionFilter unmarshals raw into the DiversionFilter input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDiversionFilter(ctx context.Context, raw any) (model.DiversionFilter, error) {
+	var out model.DiversionFilter
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DiversionFilter", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputDiversionReviewInput(ctx context.Context, obj any) (model.DiversionReviewInput, error) {
+	var it model.DiversionReviewInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"status", "note"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "status":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("status"))
+			data, err := ec.unmarshalNDiversionReviewStatus2channelhubᚋinternalᚋserialᚐDiversionStatus(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Status = data
+		case "note":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("note"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.Note = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalDiversionReviewInput unmarshals raw into the DiversionReviewInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalDiversionReviewInput(ctx context.Context, raw any) (model.DiversionReviewInput, error) {
+	var out model.DiversionReviewInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "DiversionReviewInput", raw, &out)
+	return out, err
+}
+
 func (ec *executionContext) unmarshalInputFieldKpiFilter(ctx context.Context, obj any) (model.FieldKpiFilter, error) {
 	var it model.FieldKpiFilter
 	if obj == nil {
@@ -43967,6 +46156,55 @@ func (ec *executionContext) unmarshalInputPartyUpdateInput(ctx context.Context, 
 func UnmarshalPartyUpdateInput(ctx context.Context, raw any) (model.PartyUpdateInput, error) {
 	var out model.PartyUpdateInput
 	err := graphql.UnmarshalNamedInputFromContext(ctx, "PartyUpdateInput", raw, &out)
+	return out, err
+}
+
+func (ec *executionContext) unmarshalInputPeriodInput(ctx context.Context, obj any) (model.PeriodInput, error) {
+	var it model.PeriodInput
+	if obj == nil {
+		return it, nil
+	}
+
+	asMap := map[string]any{}
+	for k, v := range obj.(map[string]any) {
+		asMap[k] = v
+	}
+
+	fieldsInOrder := [...]string{"from", "to"}
+	for _, k := range fieldsInOrder {
+		v, ok := asMap[k]
+		if !ok {
+			continue
+		}
+		switch k {
+		case "from":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("from"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.From = data
+		case "to":
+			ctx := graphql.WithPathContext(ctx, graphql.NewPathWithField("to"))
+			data, err := ec.unmarshalNString2string(ctx, v)
+			if err != nil {
+				return it, err
+			}
+			it.To = data
+		}
+	}
+	return it, nil
+}
+
+// UnmarshalPeriodInput unmarshals raw into the PeriodInput input type, using the
+// unmarshaler bound to ctx's request. Call it from a resolver to decode an input
+// object that was not passed as a field argument.
+//
+// ctx must come from a gqlgen request; outside one there is no unmarshaler to use
+// and the returned error says so.
+func UnmarshalPeriodInput(ctx context.Context, raw any) (model.PeriodInput, error) {
+	var out model.PeriodInput
+	err := graphql.UnmarshalNamedInputFromContext(ctx, "PeriodInput", raw, &out)
 	return out, err
 }
 
@@ -47135,6 +49373,13 @@ func (ec *executionContext) _Node(ctx context.Context, sel ast.SelectionSet, obj
 			return graphql.Null
 		}
 		return ec._Notification(ctx, sel, obj)
+	case serial.Diversion:
+		return ec._Diversion(ctx, sel, &obj)
+	case *serial.Diversion:
+		if obj == nil {
+			return graphql.Null
+		}
+		return ec._Diversion(ctx, sel, obj)
 	case credit.LimitRequest:
 		return ec._CreditLimitRequest(ctx, sel, &obj)
 	case *credit.LimitRequest:
@@ -48416,6 +50661,147 @@ func (ec *executionContext) _CategoryPayload(ctx context.Context, sel ast.Select
 	return out
 }
 
+var channelInventoryConnectionImplementors = []string{"ChannelInventoryConnection"}
+
+func (ec *executionContext) _ChannelInventoryConnection(ctx context.Context, sel ast.SelectionSet, obj *model.ChannelInventoryConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, channelInventoryConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChannelInventoryConnection")
+		case "edges":
+			out.Values[i] = ec._ChannelInventoryConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "pageInfo":
+			out.Values[i] = ec._ChannelInventoryConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var channelInventoryEdgeImplementors = []string{"ChannelInventoryEdge"}
+
+func (ec *executionContext) _ChannelInventoryEdge(ctx context.Context, sel ast.SelectionSet, obj *model.ChannelInventoryEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, channelInventoryEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChannelInventoryEdge")
+		case "node":
+			out.Values[i] = ec._ChannelInventoryEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._ChannelInventoryEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var channelInventoryRowImplementors = []string{"ChannelInventoryRow"}
+
+func (ec *executionContext) _ChannelInventoryRow(ctx context.Context, sel ast.SelectionSet, obj *channel.Row) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, channelInventoryRowImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("ChannelInventoryRow")
+		case "party":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChannelInventoryRow_party(ctx, field, obj)
+				})
+		case "sku":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._ChannelInventoryRow_sku(ctx, field, obj)
+				})
+		case "onHand":
+			out.Values[i] = ec._ChannelInventoryRow_onHand(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "inTransit":
+			out.Values[i] = ec._ChannelInventoryRow_inTransit(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sellIn":
+			out.Values[i] = ec._ChannelInventoryRow_sellIn(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sellThrough":
+			out.Values[i] = ec._ChannelInventoryRow_sellThrough(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sellOut":
+			out.Values[i] = ec._ChannelInventoryRow_sellOut(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var claimImplementors = []string{"Claim", "Node"}
 
 func (ec *executionContext) _Claim(ctx context.Context, sel ast.SelectionSet, obj *receipt.Claim) graphql.Marshaler {
@@ -49250,6 +51636,310 @@ func (ec *executionContext) _Discrepancy(ctx context.Context, sel ast.SelectionS
 	return out
 }
 
+var diversionImplementors = []string{"Diversion", "Node"}
+
+func (ec *executionContext) _Diversion(ctx context.Context, sel ast.SelectionSet, obj *serial.Diversion) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, diversionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("Diversion")
+		case "id":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Diversion_id(ctx, field, obj)
+				})
+		case "kind":
+			out.Values[i] = ec._Diversion_kind(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "status":
+			out.Values[i] = ec._Diversion_status(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "serialNumber":
+			out.Values[i] = ec._Diversion_serialNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "sku":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Diversion_sku(ctx, field, obj)
+				})
+		case "expected":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Diversion_expected(ctx, field, obj)
+				})
+		case "actual":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Diversion_actual(ctx, field, obj)
+				})
+		case "documentType":
+			out.Values[i] = ec._Diversion_documentType(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "documentNumber":
+			out.Values[i] = ec._Diversion_documentNumber(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "detectedAt":
+			out.Values[i] = ec._Diversion_detectedAt(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reviewNote":
+			out.Values[i] = ec._Diversion_reviewNote(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "reviewedAt":
+			out.Values[i] = ec._Diversion_reviewedAt(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "viewerCanReview":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Diversion_viewerCanReview(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var diversionConnectionImplementors = []string{"DiversionConnection"}
+
+func (ec *executionContext) _DiversionConnection(ctx context.Context, sel ast.SelectionSet, obj *model.DiversionConnection) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, diversionConnectionImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DiversionConnection")
+		case "edges":
+			out.Values[i] = ec._DiversionConnection_edges(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "pageInfo":
+			out.Values[i] = ec._DiversionConnection_pageInfo(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
+		case "totalCount":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._DiversionConnection_totalCount(ctx, field, obj)
+				})
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var diversionEdgeImplementors = []string{"DiversionEdge"}
+
+func (ec *executionContext) _DiversionEdge(ctx context.Context, sel ast.SelectionSet, obj *model.DiversionEdge) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, diversionEdgeImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DiversionEdge")
+		case "node":
+			out.Values[i] = ec._DiversionEdge_node(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "cursor":
+			out.Values[i] = ec._DiversionEdge_cursor(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var diversionErrorImplementors = []string{"DiversionError"}
+
+func (ec *executionContext) _DiversionError(ctx context.Context, sel ast.SelectionSet, obj *model.DiversionError) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, diversionErrorImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DiversionError")
+		case "field":
+			out.Values[i] = ec._DiversionError_field(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "message":
+			out.Values[i] = ec._DiversionError_message(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "code":
+			out.Values[i] = ec._DiversionError_code(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var diversionPayloadImplementors = []string{"DiversionPayload"}
+
+func (ec *executionContext) _DiversionPayload(ctx context.Context, sel ast.SelectionSet, obj *model.DiversionPayload) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, diversionPayloadImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DiversionPayload")
+		case "diversion":
+			out.Values[i] = ec._DiversionPayload_diversion(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		case "errors":
+			out.Values[i] = ec._DiversionPayload_errors(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
+var diversionSideImplementors = []string{"DiversionSide"}
+
+func (ec *executionContext) _DiversionSide(ctx context.Context, sel ast.SelectionSet, obj *model.DiversionSide) graphql.Marshaler {
+	fields := graphql.CollectFields(ec.OperationContext, sel, diversionSideImplementors)
+
+	out := graphql.NewFieldSet(fields)
+	deferred := graphql.NewDeferredGroup(ctx)
+	for i, field := range fields {
+		switch field.Name {
+		case "__typename":
+			out.Values[i] = graphql.MarshalString("DiversionSide")
+		case "party":
+			out.Values[i] = ec._DiversionSide_party(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "region":
+			out.Values[i] = ec._DiversionSide_region(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "branch":
+			out.Values[i] = ec._DiversionSide_branch(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
+		default:
+			panic("unknown field " + strconv.Quote(field.Name))
+		}
+	}
+	out.Dispatch(ctx)
+	if out.Invalids > 0 {
+		return graphql.Null
+	}
+
+	if n := len(deferred.Defers); n > 0 {
+		atomic.AddInt32(&ec.Deferred, int32(min(n, math.MaxInt32)))
+		ec.ProcessDeferredGroup(deferred)
+	}
+
+	return out
+}
+
 var favouritePayloadImplementors = []string{"FavouritePayload"}
 
 func (ec *executionContext) _FavouritePayload(ctx context.Context, sel ast.SelectionSet, obj *model.FavouritePayload) graphql.Marshaler {
@@ -49773,6 +52463,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 		case "catalogRuleDelete":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_catalogRuleDelete(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "diversionReview":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_diversionReview(ctx, field)
 			})
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
@@ -52321,6 +55018,24 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Query_catalogRules(ctx, field)
 				})
+		case "channelInventory":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_channelInventory(ctx, field)
+				})
+		case "diversions":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_diversions(ctx, field)
+				})
+		case "diversion":
+			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Query_diversion(ctx, field)
+				})
 		case "creditSummary":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, true,
@@ -53369,6 +56084,12 @@ func (ec *executionContext) _Serial(ctx context.Context, sel ast.SelectionSet, o
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Serial_trail(ctx, field, obj)
+				})
+		case "territory":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Serial_territory(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
@@ -56775,6 +59496,42 @@ func (ec *executionContext) marshalNCategoryPayload2ᚖchannelhubᚋgraphᚋmode
 	return ec._CategoryPayload(ctx, sel, v)
 }
 
+func (ec *executionContext) marshalNChannelInventoryConnection2ᚖchannelhubᚋgraphᚋmodelᚐChannelInventoryConnection(ctx context.Context, sel ast.SelectionSet, v *model.ChannelInventoryConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChannelInventoryConnection!")
+		return graphql.Null
+	}
+	return ec._ChannelInventoryConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNChannelInventoryEdge2channelhubᚋgraphᚋmodelᚐChannelInventoryEdge(ctx context.Context, sel ast.SelectionSet, v model.ChannelInventoryEdge) graphql.Marshaler {
+	return ec._ChannelInventoryEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNChannelInventoryEdge2ᚕchannelhubᚋgraphᚋmodelᚐChannelInventoryEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.ChannelInventoryEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNChannelInventoryEdge2channelhubᚋgraphᚋmodelᚐChannelInventoryEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNChannelInventoryRow2ᚖchannelhubᚋinternalᚋchannelᚐRow(ctx context.Context, sel ast.SelectionSet, v *channel.Row) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "ChannelInventoryRow!")
+		return graphql.Null
+	}
+	return ec._ChannelInventoryRow(ctx, sel, v)
+}
+
 func (ec *executionContext) unmarshalNChannelType2channelhubᚋinternalᚋpartyᚐChannelType(ctx context.Context, v any) (party.ChannelType, error) {
 	tmp, err := graphql.UnmarshalString(v)
 	res := unmarshalNChannelType2channelhubᚋinternalᚋpartyᚐChannelType[tmp]
@@ -57276,6 +60033,173 @@ var (
 	}
 )
 
+func (ec *executionContext) marshalNDiversion2ᚖchannelhubᚋinternalᚋserialᚐDiversion(ctx context.Context, sel ast.SelectionSet, v *serial.Diversion) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "Diversion!")
+		return graphql.Null
+	}
+	return ec._Diversion(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDiversionConnection2ᚖchannelhubᚋgraphᚋmodelᚐDiversionConnection(ctx context.Context, sel ast.SelectionSet, v *model.DiversionConnection) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DiversionConnection!")
+		return graphql.Null
+	}
+	return ec._DiversionConnection(ctx, sel, v)
+}
+
+func (ec *executionContext) marshalNDiversionEdge2channelhubᚋgraphᚋmodelᚐDiversionEdge(ctx context.Context, sel ast.SelectionSet, v model.DiversionEdge) graphql.Marshaler {
+	return ec._DiversionEdge(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDiversionEdge2ᚕchannelhubᚋgraphᚋmodelᚐDiversionEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []model.DiversionEdge) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDiversionEdge2channelhubᚋgraphᚋmodelᚐDiversionEdge(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) marshalNDiversionError2channelhubᚋgraphᚋmodelᚐDiversionError(ctx context.Context, sel ast.SelectionSet, v model.DiversionError) graphql.Marshaler {
+	return ec._DiversionError(ctx, sel, &v)
+}
+
+func (ec *executionContext) marshalNDiversionError2ᚕchannelhubᚋgraphᚋmodelᚐDiversionErrorᚄ(ctx context.Context, sel ast.SelectionSet, v []model.DiversionError) graphql.Marshaler {
+	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+		fc := graphql.GetFieldContext(ctx)
+		fc.Result = &v[i]
+		return ec.marshalNDiversionError2channelhubᚋgraphᚋmodelᚐDiversionError(ctx, sel, v[i])
+	})
+
+	for _, e := range ret {
+		if e == graphql.Null {
+			return graphql.Null
+		}
+	}
+
+	return ret
+}
+
+func (ec *executionContext) unmarshalNDiversionErrorCode2channelhubᚋgraphᚋmodelᚐDiversionErrorCode(ctx context.Context, v any) (model.DiversionErrorCode, error) {
+	var res model.DiversionErrorCode
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDiversionErrorCode2channelhubᚋgraphᚋmodelᚐDiversionErrorCode(ctx context.Context, sel ast.SelectionSet, v model.DiversionErrorCode) graphql.Marshaler {
+	return v
+}
+
+func (ec *executionContext) unmarshalNDiversionKind2channelhubᚋinternalᚋserialᚐDiversionKind(ctx context.Context, v any) (serial.DiversionKind, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNDiversionKind2channelhubᚋinternalᚋserialᚐDiversionKind[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDiversionKind2channelhubᚋinternalᚋserialᚐDiversionKind(ctx context.Context, sel ast.SelectionSet, v serial.DiversionKind) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNDiversionKind2channelhubᚋinternalᚋserialᚐDiversionKind[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DiversionKind!")
+	}
+	return res
+}
+
+var (
+	unmarshalNDiversionKind2channelhubᚋinternalᚋserialᚐDiversionKind = map[string]serial.DiversionKind{
+		"RECEIVED_OUTSIDE": serial.ReceivedOutside,
+		"SOLD_OUTSIDE":     serial.SoldOutside,
+	}
+	marshalNDiversionKind2channelhubᚋinternalᚋserialᚐDiversionKind = map[serial.DiversionKind]string{
+		serial.ReceivedOutside: "RECEIVED_OUTSIDE",
+		serial.SoldOutside:     "SOLD_OUTSIDE",
+	}
+)
+
+func (ec *executionContext) marshalNDiversionPayload2ᚖchannelhubᚋgraphᚋmodelᚐDiversionPayload(ctx context.Context, sel ast.SelectionSet, v *model.DiversionPayload) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DiversionPayload!")
+		return graphql.Null
+	}
+	return ec._DiversionPayload(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDiversionReviewInput2channelhubᚋgraphᚋmodelᚐDiversionReviewInput(ctx context.Context, v any) (model.DiversionReviewInput, error) {
+	res, err := ec.unmarshalInputDiversionReviewInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNDiversionReviewStatus2channelhubᚋinternalᚋserialᚐDiversionStatus(ctx context.Context, v any) (serial.DiversionStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNDiversionReviewStatus2channelhubᚋinternalᚋserialᚐDiversionStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDiversionReviewStatus2channelhubᚋinternalᚋserialᚐDiversionStatus(ctx context.Context, sel ast.SelectionSet, v serial.DiversionStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNDiversionReviewStatus2channelhubᚋinternalᚋserialᚐDiversionStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DiversionReviewStatus!")
+	}
+	return res
+}
+
+var (
+	unmarshalNDiversionReviewStatus2channelhubᚋinternalᚋserialᚐDiversionStatus = map[string]serial.DiversionStatus{
+		"CONFIRMED": serial.DiversionConfirmed,
+		"DISMISSED": serial.DiversionDismissed,
+	}
+	marshalNDiversionReviewStatus2channelhubᚋinternalᚋserialᚐDiversionStatus = map[serial.DiversionStatus]string{
+		serial.DiversionConfirmed: "CONFIRMED",
+		serial.DiversionDismissed: "DISMISSED",
+	}
+)
+
+func (ec *executionContext) marshalNDiversionSide2ᚖchannelhubᚋgraphᚋmodelᚐDiversionSide(ctx context.Context, sel ast.SelectionSet, v *model.DiversionSide) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "DiversionSide!")
+		return graphql.Null
+	}
+	return ec._DiversionSide(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalNDiversionStatus2channelhubᚋinternalᚋserialᚐDiversionStatus(ctx context.Context, v any) (serial.DiversionStatus, error) {
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalNDiversionStatus2channelhubᚋinternalᚋserialᚐDiversionStatus[tmp]
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNDiversionStatus2channelhubᚋinternalᚋserialᚐDiversionStatus(ctx context.Context, sel ast.SelectionSet, v serial.DiversionStatus) graphql.Marshaler {
+	_ = sel
+	res := graphql.MarshalString(marshalNDiversionStatus2channelhubᚋinternalᚋserialᚐDiversionStatus[v])
+	if res == graphql.Null {
+		graphql.AddInvalidNullFromMarshaler(ctx, "DiversionStatus!")
+	}
+	return res
+}
+
+var (
+	unmarshalNDiversionStatus2channelhubᚋinternalᚋserialᚐDiversionStatus = map[string]serial.DiversionStatus{
+		"OPEN":      serial.DiversionOpen,
+		"CONFIRMED": serial.DiversionConfirmed,
+		"DISMISSED": serial.DiversionDismissed,
+	}
+	marshalNDiversionStatus2channelhubᚋinternalᚋserialᚐDiversionStatus = map[serial.DiversionStatus]string{
+		serial.DiversionOpen:      "OPEN",
+		serial.DiversionConfirmed: "CONFIRMED",
+		serial.DiversionDismissed: "DISMISSED",
+	}
+)
+
 func (ec *executionContext) marshalNFavouritePayload2ᚖchannelhubᚋgraphᚋmodelᚐFavouritePayload(ctx context.Context, sel ast.SelectionSet, v *model.FavouritePayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "FavouritePayload!")
@@ -57481,16 +60405,18 @@ func (ec *executionContext) marshalNNotificationCategory2channelhubᚋinternal�
 
 var (
 	unmarshalNNotificationCategory2channelhubᚋinternalᚋnotifyᚐCategory = map[string]notify.Category{
-		"ORDER":    notify.CategoryOrder,
-		"CREDIT":   notify.CategoryCredit,
-		"SHIPMENT": notify.CategoryShipment,
-		"VISIT":    notify.CategoryVisit,
+		"ORDER":     notify.CategoryOrder,
+		"CREDIT":    notify.CategoryCredit,
+		"SHIPMENT":  notify.CategoryShipment,
+		"VISIT":     notify.CategoryVisit,
+		"DIVERSION": notify.CategoryDiversion,
 	}
 	marshalNNotificationCategory2channelhubᚋinternalᚋnotifyᚐCategory = map[notify.Category]string{
-		notify.CategoryOrder:    "ORDER",
-		notify.CategoryCredit:   "CREDIT",
-		notify.CategoryShipment: "SHIPMENT",
-		notify.CategoryVisit:    "VISIT",
+		notify.CategoryOrder:     "ORDER",
+		notify.CategoryCredit:    "CREDIT",
+		notify.CategoryShipment:  "SHIPMENT",
+		notify.CategoryVisit:     "VISIT",
+		notify.CategoryDiversion: "DIVERSION",
 	}
 )
 
@@ -58082,6 +61008,11 @@ func (ec *executionContext) unmarshalNPartyStatusChangeInput2channelhubᚋgraph�
 
 func (ec *executionContext) unmarshalNPartyUpdateInput2channelhubᚋgraphᚋmodelᚐPartyUpdateInput(ctx context.Context, v any) (model.PartyUpdateInput, error) {
 	res, err := ec.unmarshalInputPartyUpdateInput(ctx, v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalNPeriodInput2channelhubᚋgraphᚋmodelᚐPeriodInput(ctx context.Context, v any) (model.PeriodInput, error) {
+	res, err := ec.unmarshalInputPeriodInput(ctx, v)
 	return res, graphql.ErrorOnPath(ctx, err)
 }
 
@@ -60370,6 +63301,83 @@ func (ec *executionContext) marshalODecimal2ᚖchannelhubᚋgraphᚋmodelᚐDeci
 	return v
 }
 
+func (ec *executionContext) marshalODiversion2ᚖchannelhubᚋinternalᚋserialᚐDiversion(ctx context.Context, sel ast.SelectionSet, v *serial.Diversion) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return ec._Diversion(ctx, sel, v)
+}
+
+func (ec *executionContext) unmarshalODiversionFilter2ᚖchannelhubᚋgraphᚋmodelᚐDiversionFilter(ctx context.Context, v any) (*model.DiversionFilter, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputDiversionFilter(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) unmarshalODiversionKind2ᚖchannelhubᚋinternalᚋserialᚐDiversionKind(ctx context.Context, v any) (*serial.DiversionKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalODiversionKind2ᚖchannelhubᚋinternalᚋserialᚐDiversionKind[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODiversionKind2ᚖchannelhubᚋinternalᚋserialᚐDiversionKind(ctx context.Context, sel ast.SelectionSet, v *serial.DiversionKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalODiversionKind2ᚖchannelhubᚋinternalᚋserialᚐDiversionKind[*v])
+	return res
+}
+
+var (
+	unmarshalODiversionKind2ᚖchannelhubᚋinternalᚋserialᚐDiversionKind = map[string]serial.DiversionKind{
+		"RECEIVED_OUTSIDE": serial.ReceivedOutside,
+		"SOLD_OUTSIDE":     serial.SoldOutside,
+	}
+	marshalODiversionKind2ᚖchannelhubᚋinternalᚋserialᚐDiversionKind = map[serial.DiversionKind]string{
+		serial.ReceivedOutside: "RECEIVED_OUTSIDE",
+		serial.SoldOutside:     "SOLD_OUTSIDE",
+	}
+)
+
+func (ec *executionContext) unmarshalODiversionStatus2ᚖchannelhubᚋinternalᚋserialᚐDiversionStatus(ctx context.Context, v any) (*serial.DiversionStatus, error) {
+	if v == nil {
+		return nil, nil
+	}
+	tmp, err := graphql.UnmarshalString(v)
+	res := unmarshalODiversionStatus2ᚖchannelhubᚋinternalᚋserialᚐDiversionStatus[tmp]
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalODiversionStatus2ᚖchannelhubᚋinternalᚋserialᚐDiversionStatus(ctx context.Context, sel ast.SelectionSet, v *serial.DiversionStatus) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	_ = sel
+	_ = ctx
+	res := graphql.MarshalString(marshalODiversionStatus2ᚖchannelhubᚋinternalᚋserialᚐDiversionStatus[*v])
+	return res
+}
+
+var (
+	unmarshalODiversionStatus2ᚖchannelhubᚋinternalᚋserialᚐDiversionStatus = map[string]serial.DiversionStatus{
+		"OPEN":      serial.DiversionOpen,
+		"CONFIRMED": serial.DiversionConfirmed,
+		"DISMISSED": serial.DiversionDismissed,
+	}
+	marshalODiversionStatus2ᚖchannelhubᚋinternalᚋserialᚐDiversionStatus = map[serial.DiversionStatus]string{
+		serial.DiversionOpen:      "OPEN",
+		serial.DiversionConfirmed: "CONFIRMED",
+		serial.DiversionDismissed: "DISMISSED",
+	}
+)
+
 func (ec *executionContext) unmarshalOFloat2ᚖfloat64(ctx context.Context, v any) (*float64, error) {
 	if v == nil {
 		return nil, nil
@@ -60751,6 +63759,14 @@ var (
 		party.StatusExited:    "EXITED",
 	}
 )
+
+func (ec *executionContext) unmarshalOPeriodInput2ᚖchannelhubᚋgraphᚋmodelᚐPeriodInput(ctx context.Context, v any) (*model.PeriodInput, error) {
+	if v == nil {
+		return nil, nil
+	}
+	res, err := ec.unmarshalInputPeriodInput(ctx, v)
+	return &res, graphql.ErrorOnPath(ctx, err)
+}
 
 func (ec *executionContext) marshalOPhotoUpload2ᚖchannelhubᚋinternalᚋmediaᚐUpload(ctx context.Context, sel ast.SelectionSet, v *media.Upload) graphql.Marshaler {
 	if v == nil {

@@ -144,7 +144,7 @@ func TestLiveOrderUpdates(t *testing.T) {
 // with its followers, only with the kinds of viewer (here a second, HQ).
 func TestLiveSharedReads(t *testing.T) {
 	t.Parallel()
-	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+	apitest.Each(t, apitest.Options{SteadyBatches: true}, func(t *testing.T, e *apitest.Env) {
 		dist, ops := e.As(auth.RoleDistributorAdmin), e.As(auth.RoleSalesOps)
 		again := e.As(auth.RoleDistributorAdmin) // a second session of the same user
 		ids := cartSKUs(t, e, dist, "PH01-2-1")

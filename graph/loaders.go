@@ -52,6 +52,7 @@ type assignedKey struct {
 type loadersKey struct{}
 
 func (r *Resolver) newLoaders() *loaders {
+	o := r.batchOpts()
 	return &loaders{
 		ship: r.newShipLoaders(),
 		party: dataloadgen.NewLoader(func(ctx context.Context, ids []uuid.UUID) ([]*party.Party, []error) {
@@ -63,22 +64,22 @@ func (r *Resolver) newLoaders() *loaders {
 				}
 			}
 			return make([]*party.Party, len(ids)), fill(len(ids), err)
-		}, batchOpts...),
-		category: byID(r.CatalogService.CategoriesByID),
-		product:  byID(r.CatalogService.ProductsByID),
-		sku: byID(func(ctx context.Context, ids []uuid.UUID) ([]*catalog.SKU, error) {
+		}, o...),
+		category: byID(o, r.CatalogService.CategoriesByID),
+		product:  byID(o, r.CatalogService.ProductsByID),
+		sku: byID(o, func(ctx context.Context, ids []uuid.UUID) ([]*catalog.SKU, error) {
 			return r.CatalogService.SKUs(ctx, nil, ids)
 		}),
-		price:        dataloadgen.NewLoader(r.priceLoaderFetch, batchOpts...),
-		availability: dataloadgen.NewLoader(r.availabilityFetch, batchOpts...),
-		listPrices: byID(func(ctx context.Context, ids []uuid.UUID) ([][]pricing.ListPrice, error) {
+		price:        dataloadgen.NewLoader(r.priceLoaderFetch, o...),
+		availability: dataloadgen.NewLoader(r.availabilityFetch, o...),
+		listPrices: byID(o, func(ctx context.Context, ids []uuid.UUID) ([][]pricing.ListPrice, error) {
 			p, err := auth.FromContext(ctx)
 			if err != nil {
 				return nil, err
 			}
 			return r.PricingService.ListPrices(ctx, p, ids, maxListPrices)
 		}),
-		priceCount: byID(func(ctx context.Context, ids []uuid.UUID) ([]int, error) {
+		priceCount: byID(o, func(ctx context.Context, ids []uuid.UUID) ([]int, error) {
 			p, err := auth.FromContext(ctx)
 			if err != nil {
 				return nil, err
@@ -110,14 +111,14 @@ func (r *Resolver) newLoaders() *loaders {
 				}
 			}
 			return out, nil
-		}, batchOpts...),
-		counterparty: byID(r.PartyService.Counterparties),
+		}, o...),
+		counterparty: byID(o, r.PartyService.Counterparties),
 		visit:        r.newVisitLoaders(),
-		orderLines:   grouped(r.OrderService.LinesOf),
-		orderEvents:  grouped(r.OrderService.EventsOf),
-		orderRes:     grouped(r.OrderService.ReservationsOf),
-		orderReturns: grouped(r.OrderService.ReturnsOf),
-		order: byID(func(ctx context.Context, ids []uuid.UUID) ([]*order.Order, error) {
+		orderLines:   grouped(o, r.OrderService.LinesOf),
+		orderEvents:  grouped(o, r.OrderService.EventsOf),
+		orderRes:     grouped(o, r.OrderService.ReservationsOf),
+		orderReturns: grouped(o, r.OrderService.ReturnsOf),
+		order: byID(o, func(ctx context.Context, ids []uuid.UUID) ([]*order.Order, error) {
 			p, err := auth.FromContext(ctx)
 			if err != nil {
 				return nil, err
@@ -134,24 +135,24 @@ func (r *Resolver) newLoaders() *loaders {
 				return nil, fill(len(users), err)
 			}
 			return n, nil
-		}, batchOpts...),
+		}, o...),
 	}
 }
 
 // byID makes a loader of a batch function that returns rows in key order.
-func byID[T any](fetch func(context.Context, []uuid.UUID) ([]T, error)) *dataloadgen.Loader[uuid.UUID, T] {
+func byID[T any](o []dataloadgen.Option, fetch func(context.Context, []uuid.UUID) ([]T, error)) *dataloadgen.Loader[uuid.UUID, T] {
 	return dataloadgen.NewLoader(func(ctx context.Context, ids []uuid.UUID) ([]T, []error) {
 		rows, err := fetch(ctx, ids)
 		if err != nil {
 			return make([]T, len(ids)), fill(len(ids), err)
 		}
 		return rows, nil
-	}, batchOpts...)
+	}, o...)
 }
 
 // grouped makes a loader of a batch function that returns rows grouped by key.
-func grouped[T any](fetch func(context.Context, []uuid.UUID) (map[uuid.UUID][]T, error)) *dataloadgen.Loader[uuid.UUID, []T] {
-	return byID(func(ctx context.Context, ids []uuid.UUID) ([][]T, error) {
+func grouped[T any](o []dataloadgen.Option, fetch func(context.Context, []uuid.UUID) (map[uuid.UUID][]T, error)) *dataloadgen.Loader[uuid.UUID, []T] {
+	return byID(o, func(ctx context.Context, ids []uuid.UUID) ([][]T, error) {
 		by, err := fetch(ctx, ids)
 		if err != nil {
 			return nil, err
@@ -167,7 +168,15 @@ func grouped[T any](fetch func(context.Context, []uuid.UUID) (map[uuid.UUID][]T,
 // maxListPrices caps PriceList.prices, as the schema says.
 const maxListPrices = 1000
 
-var batchOpts = []dataloadgen.Option{dataloadgen.WithWait(time.Millisecond), dataloadgen.WithBatchCapacity(100)}
+// batchOpts: a longer wait gathers more keys per query on a busy machine, at
+// the price of latency per level of a query.
+func (r *Resolver) batchOpts() []dataloadgen.Option {
+	wait := r.BatchWait
+	if wait <= 0 {
+		wait = time.Millisecond
+	}
+	return []dataloadgen.Option{dataloadgen.WithWait(wait), dataloadgen.WithBatchCapacity(100)}
+}
 
 func fill(n int, err error) []error {
 	errs := make([]error, n)

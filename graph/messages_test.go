@@ -46,6 +46,9 @@ func TestMessagesCoverEveryCode(t *testing.T) {
 	for _, c := range model.AllTransferErrorCode {
 		ids = append(ids, "transfer."+c.String())
 	}
+	for _, c := range model.AllDiversionErrorCode {
+		ids = append(ids, "diversion."+c.String())
+	}
 	for _, id := range ids {
 		require.True(t, i18n.Has(id), "message %s missing in zh-CN or en", id)
 	}

@@ -100,7 +100,7 @@ func TestOrderBadInput(t *testing.T) {
 
 func TestOrderFromCartAndPaging(t *testing.T) {
 	t.Parallel()
-	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+	apitest.Each(t, apitest.Options{SteadyBatches: true}, func(t *testing.T, e *apitest.Env) {
 		dist := e.As(auth.RoleDistributorAdmin)
 		ids := cartSKUs(t, e, dist, "PH01-2-1", "CB01-1")
 		var cart struct {

@@ -342,7 +342,7 @@ func TestPartyGuardsAgainstLockingHQOut(t *testing.T) {
 // statements whatever its size: the stores come through batched loaders.
 func TestPartyAssignedStoresAreBatched(t *testing.T) {
 	t.Parallel()
-	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+	apitest.Each(t, apitest.Options{SteadyBatches: true}, func(t *testing.T, e *apitest.Env) {
 		hq := e.As(auth.RoleHQAdmin)
 		cost := func(first int) int64 {
 			best := int64(-1) // best of three: a busy machine may split one loader batch

@@ -333,7 +333,7 @@ func d1ops(e *apitest.Env) string { return e.As(auth.RoleDistributorAdmin) }
 
 func TestPricingCatalogPageCostIsConstant(t *testing.T) {
 	t.Parallel()
-	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+	apitest.Each(t, apitest.Options{SteadyBatches: true}, func(t *testing.T, e *apitest.Env) {
 		d1 := e.As(auth.RoleDistributorAdmin)
 		cost := func(first int) int64 {
 			before := e.Server.DB.Queries()

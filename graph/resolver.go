@@ -2,10 +2,12 @@ package graph
 
 import (
 	"log/slog"
+	"time"
 
 	"channelhub/internal/auth"
 	"channelhub/internal/cart"
 	"channelhub/internal/catalog"
+	"channelhub/internal/channel"
 	"channelhub/internal/credit"
 	"channelhub/internal/inventory"
 	"channelhub/internal/notify"
@@ -38,6 +40,8 @@ type Resolver struct {
 	TransferService  *transfer.Service
 	Outbox           outbox.Admin
 	VisitService     *visit.Service
+	ChannelService   *channel.Service
 	Currency         string
 	Log              *slog.Logger
+	BatchWait        time.Duration // loaders' gathering window (default 1 ms)
 }

@@ -48,6 +48,8 @@ func (r *queryResolver) Node(ctx context.Context, id string) (model.Node, error)
 		return r.visitNode(ctx, p, typ, id)
 	case typeTransfer:
 		return r.transferNode(ctx, p, id)
+	case typeDiversion:
+		return r.diversionNode(ctx, p, id)
 	case typeNotification:
 		nid, err := parseID(typeNotification, id)
 		if err != nil {

@@ -41,18 +41,19 @@ type shipLoaders struct {
 }
 
 func (r *Resolver) newShipLoaders() *shipLoaders {
+	o := r.batchOpts()
 	return &shipLoaders{
-		ofOrder: grouped(r.ShipmentService.OfOrders),
-		lines:   grouped(r.ShipmentService.LinesOf),
-		events:  grouped(r.ShipmentService.EventsOf),
-		receipt: byID(r.ReceiptService.OfShipments),
-		claimOf: byID(r.ReceiptService.ClaimsOfReceipts),
-		claim:   byID(r.ReceiptService.ClaimsByID),
-		items:   grouped(r.ReceiptService.ItemsOf),
-		shipment: byID(func(ctx context.Context, ids []uuid.UUID) ([]*shipment.Shipment, error) {
+		ofOrder: grouped(o, r.ShipmentService.OfOrders),
+		lines:   grouped(o, r.ShipmentService.LinesOf),
+		events:  grouped(o, r.ShipmentService.EventsOf),
+		receipt: byID(o, r.ReceiptService.OfShipments),
+		claimOf: byID(o, r.ReceiptService.ClaimsOfReceipts),
+		claim:   byID(o, r.ReceiptService.ClaimsByID),
+		items:   grouped(o, r.ReceiptService.ItemsOf),
+		shipment: byID(o, func(ctx context.Context, ids []uuid.UUID) ([]*shipment.Shipment, error) {
 			return r.ShipmentService.ByID(ctx, ids)
 		}),
-		sellerIsH: byID(func(ctx context.Context, ids []uuid.UUID) ([]*order.Order, error) {
+		sellerIsH: byID(o, func(ctx context.Context, ids []uuid.UUID) ([]*order.Order, error) {
 			return r.OrderService.GetManyUnscoped(ctx, ids)
 		}),
 		transfers: r.newTransferLoaders(),

@@ -26,13 +26,14 @@ type transferLoaders struct {
 }
 
 func (r *Resolver) newTransferLoaders() *transferLoaders {
+	o := r.batchOpts()
 	return &transferLoaders{
-		byID:      byID(r.TransferService.ByID),
-		lines:     grouped(r.TransferService.LinesOf),
-		events:    grouped(r.TransferService.EventsOf),
-		holds:     grouped(r.TransferService.ReservationsOf),
-		shipments: grouped(r.ShipmentService.OfTransfers),
-		hq:        byID(r.TransferService.SupplierIsHQ),
+		byID:      byID(o, r.TransferService.ByID),
+		lines:     grouped(o, r.TransferService.LinesOf),
+		events:    grouped(o, r.TransferService.EventsOf),
+		holds:     grouped(o, r.TransferService.ReservationsOf),
+		shipments: grouped(o, r.ShipmentService.OfTransfers),
+		hq:        byID(o, r.TransferService.SupplierIsHQ),
 	}
 }
 

@@ -18,13 +18,14 @@ type visitLoaders struct {
 }
 
 func (r *Resolver) newVisitLoaders() *visitLoaders {
+	o := r.batchOpts()
 	if r.VisitService == nil {
 		return nil
 	}
 	return &visitLoaders{
-		user:     byID(r.VisitService.UsersByID),
-		audits:   byID(r.VisitService.AuditsOfVisits),
-		template: byID(r.VisitService.TemplatesByID),
+		user:     byID(o, r.VisitService.UsersByID),
+		audits:   byID(o, r.VisitService.AuditsOfVisits),
+		template: byID(o, r.VisitService.TemplatesByID),
 	}
 }
 

@@ -602,7 +602,7 @@ func TestVisitCheckInRace(t *testing.T) {
 // costs the same statements as a route of 5.
 func TestVisitRouteQueryCount(t *testing.T) {
 	t.Parallel()
-	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+	apitest.Each(t, apitest.Options{SteadyBatches: true}, func(t *testing.T, e *apitest.Env) {
 		v := newVisitEnv(t, e)
 		ctx := context.Background()
 		var salesman, d1 uuid.UUID

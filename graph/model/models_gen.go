@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"channelhub/internal/auth"
 	"channelhub/internal/catalog"
+	"channelhub/internal/channel"
 	"channelhub/internal/credit"
 	"channelhub/internal/inventory"
 	"channelhub/internal/media"
@@ -14,6 +15,7 @@ import (
 	"channelhub/internal/party"
 	"channelhub/internal/pricing"
 	"channelhub/internal/receipt"
+	"channelhub/internal/serial"
 	"channelhub/internal/shipment"
 	"channelhub/internal/transfer"
 	"channelhub/internal/visit"
@@ -267,6 +269,16 @@ type CategoryPayload struct {
 	Errors   []CatalogError    `json:"errors"`
 }
 
+type ChannelInventoryConnection struct {
+	Edges    []ChannelInventoryEdge `json:"edges"`
+	PageInfo *PageInfo              `json:"pageInfo"`
+}
+
+type ChannelInventoryEdge struct {
+	Node   *channel.Row `json:"node"`
+	Cursor string       `json:"cursor"`
+}
+
 type ClaimPayload struct {
 	Claim  *receipt.Claim  `json:"claim,omitempty"`
 	Errors []ShipmentError `json:"errors"`
@@ -359,6 +371,41 @@ type DeviceRegisterInput struct {
 	// The FCM registration token, 1..4096 characters. Bound to this sign-in: it receives pushes until the session ends or is unregistered. A token registered again belongs to its last user.
 	Token    string         `json:"token"`
 	Platform DevicePlatform `json:"platform"`
+}
+
+type DiversionError struct {
+	Field   []string           `json:"field,omitempty"`
+	Message string             `json:"message"`
+	Code    DiversionErrorCode `json:"code"`
+}
+
+type DiversionFilter struct {
+	Status *serial.DiversionStatus `json:"status,omitempty"`
+	Kind   *serial.DiversionKind   `json:"kind,omitempty"`
+	// Diversions whose expected or actual party lies in this party's subtree; NOT_FOUND outside the viewer's scope.
+	PartyID *string `json:"partyId,omitempty"`
+	// Detected in this period.
+	Period *PeriodInput `json:"period,omitempty"`
+}
+
+type DiversionPayload struct {
+	Diversion *serial.Diversion `json:"diversion,omitempty"`
+	Errors    []DiversionError  `json:"errors"`
+}
+
+type DiversionReviewInput struct {
+	Status serial.DiversionStatus `json:"status"`
+	// 1..500 characters; kept in the audit log.
+	Note string `json:"note"`
+}
+
+// One side of a diversion, as it was when the diversion was detected.
+type DiversionSide struct {
+	Party *party.Party `json:"party"`
+	// The party's region.
+	Region string `json:"region"`
+	// The branch above the party; null when none is (a party straight under HQ).
+	Branch *party.Party `json:"branch,omitempty"`
 }
 
 type FavouritePayload struct {
@@ -589,6 +636,14 @@ type PartyUpdateInput struct {
 	Address      *AddressInput      `json:"address,omitempty"`
 	Geo          *GeoPointInput     `json:"geo,omitempty"`
 	ContactPhone *string            `json:"contactPhone,omitempty"`
+}
+
+// Business days in CHANNELHUB_TIME_ZONE, both inclusive; at most 366 days.
+type PeriodInput struct {
+	// YYYY-MM-DD.
+	From string `json:"from"`
+	// YYYY-MM-DD, not before from.
+	To string `json:"to"`
 }
 
 type PhotoUploadPayload struct {
@@ -1895,6 +1950,65 @@ func (e DevicePlatform) MarshalJSON() ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
+type DiversionErrorCode string
+
+const (
+	DiversionErrorCodeInvalidInput DiversionErrorCode = "INVALID_INPUT"
+	// No such diversion in the viewer's scope.
+	DiversionErrorCodeNotFound DiversionErrorCode = "NOT_FOUND"
+	// The diversion was reviewed already.
+	DiversionErrorCodeAlreadyReviewed DiversionErrorCode = "ALREADY_REVIEWED"
+)
+
+var AllDiversionErrorCode = []DiversionErrorCode{
+	DiversionErrorCodeInvalidInput,
+	DiversionErrorCodeNotFound,
+	DiversionErrorCodeAlreadyReviewed,
+}
+
+func (e DiversionErrorCode) IsValid() bool {
+	switch e {
+	case DiversionErrorCodeInvalidInput, DiversionErrorCodeNotFound, DiversionErrorCodeAlreadyReviewed:
+		return true
+	}
+	return false
+}
+
+func (e DiversionErrorCode) String() string {
+	return string(e)
+}
+
+func (e *DiversionErrorCode) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = DiversionErrorCode(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid DiversionErrorCode", str)
+	}
+	return nil
+}
+
+func (e DiversionErrorCode) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *DiversionErrorCode) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e DiversionErrorCode) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
 // Codes of the top-level `errors[].extensions.code`.
 type ErrorCode string
 
@@ -2695,7 +2809,7 @@ const (
 	ShipmentErrorCodeNotBuyer ShipmentErrorCode = "NOT_BUYER"
 	// The shipment cannot be received in its status (not dispatched yet, cancelled, or already received).
 	ShipmentErrorCodeNotReceivable ShipmentErrorCode = "NOT_RECEIVABLE"
-	// The serial belongs to another shipment.
+	// The serial belongs to another shipment: in transit on it, or written back to its seller after it.
 	ShipmentErrorCodeSerialOtherShipment ShipmentErrorCode = "SERIAL_OTHER_SHIPMENT"
 	// Accepted and rejected exceed what the line shipped.
 	ShipmentErrorCodeReceiptTooMuch ShipmentErrorCode = "RECEIPT_TOO_MUCH"

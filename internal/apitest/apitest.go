@@ -62,6 +62,9 @@ type Options struct {
 	// Peer, when set, makes this server a second instance beside Peer: the
 	// same database, data directory (signing keys) and Redis namespace.
 	Peer *Env
+	// SteadyBatches widens the loaders' gathering window, so a test counting
+	// statements sees whole batches even on a busy machine.
+	SteadyBatches bool
 }
 
 // Each runs fn against every configured backend, each with its own database.
@@ -103,6 +106,9 @@ func Start(t testing.TB, b dbtest.Backend, opt Options) *Env {
 			vars[k] = opt.Peer.vars[k]
 		}
 		prefix = opt.Peer.prefix
+	}
+	if opt.SteadyBatches {
+		vars["CHANNELHUB_BATCH_WAIT"] = "30ms"
 	}
 	for k, v := range opt.Env {
 		vars[k] = v

@@ -47,6 +47,7 @@ type Config struct {
 	SeedDemo              bool
 	ShutdownTimeout       time.Duration
 	ResponseCacheTTL      time.Duration  // how long a cached catalogue answer may live; 0 turns the cache off
+	BatchWait             time.Duration  // how long a request's loaders gather keys before one batched query
 	AllowedOrigins        []string       // extra WebSocket/CORS origin patterns; same-origin is always allowed
 	TrustedProxies        []netip.Prefix // proxies whose X-Forwarded-For is believed
 	LoginRatePerMinute    int            // sign-in attempts per client IP
@@ -110,6 +111,7 @@ func Load(getenv func(string) string) (Config, error) {
 		QueryComplexityLimit:  int(l.int("QUERY_COMPLEXITY_LIMIT", 2000, 10, 100000)),
 		ShutdownTimeout:       l.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Second, time.Hour),
 		ResponseCacheTTL:      l.duration("RESPONSE_CACHE_TTL", time.Minute, 0, time.Hour),
+		BatchWait:             l.duration("BATCH_WAIT", time.Millisecond, 100*time.Microsecond, time.Second),
 		AllowedOrigins:        l.list("ALLOWED_ORIGINS"),
 		TrustedProxies:        l.prefixes("TRUSTED_PROXIES"),
 		LoginRatePerMinute:    int(l.int("RATE_LOGIN_PER_MINUTE", 60, 1, 1000000)),
@@ -238,6 +240,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("seed_demo", c.SeedDemo),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),
 		slog.Duration("response_cache_ttl", c.ResponseCacheTTL),
+		slog.Duration("batch_wait", c.BatchWait),
 		slog.Any("allowed_origins", c.AllowedOrigins),
 		slog.Any("trusted_proxies", c.TrustedProxies),
 		slog.String("carrier_secret", mask(c.CarrierSecret)),

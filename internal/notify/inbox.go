@@ -25,15 +25,16 @@ import (
 type Category string
 
 const (
-	CategoryOrder    Category = "ORDER"
-	CategoryCredit   Category = "CREDIT"
-	CategoryShipment Category = "SHIPMENT"
-	CategoryVisit    Category = "VISIT" // field visits: a store's action items
+	CategoryOrder     Category = "ORDER"
+	CategoryCredit    Category = "CREDIT"
+	CategoryShipment  Category = "SHIPMENT"
+	CategoryVisit     Category = "VISIT" // field visits: a store's action items
+	CategoryDiversion Category = "DIVERSION"
 )
 
 // Valid reports a known category.
 func (c Category) Valid() bool {
-	return c == CategoryOrder || c == CategoryCredit || c == CategoryShipment || c == CategoryVisit
+	return c == CategoryOrder || c == CategoryCredit || c == CategoryShipment || c == CategoryVisit || c == CategoryDiversion
 }
 
 // Notification is one inbox entry.

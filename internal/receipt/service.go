@@ -35,6 +35,9 @@ type Service struct {
 	stock     *inventory.Service
 	ledger    credit.Ledger
 	Now       func() time.Time
+	// SkipDiversions turns the diversion check of receipts off; only
+	// benchmarks set it, to measure what the check costs.
+	SkipDiversions bool
 }
 
 // NewService returns a receipt Service.
@@ -215,6 +218,7 @@ func (s *Service) book(ctx context.Context, tx bun.IDB, p auth.Principal, sh *sh
 	}
 	var items []Item
 	var strangers []string
+	var strays []*serial.Serial // known units scanned but not on the shipment: checked for diversion
 	mark := func(numbers []string, k Kind) {
 		for _, n := range numbers {
 			if u := byNumber[n]; u != nil {
@@ -232,10 +236,17 @@ func (s *Service) book(ctx context.Context, tx bun.IDB, p auth.Principal, sh *sh
 			return nil, err
 		}
 		for _, n := range strangers {
-			if known[n] != nil {
-				return nil, field.Err(ErrSerialOther, serialPath(in, n)...)
+			it := Item{Kind: Unexpected, SerialNumber: n, Qty: 1}
+			if k := known[n]; k != nil {
+				// A unit in transit on another shipment, or written back to a seller
+				// after one, belongs to that shipment; any other known unit is a stray.
+				if k.Status == serial.StatusInTransit || k.Status == serial.StatusReturned {
+					return nil, field.Err(ErrSerialOther, serialPath(in, n)...)
+				}
+				it.SKUID = &k.SKUID
+				strays = append(strays, k)
 			}
-			items = append(items, Item{Kind: Unexpected, SerialNumber: n, Qty: 1})
+			items = append(items, it)
 		}
 	}
 	// Per line: serialised lines count their units, the others take the input (all accepted by default).
@@ -340,6 +351,12 @@ func (s *Service) book(ctx context.Context, tx bun.IDB, p auth.Principal, sh *sh
 	}
 	if err := s.moveUnits(ctx, tx, p, sh, r, w.ID, units, now); err != nil {
 		return nil, err
+	}
+	if len(strays) > 0 && !s.SkipDiversions { // strays from outside the buyer's line are diverted
+		doc := serial.Doc{Type: "RECEIPT", ID: r.ID, Number: r.Number, Actor: p.UserID, At: now}
+		if _, err := serial.Divert(ctx, tx, serial.ReceivedOutside, sh.BuyerID, strays, doc); err != nil {
+			return nil, err
+		}
 	}
 	status := shipment.StatusReceived
 	if len(items) > 0 {

@@ -45,5 +45,10 @@ func insertSerials(ctx context.Context, tx bun.Tx, b *builder) error {
 			}
 		}
 	}
+	// Opening stock outside HQ is its holder's own territory, as if received.
+	if _, err := tx.NewUpdate().Table("serials").Set("territory_party_id = holder_party_id").
+		Where("holder_party_id <> ?", b.hq.ID).Exec(ctx); err != nil {
+		return fmt.Errorf("seed: serial territories: %w", err)
+	}
 	return nil
 }

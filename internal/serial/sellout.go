@@ -148,6 +148,7 @@ func (s *Service) sellUnits(ctx context.Context, tx bun.IDB, p auth.Principal, n
 	count := map[place]int64{}
 	var order []place
 	ids := make([]uuid.UUID, 0, len(numbers))
+	sold := make([]*Serial, 0, len(numbers))
 	for i, n := range numbers {
 		u := units[n]
 		if u == nil || u.HolderID != p.PartyID || u.Status != StatusInStock || u.WarehouseID == nil {
@@ -159,10 +160,16 @@ func (s *Service) sellUnits(ctx context.Context, tx bun.IDB, p auth.Principal, n
 		}
 		count[k]++
 		ids = append(ids, u.ID)
+		sold = append(sold, u)
 	}
 	holder := p.PartyID
 	if err := Apply(ctx, tx, ids, Move{From: []Status{StatusInStock}, FromHolder: &holder, To: StatusSold, Holder: holder, Event: EvSold}, doc); err != nil {
 		return field.Err(err, "serials")
+	}
+	if !s.SkipDiversions { // a unit sold outside its territory's line
+		if _, err := Divert(ctx, tx, SoldOutside, p.PartyID, sold, doc); err != nil {
+			return err
+		}
 	}
 	for _, k := range order {
 		if _, err := s.stock.MoveTx(ctx, tx, p.UserID, k.warehouse, k.sku, -count[k], inventory.MoveSellOut, "SELL_OUT", doc.Number); err != nil {

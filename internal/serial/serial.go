@@ -46,7 +46,8 @@ type Serial struct {
 	HolderID    uuid.UUID  `bun:"holder_party_id"`
 	WarehouseID *uuid.UUID `bun:"warehouse_id"`
 	ShipmentID  *uuid.UUID `bun:"shipment_id"`
-	ReceivedAt  time.Time  `bun:"received_at"` // into its current holder's stock: FIFO order
+	TerritoryID *uuid.UUID `bun:"territory_party_id"` // last shipped to and received by; nil until it first leaves HQ
+	ReceivedAt  time.Time  `bun:"received_at"`        // into its current holder's stock: FIFO order
 	UpdatedAt   time.Time  `bun:"updated_at"`
 	Trail       []*Event   `bun:"-"` // filled by Get
 }
@@ -162,6 +163,10 @@ type Move struct {
 
 // Apply moves the units ids as m says, one statement per 5,000 units plus
 // their trail events; ErrUnavailable when any unit no longer stands where m.From says.
+// A move into stock off a shipment (the receipt of a shipment that listed the
+// units, whether an order's or a transfer's) also makes the receiver the
+// units' territory, in the same statement: the party they were legitimately
+// shipped to and received by.
 func Apply(ctx context.Context, tx bun.IDB, ids []uuid.UUID, m Move, doc Doc) error {
 	for _, c := range chunks(ids) {
 		q := tx.NewUpdate().Model((*Serial)(nil)).
@@ -169,6 +174,9 @@ func Apply(ctx context.Context, tx bun.IDB, ids []uuid.UUID, m Move, doc Doc) er
 			Where("id IN (?)", bun.List(c)).Where("status IN (?)", bun.List(m.From))
 		if m.To == StatusInStock {
 			q = q.Set("received_at = ?", doc.At)
+		}
+		if m.To == StatusInStock && m.FromShipment != nil { // taken into stock off a shipment that listed it
+			q = q.Set("territory_party_id = ?", m.Holder)
 		}
 		if m.FromWarehouse != nil {
 			q = q.Where("warehouse_id = ?", *m.FromWarehouse)

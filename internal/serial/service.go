@@ -34,6 +34,9 @@ type Service struct {
 	db    *database.DB
 	stock *inventory.Service
 	Now   func() time.Time
+	// SkipDiversions turns the diversion check of sell-outs off; only
+	// benchmarks set it, to measure what the check costs.
+	SkipDiversions bool
 }
 
 // NewService returns a serial Service.

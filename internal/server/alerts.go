@@ -16,6 +16,7 @@ import (
 	"channelhub/internal/notify"
 	"channelhub/internal/order"
 	"channelhub/internal/outbox"
+	"channelhub/internal/serial"
 	"channelhub/internal/visit"
 )
 
@@ -134,8 +135,57 @@ func (s *Server) alert(ctx context.Context, e *outbox.Event) error {
 			Title:  i18n.T(ctx, "notify."+e.Type+".title", map[string]any{"Number": m.Number}),
 			Body:   i18n.T(ctx, "notify."+e.Type+".body", map[string]any{"Number": m.Number}),
 			Target: "shipment/" + m.ShipmentID.String(), CollapseKey: "shipment:" + m.ShipmentID.String()})
+	case e.Type == serial.EventDiverted:
+		return s.alertDiverted(ctx, e)
 	}
 	return nil
+}
+
+// Who hears of diversions: HQ's channel managers, and the managers of the
+// branches above either side; nobody at the parties involved.
+var hqDiversionUsers = []auth.Role{auth.RoleHQAdmin, auth.RoleSalesOps}
+
+// alertDiverted tells one document's diversions in one note.
+func (s *Server) alertDiverted(ctx context.Context, e *outbox.Event) error {
+	var m serial.Diverted
+	if err := json.Unmarshal([]byte(e.Payload), &m); err != nil {
+		return fmt.Errorf("server: alert %s: %w", e.ID, err)
+	}
+	users, err := s.Parties.Recipients(ctx, m.HQID, hqDiversionUsers...)
+	if err != nil {
+		return err
+	}
+	seen := map[uuid.UUID]bool{}
+	for _, u := range users {
+		seen[u] = true
+	}
+	for _, b := range m.BranchIDs {
+		managers, err := s.Parties.Recipients(ctx, b, auth.RoleBranchManager)
+		if err != nil {
+			return err
+		}
+		for _, u := range managers {
+			if !seen[u] {
+				seen[u] = true
+				users = append(users, u)
+			}
+		}
+	}
+	expected := strings.Join(m.ExpectedCodes[:min(len(m.ExpectedCodes), 5)], ", ")
+	if len(m.ExpectedCodes) > 5 {
+		expected += ", …"
+	}
+	data := map[string]any{"Count": m.Count, "More": m.Count - 1, "Actual": m.ActualCode, "Expected": expected,
+		"Serial": m.SerialNumber, "Document": m.DocumentNumber}
+	target := "diversions"
+	if m.Count == 1 {
+		target = "diversion/" + m.DiversionID.String()
+	}
+	s.log.DebugContext(ctx, "alert", slog.String("event", e.Type), slog.Int("users", len(users)))
+	return s.Notify.Deliver(ctx, e.ID, users, notify.Note{Category: notify.CategoryDiversion, High: true,
+		Title:  i18n.T(ctx, "notify.serial.diverted."+string(m.Kind)+".title", data),
+		Body:   i18n.T(ctx, "notify.serial.diverted."+string(m.Kind)+".body", data),
+		Target: target, CollapseKey: "diversion:" + m.DiversionID.String()})
 }
 
 func (s *Server) tell(ctx context.Context, e *outbox.Event, party uuid.UUID, roles []auth.Role, n notify.Note) error {

@@ -26,6 +26,7 @@ import (
 	"channelhub/internal/broker"
 	"channelhub/internal/cart"
 	"channelhub/internal/catalog"
+	"channelhub/internal/channel"
 	"channelhub/internal/config"
 	"channelhub/internal/credit"
 	"channelhub/internal/database"
@@ -78,6 +79,7 @@ type Server struct {
 	Notify    *notify.Service
 	Media     media.Store // S3 when CHANNELHUB_S3_ENDPOINT is set, else the local directory
 	Visits    *visit.Service
+	Channel   *channel.Service
 	Handler   http.Handler
 	Seeded    bool // this start seeded the demo channel
 
@@ -165,6 +167,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 		return nil, err
 	}
 	s.Visits = visit.NewService(s.DB, s.Media, cfg.TimeZone)
+	s.Channel = channel.NewService(s.DB, s.Parties, cfg.TimeZone)
 	s.Handler = s.routes(d.Log)
 	// Start-up garbage (migrations, the seed's 19 MiB password hash) goes back
 	// to the OS now rather than minutes later, so an idle instance stays small.
@@ -192,7 +195,8 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 			CreditService: s.Credit, OrderService: s.Orders, Broker: s.Broker, NotifyService: s.Notify,
 			Outbox: outbox.Admin{DB: s.DB}, VisitService: s.Visits,
 			SerialService: s.Serials, ShipmentService: s.Shipments, ReceiptService: s.Receipts, TransferService: s.Transfers,
-			Currency: s.Config.Currency, Log: log},
+			ChannelService: s.Channel,
+			Currency:       s.Config.Currency, Log: log, BatchWait: s.Config.BatchWait},
 		Development:     s.Config.Development(),
 		DepthLimit:      s.Config.QueryDepthLimit,
 		SessionCheck:    s.Config.LiveSessionCheck,
