@@ -2,6 +2,7 @@ package order
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -113,15 +114,13 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) 
 	if err != nil {
 		return nil, err
 	}
-	whs, err := s.warehouses(ctx, seller.ID)
-	if err != nil {
-		return nil, err
-	}
-	autoMax, err := s.autoApproveMax(ctx, seller.ID)
-	if err != nil {
-		return nil, err
-	}
 	now := s.Now()
+	need := q.stockNeed()
+	sf, err := s.sellerFacts(ctx, seller.ID, need, "SO", now)
+	if err != nil {
+		return nil, err
+	}
+	whs, autoMax, plan := sf.whs, sf.autoMax, sf.plan
 	o := &Order{ID: uuid.Must(uuid.NewV7()), Kind: KindSellThrough, BuyerID: buyer.ID, SellerID: seller.ID, CreatedBy: p.UserID,
 		Note: note, DeliveryAddress: addr, Version: 1, SubmittedAt: now, UpdatedAt: now}
 	if seller.Kind == party.KindHQ {
@@ -131,14 +130,7 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) 
 		o.SalesmanID = &p.UserID
 	}
 	o.setQuote(q)
-	if o.Number, err = s.sequenceNumber(ctx, "SO", now); err != nil {
-		return nil, err
-	}
-	need := q.stockNeed()
-	plan, err := s.levels(ctx, s.db, whs, need, false)
-	if err != nil {
-		return nil, err
-	}
+	o.Number = sf.number
 	var replayed bool
 	err = s.retryDeadlock(ctx, func(ctx context.Context, t *txn) error {
 		stored, replay, err := idempotency.Claim(ctx, t, p.UserID, "orderSubmit", in.IdempotencyKey, hash, now)
@@ -650,6 +642,81 @@ func (s *Service) levels(ctx context.Context, db bun.IDB, whs []uuid.UUID, need 
 	out := make(map[[2]uuid.UUID]int64, len(rows))
 	for _, r := range rows {
 		out[[2]uuid.UUID{r.WarehouseID, r.SKUID}] = r.Available()
+	}
+	return out, nil
+}
+
+// sellerFacts is what an order needs of its seller besides prices, read in
+// one statement before the transaction: the active warehouses (highest
+// priority first), the auto-approval ceiling, what each (warehouse, SKU) of
+// need can still promise as committed now, and on PostgreSQL the next
+// document number of prefix ("" on SQLite: the transaction takes it).
+type sellerFacts struct {
+	whs     []uuid.UUID
+	autoMax *int64
+	plan    map[[2]uuid.UUID]int64
+	number  string
+}
+
+func (s *Service) sellerFacts(ctx context.Context, seller uuid.UUID, need map[uuid.UUID]int64, prefix string, at time.Time) (*sellerFacts, error) {
+	skus := make([]uuid.UUID, 0, len(need))
+	for id := range need {
+		skus = append(skus, id)
+	}
+	// One row per fact, told apart by k: 0 a warehouse, 1 a stock level, 2 the
+	// approval ceiling, 3 the sequence's next value.
+	parts := []string{`WITH w AS (SELECT id, priority, code FROM warehouses WHERE party_id = ? AND active)
+SELECT 0 AS k, w.id AS wh, NULL AS sku, w.priority AS n, w.code AS code FROM w`}
+	args := []any{seller}
+	if len(skus) > 0 {
+		parts = append(parts, `SELECT 1, sl.warehouse_id, sl.sku_id, sl.on_hand - sl.reserved, '' FROM stock_levels sl
+WHERE sl.warehouse_id IN (SELECT id FROM w) AND sl.sku_id IN (?)`)
+		args = append(args, bun.List(skus))
+	}
+	parts = append(parts, `SELECT 2, NULL, NULL, auto_approve_max, '' FROM approval_rules WHERE seller_party_id = ? AND auto_approve_max IS NOT NULL`)
+	args = append(args, seller)
+	if s.db.IsPostgres() {
+		parts = append(parts, `SELECT 3, NULL, NULL, nextval(?), ''`)
+		args = append(args, "doc_seq_"+strings.ToLower(prefix))
+	}
+	var rows []struct {
+		K    int           `bun:"k"`
+		WH   uuid.NullUUID `bun:"wh"`
+		SKU  uuid.NullUUID `bun:"sku"`
+		N    int64         `bun:"n"`
+		Code string        `bun:"code"`
+	}
+	if err := s.db.NewRaw(strings.Join(parts, "\nUNION ALL\n"), args...).Scan(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("order: seller facts: %w", err)
+	}
+	out := &sellerFacts{plan: map[[2]uuid.UUID]int64{}}
+	type wh struct {
+		id       uuid.UUID
+		priority int64
+		code     string
+	}
+	var whs []wh
+	for _, r := range rows {
+		switch r.K {
+		case 0:
+			whs = append(whs, wh{r.WH.UUID, r.N, r.Code})
+		case 1:
+			out.plan[[2]uuid.UUID{r.WH.UUID, r.SKU.UUID}] = r.N
+		case 2:
+			n := r.N
+			out.autoMax = &n
+		case 3:
+			out.number = s.format(prefix, at, r.N)
+		}
+	}
+	slices.SortFunc(whs, func(a, b wh) int {
+		if a.priority != b.priority {
+			return cmp.Compare(b.priority, a.priority)
+		}
+		return strings.Compare(a.code, b.code)
+	})
+	for _, w := range whs {
+		out.whs = append(out.whs, w.id)
 	}
 	return out, nil
 }
