@@ -349,11 +349,17 @@ func (r *serialResolver) ID(ctx context.Context, obj *serial.Serial) (string, er
 
 // Sku is the resolver for the sku field.
 func (r *serialResolver) Sku(ctx context.Context, obj *serial.Serial) (*model.SKUView, error) {
+	if obj.SKURow != nil { // read with the unit
+		return &model.SKUView{SKU: obj.SKURow}, nil
+	}
 	return r.loadSKUView(ctx, obj.SKUID, nil)
 }
 
 // Holder is the resolver for the holder field.
 func (r *serialResolver) Holder(ctx context.Context, obj *serial.Serial) (*party.Party, error) {
+	if obj.HolderParty != nil { // read with the unit
+		return obj.HolderParty, nil
+	}
 	return loadersFrom(ctx).counterparty.Load(ctx, obj.HolderID)
 }
 
@@ -374,6 +380,9 @@ func (r *serialResolver) Trail(ctx context.Context, obj *serial.Serial) ([]seria
 
 // Holder is the resolver for the holder field.
 func (r *serialEventResolver) Holder(ctx context.Context, obj *serial.Event) (*party.Party, error) {
+	if obj.HolderParty != nil { // read with the trail
+		return obj.HolderParty, nil
+	}
 	return loadersFrom(ctx).counterparty.Load(ctx, obj.HolderID)
 }
 
