@@ -122,15 +122,21 @@ func (s *Service) Buyer(ctx context.Context, p auth.Principal, as *uuid.UUID) (*
 	return b, nil
 }
 
-// lookup reads the SKUs and which of them buyer may see.
-func (s *Service) lookup(ctx context.Context, buyer *party.Party, ids []uuid.UUID) (all, visible []*catalog.SKU, err error) {
-	if all, err = s.catalog.SKUs(ctx, nil, ids); err != nil {
-		return nil, nil, err
+// lookup reads the SKUs and which of them buyer may see, in one query, with
+// each SKU's category path (ids, root first) for a quote that follows.
+func (s *Service) lookup(ctx context.Context, buyer *party.Party, ids []uuid.UUID) (all, visible []*catalog.SKU, paths [][]uuid.UUID, err error) {
+	seen, err := s.catalog.SKUsSeen(ctx, buyer, ids)
+	if err != nil {
+		return nil, nil, nil, err
 	}
-	if visible, err = s.catalog.SKUs(ctx, buyer, ids); err != nil {
-		return nil, nil, err
+	all, visible, paths = make([]*catalog.SKU, len(ids)), make([]*catalog.SKU, len(ids)), make([][]uuid.UUID, len(ids))
+	for i, k := range seen {
+		all[i], paths[i] = k.SKU, k.CategoryPath
+		if k.Seen {
+			visible[i] = k.SKU
+		}
 	}
-	return all, visible, nil
+	return all, visible, paths, nil
 }
 
 // problem is why qty of SKU k (nil: unknown; seen: visible to the buyer) cannot be ordered, or "".
@@ -154,7 +160,7 @@ func problem(k *catalog.SKU, seen bool, qty int64) Problem {
 
 // check finds the problem of ordering qty of each SKU, if any.
 func (s *Service) check(ctx context.Context, buyer *party.Party, ids []uuid.UUID, qty []int64) ([]*catalog.SKU, []Problem, error) {
-	all, visible, err := s.lookup(ctx, buyer, ids)
+	all, visible, _, err := s.lookup(ctx, buyer, ids)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -238,7 +244,7 @@ func (s *Service) change(ctx context.Context, p auth.Principal, as *uuid.UUID, c
 	for i, c := range changes {
 		skuIDs[i] = c.SKUID
 	}
-	all, visible, err := s.lookup(ctx, buyer, skuIDs)
+	all, visible, _, err := s.lookup(ctx, buyer, skuIDs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -420,14 +426,17 @@ func (s *Service) Check(ctx context.Context, buyer *party.Party, changes []Chang
 	for i, c := range merged {
 		ids[i] = c.SKUID
 	}
-	all, visible, err := s.lookup(ctx, buyer, ids)
+	all, visible, paths, err := s.lookup(ctx, buyer, ids)
 	if err != nil {
 		return nil, nil, pricing.Known{}, err
 	}
-	known := pricing.Known{All: map[uuid.UUID]*catalog.SKU{}, Visible: map[uuid.UUID]*catalog.SKU{}}
+	known := pricing.Known{All: map[uuid.UUID]*catalog.SKU{}, Visible: map[uuid.UUID]*catalog.SKU{}, Categories: map[uuid.UUID][]uuid.UUID{}}
 	var refused []LineError
 	for i, c := range merged {
 		known.All[c.SKUID], known.Visible[c.SKUID] = all[i], visible[i]
+		if all[i] != nil && paths[i] != nil {
+			known.Categories[all[i].CategoryID] = paths[i]
+		}
 		if pr := problem(all[i], visible[i] != nil, c.Qty); pr != "" {
 			refused = append(refused, LineError{Index: at[i], SKUID: c.SKUID, Problem: pr})
 		}

@@ -467,6 +467,48 @@ func (s *Service) Count(ctx context.Context, buyer *party.Party, f Filter) (int,
 	return int(n), nil
 }
 
+// SeenSKU is a SKU as everyone sees it, whether one buyer may see and order
+// it (Visible's rule), and the ids on its category's path, root first.
+type SeenSKU struct {
+	SKU          *SKU
+	Seen         bool
+	CategoryPath []uuid.UUID
+}
+
+type seenRow struct {
+	SKU          `bun:",extend"`
+	Seen         bool           `bun:"seen"`
+	CategoryPath sql.NullString `bun:"category_path"`
+}
+
+// SKUsSeen reads the SKUs of ids for buyer in one query: in order, a nil SKU
+// where absent. It answers what SKUs(nil, ids), SKUs(buyer, ids) and the
+// SKUs' categories would in three.
+func (s *Service) SKUsSeen(ctx context.Context, buyer *party.Party, ids []uuid.UUID) ([]SeenSKU, error) {
+	var rows []*seenRow
+	cond, args := visibleCond(buyer)
+	if err := s.db.NewSelect().Model(&rows).ColumnExpr("s.*").ColumnExpr(cond+" AS seen", args...).
+		ColumnExpr("sc.path AS category_path").Join("LEFT JOIN categories AS sc ON sc.id = s.category_id").
+		Where("s.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		return nil, fmt.Errorf("catalog: skus seen: %w", err)
+	}
+	byID := make(map[uuid.UUID]*seenRow, len(rows))
+	for _, r := range rows {
+		byID[r.ID] = r
+	}
+	out := make([]SeenSKU, len(ids))
+	for i, id := range ids {
+		if r := byID[id]; r != nil {
+			k := r.SKU
+			out[i] = SeenSKU{SKU: &k, Seen: r.Seen}
+			if r.CategoryPath.Valid {
+				out[i].CategoryPath = pathIDs(r.CategoryPath.String)
+			}
+		}
+	}
+	return out, nil
+}
+
 // SKUs returns the SKUs of ids in order, nil where absent or not visible to buyer (nil buyer: all).
 func (s *Service) SKUs(ctx context.Context, buyer *party.Party, ids []uuid.UUID) ([]*SKU, error) {
 	var rows []*SKU

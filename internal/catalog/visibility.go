@@ -22,10 +22,15 @@ func targets(alias string, b *party.Party) (string, []any) {
 // category path. The rule set is evaluated in the database, so a page costs
 // one query however many rules exist.
 func Visible(q *bun.SelectQuery, buyer *party.Party) *bun.SelectQuery {
+	cond, args := visibleCond(buyer)
+	return q.Where(cond, args...)
+}
+
+// visibleCond is Visible's condition on skus AS s, for a WHERE or a column.
+func visibleCond(buyer *party.Party) (string, []any) {
 	cond, args := targets("r", buyer)
 	covers := "EXISTS (SELECT 1 FROM catalog_rules r JOIN categories rc ON rc.id = s.category_id WHERE r.effect = ? AND " + cond +
 		" AND (r.sku_id = s.id OR (r.category_id IS NOT NULL AND rc.path LIKE '%/' || CAST(r.category_id AS TEXT) || '/%')))"
-	return q.Where("s.on_shelf").
-		Where(covers, append([]any{Include}, args...)...).
-		Where("NOT "+covers, append([]any{Exclude}, args...)...)
+	all := append(append([]any{Include}, args...), Exclude)
+	return "(s.on_shelf AND " + covers + " AND NOT " + covers + ")", append(all, args...)
 }

@@ -208,6 +208,7 @@ func (s *Service) Quote(ctx context.Context, buyer *party.Party, lines []LineInp
 // not read it again: SKUs by id as everyone sees them, and as the buyer does.
 type Known struct {
 	All, Visible map[uuid.UUID]*catalog.SKU
+	Categories   map[uuid.UUID][]uuid.UUID // category id → the ids on its path, root first
 }
 
 // QuoteFor is Quote for a known seller and known SKUs; it also returns what
@@ -278,12 +279,27 @@ func (s *Service) items(ctx context.Context, buyer *party.Party, ids []uuid.UUID
 			}
 		}
 	}
-	if err := s.fill(ctx, nil, ids, missing, all); err != nil {
-		return nil, err
+	path := map[uuid.UUID][]uuid.UUID{}
+	for id, p := range known.Categories {
+		path[id] = p
 	}
-	for _, i := range missing { // a gift need not be visible; anything else must be checked
-		if _, gift := gifts[ids[i]]; !gift {
-			hidden = append(hidden, i)
+	if len(missing) > 0 { // as everyone and as the buyer sees them, with their categories: one query
+		want := make([]uuid.UUID, len(missing))
+		for j, i := range missing {
+			want[j] = ids[i]
+		}
+		got, err := s.catalog.SKUsSeen(ctx, buyer, want)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range missing {
+			all[i] = got[j].SKU
+			if got[j].Seen {
+				visible[i] = got[j].SKU
+			}
+			if k := got[j].SKU; k != nil && got[j].CategoryPath != nil {
+				path[k.CategoryID] = got[j].CategoryPath
+			}
 		}
 	}
 	if err := s.fill(ctx, buyer, ids, hidden, visible); err != nil {
@@ -291,18 +307,22 @@ func (s *Service) items(ctx context.Context, buyer *party.Party, ids []uuid.UUID
 	}
 	var catIDs []uuid.UUID
 	for _, k := range all {
-		if k != nil {
+		if k == nil {
+			continue
+		}
+		if _, ok := path[k.CategoryID]; !ok {
 			catIDs = append(catIDs, k.CategoryID)
 		}
 	}
-	cats, err := s.catalog.CategoriesByID(ctx, catIDs)
-	if err != nil {
-		return nil, err
-	}
-	path := map[uuid.UUID][]uuid.UUID{}
-	for _, c := range cats {
-		if c != nil {
-			path[c.ID] = c.Ancestors()
+	if len(catIDs) > 0 {
+		cats, err := s.catalog.CategoriesByID(ctx, catIDs)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cats {
+			if c != nil {
+				path[c.ID] = c.Ancestors()
+			}
 		}
 	}
 	for i, k := range all {
