@@ -631,3 +631,43 @@ func TestChannelInventory(t *testing.T) {
 		require.LessOrEqual(t, large, int64(6))
 	})
 }
+
+// TestChannelInventoryTransfers: a transfer's shipment (no order) is in
+// transit to its receiver until received, and is neither the sender's
+// sell-through nor, once received, the receiver's sell-in.
+func TestChannelInventoryTransfers(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		hq, ops, d1staff := e.As(auth.RoleHQAdmin), e.As(auth.RoleSalesOps), e.As(auth.RoleDistributorStaff)
+		d2 := e.Login("13800000002", auth.AppDistributor).AccessToken
+		tr, errs := transferRequest(t, e, d2, "cit-1", "D-0001", "D-0002", "PH01-1-1", 2)
+		require.Empty(t, errs)
+		_, errs = transferDecide(t, e, ops, "transferApprove", tr.ID, "stock balancing")
+		require.Empty(t, errs)
+		sh, serrs := transferShip(t, e, d1staff, tr.ID, map[string]any{"idempotencyKey": "cit-sh", "carrier": "own van", "lines": []map[string]any{{"lineNo": 1, "qty": 2}}})
+		require.Empty(t, serrs)
+		_, serrs = shipmentDispatch(t, e, d1staff, sh.ID, nil)
+		require.Empty(t, serrs)
+
+		today := time.Now().In(e.Server.Config.TimeZone).Format("2006-01-02")
+		vars := map[string]any{"period": map[string]any{"from": today, "to": today}, "depth": 4, "sku": skuGID(t, e, "PH01-1-1")}
+		rows := byKey(channelInventory(t, e, hq, vars).Rows)
+		require.Equal(t, 2, rows["D-0002/PH01-1-1"].InTransit, "a transfer's dispatched shipment is in transit to its receiver")
+		require.Zero(t, rows["D-0002/PH01-1-1"].SellIn)
+		require.Zero(t, rows["D-0001/PH01-1-1"].SellThrough, "a transfer is no sale into the channel")
+		require.Equal(t, int(stockOf(t, e, "D-0001", "PH01-1-1")), rows["D-0001/PH01-1-1"].OnHand)
+		own := channelInventory(t, e, d2, map[string]any{"period": vars["period"], "depth": 0, "sku": vars["sku"]})
+		require.Empty(t, own.Codes)
+		require.Equal(t, []inventoryRow{rows["D-0002/PH01-1-1"]}, own.Rows, "the receiver sees the same row")
+
+		_, _, errs2 := receiptConfirm(t, e, d2, sh.ID, map[string]any{"idempotencyKey": "cit-gr", "serials": sh.numbers()})
+		require.Empty(t, errs2)
+		rows = byKey(channelInventory(t, e, hq, vars).Rows)
+		d2row := rows["D-0002/PH01-1-1"]
+		require.Zero(t, d2row.InTransit)
+		require.Zero(t, d2row.SellIn, "received on a transfer, not bought")
+		require.Equal(t, int(stockOf(t, e, "D-0002", "PH01-1-1")), d2row.OnHand)
+		require.Positive(t, d2row.OnHand)
+		require.Zero(t, rows["D-0001/PH01-1-1"].SellThrough)
+	})
+}
