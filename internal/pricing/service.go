@@ -72,33 +72,46 @@ func targetSQL(a string, b *party.Party) (string, []any) {
 		[]any{t, t, t, string(b.ChannelType), t, t, b.Grade, t, t, b.Region, t, t, b.ID.String()}
 }
 
-// lists loads the seller's price lists that target buyer, with their prices for skus.
+// listRow is a price list with one of its prices (none: NULLs).
+type listRow struct {
+	PriceListRecord `bun:",extend"`
+	ItemSKU         uuid.NullUUID `bun:"item_sku_id"`
+	ItemPrice       sql.NullInt64 `bun:"item_price"`
+}
+
+// lists loads the seller's price lists that target buyer, with their prices
+// for skus: one query, each list joined to its prices of skus.
 func (s *Service) lists(ctx context.Context, seller uuid.UUID, buyer *party.Party, skus []uuid.UUID) ([]PriceList, error) {
-	cond, args := targetSQL("pl", buyer)
-	var recs []*PriceListRecord
-	now := s.Now()
-	// Only lists valid now: expired ones are history and future ones are plans a buyer must not see.
-	if err := s.db.NewSelect().Model(&recs).Where("pl.seller_party_id = ?", seller).Where(cond, args...).
-		Where("(pl.valid_from IS NULL OR pl.valid_from <= ?) AND (pl.valid_to IS NULL OR pl.valid_to > ?)", now, now).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("pricing: load price lists: %w", err)
-	}
-	if len(recs) == 0 || len(skus) == 0 {
+	if len(skus) == 0 {
 		return nil, nil
 	}
-	ids := make([]uuid.UUID, len(recs))
-	for i, r := range recs {
-		ids[i] = r.ID
+	cond, args := targetSQL("pl", buyer)
+	var rows []*listRow
+	now := s.Now()
+	// Only lists valid now: expired ones are history and future ones are plans a buyer must not see.
+	if err := s.db.NewSelect().Model(&rows).ColumnExpr("pl.*").ColumnExpr("pli.sku_id AS item_sku_id, pli.price AS item_price").
+		Join("LEFT JOIN price_list_items AS pli ON pli.price_list_id = pl.id AND pli.sku_id IN (?)", bun.List(skus)).
+		Where("pl.seller_party_id = ?", seller).Where(cond, args...).
+		Where("(pl.valid_from IS NULL OR pl.valid_from <= ?) AND (pl.valid_to IS NULL OR pl.valid_to > ?)", now, now).
+		OrderExpr("pl.id").Scan(ctx); err != nil {
+		return nil, fmt.Errorf("pricing: load price lists: %w", err)
 	}
-	var items []priceItem
-	if err := s.db.NewSelect().Model(&items).Where("pli.price_list_id IN (?) AND pli.sku_id IN (?)", bun.List(ids), bun.List(skus)).Scan(ctx); err != nil {
-		return nil, fmt.Errorf("pricing: load prices: %w", err)
-	}
+	var recs []*PriceListRecord
 	prices := map[uuid.UUID]map[uuid.UUID]int64{}
-	for _, it := range items {
-		if prices[it.PriceListID] == nil {
-			prices[it.PriceListID] = map[uuid.UUID]int64{}
+	for _, r := range rows {
+		if len(recs) == 0 || recs[len(recs)-1].ID != r.ID {
+			rec := r.PriceListRecord
+			recs = append(recs, &rec)
 		}
-		prices[it.PriceListID][it.SKUID] = it.Price
+		if r.ItemSKU.Valid && r.ItemPrice.Valid {
+			if prices[r.ID] == nil {
+				prices[r.ID] = map[uuid.UUID]int64{}
+			}
+			prices[r.ID][r.ItemSKU.UUID] = r.ItemPrice.Int64
+		}
+	}
+	if len(recs) == 0 {
+		return nil, nil
 	}
 	out := make([]PriceList, len(recs))
 	for i, r := range recs {
@@ -146,37 +159,27 @@ func visibleSteps(steps []Step) []Step {
 // running loads the seller's active promotions that target buyer, with the buyer's uses left.
 func (s *Service) running(ctx context.Context, seller uuid.UUID, buyer *party.Party) ([]*PromotionRecord, map[uuid.UUID]*int, error) {
 	cond, args := targetSQL("pm", buyer)
-	var recs []*PromotionRecord
+	// Each promotion with the buyer's uses of it (the row is unique per party and promotion): one query.
+	var rows []*struct {
+		PromotionRecord `bun:",extend"`
+		BuyerUses       sql.NullInt64 `bun:"buyer_uses"`
+	}
 	now := s.Now()
-	if err := s.db.NewSelect().Model(&recs).Where("pm.seller_party_id = ? AND pm.active", seller).Where(cond, args...).
+	if err := s.db.NewSelect().Model(&rows).ColumnExpr("pm.*").ColumnExpr("pu.uses AS buyer_uses").
+		Join("LEFT JOIN promotion_uses AS pu ON pu.promotion_id = pm.id AND pu.party_id = ?", buyer.ID).
+		Where("pm.seller_party_id = ? AND pm.active", seller).Where(cond, args...).
 		Where("(pm.valid_from IS NULL OR pm.valid_from <= ?) AND (pm.valid_to IS NULL OR pm.valid_to > ?)", now, now).
 		OrderExpr("pm.priority DESC, pm.id").Scan(ctx); err != nil {
 		return nil, nil, fmt.Errorf("pricing: load promotions: %w", err)
 	}
+	recs := make([]*PromotionRecord, len(rows))
 	left := map[uuid.UUID]*int{}
-	if len(recs) == 0 {
-		return recs, left, nil
-	}
-	ids := make([]uuid.UUID, len(recs))
-	for i, r := range recs {
-		ids[i] = r.ID
-	}
-	var uses []struct {
-		PromotionID uuid.UUID `bun:"promotion_id"`
-		Uses        int       `bun:"uses"`
-	}
-	if err := s.db.NewSelect().Table("promotion_uses").Column("promotion_id", "uses").
-		Where("party_id = ? AND promotion_id IN (?)", buyer.ID, bun.List(ids)).Scan(ctx, &uses); err != nil {
-		return nil, nil, fmt.Errorf("pricing: load promotion uses: %w", err)
-	}
-	used := map[uuid.UUID]int{}
-	for _, u := range uses {
-		used[u.PromotionID] = u.Uses
-	}
-	for _, r := range recs {
-		if r.PerPartyLimit != nil {
-			n := max(0, *r.PerPartyLimit-used[r.ID])
-			left[r.ID] = &n
+	for i, r := range rows {
+		rec := r.PromotionRecord
+		recs[i] = &rec
+		if rec.PerPartyLimit != nil {
+			n := max(0, *rec.PerPartyLimit-int(r.BuyerUses.Int64))
+			left[rec.ID] = &n
 		}
 	}
 	return recs, left, nil
