@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 
 	"channelhub/internal/apitest"
 	"channelhub/internal/auth"
@@ -669,5 +670,68 @@ func TestChannelInventoryTransfers(t *testing.T) {
 		require.Equal(t, int(stockOf(t, e, "D-0002", "PH01-1-1")), d2row.OnHand)
 		require.Positive(t, d2row.OnHand)
 		require.Zero(t, rows["D-0001/PH01-1-1"].SellThrough)
+	})
+}
+
+// TestDiversionStatements: recording diversions costs the same statements
+// whether a receipt or a sell-out diverts one unit or several.
+func TestDiversionStatements(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		ctx := context.Background()
+		guide, hq := e.As(auth.RoleStoreStaff), e.As(auth.RoleHQAdmin)
+		cost := func(f func()) int64 {
+			before := e.Server.DB.Queries()
+			f()
+			return e.Server.DB.Queries() - before
+		}
+		receive := func(key string) func([]string) {
+			sh := storeShipment(t, e, key, "PH01-1-1", 1)
+			return func(extra []string) {
+				rc, _, errs := receiptConfirm(t, e, guide, sh.ID, map[string]any{"idempotencyKey": key + "-gr", "serials": append(sh.numbers(), extra...)})
+				require.Empty(t, errs)
+				if len(extra) == 0 {
+					require.Nil(t, rc.Claim)
+				} else {
+					require.Len(t, rc.Claim.Items, len(extra))
+				}
+			}
+		}
+		receive("ds-0")(nil) // the first receipt of a run costs a few statements more
+		// Receipts at S-0001 of one-unit shipments that also scan units of
+		// D-0001 from D-0003's territory: one stray, then three.
+		one, three := receive("ds-1"), receive("ds-2")
+		var strays []string
+		for range 4 {
+			strays = append(strays, freeUnit(t, e, "D-0001", "PH01-1-1", strays...))
+		}
+		_, err := e.Server.DB.NewRaw(`UPDATE serials SET territory_party_id = (SELECT id FROM parties WHERE code = 'D-0003') WHERE number IN (?)`,
+			bun.List(strays)).Exec(ctx)
+		require.NoError(t, err)
+		require.Equal(t, cost(func() { one(strays[:1]) }), cost(func() { three(strays[1:]) }), "a receipt diverting one unit or three")
+		_, n, _ := diversionList(t, e, hq, map[string]any{"kind": "RECEIVED_OUTSIDE"})
+		require.Equal(t, 4, n)
+
+		// Sell-outs at S-0001 of units from D-0003's territory: one, then four.
+		sh := storeShipment(t, e, "ds-3", "PH01-1-1", 6)
+		units := sh.numbers()
+		_, _, errs := receiptConfirm(t, e, guide, sh.ID, map[string]any{"idempotencyKey": "ds-3-gr", "serials": units})
+		require.Empty(t, errs)
+		_, err = e.Server.DB.NewRaw(`UPDATE serials SET territory_party_id = (SELECT id FROM parties WHERE code = 'D-0003') WHERE number IN (?)`,
+			bun.List(units)).Exec(ctx)
+		require.NoError(t, err)
+		sell := func(key string, numbers []string) func() {
+			return func() {
+				var d struct{ SellOutReport struct{ Sold int } }
+				r := e.Query(guide, `mutation($in: SellOutInput!) { sellOutReport(input: $in) { sold errors { code } } }`,
+					map[string]any{"in": map[string]any{"serials": numbers, "idempotencyKey": key}})
+				r.Decode(t, &d)
+				require.Equal(t, len(numbers), d.SellOutReport.Sold, "%s", r.Data)
+			}
+		}
+		sell("ds-so-0", units[:1])() // likewise
+		require.Equal(t, cost(sell("ds-so-1", units[1:2])), cost(sell("ds-so-2", units[2:])), "a sell-out diverting one unit or four")
+		_, n, _ = diversionList(t, e, hq, map[string]any{"kind": "SOLD_OUTSIDE"})
+		require.Equal(t, 6, n)
 	})
 }

@@ -10,9 +10,9 @@ import (
 )
 
 // TestSerialLookupStatements: serial(number) with its SKU, holder and trail
-// (warehouse codes and holders) costs one statement besides the session check,
-// for HQ and through a distributor's scope check alike, and answers the same
-// as the loaders would.
+// (warehouse codes and holders) costs the session check, the unit with its
+// trail, and the SKU and parties primed at once (no batch window), for HQ and
+// through a distributor's scope check alike.
 func TestSerialLookupStatements(t *testing.T) {
 	t.Parallel()
 	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
@@ -63,8 +63,10 @@ func TestSerialLookupStatements(t *testing.T) {
 			for _, ev := range v.Serial.Trail {
 				require.NotEmpty(t, ev.Holder.Code)
 			}
-			// The session check and the lookup (five before: unit, trail, then SKU and parties through the loaders).
-			require.Equal(t, int64(2), cost(token, q, map[string]any{"n": number}))
+			// Five before: session, unit, trail, then SKU and parties through the loaders.
+			require.Equal(t, int64(4), cost(token, q, map[string]any{"n": number}))
+			require.Equal(t, int64(2), cost(token, `query($n: String!) { serial(number: $n) { number trail { type } } }`,
+				map[string]any{"n": number}), "nothing primed that is not selected")
 		}
 		// Out of scope: another distributor sees nothing.
 		other := e.Login("13800000002", auth.AppDistributor).AccessToken

@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
@@ -233,4 +234,38 @@ func (r *Resolver) mustShipment(ctx context.Context, id uuid.UUID) (*shipment.Sh
 		return nil, shipment.ErrNotFound
 	}
 	return sh, err
+}
+
+// primeSerial fills the request's loaders with the unit's SKU and the parties
+// of its holder, territory and trail that the query selects, in one round trip
+// (two statements, sent at once), so their resolvers do not wait a batch window.
+func (r *Resolver) primeSerial(ctx context.Context, sr *serial.Serial) error {
+	l := loadersFrom(ctx)
+	var ids []uuid.UUID
+	if selects(ctx, "holder") {
+		ids = append(ids, sr.HolderID)
+	}
+	if sr.TerritoryID != nil && selects(ctx, "territory") {
+		ids = append(ids, *sr.TerritoryID)
+	}
+	if selects(ctx, "trail", "holder") {
+		for _, e := range sr.Trail {
+			ids = append(ids, e.HolderID)
+		}
+	}
+	var wg sync.WaitGroup
+	var skuErr error
+	if selects(ctx, "sku") {
+		wg.Go(func() {
+			skuErr = prime(ctx, l.sku, []uuid.UUID{sr.SKUID}, func(ctx context.Context, ids []uuid.UUID) ([]*catalog.SKU, error) {
+				return r.CatalogService.SKUs(ctx, nil, ids)
+			})
+		})
+	}
+	var partyErr error
+	if len(ids) > 0 {
+		partyErr = prime(ctx, l.counterparty, ids, r.PartyService.Counterparties)
+	}
+	wg.Wait()
+	return errors.Join(skuErr, partyErr)
 }

@@ -271,7 +271,11 @@ func (r *queryResolver) Serial(ctx context.Context, number string) (*serial.Seri
 	if err != nil {
 		return nil, err
 	}
-	return r.SerialService.Get(ctx, p, number)
+	sr, err := r.SerialService.Get(ctx, p, number)
+	if err != nil {
+		return nil, err
+	}
+	return sr, r.primeSerial(ctx, sr)
 }
 
 // Shipments is the resolver for the shipments field.
@@ -349,17 +353,11 @@ func (r *serialResolver) ID(ctx context.Context, obj *serial.Serial) (string, er
 
 // Sku is the resolver for the sku field.
 func (r *serialResolver) Sku(ctx context.Context, obj *serial.Serial) (*model.SKUView, error) {
-	if obj.SKURow != nil { // read with the unit
-		return &model.SKUView{SKU: obj.SKURow}, nil
-	}
 	return r.loadSKUView(ctx, obj.SKUID, nil)
 }
 
 // Holder is the resolver for the holder field.
 func (r *serialResolver) Holder(ctx context.Context, obj *serial.Serial) (*party.Party, error) {
-	if obj.HolderParty != nil { // read with the unit
-		return obj.HolderParty, nil
-	}
 	return loadersFrom(ctx).counterparty.Load(ctx, obj.HolderID)
 }
 
@@ -380,9 +378,6 @@ func (r *serialResolver) Trail(ctx context.Context, obj *serial.Serial) ([]seria
 
 // Holder is the resolver for the holder field.
 func (r *serialEventResolver) Holder(ctx context.Context, obj *serial.Event) (*party.Party, error) {
-	if obj.HolderParty != nil { // read with the trail
-		return obj.HolderParty, nil
-	}
 	return loadersFrom(ctx).counterparty.Load(ctx, obj.HolderID)
 }
 

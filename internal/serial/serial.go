@@ -11,9 +11,6 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
-
-	"channelhub/internal/catalog"
-	"channelhub/internal/party"
 )
 
 // Status is where a unit stands.
@@ -53,30 +50,24 @@ type Serial struct {
 	ReceivedAt  time.Time  `bun:"received_at"`        // into its current holder's stock: FIFO order
 	UpdatedAt   time.Time  `bun:"updated_at"`
 	Trail       []*Event   `bun:"-"` // filled by Get
-
-	// Read by Get in the same statement, so the API needs no second round
-	// trip for them; nil elsewhere (the graph layer then loads them).
-	HolderParty *party.Party `bun:"-"`
-	SKURow      *catalog.SKU `bun:"-"`
 }
 
 // Event is one step of a unit's trail.
 type Event struct {
 	bun.BaseModel `bun:"table:serial_events,alias:se"`
 
-	ID             uuid.UUID    `bun:"id,pk"`
-	SerialID       uuid.UUID    `bun:"serial_id"`
-	Type           string       `bun:"type"`
-	Status         Status       `bun:"status"`
-	HolderID       uuid.UUID    `bun:"holder_party_id"`
-	WarehouseID    *uuid.UUID   `bun:"warehouse_id"`
-	DocumentType   string       `bun:"document_type"`
-	DocumentID     *uuid.UUID   `bun:"document_id"`
-	DocumentNumber string       `bun:"document_number"`
-	ActorUserID    *uuid.UUID   `bun:"actor_user_id"`
-	CreatedAt      time.Time    `bun:"created_at"`
-	WarehouseCode  string       `bun:"warehouse_code,scanonly"`
-	HolderParty    *party.Party `bun:"-"` // filled by Get
+	ID             uuid.UUID  `bun:"id,pk"`
+	SerialID       uuid.UUID  `bun:"serial_id"`
+	Type           string     `bun:"type"`
+	Status         Status     `bun:"status"`
+	HolderID       uuid.UUID  `bun:"holder_party_id"`
+	WarehouseID    *uuid.UUID `bun:"warehouse_id"`
+	DocumentType   string     `bun:"document_type"`
+	DocumentID     *uuid.UUID `bun:"document_id"`
+	DocumentNumber string     `bun:"document_number"`
+	ActorUserID    *uuid.UUID `bun:"actor_user_id"`
+	CreatedAt      time.Time  `bun:"created_at"`
+	WarehouseCode  string     `bun:"warehouse_code,scanonly"`
 }
 
 // Business errors; the graph layer maps each to a code.

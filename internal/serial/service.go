@@ -162,66 +162,54 @@ func (s *Service) existing(ctx context.Context, tx bun.IDB, numbers []string, in
 
 // Get returns a unit and its whole trail (oldest first) when the caller's
 // scope covers any party that ever held it; ErrNotFound otherwise. One
-// statement reads the unit with its SKU and holder, and its trail with each
-// event's warehouse code and holder: a row per event (a unit has a handful),
-// joined without LATERAL so that it runs on both dialects.
+// statement reads the unit and its trail with each event's warehouse code: a
+// row per event (a unit has a handful), joined without LATERAL so that it
+// runs on both dialects. (Joining the SKU and the parties as well made
+// PostgreSQL's planning cost more than the round trip it saved.)
 func (s *Service) Get(ctx context.Context, p auth.Principal, number string) (*Serial, error) {
 	n, ok := Normalize(number)
 	if !ok {
 		return nil, ErrNotFound
 	}
 	var rows []lookupRow
-	q := s.db.NewSelect().Model(&rows).ColumnExpr(lookupColumns(s.db)).
-		Join("LEFT JOIN skus AS k ON k.id = sr.sku_id").
-		Join("LEFT JOIN parties AS h ON h.id = sr.holder_party_id").
-		Join("LEFT JOIN serial_events AS se ON se.serial_id = sr.id").
-		Join("LEFT JOIN warehouses AS w ON w.id = se.warehouse_id").
-		Join("LEFT JOIN parties AS eh ON eh.id = se.holder_party_id").
-		Where("sr.number = ?", n).
-		OrderExpr("se.created_at, se.id").Limit(MaxTrail)
-	if !p.IsHQ() {
-		held := s.db.NewSelect().TableExpr("parties AS p").ColumnExpr("1").
-			Where("p.id IN (SELECT hse.holder_party_id FROM serial_events AS hse WHERE hse.serial_id = sr.id)")
-		q = q.Where("EXISTS (?)", party.Scope(held, p, "p.id"))
-	}
-	if err := q.Scan(ctx); err != nil {
+	if err := lookupQuery(s.db, p, n).Model(&rows).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("serial: get: %w", err)
 	}
 	if len(rows) == 0 {
 		return nil, ErrNotFound
 	}
 	sr := &rows[0].S
-	if rows[0].K.ID != uuid.Nil {
-		sr.SKURow = &rows[0].K
-	}
-	if rows[0].H.ID != uuid.Nil {
-		sr.HolderParty = &rows[0].H
-	}
 	sr.Trail = make([]*Event, 0, len(rows))
 	for i := range rows {
-		r := &rows[i]
-		if r.E.ID == uuid.Nil {
-			continue // a unit without events: the LEFT JOIN's single empty row
+		if rows[i].E.ID != uuid.Nil { // a unit without events has the LEFT JOIN's one empty row
+			sr.Trail = append(sr.Trail, &rows[i].E)
 		}
-		if r.EH.ID != uuid.Nil {
-			r.E.HolderParty = &r.EH
-		}
-		sr.Trail = append(sr.Trail, &r.E)
 	}
 	return sr, nil
 }
 
-// lookupRow is one row of Get: the unit with its SKU and holder, and one
-// event of its trail with the event's holder. Columns are named
-// "<field>__<column>", which bun scans into the nested structs.
+// lookupQuery is Get's statement.
+func lookupQuery(db bun.IDB, p auth.Principal, n string) *bun.SelectQuery {
+	q := db.NewSelect().Model((*lookupRow)(nil)).ColumnExpr(lookupColumns(db)).
+		Join("LEFT JOIN serial_events AS se ON se.serial_id = sr.id").
+		Join("LEFT JOIN warehouses AS w ON w.id = se.warehouse_id").
+		Where("sr.number = ?", n).
+		OrderExpr("se.created_at, se.id").Limit(MaxTrail)
+	if !p.IsHQ() {
+		held := db.NewSelect().TableExpr("parties AS p").ColumnExpr("1").
+			Where("p.id IN (SELECT hse.holder_party_id FROM serial_events AS hse WHERE hse.serial_id = sr.id)")
+		q = q.Where("EXISTS (?)", party.Scope(held, p, "p.id"))
+	}
+	return q
+}
+
+// lookupRow is one row of Get: the unit and one event of its trail. Columns
+// are named "<field>__<column>", which bun scans into the nested structs.
 type lookupRow struct {
 	bun.BaseModel `bun:"table:serials,alias:sr"`
 
-	S  Serial      `bun:"s"`
-	K  catalog.SKU `bun:"k"`
-	H  party.Party `bun:"h"`
-	E  Event       `bun:"e"`
-	EH party.Party `bun:"eh"`
+	S Serial `bun:"s"`
+	E Event  `bun:"e"`
 }
 
 var lookupCols struct {
@@ -229,8 +217,8 @@ var lookupCols struct {
 	expr string
 }
 
-// lookupColumns lists every column of the joined tables as "alias.col AS
-// "field__col"", built once from bun's table schemas.
+// lookupColumns lists the columns of both tables as `alias.col AS
+// "field__col"`, built once from bun's table schemas.
 func lookupColumns(db bun.IDB) string {
 	lookupCols.once.Do(func() {
 		tables, q := db.Dialect().Tables(), string(db.Dialect().IdentQuote())
@@ -247,11 +235,8 @@ func lookupColumns(db bun.IDB) string {
 			}
 		}
 		add(reflect.TypeFor[Serial](), "sr", "s")
-		add(reflect.TypeFor[catalog.SKU](), "k", "k")
-		add(reflect.TypeFor[party.Party](), "h", "h")
 		add(reflect.TypeFor[Event](), "se", "e")
 		col("w.code", "e__warehouse_code")
-		add(reflect.TypeFor[party.Party](), "eh", "eh")
 		lookupCols.expr = b.String()
 	})
 	return lookupCols.expr
