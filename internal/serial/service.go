@@ -212,32 +212,32 @@ type lookupRow struct {
 	E Event  `bun:"e"`
 }
 
-var lookupCols struct {
-	once sync.Once
-	expr string
-}
+// lookupCols caches lookupColumns per dialect.
+var lookupCols sync.Map
 
 // lookupColumns lists the columns of both tables as `alias.col AS
-// "field__col"`, built once from bun's table schemas.
+// "field__col"`, built once per dialect from bun's table schemas.
 func lookupColumns(db bun.IDB) string {
-	lookupCols.once.Do(func() {
-		tables, q := db.Dialect().Tables(), string(db.Dialect().IdentQuote())
-		var b strings.Builder
-		col := func(src, name string) {
-			if b.Len() > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(src + " AS " + q + name + q)
+	name := db.Dialect().Name()
+	if v, ok := lookupCols.Load(name); ok {
+		return v.(string)
+	}
+	tables, q := db.Dialect().Tables(), string(db.Dialect().IdentQuote())
+	var b strings.Builder
+	col := func(src, as string) {
+		if b.Len() > 0 {
+			b.WriteString(", ")
 		}
-		add := func(typ reflect.Type, alias, field string) {
-			for _, f := range tables.Get(typ).Fields {
-				col(alias+"."+string(f.SQLName), field+"__"+f.Name)
-			}
+		b.WriteString(src + " AS " + q + as + q)
+	}
+	add := func(typ reflect.Type, alias, field string) {
+		for _, f := range tables.Get(typ).Fields {
+			col(alias+"."+string(f.SQLName), field+"__"+f.Name)
 		}
-		add(reflect.TypeFor[Serial](), "sr", "s")
-		add(reflect.TypeFor[Event](), "se", "e")
-		col("w.code", "e__warehouse_code")
-		lookupCols.expr = b.String()
-	})
-	return lookupCols.expr
+	}
+	add(reflect.TypeFor[Serial](), "sr", "s")
+	add(reflect.TypeFor[Event](), "se", "e")
+	col("w.code", "e__warehouse_code")
+	lookupCols.Store(name, b.String())
+	return b.String()
 }
