@@ -80,34 +80,15 @@ func (s *Service) diversions(ctx context.Context, p auth.Principal, f DiversionF
 
 // Diversions returns a page of the diversions p may see, newest first.
 func (s *Service) Diversions(ctx context.Context, p auth.Principal, f DiversionFilter, pr page.Request) ([]*serial.Diversion, bool, error) {
-	size, err := pr.Size()
-	if err != nil {
-		return nil, false, err
-	}
-	key, err := page.Decode(pr.After, 1)
-	if err != nil {
-		return nil, false, err
-	}
 	q, err := s.diversions(ctx, p, f)
 	if err != nil {
 		return nil, false, err
 	}
-	var rows []*serial.Diversion
-	q = q.Model(&rows).OrderExpr("dv.id DESC").Limit(int64(size + 1)) // ids are UUIDv7: time order
-	if key != nil {
-		after, err := uuid.Parse(key[0])
-		if err != nil {
-			return nil, false, page.ErrInvalid
-		}
-		q = q.Where("dv.id < ?", after)
+	rows, more, err := page.Newest[*serial.Diversion](ctx, q, "dv", pr)
+	if err != nil {
+		err = fmt.Errorf("channel: diversions: %w", err)
 	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, false, fmt.Errorf("channel: diversions: %w", err)
-	}
-	if len(rows) > size {
-		return rows[:size], true, nil
-	}
-	return rows, false, nil
+	return rows, more, err
 }
 
 // CountDiversions counts what the filter matches.

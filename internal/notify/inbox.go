@@ -175,33 +175,15 @@ func (s *Service) Deliver(ctx context.Context, eventID uuid.UUID, users []uuid.U
 
 // List returns a page of the caller's inbox, newest first.
 func (s *Service) List(ctx context.Context, p auth.Principal, pr page.Request, unreadOnly bool) ([]*Notification, bool, error) {
-	size, err := pr.Size()
-	if err != nil {
-		return nil, false, err
-	}
-	key, err := page.Decode(pr.After, 1)
-	if err != nil {
-		return nil, false, err
-	}
-	var rows []*Notification
-	q := s.db.NewSelect().Model(&rows).Where("n.user_id = ?", p.UserID).OrderExpr("n.id DESC").Limit(int64(size + 1))
+	q := s.db.NewSelect().Model((*Notification)(nil)).Where("n.user_id = ?", p.UserID)
 	if unreadOnly {
 		q = q.Where("n.read_at IS NULL")
 	}
-	if key != nil {
-		id, err := uuid.Parse(key[0])
-		if err != nil {
-			return nil, false, page.ErrInvalid
-		}
-		q = q.Where("n.id < ?", id)
+	rows, more, err := page.Newest[*Notification](ctx, q, "n", pr)
+	if err != nil {
+		err = fmt.Errorf("notify: list: %w", err)
 	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, false, fmt.Errorf("notify: list: %w", err)
-	}
-	if len(rows) > size {
-		return rows[:size], true, nil
-	}
-	return rows, false, nil
+	return rows, more, err
 }
 
 // Get returns one of the caller's notifications.

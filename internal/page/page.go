@@ -95,6 +95,37 @@ func ByName[T any](ctx context.Context, q *bun.SelectQuery, alias string, pr Req
 	return rows, false, nil
 }
 
+// Newest runs q for one page in descending id order (UUIDv7 ids: newest
+// first) after the page's cursor. alias is the table alias of q's model, a
+// trusted constant; q may set the model's columns and joins.
+func Newest[T any](ctx context.Context, q *bun.SelectQuery, alias string, pr Request) ([]T, bool, error) {
+	size, err := pr.Size()
+	if err != nil {
+		return nil, false, err
+	}
+	key, err := Decode(pr.After, 1)
+	if err != nil {
+		return nil, false, err
+	}
+	a := bun.Safe(alias)
+	var rows []T
+	q = q.Model(&rows).OrderExpr("?.id DESC", a).Limit(int64(size + 1))
+	if key != nil {
+		after, err := uuid.Parse(key[0])
+		if err != nil {
+			return nil, false, ErrInvalid
+		}
+		q = q.Where("?.id < ?", a, after)
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, false, err
+	}
+	if len(rows) > size {
+		return rows[:size], true, nil
+	}
+	return rows, false, nil
+}
+
 // MaxSearch caps a search term, in characters.
 const MaxSearch = 64
 

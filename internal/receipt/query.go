@@ -132,33 +132,15 @@ func (s *Service) Claim(ctx context.Context, p auth.Principal, id uuid.UUID) (*C
 
 // Claims returns a page of the claims in the caller's scope, newest first.
 func (s *Service) Claims(ctx context.Context, p auth.Principal, status *ClaimStatus, pr page.Request) ([]*Claim, bool, error) {
-	size, err := pr.Size()
-	if err != nil {
-		return nil, false, err
-	}
-	key, err := page.Decode(pr.After, 1)
-	if err != nil {
-		return nil, false, err
-	}
-	var rows []*Claim
-	q := claimScope(s.db.NewSelect().Model(&rows), s.db, p).OrderExpr("cl.id DESC").Limit(int64(size + 1))
+	q := claimScope(s.db.NewSelect().Model((*Claim)(nil)), s.db, p)
 	if status != nil {
 		q = q.Where("cl.status = ?", *status)
 	}
-	if key != nil {
-		after, err := uuid.Parse(key[0])
-		if err != nil {
-			return nil, false, page.ErrInvalid
-		}
-		q = q.Where("cl.id < ?", after)
+	rows, more, err := page.Newest[*Claim](ctx, q, "cl", pr)
+	if err != nil {
+		err = fmt.Errorf("receipt: claims: %w", err)
 	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, false, fmt.Errorf("receipt: claims: %w", err)
-	}
-	if len(rows) > size {
-		return rows[:size], true, nil
-	}
-	return rows, false, nil
+	return rows, more, err
 }
 
 // Cursor is the opaque position of a claim in a list.

@@ -54,35 +54,16 @@ func (s *Service) filtered(p auth.Principal, f Filter) (*bun.SelectQuery, error)
 
 // List returns a page of the shipments in the caller's scope, newest first.
 func (s *Service) List(ctx context.Context, p auth.Principal, f Filter, pr page.Request) ([]*Shipment, bool, error) {
-	size, err := pr.Size()
-	if err != nil {
-		return nil, false, err
-	}
-	key, err := page.Decode(pr.After, 1)
-	if err != nil {
-		return nil, false, err
-	}
 	q, err := s.filtered(p, f)
 	if err != nil {
 		return nil, false, err
 	}
-	var rows []*Shipment
-	q = q.Model(&rows).ColumnExpr("sh.*, w.code AS warehouse_code").Join("JOIN warehouses AS w ON w.id = sh.warehouse_id").
-		OrderExpr("sh.id DESC").Limit(int64(size + 1))
-	if key != nil {
-		after, err := uuid.Parse(key[0])
-		if err != nil {
-			return nil, false, page.ErrInvalid
-		}
-		q = q.Where("sh.id < ?", after)
+	q = q.ColumnExpr("sh.*, w.code AS warehouse_code").Join("JOIN warehouses AS w ON w.id = sh.warehouse_id")
+	rows, more, err := page.Newest[*Shipment](ctx, q, "sh", pr)
+	if err != nil { // page.ErrInvalid stays recognisable through %w
+		err = fmt.Errorf("shipment: list: %w", err)
 	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, false, fmt.Errorf("shipment: list: %w", err)
-	}
-	if len(rows) > size {
-		return rows[:size], true, nil
-	}
-	return rows, false, nil
+	return rows, more, err
 }
 
 // Count counts the shipments the filter matches.

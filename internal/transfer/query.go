@@ -86,34 +86,15 @@ func (s *Service) filtered(p auth.Principal, f Filter) (*bun.SelectQuery, error)
 
 // List returns a page of the transfers in the caller's scope, newest first.
 func (s *Service) List(ctx context.Context, p auth.Principal, f Filter, pr page.Request) ([]*Transfer, bool, error) {
-	size, err := pr.Size()
-	if err != nil {
-		return nil, false, err
-	}
-	key, err := page.Decode(pr.After, 1)
-	if err != nil {
-		return nil, false, err
-	}
 	q, err := s.filtered(p, f)
 	if err != nil {
 		return nil, false, err
 	}
-	var rows []*Transfer
-	q = q.Model(&rows).OrderExpr("tr.id DESC").Limit(int64(size + 1))
-	if key != nil {
-		after, err := uuid.Parse(key[0])
-		if err != nil {
-			return nil, false, page.ErrInvalid
-		}
-		q = q.Where("tr.id < ?", after)
+	rows, more, err := page.Newest[*Transfer](ctx, q, "tr", pr)
+	if err != nil {
+		err = fmt.Errorf("transfer: list: %w", err)
 	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, false, fmt.Errorf("transfer: list: %w", err)
-	}
-	if len(rows) > size {
-		return rows[:size], true, nil
-	}
-	return rows, false, nil
+	return rows, more, err
 }
 
 // Count counts the transfers the filter matches.

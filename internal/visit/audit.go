@@ -540,31 +540,12 @@ func (s *Service) AuditsOfVisits(ctx context.Context, ids []uuid.UUID) ([][]*Aud
 
 // ActionItems lists the action items of stores in p's scope, newest first.
 func (s *Service) ActionItems(ctx context.Context, p auth.Principal, status string, store *uuid.UUID, pr page.Request) ([]*ActionItem, bool, error) {
-	size, err := pr.Size()
+	q := actionItemsFilter(party.Scope(s.db.NewSelect().Model((*ActionItem)(nil)), p, "ai.store_id"), status, store)
+	rows, more, err := page.Newest[*ActionItem](ctx, q, "ai", pr)
 	if err != nil {
-		return nil, false, err
+		err = fmt.Errorf("visit: action items: %w", err)
 	}
-	key, err := page.Decode(pr.After, 1)
-	if err != nil {
-		return nil, false, err
-	}
-	var rows []*ActionItem
-	q := actionItemsFilter(party.Scope(s.db.NewSelect().Model(&rows), p, "ai.store_id"), status, store).
-		OrderExpr("ai.id DESC").Limit(int64(size + 1))
-	if key != nil {
-		id, err := uuid.Parse(key[0])
-		if err != nil {
-			return nil, false, page.ErrInvalid
-		}
-		q = q.Where("ai.id < ?", id)
-	}
-	if err := q.Scan(ctx); err != nil {
-		return nil, false, fmt.Errorf("visit: action items: %w", err)
-	}
-	if len(rows) > size {
-		return rows[:size], true, nil
-	}
-	return rows, false, nil
+	return rows, more, err
 }
 
 func actionItemsFilter(q *bun.SelectQuery, status string, store *uuid.UUID) *bun.SelectQuery {
