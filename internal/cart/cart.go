@@ -122,6 +122,24 @@ func (s *Service) Buyer(ctx context.Context, p auth.Principal, as *uuid.UUID) (*
 	return b, nil
 }
 
+// BuyerAndSupplier is Buyer and the buyer's supplier (supErr
+// party.ErrNoSupplier when it has none): one read when the buyer is the
+// caller's own party.
+func (s *Service) BuyerAndSupplier(ctx context.Context, p auth.Principal, as *uuid.UUID) (buyer, sup *party.Party, supErr, err error) {
+	if (as == nil || *as == p.PartyID) && p.Require(Roles...) == nil &&
+		p.Has(auth.RoleDistributorAdmin, auth.RoleDistributorStaff, auth.RoleStoreManager) {
+		b, sup, supErr, ok, err := s.parties.SelfAndSupplier(ctx, p)
+		if err != nil || ok {
+			return b, sup, supErr, err
+		}
+	}
+	if buyer, err = s.Buyer(ctx, p, as); err != nil {
+		return nil, nil, nil, err
+	}
+	sup, supErr = s.parties.Supplier(ctx, buyer)
+	return buyer, sup, supErr, nil
+}
+
 // lookup reads the SKUs and which of them buyer may see, in one query, with
 // each SKU's category path (ids, root first) for a quote that follows.
 func (s *Service) lookup(ctx context.Context, buyer *party.Party, ids []uuid.UUID) (all, visible []*catalog.SKU, paths [][]uuid.UUID, err error) {

@@ -74,7 +74,7 @@ var Orderers = cart.Roles
 // Submit prices the order, reserves credit and stock and records it, all in
 // one transaction. A retry with the same key returns the first order.
 func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) (*Order, error) {
-	buyer, err := s.carts.Buyer(ctx, p, in.BuyerID)
+	buyer, seller, supErr, err := s.carts.BuyerAndSupplier(ctx, p, in.BuyerID)
 	if err != nil {
 		return nil, err
 	}
@@ -103,12 +103,11 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) 
 			lines[i] = LineInput{SKUID: c.SKUID, Qty: c.Qty}
 		}
 	}
-	seller, err := s.parties.Supplier(ctx, buyer)
-	if errors.Is(err, party.ErrNoSupplier) {
+	if errors.Is(supErr, party.ErrNoSupplier) {
 		return nil, ErrNoSupplier
 	}
-	if err != nil {
-		return nil, err
+	if supErr != nil {
+		return nil, supErr
 	}
 	q, err := s.quote(ctx, seller.ID, buyer, lines)
 	if err != nil {

@@ -398,12 +398,7 @@ var ErrNoSupplier = errors.New("party: no supplier")
 // Supplier is who sells to buyer: the nearest distributor or HQ above it.
 // Branches are HQ's own offices and sell nothing themselves.
 func (s *Service) Supplier(ctx context.Context, buyer *Party) (*Party, error) {
-	var ids []uuid.UUID
-	for _, part := range strings.Split(strings.Trim(buyer.Path, "/"), "/") {
-		if id, err := uuid.Parse(part); err == nil && id != buyer.ID {
-			ids = append(ids, id)
-		}
-	}
+	ids := ancestors(buyer.Path, buyer.ID)
 	if len(ids) == 0 {
 		return nil, ErrNoSupplier
 	}
@@ -411,8 +406,24 @@ func (s *Service) Supplier(ctx context.Context, buyer *Party) (*Party, error) {
 	if err := s.db.NewSelect().Model(&up).Where("p.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
 		return nil, fmt.Errorf("party: load suppliers: %w", err)
 	}
+	return pickSupplier(ids, up)
+}
+
+// ancestors are the ids on path above id, root first.
+func ancestors(path string, id uuid.UUID) []uuid.UUID {
+	var ids []uuid.UUID
+	for _, part := range strings.Split(strings.Trim(path, "/"), "/") {
+		if a, err := uuid.Parse(part); err == nil && a != id {
+			ids = append(ids, a)
+		}
+	}
+	return ids
+}
+
+// pickSupplier is the nearest distributor or HQ among ids (root first) in rows.
+func pickSupplier(ids []uuid.UUID, rows []*Party) (*Party, error) {
 	byID := map[uuid.UUID]*Party{}
-	for _, p := range up {
+	for _, p := range rows {
 		byID[p.ID] = p
 	}
 	for i := len(ids) - 1; i >= 0; i-- {
@@ -421,4 +432,31 @@ func (s *Service) Supplier(ctx context.Context, buyer *Party) (*Party, error) {
 		}
 	}
 	return nil, ErrNoSupplier
+}
+
+// SelfAndSupplier reads the principal's own party and its supplier (as
+// Supplier finds it) in one query, using the party path the session check
+// read. The own party is always in the scope of a party user. ok is false
+// when it cannot tell (no path in the principal, or the party moved since):
+// then the caller reads them one by one. supErr is ErrNoSupplier when the
+// party has none.
+func (s *Service) SelfAndSupplier(ctx context.Context, p auth.Principal) (self, sup *Party, supErr error, ok bool, err error) {
+	if p.PartyPath == "" {
+		return nil, nil, nil, false, nil
+	}
+	ids := ancestors(p.PartyPath, p.PartyID)
+	var rows []*Party
+	if err := s.db.NewSelect().Model(&rows).Where("p.id IN (?)", bun.List(append(slices.Clone(ids), p.PartyID))).Scan(ctx); err != nil {
+		return nil, nil, nil, false, fmt.Errorf("party: get with supplier: %w", err)
+	}
+	for _, r := range rows {
+		if r.ID == p.PartyID {
+			self = r
+		}
+	}
+	if self == nil || self.Path != p.PartyPath {
+		return nil, nil, nil, false, nil
+	}
+	sup, supErr = pickSupplier(ids, rows)
+	return self, sup, supErr, true, nil
 }
