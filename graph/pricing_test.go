@@ -341,11 +341,11 @@ func TestPricingCatalogPageCostIsConstant(t *testing.T) {
 			require.Empty(t, r.Errors)
 			return e.Server.DB.Queries() - before
 		}
-		// auth, cache epoch, buyer, page, suppliers, lists, prices, products,
-		// categories: the list resolver fills each loader in one batch, so the
-		// count is exact.
-		require.Equal(t, int64(9), cost(5))
-		require.Equal(t, int64(9), cost(50))
+		// auth, cache epoch, buyer, page, suppliers, price lists with their
+		// prices, products, categories: the list resolver fills each loader in
+		// one batch, so the count is exact.
+		require.Equal(t, int64(8), cost(5))
+		require.Equal(t, int64(8), cost(50))
 		// The same read again comes from the response cache: auth and epoch only.
 		require.Equal(t, int64(2), cost(50))
 	})
@@ -488,7 +488,7 @@ func TestPricingResponseCacheCanBeTurnedOff(t *testing.T) {
 		for range 2 {
 			before := e.Server.DB.Queries()
 			require.Empty(t, e.Query(d1, `{ catalog(first: 5) { edges { node { code price { amount } } } } }`, nil).Errors)
-			require.Equal(t, int64(6), e.Server.DB.Queries()-before, "auth, buyer, page, suppliers, lists, prices: every time")
+			require.Equal(t, int64(5), e.Server.DB.Queries()-before, "auth, buyer, page, suppliers, lists with prices: every time")
 		}
 	})
 }
