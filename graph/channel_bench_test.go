@@ -35,6 +35,16 @@ func benchMust(b *testing.B, r apitest.Response, path ...string) map[string]any 
 	return d
 }
 
+// benchMustOK is benchMust for a payload that must hold no errors either.
+func benchMustOK(b *testing.B, r apitest.Response, path ...string) map[string]any {
+	b.Helper()
+	d := benchMust(b, r, path...)
+	if errs, _ := d["errors"].([]any); len(errs) > 0 {
+		b.Fatalf("%s", r.Data)
+	}
+	return d
+}
+
 // BenchmarkReceiptDiversion times receiptConfirm of 1,000 serials through the
 // API with the diversion hook and without it, alternating within one run so
 // the two share the machine's state; it reports both and their ratio.

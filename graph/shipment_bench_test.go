@@ -2,7 +2,6 @@ package graph_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -92,23 +91,6 @@ func BenchmarkTransfer1000Serials(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			must := func(r apitest.Response, path ...string) map[string]any {
-				if len(r.Errors) > 0 {
-					b.Fatalf("%v", r.Errors)
-				}
-				var d map[string]any
-				_ = json.Unmarshal(r.Data, &d)
-				for _, p := range path {
-					d, _ = d[p].(map[string]any)
-				}
-				if d == nil {
-					b.Fatalf("%s", r.Data)
-				}
-				if errs, _ := d["errors"].([]any); len(errs) > 0 {
-					b.Fatalf("%s", r.Data)
-				}
-				return d
-			}
 			steps := []string{"request", "approve", "ship", "dispatch", "receive"}
 			spent := make([]time.Duration, len(steps))
 			timed := func(i int, fn func()) {
@@ -137,25 +119,25 @@ func BenchmarkTransfer1000Serials(b *testing.B) {
 				b.StartTimer()
 				var tr, sh map[string]any
 				timed(0, func() {
-					tr = must(e.Query(d2, `mutation($in: TransferRequestInput!) { transferRequest(input: $in) { transfer { id } errors { code } } }`,
+					tr = benchMustOK(b, e.Query(d2, `mutation($in: TransferRequestInput!) { transferRequest(input: $in) { transfer { id } errors { code } } }`,
 						map[string]any{"in": map[string]any{"fromPartyId": "Party:" + ids.D1.String(), "toPartyId": "Party:" + ids.D2.String(),
 							"idempotencyKey": key, "lines": []map[string]any{{"skuId": "SKU:" + ids.SKU.String(), "qty": n}}}}), "transferRequest", "transfer")
 				})
 				timed(1, func() {
-					must(e.Query(ops, `mutation($id: ID!) { transferApprove(id: $id, input: {reason: "bench"}) { transfer { id } errors { code } } }`,
+					benchMustOK(b, e.Query(ops, `mutation($id: ID!) { transferApprove(id: $id, input: {reason: "bench"}) { transfer { id } errors { code } } }`,
 						map[string]any{"id": tr["id"]}), "transferApprove", "transfer")
 				})
 				timed(2, func() {
-					sh = must(e.Query(d1, `mutation($id: ID!, $in: TransferShipInput!) { transferShip(id: $id, input: $in) { shipment { id } errors { code } } }`,
+					sh = benchMustOK(b, e.Query(d1, `mutation($id: ID!, $in: TransferShipInput!) { transferShip(id: $id, input: $in) { shipment { id } errors { code } } }`,
 						map[string]any{"id": tr["id"], "in": map[string]any{"idempotencyKey": key, "carrier": "SF",
 							"lines": []map[string]any{{"lineNo": 1, "qty": n, "serials": numbers}}}}), "transferShip", "shipment")
 				})
 				timed(3, func() {
-					must(e.Query(d1, `mutation($id: ID!) { shipmentDispatch(id: $id) { shipment { id } errors { code } } }`,
+					benchMustOK(b, e.Query(d1, `mutation($id: ID!) { shipmentDispatch(id: $id) { shipment { id } errors { code } } }`,
 						map[string]any{"id": sh["id"]}), "shipmentDispatch", "shipment")
 				})
 				timed(4, func() {
-					rc := must(e.Query(d2, `mutation($id: ID!, $in: ReceiptConfirmInput!) { receiptConfirm(shipmentId: $id, input: $in) {
+					rc := benchMustOK(b, e.Query(d2, `mutation($id: ID!, $in: ReceiptConfirmInput!) { receiptConfirm(shipmentId: $id, input: $in) {
 						receipt { accepted } errors { code } } }`, map[string]any{"id": sh["id"], "in": map[string]any{"idempotencyKey": key, "serials": numbers}}),
 						"receiptConfirm", "receipt")
 					if rc["accepted"].(float64) != n {
