@@ -65,8 +65,7 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 			cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 		}
 		sqldb = stdlib.OpenDB(*cfg)
-		sqldb.SetMaxOpenConns(40)
-		sqldb.SetMaxIdleConns(20)
+		setPoolSize(sqldb, 40)
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)
 		dialect = pgdialect.New()
 	default:
@@ -94,6 +93,18 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		return nil, fmt.Errorf("database: connect %s: %w", name, redact(err, dsn))
 	}
 	return d, nil
+}
+
+// SetPoolSize caps the connections to PostgreSQL at n and keeps all of them
+// when idle.
+func (d *DB) SetPoolSize(n int) { setPoolSize(d.DB.DB, n) }
+
+// setPoolSize keeps as many idle connections as open ones: a pool that closes
+// those above a lower idle cap makes PostgreSQL start a backend process for
+// nearly every request once more requests run at once than the cap.
+func setPoolSize(db *sql.DB, n int) {
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
 }
 
 // redact keeps a DSN's password out of an error message.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+	"github.com/uptrace/bun"
 
 	"channelhub/internal/database"
 	"channelhub/internal/database/dbtest"
@@ -110,5 +111,33 @@ func TestConcurrentMigrations(t *testing.T) {
 		for range 4 {
 			require.NoError(t, <-errs)
 		}
+	}
+}
+
+// Connections freed after a burst stay open for the next one: closing them
+// would make PostgreSQL start a backend process per request under load.
+func TestPoolKeepsConnectionsAfterBurst(t *testing.T) {
+	t.Parallel()
+	for _, b := range dbtest.Backends(t) {
+		if b.Name != database.Postgres {
+			continue
+		}
+		db, err := database.Open(context.Background(), b.DSN(t))
+		require.NoError(t, err)
+		defer db.Close()
+		db.SetPoolSize(32)
+		ctx := context.Background()
+		var conns []bun.Conn
+		for range 32 {
+			c, err := db.Conn(ctx)
+			require.NoError(t, err)
+			conns = append(conns, c)
+		}
+		for _, c := range conns {
+			require.NoError(t, c.Close())
+		}
+		st := db.Stats()
+		require.Zero(t, st.MaxIdleClosed, "connections closed on release")
+		require.Equal(t, 32, st.Idle)
 	}
 }

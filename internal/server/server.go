@@ -108,7 +108,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 		return nil, err
 	}
 	if s.DB.IsPostgres() {
-		s.DB.SetMaxOpenConns(cfg.DatabaseMaxConns)
+		s.DB.SetPoolSize(cfg.DatabaseMaxConns)
 	}
 	applied, err := s.DB.Migrate(ctx)
 	if err != nil {
