@@ -20,6 +20,7 @@ import (
 
 	"channelhub/internal/apitest"
 	"channelhub/internal/auth"
+	"channelhub/internal/database/dbtest"
 	"channelhub/internal/seed"
 )
 
@@ -1065,4 +1066,49 @@ func TestAuthLoginThrottleBurst(t *testing.T) {
 			"a concurrent burst got more password checks than SlowAfter allows: %v", codes)
 		require.Zero(t, codes["ACCOUNT_LOCKED"], "%v", codes)
 	})
+}
+
+// Two instances trust a passed session check for up to 10 s here. A logout
+// or a suspension on one must still refuse the session on the other at once:
+// the change is announced through Redis and clears the other's checks.
+func TestAuthSessionEndReachesOtherInstance(t *testing.T) {
+	t.Parallel()
+	for _, b := range dbtest.Backends(t) {
+		if b.Name == "sqlite" {
+			continue // one process owns a SQLite file
+		}
+		t.Run(b.Name, func(t *testing.T) {
+			t.Parallel()
+			opt := apitest.Options{Env: map[string]string{"CHANNELHUB_SESSION_CACHE_TTL": "10s"}}
+			a := apitest.Start(t, b, opt)
+			opt.Peer = a
+			other := apitest.Start(t, b, opt)
+			refusedOnOther := func(token string) {
+				t.Helper()
+				deadline := time.Now().Add(3 * time.Second) // far below the 10 s the check is trusted
+				for {
+					r := authGQL(t, other, token, authViewerQuery, nil)
+					if r.Status == http.StatusUnauthorized {
+						return
+					}
+					require.True(t, time.Now().Before(deadline), "session still accepted on the other instance")
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+
+			const phone = "13800000005"
+			s := authLogin(t, a, phone, auth.AppDistributor)
+			authRequireViewer(t, other, s.AccessToken, phone) // checked, and trusted, on the other
+			authRequireViewer(t, other, s.AccessToken, phone)
+			require.True(t, authLogout(t, a, s.RefreshToken).OK)
+			refusedOnOther(s.AccessToken)
+
+			hq := authLogin(t, a, "13800000000", auth.AppConsole).AccessToken
+			_, store := authUser(t, a, hq, "13800000011")
+			m := authLogin(t, a, "13800000011", auth.AppStore)
+			authRequireViewer(t, other, m.AccessToken, "13800000011")
+			authSetPartyStatus(t, a, hq, store, "SUSPENDED")
+			refusedOnOther(m.AccessToken)
+		})
+	}
 }

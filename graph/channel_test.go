@@ -677,7 +677,7 @@ func TestChannelInventoryTransfers(t *testing.T) {
 // whether a receipt or a sell-out diverts one unit or several.
 func TestDiversionStatements(t *testing.T) {
 	t.Parallel()
-	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+	apitest.Each(t, apitest.Options{Env: map[string]string{"CHANNELHUB_SESSION_CACHE_TTL": "0"}}, func(t *testing.T, e *apitest.Env) {
 		ctx := context.Background()
 		guide, hq := e.As(auth.RoleStoreStaff), e.As(auth.RoleHQAdmin)
 		cost := func(f func()) int64 {

@@ -483,7 +483,7 @@ func TestPricingCachedReadsSeeEveryChange(t *testing.T) {
 
 func TestPricingResponseCacheCanBeTurnedOff(t *testing.T) {
 	t.Parallel()
-	apitest.Each(t, apitest.Options{Env: map[string]string{"CHANNELHUB_RESPONSE_CACHE_TTL": "0"}}, func(t *testing.T, e *apitest.Env) {
+	apitest.Each(t, apitest.Options{Env: map[string]string{"CHANNELHUB_RESPONSE_CACHE_TTL": "0", "CHANNELHUB_SESSION_CACHE_TTL": "0"}}, func(t *testing.T, e *apitest.Env) {
 		d1 := e.As(auth.RoleDistributorAdmin)
 		for range 2 {
 			before := e.Server.DB.Queries()

@@ -10,12 +10,13 @@ import (
 )
 
 // TestSerialLookupStatements: serial(number) with its SKU, holder and trail
-// (warehouse codes and holders) costs the session check, the unit with its
-// trail, and the SKU and parties primed at once (no batch window), for HQ and
-// through a distributor's scope check alike.
+// (warehouse codes and holders) costs the unit with its trail, and the SKU
+// and parties primed at once (no batch window), for HQ and through a
+// distributor's scope check alike. A scanner's next lookup trusts the session
+// check of the one before.
 func TestSerialLookupStatements(t *testing.T) {
 	t.Parallel()
-	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+	apitest.Each(t, apitest.Options{Env: map[string]string{"CHANNELHUB_SESSION_CACHE_TTL": "10s"}}, func(t *testing.T, e *apitest.Env) {
 		hq, dist := e.As(auth.RoleHQAdmin), e.As(auth.RoleDistributorAdmin)
 		number := freeUnit(t, e, "D-0001", "PH01-1-1")
 		const q = `query($n: String!) { serial(number: $n) { number status warehouseCode sku { code name }
@@ -63,9 +64,9 @@ func TestSerialLookupStatements(t *testing.T) {
 			for _, ev := range v.Serial.Trail {
 				require.NotEmpty(t, ev.Holder.Code)
 			}
-			// Five before: session, unit, trail, then SKU and parties through the loaders.
-			require.Equal(t, int64(4), cost(token, q, map[string]any{"n": number}))
-			require.Equal(t, int64(2), cost(token, `query($n: String!) { serial(number: $n) { number trail { type } } }`,
+			// Five at first: session, unit, trail, then SKU and parties through the loaders.
+			require.Equal(t, int64(3), cost(token, q, map[string]any{"n": number}))
+			require.Equal(t, int64(1), cost(token, `query($n: String!) { serial(number: $n) { number trail { type } } }`,
 				map[string]any{"n": number}), "nothing primed that is not selected")
 		}
 		// Out of scope: another distributor sees nothing.

@@ -62,8 +62,9 @@ type Options struct {
 	// Peer, when set, makes this server a second instance beside Peer: the
 	// same database, data directory (signing keys) and Redis namespace.
 	Peer *Env
-	// SteadyBatches widens the loaders' gathering window, so a test counting
-	// statements sees whole batches even on a busy machine.
+	// SteadyBatches widens the loaders' gathering window and checks the
+	// session on every request, so a test counting statements sees whole
+	// batches even on a busy machine, and the session check every time.
 	SteadyBatches bool
 }
 
@@ -109,6 +110,7 @@ func Start(t testing.TB, b dbtest.Backend, opt Options) *Env {
 	}
 	if opt.SteadyBatches {
 		vars["CHANNELHUB_BATCH_WAIT"] = "30ms"
+		vars["CHANNELHUB_SESSION_CACHE_TTL"] = "0"
 	}
 	for k, v := range opt.Env {
 		vars[k] = v

@@ -52,7 +52,10 @@ type Config struct {
 	SlowAfter int
 	LockAfter int
 	LockFor   time.Duration
-	Now       func() time.Time
+	// SessionCacheTTL is how long a passed session check is trusted without
+	// reading the database again; 0 checks every request.
+	SessionCacheTTL time.Duration
+	Now             func() time.Time
 }
 
 func (c *Config) defaults() {
@@ -78,16 +81,20 @@ func (c *Config) defaults() {
 
 // Service signs users in and checks their tokens.
 type Service struct {
-	db     *database.DB
-	keys   *KeySet
-	hasher *PasswordHasher
-	cfg    Config
+	db       *database.DB
+	keys     *KeySet
+	hasher   *PasswordHasher
+	cfg      Config
+	sessions *sessionCache
+	// Announce, when set, tells the other instances that sessions may have
+	// ended (SessionsChanged calls it); they call ForgetSessions.
+	Announce func()
 }
 
 // NewService returns a Service; zero Config fields take defaults.
 func NewService(db *database.DB, keys *KeySet, hasher *PasswordHasher, cfg Config) *Service {
 	cfg.defaults()
-	return &Service{db: db, keys: keys, hasher: hasher, cfg: cfg}
+	return &Service{db: db, keys: keys, hasher: hasher, cfg: cfg, sessions: newSessionCache(cfg.SessionCacheTTL)}
 }
 
 func (s *Service) now() time.Time { return s.cfg.Now().UTC().Truncate(time.Microsecond) }
@@ -387,6 +394,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (*Session, error) {
 		return nil, err
 	}
 	if reject != nil {
+		s.SessionsChanged()
 		return nil, reject
 	}
 	return sess, nil
@@ -398,7 +406,11 @@ func (s *Service) Logout(ctx context.Context, token string) error {
 	if err != nil {
 		return err
 	}
-	return revokeSession(ctx, s.db, r.SessionID, s.now(), "logout")
+	if err := revokeSession(ctx, s.db, r.SessionID, s.now(), "logout"); err != nil {
+		return err
+	}
+	s.SessionsChanged()
+	return nil
 }
 
 // ChangePassword sets the principal's new password, ends every session of the
@@ -462,13 +474,18 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 		sess, err = s.issue(ctx, tx, c, sid, p.App, RolesFor(p.App, c.Roles), now)
 		return err
 	})
-	return sess, err
+	if err != nil {
+		return nil, err
+	}
+	s.SessionsChanged()
+	return sess, nil
 }
 
 // Authenticate turns an access token into a Principal. Beyond the signature
 // and expiry it checks, in one query, that the user is active, the party
 // active, the session open and the session version current, so disabling a
-// user or suspending a party takes effect at once.
+// user or suspending a party takes effect at once (on another instance within
+// SessionCacheTTL should it miss the announcement).
 func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
 	claims, err := s.keys.ParseAccess(token, s.cfg.Now())
 	if err != nil {
@@ -481,26 +498,14 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	if err := errors.Join(err1, err2, err3); err != nil || !app.Valid() {
 		return Principal{}, fmt.Errorf("%w: %w", ErrUnauthenticated, ErrTokenInvalid)
 	}
-	var row struct {
-		SessionVersion int64      `bun:"session_version"`
-		Status         string     `bun:"status"`
-		PartyStatus    string     `bun:"party_status"`
-		PartyPath      string     `bun:"party_path"`
-		RevokedAt      *time.Time `bun:"revoked_at"`
-	}
-	err = s.db.NewSelect().TableExpr("users AS u").
-		Join("JOIN parties AS p ON p.id = u.party_id").
-		Join("JOIN sessions AS s ON s.id = ? AND s.user_id = u.id", sid).
-		ColumnExpr("u.session_version, u.status, p.status AS party_status, p.path AS party_path, s.revoked_at").
-		Where("u.id = ? AND u.party_id = ?", uid, pid).Scan(ctx, &row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return Principal{}, ErrUnauthenticated
-	}
-	if err != nil {
-		return Principal{}, fmt.Errorf("auth: check session: %w", err)
-	}
-	if row.SessionVersion != claims.SessionVersion || row.Status != "ACTIVE" || row.PartyStatus != "ACTIVE" || row.RevokedAt != nil {
-		return Principal{}, ErrUnauthenticated
+	now := s.cfg.Now()
+	path, ok := s.sessions.get(sid, uid, pid, claims.SessionVersion, now)
+	if !ok {
+		gen := s.sessions.gen.Load() // before the read: a clear during it must win
+		if path, err = s.checkSession(ctx, uid, pid, sid, claims.SessionVersion); err != nil {
+			return Principal{}, err
+		}
+		s.sessions.put(sid, cachedSession{userID: uid, partyID: pid, version: claims.SessionVersion, partyPath: path, at: now, gen: gen})
 	}
 	roles := make([]Role, 0, len(claims.Roles))
 	for _, r := range claims.Roles {
@@ -508,11 +513,38 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 			roles = append(roles, Role(r))
 		}
 	}
-	p := Principal{UserID: uid, PartyID: pid, PartyPath: row.PartyPath, SessionID: sid, Roles: roles, App: app, SessionVersion: claims.SessionVersion}
+	p := Principal{UserID: uid, PartyID: pid, PartyPath: path, SessionID: sid, Roles: roles, App: app, SessionVersion: claims.SessionVersion}
 	if claims.ExpiresAt != nil {
 		p.ExpiresAt = claims.ExpiresAt.Time
 	}
 	return p, nil
+}
+
+// checkSession reads, in one query, whether the user and the party are
+// active, the session open and the version current, and the party's path.
+func (s *Service) checkSession(ctx context.Context, uid, pid, sid uuid.UUID, version int64) (string, error) {
+	var row struct {
+		SessionVersion int64      `bun:"session_version"`
+		Status         string     `bun:"status"`
+		PartyStatus    string     `bun:"party_status"`
+		PartyPath      string     `bun:"party_path"`
+		RevokedAt      *time.Time `bun:"revoked_at"`
+	}
+	err := s.db.NewSelect().TableExpr("users AS u").
+		Join("JOIN parties AS p ON p.id = u.party_id").
+		Join("JOIN sessions AS s ON s.id = ? AND s.user_id = u.id", sid).
+		ColumnExpr("u.session_version, u.status, p.status AS party_status, p.path AS party_path, s.revoked_at").
+		Where("u.id = ? AND u.party_id = ?", uid, pid).Scan(ctx, &row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrUnauthenticated
+	}
+	if err != nil {
+		return "", fmt.Errorf("auth: check session: %w", err)
+	}
+	if row.SessionVersion != version || row.Status != "ACTIVE" || row.PartyStatus != "ACTIVE" || row.RevokedAt != nil {
+		return "", ErrUnauthenticated
+	}
+	return row.PartyPath, nil
 }
 
 // Sweep deletes what sign-in leaves behind once it can matter no more: failure

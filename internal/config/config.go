@@ -43,6 +43,7 @@ type Config struct {
 	MaxBodyBytes          int64
 	QueryDepthLimit       int
 	LiveSessionCheck      time.Duration
+	SessionCacheTTL       time.Duration // how long a passed session check is trusted; 0 checks every request
 	QueryComplexityLimit  int
 	SeedDemo              bool
 	ShutdownTimeout       time.Duration
@@ -108,6 +109,7 @@ func Load(getenv func(string) string) (Config, error) {
 		MaxBodyBytes:          l.int("MAX_BODY_BYTES", 1<<20, 1<<10, 64<<20),
 		QueryDepthLimit:       int(l.int("QUERY_DEPTH_LIMIT", 12, 2, 50)),
 		LiveSessionCheck:      l.duration("LIVE_SESSION_CHECK", 30*time.Second, 100*time.Millisecond, time.Hour),
+		SessionCacheTTL:       l.duration("SESSION_CACHE_TTL", time.Second, 0, 10*time.Second),
 		QueryComplexityLimit:  int(l.int("QUERY_COMPLEXITY_LIMIT", 2000, 10, 100000)),
 		ShutdownTimeout:       l.duration("SHUTDOWN_TIMEOUT", 15*time.Second, time.Second, time.Hour),
 		ResponseCacheTTL:      l.duration("RESPONSE_CACHE_TTL", time.Minute, 0, time.Hour),
@@ -236,6 +238,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Int64("max_body_bytes", c.MaxBodyBytes),
 		slog.Int("query_depth_limit", c.QueryDepthLimit),
 		slog.Duration("live_session_check", c.LiveSessionCheck),
+		slog.Duration("session_cache_ttl", c.SessionCacheTTL),
 		slog.Int("query_complexity_limit", c.QueryComplexityLimit),
 		slog.Bool("seed_demo", c.SeedDemo),
 		slog.Duration("shutdown_timeout", c.ShutdownTimeout),

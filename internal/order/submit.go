@@ -89,14 +89,21 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) 
 	if err != nil {
 		return nil, err
 	}
-	if o, err := s.replay(ctx, p, "orderSubmit", in.IdempotencyKey, hash); o != nil || err != nil {
-		return o, err
+	// A retry normally finds its first result in the transaction's claim of
+	// the key. Only when the work before it fails (the first submit emptied
+	// the cart, took the last stock...) is the key looked up on its own, so
+	// the first order still comes back.
+	orReplay := func(err error) (*Order, error) {
+		if o, rerr := s.replay(ctx, p, "orderSubmit", in.IdempotencyKey, hash); o != nil || rerr != nil {
+			return o, rerr
+		}
+		return nil, err
 	}
 	lines := in.Lines
 	if in.FromCart {
 		cl, err := s.carts.Lines(ctx, p, buyer)
 		if err != nil {
-			return nil, err
+			return orReplay(err)
 		}
 		lines = make([]LineInput, len(cl))
 		for i, c := range cl {
@@ -104,20 +111,20 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) 
 		}
 	}
 	if errors.Is(supErr, party.ErrNoSupplier) {
-		return nil, ErrNoSupplier
+		return orReplay(ErrNoSupplier)
 	}
 	if supErr != nil {
-		return nil, supErr
+		return orReplay(supErr)
 	}
 	q, err := s.quote(ctx, seller.ID, buyer, lines)
 	if err != nil {
-		return nil, err
+		return orReplay(err)
 	}
 	now := s.Now()
 	need := q.stockNeed()
 	sf, err := s.sellerFacts(ctx, seller.ID, need, "SO", now)
 	if err != nil {
-		return nil, err
+		return orReplay(err)
 	}
 	whs, autoMax, plan := sf.whs, sf.autoMax, sf.plan
 	o := &Order{ID: uuid.Must(uuid.NewV7()), Kind: KindSellThrough, BuyerID: buyer.ID, SellerID: seller.ID, CreatedBy: p.UserID,

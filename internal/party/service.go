@@ -26,6 +26,10 @@ type Service struct {
 	db     *database.DB
 	hasher *auth.PasswordHasher
 	now    func() time.Time
+	// SessionsChanged, when set, is called after a commit that may have
+	// ended sessions (a user's status or roles, a party's status), so cached
+	// session checks are dropped.
+	SessionsChanged func()
 }
 
 // NewService returns a Service on db; hasher hashes new passwords.
@@ -389,7 +393,17 @@ func (s *Service) ChangeStatus(ctx context.Context, p auth.Principal, id uuid.UU
 		return audit.Record(ctx, tx, p, "party.status", "Party", pt.ID.String(),
 			map[string]Status{"status": from}, map[string]Status{"status": to}, reason)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	s.sessionsChanged()
+	return out, nil
+}
+
+func (s *Service) sessionsChanged() {
+	if s.SessionsChanged != nil {
+		s.SessionsChanged()
+	}
 }
 
 // ErrNoSupplier is a party with no distributor or HQ above it.

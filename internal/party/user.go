@@ -289,7 +289,11 @@ func (s *Service) UpdateUser(ctx context.Context, p auth.Principal, id uuid.UUID
 		after := map[string]any{"name": u.Name, "roles": u.Roles, "status": u.Status, "passwordReset": in.Password != nil}
 		return audit.Record(ctx, tx, p, "user.update", "User", u.ID.String(), before, after, in.Reason)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	s.sessionsChanged()
+	return out, nil
 }
 
 // validReason checks the reason an access change must carry into the audit log.

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/uptrace/bun"
 
+	"channelhub/internal/auth"
 	"channelhub/internal/broker"
 	"channelhub/internal/database"
 	"channelhub/internal/order"
@@ -154,3 +155,31 @@ func (s *Server) sweepUploads(ctx context.Context, wait, every time.Duration) {
 		t.Reset(every)
 	}
 }
+
+// sessionsTopic carries "sessions may have ended" between instances.
+const sessionsTopic = "auth:sessions-changed"
+
+// shareSessionChanges makes a change that may end sessions (logout, password,
+// user or party status) clear the cached session checks of every instance.
+func (s *Server) shareSessionChanges(ctx context.Context) error {
+	s.Parties.SessionsChanged = s.Auth.SessionsChanged
+	s.Auth.Announce = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := s.Broker.Publish(ctx, sessionsTopic, nil); err != nil {
+			s.log.Warn("announce session change", "err", err) // the others' cache TTL still bounds it
+		}
+	}
+	// The subscription lives until the broker closes.
+	if err := s.Broker.SubscribeTo(context.WithoutCancel(ctx), forgetSessions{s.Auth}, sessionsTopic); err != nil {
+		return fmt.Errorf("server: subscribe to session changes: %w", err)
+	}
+	return nil
+}
+
+// forgetSessions clears cached session checks on every announcement, and on
+// a gap, when one may have been lost.
+type forgetSessions struct{ a *auth.Service }
+
+func (f forgetSessions) Deliver(broker.Message) { f.a.ForgetSessions() }
+func (forgetSessions) End()                     {}

@@ -134,7 +134,7 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 	}
 	hasher := auth.NewPasswordHasher(d.PasswordParams)
 	ac := d.Auth
-	ac.AccessTTL, ac.RefreshTTL = cfg.AccessTokenTTL, cfg.RefreshTokenTTL
+	ac.AccessTTL, ac.RefreshTTL, ac.SessionCacheTTL = cfg.AccessTokenTTL, cfg.RefreshTokenTTL, cfg.SessionCacheTTL
 	s.Auth = auth.NewService(s.DB, s.Keys, hasher, ac)
 	s.Parties = party.NewService(s.DB, hasher)
 	s.Catalog = catalog.NewService(s.DB, s.Parties)
@@ -153,6 +153,9 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 		}
 	}
 	if s.Broker, err = s.openBroker(); err != nil {
+		return nil, err
+	}
+	if err := s.shareSessionChanges(ctx); err != nil {
 		return nil, err
 	}
 	sender, err := s.openSender(ctx)
