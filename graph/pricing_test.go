@@ -520,6 +520,27 @@ func TestPricingPriceListsAreBatched(t *testing.T) {
 }
 
 // A cached query over a WebSocket gets one answer and then complete, like any query.
+// { __typename } (a phone's ping) reads nothing: not the catalogue epoch,
+// and, within the session cache's TTL, not the session either.
+func TestPricingTypenameReadsNothing(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{Env: map[string]string{"CHANNELHUB_SESSION_CACHE_TTL": "10s"}}, func(t *testing.T, e *apitest.Env) {
+		d1 := e.As(auth.RoleDistributorAdmin)
+		require.Empty(t, e.Query(d1, `{ __typename }`, nil).Errors)
+		best := int64(-1) // the outbox may add a statement now and then
+		for range 3 {
+			before := e.Server.DB.Queries()
+			r := e.Query(d1, `{ __typename }`, nil)
+			require.Empty(t, r.Errors)
+			require.JSONEq(t, `{"__typename":"Query"}`, string(r.Data))
+			if n := e.Server.DB.Queries() - before; best < 0 || n < best {
+				best = n
+			}
+		}
+		require.Zero(t, best)
+	})
+}
+
 func TestPricingCachedQueryOverWebSocket(t *testing.T) {
 	t.Parallel()
 	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {

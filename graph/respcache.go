@@ -98,7 +98,8 @@ func (c responseCache) key(ctx context.Context) ([32]byte, bool) {
 	}
 	oc := graphql.GetOperationContext(ctx)
 	p, err := auth.FromContext(ctx)
-	if err != nil || oc.Operation == nil || oc.Operation.Operation != ast.Query || !onlyCachedRoots(oc.Operation.SelectionSet, oc.Doc.Fragments) {
+	if err != nil || oc.Operation == nil || oc.Operation.Operation != ast.Query || !onlyCachedRoots(oc.Operation.SelectionSet, oc.Doc.Fragments) ||
+		!readsData(oc.Operation.SelectionSet, oc.Doc.Fragments) {
 		return key, false
 	}
 	ep, err := c.epoch(ctx)
@@ -117,6 +118,28 @@ func (c responseCache) key(ctx context.Context) ([32]byte, bool) {
 	h.Write(vars)
 	copy(key[:], h.Sum(nil))
 	return key, true
+}
+
+// readsData reports whether a selection asks for more than __typename, which
+// costs nothing to answer and is not worth the epoch's read.
+func readsData(set ast.SelectionSet, frags ast.FragmentDefinitionList) bool {
+	for _, s := range set {
+		switch s := s.(type) {
+		case *ast.Field:
+			if s.Name != "__typename" {
+				return true
+			}
+		case *ast.InlineFragment:
+			if readsData(s.SelectionSet, frags) {
+				return true
+			}
+		case *ast.FragmentSpread:
+			if f := frags.ForName(s.Name); f != nil && readsData(f.SelectionSet, frags) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func onlyCachedRoots(set ast.SelectionSet, frags ast.FragmentDefinitionList) bool {

@@ -172,7 +172,7 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, number string) (*Se
 		return nil, ErrNotFound
 	}
 	var rows []lookupRow
-	if err := lookupQuery(s.db, p, n).Model(&rows).Scan(ctx); err != nil {
+	if err := s.lookup(ctx, p, n, &rows); err != nil {
 		return nil, fmt.Errorf("serial: get: %w", err)
 	}
 	if len(rows) == 0 {
@@ -188,8 +188,22 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, number string) (*Se
 	return sr, nil
 }
 
-// lookupQuery is Get's statement.
-func lookupQuery(db bun.IDB, p auth.Principal, n string) *bun.SelectQuery {
+// lookup runs Get's statement. On PostgreSQL the number is a parameter of a
+// statement prepared once per connection (and per scope): a scanner's lookups
+// skip planning the joins.
+func (s *Service) lookup(ctx context.Context, p auth.Principal, n string, rows *[]lookupRow) error {
+	if !s.db.IsPostgres() {
+		return lookupQuery(s.db, p, n).Model(rows).Scan(ctx)
+	}
+	r, err := s.db.QueryCached(ctx, lookupQuery(s.db, p, bun.Safe("$1")).String(), n)
+	if err != nil {
+		return err
+	}
+	return s.db.ScanRows(ctx, r, rows)
+}
+
+// lookupQuery is Get's statement for number n (a value or a placeholder).
+func lookupQuery(db bun.IDB, p auth.Principal, n any) *bun.SelectQuery {
 	q := db.NewSelect().Model((*lookupRow)(nil)).ColumnExpr(lookupColumns(db)).
 		Join("LEFT JOIN serial_events AS se ON se.serial_id = sr.id").
 		Join("LEFT JOIN warehouses AS w ON w.id = se.warehouse_id").
