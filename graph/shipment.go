@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"errors"
-	"sync"
 
 	"github.com/google/uuid"
 	"github.com/vikstrous/dataloadgen"
@@ -236,36 +235,31 @@ func (r *Resolver) mustShipment(ctx context.Context, id uuid.UUID) (*shipment.Sh
 	return sh, err
 }
 
-// primeSerial fills the request's loaders with the unit's SKU and the parties
-// of its holder, territory and trail that the query selects, in one round trip
-// (two statements, sent at once), so their resolvers do not wait a batch window.
+// primeSerial fills the request's loaders with the unit's SKU and holder (read
+// with the unit) and the parties of its territory and trail that the query
+// selects (one statement, only when needed), so their resolvers do not wait a
+// batch window.
 func (r *Resolver) primeSerial(ctx context.Context, sr *serial.Serial) error {
 	l := loadersFrom(ctx)
-	var ids []uuid.UUID
-	if selects(ctx, "holder") {
-		ids = append(ids, sr.HolderID)
+	if sr.SKU != nil {
+		l.sku.Prime(sr.SKUID, sr.SKU)
 	}
-	if sr.TerritoryID != nil && selects(ctx, "territory") {
+	if sr.Holder != nil {
+		l.counterparty.Prime(sr.HolderID, sr.Holder)
+	}
+	var ids []uuid.UUID
+	if sr.TerritoryID != nil && *sr.TerritoryID != sr.HolderID && selects(ctx, "territory") {
 		ids = append(ids, *sr.TerritoryID)
 	}
 	if selects(ctx, "trail", "holder") {
 		for _, e := range sr.Trail {
-			ids = append(ids, e.HolderID)
+			if e.HolderID != sr.HolderID {
+				ids = append(ids, e.HolderID)
+			}
 		}
 	}
-	var wg sync.WaitGroup
-	var skuErr error
-	if selects(ctx, "sku") {
-		wg.Go(func() {
-			skuErr = prime(ctx, l.sku, []uuid.UUID{sr.SKUID}, func(ctx context.Context, ids []uuid.UUID) ([]*catalog.SKU, error) {
-				return r.CatalogService.SKUs(ctx, nil, ids)
-			})
-		})
+	if len(ids) == 0 {
+		return nil
 	}
-	var partyErr error
-	if len(ids) > 0 {
-		partyErr = prime(ctx, l.counterparty, ids, r.PartyService.Counterparties)
-	}
-	wg.Wait()
-	return errors.Join(skuErr, partyErr)
+	return prime(ctx, l.counterparty, ids, r.PartyService.Counterparties)
 }

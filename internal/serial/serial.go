@@ -11,6 +11,9 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+
+	"channelhub/internal/catalog"
+	"channelhub/internal/party"
 )
 
 // Status is where a unit stands.
@@ -39,17 +42,19 @@ const (
 type Serial struct {
 	bun.BaseModel `bun:"table:serials,alias:sr"`
 
-	ID          uuid.UUID  `bun:"id,pk"`
-	Number      string     `bun:"number"`
-	SKUID       uuid.UUID  `bun:"sku_id"`
-	Status      Status     `bun:"status"`
-	HolderID    uuid.UUID  `bun:"holder_party_id"`
-	WarehouseID *uuid.UUID `bun:"warehouse_id"`
-	ShipmentID  *uuid.UUID `bun:"shipment_id"`
-	TerritoryID *uuid.UUID `bun:"territory_party_id"` // last shipped to and received by; nil until it first leaves HQ
-	ReceivedAt  time.Time  `bun:"received_at"`        // into its current holder's stock: FIFO order
-	UpdatedAt   time.Time  `bun:"updated_at"`
-	Trail       []*Event   `bun:"-"` // filled by Get
+	ID          uuid.UUID    `bun:"id,pk"`
+	Number      string       `bun:"number"`
+	SKUID       uuid.UUID    `bun:"sku_id"`
+	Status      Status       `bun:"status"`
+	HolderID    uuid.UUID    `bun:"holder_party_id"`
+	WarehouseID *uuid.UUID   `bun:"warehouse_id"`
+	ShipmentID  *uuid.UUID   `bun:"shipment_id"`
+	TerritoryID *uuid.UUID   `bun:"territory_party_id"` // last shipped to and received by; nil until it first leaves HQ
+	ReceivedAt  time.Time    `bun:"received_at"`        // into its current holder's stock: FIFO order
+	UpdatedAt   time.Time    `bun:"updated_at"`
+	Trail       []*Event     `bun:"-"` // filled by Get
+	SKU         *catalog.SKU `bun:"-"` // filled by Get
+	Holder      *party.Party `bun:"-"` // filled by Get
 }
 
 // Event is one step of a unit's trail.

@@ -162,10 +162,10 @@ func (s *Service) existing(ctx context.Context, tx bun.IDB, numbers []string, in
 
 // Get returns a unit and its whole trail (oldest first) when the caller's
 // scope covers any party that ever held it; ErrNotFound otherwise. One
-// statement reads the unit and its trail with each event's warehouse code: a
-// row per event (a unit has a handful), joined without LATERAL so that it
-// runs on both dialects. (Joining the SKU and the parties as well made
-// PostgreSQL's planning cost more than the round trip it saved.)
+// statement reads the unit, its SKU, its holder and its trail with each
+// event's warehouse code: a row per event (a unit has a handful), joined
+// without LATERAL so that it runs on both dialects. On PostgreSQL it is
+// prepared once per connection, so the joins cost no planning per lookup.
 func (s *Service) Get(ctx context.Context, p auth.Principal, number string) (*Serial, error) {
 	n, ok := Normalize(number)
 	if !ok {
@@ -179,6 +179,12 @@ func (s *Service) Get(ctx context.Context, p auth.Principal, number string) (*Se
 		return nil, ErrNotFound
 	}
 	sr := &rows[0].S
+	if rows[0].K.ID != uuid.Nil {
+		sr.SKU = &rows[0].K
+	}
+	if rows[0].H.ID != uuid.Nil {
+		sr.Holder = &rows[0].H
+	}
 	sr.Trail = make([]*Event, 0, len(rows))
 	for i := range rows {
 		if rows[i].E.ID != uuid.Nil { // a unit without events has the LEFT JOIN's one empty row
@@ -205,6 +211,8 @@ func (s *Service) lookup(ctx context.Context, p auth.Principal, n string, rows *
 // lookupQuery is Get's statement for number n (a value or a placeholder).
 func lookupQuery(db bun.IDB, p auth.Principal, n any) *bun.SelectQuery {
 	q := db.NewSelect().Model((*lookupRow)(nil)).ColumnExpr(lookupColumns(db)).
+		Join("LEFT JOIN skus AS k ON k.id = sr.sku_id").
+		Join("LEFT JOIN parties AS hp ON hp.id = sr.holder_party_id").
 		Join("LEFT JOIN serial_events AS se ON se.serial_id = sr.id").
 		Join("LEFT JOIN warehouses AS w ON w.id = se.warehouse_id").
 		Where("sr.number = ?", n).
@@ -222,14 +230,16 @@ func lookupQuery(db bun.IDB, p auth.Principal, n any) *bun.SelectQuery {
 type lookupRow struct {
 	bun.BaseModel `bun:"table:serials,alias:sr"`
 
-	S Serial `bun:"s"`
-	E Event  `bun:"e"`
+	S Serial      `bun:"s"`
+	K catalog.SKU `bun:"k"`
+	H party.Party `bun:"h"`
+	E Event       `bun:"e"`
 }
 
 // lookupCols caches lookupColumns per dialect.
 var lookupCols sync.Map
 
-// lookupColumns lists the columns of both tables as `alias.col AS
+// lookupColumns lists the columns of the four tables as `alias.col AS
 // "field__col"`, built once per dialect from bun's table schemas.
 func lookupColumns(db bun.IDB) string {
 	name := db.Dialect().Name()
@@ -250,6 +260,8 @@ func lookupColumns(db bun.IDB) string {
 		}
 	}
 	add(reflect.TypeFor[Serial](), "sr", "s")
+	add(reflect.TypeFor[catalog.SKU](), "k", "k")
+	add(reflect.TypeFor[party.Party](), "hp", "h")
 	add(reflect.TypeFor[Event](), "se", "e")
 	col("w.code", "e__warehouse_code")
 	lookupCols.Store(name, b.String())
