@@ -485,9 +485,15 @@ func (s *Service) ChangePassword(ctx context.Context, p Principal, current, next
 // and expiry it checks, in one query, that the user is active, the party
 // active, the session open and the session version current, so disabling a
 // user or suspending a party takes effect at once (on another instance within
-// SessionCacheTTL should it miss the announcement).
+// SessionCacheTTL should it miss the announcement). A token that passed is
+// trusted, until it expires, for SessionCacheTTL.
 func (s *Service) Authenticate(ctx context.Context, token string) (Principal, error) {
-	claims, err := s.keys.ParseAccess(token, s.cfg.Now())
+	now := s.cfg.Now()
+	if p, ok := s.sessions.get(token, now); ok {
+		return p, nil
+	}
+	gen := s.sessions.gen.Load() // before the reads: a clear during them must win
+	claims, err := s.keys.ParseAccess(token, now)
 	if err != nil {
 		return Principal{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
@@ -495,17 +501,12 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 	pid, err2 := uuid.Parse(claims.PartyID)
 	sid, err3 := uuid.Parse(claims.Family)
 	app := App(claims.App)
-	if err := errors.Join(err1, err2, err3); err != nil || !app.Valid() {
+	if err := errors.Join(err1, err2, err3); err != nil || !app.Valid() || claims.ExpiresAt == nil {
 		return Principal{}, fmt.Errorf("%w: %w", ErrUnauthenticated, ErrTokenInvalid)
 	}
-	now := s.cfg.Now()
-	path, ok := s.sessions.get(sid, uid, pid, claims.SessionVersion, now)
-	if !ok {
-		gen := s.sessions.gen.Load() // before the read: a clear during it must win
-		if path, err = s.checkSession(ctx, uid, pid, sid, claims.SessionVersion); err != nil {
-			return Principal{}, err
-		}
-		s.sessions.put(sid, cachedSession{userID: uid, partyID: pid, version: claims.SessionVersion, partyPath: path, at: now, gen: gen})
+	path, err := s.checkSession(ctx, uid, pid, sid, claims.SessionVersion)
+	if err != nil {
+		return Principal{}, err
 	}
 	roles := make([]Role, 0, len(claims.Roles))
 	for _, r := range claims.Roles {
@@ -513,10 +514,9 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 			roles = append(roles, Role(r))
 		}
 	}
-	p := Principal{UserID: uid, PartyID: pid, PartyPath: path, SessionID: sid, Roles: roles, App: app, SessionVersion: claims.SessionVersion}
-	if claims.ExpiresAt != nil {
-		p.ExpiresAt = claims.ExpiresAt.Time
-	}
+	p := Principal{UserID: uid, PartyID: pid, PartyPath: path, SessionID: sid, Roles: roles, App: app,
+		SessionVersion: claims.SessionVersion, ExpiresAt: claims.ExpiresAt.Time}
+	s.sessions.put(token, cachedSession{p: p, at: now, gen: gen})
 	return p, nil
 }
 

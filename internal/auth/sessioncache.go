@@ -1,59 +1,58 @@
 package auth
 
 import (
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/google/uuid"
 )
 
-// sessionCache remembers for a moment that a session passed Authenticate's
-// database check, so a phone's burst of requests costs one check, not one
-// each. A change that may end sessions (logout, password, user or party
-// status) clears it on this instance at once and, through Announce, on the
-// others; the TTL bounds how long an instance that missed the announcement
-// can keep trusting a session.
+// sessionCache remembers for a moment that an access token passed
+// Authenticate (its signature and its session's database check), so a
+// phone's burst of requests costs one check, not one each. A change that may
+// end sessions (logout, password, user or party status) clears it on this
+// instance at once and, through Announce, on the others; the TTL bounds how
+// long an instance that missed the announcement can keep trusting a session.
 type sessionCache struct {
 	ttl time.Duration
 	gen atomic.Uint64 // advanced by every clear; an answer read under an older one is not kept
 
 	mu    sync.RWMutex
-	m     map[uuid.UUID]cachedSession
+	m     map[string]cachedSession // by access token
 	swept time.Time
 }
 
-// cachedSession is what the check established, for one session ID.
+// cachedSession is what Authenticate established for one access token.
 type cachedSession struct {
-	userID, partyID uuid.UUID
-	version         int64
-	partyPath       string
-	at              time.Time
-	gen             uint64
+	p   Principal
+	at  time.Time
+	gen uint64
 }
 
 func newSessionCache(ttl time.Duration) *sessionCache {
-	return &sessionCache{ttl: ttl, m: map[uuid.UUID]cachedSession{}}
+	return &sessionCache{ttl: ttl, m: map[string]cachedSession{}}
 }
 
-// get returns the party path of a session checked less than ttl ago for the
-// same user, party and session version.
-func (c *sessionCache) get(sid, uid, pid uuid.UUID, version int64, now time.Time) (string, bool) {
+// get returns the principal of a token authenticated less than ttl ago and
+// not expired since.
+func (c *sessionCache) get(token string, now time.Time) (Principal, bool) {
 	if c.ttl <= 0 {
-		return "", false
+		return Principal{}, false
 	}
 	c.mu.RLock()
-	e, ok := c.m[sid]
+	e, ok := c.m[token]
 	c.mu.RUnlock()
-	if !ok || e.gen != c.gen.Load() || now.Sub(e.at) >= c.ttl || now.Before(e.at) ||
-		e.userID != uid || e.partyID != pid || e.version != version {
-		return "", false
+	if !ok || e.gen != c.gen.Load() || now.Sub(e.at) >= c.ttl || now.Before(e.at) || !now.Before(e.p.ExpiresAt) {
+		return Principal{}, false
 	}
-	return e.partyPath, true
+	p := e.p
+	p.Roles = slices.Clone(p.Roles) // callers own their principal
+	return p, true
 }
 
-// put keeps a check read under generation gen, unless a clear came since.
-func (c *sessionCache) put(sid uuid.UUID, e cachedSession) {
+// put keeps a principal authenticated under generation gen, unless a clear
+// came since.
+func (c *sessionCache) put(token string, e cachedSession) {
 	if c.ttl <= 0 {
 		return
 	}
@@ -70,10 +69,11 @@ func (c *sessionCache) put(sid uuid.UUID, e cachedSession) {
 		}
 		c.swept = e.at
 	}
-	c.m[sid] = e
+	e.p.Roles = slices.Clone(e.p.Roles)
+	c.m[token] = e
 }
 
-// clear forgets every session check.
+// clear forgets every authenticated token.
 func (c *sessionCache) clear() {
 	c.mu.Lock()
 	c.gen.Add(1)
