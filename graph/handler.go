@@ -77,7 +77,7 @@ func NewHandler(o Options) *handler.Server {
 	srv.AddTransport(ws)
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(postTransport{})
 	srv.SetQueryCache(newQueryCache())
 	if o.Development {
 		srv.Use(extension.Introspection{})

@@ -18,6 +18,7 @@ import (
 
 	"channelhub/internal/apitest"
 	"channelhub/internal/auth"
+	"channelhub/internal/database/dbtest"
 )
 
 func limitsReason(r apitest.Response) string {
@@ -284,4 +285,42 @@ func TestLimitsCursorWithForeignID(t *testing.T) {
 		r := e.Query(e.As(auth.RoleHQAdmin), `query($a: String) { parties(after: $a) { totalCount } }`, map[string]any{"a": bad})
 		require.Equal(t, []string{"INVALID_REQUEST"}, r.Codes())
 	})
+}
+
+// A plain answer goes out exactly once as {"data":…}; answers with errors
+// keep gqlgen's own shape and status.
+func TestPostAnswerBytes(t *testing.T) {
+	t.Parallel()
+	e := apitest.Start(t, dbtest.Backends(t)[0], apitest.Options{})
+	post := func(token, body string) (int, string, string) {
+		req, _ := http.NewRequest(http.MethodPost, e.URL+"/graphql", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		require.NoError(t, err)
+		return resp.StatusCode, resp.Header.Get("Content-Type"), string(b)
+	}
+	hq := e.As(auth.RoleHQAdmin)
+	status, ctype, body := post(hq, `{"query":"{ __typename }"}`)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "application/json", ctype)
+	require.Equal(t, `{"data":{"__typename":"Query"}}`, body)
+
+	status, _, body = post(hq, `{"query":"{ viewer { user { phone } } }"}`)
+	require.Equal(t, http.StatusOK, status)
+	require.JSONEq(t, `{"data":{"viewer":{"user":{"phone":"13800000000"}}}}`, body)
+
+	status, _, body = post(hq, `{"query":"{ noSuchField }"}`)
+	require.Equal(t, http.StatusUnprocessableEntity, status)
+	var r struct {
+		Errors []json.RawMessage
+		Data   json.RawMessage
+	}
+	require.NoError(t, json.Unmarshal([]byte(body), &r), body)
+	require.Len(t, r.Errors, 1)
 }
