@@ -14,6 +14,7 @@ import (
 	"channelhub/internal/auth"
 	"channelhub/internal/broker"
 	"channelhub/internal/database"
+	"channelhub/internal/epoch"
 	"channelhub/internal/order"
 	"channelhub/internal/outbox"
 )
@@ -183,3 +184,29 @@ type forgetSessions struct{ a *auth.Service }
 
 func (f forgetSessions) Deliver(broker.Message) { f.a.ForgetSessions() }
 func (forgetSessions) End()                     {}
+
+// epochTopic carries "the catalogue epoch is about to change" between instances.
+const epochTopic = "epoch:" + epoch.Catalog
+
+// shareEpochChanges keeps the catalogue epoch in memory between changes: a
+// bump on this instance marks it changed at once, one on another instance
+// through the broker (a gap, when a message may have been lost, too).
+func (s *Server) shareEpochChanges(ctx context.Context) error {
+	s.catalogEpoch = epoch.NewWatcher(s.DB, epoch.Catalog, 5*time.Second, time.Minute)
+	s.catalogEpoch.Announce = func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := s.Broker.Publish(ctx, epochTopic, nil); err != nil {
+			s.log.Warn("announce catalogue change", "err", err) // the others re-read within 5 s anyway
+		}
+	}
+	if err := s.Broker.SubscribeTo(context.WithoutCancel(ctx), epochChanged{s.catalogEpoch}, epochTopic); err != nil {
+		return fmt.Errorf("server: subscribe to catalogue changes: %w", err)
+	}
+	return nil
+}
+
+type epochChanged struct{ w *epoch.Watcher }
+
+func (e epochChanged) Deliver(broker.Message) { e.w.Changed() }
+func (epochChanged) End()                     {}

@@ -86,7 +86,10 @@ type Server struct {
 	log         *slog.Logger
 	redisPrefix string
 	dispatcher  *outbox.Dispatcher
-	manifest    *persisted.Manifest // the apps' operations, for persisted queries
+	// catalogEpoch answers the response cache's epoch from memory between
+	// catalogue changes.
+	catalogEpoch *epoch.Watcher
+	manifest     *persisted.Manifest // the apps' operations, for persisted queries
 }
 
 // New opens everything cfg names, applies migrations, seeds the demo channel
@@ -158,6 +161,9 @@ func New(ctx context.Context, cfg config.Config, d Deps) (s *Server, err error) 
 	if err := s.shareSessionChanges(ctx); err != nil {
 		return nil, err
 	}
+	if err := s.shareEpochChanges(ctx); err != nil {
+		return nil, err
+	}
 	sender, err := s.openSender(ctx)
 	if err != nil {
 		return nil, err
@@ -190,7 +196,7 @@ func (s *Server) routes(log *slog.Logger) http.Handler {
 	}
 	var catalogEpoch func(context.Context) (int64, error)
 	if s.Config.ResponseCacheTTL > 0 {
-		catalogEpoch = func(ctx context.Context) (int64, error) { return epoch.Read(ctx, s.DB, epoch.Catalog) }
+		catalogEpoch = s.catalogEpoch.Read
 	}
 	gql := graph.NewHandler(graph.Options{
 		Resolver: &graph.Resolver{AuthService: s.Auth, PartyService: s.Parties, CatalogService: s.Catalog,
@@ -285,6 +291,9 @@ func (s *Server) sweep(ctx context.Context, every time.Duration) {
 
 // Close releases the broker, the database and Redis.
 func (s *Server) Close() {
+	if s.catalogEpoch != nil {
+		s.catalogEpoch.Close()
+	}
 	if s.Broker != nil {
 		_ = s.Broker.Close()
 	}
