@@ -193,12 +193,16 @@ const epochTopic = "epoch:" + epoch.Catalog
 // through the broker (a gap, when a message may have been lost, too).
 func (s *Server) shareEpochChanges(ctx context.Context) error {
 	s.catalogEpoch = epoch.NewWatcher(s.DB, epoch.Catalog, 5*time.Second, time.Minute)
+	// Bump runs inside the changing transaction: the announcement goes out
+	// beside it, so a slow Redis never holds the transaction's locks.
 	s.catalogEpoch.Announce = func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err := s.Broker.Publish(ctx, epochTopic, nil); err != nil {
-			s.log.Warn("announce catalogue change", "err", err) // the others re-read within 5 s anyway
-		}
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+			defer cancel()
+			if err := s.Broker.Publish(ctx, epochTopic, nil); err != nil {
+				s.log.Warn("announce catalogue change", "err", err) // the others re-read within 5 s anyway
+			}
+		}()
 	}
 	if err := s.Broker.SubscribeTo(context.WithoutCancel(ctx), epochChanged{s.catalogEpoch}, epochTopic); err != nil {
 		return fmt.Errorf("server: subscribe to catalogue changes: %w", err)
