@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/uptrace/bun"
 
-	"channelhub/internal/auth"
 	"channelhub/internal/broker"
 	"channelhub/internal/database"
 	"channelhub/internal/epoch"
@@ -163,54 +162,53 @@ const sessionsTopic = "auth:sessions-changed"
 // shareSessionChanges makes a change that may end sessions (logout, password,
 // user or party status) clear the cached session checks of every instance.
 func (s *Server) shareSessionChanges(ctx context.Context) error {
+	announce, err := s.announcer(ctx, sessionsTopic, "session change", s.Auth.ForgetSessions)
+	if err != nil {
+		return err
+	}
+	s.Auth.Announce = announce
 	s.Parties.SessionsChanged = s.Auth.SessionsChanged
-	s.Auth.Announce = func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		if err := s.Broker.Publish(ctx, sessionsTopic, nil); err != nil {
-			s.log.Warn("announce session change", "err", err) // the others' cache TTL still bounds it
-		}
-	}
-	// The subscription lives until the broker closes.
-	if err := s.Broker.SubscribeTo(context.WithoutCancel(ctx), forgetSessions{s.Auth}, sessionsTopic); err != nil {
-		return fmt.Errorf("server: subscribe to session changes: %w", err)
-	}
 	return nil
 }
-
-// forgetSessions clears cached session checks on every announcement, and on
-// a gap, when one may have been lost.
-type forgetSessions struct{ a *auth.Service }
-
-func (f forgetSessions) Deliver(broker.Message) { f.a.ForgetSessions() }
-func (forgetSessions) End()                     {}
 
 // epochTopic carries "the catalogue epoch is about to change" between instances.
 const epochTopic = "epoch:" + epoch.Catalog
 
 // shareEpochChanges keeps the catalogue epoch in memory between changes: a
 // bump on this instance marks it changed at once, one on another instance
-// through the broker (a gap, when a message may have been lost, too).
+// through the broker.
 func (s *Server) shareEpochChanges(ctx context.Context) error {
 	s.catalogEpoch = epoch.NewWatcher(s.DB, epoch.Catalog, 5*time.Second, time.Minute)
+	announce, err := s.announcer(ctx, epochTopic, "catalogue change", s.catalogEpoch.Changed)
+	if err != nil {
+		return err
+	}
 	// Bump runs inside the changing transaction: the announcement goes out
 	// beside it, so a slow Redis never holds the transaction's locks.
-	s.catalogEpoch.Announce = func() {
-		go func() {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-			defer cancel()
-			if err := s.Broker.Publish(ctx, epochTopic, nil); err != nil {
-				s.log.Warn("announce catalogue change", "err", err) // the others re-read within 5 s anyway
-			}
-		}()
-	}
-	if err := s.Broker.SubscribeTo(context.WithoutCancel(ctx), epochChanged{s.catalogEpoch}, epochTopic); err != nil {
-		return fmt.Errorf("server: subscribe to catalogue changes: %w", err)
-	}
+	s.catalogEpoch.Announce = func() { go announce() }
 	return nil
 }
 
-type epochChanged struct{ w *epoch.Watcher }
+// announcer subscribes changed to topic, called for every announcement from
+// any instance and for every gap (one may have been lost), and returns the
+// function that announces. A failed announcement is logged: the receivers'
+// own expiry still bounds what they miss.
+func (s *Server) announcer(ctx context.Context, topic, what string, changed func()) (func(), error) {
+	// The subscription lives until the broker closes.
+	if err := s.Broker.SubscribeTo(context.WithoutCancel(ctx), receiverFunc(changed), topic); err != nil {
+		return nil, fmt.Errorf("server: subscribe to %s: %w", topic, err)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := s.Broker.Publish(ctx, topic, nil); err != nil {
+			s.log.Warn("announce "+what, "err", err)
+		}
+	}, nil
+}
 
-func (e epochChanged) Deliver(broker.Message) { e.w.Changed() }
-func (epochChanged) End()                     {}
+// receiverFunc is a broker.Receiver that calls itself on every message.
+type receiverFunc func()
+
+func (f receiverFunc) Deliver(broker.Message) { f() }
+func (receiverFunc) End()                     {}
