@@ -20,7 +20,6 @@ import (
 
 	"channelhub/internal/apitest"
 	"channelhub/internal/auth"
-	"channelhub/internal/database/dbtest"
 	"channelhub/internal/seed"
 )
 
@@ -1073,42 +1072,33 @@ func TestAuthLoginThrottleBurst(t *testing.T) {
 // the change is announced through Redis and clears the other's checks.
 func TestAuthSessionEndReachesOtherInstance(t *testing.T) {
 	t.Parallel()
-	for _, b := range dbtest.Backends(t) {
-		if b.Name == "sqlite" {
-			continue // one process owns a SQLite file
-		}
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			opt := apitest.Options{Env: map[string]string{"CHANNELHUB_SESSION_CACHE_TTL": "10s"}}
-			a := apitest.Start(t, b, opt)
-			opt.Peer = a
-			other := apitest.Start(t, b, opt)
-			refusedOnOther := func(token string) {
-				t.Helper()
-				deadline := time.Now().Add(3 * time.Second) // far below the 10 s the check is trusted
-				for {
-					r := authGQL(t, other, token, authViewerQuery, nil)
-					if r.Status == http.StatusUnauthorized {
-						return
-					}
-					require.True(t, time.Now().Before(deadline), "session still accepted on the other instance")
-					time.Sleep(20 * time.Millisecond)
+	opt := apitest.Options{Env: map[string]string{"CHANNELHUB_SESSION_CACHE_TTL": "10s"}}
+	apitest.EachPair(t, opt, func(t *testing.T, a, other *apitest.Env) {
+		refusedOnOther := func(token string) {
+			t.Helper()
+			deadline := time.Now().Add(3 * time.Second) // far below the 10 s the check is trusted
+			for {
+				r := authGQL(t, other, token, authViewerQuery, nil)
+				if r.Status == http.StatusUnauthorized {
+					return
 				}
+				require.True(t, time.Now().Before(deadline), "session still accepted on the other instance")
+				time.Sleep(20 * time.Millisecond)
 			}
+		}
 
-			const phone = "13800000005"
-			s := authLogin(t, a, phone, auth.AppDistributor)
-			authRequireViewer(t, other, s.AccessToken, phone) // checked, and trusted, on the other
-			authRequireViewer(t, other, s.AccessToken, phone)
-			require.True(t, authLogout(t, a, s.RefreshToken).OK)
-			refusedOnOther(s.AccessToken)
+		const phone = "13800000005"
+		s := authLogin(t, a, phone, auth.AppDistributor)
+		authRequireViewer(t, other, s.AccessToken, phone) // checked, and trusted, on the other
+		authRequireViewer(t, other, s.AccessToken, phone)
+		require.True(t, authLogout(t, a, s.RefreshToken).OK)
+		refusedOnOther(s.AccessToken)
 
-			hq := authLogin(t, a, "13800000000", auth.AppConsole).AccessToken
-			_, store := authUser(t, a, hq, "13800000011")
-			m := authLogin(t, a, "13800000011", auth.AppStore)
-			authRequireViewer(t, other, m.AccessToken, "13800000011")
-			authSetPartyStatus(t, a, hq, store, "SUSPENDED")
-			refusedOnOther(m.AccessToken)
-		})
-	}
+		hq := authLogin(t, a, "13800000000", auth.AppConsole).AccessToken
+		_, store := authUser(t, a, hq, "13800000011")
+		m := authLogin(t, a, "13800000011", auth.AppStore)
+		authRequireViewer(t, other, m.AccessToken, "13800000011")
+		authSetPartyStatus(t, a, hq, store, "SUSPENDED")
+		refusedOnOther(m.AccessToken)
+	})
 }

@@ -219,29 +219,22 @@ func TestLiveLimits(t *testing.T) {
 // delivers the event.
 func TestLiveAcrossInstances(t *testing.T) {
 	t.Parallel()
-	for _, b := range dbtest.Backends(t) {
-		if b.Name == "sqlite" {
-			continue // one process owns a SQLite file
-		}
-		t.Run(b.Name, func(t *testing.T) {
-			a := apitest.Start(t, b, apitest.Options{})
-			other := apitest.Start(t, b, apitest.Options{Peer: a})
-			dist := a.As(auth.RoleDistributorAdmin)
-			ids := cartSKUs(t, a, dist, "PH01-2-1")
-			o, errs := submit(t, a, dist, "two-1", []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 1}}, nil)
-			require.Empty(t, errs)
-			drained(t, a)
+	apitest.EachPair(t, apitest.Options{}, func(t *testing.T, a, other *apitest.Env) {
+		dist := a.As(auth.RoleDistributorAdmin)
+		ids := cartSKUs(t, a, dist, "PH01-2-1")
+		o, errs := submit(t, a, dist, "two-1", []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 1}}, nil)
+		require.Empty(t, errs)
+		drained(t, a)
 
-			sub := liveDial(t, other, dist) // the token from A is good on B: one key set
-			sub.subscribe("o", `subscription($id: ID!) { orderUpdated(id: $id) { status } }`, map[string]any{"id": o.ID})
-			time.Sleep(200 * time.Millisecond)
-			_, errs = act(t, a, a.As(auth.RoleSalesOps), "orderApprove", o.ID, map[string]any{"reason": "ok"})
-			require.Empty(t, errs)
-			start := time.Now()
-			sub.until(map[string]string{"o": "APPROVED"})
-			t.Logf("commit on A → subscriber on B: %v", time.Since(start))
-		})
-	}
+		sub := liveDial(t, other, dist) // the token from A is good on B: one key set
+		sub.subscribe("o", `subscription($id: ID!) { orderUpdated(id: $id) { status } }`, map[string]any{"id": o.ID})
+		time.Sleep(200 * time.Millisecond)
+		_, errs = act(t, a, a.As(auth.RoleSalesOps), "orderApprove", o.ID, map[string]any{"reason": "ok"})
+		require.Empty(t, errs)
+		start := time.Now()
+		sub.until(map[string]string{"o": "APPROVED"})
+		t.Logf("commit on A → subscriber on B: %v", time.Since(start))
+	})
 }
 
 // A socket ends with its access token, and when its user is disabled.

@@ -13,7 +13,6 @@ import (
 	"channelhub/graph/model"
 	"channelhub/internal/apitest"
 	"channelhub/internal/auth"
-	"channelhub/internal/database/dbtest"
 )
 
 type pricedSKU struct {
@@ -490,30 +489,22 @@ func TestPricingCachedReadsSeeEveryChange(t *testing.T) {
 // Redis), long before B would read the epoch again on its own.
 func TestPricingCachedReadsSeeChangesOnOtherInstance(t *testing.T) {
 	t.Parallel()
-	for _, b := range dbtest.Backends(t) {
-		if b.Name == "sqlite" {
-			continue // one process owns a SQLite file
-		}
-		t.Run(b.Name, func(t *testing.T) {
-			t.Parallel()
-			a := apitest.Start(t, b, apitest.Options{})
-			other := apitest.Start(t, b, apitest.Options{Peer: a})
-			hq := a.As(auth.RoleHQAdmin)
-			d1 := other.As(auth.RoleDistributorAdmin)
-			q := `{ catalog(filter: {search: "PH01-1-1"}) { totalCount } }`
-			require.JSONEq(t, `{"catalog":{"totalCount":1}}`, string(other.Query(d1, q, nil).Data))
-			require.JSONEq(t, `{"catalog":{"totalCount":1}}`, string(other.Query(d1, q, nil).Data)) // cached
+	apitest.EachPair(t, apitest.Options{}, func(t *testing.T, a, other *apitest.Env) {
+		hq := a.As(auth.RoleHQAdmin)
+		d1 := other.As(auth.RoleDistributorAdmin)
+		q := `{ catalog(filter: {search: "PH01-1-1"}) { totalCount } }`
+		require.JSONEq(t, `{"catalog":{"totalCount":1}}`, string(other.Query(d1, q, nil).Data))
+		require.JSONEq(t, `{"catalog":{"totalCount":1}}`, string(other.Query(d1, q, nil).Data)) // cached
 
-			ids := cartSKUs(t, a, hq, "PH01-1-1")
-			r := a.Query(hq, `mutation($id: ID!) { skuUpdate(id: $id, input: {onShelf: false}) { errors { code } } }`, map[string]any{"id": ids["PH01-1-1"]})
-			require.JSONEq(t, `{"skuUpdate":{"errors":[]}}`, string(r.Data))
-			deadline := time.Now().Add(2 * time.Second) // under the 5 s after which B re-reads by itself
-			for string(other.Query(d1, q, nil).Data) != `{"catalog":{"totalCount":0}}` {
-				require.True(t, time.Now().Before(deadline), "B still answers from before the change")
-				time.Sleep(20 * time.Millisecond)
-			}
-		})
-	}
+		ids := cartSKUs(t, a, hq, "PH01-1-1")
+		r := a.Query(hq, `mutation($id: ID!) { skuUpdate(id: $id, input: {onShelf: false}) { errors { code } } }`, map[string]any{"id": ids["PH01-1-1"]})
+		require.JSONEq(t, `{"skuUpdate":{"errors":[]}}`, string(r.Data))
+		deadline := time.Now().Add(2 * time.Second) // under the 5 s after which B re-reads by itself
+		for string(other.Query(d1, q, nil).Data) != `{"catalog":{"totalCount":0}}` {
+			require.True(t, time.Now().Before(deadline), "B still answers from before the change")
+			time.Sleep(20 * time.Millisecond)
+		}
+	})
 }
 
 func TestPricingResponseCacheCanBeTurnedOff(t *testing.T) {

@@ -78,6 +78,24 @@ func Each(t *testing.T, opt Options, fn func(t *testing.T, e *Env)) {
 	}
 }
 
+// EachPair runs fn against two instances (b is a's Peer, both with opt) on
+// every configured backend that several processes can share: one database,
+// one Redis. SQLite, owned by one process, is left out.
+func EachPair(t *testing.T, opt Options, fn func(t *testing.T, a, b *Env)) {
+	t.Helper()
+	for _, b := range dbtest.Backends(t) {
+		if b.Name == "sqlite" {
+			continue
+		}
+		t.Run(b.Name, func(t *testing.T) {
+			a := Start(t, b, opt)
+			peer := opt
+			peer.Peer = a
+			fn(t, a, Start(t, b, peer))
+		})
+	}
+}
+
 // Start runs one server on backend b, stopped at cleanup.
 func Start(t testing.TB, b dbtest.Backend, opt Options) *Env {
 	t.Helper()
