@@ -487,9 +487,11 @@ type seenRow struct {
 func (s *Service) SKUsSeen(ctx context.Context, buyer *party.Party, ids []uuid.UUID) ([]SeenSKU, error) {
 	var rows []*seenRow
 	cond, args := visibleCond(buyer)
-	if err := s.db.NewSelect().Model(&rows).ColumnExpr("s.*").ColumnExpr(cond+" AS seen", args...).
+	b := s.db.Binds() // every order reads it: planned once per connection
+	q := s.db.NewSelect().Model(&rows).ColumnExpr("s.*").ColumnExpr(cond+" AS seen", b.Vs(args)...).
 		ColumnExpr("sc.path AS category_path").Join("LEFT JOIN categories AS sc ON sc.id = s.category_id").
-		Where("s.id IN (?)", bun.List(ids)).Scan(ctx); err != nil {
+		Where("s.id IN (?)", b.UUIDs(ids))
+	if err := s.db.ScanBound(ctx, q, b); err != nil {
 		return nil, fmt.Errorf("catalog: skus seen: %w", err)
 	}
 	byID := make(map[uuid.UUID]*seenRow, len(rows))

@@ -64,6 +64,12 @@ func Open(ctx context.Context, dsn string) (*DB, error) {
 		if !strings.Contains(dsn, "default_query_exec_mode=") {
 			cfg.DefaultQueryExecMode = pgx.QueryExecModeSimpleProtocol
 		}
+		// Only QueryCached's statements are prepared, and they are prepared
+		// because they run on every request: plan each once, not per call as
+		// PostgreSQL otherwise keeps doing when it guesses a custom plan is cheaper.
+		if _, set := cfg.RuntimeParams["plan_cache_mode"]; !set {
+			cfg.RuntimeParams["plan_cache_mode"] = "force_generic_plan"
+		}
 		sqldb = stdlib.OpenDB(*cfg)
 		setPoolSize(sqldb, 40)
 		sqldb.SetConnMaxIdleTime(5 * time.Minute)

@@ -671,16 +671,17 @@ func (s *Service) sellerFacts(ctx context.Context, seller uuid.UUID, need map[uu
 	}
 	// One row per fact, told apart by k: 0 a warehouse, 1 a stock level, 2 the
 	// approval ceiling, 3 the sequence's next value.
+	b := s.db.Binds() // every order reads it: planned once per connection
 	parts := []string{`WITH w AS (SELECT id, priority, code FROM warehouses WHERE party_id = ? AND active)
 SELECT 0 AS k, w.id AS wh, NULL AS sku, w.priority AS n, w.code AS code FROM w`}
-	args := []any{seller}
+	args := []any{b.V(seller)}
 	if len(skus) > 0 {
 		parts = append(parts, `SELECT 1, sl.warehouse_id, sl.sku_id, sl.on_hand - sl.reserved, '' FROM stock_levels sl
 WHERE sl.warehouse_id IN (SELECT id FROM w) AND sl.sku_id IN (?)`)
-		args = append(args, bun.List(skus))
+		args = append(args, b.UUIDs(skus))
 	}
 	parts = append(parts, `SELECT 2, NULL, NULL, auto_approve_max, '' FROM approval_rules WHERE seller_party_id = ? AND auto_approve_max IS NOT NULL`)
-	args = append(args, seller)
+	args = append(args, b.V(seller))
 	if s.db.IsPostgres() {
 		parts = append(parts, `SELECT 3, NULL, NULL, nextval(?), ''`)
 		args = append(args, "doc_seq_"+strings.ToLower(prefix))
@@ -692,7 +693,7 @@ WHERE sl.warehouse_id IN (SELECT id FROM w) AND sl.sku_id IN (?)`)
 		N    int64         `bun:"n"`
 		Code string        `bun:"code"`
 	}
-	if err := s.db.NewRaw(strings.Join(parts, "\nUNION ALL\n"), args...).Scan(ctx, &rows); err != nil {
+	if err := s.db.ScanBound(ctx, s.db.NewRaw(strings.Join(parts, "\nUNION ALL\n"), args...), b, &rows); err != nil {
 		return nil, fmt.Errorf("order: seller facts: %w", err)
 	}
 	out := &sellerFacts{plan: map[[2]uuid.UUID]int64{}}

@@ -460,7 +460,9 @@ func (s *Service) SelfAndSupplier(ctx context.Context, p auth.Principal) (self, 
 	}
 	ids := ancestors(p.PartyPath, p.PartyID)
 	var rows []*Party
-	if err := s.db.NewSelect().Model(&rows).Where("p.id IN (?)", bun.List(append(slices.Clone(ids), p.PartyID))).Scan(ctx); err != nil {
+	b := s.db.Binds() // every order reads it: planned once per connection
+	q := s.db.NewSelect().Model(&rows).Where("p.id IN (?)", b.UUIDs(append(slices.Clone(ids), p.PartyID)))
+	if err := s.db.ScanBound(ctx, q, b); err != nil {
 		return nil, nil, nil, false, fmt.Errorf("party: get with supplier: %w", err)
 	}
 	for _, r := range rows {

@@ -89,11 +89,13 @@ func (s *Service) lists(ctx context.Context, seller uuid.UUID, buyer *party.Part
 	var rows []*listRow
 	now := s.Now()
 	// Only lists valid now: expired ones are history and future ones are plans a buyer must not see.
-	if err := s.db.NewSelect().Model(&rows).ColumnExpr("pl.*").ColumnExpr("pli.sku_id AS item_sku_id, pli.price AS item_price").
-		Join("LEFT JOIN price_list_items AS pli ON pli.price_list_id = pl.id AND pli.sku_id IN (?)", bun.List(skus)).
-		Where("pl.seller_party_id = ?", seller).Where(cond, args...).
-		Where("(pl.valid_from IS NULL OR pl.valid_from <= ?) AND (pl.valid_to IS NULL OR pl.valid_to > ?)", now, now).
-		OrderExpr("pl.id").Scan(ctx); err != nil {
+	b := s.db.Binds() // every order reads it: planned once per connection
+	q := s.db.NewSelect().Model(&rows).ColumnExpr("pl.*").ColumnExpr("pli.sku_id AS item_sku_id, pli.price AS item_price").
+		Join("LEFT JOIN price_list_items AS pli ON pli.price_list_id = pl.id AND pli.sku_id IN (?)", b.UUIDs(skus)).
+		Where("pl.seller_party_id = ?", b.V(seller)).Where(cond, b.Vs(args)...).
+		Where("(pl.valid_from IS NULL OR pl.valid_from <= ?) AND (pl.valid_to IS NULL OR pl.valid_to > ?)", b.V(now), b.V(now)).
+		OrderExpr("pl.id")
+	if err := s.db.ScanBound(ctx, q, b); err != nil {
 		return nil, fmt.Errorf("pricing: load price lists: %w", err)
 	}
 	var recs []*PriceListRecord
@@ -165,11 +167,13 @@ func (s *Service) running(ctx context.Context, seller uuid.UUID, buyer *party.Pa
 		BuyerUses       sql.NullInt64 `bun:"buyer_uses"`
 	}
 	now := s.Now()
-	if err := s.db.NewSelect().Model(&rows).ColumnExpr("pm.*").ColumnExpr("pu.uses AS buyer_uses").
-		Join("LEFT JOIN promotion_uses AS pu ON pu.promotion_id = pm.id AND pu.party_id = ?", buyer.ID).
-		Where("pm.seller_party_id = ? AND pm.active", seller).Where(cond, args...).
-		Where("(pm.valid_from IS NULL OR pm.valid_from <= ?) AND (pm.valid_to IS NULL OR pm.valid_to > ?)", now, now).
-		OrderExpr("pm.priority DESC, pm.id").Scan(ctx); err != nil {
+	b := s.db.Binds() // every order reads it: planned once per connection
+	q := s.db.NewSelect().Model(&rows).ColumnExpr("pm.*").ColumnExpr("pu.uses AS buyer_uses").
+		Join("LEFT JOIN promotion_uses AS pu ON pu.promotion_id = pm.id AND pu.party_id = ?", b.V(buyer.ID)).
+		Where("pm.seller_party_id = ? AND pm.active", b.V(seller)).Where(cond, b.Vs(args)...).
+		Where("(pm.valid_from IS NULL OR pm.valid_from <= ?) AND (pm.valid_to IS NULL OR pm.valid_to > ?)", b.V(now), b.V(now)).
+		OrderExpr("pm.priority DESC, pm.id")
+	if err := s.db.ScanBound(ctx, q, b); err != nil {
 		return nil, nil, fmt.Errorf("pricing: load promotions: %w", err)
 	}
 	recs := make([]*PromotionRecord, len(rows))
