@@ -41,22 +41,38 @@ func Hash(request any) (string, error) {
 // same request answers its stored result and true; concurrent retries wait
 // for the first to commit (a unique-key insert on PostgreSQL, the write lock on SQLite).
 func Claim(ctx context.Context, tx bun.IDB, user uuid.UUID, scope, key, hash string, now time.Time) (json.RawMessage, bool, error) {
-	if n := utf8.RuneCountInString(key); n < 1 || n > 64 {
-		return nil, false, ErrInvalidKey
+	q, err := ClaimQuery(tx, user, scope, key, hash, now)
+	if err != nil {
+		return nil, false, err
 	}
-	res, err := tx.NewRaw(`INSERT INTO idempotency_keys (user_id, scope, key, request_hash, result, created_at) VALUES (?, ?, ?, ?, '', ?)
-		ON CONFLICT (user_id, scope, key) DO NOTHING`, user, scope, key, hash, now).Exec(ctx)
+	res, err := q.Exec(ctx)
 	if err != nil {
 		return nil, false, fmt.Errorf("idempotency: claim: %w", err)
 	}
-	if n, _ := res.RowsAffected(); n == 1 {
+	n, _ := res.RowsAffected()
+	return Claimed(ctx, tx, n == 1, user, scope, key, hash)
+}
+
+// ClaimQuery is Claim's insert, for a caller that sends it with other
+// statements; Claimed then tells what it found.
+func ClaimQuery(tx bun.IDB, user uuid.UUID, scope, key, hash string, now time.Time) (*bun.RawQuery, error) {
+	if n := utf8.RuneCountInString(key); n < 1 || n > 64 {
+		return nil, ErrInvalidKey
+	}
+	return tx.NewRaw(`INSERT INTO idempotency_keys (user_id, scope, key, request_hash, result, created_at) VALUES (?, ?, ?, ?, '', ?)
+		ON CONFLICT (user_id, scope, key) DO NOTHING`, user, scope, key, hash, now), nil
+}
+
+// Claimed answers Claim after ClaimQuery inserted the key (inserted) or found it taken.
+func Claimed(ctx context.Context, tx bun.IDB, inserted bool, user uuid.UUID, scope, key, hash string) (json.RawMessage, bool, error) {
+	if inserted {
 		return nil, false, nil
 	}
 	var row struct {
 		RequestHash string `bun:"request_hash"`
 		Result      string `bun:"result"`
 	}
-	err = tx.NewSelect().Table("idempotency_keys").Column("request_hash", "result").
+	err := tx.NewSelect().Table("idempotency_keys").Column("request_hash", "result").
 		Where("user_id = ? AND scope = ? AND key = ?", user, scope, key).Scan(ctx, &row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, false, fmt.Errorf("idempotency: key vanished")

@@ -139,7 +139,16 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) 
 	o.Number = sf.number
 	var replayed bool
 	err = s.retryDeadlock(ctx, func(ctx context.Context, t *txn) error {
-		stored, replay, err := idempotency.Claim(ctx, t, p.UserID, "orderSubmit", in.IdempotencyKey, hash, now)
+		claim, err := idempotency.ClaimQuery(t, p.UserID, "orderSubmit", in.IdempotencyKey, hash, now)
+		if err := keyErr(err); err != nil {
+			return err
+		}
+		res, err := t.send(ctx, claim.String())
+		if err != nil {
+			return fmt.Errorf("order: claim key: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		stored, replay, err := idempotency.Claimed(ctx, t, n == 1, p.UserID, "orderSubmit", in.IdempotencyKey, hash)
 		if err := keyErr(err); err != nil {
 			return err
 		}
@@ -228,20 +237,30 @@ func (s *Service) retryDeadlock(ctx context.Context, fn func(ctx context.Context
 }
 
 // txn is the transaction an order is placed in. On PostgreSQL it is an
-// explicit BEGIN on one connection, and the last batch carries the COMMIT
-// (commits), so no lock waits for a round trip to the server and back.
+// explicit BEGIN on one connection, sent with the first statement (which
+// must go through send), and the last batch carries the COMMIT (commits), so
+// no lock waits for a round trip to the server and back.
 type txn struct {
 	bun.IDB
-	raw       func(ctx context.Context, query string) error // runs formatted statements as they are
-	commits   bool                                          // the final batch must end with COMMIT
+	raw       func(ctx context.Context, query string) (sql.Result, error) // runs formatted statements as they are
+	begin     string                                                      // "BEGIN" until sent
+	commits   bool                                                        // the final batch must end with COMMIT
 	committed bool
+}
+
+// send runs formatted statements, after the BEGIN when it is still due.
+func (t *txn) send(ctx context.Context, query string) (sql.Result, error) {
+	if t.begin != "" {
+		query, t.begin = t.begin+";\n"+query, ""
+	}
+	return t.raw(ctx, query)
 }
 
 func (t *txn) exec(ctx context.Context, stmts []string) error {
 	if len(stmts) == 0 {
 		return nil
 	}
-	if err := t.raw(ctx, strings.Join(stmts, ";\n")); err != nil {
+	if _, err := t.send(ctx, strings.Join(stmts, ";\n")); err != nil {
 		return fmt.Errorf("order: write: %w", err)
 	}
 	return nil
@@ -249,9 +268,8 @@ func (t *txn) exec(ctx context.Context, stmts []string) error {
 
 // txOf wraps a bun transaction (which commits itself) for the helpers.
 func txOf(tx bun.Tx) *txn {
-	return &txn{IDB: tx, raw: func(ctx context.Context, q string) error {
-		_, err := tx.Tx.ExecContext(ctx, q)
-		return err
+	return &txn{IDB: tx, raw: func(ctx context.Context, q string) (sql.Result, error) {
+		return tx.Tx.ExecContext(ctx, q)
 	}}
 }
 
@@ -267,22 +285,19 @@ func (s *Service) inTx(ctx context.Context, fn func(ctx context.Context, t *txn)
 		return fmt.Errorf("order: connection: %w", err)
 	}
 	defer conn.Close()
-	raw := func(ctx context.Context, q string) error {
-		_, err := conn.Conn.ExecContext(ctx, q)
+	raw := func(ctx context.Context, q string) (sql.Result, error) { return conn.Conn.ExecContext(ctx, q) }
+	t := &txn{IDB: conn, raw: raw, begin: "BEGIN", commits: true}
+	err = fn(ctx, t)
+	if t.begin != "" { // nothing was sent
 		return err
 	}
-	if err := raw(ctx, "BEGIN"); err != nil {
-		return fmt.Errorf("order: begin: %w", err)
-	}
-	t := &txn{IDB: conn, raw: raw, commits: true}
-	err = fn(ctx, t)
 	if err == nil && !t.committed {
-		if err = raw(ctx, "COMMIT"); err != nil {
+		if _, err = raw(ctx, "COMMIT"); err != nil {
 			err = fmt.Errorf("order: commit: %w", err)
 		}
 	}
 	if err != nil && !t.committed {
-		if rerr := raw(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
+		if _, rerr := raw(context.WithoutCancel(ctx), "ROLLBACK"); rerr != nil {
 			_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 		}
 	}
@@ -593,7 +608,7 @@ func (s *Service) reserveStock(ctx context.Context, t *txn, orderID uuid.UUID, w
 			return err
 		}
 		// A stale plan: what base wrote stays, the stock part goes.
-		if err := t.raw(ctx, "ROLLBACK TO SAVEPOINT stock"); err != nil {
+		if _, err := t.raw(ctx, "ROLLBACK TO SAVEPOINT stock"); err != nil {
 			return fmt.Errorf("order: stock savepoint: %w", err)
 		}
 		base = nil
