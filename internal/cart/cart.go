@@ -426,8 +426,9 @@ var ErrFavouritesFull = errors.New("cart: too many favourites")
 
 // Check merges lines of one SKU (quantities add up, reported at the first
 // line) and finds the problem of each merged line, as an order would take it.
-// It returns the SKUs it read, for a quote that follows.
-func (s *Service) Check(ctx context.Context, buyer *party.Party, changes []Change) ([]Change, []LineError, pricing.Known, error) {
+// It returns the SKUs it read, for a quote that follows, with also's
+// (a quote's gift SKUs, read in the same query).
+func (s *Service) Check(ctx context.Context, buyer *party.Party, changes []Change, also ...uuid.UUID) ([]Change, []LineError, pricing.Known, error) {
 	first := map[uuid.UUID]int{}
 	var merged []Change
 	var at []int
@@ -440,15 +441,26 @@ func (s *Service) Check(ctx context.Context, buyer *party.Party, changes []Chang
 		merged = append(merged, c)
 		at = append(at, i)
 	}
-	ids := make([]uuid.UUID, len(merged))
+	ids := make([]uuid.UUID, len(merged), len(merged)+len(also))
 	for i, c := range merged {
 		ids[i] = c.SKUID
+	}
+	for _, id := range also {
+		if _, ok := first[id]; !ok && !slices.Contains(ids[len(merged):], id) {
+			ids = append(ids, id)
+		}
 	}
 	all, visible, paths, err := s.lookup(ctx, buyer, ids)
 	if err != nil {
 		return nil, nil, pricing.Known{}, err
 	}
 	known := pricing.Known{All: map[uuid.UUID]*catalog.SKU{}, Visible: map[uuid.UUID]*catalog.SKU{}, Categories: map[uuid.UUID][]uuid.UUID{}}
+	for i := len(merged); i < len(ids); i++ {
+		known.All[ids[i]], known.Visible[ids[i]] = all[i], visible[i]
+		if all[i] != nil && paths[i] != nil {
+			known.Categories[all[i].CategoryID] = paths[i]
+		}
+	}
 	var refused []LineError
 	for i, c := range merged {
 		known.All[c.SKUID], known.Visible[c.SKUID] = all[i], visible[i]

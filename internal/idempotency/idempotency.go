@@ -41,7 +41,7 @@ func Hash(request any) (string, error) {
 // same request answers its stored result and true; concurrent retries wait
 // for the first to commit (a unique-key insert on PostgreSQL, the write lock on SQLite).
 func Claim(ctx context.Context, tx bun.IDB, user uuid.UUID, scope, key, hash string, now time.Time) (json.RawMessage, bool, error) {
-	q, err := ClaimQuery(tx, user, scope, key, hash, now)
+	q, err := ClaimQuery(tx, user, scope, key, hash, nil, now)
 	if err != nil {
 		return nil, false, err
 	}
@@ -54,13 +54,23 @@ func Claim(ctx context.Context, tx bun.IDB, user uuid.UUID, scope, key, hash str
 }
 
 // ClaimQuery is Claim's insert, for a caller that sends it with other
-// statements; Claimed then tells what it found.
-func ClaimQuery(tx bun.IDB, user uuid.UUID, scope, key, hash string, now time.Time) (*bun.RawQuery, error) {
+// statements; Claimed then tells what it found. A caller that knows its
+// result before the work (an id it chose) passes it, and needs no Complete:
+// the key and the work commit or roll back together.
+func ClaimQuery(tx bun.IDB, user uuid.UUID, scope, key, hash string, result any, now time.Time) (*bun.RawQuery, error) {
 	if n := utf8.RuneCountInString(key); n < 1 || n > 64 {
 		return nil, ErrInvalidKey
 	}
-	return tx.NewRaw(`INSERT INTO idempotency_keys (user_id, scope, key, request_hash, result, created_at) VALUES (?, ?, ?, ?, '', ?)
-		ON CONFLICT (user_id, scope, key) DO NOTHING`, user, scope, key, hash, now), nil
+	stored := ""
+	if result != nil {
+		b, err := json.Marshal(result)
+		if err != nil {
+			return nil, fmt.Errorf("idempotency: result: %w", err)
+		}
+		stored = string(b)
+	}
+	return tx.NewRaw(`INSERT INTO idempotency_keys (user_id, scope, key, request_hash, result, created_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (user_id, scope, key) DO NOTHING`, user, scope, key, hash, stored, now), nil
 }
 
 // Claimed answers Claim after ClaimQuery inserted the key (inserted) or found it taken.

@@ -139,7 +139,7 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) 
 	o.Number = sf.number
 	var replayed bool
 	err = s.retryDeadlock(ctx, func(ctx context.Context, t *txn) error {
-		claim, err := idempotency.ClaimQuery(t, p.UserID, "orderSubmit", in.IdempotencyKey, hash, now)
+		claim, err := idempotency.ClaimQuery(t, p.UserID, "orderSubmit", in.IdempotencyKey, hash, o.ID, now)
 		if err := keyErr(err); err != nil {
 			return err
 		}
@@ -184,11 +184,6 @@ func (s *Service) Submit(ctx context.Context, p auth.Principal, in SubmitInput) 
 		if in.FromCart {
 			b.add(cart.ClearQuery(t, p, buyer.ID))
 		}
-		done, err := idempotency.CompleteQuery(t, p.UserID, "orderSubmit", in.IdempotencyKey, o.ID)
-		if err != nil {
-			return err
-		}
-		b.add(done)
 		// The rows every order shares go last: stock levels, then a gift
 		// promotion's pool, the single hottest row. On PostgreSQL they travel
 		// with the writes above and the COMMIT in one round trip, so they are
@@ -445,7 +440,11 @@ func (s *Service) quote(ctx context.Context, seller uuid.UUID, buyer *party.Part
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
-	merged, refused, known, err := s.carts.Check(ctx, buyer, changes)
+	run, err := s.pricing.RunningFor(ctx, seller, buyer)
+	if err != nil {
+		return nil, err
+	}
+	merged, refused, known, err := s.carts.Check(ctx, buyer, changes, run.GiftSKUs()...)
 	if err != nil {
 		return nil, err
 	}
@@ -463,7 +462,7 @@ func (s *Service) quote(ctx context.Context, seller uuid.UUID, buyer *party.Part
 	for i, c := range merged {
 		pl[i] = pricing.LineInput{SKUID: c.SKUID, Qty: c.Qty}
 	}
-	res, uses, err := s.pricing.QuoteFor(ctx, seller, buyer, pl, known)
+	res, uses, err := s.pricing.QuoteFor(ctx, seller, buyer, pl, known, run)
 	if err != nil {
 		return nil, err
 	}

@@ -189,6 +189,33 @@ func (s *Service) running(ctx context.Context, seller uuid.UUID, buyer *party.Pa
 	return recs, left, nil
 }
 
+// Running is what a quote needs of the seller's promotions for one buyer,
+// read before the quote so that their gift SKUs can be read with the lines'.
+type Running struct {
+	recs []*PromotionRecord
+	left map[uuid.UUID]*int
+}
+
+// RunningFor reads the seller's promotions running for buyer, with the buyer's uses left.
+func (s *Service) RunningFor(ctx context.Context, seller uuid.UUID, buyer *party.Party) (*Running, error) {
+	recs, left, err := s.running(ctx, seller, buyer)
+	if err != nil {
+		return nil, err
+	}
+	return &Running{recs: recs, left: left}, nil
+}
+
+// GiftSKUs are the SKUs the promotions may give.
+func (r *Running) GiftSKUs() []uuid.UUID {
+	var out []uuid.UUID
+	for _, p := range r.recs {
+		if p.Rule.Gift != nil && !slices.Contains(out, p.Rule.Gift.SKUID) {
+			out = append(out, p.Rule.Gift.SKUID)
+		}
+	}
+	return out
+}
+
 // Running returns the promotions valid now for buyer, for the apps' home screens.
 func (s *Service) Running(ctx context.Context, buyer *party.Party) ([]*PromotionRecord, error) {
 	seller, err := s.Seller(ctx, buyer)
@@ -207,7 +234,7 @@ func (s *Service) Quote(ctx context.Context, buyer *party.Party, lines []LineInp
 	if err != nil {
 		return Result{}, err
 	}
-	res, _, err := s.QuoteFor(ctx, seller, buyer, lines, Known{})
+	res, _, err := s.QuoteFor(ctx, seller, buyer, lines, Known{}, nil)
 	return res, err
 }
 
@@ -220,11 +247,14 @@ type Known struct {
 
 // QuoteFor is Quote for a known seller and known SKUs; it also returns what
 // the quote takes from its promotions (see Take).
-func (s *Service) QuoteFor(ctx context.Context, seller uuid.UUID, buyer *party.Party, lines []LineInput, known Known) (Result, []Use, error) {
-	promos, left, err := s.running(ctx, seller, buyer)
-	if err != nil {
-		return Result{}, nil, err
+func (s *Service) QuoteFor(ctx context.Context, seller uuid.UUID, buyer *party.Party, lines []LineInput, known Known, run *Running) (Result, []Use, error) {
+	if run == nil {
+		var err error
+		if run, err = s.RunningFor(ctx, seller, buyer); err != nil {
+			return Result{}, nil, err
+		}
 	}
+	promos, left := run.recs, run.left
 	ids := make([]uuid.UUID, 0, len(lines))
 	for _, l := range lines {
 		ids = append(ids, l.SKUID)
