@@ -523,24 +523,26 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Principal, er
 // checkSession reads, in one query, whether the user and the party are
 // active, the session open and the version current, and the party's path.
 func (s *Service) checkSession(ctx context.Context, uid, pid, sid uuid.UUID, version int64) (string, error) {
-	var row struct {
+	var rows []struct {
 		SessionVersion int64      `bun:"session_version"`
 		Status         string     `bun:"status"`
 		PartyStatus    string     `bun:"party_status"`
 		PartyPath      string     `bun:"party_path"`
 		RevokedAt      *time.Time `bun:"revoked_at"`
 	}
-	err := s.db.NewSelect().TableExpr("users AS u").
+	b := s.db.Binds() // every token once a second: planned once per connection
+	q := s.db.NewSelect().TableExpr("users AS u").
 		Join("JOIN parties AS p ON p.id = u.party_id").
-		Join("JOIN sessions AS s ON s.id = ? AND s.user_id = u.id", sid).
+		Join("JOIN sessions AS s ON s.id = ? AND s.user_id = u.id", b.V(sid)).
 		ColumnExpr("u.session_version, u.status, p.status AS party_status, p.path AS party_path, s.revoked_at").
-		Where("u.id = ? AND u.party_id = ?", uid, pid).Scan(ctx, &row)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", ErrUnauthenticated
-	}
-	if err != nil {
+		Where("u.id = ? AND u.party_id = ?", b.V(uid), b.V(pid))
+	if err := s.db.ScanBound(ctx, q, b, &rows); err != nil {
 		return "", fmt.Errorf("auth: check session: %w", err)
 	}
+	if len(rows) == 0 {
+		return "", ErrUnauthenticated
+	}
+	row := rows[0]
 	if row.SessionVersion != version || row.Status != "ACTIVE" || row.PartyStatus != "ACTIVE" || row.RevokedAt != nil {
 		return "", ErrUnauthenticated
 	}
