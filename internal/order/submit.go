@@ -557,8 +557,8 @@ func (e *shortage) Unwrap() error { return ErrInsufficientStock }
 // reserveStock holds need across the seller's warehouses (priority order),
 // SKUs in id order. plan is the levels as committed before the transaction
 // (nil: read them now). One round trip carries head (the transaction's
-// other writes), a savepoint, one update per level with the reservation
-// rows, tail, and the COMMIT when t commits. The stock table's CHECK
+// other writes), a savepoint, the reservation rows, one update per level,
+// tail, and the COMMIT when t commits. The stock table's CHECK
 // (reserved <= on hand) refuses a plan a concurrent order made stale; then
 // it plans again under lock (PostgreSQL: FOR UPDATE; SQLite's writer holds
 // the lock already) and sends the rest again. A seller without warehouses
@@ -614,8 +614,8 @@ func (s *Service) reserveStock(ctx context.Context, t *txn, orderID uuid.UUID, w
 	}
 }
 
-// allocate turns a plan into the updates of the levels and the reservation
-// rows, or names the first SKU the plan cannot cover.
+// allocate turns a plan into the reservation rows and the updates of the
+// levels, or names the first SKU the plan cannot cover.
 func (s *Service) allocate(t *txn, orderID uuid.UUID, whs, skus []uuid.UUID, need map[uuid.UUID]int64, plan map[[2]uuid.UUID]int64) ([]string, error) {
 	var stmts []string
 	var res []Reservation
@@ -634,8 +634,8 @@ func (s *Service) allocate(t *txn, orderID uuid.UUID, whs, skus []uuid.UUID, nee
 			return nil, &shortage{sku: sku}
 		}
 	}
-	if len(res) > 0 {
-		stmts = append(stmts, t.NewInsert().Model(&res).String())
+	if len(res) > 0 { // before the updates: the rows they lock wait for nothing else
+		stmts = append([]string{t.NewInsert().Model(&res).String()}, stmts...)
 	}
 	return stmts, nil
 }
