@@ -45,6 +45,11 @@ func TestScanBound(t *testing.T) {
 			return b, db.NewSelect().Model(&got).Where("bp.id IN (?)", b.UUIDs(ids)).
 				Where("bp.name = ? AND ? <= bp.n", b.Vs([]any{name, min})...).Where("? = ?", bun.Ident("bp.name"), b.V(name)).OrderExpr("bp.n"), &got
 		}
+		if db.IsPostgres() {
+			var mode string
+			require.NoError(t, db.NewRaw("SHOW plan_cache_mode").Scan(ctx, &mode))
+			require.Equal(t, "force_generic_plan", mode, "a bound statement is planned once per connection")
+		}
 		var text string
 		for _, c := range []struct {
 			name string
