@@ -189,24 +189,24 @@ func (s *Service) running(ctx context.Context, seller uuid.UUID, buyer *party.Pa
 	return recs, left, nil
 }
 
-// Running is what a quote needs of the seller's promotions for one buyer,
+// RunningPromotions is what a quote needs of the seller's promotions for one buyer,
 // read before the quote so that their gift SKUs can be read with the lines'.
-type Running struct {
+type RunningPromotions struct {
 	recs []*PromotionRecord
 	left map[uuid.UUID]*int
 }
 
 // RunningFor reads the seller's promotions running for buyer, with the buyer's uses left.
-func (s *Service) RunningFor(ctx context.Context, seller uuid.UUID, buyer *party.Party) (*Running, error) {
+func (s *Service) RunningFor(ctx context.Context, seller uuid.UUID, buyer *party.Party) (*RunningPromotions, error) {
 	recs, left, err := s.running(ctx, seller, buyer)
 	if err != nil {
 		return nil, err
 	}
-	return &Running{recs: recs, left: left}, nil
+	return &RunningPromotions{recs: recs, left: left}, nil
 }
 
 // GiftSKUs are the SKUs the promotions may give.
-func (r *Running) GiftSKUs() []uuid.UUID {
+func (r *RunningPromotions) GiftSKUs() []uuid.UUID {
 	var out []uuid.UUID
 	for _, p := range r.recs {
 		if p.Rule.Gift != nil && !slices.Contains(out, p.Rule.Gift.SKUID) {
@@ -247,7 +247,7 @@ type Known struct {
 
 // QuoteFor is Quote for a known seller and known SKUs; it also returns what
 // the quote takes from its promotions (see Take).
-func (s *Service) QuoteFor(ctx context.Context, seller uuid.UUID, buyer *party.Party, lines []LineInput, known Known, run *Running) (Result, []Use, error) {
+func (s *Service) QuoteFor(ctx context.Context, seller uuid.UUID, buyer *party.Party, lines []LineInput, known Known, run *RunningPromotions) (Result, []Use, error) {
 	if run == nil {
 		var err error
 		if run, err = s.RunningFor(ctx, seller, buyer); err != nil {
