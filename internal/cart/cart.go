@@ -455,18 +455,14 @@ func (s *Service) Check(ctx context.Context, buyer *party.Party, changes []Chang
 		return nil, nil, pricing.Known{}, err
 	}
 	known := pricing.Known{All: map[uuid.UUID]*catalog.SKU{}, Visible: map[uuid.UUID]*catalog.SKU{}, Categories: map[uuid.UUID][]uuid.UUID{}}
-	for i := len(merged); i < len(ids); i++ {
-		known.All[ids[i]], known.Visible[ids[i]] = all[i], visible[i]
+	for i, id := range ids {
+		known.All[id], known.Visible[id] = all[i], visible[i]
 		if all[i] != nil && paths[i] != nil {
 			known.Categories[all[i].CategoryID] = paths[i]
 		}
 	}
 	var refused []LineError
 	for i, c := range merged {
-		known.All[c.SKUID], known.Visible[c.SKUID] = all[i], visible[i]
-		if all[i] != nil && paths[i] != nil {
-			known.Categories[all[i].CategoryID] = paths[i]
-		}
 		if pr := problem(all[i], visible[i] != nil, c.Qty); pr != "" {
 			refused = append(refused, LineError{Index: at[i], SKUID: c.SKUID, Problem: pr})
 		}

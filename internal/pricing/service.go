@@ -234,7 +234,11 @@ func (s *Service) Quote(ctx context.Context, buyer *party.Party, lines []LineInp
 	if err != nil {
 		return Result{}, err
 	}
-	res, _, err := s.QuoteFor(ctx, seller, buyer, lines, Known{}, nil)
+	run, err := s.RunningFor(ctx, seller, buyer)
+	if err != nil {
+		return Result{}, err
+	}
+	res, _, err := s.QuoteFor(ctx, seller, buyer, lines, Known{}, run)
 	return res, err
 }
 
@@ -245,15 +249,9 @@ type Known struct {
 	Categories   map[uuid.UUID][]uuid.UUID // category id → the ids on its path, root first
 }
 
-// QuoteFor is Quote for a known seller and known SKUs; it also returns what
-// the quote takes from its promotions (see Take).
+// QuoteFor is Quote for a known seller, known SKUs and the promotions read
+// by RunningFor; it also returns what the quote takes from them (see Take).
 func (s *Service) QuoteFor(ctx context.Context, seller uuid.UUID, buyer *party.Party, lines []LineInput, known Known, run *RunningPromotions) (Result, []Use, error) {
-	if run == nil {
-		var err error
-		if run, err = s.RunningFor(ctx, seller, buyer); err != nil {
-			return Result{}, nil, err
-		}
-	}
 	promos, left := run.recs, run.left
 	ids := make([]uuid.UUID, 0, len(lines))
 	for _, l := range lines {
