@@ -11,10 +11,13 @@
 // from HQ through orderSubmit; see order.go for its setup, which runs before
 // the timed part. With -pgbench-url the same run also drives
 // `pgbench -b tpcb-like` with the same client count against that PostgreSQL
-// server and reports the order scenario's throughput as a ratio of pgbench's:
+// server and reports the order scenario's throughput as a ratio of pgbench's;
+// with -floor-db-url (the server's database) it then drives the floor, an
+// order's writes alone through pgbench, which no server can beat (floor.go):
 //
 //	chbench -c 32 -d 20s -scenarios typename,order \
-//	  -pgbench-url 'postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable'
+//	  -pgbench-url 'postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable' \
+//	  -floor-db-url 'postgres://postgres@127.0.0.1:5432/channelhub?sslmode=disable'
 //
 // The live scenario opens WebSocket subscriptions (one socket per simulated
 // phone), reads the server's memory per idle subscription from its /metrics,
@@ -119,6 +122,7 @@ type options struct {
 	live                      liveOptions
 	pgbench                   pgbenchOptions
 	serial                    serialOptions
+	floor                     floorOptions
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -136,6 +140,7 @@ func parseFlags(args []string) (*options, error) {
 	o.live.flags(fs)
 	o.pgbench.flags(fs)
 	o.serial.flags(fs)
+	o.floor.flags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -215,8 +220,14 @@ func run(args []string, out io.Writer) error {
 			return fmt.Errorf("pgbench: %w", err)
 		}
 	}
+	var floor *result
+	if o.floor.dbURL != "" && pg != nil && slices.ContainsFunc(results, func(r result) bool { return r.name == "order" }) {
+		if floor, err = runFloor(*o, out); err != nil {
+			return fmt.Errorf("floor: %w", err)
+		}
+	}
 	if len(results) > 0 || pg != nil {
-		report(out, results, pg, o.clients)
+		report(out, results, pg, floor, o.clients)
 	}
 	reportLive(out, lives)
 	return nil
@@ -401,7 +412,7 @@ func pct(l []time.Duration, p float64) time.Duration {
 // maxCodes is how many distinct error codes a scenario's report lists.
 const maxCodes = 5
 
-func report(out io.Writer, results []result, pg *result, clients int) {
+func report(out io.Writer, results []result, pg, floor *result, clients int) {
 	r10 := func(d time.Duration) time.Duration { return d.Round(10 * time.Microsecond) }
 	fmt.Fprintf(out, "%-10s %8s %9s %8s %8s %8s %8s %7s %6s\n", "scenario", "requests", "req/s", "p50", "p95", "p99", "max", "errors", "ratio")
 	row := func(r result, ratio string) {
@@ -412,11 +423,11 @@ func report(out io.Writer, results []result, pg *result, clients int) {
 	for _, r := range results {
 		row(r, fmt.Sprintf("%.2f", r.rate()/results[0].rate()))
 	}
-	if pg != nil {
-		row(*pg, "-")
+	for _, r := range append(deref(pg), deref(floor)...) {
+		row(r, "-")
 	}
 	fmt.Fprintf(out, "(%d clients; ratio = req/s over the first scenario's, same run; errors are not in requests or latencies)\n", clients)
-	for _, r := range append(slices.Clone(results), deref(pg)...) {
+	for _, r := range append(append(slices.Clone(results), deref(pg)...), deref(floor)...) {
 		if len(r.codeOrder) > 0 {
 			var parts []string
 			for _, c := range r.codeOrder[:min(len(r.codeOrder), maxCodes)] {
@@ -448,6 +459,10 @@ func report(out io.Writer, results []result, pg *result, clients int) {
 		}
 		fmt.Fprintf(out, "order/pgbench: %.2f (order %.1f/s, pgbench tpcb-like %.1f tps, %d clients each; target ≥ 0.60); order p99 %s (target < 50ms)\n",
 			r.rate()/pg.rate(), r.rate(), pg.rate(), clients, r10(pct(r.latencies, .99)))
+		if floor != nil {
+			fmt.Fprintf(out, "floor/pgbench: %.2f (an order's writes alone, one round trip, no server: %.1f tps, p99 %s); order/floor: %.2f\n",
+				floor.rate()/pg.rate(), floor.rate(), r10(pct(floor.latencies, .99)), r.rate()/floor.rate())
+		}
 	}
 }
 

@@ -112,8 +112,15 @@ func runPgbench(o pgbenchOptions, clients int, d time.Duration, out io.Writer) (
 	defer os.RemoveAll(dir)
 	secs := int(math.Ceil(d.Seconds()))
 	args := []string{"-b", "tpcb-like", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(max(o.jobs, 1), clients)),
-		"-T", strconv.Itoa(max(secs, 1)), "-l", "--log-prefix", filepath.Join(dir, "pgbench_log"), dbURL}
-	fmt.Fprintf(out, "pgbench: %s %s (scale %d)\n", bin, strings.Join(args[:len(args)-1], " "), max(o.scale, 1))
+		"-T", strconv.Itoa(max(secs, 1))}
+	fmt.Fprintf(out, "pgbench: %s %s (scale %d)\n", bin, strings.Join(args, " "), max(o.scale, 1))
+	return runPgbenchArgs(ctx, bin, args, dbURL, dir)
+}
+
+// runPgbenchArgs runs pgbench with args against dbURL, logging every
+// transaction into dir, and reads its rate and latencies.
+func runPgbenchArgs(ctx context.Context, bin string, args []string, dbURL, dir string) (*result, error) {
+	args = append(args, "-l", "--log-prefix", filepath.Join(dir, "pgbench_log"), dbURL)
 	stdout, err := exec.CommandContext(ctx, bin, args...).CombinedOutput()
 	if err != nil {
 		return nil, fmt.Errorf("pgbench: %w\n%s", err, stdout)

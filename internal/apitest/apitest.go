@@ -296,3 +296,6 @@ func randomHex() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// DatabaseURL is the server's database.
+func (e *Env) DatabaseURL() string { return e.vars["CHANNELHUB_DATABASE_URL"] }
