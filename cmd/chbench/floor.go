@@ -10,7 +10,8 @@ package main
 // of orderSubmit can place orders faster on the same machine than the floor.
 //
 // Buyers and SKUs are those of the order scenario's setup (the bench
-// distributors, the SKUs -warehouse has stock of), each order's lines one
+// distributors, shared out among the clients as the scenario does; the SKUs
+// -warehouse has stock of), each order's lines one
 // SKU from each of -lines slices of them in id order, which is the order the
 // server locks stock levels in. The floor's orders (numbered FL-…) stay in the
 // database like the scenario's own, holding their stock and credit.
@@ -99,13 +100,20 @@ func lit(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", "''") + "'"
 }
 
-// floorScript is the pgbench script of one order of lines lines.
-func floorScript(f *floorFacts, lines int) (string, error) {
+// floorScript is the pgbench script of one order of lines lines, for
+// clients clients.
+func floorScript(f *floorFacts, lines, clients int) (string, error) {
 	if lines < 1 || f.skus < lines {
 		return "", fmt.Errorf("the floor needs %d SKUs with stock, %d have", lines, f.skus)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "\\set b random(0, %d)\n", f.buyers-1)
+	// As in the order scenario, no two clients share a buyer's credit row
+	// when there are buyers enough.
+	if f.buyers >= clients {
+		fmt.Fprintf(&b, "\\set b :client_id + %d * random(0, %d)\n", clients, f.buyers/clients-1)
+	} else {
+		fmt.Fprintf(&b, "\\set b :client_id %% %d\n", f.buyers)
+	}
 	step := f.skus / lines
 	var picks []string
 	for i := 1; i <= lines; i++ {
@@ -166,7 +174,7 @@ func runFloor(o options, out io.Writer) (*result, error) {
 	if err != nil {
 		return nil, err
 	}
-	script, err := floorScript(f, o.order.lines)
+	script, err := floorScript(f, o.order.lines, o.clients)
 	if err != nil {
 		return nil, err
 	}

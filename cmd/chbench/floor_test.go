@@ -26,9 +26,9 @@ func TestFloorScript(t *testing.T) {
 	t.Parallel()
 	f := &floorFacts{seller: "s-id", warehouse: "w-id", address: `{"city":"杭州市","street":"O'Brien 1:2"}`,
 		expl: `[{"Kind":"PRICE_LIST","Amount":257500}]`, buyers: 64, skus: 25}
-	script, err := floorScript(f, 10)
+	script, err := floorScript(f, 10, 32)
 	require.NoError(t, err)
-	set := map[string]bool{}
+	set := map[string]bool{"client_id": true} // pgbench sets it
 	for _, m := range regexp.MustCompile(`(?m)^\\set (\w+)`).FindAllStringSubmatch(script, -1) {
 		set[m[1]] = true
 	}
@@ -50,7 +50,12 @@ func TestFloorScript(t *testing.T) {
 	require.Contains(t, script, "\\set k10 random(18, 19)") // ten slices of two SKUs
 	require.Regexp(t, `(?s)\\startpipeline\nBEGIN;\n.*COMMIT;\n\\endpipeline\n$`, script)
 
-	_, err = floorScript(&floorFacts{buyers: 1, skus: 9}, 10)
+	require.Contains(t, script, "\\set b :client_id + 32 * random(0, 1)\n") // buyers i and i+32 for client i
+	few, err := floorScript(&floorFacts{buyers: 3, skus: 10}, 10, 4)
+	require.NoError(t, err)
+	require.Contains(t, few, "\\set b :client_id % 3\n")
+
+	_, err = floorScript(&floorFacts{buyers: 1, skus: 9}, 10, 1)
 	require.ErrorContains(t, err, "the floor needs 10 SKUs")
 }
 
