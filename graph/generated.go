@@ -8707,7 +8707,7 @@ type CreditSummary {
   usePercent: Int!
   status: CreditStatus!
   policy: CreditPolicy!
-  "How far past the limit, in percent of it, the policy lets an order go."
+  "How far past the limit, in percent of it, WARN lets an order go (BLOCK and HOLD act at the limit itself)."
   tolerancePercent: Int!
   "CASH, CREDIT (the limit) and REBATE."
   accounts: [CreditAccount!]!
@@ -8790,7 +8790,7 @@ input CreditDecisionInput {
 input CreditPolicyInput {
   buyerId: ID!
   policy: CreditPolicy!
-  "0..50."
+  "0..50: how far past the limit WARN lets an order go; BLOCK and HOLD ignore it."
   tolerancePercent: Int = 0
   reason: String!
 }
@@ -9271,6 +9271,8 @@ enum OrderErrorCode {
   INVALID_TRANSITION
   "The viewer may see the order but not do this to it."
   NOT_ALLOWED
+  "A shipment of the order is being packed: dispatch or cancel it before changing the order."
+  SHIPMENT_IN_PROGRESS
   REASON_REQUIRED
   RETURN_TOO_MUCH
   NO_SUPPLIER

@@ -38,6 +38,7 @@ var orderCodes = codeMap[model.OrderErrorCode]{
 	{order.ErrKeyReused, model.OrderErrorCodeIdempotencyKeyReused},
 	{order.ErrInvalidTransition, model.OrderErrorCodeInvalidTransition},
 	{order.ErrNotAllowed, model.OrderErrorCodeNotAllowed},
+	{order.ErrShipmentInProgress, model.OrderErrorCodeShipmentInProgress},
 	{order.ErrReasonRequired, model.OrderErrorCodeReasonRequired},
 	{order.ErrReturnTooMuch, model.OrderErrorCodeReturnTooMuch},
 	{order.ErrNoSupplier, model.OrderErrorCodeNoSupplier},

@@ -213,6 +213,23 @@ func TestOrderCreditWarnTolerance(t *testing.T) {
 		require.True(t, c.UsePercent > 100)
 		_, errs = submit(t, e, dist, "warn-2", lines, nil)
 		require.Equal(t, "CREDIT_LIMIT_EXCEEDED", errs[0].Code, "beyond the tolerance WARN refuses")
+
+		// BLOCK and HOLD act at the limit itself, whatever tolerance is set.
+		_, errs = act(t, e, dist, "orderCancel", o.ID, map[string]any{})
+		require.Empty(t, errs)
+		for _, c := range []struct{ policy, status, code string }{{"BLOCK", "", "CREDIT_LIMIT_EXCEEDED"}, {"HOLD", "CREDIT_HOLD", ""}} {
+			r = e.Query(fin, `mutation($b: ID!, $p: CreditPolicy!) { creditPolicySet(input: {buyerId: $b, policy: $p, tolerancePercent: 10, reason: "season"}) { errors { code } } }`,
+				map[string]any{"b": d1, "p": c.policy})
+			require.JSONEq(t, `{"creditPolicySet":{"errors":[]}}`, string(r.Data))
+			got, errs := submit(t, e, dist, "tol-"+c.policy, lines, nil)
+			if c.code != "" {
+				require.Equal(t, c.code, errs[0].Code, c.policy)
+				continue
+			}
+			require.Empty(t, errs)
+			require.Equal(t, c.status, got.Status, c.policy)
+			require.False(t, got.CreditWarning)
+		}
 	})
 }
 

@@ -350,7 +350,7 @@ type CreditPaymentInput struct {
 type CreditPolicyInput struct {
 	BuyerID string        `json:"buyerId"`
 	Policy  credit.Policy `json:"policy"`
-	// 0..50.
+	// 0..50: how far past the limit WARN lets an order go; BLOCK and HOLD ignore it.
 	TolerancePercent *int   `json:"tolerancePercent,omitempty"`
 	Reason           string `json:"reason"`
 }
@@ -2218,10 +2218,12 @@ const (
 	// The order's status does not allow this.
 	OrderErrorCodeInvalidTransition OrderErrorCode = "INVALID_TRANSITION"
 	// The viewer may see the order but not do this to it.
-	OrderErrorCodeNotAllowed     OrderErrorCode = "NOT_ALLOWED"
-	OrderErrorCodeReasonRequired OrderErrorCode = "REASON_REQUIRED"
-	OrderErrorCodeReturnTooMuch  OrderErrorCode = "RETURN_TOO_MUCH"
-	OrderErrorCodeNoSupplier     OrderErrorCode = "NO_SUPPLIER"
+	OrderErrorCodeNotAllowed OrderErrorCode = "NOT_ALLOWED"
+	// A shipment of the order is being packed: dispatch or cancel it before changing the order.
+	OrderErrorCodeShipmentInProgress OrderErrorCode = "SHIPMENT_IN_PROGRESS"
+	OrderErrorCodeReasonRequired     OrderErrorCode = "REASON_REQUIRED"
+	OrderErrorCodeReturnTooMuch      OrderErrorCode = "RETURN_TOO_MUCH"
+	OrderErrorCodeNoSupplier         OrderErrorCode = "NO_SUPPLIER"
 	// A return's serials do not match its line: not qty of them, given twice, or for a SKU without serials.
 	OrderErrorCodeSerialCountMismatch OrderErrorCode = "SERIAL_COUNT_MISMATCH"
 	// A returned unit is not in the buyer's stock from this order, or is on another open return.
@@ -2248,6 +2250,7 @@ var AllOrderErrorCode = []OrderErrorCode{
 	OrderErrorCodeIdempotencyKeyReused,
 	OrderErrorCodeInvalidTransition,
 	OrderErrorCodeNotAllowed,
+	OrderErrorCodeShipmentInProgress,
 	OrderErrorCodeReasonRequired,
 	OrderErrorCodeReturnTooMuch,
 	OrderErrorCodeNoSupplier,
@@ -2259,7 +2262,7 @@ var AllOrderErrorCode = []OrderErrorCode{
 
 func (e OrderErrorCode) IsValid() bool {
 	switch e {
-	case OrderErrorCodeInvalidInput, OrderErrorCodeCartEmpty, OrderErrorCodeTooManyLines, OrderErrorCodeUnknownSku, OrderErrorCodeSkuNotAuthorised, OrderErrorCodeOffShelf, OrderErrorCodeBelowMinimum, OrderErrorCodeNotPackMultiple, OrderErrorCodeInvalidQuantity, OrderErrorCodeInsufficientStock, OrderErrorCodeCreditLimitExceeded, OrderErrorCodeCreditStopped, OrderErrorCodePromotionChanged, OrderErrorCodeIdempotencyKeyReused, OrderErrorCodeInvalidTransition, OrderErrorCodeNotAllowed, OrderErrorCodeReasonRequired, OrderErrorCodeReturnTooMuch, OrderErrorCodeNoSupplier, OrderErrorCodeSerialCountMismatch, OrderErrorCodeSerialUnavailable, OrderErrorCodeSerialMalformed, OrderErrorCodeTooManySerials:
+	case OrderErrorCodeInvalidInput, OrderErrorCodeCartEmpty, OrderErrorCodeTooManyLines, OrderErrorCodeUnknownSku, OrderErrorCodeSkuNotAuthorised, OrderErrorCodeOffShelf, OrderErrorCodeBelowMinimum, OrderErrorCodeNotPackMultiple, OrderErrorCodeInvalidQuantity, OrderErrorCodeInsufficientStock, OrderErrorCodeCreditLimitExceeded, OrderErrorCodeCreditStopped, OrderErrorCodePromotionChanged, OrderErrorCodeIdempotencyKeyReused, OrderErrorCodeInvalidTransition, OrderErrorCodeNotAllowed, OrderErrorCodeShipmentInProgress, OrderErrorCodeReasonRequired, OrderErrorCodeReturnTooMuch, OrderErrorCodeNoSupplier, OrderErrorCodeSerialCountMismatch, OrderErrorCodeSerialUnavailable, OrderErrorCodeSerialMalformed, OrderErrorCodeTooManySerials:
 		return true
 	}
 	return false

@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"channelhub/internal/outbox"
 )
@@ -91,9 +92,6 @@ func (a *Account) Used() int64 { return a.Receivable + a.Reserved }
 
 // Available is what the buyer may still spend; negative after an override.
 func (a *Account) Available() int64 { return a.Capacity() - a.Used() }
-
-// Tolerance is how far past its line the policy lets a buyer go.
-func (a *Account) Tolerance() int64 { return a.Limit * int64(a.ToleranceBP) / 10000 }
 
 // UseBP is the share of the capacity in use, in basis points (10000 = all of it).
 func (a *Account) UseBP() int64 {
@@ -201,7 +199,7 @@ func (l Ledger) load(ctx context.Context, tx bun.IDB, buyer, seller uuid.UUID) (
 	return a, nil
 }
 
-// Reserve holds amount for an order when the line (and the policy's
+// Reserve holds amount for an order when the line (and, under WARN, the
 // tolerance) covers it, with one conditional update. Over and Stopped
 // reserve nothing and return the account as it stands.
 func (l Ledger) Reserve(ctx context.Context, tx bun.IDB, buyer, seller uuid.UUID, amount int64, src Source) (Outcome, *Movement, error) {
@@ -211,7 +209,8 @@ func (l Ledger) Reserve(ctx context.Context, tx bun.IDB, buyer, seller uuid.UUID
 	a := new(Account)
 	err := tx.NewRaw(`UPDATE credit_accounts SET reserved = reserved + ?, updated_at = ?
 		WHERE buyer_party_id = ? AND seller_party_id = ? AND NOT stopped
-		AND cash + credit_limit + rebate + credit_limit * tolerance_bp / 10000 - receivable - reserved >= ?
+		AND cash + credit_limit + rebate - receivable - reserved
+			+ CASE WHEN policy = 'WARN' THEN credit_limit * tolerance_bp / 10000 ELSE 0 END >= ?
 		RETURNING *`, amount, l.Now(), buyer, seller, amount).Scan(ctx, a)
 	if errors.Is(err, sql.ErrNoRows) {
 		if a, err = l.load(ctx, tx, buyer, seller); err != nil {
@@ -271,9 +270,19 @@ func (l Ledger) CreditNote(ctx context.Context, tx bun.IDB, buyer, seller uuid.U
 
 // SetLimit sets the credit line to limit.
 func (l Ledger) SetLimit(ctx context.Context, tx bun.IDB, buyer, seller uuid.UUID, limit int64, src Source) (*Movement, error) {
-	a, err := l.load(ctx, tx, buyer, seller)
-	if err != nil {
+	if _, err := l.load(ctx, tx, buyer, seller); err != nil { // opens the account when new
 		return nil, err
+	}
+	// The change is a difference from the limit as it stands: read it under
+	// the row's lock, or two approvals at once would add up (SQLite's writer
+	// holds the database already).
+	a := new(Account)
+	q := tx.NewSelect().Model(a).Where("ca.buyer_party_id = ? AND ca.seller_party_id = ?", buyer, seller)
+	if tx.Dialect().Name() == dialect.PG {
+		q = q.For("UPDATE")
+	}
+	if err := q.Scan(ctx); err != nil {
+		return nil, fmt.Errorf("credit: lock account: %w", err)
 	}
 	return l.bump(ctx, tx, buyer, seller, "credit_limit", FundCredit, KindLimitChange, limit-a.Limit, src)
 }

@@ -98,7 +98,7 @@ func (s *Service) act(ctx context.Context, p auth.Principal, id uuid.UUID, a Act
 	if err != nil {
 		return nil, err
 	}
-	hq, err := s.isHQ(ctx, o.SellerID)
+	hq, err := s.isHQ(ctx, s.db, o.SellerID)
 	if err != nil {
 		return nil, err
 	}
@@ -316,6 +316,15 @@ func (s *Service) Change(ctx context.Context, p auth.Principal, id uuid.UUID, in
 		return nil, err
 	}
 	return s.act(ctx, p, id, ActChange, "", false, func(ctx context.Context, tx bun.Tx, o *Order) (Status, string, map[string]any, error) {
+		// A shipment being packed was planned from the lines as they are.
+		// Creating one takes the order's row, as act did, so this read is current.
+		var packing bool
+		if err := tx.NewRaw("SELECT EXISTS (SELECT 1 FROM shipments WHERE order_id = ? AND status = 'CREATED')", o.ID).Scan(ctx, &packing); err != nil {
+			return "", "", nil, fmt.Errorf("order: open shipments: %w", err)
+		}
+		if packing {
+			return "", "", nil, ErrShipmentInProgress
+		}
 		data := map[string]any{"totalBefore": o.Total}
 		if _, err := tx.NewUpdate().Model((*Order)(nil)).Set("note = ?, delivery_address = ?", note, addr).Where("id = ?", o.ID).Exec(ctx); err != nil {
 			return "", "", nil, fmt.Errorf("order: change header: %w", err)
@@ -373,11 +382,13 @@ func (s *Service) ShipTx(ctx context.Context, tx bun.IDB, p auth.Principal, id u
 // only (a shipment leaves one warehouse); their shortfall there is
 // ErrInsufficientStock. A nil warehouse takes from any, in warehouse order.
 func (s *Service) ShipFromTx(ctx context.Context, tx bun.IDB, p auth.Principal, id uuid.UUID, warehouse *uuid.UUID, lines []ShipLine) (*Order, error) {
-	o, err := s.get(ctx, tx, id)
+	o, err := s.LockTx(ctx, tx, id)
 	if err != nil {
 		return nil, err
 	}
-	hq, err := s.isHQ(ctx, o.SellerID)
+	// Inside tx: on SQLite another connection would wait for this one's
+	// writer lock while writers queued for the lock hold the pool.
+	hq, err := s.isHQ(ctx, tx, o.SellerID)
 	if err != nil {
 		return nil, err
 	}
@@ -403,6 +414,9 @@ func (s *Service) ShipFromTx(ctx context.Context, tx bun.IDB, p auth.Principal, 
 		at[i] = i
 	}
 	slices.SortStableFunc(at, func(a, b int) int { return bytes.Compare(sku(lines[a].LineNo), sku(lines[b].LineNo)) })
+	// Checked and valued first: the credit account is written before the
+	// stock levels, in the order submit, change and cancel take them, so a
+	// dispatch and a cancel of the buyer's orders cannot deadlock.
 	var value int64
 	for _, i := range at {
 		sl := lines[i]
@@ -410,18 +424,9 @@ func (s *Service) ShipFromTx(ctx context.Context, tx bun.IDB, p auth.Principal, 
 		if j < 0 || sl.Qty < 1 || ls[j].ShippedQty+sl.Qty > ls[j].Qty {
 			return nil, field.Err(ErrInvalidQuantity, "lines", fmt.Sprint(i), "qty")
 		}
+		before := ls[j].ShippedQty
 		ls[j].ShippedQty += sl.Qty
-		value += ls[j].Net * sl.Qty / ls[j].Qty
-		if _, err := tx.NewUpdate().Model((*Line)(nil)).Set("shipped_qty = shipped_qty + ?", sl.Qty).
-			Where("order_id = ? AND line_no = ?", id, sl.LineNo).Exec(ctx); err != nil {
-			return nil, fmt.Errorf("order: ship line: %w", err)
-		}
-		if err := shipStock(ctx, tx, o, warehouse, ls[j].SKUID, sl.Qty, p.UserID); err != nil {
-			if errors.Is(err, ErrInsufficientStock) {
-				return nil, field.Err(err, "lines", fmt.Sprint(i), "qty")
-			}
-			return nil, err
-		}
+		value += pricing.Share(ls[j].Net, ls[j].ShippedQty, ls[j].Qty) - pricing.Share(ls[j].Net, before, ls[j].Qty)
 	}
 	all := true
 	for _, l := range ls {
@@ -439,6 +444,20 @@ func (s *Service) ShipFromTx(ctx context.Context, tx bun.IDB, p auth.Principal, 
 			return nil, err
 		}
 		if err := s.setCredit(ctx, tx, o, o.CreditReserved-value, o.CreditWarning); err != nil {
+			return nil, err
+		}
+	}
+	for _, i := range at {
+		sl := lines[i]
+		sku := ls[slices.IndexFunc(ls, func(l Line) bool { return l.LineNo == sl.LineNo })].SKUID
+		if _, err := tx.NewUpdate().Model((*Line)(nil)).Set("shipped_qty = shipped_qty + ?", sl.Qty).
+			Where("order_id = ? AND line_no = ?", id, sl.LineNo).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("order: ship line: %w", err)
+		}
+		if err := shipStock(ctx, tx, o, warehouse, sku, sl.Qty, p.UserID); err != nil {
+			if errors.Is(err, ErrInsufficientStock) {
+				return nil, field.Err(err, "lines", fmt.Sprint(i), "qty")
+			}
 			return nil, err
 		}
 	}
@@ -499,7 +518,7 @@ func shipStock(ctx context.Context, tx bun.IDB, o *Order, warehouse *uuid.UUID, 
 // CompleteTx closes a shipped order once everything shipped was received or
 // claimed (the receipt's transaction decides that).
 func (s *Service) CompleteTx(ctx context.Context, tx bun.IDB, p auth.Principal, id uuid.UUID) (*Order, error) {
-	o, err := s.get(ctx, tx, id)
+	o, err := s.LockTx(ctx, tx, id)
 	if err != nil {
 		return nil, err
 	}

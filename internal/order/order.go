@@ -194,6 +194,7 @@ var (
 	ErrNoSupplier          = errors.New("order: the buyer has no supplier")
 	ErrSerialMismatch      = errors.New("order: the serials do not match the line (count, SKU without serials, or given twice)")
 	ErrSerialUnavailable   = errors.New("order: the unit is not the buyer's from this order, or already on another return")
+	ErrShipmentInProgress  = errors.New("order: a shipment of the order is being prepared")
 )
 
 // Limits of an order.

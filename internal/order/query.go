@@ -73,9 +73,9 @@ func (s *Service) get(ctx context.Context, db bun.IDB, id uuid.UUID) (*Order, er
 }
 
 // isHQ reports whether the seller is HQ.
-func (s *Service) isHQ(ctx context.Context, seller uuid.UUID) (bool, error) {
+func (s *Service) isHQ(ctx context.Context, db bun.IDB, seller uuid.UUID) (bool, error) {
 	var kind string
-	if err := s.db.NewSelect().Model((*party.Party)(nil)).Column("p.kind").Where("p.id = ?", seller).Scan(ctx, &kind); err != nil {
+	if err := db.NewSelect().Model((*party.Party)(nil)).Column("p.kind").Where("p.id = ?", seller).Scan(ctx, &kind); err != nil {
 		return false, fmt.Errorf("order: seller kind: %w", err)
 	}
 	return party.Kind(kind) == party.KindHQ, nil

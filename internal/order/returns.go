@@ -20,6 +20,7 @@ import (
 	"channelhub/internal/idempotency"
 	"channelhub/internal/inventory"
 	"channelhub/internal/outbox"
+	"channelhub/internal/pricing"
 	"channelhub/internal/serial"
 )
 
@@ -117,6 +118,7 @@ func (s *Service) RequestReturn(ctx context.Context, p auth.Principal, in Return
 	}
 	scans := make([][]string, len(in.Lines))
 	total := 0
+	named := map[string]bool{} // a unit goes back on one line only
 	for i, l := range in.Lines {
 		if len(l.Serials) == 0 {
 			continue
@@ -126,8 +128,12 @@ func (s *Service) RequestReturn(ctx context.Context, p auth.Principal, in Return
 		if err != nil {
 			return nil, err
 		}
-		if len(sc.Duplicates) > 0 || int64(len(sc.Numbers)) != l.Qty {
+		again := slices.ContainsFunc(sc.Numbers, func(n string) bool { return named[n] })
+		if again || len(sc.Duplicates) > 0 || int64(len(sc.Numbers)) != l.Qty {
 			return nil, field.Err(ErrSerialMismatch, "lines", fmt.Sprint(i), "serials")
+		}
+		for _, n := range sc.Numbers {
+			named[n] = true
 		}
 		total += len(sc.Numbers)
 		scans[i] = sc.Numbers
@@ -177,11 +183,14 @@ func (s *Service) RequestReturn(ctx context.Context, p auth.Principal, in Return
 				return field.Err(ErrInvalidInput, "lines", fmt.Sprint(i), "lineNo")
 			}
 			l := ls[j]
+			before := l.ReturnedQty + taken[l.LineNo]
 			taken[l.LineNo] += in.Qty
 			if in.Qty < 1 || l.ReturnedQty+taken[l.LineNo] > l.ReceivedQty {
 				return field.Err(ErrReturnTooMuch, "lines", fmt.Sprint(i), "qty")
 			}
-			amount := l.Net * in.Qty / l.Qty
+			// The units' worth rounded half-up, as the line's units returned so
+			// far: returning the whole line in parts credits its net exactly.
+			amount := pricing.Share(l.Net, before+in.Qty, l.Qty) - pricing.Share(l.Net, before, l.Qty)
 			r.Amount += amount
 			lines = append(lines, ReturnLine{ReturnID: r.ID, LineNo: i + 1, OrderLineNo: l.LineNo, SKUID: l.SKUID, Qty: in.Qty, Amount: amount})
 			if scans[i] != nil {
@@ -308,7 +317,7 @@ func (s *Service) decideReturn(ctx context.Context, p auth.Principal, id uuid.UU
 	if err != nil {
 		return nil, err
 	}
-	hq, err := s.isHQ(ctx, o.SellerID)
+	hq, err := s.isHQ(ctx, s.db, o.SellerID)
 	if err != nil {
 		return nil, err
 	}

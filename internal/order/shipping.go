@@ -2,10 +2,12 @@ package order
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"channelhub/internal/auth"
 )
@@ -15,7 +17,7 @@ import (
 // ActsForSeller reports whether p acts for o's seller with one of roles, and
 // whether that seller is HQ (which decides who its staff are).
 func (s *Service) ActsForSeller(ctx context.Context, p auth.Principal, o *Order, roles ...auth.Role) (allowed, sellerIsHQ bool, err error) {
-	if sellerIsHQ, err = s.isHQ(ctx, o.SellerID); err != nil {
+	if sellerIsHQ, err = s.isHQ(ctx, s.db, o.SellerID); err != nil {
 		return false, false, err
 	}
 	return sellerSide(p, o, sellerIsHQ, roles...), sellerIsHQ, nil
@@ -38,6 +40,18 @@ func (s *Service) Number(ctx context.Context, tx bun.IDB, prefix string, at time
 
 // GetTx loads an order inside tx, whatever the caller's scope (the caller checked it).
 func (s *Service) GetTx(ctx context.Context, tx bun.IDB, id uuid.UUID) (*Order, error) {
+	return s.get(ctx, tx, id)
+}
+
+// LockTx is GetTx holding the order's row until tx ends, so the status it
+// reads stays true: a cancel or change waits, then finds the order moved on.
+// On SQLite the transaction's writer lock does the same.
+func (s *Service) LockTx(ctx context.Context, tx bun.IDB, id uuid.UUID) (*Order, error) {
+	if tx.Dialect().Name() == dialect.PG {
+		if _, err := tx.NewRaw("SELECT 1 FROM orders WHERE id = ? FOR UPDATE", id).Exec(ctx); err != nil {
+			return nil, fmt.Errorf("order: lock: %w", err)
+		}
+	}
 	return s.get(ctx, tx, id)
 }
 

@@ -41,6 +41,21 @@ func ApplyBP(amount, bp int64) int64 {
 	return mulDivHalfUp(amount, bp, BPDenominator)
 }
 
+// Share is round-half-up(amount * part / whole): what part of whole units
+// of a line worth amount is worth, for amount >= 0 and 0 <= part <= whole
+// (outside that it is 0 or amount). Shares of 0..k, 0..n telescope: taking
+// Share(a, k+m, n) - Share(a, k, n) for each next m units, the pieces sum
+// to amount exactly once all n are taken.
+func Share(amount, part, whole int64) int64 {
+	if amount <= 0 || part <= 0 || whole <= 0 {
+		return 0
+	}
+	if part >= whole {
+		return amount
+	}
+	return mulDivHalfUp(amount, part, whole)
+}
+
 // Allocate splits total over weights proportionally with the largest-remainder
 // method: each share is floor(total*w/W), and the units left over go one each
 // to the largest remainders (ties to the lower index). The shares sum exactly

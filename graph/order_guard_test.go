@@ -1,0 +1,163 @@
+package graph_test
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"channelhub/graph/model"
+	"channelhub/internal/apitest"
+	"channelhub/internal/auth"
+)
+
+// Dispatching a packed shipment races the buyer cancelling its order: per
+// order exactly one wins, and stock and credit come out as if they had taken
+// turns (nothing released twice, nothing shipped from a cancelled order).
+func TestOrderDispatchCancelRace(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		dist, gc := e.As(auth.RoleDistributorAdmin), e.As(auth.RoleGoodsControl)
+		const n, qty = 6, 20
+		var orders, shipments []string
+		for i := range n {
+			o := approvedOrder(t, e, fmt.Sprintf("dc-%d", i), map[string]int{"CB01-1": qty})
+			sh, errs := shipmentCreate(t, e, gc, map[string]any{"orderId": o.ID, "idempotencyKey": fmt.Sprintf("dc-sh-%d", i),
+				"lines": []map[string]any{{"orderLineNo": 1, "qty": qty}}})
+			require.Empty(t, errs)
+			orders, shipments = append(orders, o.ID), append(shipments, sh.ID)
+		}
+		onHand, reserved := stockRow(t, e, "HQ-WH1", "CB01-1")
+		var mu sync.Mutex
+		won := map[int][]string{}
+		var refusals []string
+		together(2*n, func(k int) {
+			i := k / 2
+			var code string
+			if k%2 == 0 {
+				if _, errs := shipmentDispatch(t, e, gc, shipments[i], map[string]any{"carrier": "SF"}); len(errs) > 0 {
+					code = errs[0].Code
+				}
+			} else if _, errs := act(t, e, dist, "orderCancel", orders[i], map[string]any{}); len(errs) > 0 {
+				code = errs[0].Code
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if code == "" {
+				won[i] = append(won[i], map[bool]string{true: "SHIPPED", false: "CANCELLED"}[k%2 == 0])
+			} else {
+				refusals = append(refusals, code)
+			}
+		})
+		shipped := 0
+		for i := range n {
+			require.Len(t, won[i], 1, "order %d: one of dispatch and cancel wins", i)
+			var d struct{ Order orderView }
+			e.Query(dist, `query($id: ID!) { order(id: $id) { `+orderFields+` } }`, map[string]any{"id": orders[i]}).Decode(t, &d)
+			require.Equal(t, won[i][0], d.Order.Status)
+			require.Empty(t, d.Order.Reservations)
+			if won[i][0] == "SHIPPED" {
+				shipped++
+			}
+		}
+		for _, c := range refusals {
+			require.Contains(t, []string{"ORDER_NOT_SHIPPABLE", "INVALID_TRANSITION"}, c)
+		}
+		onHandAfter, reservedAfter := stockRow(t, e, "HQ-WH1", "CB01-1")
+		require.Equal(t, reserved-n*qty, reservedAfter, "every hold was released or shipped, once")
+		require.Equal(t, onHand-int64(shipped*qty), onHandAfter, "only dispatched goods left")
+		account, held, ledger := creditBooks(t, e)
+		require.Equal(t, held, account, "the account matches its open orders")
+		require.Equal(t, ledger, account, "the account matches its ledger")
+	})
+}
+
+// A shipment being packed was planned from the order's lines: the order
+// cannot change under it until it leaves or is cancelled.
+func TestOrderChangeWhilePacking(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		dist, gc := e.As(auth.RoleDistributorAdmin), e.As(auth.RoleGoodsControl)
+		ids := cartSKUs(t, e, dist, "EP01-1")
+		o := approvedOrder(t, e, "pk-1", map[string]int{"CB01-1": 20})
+		sh, errs := shipmentCreate(t, e, gc, map[string]any{"orderId": o.ID, "idempotencyKey": "pk-sh-1",
+			"lines": []map[string]any{{"orderLineNo": 1, "qty": 10}}})
+		require.Empty(t, errs)
+		change := map[string]any{"lines": []map[string]any{{"skuId": ids["EP01-1"], "qty": 5}}}
+		_, oerrs := act(t, e, dist, "orderChangeRequest", o.ID, change)
+		require.Equal(t, []orderErr{{Code: "SHIPMENT_IN_PROGRESS"}}, oerrs)
+		_, oerrs = act(t, e, dist, "orderChangeRequest", o.ID, map[string]any{"note": "new gate"})
+		require.Equal(t, []orderErr{{Code: "SHIPMENT_IN_PROGRESS"}}, oerrs, "the address and note travel with the packed goods too")
+
+		_, errs = shipMutation(t, e, gc, `mutation($id: ID!) { shipmentCancel(id: $id, input: {reason: "repack"}) { shipment { `+shipmentFields+` } errors { code field } } }`,
+			map[string]any{"id": sh.ID})
+		require.Empty(t, errs)
+		got, oerrs := act(t, e, dist, "orderChangeRequest", o.ID, change)
+		require.Empty(t, oerrs)
+		require.Equal(t, "EP01-1", got.Lines[0].Sku.Code)
+	})
+}
+
+// Returning a line in parts credits its net exactly, each part rounded
+// half-up; a unit named on two lines of one return is a mismatch, not a
+// server error.
+func TestReturnPartsAndRepeatedSerials(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		dist, gc := e.As(auth.RoleDistributorAdmin), e.As(auth.RoleGoodsControl)
+		o := approvedOrder(t, e, "rp-1", map[string]int{"PH01-2-1": 3})
+		sh, errs := shipmentCreate(t, e, gc, map[string]any{"orderId": o.ID, "idempotencyKey": "rp-sh", "lines": []map[string]any{{"orderLineNo": 1, "qty": 3}}})
+		require.Empty(t, errs)
+		sh, errs = shipmentDispatch(t, e, gc, sh.ID, map[string]any{"carrier": "SF"})
+		require.Empty(t, errs)
+		_, _, errs = receiptConfirm(t, e, dist, sh.ID, map[string]any{"idempotencyKey": "rp-gr", "serials": sh.numbers()})
+		require.Empty(t, errs)
+
+		ret := func(key string, lines ...map[string]any) (string, []orderErr) {
+			var d struct {
+				ReturnRequest struct {
+					Return *struct{ Amount struct{ Amount string } }
+					Errors []orderErr
+				}
+			}
+			r := e.Query(dist, `mutation($in: ReturnRequestInput!) { returnRequest(input: $in) { return { amount { amount } } errors { code field } } }`,
+				map[string]any{"in": map[string]any{"orderId": o.ID, "reason": "faulty", "idempotencyKey": key, "lines": lines}})
+			require.Empty(t, r.Errors, "%s", r.Data)
+			r.Decode(t, &d)
+			if d.ReturnRequest.Return == nil {
+				return "", d.ReturnRequest.Errors
+			}
+			return d.ReturnRequest.Return.Amount.Amount, d.ReturnRequest.Errors
+		}
+		unit := sh.numbers()[0]
+		_, rerrs := ret("rp-dup", map[string]any{"lineNo": 1, "qty": 1, "serials": []string{unit}},
+			map[string]any{"lineNo": 1, "qty": 1, "serials": []string{unit}})
+		require.Equal(t, []orderErr{{Code: "SERIAL_COUNT_MISMATCH", Field: []string{"lines", "1", "serials"}}}, rerrs)
+
+		net, err := model.ParseMinor(o.Lines[0].Net.Amount)
+		require.NoError(t, err)
+		if net%3 == 0 { // a net thirds do not divide, as prices and discounts often make
+			net++
+			_, err := e.Server.DB.NewRaw(`UPDATE order_lines SET net = ? WHERE order_id = ? AND line_no = 1`, net, strings.TrimPrefix(o.ID, "Order:")).Exec(context.Background())
+			require.NoError(t, err)
+		}
+		var sum int64
+		var parts []int64
+		for i := range 3 {
+			amount, rerrs := ret(fmt.Sprintf("rp-%d", i), map[string]any{"lineNo": 1, "qty": 1})
+			require.Empty(t, rerrs)
+			v, err := model.ParseMinor(amount)
+			require.NoError(t, err)
+			sum += v
+			parts = append(parts, v)
+		}
+		require.Equal(t, net, sum, "three thirds of %d make the whole", net)
+		third := (2*net + 3) / 6 // net/3 rounded half-up
+		require.Contains(t, parts, third)
+		require.LessOrEqual(t, slices.Max(parts)-slices.Min(parts), int64(1), "no part is more than a cent off another")
+	})
+}
