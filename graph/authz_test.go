@@ -261,6 +261,11 @@ var authzMatrix = map[string]authzCase{
 		allowed: authzSellers,
 		okCodes: []string{"NOT_FOUND"},
 	},
+	"Mutation.orderCloseRemainder": {
+		doc:     `mutation { orderCloseRemainder(id: "Order:` + authzNoSuchID + `", input: {reason: "x"}) { order { id } errors { code } } }`,
+		allowed: authzSellers,
+		okCodes: []string{"NOT_FOUND"},
+	},
 	"Mutation.orderReject": {
 		doc:     `mutation { orderReject(id: "Order:` + authzNoSuchID + `", input: {reason: "x"}) { order { id } errors { code } } }`,
 		allowed: authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleFinance, auth.RoleDistributorAdmin),

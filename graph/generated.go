@@ -559,6 +559,7 @@ type ComplexityRoot struct {
 		OrderAutoApprovalSet     func(childComplexity int, input model.OrderAutoApprovalInput) int
 		OrderCancel              func(childComplexity int, id string, input model.OrderDecisionInput) int
 		OrderChangeRequest       func(childComplexity int, id string, input model.OrderChangeInput) int
+		OrderCloseRemainder      func(childComplexity int, id string, input model.OrderDecisionInput) int
 		OrderCreditRelease       func(childComplexity int, id string, input model.OrderCreditReleaseInput) int
 		OrderReject              func(childComplexity int, id string, input model.OrderDecisionInput) int
 		OrderSubmit              func(childComplexity int, input model.OrderSubmitInput) int
@@ -641,34 +642,35 @@ type ComplexityRoot struct {
 	}
 
 	Order struct {
-		Buyer                  func(childComplexity int) int
-		CreditReserved         func(childComplexity int) int
-		CreditWarning          func(childComplexity int) int
-		DeliveryAddress        func(childComplexity int) int
-		Discount               func(childComplexity int) int
-		Explanation            func(childComplexity int) int
-		ID                     func(childComplexity int) int
-		Kind                   func(childComplexity int) int
-		Lines                  func(childComplexity int) int
-		Note                   func(childComplexity int) int
-		Number                 func(childComplexity int) int
-		Reservations           func(childComplexity int) int
-		Returns                func(childComplexity int) int
-		Salesman               func(childComplexity int) int
-		Seller                 func(childComplexity int) int
-		Shipments              func(childComplexity int) int
-		Status                 func(childComplexity int) int
-		SubmittedAt            func(childComplexity int) int
-		Subtotal               func(childComplexity int) int
-		Timeline               func(childComplexity int) int
-		Total                  func(childComplexity int) int
-		UpdatedAt              func(childComplexity int) int
-		ViewerCanApprove       func(childComplexity int) int
-		ViewerCanCancel        func(childComplexity int) int
-		ViewerCanChange        func(childComplexity int) int
-		ViewerCanReject        func(childComplexity int) int
-		ViewerCanReleaseCredit func(childComplexity int) int
-		ViewerCanReturn        func(childComplexity int) int
+		Buyer                   func(childComplexity int) int
+		CreditReserved          func(childComplexity int) int
+		CreditWarning           func(childComplexity int) int
+		DeliveryAddress         func(childComplexity int) int
+		Discount                func(childComplexity int) int
+		Explanation             func(childComplexity int) int
+		ID                      func(childComplexity int) int
+		Kind                    func(childComplexity int) int
+		Lines                   func(childComplexity int) int
+		Note                    func(childComplexity int) int
+		Number                  func(childComplexity int) int
+		Reservations            func(childComplexity int) int
+		Returns                 func(childComplexity int) int
+		Salesman                func(childComplexity int) int
+		Seller                  func(childComplexity int) int
+		Shipments               func(childComplexity int) int
+		Status                  func(childComplexity int) int
+		SubmittedAt             func(childComplexity int) int
+		Subtotal                func(childComplexity int) int
+		Timeline                func(childComplexity int) int
+		Total                   func(childComplexity int) int
+		UpdatedAt               func(childComplexity int) int
+		ViewerCanApprove        func(childComplexity int) int
+		ViewerCanCancel         func(childComplexity int) int
+		ViewerCanChange         func(childComplexity int) int
+		ViewerCanCloseRemainder func(childComplexity int) int
+		ViewerCanReject         func(childComplexity int) int
+		ViewerCanReleaseCredit  func(childComplexity int) int
+		ViewerCanReturn         func(childComplexity int) int
 	}
 
 	OrderConnection struct {
@@ -1593,6 +1595,7 @@ type MutationResolver interface {
 	OrderApprove(ctx context.Context, id string, input model.OrderDecisionInput) (*model.OrderPayload, error)
 	OrderReject(ctx context.Context, id string, input model.OrderDecisionInput) (*model.OrderPayload, error)
 	OrderCancel(ctx context.Context, id string, input model.OrderDecisionInput) (*model.OrderPayload, error)
+	OrderCloseRemainder(ctx context.Context, id string, input model.OrderDecisionInput) (*model.OrderPayload, error)
 	OrderCreditRelease(ctx context.Context, id string, input model.OrderCreditReleaseInput) (*model.OrderPayload, error)
 	OrderChangeRequest(ctx context.Context, id string, input model.OrderChangeInput) (*model.OrderPayload, error)
 	OrderAutoApprovalSet(ctx context.Context, input model.OrderAutoApprovalInput) (*model.AutoApprovalPayload, error)
@@ -1665,6 +1668,7 @@ type OrderResolver interface {
 	ViewerCanChange(ctx context.Context, obj *order.Order) (bool, error)
 	ViewerCanReleaseCredit(ctx context.Context, obj *order.Order) (bool, error)
 	ViewerCanReturn(ctx context.Context, obj *order.Order) (bool, error)
+	ViewerCanCloseRemainder(ctx context.Context, obj *order.Order) (bool, error)
 	Shipments(ctx context.Context, obj *order.Order) ([]shipment.Shipment, error)
 }
 type OrderConnectionResolver interface {
@@ -3806,6 +3810,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.OrderChangeRequest(childComplexity, args["id"].(string), args["input"].(model.OrderChangeInput)), true
+	case "Mutation.orderCloseRemainder":
+		if e.ComplexityRoot.Mutation.OrderCloseRemainder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_orderCloseRemainder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.OrderCloseRemainder(childComplexity, args["id"].(string), args["input"].(model.OrderDecisionInput)), true
 	case "Mutation.orderCreditRelease":
 		if e.ComplexityRoot.Mutation.OrderCreditRelease == nil {
 			break
@@ -4586,6 +4601,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Order.ViewerCanChange(childComplexity), true
+	case "Order.viewerCanCloseRemainder":
+		if e.ComplexityRoot.Order.ViewerCanCloseRemainder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Order.ViewerCanCloseRemainder(childComplexity), true
 	case "Order.viewerCanReject":
 		if e.ComplexityRoot.Order.ViewerCanReject == nil {
 			break
@@ -9124,6 +9145,7 @@ type Order implements Node {
   viewerCanChange: Boolean!
   viewerCanReleaseCredit: Boolean!
   viewerCanReturn: Boolean!
+  viewerCanCloseRemainder: Boolean!
 }
 
 type OrderLineAdjustment {
@@ -9167,6 +9189,8 @@ enum OrderEventType {
   SHIPPED
   COMPLETED
   RETURN_RECEIVED
+  "A partly shipped order was closed: what had not shipped never will."
+  REMAINDER_CLOSED
 }
 
 type OrderEvent {
@@ -9378,6 +9402,8 @@ extend type Mutation {
   orderReject(id: ID!, input: OrderDecisionInput!): OrderPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, FINANCE, DISTRIBUTOR_ADMIN])
   "Cancel an order before shipment: its buyer, or the seller's approvers with a reason. Everything it holds is released."
   orderCancel(id: ID!, input: OrderDecisionInput!): OrderPayload! @hasRole(any: [DISTRIBUTOR_ADMIN, DISTRIBUTOR_STAFF, STORE_MANAGER, SALESMAN, HQ_ADMIN, SALES_OPS])
+  "End a PARTIALLY_SHIPPED order (the seller's approvers, with a reason): the stock and credit its unshipped quantities hold are released, and it is SHIPPED, or COMPLETED when every shipment was already received. Not while a shipment is being packed."
+  orderCloseRemainder(id: ID!, input: OrderDecisionInput!): OrderPayload! @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN])
   "Take an order off credit hold: the line must cover it now, unless override. The seller's finance: HQ_ADMIN or FINANCE for HQ, the distributor's admin for its buyers."
   orderCreditRelease(id: ID!, input: OrderCreditReleaseInput!): OrderPayload! @hasRole(any: [HQ_ADMIN, FINANCE, DISTRIBUTOR_ADMIN])
   "Change an order's lines, address or note before shipment; new lines are re-priced and re-checked and the order goes back for approval."
@@ -12195,6 +12221,8 @@ func (ec *executionContext) childFields_Order(ctx context.Context, field graphql
 		return ec.fieldContext_Order_viewerCanReleaseCredit(ctx, field)
 	case "viewerCanReturn":
 		return ec.fieldContext_Order_viewerCanReturn(ctx, field)
+	case "viewerCanCloseRemainder":
+		return ec.fieldContext_Order_viewerCanCloseRemainder(ctx, field)
 	case "shipments":
 		return ec.fieldContext_Order_shipments(ctx, field)
 	}
@@ -14305,6 +14333,28 @@ func (ec *executionContext) field_Mutation_orderChangeRequest_args(ctx context.C
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (model.OrderChangeInput, error) {
 			return ec.unmarshalNOrderChangeInput2channelhubᚋgraphᚋmodelᚐOrderChangeInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_orderCloseRemainder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.OrderDecisionInput, error) {
+			return ec.unmarshalNOrderDecisionInput2channelhubᚋgraphᚋmodelᚐOrderDecisionInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -24699,6 +24749,68 @@ func (ec *executionContext) fieldContext_Mutation_orderCancel(ctx context.Contex
 	return fc, nil
 }
 
+func (ec *executionContext) _Mutation_orderCloseRemainder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_orderCloseRemainder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().OrderCloseRemainder(ctx, fc.Args["id"].(string), fc.Args["input"].(model.OrderDecisionInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN"})
+				if err != nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.OrderPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.OrderPayload) graphql.Marshaler {
+			return ec.marshalNOrderPayload2ᚖchannelhubᚋgraphᚋmodelᚐOrderPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_orderCloseRemainder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_OrderPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_orderCloseRemainder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
 func (ec *executionContext) _Mutation_orderCreditRelease(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -28504,6 +28616,29 @@ func (ec *executionContext) _Order_viewerCanReturn(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Order_viewerCanReturn(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Order", field, true, true, "Boolean")
+}
+
+func (ec *executionContext) _Order_viewerCanCloseRemainder(ctx context.Context, field graphql.CollectedField, obj *order.Order) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Order_viewerCanCloseRemainder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Order().ViewerCanCloseRemainder(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Order_viewerCanCloseRemainder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Order", field, true, true, "Boolean")
 }
 
@@ -52602,6 +52737,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "orderCloseRemainder":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_orderCloseRemainder(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "orderCreditRelease":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_orderCreditRelease(ctx, field)
@@ -53306,6 +53448,12 @@ func (ec *executionContext) _Order(ctx context.Context, sel ast.SelectionSet, ob
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Order_viewerCanReturn(ctx, field, obj)
+				})
+		case "viewerCanCloseRemainder":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Order_viewerCanCloseRemainder(ctx, field, obj)
 				})
 		case "shipments":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,

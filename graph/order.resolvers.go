@@ -53,6 +53,13 @@ func (r *mutationResolver) OrderCancel(ctx context.Context, id string, input mod
 	})
 }
 
+// OrderCloseRemainder is the resolver for the orderCloseRemainder field.
+func (r *mutationResolver) OrderCloseRemainder(ctx context.Context, id string, input model.OrderDecisionInput) (*model.OrderPayload, error) {
+	return r.orderAct(ctx, id, func(p auth.Principal, id uuid.UUID) (*order.Order, error) {
+		return r.OrderService.CloseRemainder(ctx, p, id, deref(input.Reason))
+	})
+}
+
 // OrderCreditRelease is the resolver for the orderCreditRelease field.
 func (r *mutationResolver) OrderCreditRelease(ctx context.Context, id string, input model.OrderCreditReleaseInput) (*model.OrderPayload, error) {
 	return r.orderAct(ctx, id, func(p auth.Principal, id uuid.UUID) (*order.Order, error) {
@@ -235,6 +242,11 @@ func (r *orderResolver) ViewerCanReleaseCredit(ctx context.Context, obj *order.O
 // ViewerCanReturn is the resolver for the viewerCanReturn field.
 func (r *orderResolver) ViewerCanReturn(ctx context.Context, obj *order.Order) (bool, error) {
 	return r.viewerCan(ctx, obj, order.ActReturn)
+}
+
+// ViewerCanCloseRemainder is the resolver for the viewerCanCloseRemainder field.
+func (r *orderResolver) ViewerCanCloseRemainder(ctx context.Context, obj *order.Order) (bool, error) {
+	return r.viewerCan(ctx, obj, order.ActCloseRemainder)
 }
 
 // TotalCount is the resolver for the totalCount field.

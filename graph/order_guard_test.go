@@ -161,3 +161,94 @@ func TestReturnPartsAndRepeatedSerials(t *testing.T) {
 		require.LessOrEqual(t, slices.Max(parts)-slices.Min(parts), int64(1), "no part is more than a cent off another")
 	})
 }
+
+// A partly shipped order whose rest will not ship is closed by the seller:
+// the rest's stock and credit come free, what shipped stays owed, and the
+// order completes with its last receipt (or at once when that came first).
+func TestOrderCloseRemainder(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		dist, gc, ops := e.As(auth.RoleDistributorAdmin), e.As(auth.RoleGoodsControl), e.As(auth.RoleSalesOps)
+		_, reservedBefore := stockRow(t, e, "HQ-WH1", "CB01-1")
+		o := approvedOrder(t, e, "cr-1", map[string]int{"CB01-1": 40})
+		ship := func(key string, qty int) *shipmentView {
+			sh, errs := shipmentCreate(t, e, gc, map[string]any{"orderId": o.ID, "idempotencyKey": key, "lines": []map[string]any{{"orderLineNo": 1, "qty": qty}}})
+			require.Empty(t, errs)
+			return sh
+		}
+		sh := ship("cr-sh-1", 15)
+		_, errs := shipmentDispatch(t, e, gc, sh.ID, map[string]any{"carrier": "SF"})
+		require.Empty(t, errs)
+		can := func(token string) bool {
+			var d struct {
+				Order struct{ ViewerCanCloseRemainder bool }
+			}
+			e.Query(token, `query($id: ID!) { order(id: $id) { viewerCanCloseRemainder } }`, map[string]any{"id": o.ID}).Decode(t, &d)
+			return d.Order.ViewerCanCloseRemainder
+		}
+		require.True(t, can(ops))
+		require.False(t, can(dist), "the buyer does not decide what the seller will not ship")
+		closeRest := func(token string, in map[string]any) (*orderView, []orderErr) {
+			var d struct {
+				OrderCloseRemainder struct {
+					Order  *orderView
+					Errors []orderErr
+				}
+			}
+			r := e.Query(token, `mutation($id: ID!, $in: OrderDecisionInput!) { orderCloseRemainder(id: $id, input: $in) { order { `+orderFields+` } errors { code field } } }`,
+				map[string]any{"id": o.ID, "in": in})
+			require.Empty(t, r.Errors, "%s", r.Data)
+			r.Decode(t, &d)
+			return d.OrderCloseRemainder.Order, d.OrderCloseRemainder.Errors
+		}
+		_, oerrs := closeRest(dist, map[string]any{"reason": "x"})
+		require.Equal(t, "NOT_ALLOWED", oerrs[0].Code)
+		packing := ship("cr-sh-2", 5)
+		_, oerrs = closeRest(ops, map[string]any{"reason": "discontinued"})
+		require.Equal(t, "SHIPMENT_IN_PROGRESS", oerrs[0].Code)
+		_, errs = shipMutation(t, e, gc, `mutation($id: ID!) { shipmentCancel(id: $id, input: {reason: "no"}) { shipment { `+shipmentFields+` } errors { code field } } }`,
+			map[string]any{"id": packing.ID})
+		require.Empty(t, errs)
+		_, oerrs = closeRest(ops, map[string]any{})
+		require.Equal(t, []orderErr{{Code: "REASON_REQUIRED", Field: []string{"reason"}}}, oerrs)
+
+		got, oerrs := closeRest(ops, map[string]any{"reason": "discontinued"})
+		require.Empty(t, oerrs)
+		require.Equal(t, "SHIPPED", got.Status, "one shipment is still on its way")
+		require.Equal(t, "0.00", got.CreditReserved.Amount)
+		require.Empty(t, got.Reservations)
+		last := got.Timeline[len(got.Timeline)-1]
+		require.Equal(t, []string{"REMAINDER_CLOSED", "SHIPPED", "discontinued"}, []string{last.Type, last.ToStatus, last.Reason})
+		_, reserved := stockRow(t, e, "HQ-WH1", "CB01-1")
+		require.Equal(t, reservedBefore, reserved, "the 25 that did not ship are free again")
+		account, held, ledger := creditBooks(t, e)
+		require.Zero(t, account)
+		require.Zero(t, held)
+		require.Zero(t, ledger)
+		c := creditOf(t, e, dist, nil)
+		net, err := model.ParseMinor(o.Lines[0].Net.Amount)
+		require.NoError(t, err)
+		require.Equal(t, model.FormatMinor((net*15*2+40)/80), c.Receivable.Amount, "15 of 40 shipped are owed")
+		_, oerrs = closeRest(ops, map[string]any{"reason": "again"})
+		require.Equal(t, "INVALID_TRANSITION", oerrs[0].Code)
+
+		_, _, errs = receiptConfirm(t, e, dist, sh.ID, map[string]any{"idempotencyKey": "cr-gr-1"})
+		require.Empty(t, errs)
+		var d struct{ Order orderView }
+		e.Query(dist, `query($id: ID!) { order(id: $id) { `+orderFields+` } }`, map[string]any{"id": o.ID}).Decode(t, &d)
+		require.Equal(t, "COMPLETED", d.Order.Status, "its last receipt completes it")
+
+		// Everything shipped was received before the rest was closed: completed at once.
+		o = approvedOrder(t, e, "cr-2", map[string]int{"CB01-1": 40})
+		sh = ship("cr-sh-3", 10)
+		_, errs = shipmentDispatch(t, e, gc, sh.ID, map[string]any{"carrier": "SF"})
+		require.Empty(t, errs)
+		_, _, errs = receiptConfirm(t, e, dist, sh.ID, map[string]any{"idempotencyKey": "cr-gr-2"})
+		require.Empty(t, errs)
+		got, oerrs = closeRest(ops, map[string]any{"reason": "season over"})
+		require.Empty(t, oerrs)
+		require.Equal(t, "COMPLETED", got.Status)
+		_, reserved = stockRow(t, e, "HQ-WH1", "CB01-1")
+		require.Equal(t, reservedBefore, reserved)
+	})
+}

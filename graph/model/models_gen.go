@@ -2317,6 +2317,8 @@ const (
 	OrderEventTypeShipped        OrderEventType = "SHIPPED"
 	OrderEventTypeCompleted      OrderEventType = "COMPLETED"
 	OrderEventTypeReturnReceived OrderEventType = "RETURN_RECEIVED"
+	// A partly shipped order was closed: what had not shipped never will.
+	OrderEventTypeRemainderClosed OrderEventType = "REMAINDER_CLOSED"
 )
 
 var AllOrderEventType = []OrderEventType{
@@ -2331,11 +2333,12 @@ var AllOrderEventType = []OrderEventType{
 	OrderEventTypeShipped,
 	OrderEventTypeCompleted,
 	OrderEventTypeReturnReceived,
+	OrderEventTypeRemainderClosed,
 }
 
 func (e OrderEventType) IsValid() bool {
 	switch e {
-	case OrderEventTypeSubmitted, OrderEventTypeCreditHeld, OrderEventTypeCreditReleased, OrderEventTypeAutoApproved, OrderEventTypeApproved, OrderEventTypeRejected, OrderEventTypeChanged, OrderEventTypeCancelled, OrderEventTypeShipped, OrderEventTypeCompleted, OrderEventTypeReturnReceived:
+	case OrderEventTypeSubmitted, OrderEventTypeCreditHeld, OrderEventTypeCreditReleased, OrderEventTypeAutoApproved, OrderEventTypeApproved, OrderEventTypeRejected, OrderEventTypeChanged, OrderEventTypeCancelled, OrderEventTypeShipped, OrderEventTypeCompleted, OrderEventTypeReturnReceived, OrderEventTypeRemainderClosed:
 		return true
 	}
 	return false

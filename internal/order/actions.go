@@ -71,6 +71,8 @@ func (s *Service) Can(p auth.Principal, o *Order, sellerIsHQ bool, a Action) boo
 		return buyerSide(p, o)
 	case ActCancel:
 		return buyerSide(p, o) || sellerSide(p, o, sellerIsHQ, Approvers...)
+	case ActCloseRemainder:
+		return sellerSide(p, o, sellerIsHQ, Approvers...)
 	case ActShip, ActComplete:
 		return sellerSide(p, o, sellerIsHQ, Shippers...)
 	case ActReturn:
@@ -183,6 +185,52 @@ func (s *Service) Cancel(ctx context.Context, p auth.Principal, id uuid.UUID, re
 			return "", "", nil, field.Err(ErrReasonRequired, "reason")
 		}
 		return StatusCancelled, EvCancelled, nil, s.releaseAll(ctx, tx, o, p.UserID)
+	})
+}
+
+// CloseRemainder ends a partly shipped order for the seller's approvers:
+// the stock and credit its unshipped quantities hold are released and it
+// counts as shipped, or completed when every shipment was already received.
+// The reason is kept in the audit trail.
+func (s *Service) CloseRemainder(ctx context.Context, p auth.Principal, id uuid.UUID, reason string) (*Order, error) {
+	reason, err := checkReason(reason, true)
+	if err != nil {
+		return nil, err
+	}
+	return s.act(ctx, p, id, ActCloseRemainder, reason, true, func(ctx context.Context, tx bun.Tx, o *Order) (Status, string, map[string]any, error) {
+		var packing, travelling int
+		if err := tx.NewRaw(`SELECT COALESCE(SUM(CASE WHEN status = 'CREATED' THEN 1 ELSE 0 END), 0),
+			COALESCE(SUM(CASE WHEN status IN ('DISPATCHED', 'DELIVERED') THEN 1 ELSE 0 END), 0)
+			FROM shipments WHERE order_id = ? AND claim_id IS NULL`, o.ID).Scan(ctx, &packing, &travelling); err != nil {
+			return "", "", nil, fmt.Errorf("order: shipments: %w", err)
+		}
+		if packing > 0 {
+			return "", "", nil, ErrShipmentInProgress
+		}
+		var units int64
+		if err := tx.NewRaw(`SELECT COALESCE(SUM(qty - shipped_qty), 0) FROM order_lines WHERE order_id = ?`, o.ID).Scan(ctx, &units); err != nil {
+			return "", "", nil, fmt.Errorf("order: unshipped: %w", err)
+		}
+		data := map[string]any{"unitsClosed": units, "creditReleased": o.CreditReserved}
+		if o.CreditReserved > 0 {
+			m, err := s.ledger.Release(ctx, tx, o.BuyerID, o.SellerID, o.CreditReserved, credit.Source{Type: "ORDER", ID: o.ID.String(), Actor: p.UserID, Note: reason})
+			if err != nil {
+				return "", "", nil, err
+			}
+			if err := outbox.Add(ctx, tx, m.Events...); err != nil {
+				return "", "", nil, err
+			}
+			if err := s.setCredit(ctx, tx, o, 0, o.CreditWarning); err != nil {
+				return "", "", nil, err
+			}
+		}
+		if err := releaseStock(ctx, tx, o.ID); err != nil {
+			return "", "", nil, err
+		}
+		if travelling > 0 {
+			return StatusShipped, EvRemainderClosed, data, nil // the last receipt completes it
+		}
+		return StatusCompleted, EvRemainderClosed, data, nil
 	})
 }
 

@@ -51,6 +51,8 @@ const (
 	ActShip          Action = "SHIP"
 	ActComplete      Action = "COMPLETE"
 	ActReturn        Action = "RETURN"
+	// ActCloseRemainder ends a partly shipped order: what did not ship will not.
+	ActCloseRemainder Action = "CLOSE_REMAINDER"
 )
 
 // transitions is the state machine: for each state, the actions allowed in
@@ -60,7 +62,7 @@ var transitions = map[Status][]Action{
 	StatusSubmitted:        {ActApprove, ActReject, ActChange, ActCancel},
 	StatusCreditHold:       {ActReleaseCredit, ActReject, ActChange, ActCancel},
 	StatusApproved:         {ActShip, ActChange, ActCancel},
-	StatusPartiallyShipped: {ActShip, ActReturn},
+	StatusPartiallyShipped: {ActShip, ActCloseRemainder, ActReturn},
 	StatusShipped:          {ActComplete, ActReturn},
 	StatusCompleted:        {ActReturn},
 	StatusRejected:         nil,
@@ -157,17 +159,18 @@ type Event struct {
 
 // Event types, also the outbox event types (prefixed "order.").
 const (
-	EvSubmitted     = "SUBMITTED"
-	EvCreditHeld    = "CREDIT_HELD"
-	EvCreditRelease = "CREDIT_RELEASED"
-	EvAutoApproved  = "AUTO_APPROVED"
-	EvApproved      = "APPROVED"
-	EvRejected      = "REJECTED"
-	EvChanged       = "CHANGED"
-	EvCancelled     = "CANCELLED"
-	EvShipped       = "SHIPPED"
-	EvCompleted     = "COMPLETED"
-	EvReturned      = "RETURN_RECEIVED"
+	EvSubmitted       = "SUBMITTED"
+	EvCreditHeld      = "CREDIT_HELD"
+	EvCreditRelease   = "CREDIT_RELEASED"
+	EvAutoApproved    = "AUTO_APPROVED"
+	EvApproved        = "APPROVED"
+	EvRejected        = "REJECTED"
+	EvChanged         = "CHANGED"
+	EvCancelled       = "CANCELLED"
+	EvShipped         = "SHIPPED"
+	EvCompleted       = "COMPLETED"
+	EvReturned        = "RETURN_RECEIVED"
+	EvRemainderClosed = "REMAINDER_CLOSED"
 )
 
 // Business errors; the graph layer maps each to a code.
