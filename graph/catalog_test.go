@@ -281,12 +281,13 @@ func TestCatalogRules(t *testing.T) {
 		before := catalogQuery(t, e, d1, map[string]any{"first": 1}).Catalog.TotalCount
 
 		r := e.Query(hq, `mutation($c: ID, $v: String) { catalogRuleCreate(input: {effect: EXCLUDE, categoryId: $c, targetKind: PARTY, targetValue: $v}) {
-			rule { id effect targetKind targetValue category { code } } errors { code } } }`, map[string]any{"c": wear, "v": d1id[len("Party:"):]})
+			rule { id effect targetKind targetValue category { code } } errors { code } } }`, map[string]any{"c": wear, "v": "{" + strings.ToUpper(d1id[len("Party:"):]) + "}"})
 		var d struct {
 			CatalogRuleCreate struct {
 				Rule struct {
-					ID       string
-					Category struct{ Code string }
+					ID          string
+					TargetValue string
+					Category    struct{ Code string }
 				}
 				Errors []struct{ Code string }
 			}
@@ -294,6 +295,7 @@ func TestCatalogRules(t *testing.T) {
 		r.Decode(t, &d)
 		require.Empty(t, d.CatalogRuleCreate.Errors, "%s", r.Data)
 		require.Equal(t, "WEARABLE", d.CatalogRuleCreate.Rule.Category.Code)
+		require.Equal(t, d1id[len("Party:"):], d.CatalogRuleCreate.Rule.TargetValue, "kept as matching compares it")
 		require.Equal(t, before-18, catalogQuery(t, e, d1, map[string]any{"first": 1}).Catalog.TotalCount)
 		require.Equal(t, 198, catalogQuery(t, e, e.Login("13800000002", auth.AppDistributor).AccessToken, map[string]any{"first": 1}).Catalog.TotalCount, "other parties unaffected")
 
@@ -301,6 +303,7 @@ func TestCatalogRules(t *testing.T) {
 			{"effect": "INCLUDE", "targetKind": "PARTY", "targetValue": "not-a-uuid", "categoryId": wear},
 			{"effect": "INCLUDE", "targetKind": "ALL", "targetValue": "x", "categoryId": wear},
 			{"effect": "INCLUDE", "targetKind": "GRADE", "categoryId": wear},
+			{"effect": "INCLUDE", "targetKind": "CHANNEL_TYPE", "targetValue": "RETAIL", "categoryId": wear}, // no such channel type
 		} {
 			r := e.Query(hq, `mutation($in: CatalogRuleCreateInput!) { catalogRuleCreate(input: $in) { errors { code } } }`, map[string]any{"in": bad})
 			require.JSONEq(t, `{"catalogRuleCreate":{"errors":[{"code":"INVALID_INPUT"}]}}`, string(r.Data), "%v", bad)

@@ -9295,7 +9295,7 @@ enum OrderErrorCode {
   INVALID_TRANSITION
   "The viewer may see the order but not do this to it."
   NOT_ALLOWED
-  "A shipment of the order is being packed: dispatch or cancel it before changing the order."
+  "A shipment of the order is being packed: dispatch or cancel it before changing, cancelling or closing the order."
   SHIPMENT_IN_PROGRESS
   REASON_REQUIRED
   RETURN_TOO_MUCH

@@ -65,7 +65,7 @@ func TestOrderDispatchCancelRace(t *testing.T) {
 			}
 		}
 		for _, c := range refusals {
-			require.Contains(t, []string{"ORDER_NOT_SHIPPABLE", "INVALID_TRANSITION"}, c)
+			require.Contains(t, []string{"ORDER_NOT_SHIPPABLE", "INVALID_TRANSITION", "SHIPMENT_IN_PROGRESS"}, c)
 		}
 		onHandAfter, reservedAfter := stockRow(t, e, "HQ-WH1", "CB01-1")
 		require.Equal(t, reserved-n*qty, reservedAfter, "every hold was released or shipped, once")
@@ -250,5 +250,49 @@ func TestOrderCloseRemainder(t *testing.T) {
 		require.Equal(t, "COMPLETED", got.Status)
 		_, reserved = stockRow(t, e, "HQ-WH1", "CB01-1")
 		require.Equal(t, reservedBefore, reserved)
+	})
+}
+
+// A receipt line's quantities are checked one by one, so no sum of huge ones
+// wraps around; a reshipment settling a claim cannot be cancelled away.
+func TestReceiptHugeQuantitiesAndReshipment(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		dist, gc, ops := e.As(auth.RoleDistributorAdmin), e.As(auth.RoleGoodsControl), e.As(auth.RoleSalesOps)
+		o := approvedOrder(t, e, "rh-1", map[string]int{"CB01-1": 40})
+		sh, errs := shipmentCreate(t, e, gc, map[string]any{"orderId": o.ID, "idempotencyKey": "rh-sh", "lines": []map[string]any{{"orderLineNo": 1, "qty": 40}}})
+		require.Empty(t, errs)
+		_, errs = shipmentDispatch(t, e, gc, sh.ID, map[string]any{"carrier": "SF"})
+		require.Empty(t, errs)
+		before := stockOf(t, e, "D-0001", "CB01-1")
+		huge := int64(1) << 62
+		_, _, errs = receiptConfirm(t, e, dist, sh.ID, map[string]any{"idempotencyKey": "rh-gr-0",
+			"lines": []map[string]any{{"lineNo": 1, "accepted": huge, "rejected": huge, "reason": "x"}}})
+		require.Equal(t, "RECEIPT_TOO_MUCH", errs[0].Code)
+		require.Equal(t, before, stockOf(t, e, "D-0001", "CB01-1"), "nothing booked")
+
+		rc, _, errs := receiptConfirm(t, e, dist, sh.ID, map[string]any{"idempotencyKey": "rh-gr-1",
+			"lines": []map[string]any{{"lineNo": 1, "accepted": 38, "rejected": 2, "reason": "crushed"}}})
+		require.Empty(t, errs)
+		require.NotNil(t, rc.Claim)
+		var d struct {
+			ClaimResolve struct {
+				Claim struct {
+					Status      string
+					Replacement *struct{ ID string }
+				}
+				Errors []shipErr
+			}
+		}
+		e.Query(ops, `mutation($id: ID!) { claimResolve(id: $id, input: {resolution: RESHIP, reason: "send again"}) { claim { status replacement { id } } errors { code } } }`,
+			map[string]any{"id": rc.Claim.ID}).Decode(t, &d)
+		require.Empty(t, d.ClaimResolve.Errors)
+		require.NotNil(t, d.ClaimResolve.Claim.Replacement)
+		_, errs = shipMutation(t, e, gc, `mutation($id: ID!) { shipmentCancel(id: $id, input: {reason: "oops"}) { shipment { `+shipmentFields+` } errors { code field } } }`,
+			map[string]any{"id": d.ClaimResolve.Claim.Replacement.ID})
+		require.Equal(t, "INVALID_TRANSITION", errs[0].Code, "the claim was settled by this shipment")
+		got, errs := shipmentDispatch(t, e, gc, d.ClaimResolve.Claim.Replacement.ID, map[string]any{"carrier": "SF"})
+		require.Empty(t, errs)
+		require.Equal(t, "DISPATCHED", got.Status)
 	})
 }

@@ -2219,7 +2219,7 @@ const (
 	OrderErrorCodeInvalidTransition OrderErrorCode = "INVALID_TRANSITION"
 	// The viewer may see the order but not do this to it.
 	OrderErrorCodeNotAllowed OrderErrorCode = "NOT_ALLOWED"
-	// A shipment of the order is being packed: dispatch or cancel it before changing the order.
+	// A shipment of the order is being packed: dispatch or cancel it before changing, cancelling or closing the order.
 	OrderErrorCodeShipmentInProgress OrderErrorCode = "SHIPMENT_IN_PROGRESS"
 	OrderErrorCodeReasonRequired     OrderErrorCode = "REASON_REQUIRED"
 	OrderErrorCodeReturnTooMuch      OrderErrorCode = "RETURN_TOO_MUCH"

@@ -11,20 +11,13 @@ import (
 	"channelhub/internal/audit"
 	"channelhub/internal/auth"
 	"channelhub/internal/epoch"
+	"channelhub/internal/party"
 )
 
 // ValidTarget checks a target's kind and value; the same check serves price lists and promotions.
 func ValidTarget(kind TargetKind, value string) bool {
-	switch kind {
-	case TargetAll:
-		return value == ""
-	case TargetParty:
-		_, err := uuid.Parse(value)
-		return err == nil
-	case TargetChannelType, TargetGrade, TargetRegion:
-		return value != "" && len(value) <= 64
-	}
-	return false
+	_, ok := party.TargetValue(string(kind), value)
+	return ok
 }
 
 // RuleInput describes a new authorisation rule: exactly one of SKUID and CategoryID.
@@ -59,9 +52,11 @@ func (s *Service) CreateRule(ctx context.Context, p auth.Principal, in RuleInput
 	if in.Effect != Include && in.Effect != Exclude {
 		return nil, fieldErr(ErrInvalidInput, "effect")
 	}
-	if !ValidTarget(in.TargetKind, in.TargetValue) {
+	value, ok := party.TargetValue(string(in.TargetKind), in.TargetValue)
+	if !ok {
 		return nil, fieldErr(ErrInvalidInput, "targetValue")
 	}
+	in.TargetValue = value // as matching compares it
 	r := &Rule{ID: uuid.Must(uuid.NewV7()), Effect: in.Effect, SKUID: in.SKUID, CategoryID: in.CategoryID,
 		TargetKind: in.TargetKind, TargetValue: in.TargetValue, CreatedAt: s.now()}
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {

@@ -333,6 +333,9 @@ func (s *Service) move(ctx context.Context, tx bun.IDB, p auth.Principal, wareho
 	now := s.now()
 	lv := &Level{WarehouseID: warehouseID, SKUID: sku}
 	var err error
+	if delta > MaxOnHand { // the insert below takes it as it is
+		return nil, errTooMuch
+	}
 	if delta > 0 {
 		err = tx.NewRaw(`INSERT INTO stock_levels (warehouse_id, sku_id, on_hand, reserved, updated_at) VALUES (?, ?, ?, 0, ?)
 			ON CONFLICT (warehouse_id, sku_id) DO UPDATE SET on_hand = stock_levels.on_hand + excluded.on_hand, updated_at = excluded.updated_at

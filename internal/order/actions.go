@@ -184,6 +184,9 @@ func (s *Service) Cancel(ctx context.Context, p auth.Principal, id uuid.UUID, re
 		if !buyerSide(p, o) && reason == "" {
 			return "", "", nil, field.Err(ErrReasonRequired, "reason")
 		}
+		if err := notPacking(ctx, tx, o.ID); err != nil {
+			return "", "", nil, err
+		}
 		return StatusCancelled, EvCancelled, nil, s.releaseAll(ctx, tx, o, p.UserID)
 	})
 }
@@ -232,6 +235,20 @@ func (s *Service) CloseRemainder(ctx context.Context, p auth.Principal, id uuid.
 		}
 		return StatusCompleted, EvRemainderClosed, data, nil
 	})
+}
+
+// notPacking refuses an action while a shipment of the order is being packed
+// (CREATED): it was planned from the order as it stands and holds its units.
+// Creating a shipment takes the order's row, as act does, so the read is current.
+func notPacking(ctx context.Context, tx bun.IDB, id uuid.UUID) error {
+	var packing bool
+	if err := tx.NewRaw("SELECT EXISTS (SELECT 1 FROM shipments WHERE order_id = ? AND status = 'CREATED')", id).Scan(ctx, &packing); err != nil {
+		return fmt.Errorf("order: open shipments: %w", err)
+	}
+	if packing {
+		return ErrShipmentInProgress
+	}
+	return nil
 }
 
 // ReleaseCredit takes an order off credit hold: the line must cover it now,
@@ -364,14 +381,8 @@ func (s *Service) Change(ctx context.Context, p auth.Principal, id uuid.UUID, in
 		return nil, err
 	}
 	return s.act(ctx, p, id, ActChange, "", false, func(ctx context.Context, tx bun.Tx, o *Order) (Status, string, map[string]any, error) {
-		// A shipment being packed was planned from the lines as they are.
-		// Creating one takes the order's row, as act did, so this read is current.
-		var packing bool
-		if err := tx.NewRaw("SELECT EXISTS (SELECT 1 FROM shipments WHERE order_id = ? AND status = 'CREATED')", o.ID).Scan(ctx, &packing); err != nil {
-			return "", "", nil, fmt.Errorf("order: open shipments: %w", err)
-		}
-		if packing {
-			return "", "", nil, ErrShipmentInProgress
+		if err := notPacking(ctx, tx, o.ID); err != nil {
+			return "", "", nil, err
 		}
 		data := map[string]any{"totalBefore": o.Total}
 		if _, err := tx.NewUpdate().Model((*Order)(nil)).Set("note = ?, delivery_address = ?", note, addr).Where("id = ?", o.ID).Exec(ctx); err != nil {

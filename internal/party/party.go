@@ -34,6 +34,29 @@ const (
 	ChannelRetailer    ChannelType = "RETAILER"
 )
 
+// TargetValue is a rule's target value as matching compares it (a party id
+// in its canonical lowercase form, a known channel type, a grade or region
+// of 1..64 bytes), or false when the value can match no party. Kind is one of
+// ALL, PARTY, CHANNEL_TYPE, GRADE and REGION, as catalogue rules, price lists
+// and promotions name them.
+func TargetValue(kind, value string) (string, bool) {
+	switch kind {
+	case "ALL":
+		return "", value == ""
+	case "PARTY":
+		id, err := uuid.Parse(value)
+		return id.String(), err == nil && id != uuid.Nil
+	case "CHANNEL_TYPE":
+		switch ChannelType(value) {
+		case ChannelAgent, ChannelOperator, ChannelDistributor, ChannelKeyAccount, ChannelRetailer:
+			return value, true
+		}
+	case "GRADE", "REGION":
+		return value, value != "" && len(value) <= 64
+	}
+	return "", false
+}
+
 // Status is a party's lifecycle state.
 type Status string
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"channelhub/internal/audit"
 	"channelhub/internal/auth"
@@ -227,8 +228,23 @@ func (s *Service) UpdateUser(ctx context.Context, p auth.Principal, id uuid.UUID
 	}
 	var out *User
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		// On PostgreSQL the changes of users take turns: the active HQ admins
+		// first (in id order, so that two admins disabling each other cannot
+		// both pass keepAnAdmin), then the user, so every change starts from
+		// the one before it. SQLite's writer lock does the same.
+		pg := tx.Dialect().Name() == dialect.PG
+		if pg && (in.Roles != nil || in.Status != nil) {
+			if _, err := tx.NewRaw(`SELECT id FROM users WHERE status = ? AND roles LIKE ? ORDER BY id FOR UPDATE`,
+				UserActive, `%"`+string(auth.RoleHQAdmin)+`"%`).Exec(ctx); err != nil {
+				return fmt.Errorf("party: lock admins: %w", err)
+			}
+		}
 		u := new(User)
-		if err := tx.NewSelect().Model(u).Where("id = ?", id).Scan(ctx); err != nil {
+		load := tx.NewSelect().Model(u).Where("id = ?", id)
+		if pg {
+			load = load.For("UPDATE")
+		}
+		if err := load.Scan(ctx); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return ErrUserNotFound
 			}

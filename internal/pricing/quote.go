@@ -281,8 +281,12 @@ type Promotion struct {
 	Repeat     bool   // THRESHOLD and GIFT: for every Threshold reached
 	PercentBP  int64  // PERCENT_OFF: 1..10000
 	Gift       *Gift  // GIFT
-	Bundle     *Bundle
-	Breaks     []Break // QUANTITY_BREAK
+	// GiftLeft is what the promotion's own gift pool still holds (nil: only
+	// GiftStock limits it). Promotions giving the same SKU share GiftStock,
+	// but none gives more than its own pool.
+	GiftLeft *int64
+	Bundle   *Bundle
+	Breaks   []Break // QUANTITY_BREAK
 }
 
 // Input is everything a quote depends on.
@@ -318,6 +322,9 @@ type Adjustment struct {
 	PromotionID uuid.UUID
 	Kind        PromotionKind
 	Amount      int64
+	// GiftQty is the units a GIFT adjustment gives (its Amount is their list
+	// value, which is 0 for a gift priced at 0).
+	GiftQty int64 `json:",omitempty"`
 }
 
 // Line is a priced line. Net = Amount - Discount >= 0.
@@ -1037,6 +1044,9 @@ func (q *quoter) evalGift(p *Promotion) effect {
 	given := q.giftGiven[g.SKUID]
 	stock := max(q.in.GiftStock[g.SKUID]-given, 0)
 	give := min(want, stock, MaxQty-given)
+	if p.GiftLeft != nil {
+		give = min(give, *p.GiftLeft)
+	}
 	if give <= 0 {
 		return effect{reason: ReasonGiftOutOfStock}
 	}
@@ -1091,6 +1101,7 @@ func (q *quoter) addGift(p *Promotion, e effect) {
 	l.amount = l.qty * l.unit
 	l.disc = l.amount
 	q.adjust(l, p, e.benefit)
+	q.adjs[len(q.adjs)-1].adj.GiftQty = e.giftQty
 }
 
 func (q *quoter) result(refs []promoRef) Result {

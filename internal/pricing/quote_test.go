@@ -458,7 +458,7 @@ func TestGift(t *testing.T) {
 			require.Equal(t, Line{
 				SKUID: skuGift, Qty: 3, ListUnitPrice: 3000, Source: PriceSource{Kind: SourceBase},
 				Amount: 9000, Discount: 9000, Net: 0, Gift: true, Applied: []uuid.UUID{g.ID},
-				Adjustments: []Adjustment{{PromotionID: g.ID, Kind: KindGift, Amount: 9000}},
+				Adjustments: []Adjustment{{PromotionID: g.ID, Kind: KindGift, Amount: 9000, GiftQty: 3}},
 			}, gl)
 			require.Equal(t, int64(359000), res.Subtotal)
 			require.Equal(t, int64(9000), res.Discount)
@@ -1059,4 +1059,28 @@ func TestQuoteProperties(t *testing.T) {
 		}
 		require.Equal(t, res, Quote(split))
 	})
+}
+
+// Two promotions giving the same SKU share its stock, but each gives no more
+// than its own pool holds; what a quote takes from each pool counts units,
+// so a gift priced at 0 draws on its pool like any other.
+func TestGiftOwnPoolAndUses(t *testing.T) {
+	t.Parallel()
+	left := func(p Promotion, n int64) Promotion { p.GiftLeft = &n; return p }
+	spent := left(gift(1, false, Gift{SKUID: skuGift, Qty: 2, Threshold: 100000}), 0)
+	open := left(gift(2, false, Gift{SKUID: skuGift, Qty: 2, Threshold: 100000}), 1)
+	spent.Priority, open.Priority = 2, 1
+	in := input(lines(ln(skuA, 35)), spent, open)
+	res := Quote(in)
+	requireInvariants(t, in, res)
+	requireReason(t, res, spent.ID, ReasonGiftOutOfStock, 0)
+	requireReason(t, res, open.ID, ReasonGiftPartial, 3000)
+	require.Equal(t, int64(1), lineOf(t, res, skuGift, true).Qty, "the open pool's last unit, not the spent pool's")
+	require.Equal(t, []Use{{PromotionID: open.ID, Gifts: 1}}, Uses(res))
+
+	in = input(lines(ln(skuA, 35)), gift(3, false, Gift{SKUID: skuGift, Qty: 2, Threshold: 100000}))
+	in.Items[skuGift] = Item{SKUID: skuGift, Categories: []uuid.UUID{catAcc, catRoot}, BasePrice: 0}
+	res = Quote(in)
+	require.Equal(t, int64(2), lineOf(t, res, skuGift, true).Qty)
+	require.Equal(t, []Use{{PromotionID: id(303), Gifts: 2}}, Uses(res), "a free gift still takes two from the pool")
 }

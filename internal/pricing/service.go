@@ -393,10 +393,22 @@ func (s *Service) fill(ctx context.Context, buyer *party.Party, ids []uuid.UUID,
 
 func (s *Service) requireSeller(p auth.Principal) error { return p.Require(Sellers...) }
 
+// canonicalTarget is value as matching compares it (a party id in lowercase),
+// or value itself when it can match no party, which checkTarget refuses.
+func canonicalTarget(kind TargetKind, value string) string {
+	if v, ok := party.TargetValue(string(kind), value); ok {
+		return v
+	}
+	return value
+}
+
 // checkTarget refuses a malformed target, or a PARTY target outside the seller's scope.
 func (s *Service) checkTarget(ctx context.Context, p auth.Principal, kind TargetKind, value string) error {
 	if err := validateTarget(Target{Kind: kind, Value: value}); err != nil {
 		return err
+	}
+	if v, ok := party.TargetValue(string(kind), value); !ok || v != value {
+		return ruleErr(ErrInvalidTarget, "targetValue") // callers canonicalise first: see canonicalTarget
 	}
 	if kind == TargetParty {
 		id, _ := uuid.Parse(value)
@@ -443,6 +455,7 @@ func (s *Service) SavePriceList(ctx context.Context, p auth.Principal, id *uuid.
 		return nil, err
 	}
 	in.Name = strings.TrimSpace(in.Name)
+	in.TargetValue = canonicalTarget(in.TargetKind, in.TargetValue)
 	if err := errors.Join(checkName(in.Name), s.checkTarget(ctx, p, in.TargetKind, in.TargetValue)); err != nil {
 		return nil, err
 	}
@@ -670,6 +683,7 @@ func (s *Service) SavePromotion(ctx context.Context, p auth.Principal, id *uuid.
 		return nil, err
 	}
 	in.Name = strings.TrimSpace(in.Name)
+	in.TargetValue = canonicalTarget(in.TargetKind, in.TargetValue)
 	now := s.Now()
 	r := &PromotionRecord{ID: uuid.Must(uuid.NewV7()), SellerPartyID: p.PartyID, Name: in.Name, Kind: in.Kind,
 		TargetKind: in.TargetKind, TargetValue: in.TargetValue, ValidFrom: in.ValidFrom, ValidTo: in.ValidTo,
@@ -884,8 +898,8 @@ func Uses(res Result) []Use {
 	for _, l := range res.Lines {
 		for _, a := range l.Adjustments {
 			i := add(a.PromotionID)
-			if l.Gift && a.Kind == KindGift && l.ListUnitPrice > 0 {
-				out[i].Gifts += a.Amount / l.ListUnitPrice
+			if l.Gift && a.Kind == KindGift {
+				out[i].Gifts += a.GiftQty
 			}
 		}
 	}

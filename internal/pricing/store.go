@@ -78,11 +78,16 @@ func timeOrZero(t *time.Time) time.Time {
 
 // engine turns a stored promotion into the quote engine's form.
 func (r *PromotionRecord) engine(usesLeft *int) Promotion {
+	var giftLeft *int64
+	if r.Rule.Gift != nil {
+		left := max(r.Rule.GiftPool-r.GiftsGiven, 0)
+		giftLeft = &left
+	}
 	return Promotion{
 		ID: r.ID, Name: r.Name, Kind: r.Kind, Target: Target{Kind: r.TargetKind, Value: r.TargetValue},
 		ValidFrom: timeOrZero(r.ValidFrom), ValidTo: timeOrZero(r.ValidTo), Priority: r.Priority, Group: r.ExclusiveGroup,
 		UsesLeft: usesLeft, SKUs: r.Rule.SKUs, Categories: r.Rule.Categories, Tiers: r.Rule.Tiers, Repeat: r.Rule.Repeat,
-		PercentBP: r.Rule.PercentBP, Gift: r.Rule.Gift, Bundle: r.Rule.Bundle, Breaks: r.Rule.Breaks,
+		PercentBP: r.Rule.PercentBP, Gift: r.Rule.Gift, GiftLeft: giftLeft, Bundle: r.Rule.Bundle, Breaks: r.Rule.Breaks,
 	}
 }
 

@@ -179,6 +179,13 @@ func (s *Service) Confirm(ctx context.Context, p auth.Principal, shipmentID uuid
 		if n, _ := res.RowsAffected(); n != 1 {
 			return ErrNotReceivable
 		}
+		if sh.OrderID != uuid.Nil {
+			// Then the order's row, as a dispatch takes them: receipts of one
+			// order take turns, so the last one sees the others and completes it.
+			if _, err := s.orders.LockTx(ctx, tx, sh.OrderID); err != nil {
+				return err
+			}
+		}
 		r, err := s.book(ctx, tx, p, sh, o, in, accepted, damaged.Numbers, len(dups), now)
 		if err != nil {
 			return err
@@ -266,7 +273,7 @@ func (s *Service) book(ctx context.Context, tx bun.IDB, p auth.Principal, sh *sh
 		if j < 0 || serialLine[l.LineNo] || given[l.LineNo] {
 			return nil, field.Err(ErrInvalidInput, "lines", fmt.Sprint(i), "lineNo")
 		}
-		if l.Accepted+l.Rejected > lines[j].Qty {
+		if l.Accepted > lines[j].Qty || l.Rejected > lines[j].Qty || l.Accepted+l.Rejected > lines[j].Qty { // each first: no sum wraps
 			return nil, field.Err(ErrTooMuch, "lines", fmt.Sprint(i), "accepted")
 		}
 		given[l.LineNo] = true

@@ -564,8 +564,10 @@ func BuyerSide(p auth.Principal, sh *Shipment) bool {
 // "RECEIVE") on sh now; o is its order (nil for a transfer's shipment).
 func (s *Service) Can(p auth.Principal, sh *Shipment, o *order.Order, sellerIsHQ bool, a string) bool {
 	switch a {
-	case "DISPATCH", "CANCEL":
+	case "DISPATCH":
 		return sh.Status == StatusCreated && sellerSide(p, sh, o, sellerIsHQ)
+	case "CANCEL": // a reshipment is how its claim was settled: it must go
+		return sh.Status == StatusCreated && sh.ClaimID == nil && sellerSide(p, sh, o, sellerIsHQ)
 	case "DELIVER":
 		return sh.Status == StatusDispatched && sellerSide(p, sh, o, sellerIsHQ)
 	case "RECEIVE":
