@@ -3,6 +3,7 @@ package graph_test
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -294,5 +295,41 @@ func TestReceiptHugeQuantitiesAndReshipment(t *testing.T) {
 		got, errs := shipmentDispatch(t, e, gc, d.ClaimResolve.Claim.Replacement.ID, map[string]any{"carrier": "SF"})
 		require.Empty(t, errs)
 		require.Equal(t, "DISPATCHED", got.Status)
+	})
+}
+
+// An order holding a SKU twice, bought and given, ships both lines in one
+// shipment: each line gets units of its own.
+func TestShipmentSameSKUOnTwoLines(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		ctx, db := context.Background(), e.Server.DB
+		dist, gc, ops := e.As(auth.RoleDistributorAdmin), e.As(auth.RoleGoodsControl), e.As(auth.RoleSalesOps)
+		var phone, earphone string
+		require.NoError(t, db.NewRaw(`SELECT CAST(id AS TEXT) FROM skus WHERE code = 'PH01-2-1'`).Scan(ctx, &phone))
+		require.NoError(t, db.NewRaw(`SELECT rule FROM promotions WHERE kind = 'GIFT'`).Scan(ctx, &earphone))
+		// The seed's "five phones, earphones free" gives a phone instead.
+		_, err := db.NewRaw(`UPDATE promotions SET rule = ? WHERE kind = 'GIFT'`,
+			regexp.MustCompile(`"SKUID":"[^"]+"`).ReplaceAllString(earphone, `"SKUID":"`+phone+`"`)).Exec(ctx)
+		require.NoError(t, err)
+		ids := cartSKUs(t, e, dist, "PH01-2-1")
+		o, oerrs := submit(t, e, dist, "two-1", []map[string]any{{"skuId": ids["PH01-2-1"], "qty": 5}}, nil)
+		require.Empty(t, oerrs)
+		require.Len(t, o.Lines, 2)
+		require.Equal(t, [2]string{"PH01-2-1", "PH01-2-1"}, [2]string{o.Lines[0].Sku.Code, o.Lines[1].Sku.Code})
+		require.True(t, o.Lines[1].Gift)
+		_, oerrs = act(t, e, ops, "orderApprove", o.ID, map[string]any{"reason": "ok"})
+		require.Empty(t, oerrs)
+
+		sh, errs := shipmentCreate(t, e, gc, map[string]any{"orderId": o.ID, "idempotencyKey": "two-sh",
+			"lines": []map[string]any{{"orderLineNo": 1, "qty": 5}, {"orderLineNo": 2, "qty": 1}}})
+		require.Empty(t, errs)
+		units := sh.numbers()
+		require.Len(t, units, 6)
+		slices.Sort(units)
+		require.Len(t, slices.Compact(units), 6, "no unit on two lines")
+		sh, errs = shipmentDispatch(t, e, gc, sh.ID, map[string]any{"carrier": "SF"})
+		require.Empty(t, errs)
+		require.Equal(t, "SHIPPED", sh.Order.Status)
 	})
 }

@@ -366,6 +366,7 @@ func (s *Service) plan(ctx context.Context, tx bun.IDB, d *Doc, sh *Shipment, in
 		serialised[k.ID] = k.Serialised
 	}
 	var units []Unit
+	chosen, taken := map[uuid.UUID]bool{}, map[uuid.UUID]int{} // units of this shipment, and their count per SKU
 	for i, l := range lines {
 		if held[l.SKUID] < l.Qty {
 			return nil, nil, field.Err(ErrInsufficientStock, "lines", fmt.Sprint(i), "qty")
@@ -380,13 +381,17 @@ func (s *Service) plan(ctx context.Context, tx bun.IDB, d *Doc, sh *Shipment, in
 		}
 		var ids []uuid.UUID
 		if len(sc.Numbers) == 0 {
-			ids, err = s.pick(ctx, tx, w, l.SKUID, int(l.Qty))
+			// Two lines of one SKU (an order's paid and gift lines): a later
+			// line picks past the units the earlier ones took.
+			ids, err = s.pick(ctx, tx, w, l.SKUID, int(l.Qty)+taken[l.SKUID])
 			if err != nil {
 				return nil, nil, err
 			}
+			ids = slices.DeleteFunc(ids, func(id uuid.UUID) bool { return chosen[id] })
 			if len(ids) < int(l.Qty) {
 				return nil, nil, field.Err(ErrInsufficientSerial, "lines", fmt.Sprint(i), "qty")
 			}
+			ids = ids[:l.Qty]
 		} else {
 			if int64(len(sc.Numbers)) != l.Qty {
 				return nil, nil, field.Err(ErrSerialCount, "lines", fmt.Sprint(i), "serials")
@@ -394,10 +399,15 @@ func (s *Service) plan(ctx context.Context, tx bun.IDB, d *Doc, sh *Shipment, in
 			if ids, err = s.scanned(ctx, tx, w, l.SKUID, sc.Numbers, i); err != nil {
 				return nil, nil, err
 			}
+			if slices.ContainsFunc(ids, func(id uuid.UUID) bool { return chosen[id] }) {
+				return nil, nil, field.Err(ErrSerialCount, "lines", fmt.Sprint(i), "serials") // on another line too
+			}
 		}
 		for _, id := range ids {
+			chosen[id] = true
 			units = append(units, Unit{ShipmentID: sh.ID, SerialID: id, LineNo: l.LineNo})
 		}
+		taken[l.SKUID] += len(ids)
 	}
 	return lines, units, nil
 }
@@ -846,6 +856,7 @@ func (s *Service) CreateReshipTx(ctx context.Context, tx bun.IDB, p auth.Princip
 		Status: StatusCreated, Carrier: orig.Carrier, ClaimID: &claimID, CreatedBy: p.UserID, CreatedAt: now, UpdatedAt: now}
 	var lines []Line
 	var units []Unit
+	chosen, taken := map[uuid.UUID]bool{}, map[uuid.UUID]int{}
 	for _, w := range want {
 		j := slices.IndexFunc(ols, func(l Line) bool { return l.LineNo == w.LineNo })
 		if j < 0 || w.Qty < 1 {
@@ -860,16 +871,19 @@ func (s *Service) CreateReshipTx(ctx context.Context, tx bun.IDB, p auth.Princip
 		if !serialised {
 			continue
 		}
-		ids, err := s.pick(ctx, tx, sh.WarehouseID, l.SKUID, int(l.Qty))
+		ids, err := s.pick(ctx, tx, sh.WarehouseID, l.SKUID, int(l.Qty)+taken[l.SKUID])
 		if err != nil {
 			return nil, err
 		}
+		ids = slices.DeleteFunc(ids, func(id uuid.UUID) bool { return chosen[id] }) // an earlier line's
 		if len(ids) < int(l.Qty) {
 			return nil, ErrInsufficientSerial
 		}
-		for _, id := range ids {
+		for _, id := range ids[:l.Qty] {
+			chosen[id] = true
 			units = append(units, Unit{ShipmentID: sh.ID, SerialID: id, LineNo: l.LineNo})
 		}
+		taken[l.SKUID] += int(l.Qty)
 	}
 	if len(lines) == 0 {
 		return nil, ErrInvalidInput
