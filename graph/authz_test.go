@@ -670,6 +670,11 @@ var authzMatrix = map[string]authzCase{
 		allowed: authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleDistributorAdmin, auth.RoleStoreManager),
 		okCodes: []string{"NOT_FOUND"},
 	},
+	"Mutation.transferCloseRemainder": {
+		doc:     `mutation { transferCloseRemainder(id: "Transfer:` + authzNoSuchID + `", input: {reason: "x"}) { transfer { id } errors { code } } }`,
+		allowed: authzRoles(auth.RoleHQAdmin, auth.RoleSalesOps, auth.RoleDistributorAdmin, auth.RoleStoreManager),
+		okCodes: []string{"NOT_FOUND"},
+	},
 	"Mutation.transferShip": {
 		doc: `mutation { transferShip(id: "Transfer:` + authzNoSuchID + `", input: {lines: [{lineNo: 1, qty: 1}], idempotencyKey: "k1"}) {
 			shipment { id } errors { code } } }`,

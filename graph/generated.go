@@ -595,6 +595,7 @@ type ComplexityRoot struct {
 		StockReceive             func(childComplexity int, input model.StockReceiveInput) int
 		TransferApprove          func(childComplexity int, id string, input model.TransferDecisionInput) int
 		TransferCancel           func(childComplexity int, id string, input *model.TransferDecisionInput) int
+		TransferCloseRemainder   func(childComplexity int, id string, input model.TransferDecisionInput) int
 		TransferReject           func(childComplexity int, id string, input model.TransferDecisionInput) int
 		TransferRequest          func(childComplexity int, input model.TransferRequestInput) int
 		TransferShip             func(childComplexity int, id string, input model.TransferShipInput) int
@@ -1225,25 +1226,26 @@ type ComplexityRoot struct {
 	}
 
 	Transfer struct {
-		CreatedAt        func(childComplexity int) int
-		DecidedAt        func(childComplexity int) int
-		DecisionReason   func(childComplexity int) int
-		ID               func(childComplexity int) int
-		Lines            func(childComplexity int) int
-		Note             func(childComplexity int) int
-		Number           func(childComplexity int) int
-		Receiver         func(childComplexity int) int
-		Reservations     func(childComplexity int) int
-		Sender           func(childComplexity int) int
-		Shipments        func(childComplexity int) int
-		Status           func(childComplexity int) int
-		Supplier         func(childComplexity int) int
-		Timeline         func(childComplexity int) int
-		UpdatedAt        func(childComplexity int) int
-		ViewerCanApprove func(childComplexity int) int
-		ViewerCanCancel  func(childComplexity int) int
-		ViewerCanReject  func(childComplexity int) int
-		ViewerCanShip    func(childComplexity int) int
+		CreatedAt               func(childComplexity int) int
+		DecidedAt               func(childComplexity int) int
+		DecisionReason          func(childComplexity int) int
+		ID                      func(childComplexity int) int
+		Lines                   func(childComplexity int) int
+		Note                    func(childComplexity int) int
+		Number                  func(childComplexity int) int
+		Receiver                func(childComplexity int) int
+		Reservations            func(childComplexity int) int
+		Sender                  func(childComplexity int) int
+		Shipments               func(childComplexity int) int
+		Status                  func(childComplexity int) int
+		Supplier                func(childComplexity int) int
+		Timeline                func(childComplexity int) int
+		UpdatedAt               func(childComplexity int) int
+		ViewerCanApprove        func(childComplexity int) int
+		ViewerCanCancel         func(childComplexity int) int
+		ViewerCanCloseRemainder func(childComplexity int) int
+		ViewerCanReject         func(childComplexity int) int
+		ViewerCanShip           func(childComplexity int) int
 	}
 
 	TransferConnection struct {
@@ -1628,6 +1630,7 @@ type MutationResolver interface {
 	TransferApprove(ctx context.Context, id string, input model.TransferDecisionInput) (*model.TransferPayload, error)
 	TransferReject(ctx context.Context, id string, input model.TransferDecisionInput) (*model.TransferPayload, error)
 	TransferCancel(ctx context.Context, id string, input *model.TransferDecisionInput) (*model.TransferPayload, error)
+	TransferCloseRemainder(ctx context.Context, id string, input model.TransferDecisionInput) (*model.TransferPayload, error)
 	TransferShip(ctx context.Context, id string, input model.TransferShipInput) (*model.ShipmentPayload, error)
 	VisitRouteSet(ctx context.Context, input model.VisitRouteSetInput) (*model.VisitRoutePayload, error)
 	VisitPatternSet(ctx context.Context, input model.VisitPatternSetInput) (*model.VisitRoutePayload, error)
@@ -1884,6 +1887,7 @@ type TransferResolver interface {
 	ViewerCanReject(ctx context.Context, obj *transfer.Transfer) (bool, error)
 	ViewerCanCancel(ctx context.Context, obj *transfer.Transfer) (bool, error)
 	ViewerCanShip(ctx context.Context, obj *transfer.Transfer) (bool, error)
+	ViewerCanCloseRemainder(ctx context.Context, obj *transfer.Transfer) (bool, error)
 }
 type TransferConnectionResolver interface {
 	TotalCount(ctx context.Context, obj *model.TransferConnection) (int, error)
@@ -4206,6 +4210,17 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Mutation.TransferCancel(childComplexity, args["id"].(string), args["input"].(*model.TransferDecisionInput)), true
+	case "Mutation.transferCloseRemainder":
+		if e.ComplexityRoot.Mutation.TransferCloseRemainder == nil {
+			break
+		}
+
+		args, err := ec.field_Mutation_transferCloseRemainder_args(ctx, rawArgs)
+		if err != nil {
+			return 0, false
+		}
+
+		return e.ComplexityRoot.Mutation.TransferCloseRemainder(childComplexity, args["id"].(string), args["input"].(model.TransferDecisionInput)), true
 	case "Mutation.transferReject":
 		if e.ComplexityRoot.Mutation.TransferReject == nil {
 			break
@@ -7066,6 +7081,12 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.Transfer.ViewerCanCancel(childComplexity), true
+	case "Transfer.viewerCanCloseRemainder":
+		if e.ComplexityRoot.Transfer.ViewerCanCloseRemainder == nil {
+			break
+		}
+
+		return e.ComplexityRoot.Transfer.ViewerCanCloseRemainder(childComplexity), true
 	case "Transfer.viewerCanReject":
 		if e.ComplexityRoot.Transfer.ViewerCanReject == nil {
 			break
@@ -10616,6 +10637,7 @@ type Transfer implements Node {
   viewerCanReject: Boolean!
   viewerCanCancel: Boolean!
   viewerCanShip: Boolean!
+  viewerCanCloseRemainder: Boolean!
 }
 
 type TransferLine {
@@ -10635,7 +10657,7 @@ type TransferReservation {
 }
 
 type TransferEvent {
-  "REQUESTED, APPROVED, REJECTED, CANCELLED, SHIPPED, RECEIVED, COMPLETED."
+  "REQUESTED, APPROVED, REJECTED, CANCELLED, SHIPPED, RECEIVED, COMPLETED, REMAINDER_CLOSED."
   type: String!
   fromStatus: TransferStatus
   toStatus: TransferStatus!
@@ -10786,6 +10808,13 @@ extend type Mutation {
   released and shipments not yet dispatched are cancelled.
   """
   transferCancel(id: ID!, input: TransferDecisionInput): TransferPayload!
+    @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN, STORE_MANAGER])
+  """
+  End a PARTIALLY_SHIPPED transfer whose rest will not ship (as transferCancel, with a reason): shipments not yet
+  dispatched are cancelled, the rest's reserved stock is released, and the transfer is SHIPPED, or COMPLETED when
+  everything dispatched was received.
+  """
+  transferCloseRemainder(id: ID!, input: TransferDecisionInput!): TransferPayload!
     @hasRole(any: [HQ_ADMIN, SALES_OPS, DISTRIBUTOR_ADMIN, STORE_MANAGER])
   """
   Make a shipment of an approved transfer from one of the sender's warehouses, for the sender; dispatch it with
@@ -13265,6 +13294,8 @@ func (ec *executionContext) childFields_Transfer(ctx context.Context, field grap
 		return ec.fieldContext_Transfer_viewerCanCancel(ctx, field)
 	case "viewerCanShip":
 		return ec.fieldContext_Transfer_viewerCanShip(ctx, field)
+	case "viewerCanCloseRemainder":
+		return ec.fieldContext_Transfer_viewerCanCloseRemainder(ctx, field)
 	}
 	return nil, fmt.Errorf("no field named %q was found under type Transfer", field.Name)
 }
@@ -14989,6 +15020,28 @@ func (ec *executionContext) field_Mutation_transferCancel_args(ctx context.Conte
 	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
 		func(ctx context.Context, v any) (*model.TransferDecisionInput, error) {
 			return ec.unmarshalOTransferDecisionInput2ᚖchannelhubᚋgraphᚋmodelᚐTransferDecisionInput(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["input"] = arg1
+	return args, nil
+}
+
+func (ec *executionContext) field_Mutation_transferCloseRemainder_args(ctx context.Context, rawArgs map[string]any) (map[string]any, error) {
+	var err error
+	args := map[string]any{}
+	arg0, err := graphql.ProcessArgField(ctx, rawArgs, "id",
+		func(ctx context.Context, v any) (string, error) {
+			return ec.unmarshalNID2string(ctx, v)
+		})
+	if err != nil {
+		return nil, err
+	}
+	args["id"] = arg0
+	arg1, err := graphql.ProcessArgField(ctx, rawArgs, "input",
+		func(ctx context.Context, v any) (model.TransferDecisionInput, error) {
+			return ec.unmarshalNTransferDecisionInput2channelhubᚋgraphᚋmodelᚐTransferDecisionInput(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -26789,6 +26842,68 @@ func (ec *executionContext) fieldContext_Mutation_transferCancel(ctx context.Con
 	}()
 	ctx = graphql.WithFieldContext(ctx, fc)
 	if fc.Args, err = ec.field_Mutation_transferCancel_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
+		ec.Error(ctx, err)
+		return fc, err
+	}
+	return fc, nil
+}
+
+func (ec *executionContext) _Mutation_transferCloseRemainder(ctx context.Context, field graphql.CollectedField) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Mutation_transferCloseRemainder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			fc := graphql.GetFieldContext(ctx)
+			return ec.Resolvers.Mutation().TransferCloseRemainder(ctx, fc.Args["id"].(string), fc.Args["input"].(model.TransferDecisionInput))
+		},
+		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
+			directive0 := next
+
+			directive1 := func(ctx context.Context) (any, error) {
+				any, err := ec.unmarshalNRole2ᚕchannelhubᚋinternalᚋauthᚐRoleᚄ(ctx, []any{"HQ_ADMIN", "SALES_OPS", "DISTRIBUTOR_ADMIN", "STORE_MANAGER"})
+				if err != nil {
+					var zeroVal *model.TransferPayload
+					return zeroVal, err
+				}
+				if ec.Directives.HasRole == nil {
+					var zeroVal *model.TransferPayload
+					return zeroVal, errors.New("directive hasRole is not implemented")
+				}
+				return ec.Directives.HasRole(ctx, nil, directive0, any)
+			}
+
+			next = directive1
+			return next
+		},
+		func(ctx context.Context, selections ast.SelectionSet, v *model.TransferPayload) graphql.Marshaler {
+			return ec.marshalNTransferPayload2ᚖchannelhubᚋgraphᚋmodelᚐTransferPayload(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Mutation_transferCloseRemainder(ctx context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	fc = &graphql.FieldContext{
+		Object:     "Mutation",
+		Field:      field,
+		IsMethod:   true,
+		IsResolver: true,
+		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.childFields_TransferPayload(ctx, field)
+		},
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			err = ec.Recover(ctx, r)
+			ec.Error(ctx, err)
+		}
+	}()
+	ctx = graphql.WithFieldContext(ctx, fc)
+	if fc.Args, err = ec.field_Mutation_transferCloseRemainder_args(ctx, field.ArgumentMap(ec.Variables)); err != nil {
 		ec.Error(ctx, err)
 		return fc, err
 	}
@@ -39891,6 +40006,29 @@ func (ec *executionContext) fieldContext_Transfer_viewerCanShip(_ context.Contex
 	return graphql.NewScalarFieldContext("Transfer", field, true, true, "Boolean")
 }
 
+func (ec *executionContext) _Transfer_viewerCanCloseRemainder(ctx context.Context, field graphql.CollectedField, obj *transfer.Transfer) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_Transfer_viewerCanCloseRemainder(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return ec.Resolvers.Transfer().ViewerCanCloseRemainder(ctx, obj)
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_Transfer_viewerCanCloseRemainder(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("Transfer", field, true, true, "Boolean")
+}
+
 func (ec *executionContext) _TransferConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TransferConnection) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -52968,6 +53106,13 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "transferCloseRemainder":
+			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
+				return ec._Mutation_transferCloseRemainder(ctx, field)
+			})
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
 		case "transferShip":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_transferShip(ctx, field)
@@ -57338,6 +57483,12 @@ func (ec *executionContext) _Transfer(ctx context.Context, sel ast.SelectionSet,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Transfer_viewerCanShip(ctx, field, obj)
+				})
+		case "viewerCanCloseRemainder":
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Transfer_viewerCanCloseRemainder(ctx, field, obj)
 				})
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))

@@ -65,6 +65,13 @@ func (r *mutationResolver) TransferCancel(ctx context.Context, id string, input 
 	})
 }
 
+// TransferCloseRemainder is the resolver for the transferCloseRemainder field.
+func (r *mutationResolver) TransferCloseRemainder(ctx context.Context, id string, input model.TransferDecisionInput) (*model.TransferPayload, error) {
+	return r.transferAct(ctx, id, func(p auth.Principal, id uuid.UUID) (*transfer.Transfer, error) {
+		return r.TransferService.CloseRemainder(ctx, p, id, deref(input.Reason))
+	})
+}
+
 // TransferShip is the resolver for the transferShip field.
 func (r *mutationResolver) TransferShip(ctx context.Context, id string, input model.TransferShipInput) (*model.ShipmentPayload, error) {
 	p, err := auth.FromContext(ctx)
@@ -196,6 +203,11 @@ func (r *transferResolver) ViewerCanCancel(ctx context.Context, obj *transfer.Tr
 // ViewerCanShip is the resolver for the viewerCanShip field.
 func (r *transferResolver) ViewerCanShip(ctx context.Context, obj *transfer.Transfer) (bool, error) {
 	return r.transferCan(ctx, obj, transfer.ActShip)
+}
+
+// ViewerCanCloseRemainder is the resolver for the viewerCanCloseRemainder field.
+func (r *transferResolver) ViewerCanCloseRemainder(ctx context.Context, obj *transfer.Transfer) (bool, error) {
+	return r.transferCan(ctx, obj, transfer.ActCloseRemainder)
 }
 
 // TotalCount is the resolver for the totalCount field.

@@ -143,6 +143,7 @@ func TestTransfer(t *testing.T) {
 		t.Run("distributor to distributor", func(t *testing.T) { transferFlow(t, e, tok) })
 		t.Run("bad input", func(t *testing.T) { transferBadInput(t, e, tok) })
 		t.Run("store to store", func(t *testing.T) { transferStores(t, e, tok) })
+		t.Run("close the remainder", func(t *testing.T) { transferCloseRemainder(t, e, tok) })
 	})
 }
 
@@ -414,4 +415,36 @@ func transferStores(t *testing.T, e *apitest.Env, tok map[string]string) {
 	var cash int64
 	require.NoError(t, e.Server.DB.NewRaw(`SELECT COUNT(*) FROM credit_entries WHERE source_type = 'CLAIM'`).Scan(ctx, &cash))
 	require.Zero(t, cash)
+}
+
+// D-0001 sends part of what D-0002 asked for and closes the rest: the rest's
+// reservation is released, and the transfer completes with the receipt.
+func transferCloseRemainder(t *testing.T, e *apitest.Env, tok map[string]string) {
+	var sku string
+	require.NoError(t, e.Server.DB.NewRaw(`SELECT s.code FROM stock_levels sl JOIN skus s ON s.id = sl.sku_id JOIN warehouses w ON w.id = sl.warehouse_id
+		WHERE w.code = 'D1-WH1' AND NOT s.serialised AND sl.on_hand - sl.reserved >= 10 ORDER BY s.code DESC LIMIT 1`).Scan(context.Background(), &sku))
+	reserved := reservedOf(t, e, "D-0001", sku)
+	tr, errs := transferRequest(t, e, tok["D2"], "cr-tr", "D-0001", "D-0002", sku, 10)
+	require.Empty(t, errs)
+	_, errs = transferDecide(t, e, tok["ops"], "transferApprove", tr.ID, "ok")
+	require.Empty(t, errs)
+	sh, serrs := transferShip(t, e, tok["D1staff"], tr.ID, map[string]any{"idempotencyKey": "cr-trs", "carrier": "own van", "lines": []map[string]any{{"lineNo": 1, "qty": 4}}})
+	require.Empty(t, serrs)
+	_, serrs = shipmentDispatch(t, e, tok["D1"], sh.ID, nil)
+	require.Empty(t, serrs)
+	r := e.Query(tok["D3"], `mutation($id: ID!) { transferCloseRemainder(id: $id, input: {reason: "x"}) { transfer { id } errors { code } } }`, map[string]any{"id": tr.ID})
+	require.Equal(t, []string{"NOT_FOUND"}, r.Codes(), "a distributor outside it does not see it")
+	_, errs = transferDecide(t, e, tok["D1"], "transferCloseRemainder", tr.ID, "")
+	require.Equal(t, []string{"REASON_REQUIRED"}, codesOf(errs))
+	got, errs := transferDecide(t, e, tok["D1"], "transferCloseRemainder", tr.ID, "no more left to send")
+	require.Empty(t, errs)
+	require.Equal(t, "SHIPPED", got.Status)
+	require.Empty(t, got.Reservations)
+	require.Equal(t, reserved, reservedOf(t, e, "D-0001", sku), "the six not sent are free again")
+	_, _, rerrs := receiptConfirm(t, e, tok["D2"], sh.ID, map[string]any{"idempotencyKey": "cr-trg"})
+	require.Empty(t, rerrs)
+	got, _ = transferOf(t, e, tok["D2"], tr.ID)
+	require.Equal(t, "COMPLETED", got.Status)
+	_, errs = transferDecide(t, e, tok["D1"], "transferCloseRemainder", tr.ID, "again")
+	require.Equal(t, []string{"INVALID_TRANSITION"}, codesOf(errs))
 }

@@ -314,7 +314,7 @@ func Can(p auth.Principal, t *Transfer, supplierIsHQ bool, a Action) bool {
 	switch a {
 	case ActApprove, ActReject:
 		return supplierSide(p, t, supplierIsHQ)
-	case ActCancel:
+	case ActCancel, ActCloseRemainder:
 		return partySide(p, t) || supplierSide(p, t, supplierIsHQ)
 	case ActShip:
 		return SenderSide(p, t)
@@ -420,6 +420,38 @@ func (s *Service) Cancel(ctx context.Context, p auth.Principal, id uuid.UUID, re
 			return err
 		}
 		return s.release(ctx, tx, t)
+	})
+}
+
+// CloseRemainder ends a partly shipped transfer whose rest will not ship,
+// for the same people as Cancel (a reason is required): shipments not yet
+// dispatched are cancelled, the rest's reserved stock is released, and the
+// transfer is SHIPPED, or COMPLETED when everything dispatched was received.
+func (s *Service) CloseRemainder(ctx context.Context, p auth.Principal, id uuid.UUID, reason string) (*Transfer, error) {
+	reason, err := checkReason(reason, true)
+	if err != nil {
+		return nil, err
+	}
+	return s.act(ctx, p, id, ActCloseRemainder, StatusShipped, EvRemainderClosed, reason, func(ctx context.Context, tx bun.Tx, t *Transfer) error {
+		if err := s.shipments.CancelOpenTx(ctx, tx, p, t.ID, reason); err != nil {
+			return err
+		}
+		if err := s.release(ctx, tx, t); err != nil {
+			return err
+		}
+		n, err := tx.NewSelect().Model((*shipment.Shipment)(nil)).Where("sh.transfer_id = ? AND sh.status IN (?)", t.ID,
+			bun.List([]shipment.Status{shipment.StatusDispatched, shipment.StatusDelivered})).Count(ctx)
+		if err != nil {
+			return fmt.Errorf("transfer: open shipments: %w", err)
+		}
+		if n > 0 {
+			return nil // the last receipt completes it
+		}
+		if _, err := tx.NewUpdate().Model((*Transfer)(nil)).Set("status = ?", StatusCompleted).Where("id = ?", t.ID).Exec(ctx); err != nil {
+			return fmt.Errorf("transfer: complete: %w", err)
+		}
+		t.Status = StatusCompleted
+		return nil
 	})
 }
 

@@ -45,6 +45,8 @@ const (
 	ActCancel   Action = "CANCEL"
 	ActShip     Action = "SHIP"
 	ActComplete Action = "COMPLETE"
+	// ActCloseRemainder ends a partly shipped transfer: the rest stays home.
+	ActCloseRemainder Action = "CLOSE_REMAINDER"
 )
 
 // transitions: the actions each state allows. Shipping (dispatch) leads to
@@ -52,7 +54,7 @@ const (
 var transitions = map[Status][]Action{
 	StatusRequested:        {ActApprove, ActReject, ActCancel},
 	StatusApproved:         {ActShip, ActCancel},
-	StatusPartiallyShipped: {ActShip},
+	StatusPartiallyShipped: {ActShip, ActCloseRemainder},
 	StatusShipped:          {ActComplete},
 }
 
@@ -126,13 +128,14 @@ type Event struct {
 
 // Timeline step types; the outbox event type is "transfer." + lower case.
 const (
-	EvRequested = "REQUESTED"
-	EvApproved  = "APPROVED"
-	EvRejected  = "REJECTED"
-	EvCancelled = "CANCELLED"
-	EvShipped   = "SHIPPED"
-	EvReceived  = "RECEIVED"
-	EvCompleted = "COMPLETED"
+	EvRequested       = "REQUESTED"
+	EvApproved        = "APPROVED"
+	EvRejected        = "REJECTED"
+	EvCancelled       = "CANCELLED"
+	EvShipped         = "SHIPPED"
+	EvReceived        = "RECEIVED"
+	EvCompleted       = "COMPLETED"
+	EvRemainderClosed = "REMAINDER_CLOSED"
 )
 
 // Business errors; the graph layer maps each to a code.
