@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -331,5 +332,29 @@ func TestShipmentSameSKUOnTwoLines(t *testing.T) {
 		sh, errs = shipmentDispatch(t, e, gc, sh.ID, map[string]any{"carrier": "SF"})
 		require.Empty(t, errs)
 		require.Equal(t, "SHIPPED", sh.Order.Status)
+	})
+}
+
+// A store whose only warehouse was closed receives its next delivery into a
+// new one, not an error.
+func TestReceiptOpensAWarehouseBesideAClosedOne(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		ctx, db := context.Background(), e.Server.DB
+		var storeID string
+		require.NoError(t, db.NewRaw(`SELECT CAST(id AS TEXT) FROM parties WHERE code = 'S-0001'`).Scan(ctx, &storeID))
+		_, err := db.NewRaw(`DELETE FROM warehouses WHERE party_id = ? AND NOT EXISTS (SELECT 1 FROM stock_levels sl WHERE sl.warehouse_id = warehouses.id)`, storeID).Exec(ctx)
+		require.NoError(t, err)
+		var open int
+		require.NoError(t, db.NewRaw(`SELECT count(*) FROM warehouses WHERE party_id = ? AND active`, storeID).Scan(ctx, &open))
+		require.Zero(t, open, "S-0001 keeps no stock in the seed")
+		_, err = db.NewRaw(`INSERT INTO warehouses (id, party_id, code, name, priority, active, created_at) VALUES (?, ?, 'S-0001-WH1', 'closed', 0, FALSE, ?)`,
+			"01a20baf-0000-7000-8000-000000000001", storeID, time.Now().UTC()).Exec(ctx)
+		require.NoError(t, err)
+
+		sh := storeShipment(t, e, "wh-1", "PH01-1-1", 1)
+		rc, _, errs := receiptConfirm(t, e, e.As(auth.RoleStoreStaff), sh.ID, map[string]any{"idempotencyKey": "wh-gr", "serials": sh.numbers()})
+		require.Empty(t, errs)
+		require.Equal(t, "S-0001-WH2", rc.WarehouseCode)
 	})
 }

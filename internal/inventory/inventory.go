@@ -455,11 +455,29 @@ func (s *Service) DefaultWarehouse(ctx context.Context, tx bun.IDB, partyID uuid
 	if len(code) > 16 {
 		code = code[:16]
 	}
-	w = &Warehouse{ID: uuid.Must(uuid.NewV7()), PartyID: partyID, Code: code + "-WH1", Name: code + "-WH1", Priority: 0, Active: true, CreatedAt: s.now()}
-	if _, err := tx.NewInsert().Model(w).Exec(ctx); err != nil {
-		return nil, fmt.Errorf("inventory: create default warehouse: %w", err)
+	// The first free of <code>-WH1, -WH2, ... (a warehouse the party closed
+	// keeps its code). A racing first receipt may create one meanwhile: then
+	// the insert does nothing and that one is read back.
+	for n := 1; n <= 20; n++ {
+		name := fmt.Sprintf("%s-WH%d", code, n)
+		w = &Warehouse{ID: uuid.Must(uuid.NewV7()), PartyID: partyID, Code: name, Name: name, Priority: 0, Active: true, CreatedAt: s.now()}
+		res, err := tx.NewInsert().Model(w).On("CONFLICT (party_id, code) DO NOTHING").Exec(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("inventory: create default warehouse: %w", err)
+		}
+		if k, _ := res.RowsAffected(); k == 1 {
+			return w, nil
+		}
+		got := new(Warehouse)
+		err = tx.NewSelect().Model(got).Where("w.party_id = ? AND w.code = ? AND w.active", partyID, name).Scan(ctx)
+		if err == nil {
+			return got, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return nil, fmt.Errorf("inventory: default warehouse: %w", err)
+		}
 	}
-	return w, nil
+	return nil, fmt.Errorf("inventory: no free default warehouse code for %s", code)
 }
 
 // Movement kinds of goods that leave or arrive on documents.
