@@ -51,3 +51,28 @@ func TestUserAdminsDisableEachOther(t *testing.T) {
 		require.Subset(t, []string{"LAST_ADMIN", "UNAUTHENTICATED"}, codes, "the loser is refused")
 	})
 }
+
+// HQ replaces a salesman's stores from two screens at once: both succeed or
+// one waits for the other, never a server error, and the set is one of them.
+func TestUserAssignedStoresRace(t *testing.T) {
+	t.Parallel()
+	apitest.Each(t, apitest.Options{}, func(t *testing.T, e *apitest.Env) {
+		hq := e.As(auth.RoleHQAdmin)
+		var salesman string
+		require.NoError(t, e.Server.DB.NewRaw(`SELECT CAST(id AS TEXT) FROM users WHERE phone = '13800000021'`).Scan(context.Background(), &salesman))
+		sets := [][]string{{partyID(t, e, hq, "S-0001"), partyID(t, e, hq, "S-0002")}, {partyID(t, e, hq, "S-0002"), partyID(t, e, hq, "S-0003")}}
+		var mu sync.Mutex
+		var problems []string
+		together(6, func(i int) {
+			r := e.Query(hq, `mutation($id: ID!, $s: [ID!]!) { userAssignedStoresSet(id: $id, input: {storeIds: $s, reason: "route"}) { errors { code } } }`,
+				map[string]any{"id": "User:" + salesman, "s": sets[i%2]})
+			mu.Lock()
+			defer mu.Unlock()
+			problems = append(problems, r.Codes()...)
+		})
+		require.Empty(t, problems)
+		var n int
+		require.NoError(t, e.Server.DB.NewRaw(`SELECT count(*) FROM salesman_stores WHERE user_id = ?`, salesman).Scan(context.Background(), &n))
+		require.Equal(t, 2, n, "one of the two sets, whole")
+	})
+}

@@ -350,7 +350,11 @@ func (s *Service) AssignStores(ctx context.Context, p auth.Principal, userID uui
 	var out *User
 	err := s.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
 		u := new(User)
-		if err := tx.NewSelect().Model(u).Where("id = ?", userID).Scan(ctx); err != nil {
+		load := tx.NewSelect().Model(u).Where("id = ?", userID)
+		if tx.Dialect().Name() == dialect.PG {
+			load = load.For("UPDATE") // two replacements of the set take turns
+		}
+		if err := load.Scan(ctx); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return ErrUserNotFound
 			}
