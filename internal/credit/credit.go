@@ -279,7 +279,7 @@ func (l Ledger) SetLimit(ctx context.Context, tx bun.IDB, buyer, seller uuid.UUI
 	a := new(Account)
 	q := tx.NewSelect().Model(a).Where("ca.buyer_party_id = ? AND ca.seller_party_id = ?", buyer, seller)
 	if tx.Dialect().Name() == dialect.PG {
-		q = q.For("UPDATE")
+		q = q.For("NO KEY UPDATE")
 	}
 	if err := q.Scan(ctx); err != nil {
 		return nil, fmt.Errorf("credit: lock account: %w", err)

@@ -48,7 +48,7 @@ func (s *Service) GetTx(ctx context.Context, tx bun.IDB, id uuid.UUID) (*Order, 
 // On SQLite the transaction's writer lock does the same.
 func (s *Service) LockTx(ctx context.Context, tx bun.IDB, id uuid.UUID) (*Order, error) {
 	if tx.Dialect().Name() == dialect.PG {
-		if _, err := tx.NewRaw("SELECT 1 FROM orders WHERE id = ? FOR UPDATE", id).Exec(ctx); err != nil {
+		if _, err := tx.NewRaw("SELECT 1 FROM orders WHERE id = ? FOR NO KEY UPDATE", id).Exec(ctx); err != nil {
 			return nil, fmt.Errorf("order: lock: %w", err)
 		}
 	}

@@ -234,7 +234,7 @@ func (s *Service) UpdateUser(ctx context.Context, p auth.Principal, id uuid.UUID
 		// the one before it. SQLite's writer lock does the same.
 		pg := tx.Dialect().Name() == dialect.PG
 		if pg && (in.Roles != nil || in.Status != nil) {
-			if _, err := tx.NewRaw(`SELECT id FROM users WHERE status = ? AND roles LIKE ? ORDER BY id FOR UPDATE`,
+			if _, err := tx.NewRaw(`SELECT id FROM users WHERE status = ? AND roles LIKE ? ORDER BY id FOR NO KEY UPDATE`,
 				UserActive, `%"`+string(auth.RoleHQAdmin)+`"%`).Exec(ctx); err != nil {
 				return fmt.Errorf("party: lock admins: %w", err)
 			}
@@ -242,7 +242,7 @@ func (s *Service) UpdateUser(ctx context.Context, p auth.Principal, id uuid.UUID
 		u := new(User)
 		load := tx.NewSelect().Model(u).Where("id = ?", id)
 		if pg {
-			load = load.For("UPDATE")
+			load = load.For("NO KEY UPDATE")
 		}
 		if err := load.Scan(ctx); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
@@ -352,7 +352,7 @@ func (s *Service) AssignStores(ctx context.Context, p auth.Principal, userID uui
 		u := new(User)
 		load := tx.NewSelect().Model(u).Where("id = ?", userID)
 		if tx.Dialect().Name() == dialect.PG {
-			load = load.For("UPDATE") // two replacements of the set take turns
+			load = load.For("NO KEY UPDATE") // two replacements of the set take turns
 		}
 		if err := load.Scan(ctx); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {

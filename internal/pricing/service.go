@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect"
 
 	"channelhub/internal/audit"
 	"channelhub/internal/auth"
@@ -844,6 +845,13 @@ func (s *Service) SetPromotionActive(ctx context.Context, p auth.Principal, id u
 
 // checkOverlap refuses r when its window overlaps another active promotion of its exclusive group.
 func (s *Service) checkOverlap(ctx context.Context, tx bun.IDB, p auth.Principal, r *PromotionRecord) error {
+	if tx.Dialect().Name() == dialect.PG {
+		// The seller's saves take turns here, or two overlapping exclusive
+		// promotions saved at once would each miss the other.
+		if _, err := tx.NewRaw("SELECT 1 FROM parties WHERE id = ? FOR NO KEY UPDATE", p.PartyID).Exec(ctx); err != nil {
+			return fmt.Errorf("pricing: lock seller: %w", err)
+		}
+	}
 	var others []*PromotionRecord
 	if err := tx.NewSelect().Model(&others).Where("pm.seller_party_id = ? AND pm.active AND pm.exclusive_group = ? AND pm.id <> ?",
 		p.PartyID, r.ExclusiveGroup, r.ID).Scan(ctx); err != nil {
