@@ -215,19 +215,7 @@ func (s *Service) CloseRemainder(ctx context.Context, p auth.Principal, id uuid.
 			return "", "", nil, fmt.Errorf("order: unshipped: %w", err)
 		}
 		data := map[string]any{"unitsClosed": units, "creditReleased": o.CreditReserved}
-		if o.CreditReserved > 0 {
-			m, err := s.ledger.Release(ctx, tx, o.BuyerID, o.SellerID, o.CreditReserved, credit.Source{Type: "ORDER", ID: o.ID.String(), Actor: p.UserID, Note: reason})
-			if err != nil {
-				return "", "", nil, err
-			}
-			if err := outbox.Add(ctx, tx, m.Events...); err != nil {
-				return "", "", nil, err
-			}
-			if err := s.setCredit(ctx, tx, o, 0, o.CreditWarning); err != nil {
-				return "", "", nil, err
-			}
-		}
-		if err := releaseStock(ctx, tx, o.ID); err != nil {
+		if err := s.releaseHeld(ctx, tx, o, p.UserID); err != nil { // the promotions were earned: kept
 			return "", "", nil, err
 		}
 		if travelling > 0 {
@@ -298,6 +286,14 @@ func (s *Service) setCredit(ctx context.Context, tx bun.IDB, o *Order, reserved 
 // releaseAll gives back everything an open order holds: its credit, its
 // stock reservations and its promotion uses.
 func (s *Service) releaseAll(ctx context.Context, tx bun.IDB, o *Order, actor uuid.UUID) error {
+	if err := s.releaseHeld(ctx, tx, o, actor); err != nil {
+		return err
+	}
+	return s.pricing.GiveBack(ctx, tx, o.BuyerID, o.Promotions)
+}
+
+// releaseHeld gives back the credit and stock an order still holds.
+func (s *Service) releaseHeld(ctx context.Context, tx bun.IDB, o *Order, actor uuid.UUID) error {
 	if o.CreditReserved > 0 {
 		m, err := s.ledger.Release(ctx, tx, o.BuyerID, o.SellerID, o.CreditReserved, credit.Source{Type: "ORDER", ID: o.ID.String(), Actor: actor})
 		if err != nil {
@@ -310,10 +306,7 @@ func (s *Service) releaseAll(ctx context.Context, tx bun.IDB, o *Order, actor uu
 			return err
 		}
 	}
-	if err := releaseStock(ctx, tx, o.ID); err != nil {
-		return err
-	}
-	return s.pricing.GiveBack(ctx, tx, o.BuyerID, o.Promotions)
+	return releaseStock(ctx, tx, o.ID)
 }
 
 // releaseStock gives back the order's stock reservations, in SKU then warehouse order.
