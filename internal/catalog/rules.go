@@ -14,12 +14,6 @@ import (
 	"channelhub/internal/party"
 )
 
-// ValidTarget checks a target's kind and value; the same check serves price lists and promotions.
-func ValidTarget(kind TargetKind, value string) bool {
-	_, ok := party.TargetValue(string(kind), value)
-	return ok
-}
-
 // RuleInput describes a new authorisation rule: exactly one of SKUID and CategoryID.
 type RuleInput struct {
 	Effect      Effect

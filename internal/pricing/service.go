@@ -394,25 +394,20 @@ func (s *Service) fill(ctx context.Context, buyer *party.Party, ids []uuid.UUID,
 
 func (s *Service) requireSeller(p auth.Principal) error { return p.Require(Sellers...) }
 
-// canonicalTarget is value as matching compares it (a party id in lowercase),
-// or value itself when it can match no party, which checkTarget refuses.
-func canonicalTarget(kind TargetKind, value string) string {
-	if v, ok := party.TargetValue(string(kind), value); ok {
-		return v
-	}
-	return value
-}
-
-// checkTarget refuses a malformed target, or a PARTY target outside the seller's scope.
-func (s *Service) checkTarget(ctx context.Context, p auth.Principal, kind TargetKind, value string) error {
-	if err := validateTarget(Target{Kind: kind, Value: value}); err != nil {
+// checkTarget refuses a target that can match no party, or a PARTY target
+// outside the seller's scope, and sets *value as matching compares it (a
+// party id in lowercase).
+func (s *Service) checkTarget(ctx context.Context, p auth.Principal, kind TargetKind, value *string) error {
+	if err := validateTarget(Target{Kind: kind, Value: *value}); err != nil {
 		return err
 	}
-	if v, ok := party.TargetValue(string(kind), value); !ok || v != value {
-		return ruleErr(ErrInvalidTarget, "targetValue") // callers canonicalise first: see canonicalTarget
+	v, ok := party.TargetValue(string(kind), *value)
+	if !ok {
+		return ruleErr(ErrInvalidTarget, "targetValue")
 	}
+	*value = v
 	if kind == TargetParty {
-		id, _ := uuid.Parse(value)
+		id, _ := uuid.Parse(v)
 		if _, err := s.parties.Get(ctx, p, id); err != nil {
 			return ruleErr(ErrInvalidTarget, "targetValue")
 		}
@@ -456,8 +451,7 @@ func (s *Service) SavePriceList(ctx context.Context, p auth.Principal, id *uuid.
 		return nil, err
 	}
 	in.Name = strings.TrimSpace(in.Name)
-	in.TargetValue = canonicalTarget(in.TargetKind, in.TargetValue)
-	if err := errors.Join(checkName(in.Name), s.checkTarget(ctx, p, in.TargetKind, in.TargetValue)); err != nil {
+	if err := errors.Join(checkName(in.Name), s.checkTarget(ctx, p, in.TargetKind, &in.TargetValue)); err != nil {
 		return nil, err
 	}
 	if err := validateWindow(timeOrZero(in.ValidFrom), timeOrZero(in.ValidTo)); err != nil {
@@ -684,7 +678,6 @@ func (s *Service) SavePromotion(ctx context.Context, p auth.Principal, id *uuid.
 		return nil, err
 	}
 	in.Name = strings.TrimSpace(in.Name)
-	in.TargetValue = canonicalTarget(in.TargetKind, in.TargetValue)
 	now := s.Now()
 	r := &PromotionRecord{ID: uuid.Must(uuid.NewV7()), SellerPartyID: p.PartyID, Name: in.Name, Kind: in.Kind,
 		TargetKind: in.TargetKind, TargetValue: in.TargetValue, ValidFrom: in.ValidFrom, ValidTo: in.ValidTo,
@@ -693,7 +686,7 @@ func (s *Service) SavePromotion(ctx context.Context, p auth.Principal, id *uuid.
 	if id != nil {
 		r.ID = *id
 	}
-	if err := errors.Join(checkName(in.Name), s.checkTarget(ctx, p, in.TargetKind, in.TargetValue)); err != nil {
+	if err := errors.Join(checkName(in.Name), s.checkTarget(ctx, p, in.TargetKind, &r.TargetValue)); err != nil {
 		return nil, err
 	}
 	if utf8.RuneCountInString(r.ExclusiveGroup) > 50 {
